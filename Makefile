@@ -1,0 +1,54 @@
+# The two entry points (README): `make run` and `make test`. Both set everything up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export RELAPSE_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: run test install lint typecheck contracts pytest os-deps benchmarks docs clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+install: $(VENV)/.synced
+
+## OS packages the tests need (PostgreSQL, Chromium, CJK fonts); idempotent.
+os-deps:
+	./scripts/os-deps.sh
+
+run: install
+	$(BIN)/relapse demo
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+contracts: install
+	$(BIN)/lint-imports
+
+pytest: install os-deps
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+test: lint typecheck contracts pytest
+
+benchmarks: install
+	$(BIN)/python -m benchmarks
+
+docs: install
+	$(BIN)/relapse docs
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

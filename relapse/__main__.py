@@ -1,0 +1,3 @@
+from relapse.cli import app
+
+app()

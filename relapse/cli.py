@@ -1,0 +1,25 @@
+"""The `relapse` command line: one Typer app composed of one command module per area.
+
+This package is the top layer: it may import every other package; nothing imports it.
+Heavy imports happen inside the commands so that `relapse --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from relapse import data_commands, simulate_command
+
+app = typer.Typer(
+    name="relapse",
+    help="relapse-risk: predict, explain and act on the risk of (re)entering poverty.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+simulate_command.register(app)
+data_commands.register(app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the OS packages the test suite needs, once per machine. Debian packages only.
+set -euo pipefail
+wanted=()
+if [ ${#wanted[@]} -eq 0 ]; then exit 0; fi
+missing=()
+for pkg in "${wanted[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
