@@ -1,0 +1,227 @@
+"""`simulate_city`: generate and write every source table of the synthetic city, year by year."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from features.simulation.config import CityConfig
+from features.simulation.geography import build_geography
+from features.simulation.identity import id_numbers
+from features.simulation.monitoring import MonitoringLog, finish, identify, review_eliminations
+from features.simulation.population import RELATION_CODES, Population, build_population
+from features.simulation.records import EventLog, SpellLog, _take, make_ids
+from features.simulation.year import initial_state, simulate_year
+from features.sources import SourceWriter
+
+TRUTH_DIR = "_truth"
+TRUTH_FILE = "identification_causes.parquet"
+GENERATOR = "relapse simulate"
+
+Progress = Callable[[str, int, int], None]
+
+
+def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progress | None = None) -> dict:
+    """Write the city's tables to `out_dir` (Parquet) and return the manifest.
+
+    Deterministic for a seed and config. The ground-truth cause of each identification goes to
+    `out_dir/_truth/`, which is not part of the source-data contract: only tests read it.
+    """
+    report = progress or (lambda *_: None)
+    total_steps = len(config.years) + 2
+    rng = np.random.default_rng(seed)
+    out_dir = Path(out_dir)
+    data_end = np.datetime64(f"{config.last_year + 1}-01-01")
+
+    report("geography and population", 0, total_steps)
+    geo = build_geography(config, rng)
+    pop = build_population(config, geo, rng)
+    villages = geo.villages
+    household_ids = make_ids("H", pop.n_households)
+    member_ids = make_ids("M", pop.n_members, width=10)
+
+    writer = SourceWriter(out_dir)
+    writer.append("villages", villages)
+    writer.append("households", _households(pop, villages, household_ids))
+    writer.append("members", _members(pop, villages, household_ids, member_ids))
+    report("geography and population", 1, total_steps)
+
+    state = initial_state(pop, rng, np.datetime64(f"{config.first_year}-01-01"))
+    monitoring = MonitoringLog(pop.n_households)
+    area = np.round(rng.lognormal(np.log(95), 0.3, pop.n_households), 1)
+    for step, year in enumerate(config.years, start=2):
+        events, spells = EventLog(), SpellLog()
+        outcome = simulate_year(year, pop, state, config, geo, rng, events, spells)
+        review_eliminations(year, state, outcome, config, rng, monitoring)
+        identify(year, pop, state, outcome, config, rng, monitoring, data_end)
+        state.hh_prev_income_pc = outcome.income_pc
+        active = ~state.hh_dissolved
+        writer.append("income", _income(year, outcome, active, household_ids, rng))
+        writer.append("member_status", _status(outcome.status, member_ids))
+        writer.append("events", events.to_frame(household_ids, member_ids, f"E{year}"))
+        writer.append("assistance", spells.to_frame(household_ids, member_ids, f"S{year}"))
+        share = 1.0 if year == config.first_year else 0.3
+        writer.append("housing_checks", _housing_checks(year, state, active, share, area, household_ids, rng))
+        writer.append("water_checks", _water_checks(year, state, active, share, household_ids, rng))
+        state.hh_dissolved |= _alive_members(pop, state) == 0
+        report(f"year {year}", step, total_steps)
+
+    closing = _open_spells(pop, state)
+    writer.append("assistance", closing.to_frame(household_ids, member_ids, "S9999"))
+    finish(monitoring, data_end)
+    identifications, truth = monitoring.to_frames(household_ids)
+    writer.append("identifications", identifications)
+    truth_dir = out_dir / TRUTH_DIR
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    truth.to_parquet(truth_dir / TRUTH_FILE, index=False)
+    manifest = {
+        "synthetic": True,
+        "notice": "SYNTHETIC DATA — a fictional city (region codes 99…); no real person or place.",
+        "generator": GENERATOR,
+        "seed": seed,
+        "households": config.households,
+        "first_year": config.first_year,
+        "last_year": config.last_year,
+        "extract_date": str(data_end),
+    }
+    writer.close(manifest)
+    report("done", total_steps, total_steps)
+    return manifest
+
+
+def _alive_members(pop: Population, state) -> np.ndarray:  # type: ignore[no-untyped-def]
+    return np.bincount(pop.m_household, weights=state.m_alive.astype(float), minlength=pop.n_households)
+
+
+def _households(pop: Population, villages: pd.DataFrame, ids: pa.Array) -> pd.DataFrame:
+    pa_ = pop.hh_poverty_alleviated
+    return pd.DataFrame(
+        {
+            "household_id": pd.Series(ids, dtype=pd.ArrowDtype(pa.string())),
+            "region_code": villages["region_code"].to_numpy()[pop.hh_village],
+            "household_type": np.where(pa_, "poverty_alleviated", "general"),
+            "registration_year": pd.array(pop.hh_registration_year, dtype="Int64"),
+            "exit_year": pd.array(pop.hh_exit_year, dtype="Int64"),
+            "relocated": pop.hh_relocated,
+            "land_area_mu": pop.hh_land_mu,
+            "orchard_area_mu": pop.hh_orchard_mu,
+        }
+    )
+
+
+def _members(
+    pop: Population, villages: pd.DataFrame, household_ids: pa.Array, member_ids: pa.Array
+) -> pd.DataFrame:
+    county = villages["county_code"].to_numpy().astype(np.int64)[pop.hh_village][pop.m_household]
+    education = pop.m_education.astype(object)
+    education[(education == "") | pop.m_missing_education] = None
+    return pd.DataFrame(
+        {
+            "member_id": pd.Series(member_ids, dtype=pd.ArrowDtype(pa.string())),
+            "household_id": _take(household_ids, pop.m_household),
+            "id_number": pd.Series(
+                id_numbers(county, pop.m_birth, pop.m_male), dtype=pd.ArrowDtype(pa.string())
+            ),
+            "gender": np.where(pop.m_male, "male", "female"),
+            "birth_date": pop.m_birth,
+            "relation_to_head": RELATION_CODES[pop.m_relation],
+            "ethnicity": pop.m_ethnicity,
+            "education": pd.Series(education, dtype="string"),
+        }
+    )
+
+
+def _income(year: int, outcome, active: np.ndarray, ids: pa.Array, rng: np.random.Generator) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    idx = np.flatnonzero(active)
+    frame = pd.DataFrame(
+        {
+            "household_id": _take(ids, idx),
+            "income_year": year,
+            "recorded_date": np.datetime64(f"{year}-12-01")
+            + rng.integers(0, 25, len(idx)).astype("timedelta64[D]"),
+            "members_count": outcome.members_count[idx].astype(np.int64),
+        }
+    )
+    for name, values in outcome.income.items():
+        frame[name] = np.round(values[idx], 0)
+    return frame
+
+
+def _status(status: dict[str, np.ndarray], member_ids: pa.Array) -> pd.DataFrame:
+    cols = dict(status)
+    member = cols.pop("member")
+    frame = pd.DataFrame({"member_id": _take(member_ids, member)})
+    for name, values in cols.items():
+        if name in ("disability_grade", "migrant_work_months", "public_welfare_post_months"):
+            frame[name] = pd.array(values, dtype="Float64").astype("Int64")
+        elif values.dtype == object:
+            frame[name] = pd.Series(values, dtype="string")
+        else:
+            frame[name] = values
+    return frame
+
+
+def _housing_checks(
+    year: int,
+    state,
+    active: np.ndarray,
+    share: float,
+    area: np.ndarray,
+    ids: pa.Array,  # type: ignore[no-untyped-def]
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    idx = np.flatnonzero(active & (rng.random(len(active)) < share))
+    return pd.DataFrame(
+        {
+            "household_id": _take(ids, idx),
+            "check_date": np.datetime64(f"{year}-09-01")
+            + rng.integers(0, 110, len(idx)).astype("timedelta64[D]"),
+            "housing_grade": np.array(list("ABCD"))[state.hh_housing[idx]],
+            "housing_area_m2": area[idx],
+        }
+    )
+
+
+def _water_checks(
+    year: int,
+    state,
+    active: np.ndarray,
+    share: float,
+    ids: pa.Array,  # type: ignore[no-untyped-def]
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    idx = np.flatnonzero(active & (rng.random(len(active)) < share * 0.85))
+    ok = state.hh_water_ok[idx]
+    which = rng.integers(0, 4, len(idx))
+    return pd.DataFrame(
+        {
+            "household_id": _take(ids, idx),
+            "check_date": np.datetime64(f"{year}-04-01")
+            + rng.integers(0, 150, len(idx)).astype("timedelta64[D]"),
+            "quantity_ok": ok | (which != 0),
+            "quality_ok": ok | (which != 1),
+            "convenience_ok": ok | (which != 2),
+            "reliability_ok": ok | (which != 3),
+        }
+    )
+
+
+def _open_spells(pop: Population, state) -> SpellLog:  # type: ignore[no-untyped-def]
+    """Spells still running at the end of the data: dibao and disability subsidies."""
+    spells = SpellLog()
+    on = np.flatnonzero(state.hh_dibao_monthly > 0)
+    spells.add("dibao", on, state.hh_dibao_start[on], None, monthly=state.hh_dibao_monthly[on])
+    dis = np.flatnonzero(~np.isnat(state.disability_spell_start))
+    spells.add(
+        "disability_subsidy",
+        pop.m_household[dis],
+        state.disability_spell_start[dis],
+        None,
+        dis,
+        monthly=np.full(len(dis), 90.0),
+    )
+    return spells

@@ -1,0 +1,77 @@
+"""Parameters of the synthetic city. Every figure names its basis: DOMAIN.md or `assumed`.
+
+The defaults are calibrated so that a 50,000-household city lands inside the bands of DOMAIN.md §9
+(checked by tests/features/test_simulation_calibration.py). Change them only with that test green.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# DOMAIN.md §3: 2020 ≈ 6,000; 2021–2025 assumed. Province 99 is the fictional province of the demo city.
+DEFAULT_MONITORING_LINES: dict[int, float] = {
+    2019: 5_800.0,  # assumed: the 2020 line deflated by ≈ 3 %
+    2020: 6_000.0,
+    2021: 6_000.0,
+    2022: 6_300.0,
+    2023: 6_600.0,
+    2024: 7_000.0,
+    2025: 7_300.0,
+}
+
+# Province rural per-capita disposable income of the year before, for the rigid-expenditure trigger
+# (DOMAIN.md §3). Anchored on the Yan'an figure 16,550 (2024), other years assumed at ≈ 6–7 % growth.
+DEFAULT_RURAL_INCOME_PRIOR_YEAR: dict[int, float] = {
+    2019: 11_200.0,
+    2020: 12_000.0,
+    2021: 12_700.0,
+    2022: 13_800.0,
+    2023: 14_700.0,
+    2024: 15_600.0,
+    2025: 16_550.0,
+}
+
+
+@dataclass(frozen=True)
+class CityConfig:
+    """What the generator needs besides the seed. Figures marked (assumed) are this project's choices."""
+
+    households: int = 50_000
+    first_year: int = 2019
+    last_year: int = 2025
+    counties: int = 13  # DOMAIN.md §8: 13 county-level units
+    households_per_village: int = 300  # assumed
+    villages_per_township: int = 14  # assumed
+
+    # Household composition (archetype shares), tuned to 2.6–3.3 members and 35–55 % with a 60+ member.
+    archetype_shares: tuple[float, ...] = (0.14, 0.18, 0.10, 0.30, 0.20, 0.08)
+    poverty_alleviated_share: dict[str, float] = field(
+        default_factory=lambda: {"former_poor": 0.38, "key_assisted": 0.5, "general": 0.12}
+    )  # assumed, gives ≈ 22 % overall (band 15–30 %)
+    minority_village_share: float = 0.06  # assumed: a few Hui/Mongol villages for the fairness checks
+
+    monitoring_lines: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_MONITORING_LINES))
+    rural_income_prior_year: dict[int, float] = field(
+        default_factory=lambda: dict(DEFAULT_RURAL_INCOME_PRIOR_YEAR)
+    )
+    # DOMAIN.md §3 rigid-expenditure triggers (configurable local rules).
+    single_stay_oop_poverty_alleviated_yuan: float = 6_000.0
+    single_stay_oop_other_yuan: float = 10_000.0
+    yearly_oop_share_poverty_alleviated: float = 0.5
+    yearly_oop_share_other: float = 1.0
+
+    wage_growth: float = 0.05  # assumed yearly nominal growth of wages and prices
+    # Missing member fields in the recorded data (DOMAIN.md §6 public extract: 21 % / 53 % / 99 %;
+    # the bands ask ≈ 20 % / ≈ 50 % / ≥ 50 %; education here 60 %, assumed, so it still carries signal).
+    missing_health: float = 0.20
+    missing_labour_skill: float = 0.50
+    missing_education: float = 0.60
+
+    # Discovery of households in difficulty (three channels, DOMAIN.md §1) — assumed.
+    discovery_probability: float = 0.75
+    mean_discovery_delay_days: float = 75.0
+    spurious_identification_rate: float = 0.001
+
+    @property
+    def years(self) -> range:
+        return range(self.first_year, self.last_year + 1)

@@ -1,0 +1,686 @@
+"""One simulated year: ageing, health, shocks, work, income and assistance for every household at once.
+
+The causal chain (docs/simulation.md): latent traits and last year's state → this year's shocks (illness,
+disability, accidents, deaths, job loss, business failure, county-wide hail/frost/drought, floods) → labour
+months and business receipts → income components → assistance that dampens the shock (medical assistance,
+insurance payouts, temporary assistance, dibao next year). The monitoring process (monitoring.py) then
+looks at the outcome. Every amount is in yuan of the year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from features.simulation.config import CityConfig
+from features.simulation.geography import Geography
+from features.simulation.population import ELDER_ALONE, Population
+from features.simulation.records import EventLog, SpellLog
+
+# Cause columns of YearOutcome.impact, in risk-type order (DOMAIN.md §4).
+CAUSES = ("01", "02", "03", "04", "05", "06", "07", "09")
+ILLNESS, DISASTER, DISABILITY, LACK_LABOUR, ACCIDENT, INDUSTRY, EMPLOYMENT, EDUCATION = range(8)
+
+# Yearly probability that a migrant worker loses work for months (2020 and 2022: pandemic years) — assumed.
+_JOB_LOSS = {2019: 0.04, 2020: 0.16, 2021: 0.06, 2022: 0.11, 2023: 0.06, 2024: 0.05, 2025: 0.05}
+
+
+@dataclass
+class State:
+    """What carries from one year to the next."""
+
+    m_alive: np.ndarray
+    m_serious: np.ndarray
+    m_dropped_out: np.ndarray
+    m_uniform: np.ndarray  # a member's fixed draw: persistence of migrant work and schooling choices
+    m_wage_factor: np.ndarray
+    m_local_months: np.ndarray  # a member's usual months of local work (when able)
+    m_place: np.ndarray
+    hh_dibao_monthly: np.ndarray  # 0 when not on dibao
+    hh_dibao_start: np.ndarray
+    hh_tekun: np.ndarray
+    hh_welfare_post: np.ndarray  # member index holding a public-welfare post, -1 when none
+    hh_housing: np.ndarray  # 0..3 = A..D
+    hh_water_ok: np.ndarray
+    hh_monitored: np.ndarray
+    hh_prev_income_pc: np.ndarray
+    hh_dissolved: np.ndarray
+    disability_spell_start: np.ndarray  # per member, NaT when none
+
+
+@dataclass
+class YearOutcome:
+    year: int
+    income: dict[str, np.ndarray]  # income-table columns per household
+    members_count: np.ndarray
+    income_pc: np.ndarray  # per-capita net income
+    oop: np.ndarray  # compliant out-of-pocket medical spending after assistance
+    max_stay_oop: np.ndarray
+    education_cost: np.ndarray
+    labour_weight: np.ndarray
+    impact: np.ndarray  # (households, len(CAUSES)) yuan lost or spent by cause
+    shock_date: np.ndarray  # first shock date of the year per household (NaT when none)
+    disaster_kind: np.ndarray  # dominant disaster kind per household ("" when none)
+    status: dict[str, np.ndarray] = field(default_factory=dict)  # member_status columns (alive members)
+    housing_checks: dict[str, np.ndarray] = field(default_factory=dict)
+    water_checks: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def initial_state(pop: Population, rng: np.random.Generator, start: np.datetime64) -> State:
+    n, m = pop.n_households, pop.n_members
+    pa = pop.hh_poverty_alleviated
+    housing = rng.choice(4, n, p=[0.55, 0.41, 0.03, 0.01])
+    housing = np.where(pa & (rng.random(n) < 0.03), 2, housing)
+    grade = pop.m_disability_grade
+    start_days = rng.integers(200, 3000, m).astype("timedelta64[D]")
+    return State(
+        m_alive=np.ones(m, bool),
+        m_serious=np.zeros(m, bool),
+        m_dropped_out=np.zeros(m, bool),
+        m_uniform=rng.random(m),
+        m_wage_factor=rng.lognormal(0, 0.2, m),
+        m_local_months=rng.normal(5, 2, m),
+        m_place=rng.choice(np.array(["in_county", "in_province", "out_province"]), m, p=[0.2, 0.35, 0.45]),
+        hh_dibao_monthly=np.zeros(n),
+        hh_dibao_start=np.full(n, np.datetime64("NaT"), "datetime64[D]"),
+        hh_tekun=np.zeros(n, bool),
+        hh_welfare_post=np.full(n, -1),
+        hh_housing=housing,
+        hh_water_ok=rng.random(n) > 0.025,
+        hh_monitored=np.zeros(n, bool),
+        hh_prev_income_pc=np.full(n, np.nan),
+        hh_dissolved=np.zeros(n, bool),
+        disability_spell_start=np.where(
+            (grade > 0) & (grade <= 2), start - start_days, np.datetime64("NaT")
+        ).astype("datetime64[D]"),
+    )
+
+
+def _dates(
+    rng: np.random.Generator, year: int, n: int, first_day: int = 0, last_day: int = 364
+) -> np.ndarray:
+    return np.datetime64(f"{year}-01-01", "D") + rng.integers(first_day, last_day + 1, n).astype(
+        "timedelta64[D]"
+    )
+
+
+def _per_household(n: int, index: np.ndarray, values: np.ndarray | float) -> np.ndarray:
+    weights = np.broadcast_to(np.asarray(values, dtype=float), index.shape)
+    return np.bincount(index, weights=weights, minlength=n)
+
+
+def simulate_year(
+    year: int,
+    pop: Population,
+    state: State,
+    config: CityConfig,
+    geo: Geography,
+    rng: np.random.Generator,
+    events: EventLog,
+    spells: SpellLog,
+) -> YearOutcome:
+    n, m = pop.n_households, pop.n_members
+    hh = pop.m_household
+    growth = (1 + config.wage_growth) ** (year - config.first_year)
+    pa_m = pop.hh_poverty_alleviated[hh]
+    protected = pop.hh_poverty_alleviated | state.hh_monitored | (state.hh_dibao_monthly > 0)
+    protected_m = protected[hh]
+    age = (np.datetime64(f"{year}-07-01") - pop.m_birth).astype(float) / 365.25
+    alive0 = state.m_alive.copy()
+    impact = np.zeros((n, len(CAUSES)))
+    shock_date = np.full(n, np.datetime64("NaT"), "datetime64[D]")
+
+    def note_shock(h: np.ndarray, d: np.ndarray) -> None:
+        np.fmin.at(shock_date, h, d)
+
+    # --- health ------------------------------------------------------------------------------------
+    chronic_onset = (
+        alive0
+        & ~pop.m_chronic
+        & (rng.random(m) < (0.004 + 0.0006 * np.maximum(age - 30, 0)) * np.where(pa_m, 1.3, 1.0))
+    )
+    pop.m_chronic |= chronic_onset
+    serious_p = (
+        (0.0045 + 0.0003 * np.maximum(age - 35, 0))
+        * np.where(pop.m_chronic, 1.6, 1.0)
+        * np.where(pa_m, 1.25, 1.0)
+    )
+    serious = alive0 & ((state.m_serious & (rng.random(m) < 0.35)) | (rng.random(m) < serious_p))
+    new_disability = (
+        alive0 & (pop.m_disability_grade == 0) & (rng.random(m) < 0.0012 + 0.0001 * np.maximum(age - 45, 0))
+    )
+    grades = rng.choice([1, 2, 3, 4], m, p=[0.12, 0.23, 0.35, 0.30])
+    pop.m_disability_grade = np.where(new_disability, grades, pop.m_disability_grade)
+    accident = alive0 & (rng.random(m) < np.where((age >= 16) & (age < 65), 0.011, 0.004))
+
+    mortality = np.clip(np.exp(-10.4 + 0.093 * age), 0, 0.6) * np.where(serious, 3.5, 1.0)
+    dies = alive0 & (rng.random(m) < mortality)
+    death_date = _dates(rng, year, m)
+    d_idx = np.flatnonzero(dies)
+    events.add("death", "civil_affairs", hh[d_idx], death_date[d_idx], d_idx)
+
+    idx = np.flatnonzero(new_disability)
+    cert_date = _dates(rng, year, m)
+    events.add(
+        "disability_certificate",
+        "disabled_persons_federation",
+        hh[idx],
+        cert_date[idx],
+        idx,
+        disability_grade=pop.m_disability_grade[idx],
+    )
+    severe_new = idx[pop.m_disability_grade[idx] <= 2]
+    state.disability_spell_start[severe_new] = cert_date[severe_new] + 30
+
+    # Labour class this year: 1 able, 0.4 weak, 0 none/lost.
+    student = _schooling(age, state, pop, rng, year, events, protected_m)
+    lost = serious | (pop.m_disability_grade.__ge__(1) & (pop.m_disability_grade <= 2)) | (age >= 75)
+    weak = ~lost & ((pop.m_disability_grade >= 3) | (pop.m_chronic & (age > 55)) | (age >= 65))
+    able = alive0 & ~lost & ~weak & (age >= 16) & (student == "not_in_school")
+    weight = np.where(able, 1.0, np.where(alive0 & weak & (age >= 16), 0.4, 0.0))
+
+    # --- hospital stays ------------------------------------------------------------------------------
+    stays = np.where(serious, 1 + rng.poisson(0.8, m), 0)
+    stays += (alive0 & pop.m_chronic & ~serious & (rng.random(m) < 0.12)).astype(int)
+    stays += (accident & (rng.random(m) < 0.6)).astype(int)
+    stays += (alive0 & (rng.random(m) < 0.03)).astype(int)
+    stay_member = np.repeat(np.arange(m), stays)
+    s_serious = serious[stay_member]
+    s_accident = accident[stay_member] & ~s_serious
+    median = np.where(
+        s_serious, 26_000, np.where(s_accident, 12_000, np.where(pop.m_chronic[stay_member], 6_000, 3_500))
+    )
+    total = rng.lognormal(np.log(median * growth**0.5), 0.75)
+    reimbursed = np.where(pop.m_insured[stay_member], np.where(protected_m[stay_member], 0.8, 0.62), 0.0)
+    reimbursed = np.clip(reimbursed + rng.normal(0, 0.06, len(total)), 0, 0.92)
+    oop_stay = total * (1 - reimbursed)
+    stay_date = np.where(
+        dies[stay_member],
+        death_date[stay_member] - rng.integers(1, 60, len(total)),
+        _dates(rng, year, len(total)),
+    )
+    stay_date = np.maximum(stay_date.astype("datetime64[D]"), np.datetime64(f"{year}-01-01"))
+    days = np.clip(rng.gamma(2.0, np.where(s_serious, 7.0, 3.5)), 1, 120).astype(int)
+    events.add(
+        "hospital_stay",
+        "medical_security",
+        hh[stay_member],
+        stay_date,
+        stay_member,
+        total_cost_yuan=total,
+        oop_cost_yuan=oop_stay,
+        hospital_days=days,
+    )
+    oop_hh = _per_household(n, hh[stay_member], oop_stay)
+    oop_accident = _per_household(n, hh[stay_member], np.where(s_accident, oop_stay, 0))
+    max_stay = np.zeros(n)
+    np.maximum.at(max_stay, hh[stay_member], oop_stay)
+    outpatient = _per_household(
+        n, hh, np.where(alive0 & pop.m_chronic, rng.lognormal(np.log(900), 0.6, m), 0)
+    )
+    serious_stay = stay_member[s_serious]
+    note_shock(hh[serious_stay], stay_date[s_serious])
+
+    # Medical assistance (DOMAIN.md §4) for protected households with a large bill; insurers' anti-poverty
+    # insurance pays part of the rest. Both dampen the shock.
+    med_assist = np.where(protected & (oop_hh > 5_000), 0.4 * (oop_hh - 5_000), 0.0)
+    first_stay = np.full(n, np.datetime64("NaT"), "datetime64[D]")
+    np.fmin.at(first_stay, hh[stay_member], stay_date)
+    ma = np.flatnonzero(med_assist > 0)
+    spells.add("medical_assistance", ma, first_stay[ma] + 20, first_stay[ma] + 20, lump=med_assist[ma])
+    insured_payout = np.where(
+        (pop.hh_poverty_alleviated | state.hh_monitored) & (oop_hh - med_assist > 8_000),
+        np.minimum(0.5 * (oop_hh - med_assist - 8_000), 30_000),
+        0.0,
+    )
+    ip = np.flatnonzero(insured_payout > 0)
+    events.add("insurance_payout", "insurer", ip, first_stay[ip] + 45, amount_yuan=insured_payout[ip])
+    oop = oop_hh + outpatient - med_assist
+
+    # --- work ------------------------------------------------------------------------------------------
+    migrant = able & (age >= 18) & (age < 56) & (state.m_uniform < pop.m_migrant_propensity)
+    ill_months = np.where(serious, rng.integers(4, 13, m), 0) + np.where(accident, rng.integers(1, 7, m), 0)
+    job_loss = migrant & (rng.random(m) < _JOB_LOSS.get(year, 0.05))
+    lost_job_months = np.where(job_loss, rng.integers(3, 10, m), 0)
+    jl = np.flatnonzero(job_loss)
+    jl_date = _dates(rng, year, len(jl))
+    events.add("job_loss", "human_resources", hh[jl], jl_date, jl)
+    note_shock(hh[jl], jl_date)
+    base_months = np.clip(np.round(rng.normal(10, 1.2, m)), 6, 12)
+    # Poverty-alleviated households earn less for the same work (weaker networks, remoter villages).
+    earning = np.where(pop.hh_poverty_alleviated, 0.72, 1.05)
+    mig_wage = np.where(pop.m_skilled, 5_200, 3_700) * growth * state.m_wage_factor * earning[hh]
+    loc_wage = 2_500 * growth * state.m_wage_factor * earning[hh]
+    would_work = np.where(
+        migrant,
+        base_months,
+        np.where(weight > 0, np.clip(state.m_local_months + rng.normal(0, 0.7, m), 0, 10) * weight, 0),
+    )
+    would_wage = np.where(migrant, mig_wage, loc_wage)
+    # Serious illness and accidents take working months from the sick; disability and death too.
+    months = np.clip(would_work - lost_job_months - ill_months, 0, 12)
+    months = np.where(
+        dies, months * (death_date - np.datetime64(f"{year}-01-01")).astype(float) / 365, months
+    )
+    serious_loss = np.minimum(ill_months, would_work) * would_wage
+    impact[:, ILLNESS] += _per_household(n, hh, np.where(serious, serious_loss, 0)) + oop - oop_accident
+    impact[:, ACCIDENT] += (
+        _per_household(n, hh, np.where(accident & ~serious, serious_loss, 0)) + oop_accident
+    )
+    impact[:, EMPLOYMENT] += _per_household(n, hh, np.minimum(lost_job_months, would_work) * mig_wage)
+    # A new severe disability or a death of an earner takes the rest of the year's work.
+    disability_loss = np.where(new_disability & (pop.m_disability_grade <= 2), would_work * would_wage, 0)
+    # Disability costs care and forgone work every year, not only in the year it begins.
+    disability_cost = np.where(
+        alive0 & (pop.m_disability_grade >= 1),
+        np.where(pop.m_disability_grade <= 2, 6_000, 1_500) * growth**0.5,
+        0,
+    )
+    impact[:, DISABILITY] += _per_household(n, hh, disability_loss + disability_cost)
+    for cause, mask in ((DISABILITY, new_disability), (ACCIDENT, accident & ~serious)):
+        i = np.flatnonzero(mask & ((weight > 0) | (cause == ACCIDENT)))
+        note_shock(hh[i], (cert_date if cause == DISABILITY else _dates(rng, year, m))[i])
+    acc = np.flatnonzero(accident)
+    acc_date = _dates(rng, year, len(acc))
+    acc_loss = rng.lognormal(np.log(5_000), 0.9, len(acc))
+    events.add("accident", "emergency", hh[acc], acc_date, acc, loss_yuan=acc_loss)
+    impact[:, ACCIDENT] += _per_household(n, hh[acc], acc_loss)
+
+    wage_migrant = _per_household(n, hh, np.where(migrant, months * mig_wage, 0))
+    wage_local = _per_household(n, hh, np.where(~migrant, months * loc_wage, 0))
+    labour_weight = _per_household(n, hh, np.where(alive0 & ~dies, weight, 0))
+    members_alive = _per_household(n, hh, (alive0 & ~dies).astype(float))
+
+    # Public-welfare posts: kept by most holders, granted to protected households with weak labour.
+    holder = state.hh_welfare_post
+    keep = (holder >= 0) & (rng.random(n) < 0.85)
+    keep &= np.where(holder >= 0, state.m_alive[np.maximum(holder, 0)] & ~dies[np.maximum(holder, 0)], False)
+    candidates = (
+        (holder < 0)
+        & protected
+        & (labour_weight < 1.5)
+        & (rng.random(n) < np.where(state.hh_monitored, 0.5, 0.1))
+    )
+    first_member = np.full(n, -1)
+    eligible = alive0 & ~dies & (weight > 0) & (age >= 30) & (age < 70)
+    np.maximum.at(first_member, hh[eligible], np.flatnonzero(eligible))
+    state.hh_welfare_post = np.where(keep, holder, np.where(candidates, first_member, -1))
+    post = np.flatnonzero(state.hh_welfare_post >= 0)
+    post_months = rng.integers(8, 13, len(post))
+    post_wage = np.zeros(n)
+    post_wage[post] = post_months * 600 * growth**0.5
+    spells.add(
+        "public_welfare_post",
+        post,
+        np.full(len(post), np.datetime64(f"{year}-01-15")),
+        np.full(len(post), np.datetime64(f"{year}-12-31")),
+        state.hh_welfare_post[post],
+        monthly=np.full(len(post), 600 * growth**0.5),
+    )
+    member_post_months = np.zeros(m, int)
+    member_post_months[state.hh_welfare_post[post]] = post_months
+
+    # --- business and disasters --------------------------------------------------------------------
+    has_labour = labour_weight > 0
+    scale = np.where(has_labour, 1.0, 0.25) * earning
+    planned_orchard = pop.hh_orchard_mu * 5_000 * growth * scale
+    planned_crop = pop.hh_land_mu * 650 * growth**0.5 * scale
+    planned_livestock = pop.hh_livestock_scale * growth * scale
+    planned_other = pop.hh_other_business * growth * scale
+    factors = {k: np.ones(n) for k in ("orchard", "crop", "livestock", "other")}
+    disaster_loss = np.zeros(n)
+    disaster_kind = np.full(n, "", dtype=object)
+    disaster_kind_loss = np.zeros(n)
+    village_county = geo.county_of_village
+    n_villages = len(village_county)
+    for kind, hazard_col, season, hits in (
+        ("meteorological", 0, (120, 240), {"orchard": (0.3, 0.85)}),  # hail
+        ("meteorological", 1, (90, 125), {"orchard": (0.2, 0.7)}),  # late frost
+        ("drought", 2, (150, 240), {"crop": (0.3, 0.7), "orchard": (0.1, 0.4), "livestock": (0.0, 0.2)}),
+    ):
+        county_hit = rng.random(len(geo.county_hazard)) < geo.county_hazard[:, hazard_col]
+        village_hit = county_hit[village_county] & (rng.random(n_villages) < 0.55)
+        affected = village_hit[pop.hh_village] & (rng.random(n) < 0.75)
+        losses = np.zeros(n)
+        for target, (lo, hi) in hits.items():
+            cut = np.where(affected, rng.uniform(lo, hi, n), 0.0)
+            planned = {"orchard": planned_orchard, "crop": planned_crop, "livestock": planned_livestock}[
+                target
+            ]
+            factors[target] *= 1 - cut
+            losses += planned * cut
+        _record_disaster(
+            events, rng, kind, year, season, losses, disaster_kind, disaster_kind_loss, shock_date
+        )
+        disaster_loss += losses
+    # Floods and landslides: rare, local, and they damage houses.
+    for kind, p_county, season in (("flood", 0.05, (180, 260)), ("geological", 0.025, (170, 270))):
+        county_hit = rng.random(len(geo.county_hazard)) < p_county
+        village_hit = county_hit[village_county] & (rng.random(n_villages) < 0.12)
+        affected = village_hit[pop.hh_village] & (rng.random(n) < 0.3)
+        house = affected & (rng.random(n) < 0.25)
+        state.hh_housing = np.where(house, 3, state.hh_housing)
+        losses = np.where(affected, planned_crop * rng.uniform(0.2, 0.8, n), 0) + np.where(
+            house, rng.uniform(10_000, 40_000, n) * growth, 0
+        )
+        _record_disaster(
+            events, rng, kind, year, season, losses, disaster_kind, disaster_kind_loss, shock_date
+        )
+        disaster_loss += losses
+    disease = (pop.hh_livestock_scale > 0) & (rng.random(n) < 0.04)
+    cut = np.where(disease, rng.uniform(0.4, 0.9, n), 0)
+    factors["livestock"] *= 1 - cut
+    _record_disaster(
+        events,
+        rng,
+        "biological",
+        year,
+        (60, 330),
+        planned_livestock * cut,
+        disaster_kind,
+        disaster_kind_loss,
+        shock_date,
+    )
+    disaster_loss += planned_livestock * cut
+    impact[:, DISASTER] += disaster_loss
+
+    # Business failure: a collapsed market, a failed cooperative or a bad investment (assumed rates).
+    business = (pop.hh_other_business > 0) | (pop.hh_livestock_scale > 0)
+    failure = has_labour & (
+        rng.random(n) < np.where(business, 0.12, np.where(pop.hh_orchard_mu > 0, 0.012, 0))
+    )
+    fail_cut = np.where(failure, rng.uniform(0.5, 1.0, n), 0)
+    fail_loss = (planned_other + 0.6 * planned_livestock + 0.5 * planned_orchard) * fail_cut
+    factors["other"] *= 1 - fail_cut
+    factors["livestock"] *= 1 - 0.6 * fail_cut
+    factors["orchard"] *= 1 - 0.5 * fail_cut
+    fi = np.flatnonzero(failure)
+    fail_date = _dates(rng, year, len(fi))
+    events.add("business_failure", "agriculture", fi, fail_date, loss_yuan=fail_loss[fi])
+    note_shock(fi, fail_date)
+    impact[:, INDUSTRY] += fail_loss
+
+    noise = lambda s: rng.lognormal(0, s, n)  # noqa: E731 — the recorded year is never exactly the plan
+    orchard = planned_orchard * factors["orchard"] * noise(0.2)
+    crop = planned_crop * factors["crop"] * noise(0.2)
+    livestock = planned_livestock * factors["livestock"] * noise(0.25)
+    other = planned_other * factors["other"] * noise(0.25)
+    production_cost = (
+        0.42 * planned_orchard + 0.35 * planned_crop + 0.5 * planned_livestock + 0.45 * planned_other
+    ) * noise(0.1)
+
+    # --- transfers ---------------------------------------------------------------------------------
+    elderly_m = alive0 & (age >= 60)
+    pension = _per_household(n, hh, np.where(elderly_m, (145 + 10 * (year - 2019)) * 12, 0))
+    dividend = np.where(pop.hh_poverty_alleviated, rng.uniform(300, 900, n), 0)
+    land_transfer = np.where(~has_labour, pop.hh_land_mu * 380, 0)
+    dibao = state.hh_dibao_monthly * 12
+    tekun = np.where(state.hh_tekun, 700 * 12 * growth**0.5, 0)
+    eco = pop.hh_eco_compensation
+    support = pop.hh_elder_support * growth * noise(0.3)
+    students = student != "not_in_school"
+    edu_cost_m = (
+        np.select(
+            [
+                student == "senior",
+                student == "secondary_vocational",
+                student == "higher_vocational",
+                student == "undergraduate_plus",
+                students,
+            ],
+            [3_500, 2_500, 9_000, 13_000, 600],
+            0,
+        )
+        * growth**0.5
+    )
+    education_cost = _per_household(n, hh, np.where(alive0, edu_cost_m, 0))
+    edu_aid = np.where(
+        pop.hh_poverty_alleviated & (education_cost > 2_000), np.minimum(education_cost * 0.4, 3_000), 0
+    )
+    ea = np.flatnonzero(edu_aid > 0)
+    spells.add(
+        "education_aid",
+        ea,
+        np.full(len(ea), np.datetime64(f"{year}-09-15")),
+        np.full(len(ea), np.datetime64(f"{year}-09-15")),
+        lump=edu_aid[ea],
+    )
+    impact[:, EDUCATION] += np.maximum(education_cost - edu_aid - 10_000, 0)
+
+    # Temporary assistance after a shock, for protected households (DOMAIN.md §4).
+    shocked = disaster_loss + fail_loss + _per_household(n, hh, serious_loss) > 5_000
+    temp = protected & shocked & (rng.random(n) < 0.35)
+    temp_amount = np.where(temp, rng.uniform(1_000, 5_000, n), 0)
+    ti = np.flatnonzero(temp)
+    spells.add("temporary_assistance", ti, shock_date[ti] + 30, shock_date[ti] + 30, lump=temp_amount[ti])
+    industry_grant = np.where(
+        pop.hh_poverty_alleviated
+        & ((planned_livestock + planned_other + planned_orchard) > 0)
+        & (rng.random(n) < 0.25),
+        rng.uniform(1_000, 3_000, n),
+        0,
+    )
+    ig = np.flatnonzero(industry_grant > 0)
+    spells.add("industry_grant", ig, _dates(rng, year, len(ig), 90, 300), None, lump=industry_grant[ig])
+    spells.parts[-1]["end_date"] = spells.parts[-1]["start_date"] if len(ig) else spells.parts[-1]["end_date"]
+
+    income = {
+        "wage_migrant_yuan": wage_migrant,
+        "wage_local_yuan": wage_local,
+        "wage_public_welfare_yuan": post_wage,
+        "business_crop_yuan": crop,
+        "business_orchard_yuan": orchard,
+        "business_livestock_yuan": livestock,
+        "business_other_yuan": other,
+        "property_dividend_yuan": dividend,
+        "property_land_transfer_yuan": land_transfer,
+        "transfer_dibao_yuan": dibao,
+        "transfer_tekun_yuan": tekun,
+        "transfer_pension_yuan": pension,
+        "transfer_eco_compensation_yuan": eco,
+        "transfer_insurance_payout_yuan": insured_payout,
+        "transfer_other_yuan": support + temp_amount + edu_aid + industry_grant,
+        "production_cost_yuan": production_cost,
+        "medical_oop_compliant_yuan": oop,
+        "education_expense_yuan": education_cost,
+    }
+    gross = sum(v for k, v in income.items() if not k.startswith(("production", "medical", "education")))
+    members_count = np.maximum(members_alive, 1)
+    income_pc = (gross - production_cost) / members_count
+    # Lack of labour: no one can work, and the household's own income falls short of the line.
+    line = config.monitoring_lines[year]
+    no_labour = labour_weight < 0.5
+    impact[:, LACK_LABOUR] += np.where(no_labour, np.maximum(line * members_count - gross, 0) + 1_000, 0)
+
+    state.m_alive = alive0 & ~dies
+    state.m_serious = serious & ~dies
+    outcome = YearOutcome(
+        year=year,
+        income=income,
+        members_count=members_count,
+        income_pc=income_pc,
+        oop=oop,
+        max_stay_oop=max_stay,
+        education_cost=education_cost,
+        labour_weight=labour_weight,
+        impact=impact,
+        shock_date=shock_date,
+        disaster_kind=disaster_kind,
+    )
+    outcome.status = _member_status(
+        year, pop, state, rng, age, student, serious, weight, migrant, months, member_post_months
+    )
+    _assistance_for_next_year(year, pop, state, outcome, config, rng, spells)
+    return outcome
+
+
+def _record_disaster(
+    events: EventLog,
+    rng: np.random.Generator,
+    kind: str,
+    year: int,
+    season: tuple[int, int],
+    losses: np.ndarray,
+    disaster_kind: np.ndarray,
+    disaster_kind_loss: np.ndarray,
+    shock_date: np.ndarray,
+) -> None:
+    hit = np.flatnonzero(losses > 200)
+    if not len(hit):
+        return
+    dates = _dates(rng, year, len(hit), *season)
+    events.add(
+        "disaster",
+        "emergency" if kind in ("flood", "geological") else "agriculture",
+        hit,
+        dates,
+        disaster_type=kind,
+        loss_yuan=losses[hit],
+    )
+    bigger = losses[hit] > disaster_kind_loss[hit]
+    disaster_kind[hit[bigger]] = kind
+    disaster_kind_loss[hit[bigger]] = losses[hit[bigger]]
+    np.fmin.at(shock_date, hit, dates)
+
+
+def _schooling(
+    age: np.ndarray,
+    state: State,
+    pop: Population,
+    rng: np.random.Generator,
+    year: int,
+    events: EventLog,
+    protected_m: np.ndarray,
+) -> np.ndarray:
+    u = state.m_uniform
+    upper = np.where(u < 0.55, "senior", np.where(u < 0.85, "secondary_vocational", "not_in_school"))
+    higher = np.where(u < 0.3, "undergraduate_plus", np.where(u < 0.55, "higher_vocational", "not_in_school"))
+    stage = np.select(
+        [age < 3, age < 6, age < 12, age < 15, age < 18, age < 22],
+        ["not_in_school", "preschool", "primary", "junior", upper, higher],
+        "not_in_school",
+    ).astype(object)
+    at_risk = state.m_alive & ~state.m_dropped_out & (age >= 12) & (age < 17) & (stage != "not_in_school")
+    drop = at_risk & (rng.random(len(age)) < np.where(protected_m, 0.006, 0.003))
+    idx = np.flatnonzero(drop)
+    events.add(
+        "school_dropout", "education", pop.m_household[idx], _dates(rng, year, len(idx), 240, 300), idx
+    )
+    state.m_dropped_out |= drop
+    stage[state.m_dropped_out] = "not_in_school"
+    return stage
+
+
+def _member_status(
+    year: int,
+    pop: Population,
+    state: State,
+    rng: np.random.Generator,
+    age: np.ndarray,
+    stage: np.ndarray,
+    serious: np.ndarray,
+    weight: np.ndarray,
+    migrant: np.ndarray,
+    months: np.ndarray,
+    post_months: np.ndarray,
+) -> dict[str, np.ndarray]:
+    alive = np.flatnonzero(state.m_alive)
+    grade = pop.m_disability_grade[alive]
+    chronic = pop.m_chronic[alive]
+    ser = serious[alive]
+    tokens = np.where(ser, "serious", "")
+    tokens = np.where(chronic, np.char.add(tokens, np.where(ser, "|chronic", "chronic")), tokens)
+    has = tokens != ""
+    tokens = np.where(grade > 0, np.char.add(tokens, np.where(has, "|disabled", "disabled")), tokens)
+    health = np.where(tokens == "", "healthy", tokens).astype(object)
+    health[pop.m_missing_health[alive]] = None
+    w = weight[alive]
+    skill = np.where(
+        w >= 1,
+        np.where(pop.m_skilled[alive], "skilled", "ordinary"),
+        np.where(w > 0, "weak", np.where(ser | (grade.__ge__(1) & (grade <= 2)), "lost", "none")),
+    )
+    skill = skill.astype(object)
+    skill[pop.m_missing_skill[alive]] = None
+    mig = migrant[alive]
+    mig_months = np.where(mig, np.round(months[alive]), 0).astype(float)
+    place = np.where(mig & (mig_months > 0), state.m_place[alive], None)
+    n = len(alive)
+    return {
+        "member": alive,
+        "survey_year": np.full(n, year),
+        "recorded_date": _dates(rng, year, n, 334, 353),  # December: the yearly information collection
+        "schooling_stage": stage[alive],
+        "health": health,
+        "disability_grade": np.where(grade > 0, grade, np.nan),
+        "labour_skill": skill,
+        "migrant_work_months": np.where(age[alive] >= 16, mig_months, np.nan),
+        "migrant_work_place": place,
+        "basic_medical_insurance": pop.m_insured[alive],
+        "pension_insurance": np.where((age[alive] >= 16), pop.m_pension[alive], False),
+        "public_welfare_post_months": post_months[alive].astype(float),
+    }
+
+
+def _assistance_for_next_year(
+    year: int,
+    pop: Population,
+    state: State,
+    outcome: YearOutcome,
+    config: CityConfig,
+    rng: np.random.Generator,
+    spells: SpellLog,
+) -> None:
+    """Dibao, tekun, disability subsidies, housing and water repairs decided from this year's outcome."""
+    n = pop.n_households
+    line = config.monitoring_lines[year]
+    standard = 0.9 * line  # rural dibao standard ≈ 0.9 × the monitoring line (assumed)
+    own_pc = outcome.income_pc - outcome.income["transfer_dibao_yuan"] / outcome.members_count
+    next_start = np.datetime64(f"{year + 1}-01-01") + rng.integers(0, 80, n).astype("timedelta64[D]")
+    on = state.hh_dibao_monthly > 0
+    weak = outcome.labour_weight < 1.0
+    # Monitored households are reviewed for the safety net up to the monitoring line itself.
+    grant = ~on & (own_pc < np.where(state.hh_monitored, line, standard)) & weak & (rng.random(n) < 0.85)
+    leave = on & (own_pc > 1.3 * standard)
+    # Close finished dibao spells.
+    li = np.flatnonzero(leave)
+    spells.add(
+        "dibao",
+        li,
+        state.hh_dibao_start[li],
+        np.full(len(li), np.datetime64(f"{year}-12-31")),
+        monthly=state.hh_dibao_monthly[li],
+    )
+    state.hh_dibao_monthly[li] = 0
+    gi = np.flatnonzero(grant)
+    # Monitored households get the gap to the line closed by combined safety-net measures (assumed).
+    target = np.where(state.hh_monitored[gi], 1.1 * line, standard)
+    state.hh_dibao_monthly[gi] = (
+        np.clip((target - own_pc[gi]) / 12, 80, target / 12) * outcome.members_count[gi]
+    )
+    state.hh_dibao_start[gi] = next_start[gi]
+    # Tekun: elderly people alone, without labour and without family support.
+    tk = (
+        ~state.hh_tekun
+        & (pop.hh_archetype == ELDER_ALONE)
+        & (outcome.labour_weight == 0)
+        & (pop.hh_elder_support == 0)
+        & (rng.random(n) < 0.5)
+    )
+    ti = np.flatnonzero(tk)
+    spells.add("tekun", ti, next_start[ti], None, monthly=np.full(len(ti), 700.0))
+    state.hh_tekun |= tk
+    # Housing: C/D houses renovated with a grant; water faults repaired.
+    renovate = (state.hh_housing >= 2) & (rng.random(n) < 0.45)
+    ri = np.flatnonzero(renovate)
+    r_date = np.datetime64(f"{year}-01-01") + rng.integers(150, 330, len(ri)).astype("timedelta64[D]")
+    spells.add("housing_renovation", ri, r_date, r_date + 90, lump=rng.uniform(20_000, 40_000, len(ri)))
+    state.hh_housing = np.where(
+        renovate, 0, np.where((state.hh_housing == 1) & (rng.random(n) < 0.01), 2, state.hh_housing)
+    )
+    fix = ~state.hh_water_ok & (rng.random(n) < 0.5)
+    fi = np.flatnonzero(fix)
+    f_date = np.datetime64(f"{year}-01-01") + rng.integers(100, 330, len(fi)).astype("timedelta64[D]")
+    spells.add("water_project", fi, f_date, f_date + 30, lump=rng.uniform(2_000, 8_000, len(fi)))
+    state.hh_water_ok = (state.hh_water_ok | fix) & ~(rng.random(n) < 0.004)
