@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from relapse import data_commands, simulate_command
+from relapse import data_commands, features_command, simulate_command
 
 app = typer.Typer(
     name="relapse",
@@ -19,6 +19,7 @@ app = typer.Typer(
 
 simulate_command.register(app)
 data_commands.register(app)
+features_command.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

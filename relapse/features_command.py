@@ -1,0 +1,9 @@
+"""`relapse features build`: point-in-time household profiles."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""
