@@ -1,9 +1,72 @@
-"""`relapse simulate`: the synthetic city."""
+"""`relapse simulate`: write the synthetic city's source tables."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console(stderr=True)
+
+
+def _years(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d{4})-(\d{4})", text.strip())
+    if not match or int(match[1]) > int(match[2]):
+        raise typer.BadParameter(f"expected FIRST-LAST such as 2019-2025, got {text!r}")
+    return int(match[1]), int(match[2])
+
+
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the source tables to.")],
+    households: Annotated[int, typer.Option(min=100, help="Number of households.")] = 50_000,
+    years: Annotated[
+        str, typer.Option(help="Simulated years, FIRST-LAST (2019–2025 have lines).")
+    ] = "2019-2025",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same city.")] = 20_260_101,
+    check: Annotated[bool, typer.Option(help="Print the calibration bands of DOMAIN.md §9.")] = False,
+) -> None:
+    """Generate a fictional prefecture-level city (region codes 99…) with all source tables."""
+    from features.simulation import CityConfig, simulate_city
+
+    first, last = _years(years)
+    config = CityConfig(households=households, first_year=first, last_year=last)
+    missing = [y for y in config.years if y not in config.monitoring_lines]
+    if missing:
+        raise typer.BadParameter(f"no monitoring line configured for {missing}", param_hint="--years")
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("simulating", total=len(config.years) + 2)
+
+        def report(step: str, done: int, total: int) -> None:
+            bar.update(task, description=f"simulating: {step}", completed=done, total=total)
+
+        manifest = simulate_city(config, seed, out, progress=report)
+    console.print(f"[green]✓[/] {households:,} households, {first}–{last}, seed {seed} → {out}")
+    console.print(f"  {manifest['notice']}")
+    if check:
+        _print_calibration(out)
+
+
+def _print_calibration(out: Path) -> None:
+    from rich.table import Table
+
+    from features.simulation.calibration import compare, measure
+    from features.sources import read_sources
+
+    table = Table("quantity", "measured", "band", "inside", title="Calibration (DOMAIN.md §9)")
+    for row in compare(measure(read_sources(out))).itertuples():
+        table.add_row(
+            row.quantity,
+            f"{row.measured:,.4g}",
+            f"{row.low:,.4g} – {row.high:,.4g}",
+            "✓" if row.inside else "✗",
+        )
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command()(simulate)

@@ -63,7 +63,9 @@ def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progre
         writer.append("income", _income(year, outcome, active, household_ids, rng))
         writer.append("member_status", _status(outcome.status, member_ids))
         writer.append("events", events.to_frame(household_ids, member_ids, f"E{year}"))
-        writer.append("assistance", spells.to_frame(household_ids, member_ids, f"S{year}"))
+        writer.append(
+            "assistance", _recorded(spells.to_frame(household_ids, member_ids, f"S{year}"), data_end)
+        )
         share = 1.0 if year == config.first_year else 0.3
         writer.append("housing_checks", _housing_checks(year, state, active, share, area, household_ids, rng))
         writer.append("water_checks", _water_checks(year, state, active, share, household_ids, rng))
@@ -71,7 +73,7 @@ def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progre
         report(f"year {year}", step, total_steps)
 
     closing = _open_spells(pop, state)
-    writer.append("assistance", closing.to_frame(household_ids, member_ids, "S9999"))
+    writer.append("assistance", _recorded(closing.to_frame(household_ids, member_ids, "S9999"), data_end))
     finish(monitoring, data_end)
     identifications, truth = monitoring.to_frames(household_ids)
     writer.append("identifications", identifications)
@@ -91,6 +93,11 @@ def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progre
     writer.close(manifest)
     report("done", total_steps, total_steps)
     return manifest
+
+
+def _recorded(spells: pd.DataFrame, data_end: np.datetime64) -> pd.DataFrame:
+    """The extract holds what was recorded before its date: spells decided for next year are not in it."""
+    return spells[spells["start_date"] < data_end] if len(spells) else spells
 
 
 def _alive_members(pop: Population, state) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -151,15 +158,13 @@ def _income(year: int, outcome, active: np.ndarray, ids: pa.Array, rng: np.rando
     return frame
 
 
-def _status(status: dict[str, np.ndarray], member_ids: pa.Array) -> pd.DataFrame:
+def _status(status: dict[str, object], member_ids: pa.Array) -> pd.DataFrame:
     cols = dict(status)
-    member = cols.pop("member")
+    member = np.asarray(cols.pop("member"))
     frame = pd.DataFrame({"member_id": _take(member_ids, member)})
     for name, values in cols.items():
         if name in ("disability_grade", "migrant_work_months", "public_welfare_post_months"):
-            frame[name] = pd.array(values, dtype="Float64").astype("Int64")
-        elif values.dtype == object:
-            frame[name] = pd.Series(values, dtype="string")
+            frame[name] = pd.array(np.asarray(values), dtype="Float64").astype("Int64")
         else:
             frame[name] = values
     return frame

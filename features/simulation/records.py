@@ -19,6 +19,7 @@ _EVENT_INTS = ("hospital_days", "disability_grade")
 @dataclass
 class EventLog:
     parts: list[dict[str, np.ndarray]] = field(default_factory=list)
+    labels: list[tuple[str, str, str | None]] = field(default_factory=list)  # one per part
 
     def add(
         self,
@@ -37,10 +38,7 @@ class EventLog:
         part = {
             "household": household.astype(np.int64),
             "member": (member if member is not None else np.full(n, -1)).astype(np.int64),
-            "event_type": np.full(n, event_type, dtype=object),
-            "source_department": np.full(n, department, dtype=object),
             "event_date": event_date.astype("datetime64[D]"),
-            "disaster_type": np.full(n, disaster_type, dtype=object),
         }
         for name in _EVENT_AMOUNTS:
             part[name] = np.round(values.pop(name), 2) if name in values else np.full(n, np.nan)
@@ -49,11 +47,15 @@ class EventLog:
         if values:
             raise TypeError(f"unknown event values: {sorted(values)}")
         self.parts.append(part)
+        self.labels.append((event_type, department, disaster_type))
 
     def to_frame(self, household_ids: pa.Array, member_ids: pa.Array, id_prefix: str) -> pd.DataFrame:
         if not self.parts:
             return pd.DataFrame()
         cols = {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
+        sizes = [len(p["household"]) for p in self.parts]
+        for i, name in enumerate(("event_type", "source_department", "disaster_type")):
+            cols[name] = _repeat_labels([lab[i] for lab in self.labels], sizes)
         order = np.lexsort((cols["household"], cols["event_date"]))
         cols = {k: v[order] for k, v in cols.items()}
         n = len(order)
@@ -70,7 +72,7 @@ class EventLog:
         )
         for name in ("total_cost_yuan", "oop_cost_yuan", "hospital_days", "loss_yuan", "amount_yuan"):
             frame[name] = cols[name]
-        frame["disaster_type"] = pd.Series(cols["disaster_type"], dtype="string")
+        frame["disaster_type"] = cols["disaster_type"]
         frame["disability_grade"] = cols["disability_grade"]
         for name in _EVENT_INTS:
             frame[name] = frame[name].astype("Int64")
@@ -80,6 +82,7 @@ class EventLog:
 @dataclass
 class SpellLog:
     parts: list[dict[str, np.ndarray]] = field(default_factory=list)
+    measures: list[str] = field(default_factory=list)  # one per part
 
     def add(
         self,
@@ -100,18 +103,19 @@ class SpellLog:
             {
                 "household": household.astype(np.int64),
                 "member": (member if member is not None else np.full(n, -1)).astype(np.int64),
-                "measure": np.full(n, measure, dtype=object),
                 "start_date": start.astype("datetime64[D]"),
                 "end_date": nat if end is None else end.astype("datetime64[D]"),
                 "monthly_amount_yuan": np.full(n, np.nan) if monthly is None else np.round(monthly, 2),
                 "lump_sum_yuan": np.full(n, np.nan) if lump is None else np.round(lump, 2),
             }
         )
+        self.measures.append(measure)
 
     def to_frame(self, household_ids: pa.Array, member_ids: pa.Array, id_prefix: str) -> pd.DataFrame:
         if not self.parts:
             return pd.DataFrame()
         cols = {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
+        cols["measure"] = _repeat_labels(self.measures, [len(p["household"]) for p in self.parts])
         order = np.lexsort((cols["household"], cols["start_date"]))
         cols = {k: v[order] for k, v in cols.items()}
         return pd.DataFrame(
@@ -126,6 +130,15 @@ class SpellLog:
                 "lump_sum_yuan": cols["lump_sum_yuan"],
             }
         )
+
+
+def _repeat_labels(labels: list[str | None], sizes: list[int]) -> pd.Categorical:
+    """A categorical column holding labels[i] for sizes[i] rows each, without building strings per row."""
+    categories = sorted({lab for lab in labels if lab is not None})
+    code_of = [categories.index(lab) if lab is not None else -1 for lab in labels]
+    return pd.Categorical.from_codes(
+        np.repeat(np.array(code_of, dtype=np.int16), sizes), categories=categories
+    )
 
 
 def make_ids(prefix: str, n: int, width: int = 9) -> pa.Array:

@@ -12,11 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from features.simulation.config import CityConfig
 from features.simulation.geography import Geography
 from features.simulation.population import ELDER_ALONE, Population
 from features.simulation.records import EventLog, SpellLog
+
+PLACES = ("in_county", "in_province", "out_province")
 
 # Cause columns of YearOutcome.impact, in risk-type order (DOMAIN.md §4).
 CAUSES = ("01", "02", "03", "04", "05", "06", "07", "09")
@@ -62,7 +65,7 @@ class YearOutcome:
     impact: np.ndarray  # (households, len(CAUSES)) yuan lost or spent by cause
     shock_date: np.ndarray  # first shock date of the year per household (NaT when none)
     disaster_kind: np.ndarray  # dominant disaster kind per household ("" when none)
-    status: dict[str, np.ndarray] = field(default_factory=dict)  # member_status columns (alive members)
+    status: dict[str, object] = field(default_factory=dict)  # member_status columns (alive members)
     housing_checks: dict[str, np.ndarray] = field(default_factory=dict)
     water_checks: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -81,7 +84,7 @@ def initial_state(pop: Population, rng: np.random.Generator, start: np.datetime6
         m_uniform=rng.random(m),
         m_wage_factor=rng.lognormal(0, 0.2, m),
         m_local_months=rng.normal(5, 2, m),
-        m_place=rng.choice(np.array(["in_county", "in_province", "out_province"]), m, p=[0.2, 0.35, 0.45]),
+        m_place=rng.choice(len(PLACES), m, p=[0.2, 0.35, 0.45]),
         hh_dibao_monthly=np.zeros(n),
         hh_dibao_start=np.full(n, np.datetime64("NaT"), "datetime64[D]"),
         hh_tekun=np.zeros(n, bool),
@@ -92,7 +95,7 @@ def initial_state(pop: Population, rng: np.random.Generator, start: np.datetime6
         hh_prev_income_pc=np.full(n, np.nan),
         hh_dissolved=np.zeros(n, bool),
         disability_spell_start=np.where(
-            (grade > 0) & (grade <= 2), start - start_days, np.datetime64("NaT")
+            (grade > 0) & (grade <= 2), np.maximum(start - start_days, pop.m_birth + 60), np.datetime64("NaT")
         ).astype("datetime64[D]"),
     )
 
@@ -103,6 +106,11 @@ def _dates(
     return np.datetime64(f"{year}-01-01", "D") + rng.integers(first_day, last_day + 1, n).astype(
         "timedelta64[D]"
     )
+
+
+def _in_year(dates: np.ndarray, year: int) -> np.ndarray:
+    """Follow-up payments are booked in the year of the shock (the books close on 31 December)."""
+    return np.minimum(dates, np.datetime64(f"{year}-12-31"))
 
 
 def _per_household(n: int, index: np.ndarray, values: np.ndarray | float) -> np.ndarray:
@@ -177,7 +185,7 @@ def simulate_year(
     student = _schooling(age, state, pop, rng, year, events, protected_m)
     lost = serious | (pop.m_disability_grade.__ge__(1) & (pop.m_disability_grade <= 2)) | (age >= 75)
     weak = ~lost & ((pop.m_disability_grade >= 3) | (pop.m_chronic & (age > 55)) | (age >= 65))
-    able = alive0 & ~lost & ~weak & (age >= 16) & (student == "not_in_school")
+    able = alive0 & ~lost & ~weak & (age >= 16) & (student == NOT_IN_SCHOOL)
     weight = np.where(able, 1.0, np.where(alive0 & weak & (age >= 16), 0.4, 0.0))
 
     # --- hospital stays ------------------------------------------------------------------------------
@@ -228,14 +236,17 @@ def simulate_year(
     first_stay = np.full(n, np.datetime64("NaT"), "datetime64[D]")
     np.fmin.at(first_stay, hh[stay_member], stay_date)
     ma = np.flatnonzero(med_assist > 0)
-    spells.add("medical_assistance", ma, first_stay[ma] + 20, first_stay[ma] + 20, lump=med_assist[ma])
+    paid = _in_year(first_stay[ma] + 20, year)
+    spells.add("medical_assistance", ma, paid, paid, lump=med_assist[ma])
     insured_payout = np.where(
         (pop.hh_poverty_alleviated | state.hh_monitored) & (oop_hh - med_assist > 8_000),
         np.minimum(0.5 * (oop_hh - med_assist - 8_000), 30_000),
         0.0,
     )
     ip = np.flatnonzero(insured_payout > 0)
-    events.add("insurance_payout", "insurer", ip, first_stay[ip] + 45, amount_yuan=insured_payout[ip])
+    events.add(
+        "insurance_payout", "insurer", ip, _in_year(first_stay[ip] + 45, year), amount_yuan=insured_payout[ip]
+    )
     oop = oop_hh + outpatient - med_assist
 
     # --- work ------------------------------------------------------------------------------------------
@@ -419,14 +430,14 @@ def simulate_year(
     tekun = np.where(state.hh_tekun, 700 * 12 * growth**0.5, 0)
     eco = pop.hh_eco_compensation
     support = pop.hh_elder_support * growth * noise(0.3)
-    students = student != "not_in_school"
+    students = student != NOT_IN_SCHOOL
     edu_cost_m = (
         np.select(
             [
-                student == "senior",
-                student == "secondary_vocational",
-                student == "higher_vocational",
-                student == "undergraduate_plus",
+                student == SENIOR,
+                student == SECONDARY_VOCATIONAL,
+                student == HIGHER_VOCATIONAL,
+                student == UNDERGRADUATE,
                 students,
             ],
             [3_500, 2_500, 9_000, 13_000, 600],
@@ -453,7 +464,8 @@ def simulate_year(
     temp = protected & shocked & (rng.random(n) < 0.35)
     temp_amount = np.where(temp, rng.uniform(1_000, 5_000, n), 0)
     ti = np.flatnonzero(temp)
-    spells.add("temporary_assistance", ti, shock_date[ti] + 30, shock_date[ti] + 30, lump=temp_amount[ti])
+    paid = _in_year(shock_date[ti] + 30, year)
+    spells.add("temporary_assistance", ti, paid, paid, lump=temp_amount[ti])
     industry_grant = np.where(
         pop.hh_poverty_alleviated
         & ((planned_livestock + planned_other + planned_orchard) > 0)
@@ -462,8 +474,8 @@ def simulate_year(
         0,
     )
     ig = np.flatnonzero(industry_grant > 0)
-    spells.add("industry_grant", ig, _dates(rng, year, len(ig), 90, 300), None, lump=industry_grant[ig])
-    spells.parts[-1]["end_date"] = spells.parts[-1]["start_date"] if len(ig) else spells.parts[-1]["end_date"]
+    grant_date = _dates(rng, year, len(ig), 90, 300)
+    spells.add("industry_grant", ig, grant_date, grant_date, lump=industry_grant[ig])
 
     income = {
         "wage_migrant_yuan": wage_migrant,
@@ -544,6 +556,34 @@ def _record_disaster(
     np.fmin.at(shock_date, hit, dates)
 
 
+# Schooling stages by integer code (the order of features.codes.SCHOOLING_STAGES).
+STAGES = (
+    "not_in_school",
+    "preschool",
+    "primary",
+    "junior",
+    "senior",
+    "secondary_vocational",
+    "higher_vocational",
+    "undergraduate_plus",
+)
+NOT_IN_SCHOOL, PRESCHOOL, PRIMARY, JUNIOR, SENIOR, SECONDARY_VOCATIONAL, HIGHER_VOCATIONAL, UNDERGRADUATE = (
+    range(8)
+)
+# Health combinations by code serious*4 + chronic*2 + disabled (contract order: serious|chronic|disabled).
+_HEALTH = (
+    "healthy",
+    "disabled",
+    "chronic",
+    "chronic|disabled",
+    "serious",
+    "serious|disabled",
+    "serious|chronic",
+    "serious|chronic|disabled",
+)
+_SKILLS = ("skilled", "ordinary", "weak", "lost", "none")
+
+
 def _schooling(
     age: np.ndarray,
     state: State,
@@ -553,23 +593,33 @@ def _schooling(
     events: EventLog,
     protected_m: np.ndarray,
 ) -> np.ndarray:
+    """Each member's schooling stage code this year; records dropouts as events."""
     u = state.m_uniform
-    upper = np.where(u < 0.55, "senior", np.where(u < 0.85, "secondary_vocational", "not_in_school"))
-    higher = np.where(u < 0.3, "undergraduate_plus", np.where(u < 0.55, "higher_vocational", "not_in_school"))
+    upper = np.where(u < 0.55, SENIOR, np.where(u < 0.85, SECONDARY_VOCATIONAL, NOT_IN_SCHOOL))
+    higher = np.where(u < 0.3, UNDERGRADUATE, np.where(u < 0.55, HIGHER_VOCATIONAL, NOT_IN_SCHOOL))
     stage = np.select(
         [age < 3, age < 6, age < 12, age < 15, age < 18, age < 22],
-        ["not_in_school", "preschool", "primary", "junior", upper, higher],
-        "not_in_school",
-    ).astype(object)
-    at_risk = state.m_alive & ~state.m_dropped_out & (age >= 12) & (age < 17) & (stage != "not_in_school")
+        [NOT_IN_SCHOOL, PRESCHOOL, PRIMARY, JUNIOR, upper, higher],
+        NOT_IN_SCHOOL,
+    )
+    at_risk = state.m_alive & ~state.m_dropped_out & (age >= 12) & (age < 17) & (stage != NOT_IN_SCHOOL)
     drop = at_risk & (rng.random(len(age)) < np.where(protected_m, 0.006, 0.003))
     idx = np.flatnonzero(drop)
     events.add(
         "school_dropout", "education", pop.m_household[idx], _dates(rng, year, len(idx), 240, 300), idx
     )
     state.m_dropped_out |= drop
-    stage[state.m_dropped_out] = "not_in_school"
+    stage[state.m_dropped_out] = NOT_IN_SCHOOL
     return stage
+
+
+def _categorical(
+    codes: np.ndarray, labels: tuple[str, ...], missing: np.ndarray | None = None
+) -> pd.Categorical:
+    codes = codes.astype(np.int8)
+    if missing is not None:
+        codes = np.where(missing, -1, codes).astype(np.int8)
+    return pd.Categorical.from_codes(codes, categories=list(labels))
 
 
 def _member_status(
@@ -584,39 +634,30 @@ def _member_status(
     migrant: np.ndarray,
     months: np.ndarray,
     post_months: np.ndarray,
-) -> dict[str, np.ndarray]:
+) -> dict[str, object]:
     alive = np.flatnonzero(state.m_alive)
     grade = pop.m_disability_grade[alive]
-    chronic = pop.m_chronic[alive]
     ser = serious[alive]
-    tokens = np.where(ser, "serious", "")
-    tokens = np.where(chronic, np.char.add(tokens, np.where(ser, "|chronic", "chronic")), tokens)
-    has = tokens != ""
-    tokens = np.where(grade > 0, np.char.add(tokens, np.where(has, "|disabled", "disabled")), tokens)
-    health = np.where(tokens == "", "healthy", tokens).astype(object)
-    health[pop.m_missing_health[alive]] = None
+    health = ser * 4 + pop.m_chronic[alive] * 2 + (grade > 0)
     w = weight[alive]
     skill = np.where(
         w >= 1,
-        np.where(pop.m_skilled[alive], "skilled", "ordinary"),
-        np.where(w > 0, "weak", np.where(ser | (grade.__ge__(1) & (grade <= 2)), "lost", "none")),
+        np.where(pop.m_skilled[alive], 0, 1),
+        np.where(w > 0, 2, np.where(ser | ((grade >= 1) & (grade <= 2)), 3, 4)),
     )
-    skill = skill.astype(object)
-    skill[pop.m_missing_skill[alive]] = None
     mig = migrant[alive]
     mig_months = np.where(mig, np.round(months[alive]), 0).astype(float)
-    place = np.where(mig & (mig_months > 0), state.m_place[alive], None)
     n = len(alive)
     return {
         "member": alive,
         "survey_year": np.full(n, year),
         "recorded_date": _dates(rng, year, n, 334, 353),  # December: the yearly information collection
-        "schooling_stage": stage[alive],
-        "health": health,
+        "schooling_stage": _categorical(stage[alive], STAGES),
+        "health": _categorical(health, _HEALTH, pop.m_missing_health[alive]),
         "disability_grade": np.where(grade > 0, grade, np.nan),
-        "labour_skill": skill,
+        "labour_skill": _categorical(skill, _SKILLS, pop.m_missing_skill[alive]),
         "migrant_work_months": np.where(age[alive] >= 16, mig_months, np.nan),
-        "migrant_work_place": place,
+        "migrant_work_place": _categorical(state.m_place[alive], PLACES, ~(mig & (mig_months > 0))),
         "basic_medical_insurance": pop.m_insured[alive],
         "pension_insurance": np.where((age[alive] >= 16), pop.m_pension[alive], False),
         "public_welfare_post_months": post_months[alive].astype(float),
