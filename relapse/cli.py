@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from relapse import data_commands, features_command, simulate_command
+from relapse import data_commands, demo_command, features_command, simulate_command
 
 app = typer.Typer(
     name="relapse",
@@ -17,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
+demo_command.register(app)
 simulate_command.register(app)
 data_commands.register(app)
 features_command.register(app)

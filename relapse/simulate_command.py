@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-console = Console(stderr=True)
+from relapse._progress import console, progress_bar
 
 
 def _years(text: str) -> tuple[int, int]:
@@ -37,12 +35,7 @@ def simulate(
     missing = [y for y in config.years if y not in config.monitoring_lines]
     if missing:
         raise typer.BadParameter(f"no monitoring line configured for {missing}", param_hint="--years")
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console) as bar:
-        task = bar.add_task("simulating", total=len(config.years) + 2)
-
-        def report(step: str, done: int, total: int) -> None:
-            bar.update(task, description=f"simulating: {step}", completed=done, total=total)
-
+    with progress_bar("simulating") as report:
         manifest = simulate_city(config, seed, out, progress=report)
     console.print(f"[green]✓[/] {households:,} households, {first}–{last}, seed {seed} → {out}")
     console.print(f"  {manifest['notice']}")

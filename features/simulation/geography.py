@@ -6,6 +6,7 @@ place: 99 (province) 01 (city) CC (county) TTT (township) VVV (village).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,8 @@ class Geography:
 
 
 def _names(rng: np.random.Generator, n: int, length: int, suffix: str) -> list[str]:
+    # Enough syllables that unique names are easy to find (a big city has thousands of villages).
+    length = max(length, math.ceil(math.log(3 * n) / math.log(len(_SYLLABLES))))
     seen: set[str] = set()
     out: list[str] = []
     while len(out) < n:

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks; figures recorded in docs/benchmarks.md."""
