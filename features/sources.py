@@ -3,10 +3,16 @@
 A source folder holds `<table>.parquet` (or `<table>.csv`) for each table of `features.contract.TABLES`
 plus `dataset.json`, the manifest (`{"synthetic": true, ...}` for generated data). Tables that a deployment
 does not have yet may be absent; they read as empty frames.
+
+Reading coerces every column to its contract dtype (`features._coercion`): CSV cells are text, empty cells
+are missing, Chinese labels become codes. Nothing is rejected here — cells that cannot be parsed become
+missing and are remembered in `Sources.unparsed` for `features.validation` to report.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +20,12 @@ from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from features._coercion import coerce_table
 from features.contract import TABLES, Column, Table
+from features.errors import SourceFolderError
 
 MANIFEST = "dataset.json"
 Format = Literal["parquet", "csv"]
@@ -59,10 +68,20 @@ def empty_frame(table: Table) -> pd.DataFrame:
 
 @dataclass
 class Sources:
-    """The source tables of one deployment (or one synthetic city), typed as the contract says."""
+    """The source tables of one deployment (or one synthetic city), typed as the contract says.
+
+    Frames built in memory may be loosely typed; `coerce_sources` (done by `read_sources` and by
+    validation) types them and fills the bookkeeping fields below.
+    """
 
     tables: dict[str, pd.DataFrame]
     manifest: dict[str, Any] = field(default_factory=dict)
+    # (table, column) → raw text of the cells that could not be parsed, indexed by row position.
+    unparsed: dict[tuple[str, str], pd.Series] = field(default_factory=dict)
+    # table → non-nullable contract columns absent from its file.
+    missing_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    coerced: bool = False
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in self.tables:
@@ -128,3 +147,98 @@ def write_sources(sources: Sources, out_dir: Path, fmt: Format = "parquet") -> N
     for name, frame in sources.tables.items():
         writer.append(name, frame)
     writer.close(sources.manifest)
+
+
+_STRING_TYPES = (pa.string(), pa.large_string())
+
+
+def read_sources(path: Path | str) -> Sources:
+    """Read a source folder and coerce every table to the contract's dtypes (see the module docstring)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise SourceFolderError(f"source folder {folder} does not exist")
+    manifest: dict[str, Any] = {}
+    if (folder / MANIFEST).is_file():
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    tables: dict[str, pd.DataFrame] = {}
+    warnings: list[str] = []
+    for name in TABLES:
+        candidates = [p for p in (folder / f"{name}.parquet", folder / f"{name}.csv") if p.is_file()]
+        if len(candidates) > 1:
+            raise SourceFolderError(f"{folder} holds both {name}.parquet and {name}.csv; keep one")
+        if candidates:
+            file = candidates[0]
+            tables[name] = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
+    known = {f"{n}{ext}" for n in TABLES for ext in (".parquet", ".csv")} | {MANIFEST}
+    for file in sorted(folder.iterdir()):
+        if file.is_file() and file.name not in known and not file.name.startswith("."):
+            warnings.append(f"ignored file {file.name}: not a table of the contract")
+    sources = coerce_sources(Sources(tables, manifest))
+    sources.warnings[:0] = warnings
+    return sources
+
+
+def coerce_sources(sources: Sources) -> Sources:
+    """Contract dtypes for every table; cells that cannot be parsed are recorded, not raised."""
+    if sources.coerced:
+        return sources
+    result = Sources({}, dict(sources.manifest), warnings=list(sources.warnings), coerced=True)
+    for name, frame in sources.tables.items():
+        if name not in TABLES:
+            result.warnings.append(f"ignored table {name}: not a table of the contract")
+            continue
+        table = TABLES[name]
+        coerced = coerce_table(frame, table)
+        result.tables[name] = coerced.frame
+        for column, raw in coerced.unparsed.items():
+            result.unparsed[(name, column)] = raw
+        required = tuple(c for c in coerced.missing_columns if not table.column(c).nullable)
+        if required and len(frame):
+            result.missing_columns[name] = required
+        if coerced.dropped_columns:
+            result.warnings.append(
+                f"{name}: dropped columns not in the contract: {', '.join(coerced.dropped_columns)}"
+            )
+    return result
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    # Arrow types map straight onto the contract's nullable pandas dtypes; no detour through object.
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype()}
+    mapping[pa.large_string()] = pd.StringDtype()
+    # split_blocks/self_destruct: no consolidation copy, and Arrow buffers are freed as columns convert.
+    return pq.read_table(path).to_pandas(
+        types_mapper=mapping.get,
+        date_as_object=False,
+        coerce_temporal_nanoseconds=True,
+        split_blocks=True,
+        self_destruct=True,
+    )
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Every cell as text (empty → missing); UTF-8 (with or without BOM) or, failing that, GB 18030."""
+    encoding = _csv_encoding(path)
+    with path.open(encoding="utf-8-sig" if encoding == "utf8" else encoding, newline="") as handle:
+        header = next(csv.reader(handle), [])
+    if not header:
+        return pd.DataFrame()
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 24),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header}, null_values=[""], strings_can_be_null=True
+        ),
+    )
+    return table.to_pandas(types_mapper={t: pd.StringDtype() for t in _STRING_TYPES}.get)
+
+
+def _csv_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
+    """Chinese spreadsheets are often saved as GBK; GB 18030 is its superset."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as handle:
+        try:
+            decoder.decode(handle.read(sample_bytes), final=False)
+        except UnicodeDecodeError:
+            return "gb18030"
+    return "utf8"

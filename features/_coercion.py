@@ -1,0 +1,247 @@
+"""Coerce one source table to the contract's dtypes, remembering every cell that could not be parsed.
+
+Source systems deliver text (CSV), loosely typed Parquet or in-memory frames; after coercion every
+column has `features.sources.pandas_dtype`. Work is done on Arrow arrays because the same code runs on
+tens of millions of rows: every step is one vectorised kernel, and Python only ever sees the *distinct*
+values of code columns (a handful), never the rows.
+
+Cells that cannot be parsed become missing; their raw text is kept in `CoercedTable.unparsed` so that
+validation can name them ("wrong type") instead of silently accepting a gap.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.arrays import ArrowStringArray
+
+from features import codes
+from features.contract import CODES_SEPARATOR, DROPPED_AT_INGESTION, PSEUDONYM_COLUMNS, Column, Table
+
+# Separators people type between health states in spreadsheets, besides the contract's "|".
+_CODES_SPLIT: Final = re.compile(r"\s*[|、，,；;]\s*")
+
+_TRUE: Final = ("true", "t", "1", "1.0", "yes", "y", "是", "真")
+_FALSE: Final = ("false", "f", "0", "0.0", "no", "n", "否", "假")
+
+# Older dates are typos in this domain (nobody alive was born before 1900) and would not fit datetime64[ns].
+_EARLIEST: Final = pd.Timestamp("1900-01-01")
+_LATEST: Final = pd.Timestamp("2200-12-31")
+_DATE_FORMATS: Final = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y-%m-%d %H:%M:%S")
+
+# Columns that are not in the contract but that ingestion needs (or removes) later.
+KEPT_EXTRA_COLUMNS: Final = (*PSEUDONYM_COLUMNS, *DROPPED_AT_INGESTION)
+
+
+@dataclass
+class CoercedTable:
+    frame: pd.DataFrame
+    unparsed: dict[str, pd.Series] = field(default_factory=dict)  # column → raw text, indexed by row
+    missing_columns: tuple[str, ...] = ()
+    dropped_columns: tuple[str, ...] = ()
+
+
+def coerce_table(frame: pd.DataFrame, table: Table) -> CoercedTable:
+    """Contract dtypes for every contract column (absent ones all missing), unknown columns dropped."""
+    frame = frame.reset_index(drop=True)  # row position + 1 is the row number in the file
+    out: dict[str, pd.Series] = {}
+    unparsed: dict[str, pd.Series] = {}
+    missing = []
+    for column in table.columns:
+        if column.name not in frame.columns:
+            missing.append(column.name)
+            out[column.name] = _all_missing(column, len(frame))
+            continue
+        values, bad = coerce_column(frame[column.name], column)
+        out[column.name] = values
+        if bad is not None and len(bad):
+            unparsed[column.name] = bad
+    dropped = []
+    for name in frame.columns:
+        if name in table.column_names:
+            continue
+        if name in KEPT_EXTRA_COLUMNS:
+            out[str(name)] = _to_pandas_string(_text(frame[name]))
+        else:
+            dropped.append(str(name))
+    # concat keeps one block per column: building from a dict would copy every float column into one
+    # 2-D block, which at tens of millions of rows costs more than all the checks.
+    coerced = pd.concat(out, axis=1) if out else pd.DataFrame(index=frame.index)
+    return CoercedTable(coerced, unparsed, tuple(missing), tuple(dropped))
+
+
+def _all_missing(column: Column, n: int) -> pd.Series:
+    from features.sources import pandas_dtype  # sources imports this module
+
+    return pd.Series([None] * n, dtype=pandas_dtype(column))
+
+
+def coerce_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Series | None]:
+    """(coerced values, raw text of the unparseable cells or None)."""
+    kind = column.kind
+    if kind == "str":
+        text = _text(values)
+        if column.personal:
+            text = pc.utf8_upper(text)  # ID check character: "x" and "X" are the same
+        return _to_pandas_string(text), None
+    if kind in ("code", "codes"):
+        assert column.codes is not None
+        text = _text(values)
+        mapped = _map_codes(text, column.codes) if kind == "codes" else _map_code(text, column.codes)
+        return _to_pandas_string(mapped), None
+    if kind == "bool":
+        return _coerce_bool(values)
+    if kind in ("int", "float"):
+        return _coerce_number(values, integer=kind == "int")
+    if kind == "date":
+        return _coerce_date(values)
+    raise AssertionError(f"unknown column kind {kind!r}")
+
+
+def _text(values: pd.Series) -> pa.Array:
+    """Trimmed text as an Arrow array, with empty cells as nulls (an empty CSV cell is a missing value)."""
+    if not isinstance(values.dtype, pd.StringDtype):  # also pandas 3 "str" and mixed object columns
+        values = values.astype("string")
+    arr = pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):  # concatenated frames arrive in chunks
+        arr = arr.combine_chunks()
+    # Clean data (the usual case for Parquet) is only scanned, never copied: at tens of millions of rows
+    # every avoided copy of a column is seconds saved.
+    if pc.any(pc.match_substring_regex(arr, r"^\s|\s$")).as_py():
+        arr = pc.utf8_trim_whitespace(arr)
+    if pc.any(pc.equal(arr, "")).as_py():
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    return arr
+
+
+def _to_pandas_string(arr: pa.Array) -> pd.Series:
+    return pd.Series(ArrowStringArray(arr))
+
+
+def _label_lookup(labels: codes.Labels) -> dict[str, str]:
+    """Code, Chinese label or English label → code (the code itself wins a clash)."""
+    lookup = {}
+    for code, (zh, en) in labels.items():
+        lookup[zh] = code
+        lookup[en] = code
+    lookup.update({code: code for code in labels})
+    return lookup
+
+
+def _map_code(text: pa.Array, labels: codes.Labels) -> pa.Array:
+    """Chinese/English labels → codes; unknown values are kept so that validation can show them."""
+    if pc.all(pc.fill_null(pc.is_in(text, value_set=pa.array(list(labels))), True)).as_py():
+        return text  # the common case: already codes
+    lookup = _label_lookup(labels)
+    mapped = pc.take(
+        pa.array(list(lookup.values()), pa.large_string()), pc.index_in(text, pa.array(list(lookup)))
+    )
+    return pc.coalesce(mapped, text)
+
+
+def _map_codes(text: pa.Array, labels: codes.Labels) -> pa.Array:
+    """Map each token of a combination ("长期慢性病、残疾" → "chronic|disabled"), in code-list order."""
+    encoded = pc.dictionary_encode(text)
+    distinct = encoded.dictionary.to_pylist()  # a few dozen combinations, not rows
+    lookup = _label_lookup(labels)
+    order = {code: i for i, code in enumerate(labels)}
+    normalised = []
+    for combination in distinct:
+        tokens = [lookup.get(t, t) for t in _CODES_SPLIT.split(combination) if t]
+        unique = list(dict.fromkeys(tokens))
+        unique.sort(key=lambda t: order.get(t, len(order)))  # unknown tokens last, in their order
+        normalised.append(CODES_SEPARATOR.join(unique) or None)
+    return pc.take(pa.array(normalised, text.type), encoded.indices)
+
+
+def _coerce_bool(values: pd.Series) -> tuple[pd.Series, pd.Series | None]:
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("boolean"), None
+    text = pc.utf8_lower(_text(values))
+    keys = pa.array([*_TRUE, *_FALSE], text.type)
+    flags = pa.array([True] * len(_TRUE) + [False] * len(_FALSE))
+    parsed = pc.take(flags, pc.index_in(text, keys))
+    return _with_unparsed(values, text, parsed, pd.Series(pd.array(parsed, dtype="boolean")))
+
+
+def _coerce_number(values: pd.Series, *, integer: bool) -> tuple[pd.Series, pd.Series | None]:
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        if integer and pd.api.types.is_integer_dtype(values.dtype):
+            return values.astype("Int64"), None
+        if not integer and values.dtype == np.float64 and not np.isinf(values.to_numpy()).any():
+            return values, None  # already float64; NaN is a missing value
+        floats = values.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        return _finish_number(values, floats, integer=integer)
+    text = _text(values)
+    try:
+        parsed = pc.cast(text, pa.float64())
+    except pa.ArrowInvalid:  # some cell is not a number: parse cell by cell, digit-group commas allowed
+        cleaned = pd.Series(ArrowStringArray(pc.replace_substring(text, ",", "")))
+        parsed = pa.array(pd.to_numeric(cleaned, errors="coerce").astype("float64"), from_pandas=True)
+    floats = parsed.to_numpy(zero_copy_only=False)
+    floats = np.where(np.asarray(parsed.is_valid()), floats, np.nan)
+    return _finish_number(values, floats, integer=integer, text=text)
+
+
+def _finish_number(
+    values: pd.Series, floats: np.ndarray, *, integer: bool, text: pa.Array | None = None
+) -> tuple[pd.Series, pd.Series | None]:
+    present = ~pd.isna(values).to_numpy() if text is None else np.asarray(text.is_valid())
+    usable = np.isfinite(floats)
+    if integer:
+        usable &= floats == np.round(floats)
+    bad = present & ~usable
+    floats = np.where(usable, floats, np.nan)
+    unparsed = _raw_cells(values, bad)
+    if not integer:
+        return pd.Series(floats), unparsed
+    ints = pd.array(np.where(usable, floats, 0).astype(np.int64), dtype="Int64")
+    ints[~usable] = pd.NA
+    return pd.Series(ints), unparsed
+
+
+def _coerce_date(values: pd.Series) -> tuple[pd.Series, pd.Series | None]:
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        if values.dtype == "datetime64[ns]" and (
+            values.empty or (values.min() >= _EARLIEST and values.max() <= _LATEST)
+        ):
+            return values, None
+        in_range = values.isna() | ((values >= _EARLIEST) & (values <= _LATEST))
+        bad = ~in_range.to_numpy()
+        dates = values.where(in_range).astype("datetime64[ns]")
+        return dates, _raw_cells(values, bad)
+    text = _text(values)
+    parsed = pc.strptime(text, format=_DATE_FORMATS[0], unit="s", error_is_null=True)
+    for fmt in _DATE_FORMATS[1:]:
+        if pc.all(pc.or_(pc.is_valid(parsed), pc.is_null(text))).as_py():
+            break
+        parsed = pc.coalesce(parsed, pc.strptime(text, format=fmt, unit="s", error_is_null=True))
+    # Drop the time of day some exports append; a source date is a calendar day.
+    parsed = pc.floor_temporal(parsed, unit="day")
+    in_range = pc.and_(
+        pc.greater_equal(parsed, pa.scalar(_EARLIEST, pa.timestamp("s"))),
+        pc.less_equal(parsed, pa.scalar(_LATEST, pa.timestamp("s"))),
+    )
+    parsed = pc.if_else(in_range, parsed, pa.scalar(None, pa.timestamp("s")))
+    dates = pd.Series(parsed.to_numpy(zero_copy_only=False)).astype("datetime64[ns]")
+    return _with_unparsed(values, text, parsed, dates)
+
+
+def _with_unparsed(
+    values: pd.Series, text: pa.Array, parsed: pa.Array, result: pd.Series
+) -> tuple[pd.Series, pd.Series | None]:
+    bad = np.asarray(text.is_valid()) & ~np.asarray(parsed.is_valid())
+    return result, _raw_cells(values, bad)
+
+
+def _raw_cells(values: pd.Series, bad: np.ndarray) -> pd.Series | None:
+    if not bad.any():
+        return None
+    positions = np.flatnonzero(bad)
+    return pd.Series(values.iloc[positions].astype(str).to_numpy(), index=positions, dtype="string")
