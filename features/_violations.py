@@ -1,0 +1,181 @@
+"""Violations and the collector that counts all of them but keeps only the first few of each kind.
+
+A source folder with millions of rows can break one rule a million times; the report must still say how
+often (`counts`) but only needs examples (`max_per_kind` per table, column and reason) to be actionable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from features._arrow import as_arrow
+from features.contract import TABLES
+from features.sources import Sources
+
+
+class Reason(StrEnum):
+    """Why a cell breaks the contract; the value is the stable code shown to users and in the API."""
+
+    MISSING_COLUMN = "missing_column"
+    WRONG_TYPE = "wrong_type"
+    MISSING_REQUIRED = "missing_required"
+    BAD_CODE = "bad_code"
+    EXCLUSIVE_CODE_COMBINED = "exclusive_code_combined"
+    PATTERN = "pattern"
+    BELOW_MINIMUM = "below_minimum"
+    ABOVE_MAXIMUM = "above_maximum"
+    NEGATIVE_AMOUNT = "negative_amount"
+    DUPLICATE_KEY = "duplicate_key"
+    ORPHAN_REFERENCE = "orphan_reference"
+    MEMBER_OF_OTHER_HOUSEHOLD = "member_of_other_household"
+    FUTURE_DATE = "future_date"
+    BEFORE_BIRTH = "before_birth"
+    END_BEFORE_START = "end_before_start"
+    ELIMINATION_BEFORE_IDENTIFICATION = "elimination_before_identification"
+    MISSING_ELIMINATION_DATE = "missing_elimination_date"
+    MISSING_ELIMINATION_WAY = "missing_elimination_way"
+    REQUIRED_FOR_EVENT_TYPE = "required_for_event_type"
+    OOP_EXCEEDS_TOTAL = "oop_exceeds_total"
+    ONLY_FOR_POVERTY_ALLEVIATED = "only_for_poverty_alleviated"
+    EXIT_BEFORE_REGISTRATION = "exit_before_registration"
+    ID_CHECKSUM = "id_checksum"
+
+    @property
+    def text(self) -> str:
+        return _REASON_TEXT[self]
+
+
+_REASON_TEXT: dict[Reason, str] = {
+    Reason.MISSING_COLUMN: "required column absent from the file",
+    Reason.WRONG_TYPE: "cannot be read as the column's type",
+    Reason.MISSING_REQUIRED: "required value is empty",
+    Reason.BAD_CODE: "not in the column's code list",
+    Reason.EXCLUSIVE_CODE_COMBINED: "a code that must stand alone is combined with others",
+    Reason.PATTERN: "does not have the required format",
+    Reason.BELOW_MINIMUM: "below the minimum",
+    Reason.ABOVE_MAXIMUM: "above the maximum",
+    Reason.NEGATIVE_AMOUNT: "negative amount of money",
+    Reason.DUPLICATE_KEY: "same key as an earlier row",
+    Reason.ORPHAN_REFERENCE: "refers to a row that does not exist",
+    Reason.MEMBER_OF_OTHER_HOUSEHOLD: "member belongs to another household",
+    Reason.FUTURE_DATE: "date after today",
+    Reason.BEFORE_BIRTH: "date before the member's birth date",
+    Reason.END_BEFORE_START: "end date before start date",
+    Reason.ELIMINATION_BEFORE_IDENTIFICATION: "risk eliminated before it was identified",
+    Reason.MISSING_ELIMINATION_DATE: "elimination way given without elimination date",
+    Reason.MISSING_ELIMINATION_WAY: "elimination date given without elimination way",
+    Reason.REQUIRED_FOR_EVENT_TYPE: "required for this event type",
+    Reason.OOP_EXCEEDS_TOTAL: "out-of-pocket cost exceeds total cost",
+    Reason.ONLY_FOR_POVERTY_ALLEVIATED: "only poverty-alleviated households have this year",
+    Reason.EXIT_BEFORE_REGISTRATION: "exit year before registration year",
+    Reason.ID_CHECKSUM: "ID number check digit is invalid",
+}
+
+WITHHELD = "<withheld>"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule in one row: `row` is 1-based (the first data row is 1; CSV line = row + 1)."""
+
+    table: str
+    row_key: str
+    column: str
+    reason: str
+    value: str | None
+    row: int | None = None
+
+    def describe(self) -> str:
+        where = f"{self.table} row {self.row} ({self.row_key})" if self.row is not None else self.table
+        shown = "" if self.value is None else f": {self.value!r}"
+        return f"{where}, {self.column}: {Reason(self.reason).text} [{self.reason}]{shown}"
+
+
+Kind = tuple[str, str, str]  # (table, column, reason)
+
+
+class Collector:
+    """Counts every violation, stores the first `max_per_kind` of each (table, column, reason)."""
+
+    def __init__(self, sources: Sources, max_per_kind: int) -> None:
+        self.sources = sources
+        self.max_per_kind = max_per_kind
+        self.counts: dict[Kind, int] = {}
+        self.violations: list[Violation] = []
+        self._encoded: dict[tuple[str, str], pa.DictionaryArray] = {}
+
+    def encoded(self, table: str, column: str) -> pa.DictionaryArray:
+        """Dictionary encoding of a text column, computed once: keys, references and member links share
+        it, so each id column of tens of millions of rows is hashed a single time."""
+        if (table, column) not in self._encoded:
+            self._encoded[(table, column)] = pc.dictionary_encode(as_arrow(self.sources[table][column]))
+        return self._encoded[(table, column)]
+
+    def unparsed(self, table: str, column: str) -> np.ndarray:
+        """Rows whose cell had a value that could not be read (already reported as wrong type)."""
+        mask = np.zeros(len(self.sources[table]), dtype=bool)
+        raw = self.sources.unparsed.get((table, column))
+        if raw is not None:
+            mask[raw.index.to_numpy()] = True
+        return mask
+
+    def absent(self, table: str, column: str) -> np.ndarray:
+        """Rows with a truly empty cell (an unreadable cell is not also reported as empty)."""
+        return self.sources[table][column].isna().to_numpy() & ~self.unparsed(table, column)
+
+    def add(
+        self, table: str, column: str, reason: Reason, where: np.ndarray, values: pd.Series | None = None
+    ) -> None:
+        """Record the rows in `where` (bool mask or positions); `values` is indexed by row position."""
+        positions = np.flatnonzero(where) if where.dtype == bool else np.asarray(where)
+        if not len(positions):
+            return
+        kind = (table, column, reason.value)
+        stored = min(self.counts.get(kind, 0), self.max_per_kind)
+        self.counts[kind] = self.counts.get(kind, 0) + len(positions)
+        take = positions[: max(self.max_per_kind - stored, 0)]
+        if not len(take):
+            return
+        frame = self.sources[table]
+        keys = _row_keys(frame, TABLES[table].key, take)
+        shown = _shown_values(table, column, frame, take, values)
+        for position, key, value in zip(take, keys, shown, strict=True):
+            self.violations.append(Violation(table, key, column, reason.value, value, int(position) + 1))
+
+    def add_table_level(self, table: str, column: str, reason: Reason) -> None:
+        kind = (table, column, reason.value)
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.violations.append(Violation(table, "", column, reason.value, None, None))
+
+
+def _row_keys(frame: pd.DataFrame, key: tuple[str, ...], positions: np.ndarray) -> list[str]:
+    parts = [[_as_text(v) or "?" for v in frame[name].iloc[positions]] for name in key]
+    return ["/".join(values) for values in zip(*parts, strict=True)]
+
+
+def _shown_values(
+    table: str, column: str, frame: pd.DataFrame, positions: np.ndarray, values: pd.Series | None
+) -> list[str | None]:
+    if column in TABLES[table].column_names and TABLES[table].column(column).personal:
+        return [WITHHELD] * len(positions)  # never echo an ID number, not even in an error
+    if values is None:
+        if column not in frame.columns:
+            return [None] * len(positions)
+        values = frame[column]
+    return [_as_text(v) for v in values.loc[positions]]
+
+
+def _as_text(value: object) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
