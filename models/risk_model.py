@@ -1,0 +1,123 @@
+"""RiskModel: the deployable model — what training fits, MLflow stores and the service loads.
+
+A RiskModel is a folder of plain files, never a pickle (ARCHITECTURE.md non-negotiable 7):
+
+    booster.txt       the LightGBM booster in its own text format
+    calibrator.json   the map from raw margin to calibrated probability (models.calibration)
+    spec.json         the features, in model column order, with kind, categories and monotone direction
+    meta.json         catalogue version, training data fingerprint, metrics, whether the data was synthetic
+
+The same `prepare` turns a profile table into the booster's matrix for training, evaluation and serving, so
+the model that is evaluated is the model that serves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from models.calibration import IsotonicCalibrator, SigmoidCalibrator, calibrator_from_dict
+
+Kind = Literal["number", "count", "flag", "category"]
+FILES = ("booster.txt", "calibrator.json", "spec.json", "meta.json")
+
+
+class ModelSpecError(ValueError):
+    """The input or the model's files do not match the model's feature spec."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One model input column."""
+
+    name: str
+    kind: Kind
+    direction: int = 0  # +1: never lowers risk; −1: never raises it; 0: unconstrained
+    categories: tuple[str, ...] = ()
+
+
+@dataclass
+class RiskModel:
+    booster: lgb.Booster
+    calibrator: IsotonicCalibrator | SigmoidCalibrator
+    features: tuple[FeatureSpec, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def catalogue_version(self) -> str | None:
+        return self.meta.get("catalogue_version")
+
+    # --- input ----------------------------------------------------------------------------------------
+    def prepare(self, profiles: pd.DataFrame) -> np.ndarray:
+        """The booster's float matrix: categories as their index in the spec (unknown → missing)."""
+        return prepare_matrix(profiles, self.features)
+
+    # --- output ---------------------------------------------------------------------------------------
+    def margin(self, profiles: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Raw booster output (log-odds of the uncalibrated model)."""
+        x = profiles if isinstance(profiles, np.ndarray) else self.prepare(profiles)
+        return np.asarray(self.booster.predict(x, raw_score=True, num_threads=1), dtype=float)
+
+    def predict_proba(self, profiles: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Calibrated probability of being newly identified within 12 months."""
+        return self.calibrator.predict(self.margin(profiles))
+
+    # --- files ----------------------------------------------------------------------------------------
+    def save(self, folder: Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "booster.txt").write_text(self.booster.model_to_string(), encoding="utf-8")
+        _write_json(folder / "calibrator.json", self.calibrator.to_dict())
+        _write_json(folder / "spec.json", {"features": [asdict(f) for f in self.features]})
+        _write_json(folder / "meta.json", self.meta)
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> RiskModel:
+        folder = Path(folder)
+        missing = [name for name in FILES if not (folder / name).is_file()]
+        if missing:
+            raise ModelSpecError(f"model folder {folder} lacks {', '.join(missing)}")
+        booster = lgb.Booster(model_str=(folder / "booster.txt").read_text(encoding="utf-8"))
+        spec = json.loads((folder / "spec.json").read_text(encoding="utf-8"))
+        features = tuple(
+            FeatureSpec(f["name"], f["kind"], int(f.get("direction", 0)), tuple(f.get("categories", ())))
+            for f in spec["features"]
+        )
+        if booster.feature_name() != [f.name for f in features]:
+            raise ModelSpecError("booster.txt and spec.json name different features")
+        calibrator = calibrator_from_dict(
+            json.loads((folder / "calibrator.json").read_text(encoding="utf-8"))
+        )
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        return cls(booster, calibrator, features, meta)
+
+
+def prepare_matrix(profiles: pd.DataFrame, features: tuple[FeatureSpec, ...]) -> np.ndarray:
+    """Profiles → float64 matrix in spec order. A missing column is an error; missing values stay NaN."""
+    absent = [f.name for f in features if f.name not in profiles.columns]
+    if absent:
+        raise ModelSpecError(f"profiles lack the model's features: {', '.join(absent[:10])}")
+    out = np.empty((len(profiles), len(features)), dtype=np.float64)
+    for j, f in enumerate(features):
+        column = profiles[f.name]
+        if f.kind == "category":
+            codes = pd.Index(list(f.categories)).get_indexer(column.astype("string").astype(object))
+            out[:, j] = np.where(codes < 0, np.nan, codes)
+        else:
+            out[:, j] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+    return out
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -1,0 +1,105 @@
+"""Fitting on a synthetic table with a known structure: determinism, constraints, calibration, files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.risk_model import FeatureSpec, RiskModel
+from training.fit import TrainConfig, fit_risk_model
+from training.metrics import expected_calibration_error
+from training.split import latest_split, rolling_origin
+
+FEATURES = (
+    FeatureSpec("oop_share", "number", +1),
+    FeatureSpec("income_ratio", "number", -1),
+    FeatureSpec("noise", "number", 0),
+    FeatureSpec("industry", "category", 0, ("apple", "livestock", "mixed")),
+)
+
+
+def make_snapshots(n: int = 6_000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = []
+    for year in range(2020, 2025):
+        oop = rng.gamma(1.0, 0.2, n)
+        ratio = rng.lognormal(0.8, 0.5, n)
+        ratio[rng.random(n) < 0.1] = np.nan  # missing values are normal input
+        industry = rng.choice(["apple", "livestock", "mixed"], n)
+        logit = -4 + 3 * oop - 1.2 * np.nan_to_num(ratio, nan=2.0) + (industry == "livestock") * 0.8
+        frames.append(
+            pd.DataFrame(
+                {
+                    "household_id": [f"H{i:06d}" for i in range(n)],
+                    "as_of": pd.Timestamp(f"{year}-01-01"),
+                    "oop_share": oop,
+                    "income_ratio": ratio,
+                    "noise": rng.normal(size=n),
+                    "industry": industry,
+                    "label": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def snapshots() -> pd.DataFrame:
+    return make_snapshots()
+
+
+def test_split_is_by_time(snapshots: pd.DataFrame) -> None:
+    split = latest_split(snapshots["as_of"])
+    assert split.test == pd.Timestamp("2024-01-01") and split.valid == pd.Timestamp("2023-01-01")
+    assert max(split.train) < split.valid < split.test
+    backtest = rolling_origin(snapshots["as_of"])
+    assert [s.test.year for s in backtest] == [2022, 2023, 2024]
+    assert all(max(s.train) < s.valid < s.test for s in backtest)
+
+
+def test_fit_is_deterministic_and_respects_monotone_constraints(snapshots: pd.DataFrame) -> None:
+    split = latest_split(snapshots["as_of"])
+    config = TrainConfig(num_boost_round=200, early_stopping_rounds=20)
+    a = fit_risk_model(snapshots, FEATURES, split, config)
+    b = fit_risk_model(snapshots, FEATURES, split, config)
+    assert a.model.booster.model_to_string() == b.model.booster.model_to_string()
+    probe = snapshots[split.test_mask(snapshots)].head(500).copy()
+    base = a.model.margin(probe)
+    more_oop = a.model.margin(probe.assign(oop_share=probe["oop_share"] + 0.5))
+    more_income = a.model.margin(probe.assign(income_ratio=probe["income_ratio"] + 1.0))
+    assert (more_oop >= base - 1e-12).all()
+    assert (
+        more_income[probe["income_ratio"].notna().to_numpy()]
+        <= base[probe["income_ratio"].notna().to_numpy()] + 1e-12
+    ).all()
+
+
+def test_calibrated_probabilities_match_outcomes_on_the_test_period(snapshots: pd.DataFrame) -> None:
+    split = latest_split(snapshots["as_of"])
+    result = fit_risk_model(snapshots, FEATURES, split, TrainConfig(num_boost_round=300))
+    test = snapshots[split.test_mask(snapshots)]
+    p = result.model.predict_proba(test)
+    assert expected_calibration_error(test["label"].to_numpy(), p) < 0.02
+    assert set(result.calibrator_scores) == {"isotonic", "sigmoid"}
+
+
+def test_saved_model_is_plain_files_and_predicts_identically(snapshots: pd.DataFrame, tmp_path: Path) -> None:
+    split = latest_split(snapshots["as_of"])
+    result = fit_risk_model(snapshots, FEATURES, split, TrainConfig(num_boost_round=100))
+    folder = result.model.save(tmp_path / "model")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "booster.txt",
+        "calibrator.json",
+        "meta.json",
+        "spec.json",
+    ]
+    assert not any(b"\x80" == p.read_bytes()[:1] for p in folder.iterdir())  # no pickle protocol header
+    loaded = RiskModel.load(folder)
+    test = snapshots[split.test_mask(snapshots)]
+    np.testing.assert_array_equal(loaded.predict_proba(test), result.model.predict_proba(test))
+    # An unknown category is treated as missing, not as an error.
+    odd = test.head(3).assign(industry="unknown")
+    assert np.isfinite(loaded.predict_proba(odd)).all()
