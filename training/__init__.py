@@ -1,1 +1,1 @@
-"""training package."""
+"""Training: labelled snapshots, splits, fitting, evaluation and the model registry (ARCHITECTURE.md)."""
