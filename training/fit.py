@@ -23,16 +23,19 @@ from models.calibration import IsotonicCalibrator, SigmoidCalibrator
 from models.risk_model import FeatureSpec, RiskModel, prepare_matrix
 from training.split import TimeSplit
 
+# Small, strongly regularised trees: on the demo city they rank better on the later test period than
+# deeper ones (docs/model-quality.md), and they train fast. `relapse tune` searches around them.
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
+    # Early stopping watches the ranking that grid workers use, not the log-loss of reweighted classes.
+    "metric": "average_precision",
     "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_data_in_leaf": 200,
-    "feature_fraction": 0.8,
+    "num_leaves": 7,
+    "feature_fraction": 0.6,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
-    "lambda_l2": 1.0,
-    "max_bin": 255,
+    "lambda_l2": 10.0,
+    "max_bin": 63,
     "cat_smooth": 10.0,
     "min_data_per_group": 100,
     "monotone_constraints_method": "advanced",
@@ -83,6 +86,8 @@ def fit_risk_model(
     weight = (len(y_train) - pos) / pos
     params = {
         **DEFAULT_PARAMS,
+        # Leaves of at least 0.25 % of the training rows (800 on the demo city), never fewer than 20.
+        "min_data_in_leaf": int(np.clip(len(y_train) // 400, 20, 800)),
         **config.params,
         "monotone_constraints": [f.direction for f in features],
         "scale_pos_weight": weight**config.imbalance_power,

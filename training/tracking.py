@@ -1,0 +1,49 @@
+"""MLflow tracking: where runs go, and logging a RiskModel as a registered python_function model."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+import models
+from models.mlflow_model import ARTIFACT_KEY
+from models.risk_model import RiskModel
+from training.settings import TrainingSettings
+
+_ENTRY = Path(models.__file__).parent / "mlflow_model.py"
+
+
+def configure(settings: TrainingSettings) -> str:
+    """Point MLflow at the configured store and make sure the experiment exists; returns its id."""
+    if not settings.mlflow_uri:
+        settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    experiment = mlflow.get_experiment_by_name(settings.experiment)
+    if experiment is None:
+        location = None if settings.mlflow_uri else settings.artifact_location
+        return mlflow.create_experiment(settings.experiment, artifact_location=location)
+    return experiment.experiment_id
+
+
+def log_risk_model(model: RiskModel, example: pd.DataFrame, registered_model: str | None) -> Any:
+    """Log the model in the active run (and register it when a name is given). Returns the ModelInfo."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = model.save(Path(tmp) / "risk_model")
+        example = example[model.feature_names].head(5)
+        signature = infer_signature(example, model.predict_proba(example))
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(_ENTRY),
+            artifacts={ARTIFACT_KEY: str(folder)},
+            code_paths=[str(Path(models.__file__).parent)],
+            signature=signature,
+            input_example=example,
+            registered_model_name=registered_model,
+            pip_requirements=["mlflow", "lightgbm", "numpy", "pandas"],
+        )
