@@ -5,12 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
-def as_arrow(values: pd.Series) -> pa.Array:
-    """The column as one Arrow array (zero-copy for Arrow-backed strings held in one chunk)."""
-    arr = pa.array(values, from_pandas=True)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+def as_arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The column as Arrow data without copying it: Parquet columns stay in their chunks, because
+    concatenating tens of millions of strings costs more than every kernel run on them."""
+    return pa.array(values, from_pandas=True)
+
+
+def dictionary_encode(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    """One dictionary for the whole column (Arrow encodes chunks against a shared, growing dictionary,
+    so only the small int32 indices are concatenated)."""
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.DictionaryArray):
+        return encoded
+    if encoded.num_chunks == 0:
+        return pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], values.type))
+    indices = pa.concat_arrays([chunk.indices for chunk in encoded.chunks])
+    return pa.DictionaryArray.from_arrays(indices, encoded.chunks[-1].dictionary)
 
 
 def lookup_rows(encoded: pa.DictionaryArray, per_distinct: np.ndarray, missing: object) -> np.ndarray:

@@ -22,10 +22,15 @@ import pyarrow.compute as pc
 from pandas.arrays import ArrowStringArray
 
 from features import codes
+from features._arrow import as_arrow, dictionary_encode
 from features.contract import CODES_SEPARATOR, DROPPED_AT_INGESTION, PSEUDONYM_COLUMNS, Column, Table
 
 # Separators people type between health states in spreadsheets, besides the contract's "|".
 _CODES_SPLIT: Final = re.compile(r"\s*[|、，,；;]\s*")
+
+# Padding seen in exports: spreadsheets, fixed-width database CHAR columns, the ideographic space U+3000.
+# Literal prefix/suffix tests are several times faster than one regular expression over every cell.
+_SPACES: Final = (" ", "\t", "\u3000", "\n", "\r")
 
 _TRUE: Final = ("true", "t", "1", "1.0", "yes", "y", "是", "真")
 _FALSE: Final = ("false", "f", "0", "0.0", "no", "n", "否", "假")
@@ -104,16 +109,14 @@ def coerce_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Seri
     raise AssertionError(f"unknown column kind {kind!r}")
 
 
-def _text(values: pd.Series) -> pa.Array:
+def _text(values: pd.Series) -> pa.Array | pa.ChunkedArray:
     """Trimmed text as an Arrow array, with empty cells as nulls (an empty CSV cell is a missing value)."""
     if not isinstance(values.dtype, pd.StringDtype):  # also pandas 3 "str" and mixed object columns
         values = values.astype("string")
-    arr = pa.array(values, from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):  # concatenated frames arrive in chunks
-        arr = arr.combine_chunks()
+    arr = as_arrow(values)
     # Clean data (the usual case for Parquet) is only scanned, never copied: at tens of millions of rows
     # every avoided copy of a column is seconds saved.
-    if pc.any(pc.match_substring_regex(arr, r"^\s|\s$")).as_py():
+    if any(pc.any(edge(arr, space)).as_py() for space in _SPACES for edge in (pc.starts_with, pc.ends_with)):
         arr = pc.utf8_trim_whitespace(arr)
     if pc.any(pc.equal(arr, "")).as_py():
         arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
@@ -136,18 +139,17 @@ def _label_lookup(labels: codes.Labels) -> dict[str, str]:
 
 def _map_code(text: pa.Array, labels: codes.Labels) -> pa.Array:
     """Chinese/English labels → codes; unknown values are kept so that validation can show them."""
-    if pc.all(pc.fill_null(pc.is_in(text, value_set=pa.array(list(labels))), True)).as_py():
+    known = pc.or_(pc.is_in(text, value_set=pa.array(list(labels))), pc.is_null(text))  # is_in(null) is false
+    if pc.all(known).as_py():
         return text  # the common case: already codes
     lookup = _label_lookup(labels)
-    mapped = pc.take(
-        pa.array(list(lookup.values()), pa.large_string()), pc.index_in(text, pa.array(list(lookup)))
-    )
+    mapped = pc.take(pa.array(list(lookup.values()), pa.large_string()), pc.index_in(text, pa.array(list(lookup))))
     return pc.coalesce(mapped, text)
 
 
 def _map_codes(text: pa.Array, labels: codes.Labels) -> pa.Array:
     """Map each token of a combination ("长期慢性病、残疾" → "chronic|disabled"), in code-list order."""
-    encoded = pc.dictionary_encode(text)
+    encoded = dictionary_encode(text)
     distinct = encoded.dictionary.to_pylist()  # a few dozen combinations, not rows
     lookup = _label_lookup(labels)
     order = {code: i for i, code in enumerate(labels)}

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features._arrow import as_arrow, lookup_rows
+from features._arrow import as_arrow, dictionary_encode, lookup_rows
 from features._violations import Collector, Reason
 from features.contract import CODES_SEPARATOR, TABLES, Column, Table
 
@@ -34,9 +34,7 @@ def check_columns(collector: Collector, table: Table) -> None:
             continue
         values = frame[column.name]
         if not column.nullable:
-            collector.add(
-                table.name, column.name, Reason.MISSING_REQUIRED, collector.absent(table.name, column.name)
-            )
+            collector.add(table.name, column.name, Reason.MISSING_REQUIRED, collector.absent(table.name, column.name))
         if column.kind == "code":
             _check_code(collector, table, column, values)
         elif column.kind == "codes":
@@ -62,7 +60,7 @@ def _check_code(collector: Collector, table: Table, column: Column, values: pd.S
 
 def _check_codes(collector: Collector, table: Table, column: Column, values: pd.Series) -> None:
     assert column.codes is not None
-    encoded = pc.dictionary_encode(as_arrow(values))
+    encoded = dictionary_encode(as_arrow(values))
     bad, combined = [], []
     for combination in encoded.dictionary.to_pylist():
         tokens = combination.split(CODES_SEPARATOR)
@@ -80,9 +78,7 @@ def _check_range(collector: Collector, table: Table, column: Column, values: pd.
             below = numbers < column.minimum
             # Money is never negative; saying so is clearer than "below the minimum 0".
             money = column.unit == "yuan" and column.minimum == 0
-            collector.add(
-                table.name, column.name, Reason.NEGATIVE_AMOUNT if money else Reason.BELOW_MINIMUM, below
-            )
+            collector.add(table.name, column.name, Reason.NEGATIVE_AMOUNT if money else Reason.BELOW_MINIMUM, below)
         if column.maximum is not None:
             collector.add(table.name, column.name, Reason.ABOVE_MAXIMUM, numbers > column.maximum)
 
@@ -102,15 +98,29 @@ def check_duplicate_keys(collector: Collector, table: Table) -> None:
             if size == int((~incomplete).sum()):
                 return  # as many distinct keys as rows: nothing is duplicated (the usual case, no hashing)
         if cardinality * (size + 1) >= 2**62:
-            combined, uniques = pd.factorize(
-                combined
-            )  # renumber densely so that the next step cannot overflow
+            combined, uniques = pd.factorize(combined)  # renumber densely so that the next step cannot overflow
             cardinality = len(uniques)
         # Mixed-radix number of the key parts' codes: one int64 per row instead of a tuple of objects.
         combined = combined * (size + 1) + codes + 1
         cardinality *= size + 1
-    duplicated = pd.Series(combined).duplicated().to_numpy() & ~incomplete
-    collector.add(table.name, ",".join(table.key), Reason.DUPLICATE_KEY, duplicated)
+    collector.add(
+        table.name,
+        ",".join(table.key),
+        Reason.DUPLICATE_KEY,
+        _later_duplicates(combined, incomplete, cardinality),
+    )
+
+
+def _later_duplicates(combined: np.ndarray, incomplete: np.ndarray, cardinality: int) -> np.ndarray:
+    """Rows whose key code occurred in an earlier row. Dense codes are counted with one `bincount` pass,
+    much cheaper than hashing tens of millions of keys; only rows in a shared key are hashed."""
+    if cardinality > 4 * len(combined):
+        return pd.Series(combined).duplicated().to_numpy() & ~incomplete
+    counts = np.bincount(combined[~incomplete], minlength=cardinality)
+    shared = np.flatnonzero((counts[combined] > 1) & ~incomplete)
+    duplicated = np.zeros(len(combined), dtype=bool)
+    duplicated[shared] = pd.Series(combined[shared]).duplicated().to_numpy()
+    return duplicated
 
 
 def _key_codes(collector: Collector, table: Table, name: str) -> tuple[np.ndarray, int]:

@@ -118,9 +118,7 @@ def _households(collector: Collector) -> None:
     for column in ("registration_year", "exit_year"):
         present = households[column].notna().to_numpy()
         collector.add("households", column, Reason.ONLY_FOR_POVERTY_ALLEVIATED, general & present)
-    exit_before = (households["exit_year"] < households["registration_year"]).to_numpy(
-        dtype=bool, na_value=False
-    )
+    exit_before = (households["exit_year"] < households["registration_year"]).to_numpy(dtype=bool, na_value=False)
     collector.add("households", "exit_year", Reason.EXIT_BEFORE_REGISTRATION, exit_before)
 
 

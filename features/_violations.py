@@ -12,9 +12,8 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from features._arrow import as_arrow
+from features._arrow import as_arrow, dictionary_encode
 from features.contract import TABLES
 from features.sources import Sources
 
@@ -114,7 +113,7 @@ class Collector:
         """Dictionary encoding of a text column, computed once: keys, references and member links share
         it, so each id column of tens of millions of rows is hashed a single time."""
         if (table, column) not in self._encoded:
-            self._encoded[(table, column)] = pc.dictionary_encode(as_arrow(self.sources[table][column]))
+            self._encoded[(table, column)] = dictionary_encode(as_arrow(self.sources[table][column]))
         return self._encoded[(table, column)]
 
     def unparsed(self, table: str, column: str) -> np.ndarray:
@@ -129,9 +128,7 @@ class Collector:
         """Rows with a truly empty cell (an unreadable cell is not also reported as empty)."""
         return self.sources[table][column].isna().to_numpy() & ~self.unparsed(table, column)
 
-    def add(
-        self, table: str, column: str, reason: Reason, where: np.ndarray, values: pd.Series | None = None
-    ) -> None:
+    def add(self, table: str, column: str, reason: Reason, where: np.ndarray, values: pd.Series | None = None) -> None:
         """Record the rows in `where` (bool mask or positions); `values` is indexed by row position."""
         positions = np.flatnonzero(where) if where.dtype == bool else np.asarray(where)
         if not len(positions):

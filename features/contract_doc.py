@@ -68,9 +68,7 @@ def _table_section(table: Table) -> str:
     lines = [f'<a id="{table.name}"></a>', f"## `{table.name}` — {table.zh} ({table.en})", ""]
     lines.append(f"Key: {', '.join(f'`{k}`' for k in table.key)}.")
     if table.time_column:
-        lines.append(
-            f"Time column: `{table.time_column}` (a profile as of D reads only rows dated before D)."
-        )
+        lines.append(f"Time column: `{table.time_column}` (a profile as of D reads only rows dated before D).")
     lines += ["", *(f"- {note}" for note in table.notes)]
     if table.notes:
         lines.append("")
@@ -126,8 +124,7 @@ def _rules() -> str:
         "- `events` and `assistance`: a `member_id` must belong to the row's `household_id`.",
         "- `assistance.end_date` ≥ `start_date`; `identifications.elimination_date` ≥ `identified_date`, and "
         "`elimination_date` and `elimination_way` are both filled or both empty.",
-        "- `households`: `registration_year` and `exit_year` only for `poverty_alleviated`; "
-        "exit ≥ registration.",
+        "- `households`: `registration_year` and `exit_year` only for `poverty_alleviated`; exit ≥ registration.",
         "- `member_status.health`: `healthy` cannot be combined with another state.",
         "- Each table's key is unique.",
         "",

@@ -71,9 +71,7 @@ def _id_violations(members: pd.DataFrame, malformed: np.ndarray, bad_checksum: n
         for position in np.flatnonzero(mask):
             member_id = members["member_id"].iloc[position]
             row_key = "?" if pd.isna(member_id) else str(member_id)
-            violations.append(
-                Violation("members", row_key, "id_number", reason.value, WITHHELD, int(position) + 1)
-            )
+            violations.append(Violation("members", row_key, "id_number", reason.value, WITHHELD, int(position) + 1))
     return sorted(violations, key=lambda v: v.row or 0)
 
 

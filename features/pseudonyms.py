@@ -82,9 +82,7 @@ def _ascii_matrix(values: pa.Array, width: int) -> np.ndarray:
     """View a string array whose every value has `width` ASCII characters as an (n, width) byte matrix."""
     values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     values = values.cast(pa.large_string())
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[
-        values.offset : values.offset + len(values) + 1
-    ]
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset : values.offset + len(values) + 1]
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
     return data[offsets[0] : offsets[-1]].reshape(-1, width)
 
@@ -113,9 +111,7 @@ def load_key(settings: FeaturesSettings | None = None) -> PseudonymKey:
         )
     path = settings.pseudonym_key_file
     if path.is_file():
-        return PseudonymKey.from_text(
-            path.read_text(encoding="utf-8"), settings.pseudonym_key_version, str(path)
-        )
+        return PseudonymKey.from_text(path.read_text(encoding="utf-8"), settings.pseudonym_key_version, str(path))
     raise PseudonymKeyError(
         f"no pseudonym key: set RELAPSE_PSEUDONYM_KEY or create {path} (`relapse ingest` creates one)"
     )

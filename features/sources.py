@@ -196,9 +196,7 @@ def coerce_sources(sources: Sources) -> Sources:
         if required and len(frame):
             result.missing_columns[name] = required
         if coerced.dropped_columns:
-            result.warnings.append(
-                f"{name}: dropped columns not in the contract: {', '.join(coerced.dropped_columns)}"
-            )
+            result.warnings.append(f"{name}: dropped columns not in the contract: {', '.join(coerced.dropped_columns)}")
     return result
 
 

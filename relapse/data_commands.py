@@ -28,9 +28,7 @@ def register(app: typer.Typer) -> None:
 
 
 def validate(
-    path: Annotated[
-        Path, typer.Argument(help="Source folder: one <table>.parquet or <table>.csv per table.")
-    ],
+    path: Annotated[Path, typer.Argument(help="Source folder: one <table>.parquet or <table>.csv per table.")],
     max_per_kind: Annotated[
         int,
         typer.Option(min=1, help="Examples kept per (table, column, reason); counts are always complete."),
@@ -51,9 +49,7 @@ def validate(
 
 
 def ingest(
-    src: Annotated[
-        Path, typer.Argument(help="Source folder with raw tables (may hold ID numbers and names).")
-    ],
+    src: Annotated[Path, typer.Argument(help="Source folder with raw tables (may hold ID numbers and names).")],
     out: Annotated[Path, typer.Option("--out", help="Folder to write the pseudonymised tables to.")],
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
 ) -> None:
@@ -90,8 +86,7 @@ def ingest(
     write_sources(ingested, out, "csv" if fmt == "csv" else "parquet")
     rows = sum(len(f) for f in ingested.tables.values())
     console.print(
-        f"[green]✓[/green] ingested {len(ingested.tables)} tables, {rows} rows into {out} "
-        f"(pseudonym key {key.version})"
+        f"[green]✓[/green] ingested {len(ingested.tables)} tables, {rows} rows into {out} (pseudonym key {key.version})"
     )
 
 
@@ -119,9 +114,7 @@ def _print_report(report: ValidationReport) -> None:
     for record in report.summary().itertuples(index=False):
         summary.add_row(*(escape(str(x)) for x in record[:3]), f"{record.count:,}")
     console.print(summary)
-    examples = Table(
-        title=f"first {min(SHOWN_VIOLATIONS, len(report.violations))} violations", title_justify="left"
-    )
+    examples = Table(title=f"first {min(SHOWN_VIOLATIONS, len(report.violations))} violations", title_justify="left")
     for name in ("table", "row key", "row", "column", "reason", "value"):
         examples.add_column(name, justify="right" if name == "row" else "left")
     for v in report.violations[:SHOWN_VIOLATIONS]:

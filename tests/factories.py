@@ -208,9 +208,7 @@ def make_sources(seed: int = 7, households: int = 6) -> Sources:
     return Sources(tables, {"synthetic": True, "seed": seed})
 
 
-def _event(
-    event_id: str, member: pd.Series, event_type: str, when: str, department: str, **details: object
-) -> dict:
+def _event(event_id: str, member: pd.Series, event_type: str, when: str, department: str, **details: object) -> dict:
     return {
         "event_id": event_id,
         "household_id": member["household_id"],

@@ -6,9 +6,7 @@ from features.contract_doc import DOC_PATH, render_contract_doc
 
 
 def test_committed_contract_doc_is_up_to_date() -> None:
-    assert DOC_PATH.read_text(encoding="utf-8") == render_contract_doc(), (
-        "run `relapse docs` and commit the result"
-    )
+    assert DOC_PATH.read_text(encoding="utf-8") == render_contract_doc(), "run `relapse docs` and commit the result"
 
 
 def test_doc_names_every_table_column_and_code() -> None:

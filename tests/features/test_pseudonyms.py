@@ -75,9 +75,7 @@ def test_check_id_numbers_cases(value: str | None, is_malformed: bool, is_bad_ch
 
 def test_pseudonym_is_truncated_hmac_sha256() -> None:
     got = pseudonymise(pd.Series(VALID_IDS, dtype="string"), KEY)
-    expected = [
-        hmac.new(b"k" * 40, i.encode(), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX_CHARS] for i in VALID_IDS
-    ]
+    expected = [hmac.new(b"k" * 40, i.encode(), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX_CHARS] for i in VALID_IDS]
     assert got.tolist() == expected
 
 
@@ -140,9 +138,7 @@ def test_load_sources_validates_then_ingests(tmp_path: Path, sources: Sources) -
     write_sources(sources, tmp_path / "bad", "csv")
     with pytest.raises(SourceDataError, match="1 contract violations") as caught:
         load_sources(tmp_path / "bad", KEY)
-    assert [(v.row_key, v.column, v.reason) for v in caught.value.violations] == [
-        ("M000001", "gender", "bad_code")
-    ]
+    assert [(v.row_key, v.column, v.reason) for v in caught.value.violations] == [("M000001", "gender", "bad_code")]
 
 
 def test_key_from_environment(isolated_settings: FeaturesSettings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,9 +168,7 @@ def test_settings_do_no_io_at_construction(tmp_path: Path) -> None:
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_ingest_command_creates_a_key_and_says_so(
-    tmp_path: Path, isolated_settings: FeaturesSettings
-) -> None:
+def test_ingest_command_creates_a_key_and_says_so(tmp_path: Path, isolated_settings: FeaturesSettings) -> None:
     app = typer.Typer()
     data_commands.register(app)
     write_sources(make_sources(), tmp_path / "raw", "csv")

@@ -107,9 +107,7 @@ def test_health_combinations_accept_labels(raw: str, expected: str) -> None:
 
 
 def test_unparseable_cells_become_missing_and_are_remembered(tmp_path: Path) -> None:
-    text = (
-        "household_id,income_year,recorded_date,members_count,wage_migrant_yuan\nH1,2021,2022/01/05,三,12x\n"
-    )
+    text = "household_id,income_year,recorded_date,members_count,wage_migrant_yuan\nH1,2021,2022/01/05,三,12x\n"
     sources = read_sources(_write_csv(tmp_path, "income", text))
     frame = sources["income"]
     assert frame["recorded_date"][0] == pd.Timestamp("2022-01-05")
@@ -130,8 +128,7 @@ def test_absent_tables_read_as_empty_frames(tmp_path: Path) -> None:
 
 def test_ingestion_columns_are_kept_and_unknown_files_reported(tmp_path: Path) -> None:
     text = (
-        "member_id,household_id,birth_date,person_pseudonym,pseudonym_key_version,name\n"
-        "M1,H1,1990-01-01,ab,v1,张三\n"
+        "member_id,household_id,birth_date,person_pseudonym,pseudonym_key_version,name\nM1,H1,1990-01-01,ab,v1,张三\n"
     )
     folder = _write_csv(tmp_path, "members", text)
     (folder / "notes.txt").write_text("hello")
@@ -163,3 +160,10 @@ def test_source_writer_appends_chunks(tmp_path: Path, fmt: str) -> None:
     again = read_sources(tmp_path)
     pd.testing.assert_frame_equal(again["member_status"], status)
     assert again.manifest["rows"] == {"member_status": len(status)}
+
+
+@pytest.mark.parametrize("padded", [" H000001", "H000001\t", "\u3000H000001\u3000", "H000001\r"])
+def test_padding_is_trimmed(padded: str) -> None:
+    sources = make_sources()
+    sources.tables["households"].loc[0, "household_id"] = padded
+    assert coerce_sources(sources)["households"]["household_id"][0] == "H000001"

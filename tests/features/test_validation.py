@@ -189,8 +189,7 @@ def test_duplicate_key_names_the_later_row() -> None:
     status = sources.tables["member_status"]
     sources.tables["member_status"] = pd.concat([status, status.iloc[[5]]], ignore_index=True)
     assert [
-        (v.table, v.row_key, v.column, v.reason, v.row)
-        for v in validate_sources(sources, today=TODAY).violations
+        (v.table, v.row_key, v.column, v.reason, v.row) for v in validate_sources(sources, today=TODAY).violations
     ] == [("member_status", "M000003/2023", "member_id,survey_year", "duplicate_key", len(status) + 1)]
 
 
@@ -234,9 +233,7 @@ def test_planned_end_of_assistance_may_be_in_the_future() -> None:
 
 def test_chinese_labels_validate_as_codes() -> None:
     sources = _set("households", 0, "household_type", "脱贫户")
-    sources.tables["members"]["gender"] = sources.tables["members"]["gender"].map(
-        {"male": "男", "female": "女"}
-    )
+    sources.tables["members"]["gender"] = sources.tables["members"]["gender"].map({"male": "男", "female": "女"})
     sources.tables["member_status"]["health"] = sources.tables["member_status"]["health"].replace(
         {"chronic|disabled": "长期慢性病、残疾", "healthy": "健康"}
     )
@@ -286,3 +283,11 @@ def test_validate_command_exit_codes(tmp_path: Path) -> None:
     result = CliRunner().invoke(_cli(), ["validate", str(tmp_path / "bad"), "--max-per-kind", "3"])
     assert result.exit_code == 1
     assert "M000003" in result.output and "bad_code" in result.output and "[bold]robot" in result.output
+
+
+def test_duplicate_single_column_key() -> None:
+    sources = make_sources()
+    events = sources.tables["events"]
+    sources.tables["events"] = pd.concat([events, events.iloc[[0]]], ignore_index=True)
+    found = [(v.table, v.row_key, v.column, v.reason, v.row) for v in validate_sources(sources, today=TODAY).violations]
+    assert found == [("events", "E1", "event_id", "duplicate_key", len(events) + 1)]
