@@ -42,9 +42,7 @@ def assistance_features(ctx: Context, assistance: pd.DataFrame) -> Columns:
         "disability_subsidy_active": active_flag("disability_subsidy"),
         "public_welfare_post_active": active_flag("public_welfare_post"),
         "active_measures_count": np.bincount(distinct, minlength=ctx.n).astype(np.int64),
-        "active_monthly_amount_yuan": ctx.total(
-            hh, floats(assistance["monthly_amount_yuan"])[visible], active
-        ),
+        "active_monthly_amount_yuan": ctx.total(hh, floats(assistance["monthly_amount_yuan"])[visible], active),
         "assistance_spells_12m": ctx.count(hh, recent),
         "medical_assistance_12m_yuan": ctx.total(
             hh, floats(assistance["lump_sum_yuan"])[visible], recent & of("medical_assistance")

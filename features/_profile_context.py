@@ -7,14 +7,14 @@ before `as_of`. Windows are calendar months back from `as_of`: "12 months" is [a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from features._profile_keys import KeyIndex, day_number
 from features.contract import TABLES
-from features.sources import Sources, empty_frame
+from features.sources import Sources, empty_frame, pandas_dtype
 
 Columns = dict[str, np.ndarray]
 
@@ -24,21 +24,24 @@ STATUS_LOOKBACK_MONTHS = 24
 INCOME_LOOKBACK_YEARS = 5
 
 
-@dataclass(frozen=True)
+@dataclass
 class Context:
     as_of: pd.Timestamp
     households: KeyIndex
+    day: float = field(init=False)  # as_of as a day number, as `days` gives them
+    _months_back: dict[int, float] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.day = day_number(self.as_of)
 
     @property
     def n(self) -> int:
         return self.households.size
 
-    @property
-    def day(self) -> float:
-        return day_number(self.as_of)
-
     def months_back(self, months: int) -> float:
-        return day_number(self.as_of - pd.DateOffset(months=months))
+        if months not in self._months_back:
+            self._months_back[months] = day_number(self.as_of - pd.DateOffset(months=months))
+        return self._months_back[months]
 
     def household_positions(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
         return self.households.positions(frame["household_id"], rows)
@@ -57,11 +60,17 @@ class Context:
 
 
 def table(sources: Sources | Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
-    """A source table, or an empty one with the contract's columns when the deployment has none."""
-    if isinstance(sources, Sources):
-        return sources[name]
-    frame = sources.get(name)
-    return empty_frame(TABLES[name]) if frame is None else frame
+    """A source table, or an empty one with the contract's columns when the deployment has none.
+
+    Optional contract columns a deployment does not deliver are added as all-missing columns.
+    """
+    frame = sources[name] if isinstance(sources, Sources) else sources.get(name)
+    if frame is None:
+        return empty_frame(TABLES[name])
+    absent = [c for c in TABLES[name].columns if c.name not in frame.columns]
+    if not absent:
+        return frame
+    return frame.assign(**{c.name: pd.Series(None, index=frame.index, dtype=pandas_dtype(c)) for c in absent})
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray, *, positive: bool = True) -> np.ndarray:

@@ -73,6 +73,11 @@ def income_features(
     after_medical = pc_last - np.nan_to_num(oop) / last(members)
     history = _history(hh, year, pc_income, last_year, ctx.n)
     gross_last = last(gross)
+
+    def share(part: np.ndarray) -> np.ndarray:
+        # With the gross income known, an unrecorded component contributed nothing to it.
+        return ratio(np.nan_to_num(last(part)), gross_last)
+
     out: Columns = {
         "income_pc_yuan": pc_last,
         "income_to_line": ratio(pc_last, line),
@@ -80,11 +85,11 @@ def income_features(
         "income_after_medical_to_line": ratio(after_medical, line),
         "income_pc_change_1y": ratio(pc_last, history[:, 1]) - 1,
         "income_record_age_years": (ctx.as_of.year - 1) - last_year,
-        "wage_share": ratio(last(parts["wages"]), gross_last),
-        "business_share": ratio(last(parts["business"]), gross_last),
-        "property_share": ratio(last(parts["property"]), gross_last),
-        "transfer_share": ratio(last(parts["transfers"]), gross_last),
-        "safety_net_share": ratio(last(_nansum_or_nan([column(c) for c in SAFETY_NET])), gross_last),
+        "wage_share": share(parts["wages"]),
+        "business_share": share(parts["business"]),
+        "property_share": share(parts["property"]),
+        "transfer_share": share(parts["transfers"]),
+        "safety_net_share": share(_nansum_or_nan([column(c) for c in SAFETY_NET])),
         "production_cost_ratio": ratio(last(cost), last(parts["business"])),
         "medical_oop_last_year_yuan": oop,
         "education_expense_last_year_yuan": last(column("education_expense_yuan")),
@@ -120,9 +125,7 @@ def _nansum_or_nan(parts: list[np.ndarray]) -> np.ndarray:
     return np.where(seen, total, np.nan)
 
 
-def _history(
-    hh: np.ndarray, year: np.ndarray, pc_income: np.ndarray, last_year: np.ndarray, n: int
-) -> np.ndarray:
+def _history(hh: np.ndarray, year: np.ndarray, pc_income: np.ndarray, last_year: np.ndarray, n: int) -> np.ndarray:
     """(households, 3): per-capita income of the last year and the two before it (NaN when absent)."""
     out = np.full((n, 3), np.nan)
     known = hh >= 0

@@ -29,9 +29,7 @@ def _latest_check(ctx: Context, checks: pd.DataFrame) -> tuple[np.ndarray, np.nd
     return visible[pick[has]], has
 
 
-def housing_features(
-    ctx: Context, housing: pd.DataFrame, water: pd.DataFrame, members: np.ndarray
-) -> Columns:
+def housing_features(ctx: Context, housing: pd.DataFrame, water: pd.DataFrame, members: np.ndarray) -> Columns:
     rows, at = _latest_check(ctx, housing)
     level = np.full(ctx.n, np.nan)
     grade = code_index(housing["housing_grade"], _GRADES, rows).astype(float) + 1
@@ -43,9 +41,7 @@ def housing_features(
     checked = np.zeros(ctx.n, bool)
     checked[at] = True
     for column in _WATER:
-        problems[at] += (floats(water[column])[rows] == 0).astype(
-            np.int64
-        )  # a missing answer is not a failure
+        problems[at] += (floats(water[column])[rows] == 0).astype(np.int64)  # a missing answer is not a failure
     return {
         "housing_grade_level": level,
         "housing_unsafe": np.where(np.isnan(level), np.nan, (level >= 3).astype(float)),  # DOMAIN.md §5 C/D

@@ -67,9 +67,7 @@ def member_features(
         "students_senior_count": count(np.isin(stage, _SENIOR)),
         "students_higher_count": count(np.isin(stage, _HIGHER)),
         # DOMAIN.md §5 compulsory education: no child aged 6–15 out of school.
-        "children_out_of_school_count": count(
-            (age >= 6) & (age <= 15) & (stage == _STAGES.index("not_in_school"))
-        ),
+        "children_out_of_school_count": count((age >= 6) & (age <= 15) & (stage == _STAGES.index("not_in_school"))),
         "uninsured_count": count(st["medical_insurance"] == 0),
         "pension_uninsured_adults_count": count((age >= 16) & (st["pension"] == 0)),
     }
@@ -96,9 +94,7 @@ def member_features(
 
 
 def _died_before(ctx: Context, index: KeyIndex, events: pd.DataFrame) -> np.ndarray:
-    deaths = np.flatnonzero(
-        (code_index(events["event_type"], ["death"]) == 0) & (days(events["event_date"]) < ctx.day)
-    )
+    deaths = np.flatnonzero((code_index(events["event_type"], ["death"]) == 0) & (days(events["event_date"]) < ctx.day))
     dead = np.zeros(index.size, bool)
     who = index.positions(events["member_id"], deaths)
     dead[who[who >= 0]] = True
@@ -118,9 +114,7 @@ def _age_at(birth: np.ndarray, as_of: pd.Timestamp) -> np.ndarray:
     return age
 
 
-def _latest_status(
-    ctx: Context, index: KeyIndex, status: pd.DataFrame, alive: np.ndarray
-) -> dict[str, np.ndarray]:
+def _latest_status(ctx: Context, index: KeyIndex, status: pd.DataFrame, alive: np.ndarray) -> dict[str, np.ndarray]:
     """Per member, the fields of their latest status row before as_of (−1 / NaN / False when none)."""
     m = index.size
     recorded = days(status["recorded_date"])

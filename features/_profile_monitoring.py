@@ -23,9 +23,7 @@ def monitoring_features(ctx: Context, households: pd.DataFrame, identifications:
     eliminated_on = days(identifications["elimination_date"])[visible]
     # An elimination dated on or after as_of is not known on as_of: the household is still monitored.
     eliminated = eliminated_on < ctx.day
-    way = np.where(
-        eliminated, code_index(identifications["elimination_way"], ["assisted", "natural"], visible), -1
-    )
+    way = np.where(eliminated, code_index(identifications["elimination_way"], ["assisted", "natural"], visible), -1)
     count = ctx.count(hh)
     last_identified = _latest(ctx, hh, identified, np.ones(len(hh), bool))
     last_eliminated = _latest(ctx, hh, eliminated_on, eliminated)

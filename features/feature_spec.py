@@ -177,8 +177,8 @@ def _parse_column(values: pd.Series, entry: FeatureSpecEntry) -> pd.Series:
     if entry.type == "category":
         categories = [str(c) for c in entry.parse["categories"]]
         cleaned = text.map(lambda v: None if v is None else str(v).strip()).where(~is_missing, None)
-        parsed = pd.Series(pd.Categorical(cleaned, categories=categories))
-        bad = parsed.isna() & ~is_missing
+        bad = cleaned.notna() & ~cleaned.isin(categories)
+        parsed = pd.Series(pd.Categorical(cleaned.where(~bad, None), categories=categories))
     elif entry.type == "flag":
         true = {str(v) for v in entry.parse.get("true", DEFAULT_TRUE)}
         false = {str(v) for v in entry.parse.get("false", DEFAULT_FALSE)}
