@@ -45,7 +45,7 @@ class Evaluation:
 def evaluate(
     y: np.ndarray,
     p: np.ndarray,
-    rule_scores: np.ndarray,
+    rule_scores: np.ndarray | None,
     groups: pd.DataFrame,
     *,
     n_boot: int = 200,
@@ -56,17 +56,18 @@ def evaluate(
     intervals = {
         "pr_auc": bootstrap_ci(y, p, lambda a, b: ranking_metrics(a, b)["pr_auc"], n_boot=n_boot, seed=seed),
         "recall_at_5pct": bootstrap_ci(y, p, lambda a, b: recall_at(a, b, 0.05), n_boot=n_boot, seed=seed),
-        "roc_auc": bootstrap_ci(
-            y, p, lambda a, b: ranking_metrics(a, b)["roc_auc"], n_boot=n_boot, seed=seed
-        ),
+        "roc_auc": bootstrap_ci(y, p, lambda a, b: ranking_metrics(a, b)["roc_auc"], n_boot=n_boot, seed=seed),
     }
-    rules = ranking_metrics(y, _as_probability_like(rule_scores))
-    rules = {k: v for k, v in rules.items() if k not in ("brier", "ece")}
-    lift = {"pr_auc": metrics["pr_auc"] / rules["pr_auc"] if rules["pr_auc"] else float("nan")}
-    for share in CAPACITIES:
-        pct = round(share * 100)
-        r = rules[f"recall_at_{pct}pct"]
-        lift[f"recall_at_{pct}pct"] = metrics[f"recall_at_{pct}pct"] / r if r else float("nan")
+    rules: dict[str, float] = {}
+    lift: dict[str, float] = {}
+    if rule_scores is not None:
+        rules = ranking_metrics(y, _as_probability_like(rule_scores))
+        rules = {k: v for k, v in rules.items() if k not in ("brier", "ece")}
+        lift["pr_auc"] = metrics["pr_auc"] / rules["pr_auc"] if rules["pr_auc"] else float("nan")
+        for share in CAPACITIES:
+            pct = round(share * 100)
+            r = rules[f"recall_at_{pct}pct"]
+            lift[f"recall_at_{pct}pct"] = metrics[f"recall_at_{pct}pct"] / r if r else float("nan")
     fairness, gaps = fairness_table(y, p, groups)
     return Evaluation(metrics, intervals, rules, lift, fairness, gaps)
 
@@ -77,9 +78,7 @@ def _as_probability_like(scores: np.ndarray) -> np.ndarray:
     return (s - s.min()) / (s.max() - s.min()) if s.max() > s.min() else np.zeros_like(s)
 
 
-def fairness_table(
-    y: np.ndarray, p: np.ndarray, groups: pd.DataFrame
-) -> tuple[pd.DataFrame, dict[str, float]]:
+def fairness_table(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
     selected = top_k_mask(p, FAIRNESS_CAPACITY).astype(int)
     rows, gaps = [], {}
     for attribute in groups.columns:

@@ -72,10 +72,11 @@ def fit_risk_model(
     snapshots: pd.DataFrame,
     features: tuple[FeatureSpec, ...],
     split: TimeSplit,
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig | None = None,
     meta: dict[str, Any] | None = None,
 ) -> FitResult:
     """Train on split.train, early-stop on split.valid, calibrate on split.valid (halves)."""
+    config = config or TrainConfig()
     train = snapshots[split.train_mask(snapshots)]
     valid = snapshots[split.valid_mask(snapshots)]
     if train["label"].nunique() < 2 or valid["label"].nunique() < 2:
@@ -99,9 +100,7 @@ def fit_risk_model(
     }
     categorical = [i for i, f in enumerate(features) if f.kind == "category"]
     names = [f.name for f in features]
-    dtrain = lgb.Dataset(
-        x_train, y_train, feature_name=names, categorical_feature=categorical, free_raw_data=True
-    )
+    dtrain = lgb.Dataset(x_train, y_train, feature_name=names, categorical_feature=categorical, free_raw_data=True)
     dvalid = lgb.Dataset(x_valid, y_valid, reference=dtrain)
     booster = lgb.train(
         params,
@@ -118,8 +117,7 @@ def fit_risk_model(
     half = household_half(valid["household_id"])
     calibrators = _fit_calibrators(margin[half], y_valid[half])
     scores = {
-        kind: float(brier_score_loss(y_valid[~half], cal.predict(margin[~half])))
-        for kind, cal in calibrators.items()
+        kind: float(brier_score_loss(y_valid[~half], cal.predict(margin[~half]))) for kind, cal in calibrators.items()
     }
     chosen = min(scores, key=lambda k: (scores[k], k))
     model = RiskModel(booster, calibrators[chosen], features, dict(meta or {}))
@@ -131,9 +129,7 @@ def _fit_calibrators(margin: np.ndarray, y: np.ndarray) -> dict[str, IsotonicCal
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(margin, y)
     lr = LogisticRegression(C=1e6, max_iter=1_000).fit(margin[:, None], y)
     return {
-        "isotonic": IsotonicCalibrator(
-            tuple(map(float, iso.X_thresholds_)), tuple(map(float, iso.y_thresholds_))
-        ),
+        "isotonic": IsotonicCalibrator(tuple(map(float, iso.X_thresholds_)), tuple(map(float, iso.y_thresholds_))),
         "sigmoid": SigmoidCalibrator(float(lr.coef_[0, 0]), float(lr.intercept_[0])),
     }
 

@@ -35,7 +35,10 @@ def log_risk_model(model: RiskModel, example: pd.DataFrame, registered_model: st
     """Log the model in the active run (and register it when a name is given). Returns the ModelInfo."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = model.save(Path(tmp) / "risk_model")
-        example = example[model.feature_names].head(5)
+        example = example[model.feature_names].head(5).copy()
+        for f in model.features:  # categories travel as text in JSON requests
+            if f.kind == "category":
+                example[f.name] = example[f.name].astype(object).where(example[f.name].notna(), None)
         signature = infer_signature(example, model.predict_proba(example))
         return mlflow.pyfunc.log_model(
             name="model",

@@ -1,0 +1,304 @@
+"""`relapse train`: snapshots → time-based split → fit → evaluate → backtest → MLflow run → `challenger`.
+
+Two ways in, one way through: the demo city (or any source folder in the contract's shape) is turned into
+labelled snapshots with the same profile builder the service uses; a data scientist's own profile table comes
+in through a YAML feature spec (docs/profiles.md). Either way the result is a `TrainingData`, and everything
+after that is shared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+
+from features.catalogue import FEATURES
+from features.rules import rule_scores
+from features.sources import Sources
+from models.risk_model import FeatureSpec, RiskModel
+from training import plots
+from training.evaluate import Evaluation, evaluate
+from training.fingerprint import data_fingerprint
+from training.fit import TrainConfig, fit_risk_model
+from training.labels import build_snapshots
+from training.metrics import bootstrap_ci, ranking_metrics, recall_at
+from training.model_card import CARD_FILE, render_model_card
+from training.registry import CHALLENGER, CHAMPION, alias_version
+from training.settings import TrainingSettings
+from training.split import TimeSplit, latest_split, rolling_origin
+from training.tracking import configure, log_risk_model
+
+Progress = Callable[[str, int, int], None]
+STEPS = 7
+
+
+@dataclass
+class TrainingData:
+    snapshots: pd.DataFrame  # features + household_id + as_of + label
+    features: tuple[FeatureSpec, ...]
+    groups: pd.DataFrame  # fairness attributes, aligned with snapshots
+    rules: np.ndarray | None  # official-rule scores, aligned with snapshots (None without a rule baseline)
+    label: str
+    synthetic: bool
+    catalogue_version: str | None
+    feature_groups: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainOutcome:
+    run_id: str
+    version: str | None
+    evaluation: Evaluation
+    backtest: pd.DataFrame
+    model: RiskModel
+
+
+def catalogue_version() -> str:
+    """A short hash of the feature catalogue's definitions: models record it, the service checks it."""
+    payload = json.dumps([asdict(f) for f in FEATURES], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def catalogue_features() -> tuple[FeatureSpec, ...]:
+    return tuple(FeatureSpec(f.name, f.kind, f.direction, f.categories) for f in FEATURES)
+
+
+def fairness_groups(profiles: pd.DataFrame) -> pd.DataFrame:
+    """Head's gender, minority head, disability in the household and county (issue #4)."""
+    return pd.DataFrame(
+        {
+            "head_gender": profiles["head_male"].astype("Float64").map({1.0: "male", 0.0: "female"}),
+            "minority": profiles["minority_head"].astype("Float64").map({1.0: "minority", 0.0: "han"}),
+            "disability_in_household": np.where(profiles["disabled_count"].fillna(0) > 0, "yes", "no"),
+            "county": profiles["county_code"].astype("string"),
+        },
+        index=profiles.index,
+    )
+
+
+def default_as_of_dates(sources: Sources) -> list[pd.Timestamp]:
+    """1 January of every year whose 12-month label window ends inside the data (from the second year on).
+
+    The first year is skipped: a new monitoring system first finds its standing stock of households in
+    need, which is not what the model should learn to predict.
+    """
+    income = sources["income"]
+    first = int(income["income_year"].min())
+    end = pd.Timestamp(sources.manifest.get("extract_date") or f"{int(income['income_year'].max()) + 1}-01-01")
+    dates = [pd.Timestamp(f"{y}-01-01") for y in range(first + 1, end.year + 1)]
+    return [d for d in dates if d + pd.DateOffset(months=12) <= end]
+
+
+def data_from_sources(sources: Sources, as_of_dates: list[pd.Timestamp] | None = None) -> TrainingData:
+    dates = as_of_dates or default_as_of_dates(sources)
+    snapshots = build_snapshots(sources, dates)
+    return TrainingData(
+        snapshots=snapshots,
+        features=catalogue_features(),
+        groups=fairness_groups(snapshots),
+        rules=rule_scores(snapshots).to_numpy(dtype=float),
+        label="identified_12m",
+        synthetic=sources.synthetic,
+        catalogue_version=catalogue_version(),
+        feature_groups={f.name: f.group for f in FEATURES},
+    )
+
+
+def train_and_register(
+    data: TrainingData,
+    settings: TrainingSettings,
+    config: TrainConfig | None = None,
+    *,
+    split: TimeSplit | None = None,
+    backtest: bool = True,
+    register: bool = True,
+    run_name: str | None = None,
+    progress: Progress | None = None,
+) -> TrainOutcome:
+    report = progress or (lambda *_: None)
+    config = config or TrainConfig()
+    snapshots = data.snapshots
+    split = split or latest_split(snapshots["as_of"])
+    report("fitting", 1, STEPS)
+    fingerprint = data_fingerprint(
+        snapshots[[*(f.name for f in data.features), "household_id", "as_of", "label"]], synthetic=data.synthetic
+    )
+    meta = {
+        "catalogue_version": data.catalogue_version,
+        "label": data.label,
+        "synthetic": data.synthetic,
+        "split": split.describe(),
+        "data_content_sha256": fingerprint["content_sha256"],
+    }
+    fit = fit_risk_model(snapshots, data.features, split, config, meta)
+    model = fit.model
+
+    report("evaluating", 2, STEPS)
+    test_mask = split.test_mask(snapshots).to_numpy()
+    test = snapshots[test_mask]
+    y = test["label"].to_numpy(int)
+    p = model.predict_proba(test)
+    rules = data.rules[test_mask] if data.rules is not None else None
+    evaluation = evaluate(y, p, rules, data.groups[test_mask], seed=config.seed)
+
+    report("backtest", 3, STEPS)
+    table = run_backtest(snapshots, data, config) if backtest else pd.DataFrame()
+
+    configure(settings)
+    client = MlflowClient()
+    report("comparing with the champion", 4, STEPS)
+    comparison, champion = _compare_with_champion(client, settings, test, y, p, config.seed)
+
+    report("logging to MLflow", 5, STEPS)
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.log_params({k: v for k, v in fit.params.items() if k != "monotone_constraints"})
+        mlflow.log_params(
+            {
+                "label": data.label,
+                "split_train": split.describe()["train"],
+                "split_valid": split.describe()["valid"],
+                "split_test": split.describe()["test"],
+                "calibrator": model.meta["calibrator"],
+                "best_iteration": fit.best_iteration,
+                "n_features": len(data.features),
+                "catalogue_version": data.catalogue_version,
+            }
+        )
+        mlflow.set_tags({"synthetic_data": str(data.synthetic).lower(), "notes": " | ".join(data.notes)[:5000]})
+        mlflow.log_metrics(evaluation.flat())
+        mlflow.log_metrics({f"calibration_brier_{k}": v for k, v in fit.calibrator_scores.items()})
+        if champion is not None:
+            mlflow.set_tag("compared_with_champion_version", champion)
+            mlflow.log_metrics(comparison)
+        mlflow.log_dict(fingerprint, "data_fingerprint.json")
+        mlflow.log_dict(
+            {"features": [asdict(f) for f in data.features], "groups": data.feature_groups}, "feature_catalogue.json"
+        )
+        report("plots", 6, STEPS)
+        _log_plots(model, test, y, p, rules, table, data)
+        with tempfile.TemporaryDirectory() as tmp:
+            evaluation.fairness.to_csv(Path(tmp) / "fairness.csv", index=False)
+            mlflow.log_artifact(str(Path(tmp) / "fairness.csv"))
+            if len(table):
+                table.to_csv(Path(tmp) / "backtest.csv", index=False)
+                mlflow.log_artifact(str(Path(tmp) / "backtest.csv"))
+        card = render_model_card(
+            evaluation=evaluation,
+            fingerprint=fingerprint,
+            split=split.describe(),
+            params=fit.params,
+            backtest=table,
+            label=data.label,
+            catalogue_version=data.catalogue_version,
+        )
+        mlflow.log_text(card, CARD_FILE)
+        report("registering", 7, STEPS)
+        info = log_risk_model(model, test, settings.registered_model if register else None)
+        version = str(info.registered_model_version) if register and info.registered_model_version else None
+        if version:
+            client.set_registered_model_alias(settings.registered_model, CHALLENGER, version)
+            client.set_model_version_tag(
+                settings.registered_model, version, "synthetic_data", str(data.synthetic).lower()
+            )
+        return TrainOutcome(run.info.run_id, version, evaluation, table, model)
+
+
+def run_backtest(snapshots: pd.DataFrame, data: TrainingData, config: TrainConfig) -> pd.DataFrame:
+    """Rolling origin: for each test date, train on everything before its validation date."""
+    rows = []
+    for split in rolling_origin(snapshots["as_of"]):
+        fit = fit_risk_model(snapshots, data.features, split, config)
+        mask = split.test_mask(snapshots).to_numpy()
+        y = snapshots.loc[mask, "label"].to_numpy(int)
+        m = ranking_metrics(y, fit.model.predict_proba(snapshots[mask]))
+        row = {
+            "test_year": split.test.year,
+            "train_dates": len(split.train),
+            "households": int(mask.sum()),
+            "base_rate": m["base_rate"],
+            "roc_auc": m["roc_auc"],
+            "pr_auc": m["pr_auc"],
+            "recall_at_5pct": m["recall_at_5pct"],
+            "ece": m["ece"],
+        }
+        if data.rules is not None:
+            r = data.rules[mask]
+            rm = ranking_metrics(y, (r - r.min()) / max(r.max() - r.min(), 1e-12))
+            row.update({"rules_pr_auc": rm["pr_auc"], "rules_recall_at_5pct": rm["recall_at_5pct"]})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _compare_with_champion(
+    client: MlflowClient, settings: TrainingSettings, test: pd.DataFrame, y: np.ndarray, p: np.ndarray, seed: int
+) -> tuple[dict[str, float], str | None]:
+    """Paired bootstrap of challenger − champion on the challenger's test period."""
+    champion = alias_version(client, settings.registered_model, CHAMPION)
+    if champion is None:
+        return {}, None
+    champion_model = load_registered(client, settings, champion)
+    missing = [n for n in champion_model.feature_names if n not in test.columns]
+    if missing:
+        return {"vs_champion_incomparable": 1.0}, champion
+    q = champion_model.predict_proba(test)
+    out: dict[str, float] = {}
+    for name, metric in (
+        ("pr_auc", lambda a, b: ranking_metrics(a, b)["pr_auc"]),
+        ("recall_at_5pct", lambda a, b: recall_at(a, b, 0.05)),
+    ):
+        diff = _paired_difference(metric)
+        both = np.column_stack([p, q])
+        lo, hi = bootstrap_ci(y, both, diff, seed=seed)
+        out[f"vs_champion_{name}_diff"] = diff(y, both)
+        out[f"vs_champion_{name}_diff_ci_low"], out[f"vs_champion_{name}_diff_ci_high"] = lo, hi
+    return out, champion
+
+
+def _paired_difference(metric: Callable[[np.ndarray, np.ndarray], float]) -> Callable[[np.ndarray, np.ndarray], float]:
+    return lambda y, both: metric(y, both[:, 0]) - metric(y, both[:, 1])
+
+
+def load_registered(client: MlflowClient, settings: TrainingSettings, version: str) -> RiskModel:
+    """The RiskModel files of a registered version (downloaded from the artifact store)."""
+    uri = f"models:/{settings.registered_model}/{version}"
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+        folder = next(Path(local).rglob("booster.txt")).parent
+        return RiskModel.load(folder)
+
+
+def _log_plots(
+    model: RiskModel,
+    test: pd.DataFrame,
+    y: np.ndarray,
+    p: np.ndarray,
+    rules: np.ndarray | None,
+    table: pd.DataFrame,
+    data: TrainingData,
+) -> None:
+    baseline = rules if rules is not None else np.zeros(len(y))  # no rules: compare with random visits
+    figures = {
+        "plots/roc_pr.png": plots.roc_pr(y, p, baseline),
+        "plots/calibration.png": plots.calibration(y, p),
+        "plots/lift_vs_rules.png": plots.lift_vs_rules(y, p, baseline),
+    }
+    if len(table) and "rules_pr_auc" in table:
+        figures["plots/backtest.png"] = plots.backtest(table)
+    sample = test.sample(min(len(test), 5_000), random_state=0)
+    contrib = model.booster.predict(model.prepare(sample), pred_contrib=True)
+    frame = pd.DataFrame(np.asarray(contrib)[:, :-1], columns=model.feature_names)
+    groups = data.feature_groups or dict.fromkeys(model.feature_names, "feature")
+    figures["plots/shap_summary.png"] = plots.shap_summary(frame, groups)
+    for name, fig in figures.items():
+        mlflow.log_figure(fig, name)
+        plt.close(fig)

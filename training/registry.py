@@ -1,0 +1,120 @@
+"""The model registry: a new model becomes `challenger`; `promote` moves `champion` through a gate.
+
+The gate (issue #4): on the latest period the challenger is not worse than the champion in PR-AUC and in
+recall at 5 % beyond bootstrap noise (the 95 % interval of the paired difference reaches zero or above),
+its expected calibration error is at most the limit, its fairness gaps are within the limits, and its run
+has a model card. The comparison with the champion is computed at training time on the challenger's test
+period and recorded with the champion's version; if the champion changed since, the gate refuses and asks
+for a new evaluation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from training.model_card import CARD_FILE
+from training.settings import TrainingSettings
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+@dataclass
+class GateResult:
+    version: str
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)  # (name, passed, explanation)
+
+    @property
+    def passed(self) -> bool:
+        return all(ok for _, ok, _ in self.checks)
+
+    def failures(self) -> list[str]:
+        return [f"{name}: {why}" for name, ok, why in self.checks if not ok]
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def check_gate(client: MlflowClient, settings: TrainingSettings, version: str) -> GateResult:
+    name = settings.registered_model
+    mv = client.get_model_version(name, version)
+    run_id = str(mv.run_id)
+    run = client.get_run(run_id)
+    metrics = run.data.metrics
+    result = GateResult(version)
+
+    artifacts = {a.path for a in client.list_artifacts(run_id)}
+    result.checks.append(
+        ("model card", CARD_FILE in artifacts, "present" if CARD_FILE in artifacts else f"the run has no {CARD_FILE}")
+    )
+    ece = metrics.get("test_ece", float("inf"))
+    result.checks.append(
+        ("calibration", ece <= settings.gate_max_ece, f"ECE {ece:.4f} (limit {settings.gate_max_ece})")
+    )
+    for key, value in sorted(metrics.items()):
+        if not key.startswith("fairness_tpr_gap_"):
+            continue
+        attribute = key.removeprefix("fairness_tpr_gap_")
+        limit = settings.gate_max_tpr_gap_county if attribute == "county" else settings.gate_max_tpr_gap
+        result.checks.append(
+            (f"fairness {attribute}", value <= limit, f"true-positive-rate gap {value:.3f} (limit {limit})")
+        )
+
+    champion = alias_version(client, name, CHAMPION)
+    if champion is None or champion == version:
+        result.checks.append(("versus champion", True, "no champion yet" if champion is None else "is champion"))
+        return result
+    compared = run.data.tags.get("compared_with_champion_version")
+    if compared != champion:
+        result.checks.append(
+            (
+                "versus champion",
+                False,
+                f"the run was compared with version {compared}, the champion is now {champion}: "
+                "run `relapse evaluate` or train again",
+            )
+        )
+        return result
+    for metric in ("pr_auc", "recall_at_5pct"):
+        upper = metrics.get(f"vs_champion_{metric}_diff_ci_high", float("-inf"))
+        diff = metrics.get(f"vs_champion_{metric}_diff", float("nan"))
+        result.checks.append(
+            (
+                f"versus champion: {metric}",
+                upper >= 0.0,
+                f"challenger − champion {diff:+.4f}, 95 % interval up to {upper:+.4f}",
+            )
+        )
+    return result
+
+
+def promote(
+    client: MlflowClient, settings: TrainingSettings, version: str, *, force: bool = False, reason: str | None = None
+) -> GateResult:
+    """Move `champion` to `version` if it passes the gate (or if forced, with the reason recorded)."""
+    name = settings.registered_model
+    result = check_gate(client, settings, version)
+    if not result.passed and not force:
+        return result
+    if force and not reason:
+        raise ValueError("--force needs --reason: the registry records why the gate was overridden")
+    previous = alias_version(client, name, CHAMPION)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    client.set_model_version_tag(name, version, "promoted_at", stamp)
+    client.set_model_version_tag(name, version, "replaced_champion", previous or "none")
+    client.set_model_version_tag(name, version, "gate", "passed" if result.passed else "overridden")
+    if force and not result.passed:
+        client.set_model_version_tag(name, version, "forced_promotion_reason", reason or "")
+    if alias_version(client, name, CHALLENGER) == version:
+        client.delete_registered_model_alias(name, CHALLENGER)
+    if previous:
+        client.set_model_version_tag(name, previous, "retired_at", stamp)
+    return result
