@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from relapse import data_commands, demo_command, features_command, simulate_command
+from relapse import data_commands, demo_command, features_command, simulate_command, train_commands, tune_command
 
 app = typer.Typer(
     name="relapse",
@@ -21,6 +21,8 @@ demo_command.register(app)
 simulate_command.register(app)
 data_commands.register(app)
 features_command.register(app)
+train_commands.register(app)
+tune_command.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover
