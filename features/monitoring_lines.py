@@ -68,9 +68,7 @@ class YearProvinceTable:
     def lookup(self, years: np.ndarray, provinces: np.ndarray) -> np.ndarray:
         """Vectorised `value`; NaN where the year is missing (NaN)."""
         years = np.asarray(years, dtype=float)
-        province_codes, province_names = pd.factorize(
-            pd.Series(provinces, dtype=object), use_na_sentinel=False
-        )
+        province_codes, province_names = pd.factorize(pd.Series(provinces, dtype=object), use_na_sentinel=False)
         out = np.full(len(years), np.nan)
         known = ~np.isnan(years)
         # Few distinct (year, province) pairs: resolve each pair once, then broadcast.

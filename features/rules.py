@@ -80,9 +80,7 @@ def rule_flags(profiles: pd.DataFrame, config: RuleConfig | None = None) -> pd.D
     ratio = col("income_to_line")
     alleviated = col("poverty_alleviated") == 1
     protected = alleviated | (col("under_monitoring") == 1)
-    stay_threshold = np.where(
-        protected, config.single_stay_oop_protected_yuan, config.single_stay_oop_other_yuan
-    )
+    stay_threshold = np.where(protected, config.single_stay_oop_protected_yuan, config.single_stay_oop_other_yuan)
     # The 12-month window ends on the day before as_of: that day's year is the expenditure year.
     spend_year = (pd.to_datetime(p["as_of"]) - pd.Timedelta(days=1)).dt.year.to_numpy(dtype=float)
     provinces = p["province_code"].to_numpy(dtype=object)

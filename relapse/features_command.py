@@ -23,9 +23,7 @@ def register(app: typer.Typer) -> None:
 
 @features_app.command("build")
 def build(
-    data: Annotated[
-        Path, typer.Option("--data", help="Source folder: one <table>.parquet or .csv per table.")
-    ],
+    data: Annotated[Path, typer.Option("--data", help="Source folder: one <table>.parquet or .csv per table.")],
     as_of: Annotated[
         datetime,
         typer.Option("--as-of", formats=["%Y-%m-%d"], help="Reference date; only earlier records count."),
@@ -79,9 +77,9 @@ def build(
 
 @features_app.command("docs")
 def docs(
-    folder: Annotated[
-        Path, typer.Option("--folder", help="Where to write features.md and profiles.md.")
-    ] = Path("docs"),
+    folder: Annotated[Path, typer.Option("--folder", help="Where to write features.md and profiles.md.")] = Path(
+        "docs"
+    ),
 ) -> None:
     """Regenerate docs/features.md and docs/profiles.md from the feature catalogue."""
     from features.feature_docs import write_feature_docs

@@ -63,9 +63,7 @@ def build_snapshots(
             labelled["label"] = _identified(sources, labelled["household_id"], as_of, horizon)
         else:
             labelled = profiles.copy()
-            labelled["label"] = _income_below_line(
-                sources, profiles, (horizon - pd.Timedelta(days=1)).year, lines
-            )
+            labelled["label"] = _income_below_line(sources, profiles, (horizon - pd.Timedelta(days=1)).year, lines)
             labelled = labelled[labelled["label"].notna()]
         labelled["label"] = labelled["label"].astype(np.int8)
         parts.append(labelled)
