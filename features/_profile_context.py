@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,6 @@ class Context:
     as_of: pd.Timestamp
     households: KeyIndex
     day: float = field(init=False)  # as_of as a day number, as `days` gives them
-    _months_back: dict[int, float] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.day = day_number(self.as_of)
@@ -39,9 +39,7 @@ class Context:
         return self.households.size
 
     def months_back(self, months: int) -> float:
-        if months not in self._months_back:
-            self._months_back[months] = day_number(self.as_of - pd.DateOffset(months=months))
-        return self._months_back[months]
+        return _months_back(self.as_of, months)
 
     def household_positions(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
         return self.households.positions(frame["household_id"], rows)
@@ -57,6 +55,12 @@ class Context:
         if mask is not None:
             keep &= mask
         return np.bincount(positions[keep], weights=values[keep], minlength=self.n)
+
+
+@lru_cache(maxsize=256)
+def _months_back(as_of: pd.Timestamp, months: int) -> float:
+    # Calendar-month arithmetic is slow next to the rest of a one-household profile; dates repeat.
+    return day_number(as_of - pd.DateOffset(months=months))
 
 
 def table(sources: Sources | Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:

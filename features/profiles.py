@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -201,5 +202,7 @@ def _block(values: pd.Series) -> Any:
     return np.asarray(values).reshape(1, -1)
 
 
+@cache
 def _category_dtype(item: Feature) -> pd.CategoricalDtype:
+    # Built once: constructing a CategoricalDtype validates its categories, a cost per one-household profile.
     return pd.CategoricalDtype(list(item.categories))
