@@ -25,5 +25,15 @@ train_commands.register(app)
 tune_command.register(app)
 
 
+@app.callback()
+def _quiet_libraries() -> None:
+    """MLflow and friends log at INFO by default; the CLI shows its own progress instead."""
+    import logging
+    import warnings
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module="mlflow")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -21,9 +21,7 @@ def _years(text: str) -> tuple[int, int]:
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the source tables to.")],
     households: Annotated[int, typer.Option(min=100, help="Number of households.")] = 50_000,
-    years: Annotated[
-        str, typer.Option(help="Simulated years, FIRST-LAST (2019–2025 have lines).")
-    ] = "2019-2025",
+    years: Annotated[str, typer.Option(help="Simulated years, FIRST-LAST (2019–2025 have lines).")] = "2019-2025",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same city.")] = 20_260_101,
     check: Annotated[bool, typer.Option(help="Print the calibration bands of DOMAIN.md §9.")] = False,
 ) -> None:
@@ -52,7 +50,7 @@ def _print_calibration(out: Path) -> None:
     table = Table("quantity", "measured", "band", "inside", title="Calibration (DOMAIN.md §9)")
     for row in compare(measure(read_sources(out))).itertuples():
         table.add_row(
-            row.quantity,
+            str(row.quantity),
             f"{row.measured:,.4g}",
             f"{row.low:,.4g} – {row.high:,.4g}",
             "✓" if row.inside else "✗",

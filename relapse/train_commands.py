@@ -4,12 +4,176 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.table import Table
 
 from relapse._progress import console, progress_bar
+
+if TYPE_CHECKING:
+    from training.evaluate import Evaluation
+    from training.pipeline import TrainingData
+    from training.settings import TrainingSettings
+
+DataOption = Annotated[
+    Path | None, typer.Option("--data", help="Source folder (contract tables). Default: the demo city.")
+]
+
+
+def load_demo_or_folder(data: Path | None) -> TrainingData:
+    """Training data from a source folder, pseudonymised at ingestion like everything else."""
+    from features.ingestion import load_sources
+    from features.pseudonyms import ensure_local_key
+    from features.settings import get_settings
+    from relapse.demo_command import demo_sources_dir
+    from training.pipeline import data_from_sources
+
+    settings = get_settings()
+    folder = data or demo_sources_dir(settings.data_dir)
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{folder} does not exist; run `relapse demo` or pass --data", param_hint="--data")
+    key, created = ensure_local_key(settings)
+    if created:
+        console.print(f"[yellow]created a local pseudonym key at {settings.pseudonym_key_file}[/]")
+    with console.status(f"building labelled snapshots from {folder}"):
+        return data_from_sources(load_sources(folder, key))
+
+
+def _training_settings() -> TrainingSettings:
+    from training.settings import get_settings
+
+    return get_settings()
+
+
+def train(
+    data: DataOption = None,
+    profiles: Annotated[Path | None, typer.Option(help="Your own profile table (CSV/Parquet).")] = None,
+    spec: Annotated[Path | None, typer.Option(help="YAML feature spec of --profiles (docs/profiles.md).")] = None,
+    label: Annotated[str | None, typer.Option(help="Label column of --profiles.")] = None,
+    time: Annotated[str | None, typer.Option(help="Time column of --profiles (date or year).")] = None,
+    group: Annotated[list[str] | None, typer.Option(help="Fairness group column of --profiles (repeatable).")] = None,
+    params: Annotated[Path | None, typer.Option(help="JSON file of LightGBM parameters (from relapse tune).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (with --threads, makes training deterministic).")] = 42,
+    threads: Annotated[int, typer.Option(help="LightGBM threads.")] = 2,
+    backtest: Annotated[bool, typer.Option(help="Run the rolling-origin backtest.")] = True,
+) -> None:
+    """Train, evaluate and register a model; it becomes the `challenger`."""
+    from training.fit import TrainConfig
+    from training.pipeline import train_and_register
+
+    if profiles is not None:
+        if spec is None or label is None:
+            raise typer.BadParameter("--profiles needs --spec and --label", param_hint="--profiles")
+        from training.byod import data_from_profile_table
+
+        training_data = data_from_profile_table(profiles, spec, label, time, list(group or []))
+        backtest = backtest and time is not None
+    else:
+        training_data = load_demo_or_folder(data)
+    config = TrainConfig(seed=seed, num_threads=threads, params=json.loads(params.read_text()) if params else {})
+    settings = _training_settings()
+    with progress_bar("training") as report:
+        outcome = train_and_register(training_data, settings, config, backtest=backtest, progress=report)
+    for note in training_data.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    print_evaluation(outcome.evaluation, title=f"model version {outcome.version} (challenger) — test period")
+    console.print(f"MLflow run {outcome.run_id}; tracking store {settings.tracking_uri}")
+    console.print("Next: `relapse promote` moves `champion` to it if it passes the gate.")
+
+
+def evaluate(
+    data: DataOption = None,
+    version: Annotated[str | None, typer.Option(help="Model version (default: the challenger).")] = None,
+    record: Annotated[bool, typer.Option(help="Write the figures back to the version's run (for the gate).")] = True,
+) -> None:
+    """Evaluate a registered version on the latest period and compare it with the champion."""
+    from mlflow import MlflowClient
+
+    from training.reevaluate import evaluate_version
+    from training.registry import CHALLENGER, alias_version
+    from training.tracking import configure
+
+    settings = _training_settings()
+    configure(settings)
+    version = version or alias_version(MlflowClient(), settings.registered_model, CHALLENGER)
+    if version is None:
+        raise typer.BadParameter("no challenger; train one or pass --version", param_hint="--version")
+    result = evaluate_version(load_demo_or_folder(data), settings, version, record=record)
+    print_evaluation(result.evaluation, title=f"model version {version} — latest period")
+    if result.champion:
+        for key in ("pr_auc", "recall_at_5pct"):
+            diff = result.comparison.get(f"vs_champion_{key}_diff", float("nan"))
+            lo = result.comparison.get(f"vs_champion_{key}_diff_ci_low", float("nan"))
+            hi = result.comparison.get(f"vs_champion_{key}_diff_ci_high", float("nan"))
+            console.print(
+                f"versus champion v{result.champion}, {key}: {diff:+.4f} (95 % interval {lo:+.4f} … {hi:+.4f})"
+            )
+
+
+def promote(
+    version: Annotated[str | None, typer.Option(help="Model version (default: the challenger).")] = None,
+    force: Annotated[bool, typer.Option(help="Promote even if the gate fails (needs --reason).")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why the gate is overridden (recorded as a tag).")] = None,
+) -> None:
+    """Move `champion` to the challenger if it passes the gate; otherwise explain which check failed."""
+    from mlflow import MlflowClient
+
+    from training.registry import CHALLENGER, alias_version
+    from training.registry import promote as promote_version
+    from training.tracking import configure
+
+    settings = _training_settings()
+    configure(settings)
+    client = MlflowClient()
+    version = version or alias_version(client, settings.registered_model, CHALLENGER)
+    if version is None:
+        raise typer.BadParameter("no challenger to promote; train one or pass --version", param_hint="--version")
+    if force and not reason:
+        raise typer.BadParameter("--force needs --reason", param_hint="--reason")
+    result = promote_version(client, settings, version, force=force, reason=reason)
+    table = Table("check", "result", "detail", title=f"promotion gate for version {version}")
+    for name, ok, why in result.checks:
+        table.add_row(name, "[green]pass[/]" if ok else "[red]fail[/]", why)
+    console.print(table)
+    if result.passed:
+        console.print(f"[green]✓ version {version} is now the champion[/]")
+    elif force:
+        console.print(f"[yellow]version {version} promoted by force; reason recorded: {reason}[/]")
+    else:
+        console.print(f"[red]✗ version {version} stays challenger:[/] " + "; ".join(result.failures()))
+        raise typer.Exit(1)
+
+
+def print_evaluation(evaluation: Evaluation, title: str) -> None:
+    m, r, lift = evaluation.metrics, evaluation.rules, evaluation.lift
+    table = Table("metric", "model", "95 % interval", "official rules", "model ÷ rules", title=title)
+    rows = [
+        ("ROC-AUC", "roc_auc"),
+        ("PR-AUC", "pr_auc"),
+        ("recall at 1 %", "recall_at_1pct"),
+        ("recall at 5 %", "recall_at_5pct"),
+        ("recall at 10 %", "recall_at_10pct"),
+        ("precision at 5 %", "precision_at_5pct"),
+        ("Brier", "brier"),
+        ("ECE", "ece"),
+    ]
+    for label, key in rows:
+        ci = evaluation.intervals.get(key)
+        table.add_row(
+            label,
+            f"{m[key]:.4f}",
+            f"{ci[0]:.4f} – {ci[1]:.4f}" if ci else "",
+            f"{r[key]:.4f}" if key in r else "",
+            f"{lift[key]:.2f}×" if key in lift else "",
+        )
+    console.print(table)
+    gaps = ", ".join(f"{k} {v:.3f}" for k, v in evaluation.fairness_gaps.items())
+    console.print(f"fairness (true-positive-rate gap at 5 %): {gaps}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command()(train)
+    app.command()(evaluate)
+    app.command()(promote)

@@ -157,7 +157,7 @@ def train_and_register(
     configure(settings)
     client = MlflowClient()
     report("comparing with the champion", 4, STEPS)
-    comparison, champion = _compare_with_champion(client, settings, test, y, p, config.seed)
+    comparison, champion = compare_with_champion(client, settings, test, y, p, config.seed)
 
     report("logging to MLflow", 5, STEPS)
     with mlflow.start_run(run_name=run_name) as run:
@@ -239,12 +239,18 @@ def run_backtest(snapshots: pd.DataFrame, data: TrainingData, config: TrainConfi
     return pd.DataFrame(rows)
 
 
-def _compare_with_champion(
-    client: MlflowClient, settings: TrainingSettings, test: pd.DataFrame, y: np.ndarray, p: np.ndarray, seed: int
+def compare_with_champion(
+    client: MlflowClient,
+    settings: TrainingSettings,
+    test: pd.DataFrame,
+    y: np.ndarray,
+    p: np.ndarray,
+    seed: int,
+    exclude: str | None = None,
 ) -> tuple[dict[str, float], str | None]:
     """Paired bootstrap of challenger − champion on the challenger's test period."""
     champion = alias_version(client, settings.registered_model, CHAMPION)
-    if champion is None:
+    if champion is None or champion == exclude:
         return {}, None
     champion_model = load_registered(client, settings, champion)
     missing = [n for n in champion_model.feature_names if n not in test.columns]

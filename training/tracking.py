@@ -8,7 +8,8 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
 import models
 from models.mlflow_model import ARTIFACT_KEY
@@ -36,10 +37,12 @@ def log_risk_model(model: RiskModel, example: pd.DataFrame, registered_model: st
     with tempfile.TemporaryDirectory() as tmp:
         folder = model.save(Path(tmp) / "risk_model")
         example = example[model.feature_names].head(5).copy()
-        for f in model.features:  # categories travel as text in JSON requests
+        # The signature follows the profile table's own dtypes (counts are whole numbers and never missing;
+        # everything that can be missing is a double). Categories travel as text in JSON requests.
+        for f in model.features:
             if f.kind == "category":
                 example[f.name] = example[f.name].astype(object).where(example[f.name].notna(), None)
-        signature = infer_signature(example, model.predict_proba(example))
+        signature = _with_open_categories(infer_signature(example, model.predict_proba(example)), model)
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=str(_ENTRY),
@@ -50,3 +53,14 @@ def log_risk_model(model: RiskModel, example: pd.DataFrame, registered_model: st
             registered_model_name=registered_model,
             pip_requirements=["mlflow", "lightgbm", "numpy", "pandas"],
         )
+
+
+def _with_open_categories(signature: ModelSignature, model: RiskModel) -> ModelSignature:
+    """Category columns accept text or a pandas categorical (profile tables read from Parquet carry the latter);
+    the model itself treats an unknown category as missing."""
+    categories = {f.name for f in model.features if f.kind == "category"}
+    inputs = [
+        ColSpec(AnyType(), spec.name, required=False) if spec.name in categories else spec
+        for spec in signature.inputs.inputs
+    ]
+    return ModelSignature(inputs=Schema(inputs), outputs=signature.outputs)

@@ -1,0 +1,178 @@
+"""The model lifecycle on a real MLflow store: train → challenger → gate → champion → plain MLflow use."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from features.simulation import CityConfig, simulate_city
+from features.sources import read_sources
+from training.fit import TrainConfig
+from training.model_card import CARD_FILE
+from training.pipeline import TrainingData, data_from_sources, train_and_register
+from training.registry import CHALLENGER, CHAMPION, alias_version, promote
+from training.settings import TrainingSettings
+
+FAST = TrainConfig(num_boost_round=150, early_stopping_rounds=30)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> TrainingData:
+    city = tmp_path_factory.mktemp("city")
+    simulate_city(CityConfig(households=6_000), seed=5, out_dir=city)
+    return data_from_sources(read_sources(city))
+
+
+@pytest.fixture(scope="module")
+def registry(data: TrainingData, tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainingSettings, str]:
+    """A store with a champion (version 1), trained and promoted."""
+    settings = TrainingSettings(
+        data_dir=tmp_path_factory.mktemp("store"), gate_max_tpr_gap=1.0, gate_max_tpr_gap_county=1.0
+    )
+    outcome = train_and_register(data, settings, FAST, backtest=False)
+    assert outcome.version == "1"
+    result = promote(MlflowClient(), settings, "1")
+    assert result.passed, result.failures()
+    return settings, "1"
+
+
+def test_a_new_model_becomes_challenger_with_card_metrics_and_plots(
+    data: TrainingData, registry: tuple[TrainingSettings, str]
+) -> None:
+    settings, _ = registry
+    outcome = train_and_register(data, settings, FAST, backtest=False)
+    client = MlflowClient()
+    assert alias_version(client, settings.registered_model, CHALLENGER) == outcome.version
+    assert alias_version(client, settings.registered_model, CHAMPION) == "1"
+    run = client.get_run(outcome.run_id)
+    artifacts = {a.path for a in client.list_artifacts(outcome.run_id)}
+    assert {CARD_FILE, "data_fingerprint.json", "feature_catalogue.json", "fairness.csv"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(outcome.run_id, "plots")}
+    assert {"plots/roc_pr.png", "plots/calibration.png", "plots/lift_vs_rules.png", "plots/shap_summary.png"} <= plots
+    assert run.data.tags["synthetic_data"] == "true"
+    assert run.data.tags["compared_with_champion_version"] == "1"
+    for key in ("test_pr_auc", "test_ece", "rules_pr_auc", "lift_recall_at_5pct", "vs_champion_pr_auc_diff_ci_high"):
+        assert key in run.data.metrics
+    card = mlflow.artifacts.load_text(f"runs:/{outcome.run_id}/{CARD_FILE}")
+    assert "human review" in card and "Synthetic data" in card
+
+
+def test_the_gate_refuses_a_deliberately_worse_challenger(
+    data: TrainingData, registry: tuple[TrainingSettings, str]
+) -> None:
+    settings, champion = registry
+    rng = np.random.default_rng(0)
+    shuffled = data.snapshots.copy()
+    shuffled["label"] = rng.permutation(shuffled["label"].to_numpy())  # learns nothing real
+    test_dates = shuffled["as_of"] == shuffled["as_of"].max()
+    shuffled.loc[test_dates, "label"] = data.snapshots.loc[test_dates, "label"]  # judged on the truth
+    worse = TrainingData(
+        shuffled,
+        data.features,
+        data.groups,
+        data.rules,
+        data.label,
+        data.synthetic,
+        data.catalogue_version,
+        data.feature_groups,
+    )
+    outcome = train_and_register(worse, settings, FAST, backtest=False)
+    client = MlflowClient()
+    result = promote(client, settings, outcome.version)
+    assert not result.passed
+    assert any(name.startswith("versus champion") for name, ok, _ in result.checks if not ok)
+    assert alias_version(client, settings.registered_model, CHAMPION) == champion
+    # Forcing needs a reason, and the reason is recorded on the version.
+    with pytest.raises(ValueError, match="reason"):
+        promote(client, settings, outcome.version, force=True)
+    promote(client, settings, outcome.version, force=True, reason="test: override recorded")
+    tags = client.get_model_version(settings.registered_model, outcome.version).tags
+    assert tags["forced_promotion_reason"] == "test: override recorded"
+    promote(client, settings, champion, force=True, reason="test: restore")
+
+
+def test_plain_mlflow_loads_the_champion_and_predicts_calibrated_probabilities(
+    data: TrainingData, registry: tuple[TrainingSettings, str]
+) -> None:
+    settings, _ = registry
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{settings.registered_model}@{CHAMPION}")
+    from training.pipeline import load_registered
+
+    model = load_registered(
+        MlflowClient(), settings, alias_version(MlflowClient(), settings.registered_model, CHAMPION) or ""
+    )
+    sample = data.snapshots.tail(200)
+    got = np.asarray(pyfunc.predict(sample[model.feature_names]))
+    np.testing.assert_allclose(got, model.predict_proba(sample), atol=1e-12)
+    assert ((got >= 0) & (got <= 1)).all()
+    files = [p.name for p in Path(pyfunc.metadata.artifact_path or ".").rglob("*")]
+    assert not any(name.endswith((".pkl", ".pickle")) for name in files)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_mlflow_models_serve_answers_invocations(data: TrainingData, registry: tuple[TrainingSettings, str]) -> None:
+    settings, _ = registry
+    port = _free_port()
+    venv_bin = str(Path(sys.executable).parent)  # mlflow starts `uvicorn` from PATH
+    env = dict(os.environ, MLFLOW_TRACKING_URI=settings.tracking_uri, PATH=f"{venv_bin}:{os.environ['PATH']}")
+    mlflow_bin = str(Path(venv_bin) / "mlflow")
+    server = subprocess.Popen(
+        [
+            mlflow_bin,
+            "models",
+            "serve",
+            "-m",
+            f"models:/{settings.registered_model}@{CHAMPION}",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(1)
+        from training.pipeline import load_registered
+
+        model = load_registered(MlflowClient(), settings, "1")
+        sample = data.snapshots.tail(20)[model.feature_names]
+        body = json.dumps({"dataframe_split": json.loads(sample.to_json(orient="split", index=False))})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=body.encode(), headers={"Content-Type": "application/json"}
+        )
+        answer = json.loads(urllib.request.urlopen(request, timeout=30).read())
+        np.testing.assert_allclose(np.asarray(answer["predictions"]), model.predict_proba(sample), atol=1e-9)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
