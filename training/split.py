@@ -39,17 +39,13 @@ def latest_split(as_of_dates: list[pd.Timestamp] | pd.Series) -> TimeSplit:
     dates = sorted(pd.to_datetime(pd.Series(as_of_dates)).unique())
     if len(dates) < 3:
         raise ValueError(f"a time-based split needs at least 3 reference dates, got {len(dates)}")
-    return TimeSplit(
-        tuple(pd.Timestamp(d) for d in dates[:-2]), pd.Timestamp(dates[-2]), pd.Timestamp(dates[-1])
-    )
+    return TimeSplit(tuple(pd.Timestamp(d) for d in dates[:-2]), pd.Timestamp(dates[-2]), pd.Timestamp(dates[-1]))
 
 
 def rolling_origin(as_of_dates: list[pd.Timestamp] | pd.Series, min_train: int = 1) -> list[TimeSplit]:
     """One split per test date, each training only on dates before its validation date."""
     dates = sorted(pd.to_datetime(pd.Series(as_of_dates)).unique())
     return [
-        TimeSplit(
-            tuple(pd.Timestamp(d) for d in dates[: i - 1]), pd.Timestamp(dates[i - 1]), pd.Timestamp(dates[i])
-        )
+        TimeSplit(tuple(pd.Timestamp(d) for d in dates[: i - 1]), pd.Timestamp(dates[i - 1]), pd.Timestamp(dates[i]))
         for i in range(min_train + 1, len(dates))
     ]
