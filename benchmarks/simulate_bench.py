@@ -63,8 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"simulate: {r['households']:,} households × 7 years, {r['rows']:,} rows")
     print(f"  time      {r['seconds']:.1f} s   (target ≤ {TARGET_SECONDS:.0f} s per 1 M households)")
     print(f"  peak RSS  {r['peak_gb']:.2f} GB (target ≤ {TARGET_PEAK_GB:.0f} GB)")
-    print(f"  baseline  Parquet read+write of the same output: {r['io_floor_seconds']:.1f} s "
-          f"→ generator / I/O floor = {r['ratio_to_io_floor']:.2f}×")
+    print(
+        f"  baseline  Parquet read+write of the same output: {r['io_floor_seconds']:.1f} s "
+        f"→ generator / I/O floor = {r['ratio_to_io_floor']:.2f}×"
+    )
 
 
 if __name__ == "__main__":

@@ -41,9 +41,7 @@ DISASTER_TYPES: Final[Labels] = {
 }
 
 # Disaster kind → its 02xx risk-type code.
-DISASTER_RISK_TYPE: Final[dict[str, str]] = {
-    kind: f"020{i}" for i, kind in enumerate(DISASTER_TYPES, start=1)
-}
+DISASTER_RISK_TYPE: Final[dict[str, str]] = {kind: f"020{i}" for i, kind in enumerate(DISASTER_TYPES, start=1)}
 
 HOUSEHOLD_TYPES: Final[Labels] = {
     "poverty_alleviated": ("脱贫户", "poverty-alleviated household"),

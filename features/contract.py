@@ -72,22 +72,25 @@ VILLAGES = Table(
     "villages",
     key=("region_code",),
     columns=(
-        Column("region_code", "str", "12位行政区划代码（村级）", "12-digit village region code",
-               nullable=False, pattern=REGION_CODE_PATTERN),
+        Column(
+            "region_code",
+            "str",
+            "12位行政区划代码（村级）",
+            "12-digit village region code",
+            nullable=False,
+            pattern=REGION_CODE_PATTERN,
+        ),
         Column("village_name", "str", "村名", "village name"),
-        Column("township_code", "str", "9位乡镇代码", "9-digit township code", nullable=False,
-               pattern=r"^\d{9}$"),
+        Column("township_code", "str", "9位乡镇代码", "9-digit township code", nullable=False, pattern=r"^\d{9}$"),
         Column("township_name", "str", "乡镇名", "township name"),
         Column("county_code", "str", "6位县级代码", "6-digit county code", nullable=False, pattern=r"^\d{6}$"),
         Column("county_name", "str", "县（区、市）名", "county name"),
-        Column("province_code", "str", "2位省级代码", "2-digit province code", nullable=False,
-               pattern=r"^\d{2}$"),
+        Column("province_code", "str", "2位省级代码", "2-digit province code", nullable=False, pattern=r"^\d{2}$"),
         Column("village_type", "code", "村类型", "village type", codes=codes.VILLAGE_TYPES),
         Column("relocation_settlement", "bool", "是否易地扶贫搬迁安置区", "relocation settlement"),
         _yuan("collective_income_yuan", "村集体经济年收入", "village collective income per year"),
         Column("main_industry", "code", "主导产业", "main industry", codes=codes.INDUSTRIES),
-        Column("distance_to_county_km", "float", "距县城距离", "distance to the county seat", unit="km",
-               minimum=0),
+        Column("distance_to_county_km", "float", "距县城距离", "distance to the county seat", unit="km", minimum=0),
     ),
     notes=("Village attributes are slow-moving reference data and are read as static (assumption).",),
 )
@@ -99,12 +102,17 @@ HOUSEHOLDS = Table(
     key=("household_id",),
     columns=(
         Column("household_id", "str", "户编号", "household id", nullable=False),
-        Column("region_code", "str", "所在村区划代码", "village region code", nullable=False,
-               pattern=REGION_CODE_PATTERN, references="villages.region_code"),
-        Column("household_type", "code", "农户类型", "household type", nullable=False,
-               codes=codes.HOUSEHOLD_TYPES),
-        Column("registration_year", "int", "建档立卡年份", "year registered as poor", minimum=2013,
-               maximum=2020),
+        Column(
+            "region_code",
+            "str",
+            "所在村区划代码",
+            "village region code",
+            nullable=False,
+            pattern=REGION_CODE_PATTERN,
+            references="villages.region_code",
+        ),
+        Column("household_type", "code", "农户类型", "household type", nullable=False, codes=codes.HOUSEHOLD_TYPES),
+        Column("registration_year", "int", "建档立卡年份", "year registered as poor", minimum=2013, maximum=2020),
         Column("exit_year", "int", "脱贫年份", "year of exit from poverty", minimum=2014, maximum=2020),
         Column("relocated", "bool", "是否易地扶贫搬迁户", "relocated household"),
         Column("land_area_mu", "float", "耕地面积", "cultivated land", unit="mu", minimum=0),
@@ -120,10 +128,15 @@ MEMBERS = Table(
     key=("member_id",),
     columns=(
         Column("member_id", "str", "成员编号", "member id", nullable=False),
-        Column("household_id", "str", "户编号", "household id", nullable=False,
-               references="households.household_id"),
-        Column("id_number", "str", "身份证号（入库时假名化）", "national ID number (pseudonymised at ingestion)",
-               personal=True, pattern=r"^\d{17}[\dX]$"),
+        Column("household_id", "str", "户编号", "household id", nullable=False, references="households.household_id"),
+        Column(
+            "id_number",
+            "str",
+            "身份证号（入库时假名化）",
+            "national ID number (pseudonymised at ingestion)",
+            personal=True,
+            pattern=r"^\d{17}[\dX]$",
+        ),
         Column("gender", "code", "性别", "gender", codes=codes.GENDERS),
         Column("birth_date", "date", "出生日期", "birth date", nullable=False),
         Column("relation_to_head", "code", "与户主关系", "relation to the head", codes=codes.RELATIONS),
@@ -148,21 +161,31 @@ MEMBER_STATUS = Table(
         Column("survey_year", "int", "采集年度", "survey year", nullable=False, minimum=2013),
         Column("recorded_date", "date", "采集日期", "date recorded", nullable=False),
         Column("schooling_stage", "code", "在校生状况", "schooling stage", codes=codes.SCHOOLING_STAGES),
-        Column("health", "codes", "健康状况（可多选）", "health (combinations allowed)",
-               codes=codes.HEALTH_STATES),
+        Column("health", "codes", "健康状况（可多选）", "health (combinations allowed)", codes=codes.HEALTH_STATES),
         Column("disability_grade", "int", "残疾等级", "disability grade", minimum=1, maximum=4),
         Column("labour_skill", "code", "劳动技能", "labour skill", codes=codes.LABOUR_SKILLS),
-        Column("migrant_work_months", "int", "务工时间", "months of migrant work", unit="months",
-               minimum=0, maximum=12),
+        Column(
+            "migrant_work_months", "int", "务工时间", "months of migrant work", unit="months", minimum=0, maximum=12
+        ),
         Column("migrant_work_place", "code", "务工地点", "place of migrant work", codes=codes.MIGRANT_PLACES),
-        Column("basic_medical_insurance", "bool", "是否参加城乡居民基本医疗保险",
-               "enrolled in basic medical insurance"),
+        Column(
+            "basic_medical_insurance", "bool", "是否参加城乡居民基本医疗保险", "enrolled in basic medical insurance"
+        ),
         Column("pension_insurance", "bool", "是否参加城乡居民基本养老保险", "enrolled in basic pension insurance"),
-        Column("public_welfare_post_months", "int", "公益岗位就业月数", "months in a public-welfare post",
-               unit="months", minimum=0, maximum=12),
+        Column(
+            "public_welfare_post_months",
+            "int",
+            "公益岗位就业月数",
+            "months in a public-welfare post",
+            unit="months",
+            minimum=0,
+            maximum=12,
+        ),
     ),
-    notes=("One row per member and survey year (the yearly information collection); a member who died or "
-           "left has no rows after that year.",),
+    notes=(
+        "One row per member and survey year (the yearly information collection); a member who died or "
+        "left has no rows after that year.",
+    ),
 )
 
 INCOME = Table(
@@ -172,12 +195,18 @@ INCOME = Table(
     key=("household_id", "income_year"),
     time_column="recorded_date",
     columns=(
-        Column("household_id", "str", "户编号", "household id", nullable=False,
-               references="households.household_id"),
+        Column("household_id", "str", "户编号", "household id", nullable=False, references="households.household_id"),
         Column("income_year", "int", "收入年度", "income year", nullable=False, minimum=2013),
         Column("recorded_date", "date", "核算日期", "date the year's income was recorded", nullable=False),
-        Column("members_count", "int", "计算人均收入的家庭人口", "household size used for per-capita income",
-               nullable=False, minimum=1, maximum=30),
+        Column(
+            "members_count",
+            "int",
+            "计算人均收入的家庭人口",
+            "household size used for per-capita income",
+            nullable=False,
+            minimum=1,
+            maximum=30,
+        ),
         _yuan("wage_migrant_yuan", "外出务工工资性收入", "wages from migrant work"),
         _yuan("wage_local_yuan", "本地务工工资性收入", "wages from local work"),
         _yuan("wage_public_welfare_yuan", "公益岗位工资", "wages from public-welfare posts"),
@@ -197,8 +226,10 @@ INCOME = Table(
         _yuan("medical_oop_compliant_yuan", "合规医疗自付支出", "compliant out-of-pocket medical spending"),
         _yuan("education_expense_yuan", "教育支出", "education spending"),
     ),
-    notes=("Per-capita net income = (wages + business receipts + property + transfers − production costs) "
-           "÷ members_count (DOMAIN.md §3).",),
+    notes=(
+        "Per-capita net income = (wages + business receipts + property + transfers − production costs) "
+        "÷ members_count (DOMAIN.md §3).",
+    ),
 )
 
 EVENTS = Table(
@@ -209,8 +240,7 @@ EVENTS = Table(
     time_column="event_date",
     columns=(
         Column("event_id", "str", "事件编号", "event id", nullable=False),
-        Column("household_id", "str", "户编号", "household id", nullable=False,
-               references="households.household_id"),
+        Column("household_id", "str", "户编号", "household id", nullable=False, references="households.household_id"),
         Column("member_id", "str", "成员编号", "member id", references="members.member_id"),
         Column("event_type", "code", "事件类型", "event type", nullable=False, codes=codes.EVENT_TYPES),
         Column("event_date", "date", "发生日期", "event date", nullable=False),
@@ -223,8 +253,10 @@ EVENTS = Table(
         Column("disaster_type", "code", "灾害类型", "disaster type", codes=codes.DISASTER_TYPES),
         Column("disability_grade", "int", "残疾等级", "disability grade", minimum=1, maximum=4),
     ),
-    notes=("Which amount columns are required depends on `event_type`; `validate` checks it (e.g. a "
-           "hospital stay needs both costs and out-of-pocket ≤ total).",),
+    notes=(
+        "Which amount columns are required depends on `event_type`; `validate` checks it (e.g. a "
+        "hospital stay needs both costs and out-of-pocket ≤ total).",
+    ),
 )
 
 ASSISTANCE = Table(
@@ -235,8 +267,7 @@ ASSISTANCE = Table(
     time_column="start_date",
     columns=(
         Column("spell_id", "str", "记录编号", "spell id", nullable=False),
-        Column("household_id", "str", "户编号", "household id", nullable=False,
-               references="households.household_id"),
+        Column("household_id", "str", "户编号", "household id", nullable=False, references="households.household_id"),
         Column("member_id", "str", "成员编号", "member id", references="members.member_id"),
         Column("measure", "code", "帮扶措施", "measure", nullable=False, codes=codes.MEASURES),
         Column("start_date", "date", "开始日期", "start date", nullable=False),
@@ -254,11 +285,11 @@ HOUSING_CHECKS = Table(
     key=("household_id", "check_date"),
     time_column="check_date",
     columns=(
-        Column("household_id", "str", "户编号", "household id", nullable=False,
-               references="households.household_id"),
+        Column("household_id", "str", "户编号", "household id", nullable=False, references="households.household_id"),
         Column("check_date", "date", "鉴定日期", "check date", nullable=False),
-        Column("housing_grade", "code", "房屋安全等级", "housing safety grade", nullable=False,
-               codes=codes.HOUSING_GRADES),
+        Column(
+            "housing_grade", "code", "房屋安全等级", "housing safety grade", nullable=False, codes=codes.HOUSING_GRADES
+        ),
         Column("housing_area_m2", "float", "住房面积", "floor area", unit="m²", minimum=0),
     ),
 )
@@ -270,8 +301,7 @@ WATER_CHECKS = Table(
     key=("household_id", "check_date"),
     time_column="check_date",
     columns=(
-        Column("household_id", "str", "户编号", "household id", nullable=False,
-               references="households.household_id"),
+        Column("household_id", "str", "户编号", "household id", nullable=False, references="households.household_id"),
         Column("check_date", "date", "核查日期", "check date", nullable=False),
         Column("quantity_ok", "bool", "水量达标（每人每天≥20升）", "quantity ≥ 20 L per person per day"),
         Column("quality_ok", "bool", "水质达标（GB 5749）", "quality meets GB 5749"),
@@ -293,19 +323,20 @@ IDENTIFICATIONS = Table(
     time_column="identified_date",
     columns=(
         Column("identification_id", "str", "识别编号", "identification id", nullable=False),
-        Column("household_id", "str", "户编号", "household id", nullable=False,
-               references="households.household_id"),
+        Column("household_id", "str", "户编号", "household id", nullable=False, references="households.household_id"),
         Column("identified_date", "date", "识别日期", "date identified", nullable=False),
-        Column("monitoring_type", "code", "监测对象类型", "monitoring type", nullable=False,
-               codes=codes.MONITORING_TYPES),
+        Column(
+            "monitoring_type", "code", "监测对象类型", "monitoring type", nullable=False, codes=codes.MONITORING_TYPES
+        ),
         *_RISK_TYPE_COLUMNS,
         Column("discovery_channel", "code", "发现途径", "discovery channel", codes=codes.DISCOVERY_CHANNELS),
         Column("elimination_date", "date", "风险消除日期", "date the risk was eliminated"),
-        Column("elimination_way", "code", "风险消除方式", "way the risk was eliminated",
-               codes=codes.ELIMINATION_WAYS),
+        Column("elimination_way", "code", "风险消除方式", "way the risk was eliminated", codes=codes.ELIMINATION_WAYS),
     ),
-    notes=("Outcome table: risk types, monitoring type and elimination are set at or after identification "
-           "and are never features for a date before them (DOMAIN.md §7).",),
+    notes=(
+        "Outcome table: risk types, monitoring type and elimination are set at or after identification "
+        "and are never features for a date before them (DOMAIN.md §7).",
+    ),
 )
 
 TABLES: Final[dict[str, Table]] = {

@@ -26,9 +26,7 @@ class RiskModelPyfunc(PythonModel):
 
         self.model = RiskModel.load(Path(context.artifacts[ARTIFACT_KEY]))
 
-    def predict(
-        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
-    ) -> np.ndarray:
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
         return self.model.predict_proba(pd.DataFrame(model_input))
 
 

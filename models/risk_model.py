@@ -96,9 +96,7 @@ class RiskModel:
         )
         if booster.feature_name() != [f.name for f in features]:
             raise ModelSpecError("booster.txt and spec.json name different features")
-        calibrator = calibrator_from_dict(
-            json.loads((folder / "calibrator.json").read_text(encoding="utf-8"))
-        )
+        calibrator = calibrator_from_dict(json.loads((folder / "calibrator.json").read_text(encoding="utf-8")))
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         return cls(booster, calibrator, features, meta)
 
@@ -112,7 +110,7 @@ def prepare_matrix(profiles: pd.DataFrame, features: tuple[FeatureSpec, ...]) ->
     for j, f in enumerate(features):
         column = profiles[f.name]
         if f.kind == "category":
-            codes = pd.Index(list(f.categories)).get_indexer(column.astype("string").astype(object))
+            codes = pd.Index(list(f.categories)).get_indexer(pd.Index(column.astype("string").astype(object)))
             out[:, j] = np.where(codes < 0, np.nan, codes)
         else:
             out[:, j] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy(na_value=np.nan)

@@ -77,9 +77,7 @@ def measure(sources: Sources) -> dict[str, float]:
 
     inc = income[income["income_year"] == last - 1]
     receipts = [
-        c
-        for c in inc.columns
-        if c.endswith("_yuan") and not c.startswith(("production", "medical_oop", "education"))
+        c for c in inc.columns if c.endswith("_yuan") and not c.startswith(("production", "medical_oop", "education"))
     ]
     pc = (inc[receipts].sum(axis=1) - inc["production_cost_yuan"]) / inc["members_count"]
     is_pa = inc["household_id"].isin(pa_ids)
@@ -89,9 +87,7 @@ def measure(sources: Sources) -> dict[str, float]:
     years = ident["identified_date"].dt.year
     later = ident[(years > first) & (years <= last)]
     n_years = last - first
-    out["new_identifications_poverty_alleviated"] = later["household_id"].isin(pa_ids).sum() / (
-        len(pa_ids) * n_years
-    )
+    out["new_identifications_poverty_alleviated"] = later["household_id"].isin(pa_ids).sum() / (len(pa_ids) * n_years)
     out["new_identifications_general"] = (~later["household_id"].isin(pa_ids)).sum() / (
         (len(hh) - len(pa_ids)) * n_years
     )

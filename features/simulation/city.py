@@ -15,7 +15,7 @@ from features.simulation.identity import id_numbers
 from features.simulation.monitoring import MonitoringLog, finish, identify, review_eliminations
 from features.simulation.population import RELATION_CODES, Population, build_population
 from features.simulation.records import EventLog, SpellLog, _take, make_ids
-from features.simulation.year import initial_state, simulate_year
+from features.simulation.year import State, YearOutcome, initial_state, simulate_year
 from features.sources import SourceWriter
 
 TRUTH_DIR = "_truth"
@@ -63,9 +63,7 @@ def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progre
         writer.append("income", _income(year, outcome, active, household_ids, rng))
         writer.append("member_status", _status(outcome.status, member_ids))
         writer.append("events", events.to_frame(household_ids, member_ids, f"E{year}"))
-        writer.append(
-            "assistance", _recorded(spells.to_frame(household_ids, member_ids, f"S{year}"), data_end)
-        )
+        writer.append("assistance", _recorded(spells.to_frame(household_ids, member_ids, f"S{year}"), data_end))
         share = 1.0 if year == config.first_year else 0.3
         writer.append("housing_checks", _housing_checks(year, state, active, share, area, household_ids, rng))
         writer.append("water_checks", _water_checks(year, state, active, share, household_ids, rng))
@@ -100,7 +98,7 @@ def _recorded(spells: pd.DataFrame, data_end: np.datetime64) -> pd.DataFrame:
     return spells[spells["start_date"] < data_end] if len(spells) else spells
 
 
-def _alive_members(pop: Population, state) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _alive_members(pop: Population, state: State) -> np.ndarray:
     return np.bincount(pop.m_household, weights=state.m_alive.astype(float), minlength=pop.n_households)
 
 
@@ -120,9 +118,7 @@ def _households(pop: Population, villages: pd.DataFrame, ids: pa.Array) -> pd.Da
     )
 
 
-def _members(
-    pop: Population, villages: pd.DataFrame, household_ids: pa.Array, member_ids: pa.Array
-) -> pd.DataFrame:
+def _members(pop: Population, villages: pd.DataFrame, household_ids: pa.Array, member_ids: pa.Array) -> pd.DataFrame:
     county = villages["county_code"].to_numpy().astype(np.int64)[pop.hh_village][pop.m_household]
     education = pop.m_education.astype(object)
     education[(education == "") | pop.m_missing_education] = None
@@ -130,9 +126,7 @@ def _members(
         {
             "member_id": pd.Series(member_ids, dtype=pd.ArrowDtype(pa.string())),
             "household_id": _take(household_ids, pop.m_household),
-            "id_number": pd.Series(
-                id_numbers(county, pop.m_birth, pop.m_male), dtype=pd.ArrowDtype(pa.string())
-            ),
+            "id_number": pd.Series(id_numbers(county, pop.m_birth, pop.m_male), dtype=pd.ArrowDtype(pa.string())),
             "gender": np.where(pop.m_male, "male", "female"),
             "birth_date": pop.m_birth,
             "relation_to_head": RELATION_CODES[pop.m_relation],
@@ -142,14 +136,15 @@ def _members(
     )
 
 
-def _income(year: int, outcome, active: np.ndarray, ids: pa.Array, rng: np.random.Generator) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _income(
+    year: int, outcome: YearOutcome, active: np.ndarray, ids: pa.Array, rng: np.random.Generator
+) -> pd.DataFrame:
     idx = np.flatnonzero(active)
     frame = pd.DataFrame(
         {
             "household_id": _take(ids, idx),
             "income_year": year,
-            "recorded_date": np.datetime64(f"{year}-12-01")
-            + rng.integers(0, 25, len(idx)).astype("timedelta64[D]"),
+            "recorded_date": np.datetime64(f"{year}-12-01") + rng.integers(0, 25, len(idx)).astype("timedelta64[D]"),
             "members_count": outcome.members_count[idx].astype(np.int64),
         }
     )
@@ -166,25 +161,24 @@ def _status(status: dict[str, object], member_ids: pa.Array) -> pd.DataFrame:
         if name in ("disability_grade", "migrant_work_months", "public_welfare_post_months"):
             frame[name] = pd.array(np.asarray(values), dtype="Float64").astype("Int64")
         else:
-            frame[name] = values
+            frame[name] = values  # type: ignore[call-overload]  # categoricals and arrays alike
     return frame
 
 
 def _housing_checks(
     year: int,
-    state,
+    state: State,
     active: np.ndarray,
     share: float,
     area: np.ndarray,
-    ids: pa.Array,  # type: ignore[no-untyped-def]
+    ids: pa.Array,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
     idx = np.flatnonzero(active & (rng.random(len(active)) < share))
     return pd.DataFrame(
         {
             "household_id": _take(ids, idx),
-            "check_date": np.datetime64(f"{year}-09-01")
-            + rng.integers(0, 110, len(idx)).astype("timedelta64[D]"),
+            "check_date": np.datetime64(f"{year}-09-01") + rng.integers(0, 110, len(idx)).astype("timedelta64[D]"),
             "housing_grade": np.array(list("ABCD"))[state.hh_housing[idx]],
             "housing_area_m2": area[idx],
         }
@@ -193,10 +187,10 @@ def _housing_checks(
 
 def _water_checks(
     year: int,
-    state,
+    state: State,
     active: np.ndarray,
     share: float,
-    ids: pa.Array,  # type: ignore[no-untyped-def]
+    ids: pa.Array,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
     idx = np.flatnonzero(active & (rng.random(len(active)) < share * 0.85))
@@ -205,8 +199,7 @@ def _water_checks(
     return pd.DataFrame(
         {
             "household_id": _take(ids, idx),
-            "check_date": np.datetime64(f"{year}-04-01")
-            + rng.integers(0, 150, len(idx)).astype("timedelta64[D]"),
+            "check_date": np.datetime64(f"{year}-04-01") + rng.integers(0, 150, len(idx)).astype("timedelta64[D]"),
             "quantity_ok": ok | (which != 0),
             "quality_ok": ok | (which != 1),
             "convenience_ok": ok | (which != 2),
@@ -215,7 +208,7 @@ def _water_checks(
     )
 
 
-def _open_spells(pop: Population, state) -> SpellLog:  # type: ignore[no-untyped-def]
+def _open_spells(pop: Population, state: State) -> SpellLog:
     """Spells still running at the end of the data: dibao and disability subsidies."""
     spells = SpellLog()
     on = np.flatnonzero(state.hh_dibao_monthly > 0)

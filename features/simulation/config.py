@@ -51,9 +51,7 @@ class CityConfig:
     minority_village_share: float = 0.06  # assumed: a few Hui/Mongol villages for the fairness checks
 
     monitoring_lines: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_MONITORING_LINES))
-    rural_income_prior_year: dict[int, float] = field(
-        default_factory=lambda: dict(DEFAULT_RURAL_INCOME_PRIOR_YEAR)
-    )
+    rural_income_prior_year: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_RURAL_INCOME_PRIOR_YEAR))
     # DOMAIN.md §3 rigid-expenditure triggers (configurable local rules).
     single_stay_oop_poverty_alleviated_yuan: float = 6_000.0
     single_stay_oop_other_yuan: float = 10_000.0

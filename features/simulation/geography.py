@@ -51,9 +51,7 @@ def build_geography(config: CityConfig, rng: np.random.Generator) -> Geography:
 
     county_names = [
         name[:-1] + suffix
-        for name, suffix in zip(
-            _names(rng, config.counties, 2, "县"), _COUNTY_SUFFIX[: config.counties], strict=True
-        )
+        for name, suffix in zip(_names(rng, config.counties, 2, "县"), _COUNTY_SUFFIX[: config.counties], strict=True)
     ]
     # Southern counties grow apples (hail and frost); northern ones livestock and minor grains (drought).
     apple_lean = np.linspace(0.65, 0.1, config.counties)
@@ -104,9 +102,7 @@ def build_geography(config: CityConfig, rng: np.random.Generator) -> Geography:
         ],
     )
     frame["province_code"] = "99"
-    village_type = rng.choice(
-        ["former_poor", "key_assisted", "general"], size=n_villages, p=[0.35, 0.05, 0.60]
-    )
+    village_type = rng.choice(["former_poor", "key_assisted", "general"], size=n_villages, p=[0.35, 0.05, 0.60])
     frame["village_type"] = village_type
     frame["relocation_settlement"] = rng.random(n_villages) < 0.04
     frame["collective_income_yuan"] = np.round(

@@ -61,9 +61,7 @@ class MonitoringLog:
             }
         )
         for i in range(5):
-            table[f"risk_type_{i + 1}"] = pd.Series(cols["risk_types"][:, i], dtype="string").replace(
-                "", pd.NA
-            )
+            table[f"risk_type_{i + 1}"] = pd.Series(cols["risk_types"][:, i], dtype="string").replace("", pd.NA)
         table["discovery_channel"] = cols["channel"]
         table["elimination_date"] = cols["elimination_date"]
         table["elimination_way"] = pd.Series(cols["elimination_way"], dtype="string").replace("", pd.NA)
@@ -100,16 +98,12 @@ def review_eliminations(
     rec = log.record[hh]
     due = log.tentative[rec] <= year_end
     line = config.monitoring_lines[year]
-    observed = (
-        outcome.income_pc[hh] * rng.lognormal(0, 0.1, len(hh)) - outcome.oop[hh] / outcome.members_count[hh]
-    )
+    observed = outcome.income_pc[hh] * rng.lognormal(0, 0.1, len(hh)) - outcome.oop[hh] / outcome.members_count[hh]
     has_labour = outcome.labour_weight[hh] >= 1
     safety_net = (state.hh_dibao_monthly[hh] > 0) | state.hh_tekun[hh]
     recovered = (observed > line) & (has_labour | safety_net)
     go = due & recovered
-    date = np.maximum(
-        log.tentative[rec[go]], year_start + rng.integers(0, 120, go.sum()).astype("timedelta64[D]")
-    )
+    date = np.maximum(log.tentative[rec[go]], year_start + rng.integers(0, 120, go.sum()).astype("timedelta64[D]"))
     log.elimination[rec[go]] = np.minimum(date, year_end)
     natural = has_labour[go] & ~safety_net[go] & (rng.random(go.sum()) < 0.4)
     log.way[rec[go]] = np.where(natural, "natural", "assisted")
@@ -137,8 +131,7 @@ def identify(
     observed = adjusted * rng.lognormal(0, 0.1, n)
     prior = config.rural_income_prior_year[year]
     rigid = (
-        outcome.oop
-        > np.where(pa_, config.yearly_oop_share_poverty_alleviated, config.yearly_oop_share_other) * prior
+        outcome.oop > np.where(pa_, config.yearly_oop_share_poverty_alleviated, config.yearly_oop_share_other) * prior
     ) | (
         outcome.max_stay_oop
         > np.where(pa_, config.single_stay_oop_poverty_alleviated_yuan, config.single_stay_oop_other_yuan)
@@ -147,9 +140,7 @@ def identify(
     # safety-net transfer must go with the low income.
     other_causes = [c for c in range(len(CAUSES)) if c != LACK_LABOUR]
     costed = outcome.impact[:, other_causes].sum(axis=1)
-    at_risk = (
-        (costed > np.where(pa_, 1_000, 2_500)) | (outcome.labour_weight < 1) | (state.hh_dibao_monthly > 0)
-    )
+    at_risk = (costed > np.where(pa_, 1_000, 2_500)) | (outcome.labour_weight < 1) | (state.hh_dibao_monthly > 0)
     income_case = (observed < line) & at_risk
     sudden_case = rigid & (observed < np.where(pa_, 2.0, 1.3) * line)
     prev = state.hh_prev_income_pc  # last year's; NaN in the first year
@@ -226,9 +217,7 @@ def _risk_types(outcome: YearOutcome, chosen: np.ndarray) -> tuple[np.ndarray, n
     order = np.argsort(-impact, axis=1, kind="stable")
     ranked = np.take_along_axis(impact, order, axis=1)
     codes = np.array(CAUSES, dtype=object)[order]
-    disaster_code = np.array(
-        [DISASTER_RISK_TYPE.get(k, "0207") for k in outcome.disaster_kind[chosen]], dtype=object
-    )
+    disaster_code = np.array([DISASTER_RISK_TYPE.get(k, "0207") for k in outcome.disaster_kind[chosen]], dtype=object)
     codes = np.where(codes == "02", disaster_code[:, None], codes)
     keep = (ranked > 1_000) & (ranked >= 0.1 * ranked[:, :1])
     codes = np.where(keep, codes, "")[:, :5]

@@ -224,9 +224,7 @@ def _build_members(
         "m_ethnicity": ethnicity,
         "m_education": education,
         "m_skilled": rng.random(m) < 1 / (1 + np.exp(-(ab_m - 0.8))),
-        "m_migrant_propensity": np.where(
-            working_age, 1 / (1 + np.exp(-(rng.normal(0.2, 1.2, m) + 0.4 * ab_m))), 0.0
-        ),
+        "m_migrant_propensity": np.where(working_age, 1 / (1 + np.exp(-(rng.normal(0.2, 1.2, m) + 0.4 * ab_m))), 0.0),
         "m_chronic": chronic,
         "m_disability_grade": grade,
         "m_insured": rng.random(m) < np.where(pa_m, 0.995, 0.965),

@@ -6,7 +6,9 @@ ids, so that a year of a million households stays a handful of numpy arrays.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,7 +54,7 @@ class EventLog:
     def to_frame(self, household_ids: pa.Array, member_ids: pa.Array, id_prefix: str) -> pd.DataFrame:
         if not self.parts:
             return pd.DataFrame()
-        cols = {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
+        cols: dict[str, Any] = {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
         sizes = [len(p["household"]) for p in self.parts]
         for i, name in enumerate(("event_type", "source_department", "disaster_type")):
             cols[name] = _repeat_labels([lab[i] for lab in self.labels], sizes)
@@ -114,7 +116,7 @@ class SpellLog:
     def to_frame(self, household_ids: pa.Array, member_ids: pa.Array, id_prefix: str) -> pd.DataFrame:
         if not self.parts:
             return pd.DataFrame()
-        cols = {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
+        cols: dict[str, Any] = {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
         cols["measure"] = _repeat_labels(self.measures, [len(p["household"]) for p in self.parts])
         order = np.lexsort((cols["household"], cols["start_date"]))
         cols = {k: v[order] for k, v in cols.items()}
@@ -132,13 +134,12 @@ class SpellLog:
         )
 
 
-def _repeat_labels(labels: list[str | None], sizes: list[int]) -> pd.Categorical:
+def _repeat_labels(labels: Sequence[str | None], sizes: list[int]) -> pd.Categorical:
     """A categorical column holding labels[i] for sizes[i] rows each, without building strings per row."""
     categories = sorted({lab for lab in labels if lab is not None})
     code_of = [categories.index(lab) if lab is not None else -1 for lab in labels]
-    return pd.Categorical.from_codes(
-        np.repeat(np.array(code_of, dtype=np.int16), sizes), categories=categories
-    )
+    codes = np.repeat(np.array(code_of, dtype=np.int16), sizes)
+    return pd.Categorical.from_codes(codes, categories=categories)  # type: ignore[call-overload]
 
 
 def make_ids(prefix: str, n: int, width: int = 9) -> pa.Array:
@@ -162,6 +163,4 @@ def _take_optional(ids: pa.Array, index: np.ndarray) -> pd.Series:
     taken = ids.take(pa.array(np.where(mask, 0, index), mask=None))
     import pyarrow.compute as pc
 
-    return pd.Series(
-        pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), taken), dtype=pd.ArrowDtype(pa.string())
-    )
+    return pd.Series(pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), taken), dtype=pd.ArrowDtype(pa.string()))

@@ -100,12 +100,8 @@ def initial_state(pop: Population, rng: np.random.Generator, start: np.datetime6
     )
 
 
-def _dates(
-    rng: np.random.Generator, year: int, n: int, first_day: int = 0, last_day: int = 364
-) -> np.ndarray:
-    return np.datetime64(f"{year}-01-01", "D") + rng.integers(first_day, last_day + 1, n).astype(
-        "timedelta64[D]"
-    )
+def _dates(rng: np.random.Generator, year: int, n: int, first_day: int = 0, last_day: int = 364) -> np.ndarray:
+    return np.datetime64(f"{year}-01-01", "D") + rng.integers(first_day, last_day + 1, n).astype("timedelta64[D]")
 
 
 def _in_year(dates: np.ndarray, year: int) -> np.ndarray:
@@ -150,9 +146,7 @@ def simulate_year(
     )
     pop.m_chronic |= chronic_onset
     serious_p = (
-        (0.0045 + 0.0003 * np.maximum(age - 35, 0))
-        * np.where(pop.m_chronic, 1.6, 1.0)
-        * np.where(pa_m, 1.25, 1.0)
+        (0.0045 + 0.0003 * np.maximum(age - 35, 0)) * np.where(pop.m_chronic, 1.6, 1.0) * np.where(pa_m, 1.25, 1.0)
     )
     serious = alive0 & ((state.m_serious & (rng.random(m) < 0.35)) | (rng.random(m) < serious_p))
     new_disability = (
@@ -224,9 +218,7 @@ def simulate_year(
     oop_accident = _per_household(n, hh[stay_member], np.where(s_accident, oop_stay, 0))
     max_stay = np.zeros(n)
     np.maximum.at(max_stay, hh[stay_member], oop_stay)
-    outpatient = _per_household(
-        n, hh, np.where(alive0 & pop.m_chronic, rng.lognormal(np.log(900), 0.6, m), 0)
-    )
+    outpatient = _per_household(n, hh, np.where(alive0 & pop.m_chronic, rng.lognormal(np.log(900), 0.6, m), 0))
     serious_stay = stay_member[s_serious]
     note_shock(hh[serious_stay], stay_date[s_serious])
 
@@ -244,9 +236,7 @@ def simulate_year(
         0.0,
     )
     ip = np.flatnonzero(insured_payout > 0)
-    events.add(
-        "insurance_payout", "insurer", ip, _in_year(first_stay[ip] + 45, year), amount_yuan=insured_payout[ip]
-    )
+    events.add("insurance_payout", "insurer", ip, _in_year(first_stay[ip] + 45, year), amount_yuan=insured_payout[ip])
     oop = oop_hh + outpatient - med_assist
 
     # --- work ------------------------------------------------------------------------------------------
@@ -271,14 +261,10 @@ def simulate_year(
     would_wage = np.where(migrant, mig_wage, loc_wage)
     # Serious illness and accidents take working months from the sick; disability and death too.
     months = np.clip(would_work - lost_job_months - ill_months, 0, 12)
-    months = np.where(
-        dies, months * (death_date - np.datetime64(f"{year}-01-01")).astype(float) / 365, months
-    )
+    months = np.where(dies, months * (death_date - np.datetime64(f"{year}-01-01")).astype(float) / 365, months)
     serious_loss = np.minimum(ill_months, would_work) * would_wage
     impact[:, ILLNESS] += _per_household(n, hh, np.where(serious, serious_loss, 0)) + oop - oop_accident
-    impact[:, ACCIDENT] += (
-        _per_household(n, hh, np.where(accident & ~serious, serious_loss, 0)) + oop_accident
-    )
+    impact[:, ACCIDENT] += _per_household(n, hh, np.where(accident & ~serious, serious_loss, 0)) + oop_accident
     impact[:, EMPLOYMENT] += _per_household(n, hh, np.minimum(lost_job_months, would_work) * mig_wage)
     # A new severe disability or a death of an earner takes the rest of the year's work.
     disability_loss = np.where(new_disability & (pop.m_disability_grade <= 2), would_work * would_wage, 0)
@@ -308,10 +294,7 @@ def simulate_year(
     keep = (holder >= 0) & (rng.random(n) < 0.85)
     keep &= np.where(holder >= 0, state.m_alive[np.maximum(holder, 0)] & ~dies[np.maximum(holder, 0)], False)
     candidates = (
-        (holder < 0)
-        & protected
-        & (labour_weight < 1.5)
-        & (rng.random(n) < np.where(state.hh_monitored, 0.5, 0.1))
+        (holder < 0) & protected & (labour_weight < 1.5) & (rng.random(n) < np.where(state.hh_monitored, 0.5, 0.1))
     )
     first_member = np.full(n, -1)
     eligible = alive0 & ~dies & (weight > 0) & (age >= 30) & (age < 70)
@@ -356,14 +339,10 @@ def simulate_year(
         losses = np.zeros(n)
         for target, (lo, hi) in hits.items():
             cut = np.where(affected, rng.uniform(lo, hi, n), 0.0)
-            planned = {"orchard": planned_orchard, "crop": planned_crop, "livestock": planned_livestock}[
-                target
-            ]
+            planned = {"orchard": planned_orchard, "crop": planned_crop, "livestock": planned_livestock}[target]
             factors[target] *= 1 - cut
             losses += planned * cut
-        _record_disaster(
-            events, rng, kind, year, season, losses, disaster_kind, disaster_kind_loss, shock_date
-        )
+        _record_disaster(events, rng, kind, year, season, losses, disaster_kind, disaster_kind_loss, shock_date)
         disaster_loss += losses
     # Floods and landslides: rare, local, and they damage houses.
     for kind, p_county, season in (("flood", 0.05, (180, 260)), ("geological", 0.025, (170, 270))):
@@ -375,9 +354,7 @@ def simulate_year(
         losses = np.where(affected, planned_crop * rng.uniform(0.2, 0.8, n), 0) + np.where(
             house, rng.uniform(10_000, 40_000, n) * growth, 0
         )
-        _record_disaster(
-            events, rng, kind, year, season, losses, disaster_kind, disaster_kind_loss, shock_date
-        )
+        _record_disaster(events, rng, kind, year, season, losses, disaster_kind, disaster_kind_loss, shock_date)
         disaster_loss += losses
     disease = (pop.hh_livestock_scale > 0) & (rng.random(n) < 0.04)
     cut = np.where(disease, rng.uniform(0.4, 0.9, n), 0)
@@ -398,9 +375,7 @@ def simulate_year(
 
     # Business failure: a collapsed market, a failed cooperative or a bad investment (assumed rates).
     business = (pop.hh_other_business > 0) | (pop.hh_livestock_scale > 0)
-    failure = has_labour & (
-        rng.random(n) < np.where(business, 0.12, np.where(pop.hh_orchard_mu > 0, 0.012, 0))
-    )
+    failure = has_labour & (rng.random(n) < np.where(business, 0.12, np.where(pop.hh_orchard_mu > 0, 0.012, 0)))
     fail_cut = np.where(failure, rng.uniform(0.5, 1.0, n), 0)
     fail_loss = (planned_other + 0.6 * planned_livestock + 0.5 * planned_orchard) * fail_cut
     factors["other"] *= 1 - fail_cut
@@ -446,9 +421,7 @@ def simulate_year(
         * growth**0.5
     )
     education_cost = _per_household(n, hh, np.where(alive0, edu_cost_m, 0))
-    edu_aid = np.where(
-        pop.hh_poverty_alleviated & (education_cost > 2_000), np.minimum(education_cost * 0.4, 3_000), 0
-    )
+    edu_aid = np.where(pop.hh_poverty_alleviated & (education_cost > 2_000), np.minimum(education_cost * 0.4, 3_000), 0)
     ea = np.flatnonzero(edu_aid > 0)
     spells.add(
         "education_aid",
@@ -567,9 +540,7 @@ STAGES = (
     "higher_vocational",
     "undergraduate_plus",
 )
-NOT_IN_SCHOOL, PRESCHOOL, PRIMARY, JUNIOR, SENIOR, SECONDARY_VOCATIONAL, HIGHER_VOCATIONAL, UNDERGRADUATE = (
-    range(8)
-)
+NOT_IN_SCHOOL, PRESCHOOL, PRIMARY, JUNIOR, SENIOR, SECONDARY_VOCATIONAL, HIGHER_VOCATIONAL, UNDERGRADUATE = range(8)
 # Health combinations by code serious*4 + chronic*2 + disabled (contract order: serious|chronic|disabled).
 _HEALTH = (
     "healthy",
@@ -605,21 +576,17 @@ def _schooling(
     at_risk = state.m_alive & ~state.m_dropped_out & (age >= 12) & (age < 17) & (stage != NOT_IN_SCHOOL)
     drop = at_risk & (rng.random(len(age)) < np.where(protected_m, 0.006, 0.003))
     idx = np.flatnonzero(drop)
-    events.add(
-        "school_dropout", "education", pop.m_household[idx], _dates(rng, year, len(idx), 240, 300), idx
-    )
+    events.add("school_dropout", "education", pop.m_household[idx], _dates(rng, year, len(idx), 240, 300), idx)
     state.m_dropped_out |= drop
     stage[state.m_dropped_out] = NOT_IN_SCHOOL
     return stage
 
 
-def _categorical(
-    codes: np.ndarray, labels: tuple[str, ...], missing: np.ndarray | None = None
-) -> pd.Categorical:
+def _categorical(codes: np.ndarray, labels: tuple[str, ...], missing: np.ndarray | None = None) -> pd.Categorical:
     codes = codes.astype(np.int8)
     if missing is not None:
         codes = np.where(missing, -1, codes).astype(np.int8)
-    return pd.Categorical.from_codes(codes, categories=list(labels))
+    return pd.Categorical.from_codes(codes, categories=list(labels))  # type: ignore[call-overload]
 
 
 def _member_status(
@@ -697,9 +664,7 @@ def _assistance_for_next_year(
     gi = np.flatnonzero(grant)
     # Monitored households get the gap to the line closed by combined safety-net measures (assumed).
     target = np.where(state.hh_monitored[gi], 1.1 * line, standard)
-    state.hh_dibao_monthly[gi] = (
-        np.clip((target - own_pc[gi]) / 12, 80, target / 12) * outcome.members_count[gi]
-    )
+    state.hh_dibao_monthly[gi] = np.clip((target - own_pc[gi]) / 12, 80, target / 12) * outcome.members_count[gi]
     state.hh_dibao_start[gi] = next_start[gi]
     # Tekun: elderly people alone, without labour and without family support.
     tk = (

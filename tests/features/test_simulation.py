@@ -112,8 +112,11 @@ def test_calibration_bands_on_a_50000_household_city(tmp_path: Path) -> None:
     assert outside.empty, outside.to_string()
     # Incomes of poverty-alleviated households rise year by year (DOMAIN.md §9).
     income = sources["income"]
-    receipts = [c for c in income.columns if c.endswith("_yuan") and not c.startswith(
-        ("production", "medical_oop", "education"))]
+    receipts = [
+        c
+        for c in income.columns
+        if c.endswith("_yuan") and not c.startswith(("production", "medical_oop", "education"))
+    ]
     pa_ids = sources["households"].query("household_type == 'poverty_alleviated'")["household_id"]
     pa = income[income["household_id"].isin(pa_ids)]
     pc = (pa[receipts].sum(axis=1) - pa["production_cost_yuan"]) / pa["members_count"]

@@ -72,8 +72,7 @@ def test_fit_is_deterministic_and_respects_monotone_constraints(snapshots: pd.Da
     more_income = a.model.margin(probe.assign(income_ratio=probe["income_ratio"] + 1.0))
     assert (more_oop >= base - 1e-12).all()
     assert (
-        more_income[probe["income_ratio"].notna().to_numpy()]
-        <= base[probe["income_ratio"].notna().to_numpy()] + 1e-12
+        more_income[probe["income_ratio"].notna().to_numpy()] <= base[probe["income_ratio"].notna().to_numpy()] + 1e-12
     ).all()
 
 
