@@ -28,10 +28,10 @@ tune_command.register(app)
 @app.callback()
 def _quiet_libraries() -> None:
     """MLflow and friends log at INFO by default; the CLI shows its own progress instead."""
-    import logging
+    import os
     import warnings
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read by MLflow when it is first imported
     warnings.filterwarnings("ignore", module="mlflow")
 
 
