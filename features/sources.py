@@ -14,6 +14,8 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -94,13 +96,21 @@ class Sources:
 
 
 class SourceWriter:
-    """Writes tables chunk by chunk so that a large city never sits in memory whole."""
+    """Writes tables chunk by chunk so that a large city never sits in memory whole.
 
-    def __init__(self, out_dir: Path, fmt: Format = "parquet") -> None:
+    Parquet encoding and compression run on a background thread (pyarrow releases the GIL), so the producer
+    computes the next chunk while the previous one is written; at most `max_pending` chunks wait in memory.
+    Chunks of one table are written in the order they were appended (a single writer thread).
+    """
+
+    def __init__(self, out_dir: Path, fmt: Format = "parquet", max_pending: int = 3) -> None:
         self.out_dir = Path(out_dir)
         self.fmt = fmt
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._csv_started: set[str] = set()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
+        self._pending: deque[Future[None]] = deque()
+        self._max_pending = max_pending
         self.rows: dict[str, int] = {}
         self.out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -120,9 +130,14 @@ class SourceWriter:
         if writer is None:
             writer = pq.ParquetWriter(self.out_dir / f"{table_name}.parquet", schema, compression="zstd")
             self._writers[table_name] = writer
-        writer.write_table(batch)
+        while len(self._pending) >= self._max_pending:
+            self._pending.popleft().result()  # back-pressure; re-raises a failed write here
+        self._pending.append(self._pool.submit(writer.write_table, batch))
 
     def close(self, manifest: dict[str, Any]) -> None:
+        while self._pending:
+            self._pending.popleft().result()
+        self._pool.shutdown(wait=True)
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()
