@@ -154,13 +154,13 @@ def train_and_register(
     report("backtest", 3, STEPS)
     table = run_backtest(snapshots, data, config) if backtest else pd.DataFrame()
 
-    configure(settings)
+    experiment_id = configure(settings)
     client = MlflowClient()
     report("comparing with the champion", 4, STEPS)
     comparison, champion = compare_with_champion(client, settings, test, y, p, config.seed)
 
     report("logging to MLflow", 5, STEPS)
-    with mlflow.start_run(run_name=run_name) as run:
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         mlflow.log_params({k: v for k, v in fit.params.items() if k != "monotone_constraints"})
         mlflow.log_params(
             {
