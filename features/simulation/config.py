@@ -1,35 +1,17 @@
 """Parameters of the synthetic city. Every figure names its basis: DOMAIN.md or `assumed`.
 
 The defaults are calibrated so that a 50,000-household city lands inside the bands of DOMAIN.md §9
-(checked by tests/features/test_simulation_calibration.py). Change them only with that test green.
+(checked by tests/features/test_simulation.py). Change them only with that test green.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# DOMAIN.md §3: 2020 ≈ 6,000; 2021–2025 assumed. Province 99 is the fictional province of the demo city.
-DEFAULT_MONITORING_LINES: dict[int, float] = {
-    2019: 5_800.0,  # assumed: the 2020 line deflated by ≈ 3 %
-    2020: 6_000.0,
-    2021: 6_000.0,
-    2022: 6_300.0,
-    2023: 6_600.0,
-    2024: 7_000.0,
-    2025: 7_300.0,
-}
+from features.monitoring_lines import DEFAULT_MONITORING_LINES, DEFAULT_RURAL_INCOME_PRIOR_YEAR
 
-# Province rural per-capita disposable income of the year before, for the rigid-expenditure trigger
-# (DOMAIN.md §3). Anchored on the Yan'an figure 16,550 (2024), other years assumed at ≈ 6–7 % growth.
-DEFAULT_RURAL_INCOME_PRIOR_YEAR: dict[int, float] = {
-    2019: 11_200.0,
-    2020: 12_000.0,
-    2021: 12_700.0,
-    2022: 13_800.0,
-    2023: 14_700.0,
-    2024: 15_600.0,
-    2025: 16_550.0,
-}
+# The demo city is in the fictional province 99, which uses the national reference tables of
+# features.monitoring_lines (DOMAIN.md §3; 2019 and 2021–2025 assumed there).
 
 
 @dataclass(frozen=True)
