@@ -128,7 +128,11 @@ class SourceWriter:
         batch = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
         writer = self._writers.get(table_name)
         if writer is None:
-            writer = pq.ParquetWriter(self.out_dir / f"{table_name}.parquet", schema, compression="zstd")
+            # Dictionary-encode text only: trying it on floats and dates costs time and rarely pays off.
+            text = [f.name for f in schema if pa.types.is_string(f.type)]
+            writer = pq.ParquetWriter(
+                self.out_dir / f"{table_name}.parquet", schema, compression="zstd", use_dictionary=text
+            )
             self._writers[table_name] = writer
         while len(self._pending) >= self._max_pending:
             self._pending.popleft().result()  # back-pressure; re-raises a failed write here
