@@ -13,8 +13,10 @@ Reason templates quote the household's own value with its unit; `format_reason` 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Final, Literal
 
 from features import codes
@@ -481,6 +483,13 @@ _CATEGORY_LABELS: Final[dict[str, codes.Labels]] = {
     "village_type": codes.VILLAGE_TYPES,
     "main_industry": codes.INDUSTRIES,
 }
+
+
+def catalogue_version() -> str:
+    """A short hash of the catalogue's definitions: a model records it, the service refuses a model whose
+    version differs from its own (the features would not mean the same thing)."""
+    payload = json.dumps([asdict(f) for f in FEATURES], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
 def feature(name: str) -> Feature:

@@ -8,8 +8,6 @@ after that is shared.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,7 +19,7 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from features.catalogue import FEATURES
+from features.catalogue import FEATURES, catalogue_version
 from features.rules import rule_scores
 from features.sources import Sources
 from models.risk_model import FeatureSpec, RiskModel
@@ -61,12 +59,6 @@ class TrainOutcome:
     evaluation: Evaluation
     backtest: pd.DataFrame
     model: RiskModel
-
-
-def catalogue_version() -> str:
-    """A short hash of the feature catalogue's definitions: models record it, the service checks it."""
-    payload = json.dumps([asdict(f) for f in FEATURES], ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
 def catalogue_features() -> tuple[FeatureSpec, ...]:
