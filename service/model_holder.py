@@ -1,0 +1,156 @@
+"""The serving model: resolved from the registry by alias, pinned to a concrete version, swapped atomically.
+
+A request takes `holder.current` once and uses that `ServingModel` to the end, so every response is answered
+entirely by one version even while a reload swaps in another (a single reference assignment is atomic).
+A model whose feature spec does not match this service's catalogue is refused and the previous one keeps
+serving. The last model loaded is kept in a local cache folder; if the registry is unreachable at start, the
+service serves that copy and reports itself degraded.
+
+The booster is read from its LightGBM text file (RiskModel.load) — never from a pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from features.catalogue import FEATURES, catalogue_version
+from models.risk_model import RiskModel
+
+_LATEST = "latest.json"
+
+
+class ModelLoadError(RuntimeError):
+    """No model could be loaded, or the loaded one does not fit this service."""
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    version: str
+    model: RiskModel
+    synthetic: bool
+    loaded_at: float
+    source: str  # "registry" or "cache"
+    info: dict[str, Any] = field(default_factory=dict)  # metrics and model card from the registry
+
+
+@dataclass
+class RegistrySource:
+    """Where models come from: an MLflow tracking/registry URI, a registered model name and an alias."""
+
+    tracking_uri: str
+    name: str = "relapse-risk"
+    alias: str = "champion"
+
+    def resolve(self) -> str:
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return str(client.get_model_version_by_alias(self.name, self.alias).version)
+
+    def download(self, version: str, into: Path) -> tuple[Path, dict[str, Any]]:
+        """The RiskModel folder of `version` and what the registry says about it (metrics, card)."""
+        import mlflow
+        from mlflow import MlflowClient
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        local = Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{self.name}/{version}", dst_path=str(into))
+        )
+        folder = next(local.rglob("booster.txt")).parent
+        mv = client.get_model_version(self.name, version)
+        info: dict[str, Any] = {"tags": dict(mv.tags), "run_id": mv.run_id}
+        if mv.run_id:
+            run = client.get_run(mv.run_id)
+            info["metrics"] = dict(run.data.metrics)
+            try:
+                info["model_card"] = mlflow.artifacts.load_text(f"runs:/{mv.run_id}/model_card.md")
+            except Exception:  # noqa: BLE001 — a missing card is reported, not fatal
+                info["model_card"] = None
+        return folder, info
+
+
+def check_fits_catalogue(model: RiskModel) -> None:
+    """Refuse a model whose features are not this service's catalogue (names, kinds and version)."""
+    expected = [(f.name, f.kind) for f in FEATURES]
+    actual = [(f.name, f.kind) for f in model.features]
+    if actual != expected:
+        missing = sorted({n for n, _ in expected} - {n for n, _ in actual})[:5]
+        extra = sorted({n for n, _ in actual} - {n for n, _ in expected})[:5]
+        raise ModelLoadError(
+            f"the model's features do not match this service's catalogue (missing {missing}, unexpected {extra})"
+        )
+    version = model.meta.get("catalogue_version")
+    if version != catalogue_version():
+        raise ModelLoadError(f"the model was trained with catalogue {version}, this service has {catalogue_version()}")
+
+
+class ModelHolder:
+    """Holds the serving model; `reload()` is safe to call from any thread while requests are served."""
+
+    def __init__(self, source: RegistrySource, cache_dir: Path) -> None:
+        self.source = source
+        self.cache_dir = Path(cache_dir)
+        self.current: ServingModel | None = None
+        self.degraded: str | None = None  # why, when serving from the cache or not at all
+        self.last_error: str | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Load the alias's version; fall back to the cached copy (degraded) if the registry is unreachable."""
+        try:
+            self.reload()
+        except Exception as error:  # noqa: BLE001 — any registry failure leads to the cached copy
+            self.last_error = str(error)
+            cached = self._load_cached()
+            if cached is None:
+                self.degraded = f"no model: registry unavailable ({error}) and nothing cached"
+                return
+            self.current = cached
+            self.degraded = f"serving cached version {cached.version}: registry unavailable ({error})"
+
+    def reload(self) -> bool:
+        """Load the alias's current version if it differs from the serving one. True when a new model serves."""
+        with self._lock:
+            version = self.source.resolve()
+            if self.current is not None and self.current.version == version and self.current.source == "registry":
+                self.degraded = None
+                return False
+            with tempfile.TemporaryDirectory() as tmp:
+                folder, info = self.source.download(version, Path(tmp))
+                model = RiskModel.load(folder)
+                check_fits_catalogue(model)  # raises: the previous model keeps serving
+                self._cache(version, folder, info)
+            self.current = ServingModel(
+                version, model, bool(model.meta.get("synthetic")), time.time(), "registry", info
+            )
+            self.degraded = None
+            self.last_error = None
+            return True
+
+    def _cache(self, version: str, folder: Path, info: dict[str, Any]) -> None:
+        target = self.cache_dir / version
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(folder, target)
+        (target / "registry_info.json").write_text(json.dumps(info, ensure_ascii=False, default=str))
+        (self.cache_dir / _LATEST).write_text(json.dumps({"version": version}))
+
+    def _load_cached(self) -> ServingModel | None:
+        latest = self.cache_dir / _LATEST
+        if not latest.is_file():
+            return None
+        version = json.loads(latest.read_text())["version"]
+        folder = self.cache_dir / version
+        model = RiskModel.load(folder)
+        check_fits_catalogue(model)
+        info_file = folder / "registry_info.json"
+        info = json.loads(info_file.read_text()) if info_file.is_file() else {}
+        return ServingModel(version, model, bool(model.meta.get("synthetic")), time.time(), "cache", info)
