@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import typer
 
-from relapse import data_commands, demo_command, features_command, simulate_command, train_commands, tune_command
+from relapse import (
+    data_commands,
+    demo_command,
+    explain_command,
+    features_command,
+    simulate_command,
+    train_commands,
+    tune_command,
+)
 
 app = typer.Typer(
     name="relapse",
@@ -23,6 +31,7 @@ data_commands.register(app)
 features_command.register(app)
 train_commands.register(app)
 tune_command.register(app)
+explain_command.register(app)
 
 
 @app.callback()

@@ -1,0 +1,276 @@
+"""Reasons: exact SHAP contributions turned into probability points, aggregated by the policy's risk types.
+
+Contributions
+    The booster's exact TreeSHAP values φ_i (`models.treeshap.TreeExplainer`, or LightGBM's `pred_contrib`,
+    which is equally exact) are in log-odds of the *uncalibrated* booster: b + Σ φ_i = margin, with b the
+    explainer's expected value. Additivity is checked for every household (|b + Σφ − margin| ≤ 1e-6).
+
+Probability points
+    Officials read the calibrated probability p = g(margin), g the calibrator, against the base rate
+    p₀ = g(b). Points say how much of p − p₀ each feature accounts for. Because g is monotone but not linear
+    (isotonic calibration is piecewise linear and may be flat), log-odds cannot simply be rescaled by one
+    factor without amplifying mixed-sign contributions. We split the contributions into the risk-raising sum
+    P = Σ_{φ_i > 0} φ_i and the risk-lowering sum N = Σ_{φ_i < 0} φ_i, give the two "players" their Shapley
+    shares of the calibrated change along g,
+
+        Δ⁺ = ½ [g(b + P) − g(b) + g(b + P + N) − g(b + N)]
+        Δ⁻ = ½ [g(b + N) − g(b) + g(b + P + N) − g(b + P)]
+
+    and share each within its sign in proportion to the log-odds: points_i = φ_i · Δ⁺ / P for φ_i > 0 and
+    φ_i · Δ⁻ / N for φ_i < 0 (0 for φ_i = 0). Then Σ points_i = Δ⁺ + Δ⁻ = p − p₀ exactly (to rounding), a
+    risk-raising feature never gets negative points (g is non-decreasing), and no point exceeds the range of g.
+    Points are probabilities (0.034 = 3.4 percentage points).
+
+Aggregation
+    A feature's *reason key* is its catalogue group's official risk-type code (DOMAIN.md §4; "02" stands for the
+    whole 02xx disaster family) or, for groups without a code, the group itself (income, housing, water,
+    insurance, household composition, …). A reason's points are the sum of its features' points. The top
+    reasons are the keys with positive points, largest first, ties broken by key; each quotes the household's own
+    values of its risk-raising features through the catalogue's reason templates (`features.catalogue`). The top
+    *risk types* are the same list restricted to keys with an official code — what the national system records
+    as a household's risk types 1–5; income, monitoring history and the like are context, not causes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from features import catalogue, codes
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+ADDITIVITY_TOLERANCE = 1e-6
+OTHER_KEY = "other"  # features a bring-your-own-data model has beyond the catalogue
+
+
+class Calibrator(Protocol):
+    """What the points need of a calibrator (models.calibration): margin → calibrated probability."""
+
+    def predict(self, margin: np.ndarray) -> np.ndarray: ...
+
+
+class AdditivityError(RuntimeError):
+    """The explainer's contributions do not add up to the model's margin."""
+
+
+class Explainer(Protocol):
+    expected_value: float
+
+    def shap_values(self, x: np.ndarray) -> np.ndarray: ...
+
+
+class PredContribExplainer:
+    """LightGBM's own exact TreeSHAP (`pred_contrib`): the reference and the fallback explainer."""
+
+    def __init__(self, booster: lgb.Booster) -> None:
+        self.booster = booster
+        zero = np.zeros((1, booster.num_feature()))
+        self.expected_value = float(np.asarray(booster.predict(zero, pred_contrib=True, num_threads=1))[0, -1])
+
+    def shap_values(self, x: np.ndarray) -> np.ndarray:
+        contrib = np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=1), dtype=float)
+        return contrib[:, :-1]
+
+
+def default_explainer(booster: lgb.Booster) -> Explainer:
+    """The fast exact explainer of `models.treeshap`; LightGBM's `pred_contrib` where it does not apply."""
+    try:
+        from models.treeshap import TreeExplainer, UnsupportedModelError
+    except ImportError:  # pragma: no cover - the fast explainer is part of the package
+        return PredContribExplainer(booster)
+    try:
+        return TreeExplainer(booster)
+    except UnsupportedModelError:
+        return PredContribExplainer(booster)
+
+
+# --- probability points ----------------------------------------------------------------------------
+def probability_points(phi: np.ndarray, expected_value: float, calibrator: Calibrator) -> np.ndarray:
+    """Per-feature points of the calibrated probability (module docstring); rows add up to p − p₀."""
+    phi = np.atleast_2d(np.asarray(phi, dtype=float))
+    positive = np.where(phi > 0, phi, 0.0).sum(axis=1)
+    negative = np.where(phi < 0, phi, 0.0).sum(axis=1)
+    b = np.full(len(phi), float(expected_value))
+
+    def g(margin: np.ndarray) -> np.ndarray:
+        return np.asarray(calibrator.predict(margin), dtype=float)
+
+    g_b, g_p, g_n, g_pn = g(b), g(b + positive), g(b + negative), g(b + positive + negative)
+    up = 0.5 * ((g_p - g_b) + (g_pn - g_n))
+    down = 0.5 * ((g_n - g_b) + (g_pn - g_p))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale_up = np.where(positive > 0, up / positive, 0.0)
+        scale_down = np.where(negative < 0, down / negative, 0.0)
+    return np.where(phi > 0, phi * scale_up[:, None], np.where(phi < 0, phi * scale_down[:, None], 0.0))
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Exact contributions of a batch of households, in log-odds and in probability points."""
+
+    feature_names: tuple[str, ...]
+    shap: np.ndarray  # (n, k) log-odds
+    points: np.ndarray  # (n, k) calibrated probability
+    expected_value: float
+    margin: np.ndarray  # (n,)
+    probability: np.ndarray  # (n,) calibrated
+    base_probability: float
+
+
+def attribute(
+    x: np.ndarray, feature_names: Sequence[str], explainer: Explainer, calibrator: Calibrator, margin: np.ndarray
+) -> Attribution:
+    """SHAP values of `x`, checked against `margin`, and their probability points."""
+    phi = np.asarray(explainer.shap_values(x), dtype=float)
+    expected = float(explainer.expected_value)
+    gap = np.abs(phi.sum(axis=1) + expected - margin)
+    if len(gap) and float(gap.max()) > ADDITIVITY_TOLERANCE:
+        raise AdditivityError(f"SHAP values miss the margin by {float(gap.max()):.2e} (row {int(gap.argmax())})")
+    points = probability_points(phi, expected, calibrator)
+    return Attribution(
+        feature_names=tuple(feature_names),
+        shap=phi,
+        points=points,
+        expected_value=expected,
+        margin=np.asarray(margin, dtype=float),
+        probability=np.asarray(calibrator.predict(margin), dtype=float),
+        base_probability=float(np.asarray(calibrator.predict(np.array([expected])))[0]),
+    )
+
+
+# --- reason keys -----------------------------------------------------------------------------------
+def reason_key(feature_name: str) -> str:
+    """The feature's risk-type code, or its catalogue group when the group has none."""
+    item = catalogue.BY_NAME.get(feature_name)
+    if item is None:
+        return OTHER_KEY
+    return item.risk_type or item.group
+
+
+def reason_code(key: str) -> str | None:
+    """The official risk-type code of a reason key (None for non-coded groups)."""
+    return key if key[:1].isdigit() else None
+
+
+def reason_names(key: str) -> tuple[str, str]:
+    """(zh, en) name of a reason key: the risk type's official name, or the catalogue group's."""
+    if key == "02":
+        group = catalogue.GROUPS["disaster"]
+        return group.zh, group.en
+    if key in codes.RISK_TYPES:
+        return codes.RISK_TYPES[key]
+    if key in catalogue.GROUPS:
+        group = catalogue.GROUPS[key]
+        return group.zh, group.en
+    return "其他", "other"
+
+
+@dataclass(frozen=True)
+class FeatureContribution:
+    name: str
+    value: Any  # the household's own value, as in the profile
+    shap: float  # log-odds
+    points: float  # calibrated probability
+
+
+@dataclass(frozen=True)
+class Reason:
+    key: str
+    code: str | None
+    zh: str
+    en: str
+    points: float  # calibrated probability (sum over the key's features)
+    shap: float  # log-odds (sum over the key's features)
+    features: tuple[FeatureContribution, ...]  # the key's risk-raising features, largest first
+    sentence_zh: str | None
+    sentence_en: str | None
+
+    def sentence(self, lang: Lang) -> str | None:
+        return self.sentence_zh if lang == "zh" else self.sentence_en
+
+
+def feature_sentence(name: str, value: Any, lang: Lang) -> str:
+    """The catalogue's reason template filled with the value; a generic one for non-catalogue features."""
+    if name in catalogue.BY_NAME:
+        return catalogue.format_reason(name, _plain(value), lang)
+    return f"{name} = {value}"
+
+
+def household_reasons(
+    attribution: Attribution,
+    row: int,
+    profile: pd.Series,
+    *,
+    langs: Sequence[Lang] = LANGS,
+    features_per_reason: int = 2,
+) -> list[Reason]:
+    """Every reason key of one household with its points, largest first (ties: by key); sentences filled."""
+    names = attribution.feature_names
+    phi, points = attribution.shap[row], attribution.points[row]
+    by_key: dict[str, list[int]] = {}
+    for j, name in enumerate(names):
+        by_key.setdefault(reason_key(name), []).append(j)
+    reasons = []
+    for key, columns in by_key.items():
+        raising = sorted((j for j in columns if phi[j] > 0), key=lambda j: (-points[j], -phi[j], names[j]))
+        quoted = tuple(
+            FeatureContribution(names[j], profile.get(names[j]), float(phi[j]), float(points[j]))
+            for j in raising[:features_per_reason]
+        )
+        zh, en = reason_names(key)
+        sentences = {lang: _join([feature_sentence(f.name, f.value, lang) for f in quoted], lang) for lang in langs}
+        reasons.append(
+            Reason(
+                key=key,
+                code=reason_code(key),
+                zh=zh,
+                en=en,
+                points=float(sum(points[j] for j in columns)),
+                shap=float(sum(phi[j] for j in columns)),
+                features=quoted,
+                sentence_zh=sentences.get("zh"),
+                sentence_en=sentences.get("en"),
+            )
+        )
+    return sorted(reasons, key=lambda r: (-r.points, -r.shap, r.key))
+
+
+def top_reasons(reasons: Sequence[Reason], top: int = 3) -> list[Reason]:
+    """The first `top` reasons that raise the risk (positive points and at least one risk-raising feature)."""
+    return [r for r in reasons if r.points > 0 and r.features][:top]
+
+
+def top_risk_types(reasons: Sequence[Reason], top: int = 3) -> list[Reason]:
+    """The first `top` risk-raising reasons with an official risk-type code (the 风险类型 of the system)."""
+    return [r for r in top_reasons(reasons, len(reasons)) if r.code is not None][:top]
+
+
+def feature_contributions(attribution: Attribution, row: int, profile: pd.Series) -> list[FeatureContribution]:
+    """Every feature of one household, largest points first (ties: by name)."""
+    names = attribution.feature_names
+    items = [
+        FeatureContribution(name, profile.get(name), float(attribution.shap[row, j]), float(attribution.points[row, j]))
+        for j, name in enumerate(names)
+    ]
+    return sorted(items, key=lambda f: (-f.points, -f.shap, f.name))
+
+
+def _join(parts: list[str], lang: Lang) -> str | None:
+    if not parts:
+        return None
+    return ("；" if lang == "zh" else "; ").join(parts)
+
+
+def _plain(value: Any) -> Any:
+    """pandas' missing markers as NaN, numpy scalars as Python numbers (the templates format floats)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return float("nan")
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,240 @@
+"""What-if: re-score a household as if a proposed measure were in place — a model estimate, not a causal effect.
+
+A measure's declared effects (`models.measure_table`) change base quantities of the profile: a flag, a count,
+an out-of-pocket cost, a yearly income component. The features derived from them are then recomputed the way
+the profile builder defines them (features/_profile_income.py), so that the changed profile stays consistent:
+
+- household net income = income_pc_yuan × members_count (members floored at 1); gross income follows from
+  the production-cost ratio and the business share (net = gross − cost, cost = ratio × business receipts);
+- added income raises income_pc_yuan, income_to_line, income_pc_after_medical_yuan and its ratio to the line,
+  income_pc_change_1y, the income shares (wage, business, property, transfer, safety net) and lowers the
+  production-cost ratio when business receipts grow;
+- lower out-of-pocket medical spending raises the income after medical costs; the cost-to-income ratios
+  (oop_to_income_12m, disaster_loss_to_income_12m) follow their numerator and the household net income;
+- a household without an income record keeps its income features missing: unknown stays unknown.
+
+The 3-year trend and volatility are left as they are. The re-scored probability is what the model says about
+the changed profile; the model learned associations, not effects (a household receiving dibao is, in the
+data, a household in difficulty), so the difference is labelled everywhere as a model estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.measure_table import Change, Effect, Income, Measure
+from models.risk_model import RiskModel
+
+LABEL_ZH = "模型估计，非因果效应"
+LABEL_EN = "model estimate, not a causal effect"
+
+# The floor the profile builder puts under household net income in ratios (features/_profile_income.py);
+# tests/models/test_whatif.py checks that the two agree.
+INCOME_FLOOR_YUAN = 1_000.0
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    measure: str
+    probability_before: float
+    probability_after: float
+    label_zh: str = LABEL_ZH
+    label_en: str = LABEL_EN
+
+    @property
+    def points(self) -> float:
+        """Change of the calibrated probability (negative: the model sees less risk)."""
+        return self.probability_after - self.probability_before
+
+
+def apply_effects(profiles: pd.DataFrame, effects: Sequence[Effect]) -> pd.DataFrame:
+    """A copy of `profiles` with the effects applied to every row and derived features recomputed."""
+    out = profiles.copy()
+    before = _numbers(out, ("medical_oop_last_year_yuan", "hospital_oop_12m_yuan", "disaster_loss_12m_yuan"))
+    for effect in effects:
+        if isinstance(effect, Change):
+            _change(out, effect)
+    incomes = [e for e in effects if isinstance(e, Income)]
+    _recompute_income(out, profiles, incomes, before)
+    return out
+
+
+def apply_measure(profiles: pd.DataFrame, measure: Measure) -> pd.DataFrame:
+    return apply_effects(profiles, measure.effects)
+
+
+def what_if(model: RiskModel, profile: pd.DataFrame, measures: Sequence[Measure]) -> list[WhatIf]:
+    """One re-score per measure for a one-row profile, against the profile's own calibrated probability."""
+    if len(profile) != 1:
+        raise ValueError(f"what_if expects one household's profile, got {len(profile)} rows")
+    return what_if_batch(model, profile, [list(measures)])[0]
+
+
+def what_if_batch(
+    model: RiskModel,
+    profiles: pd.DataFrame,
+    measures: Sequence[Sequence[Measure]],
+    before: np.ndarray | None = None,
+) -> list[list[WhatIf]]:
+    """Re-scores for many households at once: `measures[i]` are row i's measures, in its order.
+
+    Rows sharing a measure are changed together, and everything is scored in one call to the model.
+    `before` (the rows' calibrated probabilities) is computed when not given.
+    """
+    if len(measures) != len(profiles):
+        raise ValueError("one list of measures per profile row is needed")
+    p0 = model.predict_proba(profiles) if before is None else np.asarray(before, dtype=float)
+    frame = profiles.reset_index(drop=True)
+    rows_by_code: dict[str, list[int]] = {}
+    by_code: dict[str, Measure] = {}
+    for i, items in enumerate(measures):
+        for m in items:
+            rows_by_code.setdefault(m.code, []).append(i)
+            by_code[m.code] = m
+    if not rows_by_code:
+        return [[] for _ in measures]
+    changed: list[pd.DataFrame] = []
+    keys: list[tuple[int, str]] = []
+    for code in sorted(rows_by_code):
+        rows = rows_by_code[code]
+        changed.append(apply_measure(frame.iloc[rows], by_code[code]))
+        keys.extend((i, code) for i in rows)
+    after = dict(zip(keys, model.predict_proba(pd.concat(changed, ignore_index=True)), strict=True))
+    return [
+        [WhatIf(m.code, float(p0[i]), float(after[(i, m.code)])) for m in items] for i, items in enumerate(measures)
+    ]
+
+
+# --- internals ---------------------------------------------------------------------------------------
+def _numbers(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.ndarray]:
+    return {n: _column(frame, n) for n in names if n in frame.columns}
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return pd.to_numeric(frame[name], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+
+
+def _change(frame: pd.DataFrame, change: Change) -> None:
+    if change.feature not in frame.columns:
+        return  # a model without this feature: nothing to change
+    value = _column(frame, change.feature)
+    if change.op == "set":
+        new = np.full(len(frame), change.value)
+    elif change.op == "add":
+        new = np.nan_to_num(value) + change.value
+    elif change.op == "scale":
+        new = value * change.value
+    else:  # at_most
+        new = np.where(np.isnan(value), value, np.minimum(value, change.value))
+    frame[change.feature] = new
+
+
+def _recompute_income(
+    out: pd.DataFrame, original: pd.DataFrame, incomes: Sequence[Income], before: dict[str, np.ndarray]
+) -> None:
+    n = len(out)
+    members = np.fmax(np.nan_to_num(_column(original, "members_count"), nan=1.0), 1.0)
+    pc = _column(original, "income_pc_yuan")
+    known = ~np.isnan(pc)
+    net = np.where(known, pc * members, np.nan)
+
+    added = {part: np.zeros(n) for part in ("wages", "business", "property", "transfers", "safety_net")}
+    for income in incomes:
+        factor = members if income.per == "member" else 1.0
+        if income.per not in ("household", "member"):
+            factor = np.nan_to_num(_column(original, income.per)) if income.per in original.columns else 0.0
+        amount = income.yuan * factor
+        added[income.part] = added[income.part] + amount
+        if income.part == "safety_net":
+            added["transfers"] = added["transfers"] + amount  # dibao and tekun are transfers
+    extra = np.where(known, added["wages"] + added["business"] + added["property"] + added["transfers"], 0.0)
+    net_new = net + extra
+
+    if extra.any():
+        line = _line(original, pc)
+        pc_new = net_new / members
+        out["income_pc_yuan"] = pc_new
+        _set_if(out, "income_to_line", pc_new / line)
+        if "income_pc_change_1y" in out.columns:
+            change = _column(original, "income_pc_change_1y")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                previous = pc / (1.0 + change)
+                out["income_pc_change_1y"] = np.where(previous > 0, pc_new / previous - 1.0, change)
+        _shares(out, original, added, known)
+    # Income after compliant medical spending: more income, less out-of-pocket cost.
+    if "income_pc_after_medical_yuan" in out.columns:
+        after = _column(original, "income_pc_after_medical_yuan")
+        oop_before = before.get("medical_oop_last_year_yuan", np.zeros(n))
+        oop_after = _column(out, "medical_oop_last_year_yuan") if "medical_oop_last_year_yuan" in out else oop_before
+        saved = np.nan_to_num(oop_before) - np.nan_to_num(oop_after)
+        after_new = after + extra / members + saved / members
+        out["income_pc_after_medical_yuan"] = after_new
+        _set_if(out, "income_after_medical_to_line", after_new / _line(original, pc))
+    # Ratios to household net income follow their numerator and the (floored) denominator.
+    floor_before = np.fmax(net, INCOME_FLOOR_YUAN)
+    floor_after = np.fmax(net_new, INCOME_FLOOR_YUAN)
+    for ratio, numerator in (
+        ("oop_to_income_12m", "hospital_oop_12m_yuan"),
+        ("disaster_loss_to_income_12m", "disaster_loss_12m_yuan"),
+    ):
+        if ratio not in out.columns or numerator not in before:
+            continue
+        old, new = before[numerator], _column(out, numerator)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            numerator_factor = np.where(old > 0, new / old, 1.0)
+        value = _column(original, ratio)
+        out[ratio] = np.where(known, value * numerator_factor * floor_before / floor_after, value * numerator_factor)
+
+
+def _line(original: pd.DataFrame, pc: np.ndarray) -> np.ndarray:
+    """The monitoring line of the income year: the meta column, else income ÷ its ratio to the line."""
+    if "monitoring_line_yuan" in original.columns:
+        line = _column(original, "monitoring_line_yuan")
+        if not np.isnan(line).all():
+            return line
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pc / _column(original, "income_to_line")
+
+
+def _shares(out: pd.DataFrame, original: pd.DataFrame, added: dict[str, np.ndarray], known: np.ndarray) -> None:
+    if "wage_share" not in out.columns:
+        return
+    members = np.fmax(np.nan_to_num(_column(original, "members_count"), nan=1.0), 1.0)
+    net = _column(original, "income_pc_yuan") * members
+
+    def share(name: str) -> np.ndarray:
+        return np.nan_to_num(_column(original, name)) if name in original.columns else np.zeros(len(out))
+
+    cost_ratio = _column(original, "production_cost_ratio") if "production_cost_ratio" in original else None
+    cost_share = np.nan_to_num(cost_ratio) * share("business_share") if cost_ratio is not None else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gross = np.where(1.0 - cost_share > 0, net / (1.0 - cost_share), net)
+    has_gross = ~np.isnan(_column(original, "wage_share")) & (gross > 0)
+    gross = np.where(has_gross, gross, 0.0)
+    gross_new = gross + added["wages"] + added["business"] + added["property"] + added["transfers"]
+    parts = {
+        "wage_share": share("wage_share") * gross + added["wages"],
+        "business_share": share("business_share") * gross + added["business"],
+        "property_share": share("property_share") * gross + added["property"],
+        "transfer_share": share("transfer_share") * gross + added["transfers"],
+        "safety_net_share": share("safety_net_share") * gross + added["safety_net"],
+    }
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name, amount in parts.items():
+            if name in out.columns:
+                out[name] = np.where(known & (gross_new > 0), amount / gross_new, _column(original, name))
+        if cost_ratio is not None and "production_cost_ratio" in out.columns:
+            business = share("business_share") * gross
+            cost = cost_ratio * business
+            out["production_cost_ratio"] = np.where(
+                known & ~np.isnan(cost_ratio), cost / (business + added["business"]), cost_ratio
+            )
+
+
+def _set_if(frame: pd.DataFrame, name: str, values: np.ndarray) -> None:
+    if name in frame.columns:
+        frame[name] = values

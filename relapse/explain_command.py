@@ -1,0 +1,172 @@
+"""`relapse explain`: reasons, proposed measures and what-if for one household, in zh-CN and English.
+
+The household's profile is built from the source folder (the demo city by default) with the same profile
+builder as training and serving, as of `--as-of` (default: the extract date of the data), and explained with
+the registry's champion (or `--version`). `--faithfulness` prints the faithfulness table of issue #5 §5 instead
+(`training.faithfulness`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+from rich.table import Table
+
+from relapse._progress import console
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from models.explain import HouseholdExplanation
+    from models.reasons import Lang
+    from models.risk_model import RiskModel
+
+LangChoice = Literal["zh", "en", "both"]
+SYNTHETIC_NOTICE = "合成数据（虚构城市，非真实人员或地点） — SYNTHETIC DATA (a fictional city; no real person or place)"
+
+
+def explain(
+    household: Annotated[str | None, typer.Option("--household", help="Household id to explain.")] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Source folder (contract tables). Default: the demo city.")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Reference date (YYYY-MM-DD). Default: the data's extract date.")
+    ] = None,
+    lang: Annotated[LangChoice, typer.Option("--lang", help="Language of the texts.")] = "both",
+    top: Annotated[int, typer.Option(min=1, help="Number of reasons.")] = 3,
+    version: Annotated[str | None, typer.Option(help="Model version (default: the champion).")] = None,
+    faithfulness: Annotated[
+        bool, typer.Option("--faithfulness", help="Print the faithfulness of reasons on --data instead.")
+    ] = False,
+    reference: Annotated[
+        str, typer.Option(help="Faithfulness reference date: identification or year_start.")
+    ] = "identification",
+) -> None:
+    """Explain one household: reasons in the policy's risk types, measures, and what-if (model estimates)."""
+    from features.ingestion import load_sources
+    from features.pseudonyms import ensure_local_key
+    from features.settings import get_settings
+    from relapse.demo_command import demo_sources_dir
+
+    settings = get_settings()
+    folder = data or demo_sources_dir(settings.data_dir)
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{folder} does not exist; run `relapse demo` or pass --data", param_hint="--data")
+    key, _ = ensure_local_key(settings)
+    with console.status(f"loading {folder}"):
+        sources = load_sources(folder, key)
+    model, model_version = _model(version)
+    if faithfulness:
+        _faithfulness(model, sources, folder, top, reference)
+        return
+    if household is None:
+        raise typer.BadParameter("give --household ID (or --faithfulness)", param_hint="--household")
+    profile, as_of_date = _profile(sources, household, as_of)
+    from models.explain import explain_households
+
+    with console.status("explaining"):
+        result = explain_households(model, profile, top=top, lang=lang)[0]
+    if sources.synthetic:
+        console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
+    print_explanation(result, lang, model_version, as_of_date)
+    if sources.synthetic:
+        console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
+
+
+def _model(version: str | None) -> tuple[RiskModel, str]:
+    from mlflow import MlflowClient
+
+    from training.pipeline import load_registered
+    from training.registry import CHAMPION, alias_version
+    from training.settings import get_settings
+    from training.tracking import configure
+
+    settings = get_settings()
+    configure(settings)
+    client = MlflowClient()
+    version = version or alias_version(client, settings.registered_model, CHAMPION)
+    if version is None:
+        raise typer.BadParameter("no champion in the registry; run `relapse demo` or pass --version")
+    with console.status(f"loading model version {version}"):
+        return load_registered(client, settings, version), version
+
+
+def _profile(sources: object, household: str, as_of: str | None) -> tuple[pd.DataFrame, str]:
+    import pandas as pd
+
+    from features.profiles import build_profile, select_households
+
+    households = sources["households"]  # type: ignore[index]
+    if not (households["household_id"].astype(str) == household).any():
+        raise typer.BadParameter(f"no household {household!r} in the data", param_hint="--household")
+    manifest = getattr(sources, "manifest", {})
+    date = pd.Timestamp(as_of or manifest.get("extract_date") or pd.Timestamp.today().normalize())
+    own = select_households(sources, [household])  # type: ignore[arg-type]
+    return build_profile(own, date), str(date.date())
+
+
+def _faithfulness(model: RiskModel, sources: object, folder: Path, top: int, reference: str) -> None:
+    from training.faithfulness import measure_faithfulness, period_start, read_truth, report
+
+    if reference not in ("identification", "year_start"):
+        raise typer.BadParameter("identification or year_start", param_hint="--reference")
+    with console.status("measuring faithfulness"):
+        result = measure_faithfulness(
+            model,
+            sources,  # type: ignore[arg-type]
+            read_truth(folder),
+            start=period_start(model, sources),  # type: ignore[arg-type]
+            top=top,
+            reference=reference,  # type: ignore[arg-type]
+        )
+    console.print(report(result, folder), markup=False, highlight=False)
+
+
+def _pp(points: float, lang: str) -> str:
+    return f"{points * 100:+.1f} 个百分点" if lang == "zh" else f"{points * 100:+.1f} pp"
+
+
+def print_explanation(result: HouseholdExplanation, lang: LangChoice, model_version: str, as_of: str) -> None:
+    langs: tuple[Lang, ...] = ("zh", "en") if lang == "both" else (lang,)
+    console.print(
+        f"[bold]household {result.household_id}[/] — as of {as_of}; model version {model_version}\n"
+        f"risk of identification within 12 months 12个月内被识别为监测对象的概率: [bold]{result.probability:.1%}[/] "
+        f"(base rate 基准 {result.base_probability:.1%}); "
+        f"labour 劳动力: {'有 yes' if result.has_labour else '无 no'}"
+    )
+    reasons = Table(
+        "#", "risk type 风险类型", "points 百分点", *(f"why ({x})" for x in langs), title="reasons 致贫返贫风险原因"
+    )
+    for i, r in enumerate(result.reasons, start=1):
+        name = f"{r.code or '—'} {r.zh} / {r.en}"
+        reasons.add_row(str(i), name, _pp(r.points, "en"), *((r.sentence(x) or "") for x in langs))
+    console.print(reasons)
+    measures = Table(
+        "measure 措施",
+        "category 类别",
+        "addresses 针对风险",
+        "instead of 已享受",
+        "what-if 模型估计",
+        title="proposed measures 建议帮扶措施",
+    )
+    for p, w in zip(result.measures, result.what_if, strict=True):
+        measures.add_row(
+            f"{p.zh} / {p.en}",
+            f"{p.category_zh} / {p.category_en} ({p.family_zh} / {p.family_en})",
+            ", ".join(p.risks),
+            ", ".join(p.replaces),
+            f"{_pp(w.points, 'zh')} → {w.probability_after:.1%}",
+        )
+    console.print(measures)
+    console.print(
+        f"what-if: {result.what_if_label_zh}；{result.what_if_label_en} — the model re-scored with the measure's "
+        "declared effect on the profile (docs/measures.md)."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""
+    app.command()(explain)

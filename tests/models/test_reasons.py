@@ -1,0 +1,168 @@
+"""Reasons: exact contributions → probability points by risk type, only risk-raising, deterministic, own values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.catalogue import BY_NAME, format_reason
+from models.calibration import IsotonicCalibrator, SigmoidCalibrator
+from models.explain import explain_households
+from models.reasons import (
+    AdditivityError,
+    Attribution,
+    attribute,
+    household_reasons,
+    probability_points,
+    reason_key,
+    reason_names,
+    top_reasons,
+)
+from tests.models.explain_fixtures import explainer, profiles, small_model
+
+CALIBRATORS = ["sigmoid", "isotonic"]
+
+
+@pytest.mark.parametrize("calibrator", CALIBRATORS)
+def test_points_add_up_to_probability_minus_base_rate(calibrator: str) -> None:
+    model = small_model(calibrator)
+    rows = profiles().head(300)
+    x = model.prepare(rows)
+    att = attribute(x, model.feature_names, explainer(model), model.calibrator, model.margin(x))
+    p = model.predict_proba(rows)
+    base = float(model.calibrator.predict(np.array([att.expected_value]))[0])
+    np.testing.assert_allclose(att.points.sum(axis=1), p - base, atol=1e-9, rtol=0)
+    # and per household, through the reasons (every key) of the public entry point
+    for item, p_i in zip(explain_households(model, rows.head(30), explainer=explainer(model)), p, strict=False):
+        assert sum(r.points for r in item.all_reasons) == pytest.approx(p_i - item.base_probability, abs=1e-9)
+        assert item.probability == pytest.approx(p_i, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "calibrator",
+    [SigmoidCalibrator(1.3, -0.5), IsotonicCalibrator((-4.0, -1.0, 0.0, 0.5, 2.0), (0.0, 0.1, 0.1, 0.3, 0.9))],
+)
+def test_points_are_additive_and_keep_the_sign_of_the_contribution(calibrator: object) -> None:
+    rng = np.random.default_rng(5)
+    phi = rng.normal(0, 0.8, (500, 12)) * (rng.random((500, 12)) < 0.6)
+    b = -1.2
+    points = probability_points(phi, b, calibrator)  # type: ignore[arg-type]
+    g = calibrator.predict  # type: ignore[attr-defined]
+    np.testing.assert_allclose(points.sum(axis=1), g(b + phi.sum(axis=1)) - g(np.array([b]))[0], atol=1e-12)
+    assert (points[phi > 0] >= 0).all() and (points[phi < 0] <= 0).all() and (points[phi == 0] == 0).all()
+
+
+def test_a_margin_the_contributions_miss_is_refused() -> None:
+    model = small_model()
+    x = model.prepare(profiles().head(5))
+
+    class Off:
+        expected_value = 0.0
+
+        def shap_values(self, rows: np.ndarray) -> np.ndarray:
+            return np.zeros((len(rows), rows.shape[1]))
+
+    with pytest.raises(AdditivityError, match="miss the margin"):
+        attribute(x, model.feature_names, Off(), model.calibrator, model.margin(x))
+
+
+def test_only_risk_raising_reasons_with_their_risk_type_and_names() -> None:
+    model = small_model()
+    result = explain_households(model, profiles().head(200), top=3, explainer=explainer(model))
+    seen = 0
+    for item in result:
+        assert len(item.reasons) <= 3
+        for reason in item.reasons:
+            seen += 1
+            assert reason.points > 0
+            assert reason.features and all(f.shap > 0 and reason_key(f.name) == reason.key for f in reason.features)
+            assert (reason.code is not None) == reason.key[0].isdigit()
+            assert (reason.zh, reason.en) == reason_names(reason.key)
+        assert all(r.code is not None and r.points > 0 for r in item.risk_types)
+    assert seen > 300
+
+
+def test_reason_keys_follow_the_catalogue() -> None:
+    assert reason_key("hospital_oop_12m_yuan") == "01"
+    assert reason_key("disaster_loss_12m_yuan") == "02"
+    assert reason_key("housing_unsafe") == "housing"
+    assert reason_key("income_to_line") == "income"
+    assert reason_key("not_in_the_catalogue") == "other"
+    assert reason_names("02") == ("因灾", "natural disaster")
+    assert reason_names("04") == ("缺劳动力", "lack of labour")
+
+
+def test_identical_input_gives_identical_reasons_in_identical_order() -> None:
+    model = small_model()
+    rows = profiles().head(80)
+    first = explain_households(model, rows, explainer=explainer(model))
+    again = explain_households(model, rows, explainer=explainer(model))
+    shuffled = rows.sample(frac=1.0, random_state=3)
+    by_id = {e.household_id: e for e in explain_households(model, shuffled, explainer=explainer(model))}
+    assert repr([e.to_dict() for e in first]) == repr([e.to_dict() for e in again])  # repr: NaN == NaN
+    for item in first:
+        other = by_id[item.household_id]
+        assert [(r.key, r.points, r.sentence_zh) for r in item.reasons] == [
+            (r.key, r.points, r.sentence_zh) for r in other.reasons
+        ]
+        keys = [(-r.points, -r.shap, r.key) for r in item.all_reasons]
+        assert keys == sorted(keys)
+
+
+def test_ties_are_broken_by_key() -> None:
+    names = ("disabled_count", "hospital_stays_12m", "housing_unsafe")
+    phi = np.array([[0.5, 0.5, 0.5]])
+    att = Attribution(names, phi, phi * 0.1, -2.0, np.array([-0.5]), np.array([0.3]), 0.15)
+    profile = pd.Series({"disabled_count": 1.0, "hospital_stays_12m": 2.0, "housing_unsafe": 1.0})
+    assert [r.key for r in household_reasons(att, 0, profile)] == ["01", "03", "housing"]
+
+
+def test_sentences_quote_the_households_own_values_from_the_catalogue_templates() -> None:
+    model = small_model()
+    rows = profiles().head(100)
+    checked = 0
+    for item, (_, row) in zip(
+        explain_households(model, rows, explainer=explainer(model)), rows.iterrows(), strict=True
+    ):
+        for reason in item.reasons:
+            for f in reason.features:
+                assert f.value is row[f.name] or f.value == row[f.name] or pd.isna(row[f.name])
+                value = float("nan") if pd.isna(row[f.name]) else row[f.name]
+                assert format_reason(f.name, value, "zh") in (reason.sentence_zh or "")
+                assert format_reason(f.name, value, "en") in (reason.sentence_en or "")
+                if BY_NAME[f.name].unit == "yuan" and not pd.isna(row[f.name]):
+                    assert f"{float(row[f.name]):,.0f}" in (reason.sentence_zh or "")
+                    checked += 1
+    assert checked > 0
+
+
+def test_a_hand_made_profile_gets_its_values_with_units() -> None:
+    names = ("hospital_oop_12m_yuan", "oop_to_income_12m", "income_to_line")
+    phi = np.array([[1.0, 0.6, -0.2]])
+    att = Attribution(names, phi, probability_points(phi, -3.0, SigmoidCalibrator(1.0, 0.0)), -3.0, np.array([-1.6]),
+                      np.array([0.17]), 0.05)  # fmt: skip
+    profile = pd.Series({"hospital_oop_12m_yuan": 23_400.0, "oop_to_income_12m": 0.85, "income_to_line": 1.4})
+    reasons = top_reasons(household_reasons(att, 0, profile), 3)
+    assert [r.key for r in reasons] == ["01"]
+    assert reasons[0].sentence_zh == "近12个月住院自付 23,400 元；住院自付相当于家庭纯收入的 85%"
+    assert reasons[0].sentence_en == (
+        "23,400 yuan out of pocket for hospital stays in 12 months; hospital costs equal 85% of household net income"
+    )
+
+
+def test_lang_selects_the_sentences() -> None:
+    model = small_model()
+    (item,) = explain_households(model, profiles().head(1), lang="en", explainer=explainer(model))
+    assert item.reasons and all(r.sentence_zh is None and r.sentence_en for r in item.reasons)
+
+
+@pytest.mark.slow
+def test_the_fast_explainer_gives_the_same_reasons() -> None:
+    model = small_model()
+    rows = profiles().head(50)
+    fast = explain_households(model, rows)
+    reference = explain_households(model, rows, explainer=explainer(model))
+    for a, b in zip(fast, reference, strict=True):
+        assert [r.key for r in a.reasons] == [r.key for r in b.reasons]
+        np.testing.assert_allclose([r.points for r in a.all_reasons], [r.points for r in b.all_reasons], atol=1e-9)
