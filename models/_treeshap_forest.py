@@ -18,11 +18,15 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-NUMERICAL, CATEGORICAL = 0, 1
+# Split kinds: numerical, numerical with zero-as-missing (rare, evaluated apart), categorical.
+NUMERICAL, NUMERICAL_ZERO_MISSING, CATEGORICAL = 0, 1, 2
 MISSING_TYPES = {"None": 0, "Zero": 1, "NaN": 2}
 
 # Columns of `Forest.node_int`.
 N_FEATURE, N_KIND, N_MISSING, N_DEFAULT_LEFT, N_CAT_START, N_CAT_WORDS = range(6)
+# Columns of `Forest.node_value`: the threshold, and the value a NaN is compared as (a numerical split
+# sends NaN the way this value goes: ±inf for the default direction, 0.0 when the split saw no missing values).
+V_THRESHOLD, V_NAN_AS = range(2)
 # Columns of `Forest.tree_int`.
 T_NODE_START, T_SPLITS, T_LEAF_START, T_LEAVES = range(4)
 # Columns of `Forest.leaf_int`.
@@ -39,7 +43,7 @@ class UnsupportedModelError(ValueError):
 class Forest:
     n_features: int
     node_int: np.ndarray  # (nodes, 6) int32: feature, kind, missing type, default left, bitset start, bitset words
-    node_threshold: np.ndarray  # (nodes,) float64; numerical splits go left when value <= threshold
+    node_value: np.ndarray  # (nodes, 2) float64: threshold (left when value <= threshold), NaN compared as
     cat_bits: np.ndarray  # uint32 bitsets of the categories that go left, as LightGBM stores them
     tree_int: np.ndarray  # (trees, 4) int64: first node, number of splits, first leaf, number of leaves
     leaf_value: np.ndarray  # (leaves,) float64, shrinkage already applied
@@ -82,7 +86,7 @@ def _check_supported(dump: dict[str, Any]) -> None:
 class _Builder:
     def __init__(self) -> None:
         self.node_int: list[tuple[int, int, int, int, int, int]] = []
-        self.node_threshold: list[float] = []
+        self.node_value: list[tuple[float, float]] = []
         self.cat_bits: list[int] = []
         self.tree_int: list[tuple[int, int, int, int]] = []
         self.leaf_value: list[float] = []
@@ -133,8 +137,11 @@ class _Builder:
             raise UnsupportedModelError(f"unknown missing_type {node.get('missing_type')!r}")
         default_left = int(bool(node.get("default_left", False)))
         if decision == "<=":
-            self.node_int.append((int(node["split_feature"]), NUMERICAL, missing, default_left, 0, 0))
-            self.node_threshold.append(float(node["threshold"]))
+            kind = NUMERICAL_ZERO_MISSING if missing == MISSING_TYPES["Zero"] else NUMERICAL
+            # LightGBM compares NaN as 0.0 unless the split learned a direction for missing values.
+            nan_as = (-np.inf if default_left else np.inf) if missing == MISSING_TYPES["NaN"] else 0.0
+            self.node_int.append((int(node["split_feature"]), kind, missing, default_left, 0, 0))
+            self.node_value.append((float(node["threshold"]), nan_as))
         elif decision == "==":
             categories = [int(c) for c in str(node["threshold"]).split("||")]
             words = max(categories) // 32 + 1
@@ -144,7 +151,7 @@ class _Builder:
             start = len(self.cat_bits)
             self.cat_bits.extend(bits)
             self.node_int.append((int(node["split_feature"]), CATEGORICAL, missing, default_left, start, words))
-            self.node_threshold.append(0.0)
+            self.node_value.append((0.0, 0.0))
         else:
             raise UnsupportedModelError(f"unknown decision_type {decision!r}")
 
@@ -171,7 +178,7 @@ class _Builder:
         return Forest(
             n_features=n_features,
             node_int=np.array(self.node_int, dtype=np.int32).reshape(-1, 6),
-            node_threshold=np.array(self.node_threshold, dtype=np.float64),
+            node_value=np.array(self.node_value, dtype=np.float64).reshape(-1, 2),
             cat_bits=np.array(self.cat_bits, dtype=np.uint32),
             tree_int=np.array(self.tree_int, dtype=np.int64).reshape(-1, 4),
             leaf_value=np.array(self.leaf_value, dtype=np.float64),

@@ -87,7 +87,7 @@ class TreeExplainer:
             x,
             out,
             f.node_int,
-            f.node_threshold,
+            f.node_value,
             f.cat_bits,
             f.tree_int,
             self._tree_plan,
@@ -111,15 +111,13 @@ class TreeExplainer:
 
     def _plan(self, forest: Forest, budget: int) -> None:
         """Place tree tables (small trees) and leaf tables (other shallow leaves) until the budget is spent."""
-        tree_plan = np.full((forest.n_trees, 3), -1, dtype=np.int64)
+        tree_plan = np.full((forest.n_trees, len((P_TABLE, P_FEATURE_START, P_FEATURES))), -1, dtype=np.int64)
         leaf_plan = np.full(len(forest.leaf_value), -1, dtype=np.int64)
         tree_feature: list[int] = []
         size = 0
         for t, (splits, first_leaf, n_leaves) in enumerate(forest.tree_int[:, [T_SPLITS, T_LEAF_START, T_LEAVES]]):
             leaves = range(int(first_leaf), int(first_leaf + n_leaves))
-            features = sorted(
-                {int(f) for leaf in leaves for f in forest.leaf_feature[_feature_slice(forest, leaf)]}
-            )
+            features = sorted({int(f) for leaf in leaves for f in forest.leaf_feature[_feature_slice(forest, leaf)]})
             rows = 1 << int(splits)
             if splits <= TREE_TABLE_MAX_SPLITS and size + rows * len(features) <= budget:
                 tree_plan[t] = (size, len(tree_feature), len(features))
@@ -134,7 +132,6 @@ class TreeExplainer:
         self._tree_plan, self._leaf_plan = tree_plan, leaf_plan
         self._tree_feature = np.array(tree_feature, dtype=np.int32)
         self._table_size = size
-        assert tree_plan.shape[1] == max(P_TABLE, P_FEATURE_START, P_FEATURES) + 1
 
 
 def _feature_slice(forest: Forest, leaf: int) -> slice:
