@@ -1,0 +1,118 @@
+"""Engines and sessions for the service database: SQLite on one machine, PostgreSQL at scale.
+
+`open_database(url)` builds both; nothing connects until the first query. SQLite runs in WAL mode (readers do not
+block the writer) with foreign keys enforced (SQLite ignores them unless asked, per connection).
+`session_scope()` is the one transaction boundary: commit on success, roll back on any error, and turn
+"cannot reach or lock the database" into `DatabaseUnavailableError` so the API can answer 503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.errors import DatabaseUnavailableError
+from service.settings import ServiceSettings, get_settings
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_db_engine(url: str, *, busy_timeout_s: float = 15.0, pool_size: int = 5, echo: bool = False) -> Engine:
+    """An engine for `url`; for an SQLite file, its folder is created and every connection gets the pragmas."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False, "timeout": busy_timeout_s})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(parsed, echo=echo, pool_size=pool_size, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Python's sqlite3 module issues BEGIN itself, late and not before SAVEPOINT; hand transactions to SQLAlchemy
+    # (its documented recipe) so that savepoints and transactional DDL in migrations work.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # NORMAL is durable across application crashes in WAL mode; only an OS crash may lose the last commits.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    # Objects stay readable after commit: the store returns plain values, but callers may hold ORM rows.
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit when the block ends, roll back if it raises."""
+    session = sessions()
+    try:
+        yield session
+        session.commit()
+    except (OperationalError, DBAPIError) as error:
+        session.rollback()
+        if isinstance(error, OperationalError) or error.connection_invalidated:
+            raise DatabaseUnavailableError("database unavailable; nothing was written") from error
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+@dataclass(frozen=True)
+class Database:
+    """An engine and its session factory, created once per process."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """`session_scope` on this database."""
+        with session_scope(self.sessions) as session:
+            yield session
+
+    def ping(self) -> bool:
+        """Whether the database answers (for `/health/ready`)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except DBAPIError:
+            return False
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str | None = None, settings: ServiceSettings | None = None) -> Database:
+    """The database at `url` (default: the settings' `database_url`). Does not create tables: see `service.migrate`."""
+    settings = settings or get_settings()
+    engine = create_db_engine(
+        url or settings.database_url,
+        busy_timeout_s=settings.sqlite_busy_timeout_s,
+        pool_size=settings.database_pool_size,
+    )
+    return Database(engine, create_session_factory(engine))

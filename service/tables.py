@@ -1,0 +1,214 @@
+"""The service database: API keys, the audit log, stored scores and batch jobs (SQLAlchemy 2, typed ORM).
+
+Schema changes go through Alembic (`service/migrations/versions/`); `tests/service/test_migrations.py` checks
+that the migrations produce exactly these tables on SQLite and PostgreSQL.
+
+Privacy (ARCHITECTURE.md non-negotiable 5): households appear only by pseudonym, keys only by salted hash.
+Timestamps are stored in UTC and read back timezone-aware on every backend.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy import Enum as SqlEnum
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names, so that migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Role(enum.StrEnum):
+    MONITOR = "monitor"
+    OFFICIAL = "official"
+    SCIENTIST = "scientist"
+    ADMIN = "admin"
+
+
+class RiskLevel(enum.StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out; SQLite would otherwise hand back naive ones."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Scores and audit entries reach billions of rows at country scale; SQLite only auto-increments INTEGER keys.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+# JSONB on PostgreSQL (compact, indexable later); plain JSON text elsewhere.
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _enum(kind: type[enum.StrEnum], name: str) -> SqlEnum:
+    # VARCHAR + CHECK rather than a native PostgreSQL enum: adding a value later is a plain migration.
+    return SqlEnum(
+        kind,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JsonType, list[Any]: JsonType}
+
+
+class ApiKey(Base):
+    """An API key: looked up by its public prefix, checked against the salted hash of its secret."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    # "sha256$<salt hex>$<digest hex>" of the secret part; the secret itself is never stored.
+    secret_hash: Mapped[str] = mapped_column(String(160))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    region_prefix: Mapped[str] = mapped_column(String(12))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEntry(Base):
+    """One decision: who asked, when, for which household, and what the model answered (non-negotiable 4)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_region_at", "region_code", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # NULL for the local operator (CLI batch runs), who holds no API key.
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="RESTRICT"), index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    region_code: Mapped[str] = mapped_column(String(12))
+    household_pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    input_hash: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(64))
+    probability: Mapped[float] = mapped_column(Float)
+    level: Mapped[RiskLevel] = mapped_column(_enum(RiskLevel, "level"))
+    reasons: Mapped[list[Any]] = mapped_column()
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("jobs.id", ondelete="RESTRICT"), index=True)
+
+
+class ScoreRecord(Base):
+    """A stored score of one household as of a date: history, region summaries and batch results."""
+
+    __tablename__ = "score_records"
+    __table_args__ = (
+        Index("ix_score_records_household", "household_pseudonym", "as_of", "scored_at"),
+        # varchar_pattern_ops lets PostgreSQL use the index for `LIKE 'prefix%'` under any collation.
+        Index("ix_score_records_region", "region_code", postgresql_ops={"region_code": "varchar_pattern_ops"}),
+        CheckConstraint("probability >= 0 AND probability <= 1", name="probability_range"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    household_pseudonym: Mapped[str] = mapped_column(String(64))
+    region_code: Mapped[str] = mapped_column(String(12))
+    as_of: Mapped[date] = mapped_column(Date)
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
+    model_version: Mapped[str] = mapped_column(String(64))
+    probability: Mapped[float] = mapped_column(Float)
+    level: Mapped[RiskLevel] = mapped_column(_enum(RiskLevel, "level"))
+    reasons: Mapped[list[Any]] = mapped_column()
+    measures: Mapped[list[Any]] = mapped_column()
+    rule_flags: Mapped[dict[str, Any]] = mapped_column()
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("jobs.id", ondelete="RESTRICT"), index=True)
+
+
+class Job(Base):
+    """A batch scoring job; it survives restarts and resumes after its last committed chunk."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_created", "status", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "status"), default=JobStatus.QUEUED)
+    caller_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="RESTRICT"))
+    region_prefix: Mapped[str] = mapped_column(String(12), index=True)  # the scope it was created under
+    # Where the input came from, for people (an upload's file name, a path under the allowed root); no personal data.
+    source: Mapped[str] = mapped_column(Text, default="")
+    total_chunks: Mapped[int | None] = mapped_column(Integer)
+    done_chunks: Mapped[int] = mapped_column(Integer, default=0)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class JobChunk(Base):
+    """A chunk of a job whose scores are committed; its row makes re-committing the chunk a no-op."""
+
+    __tablename__ = "job_chunks"
+    __table_args__ = (UniqueConstraint("job_id", "chunk_index", name="uq_job_chunks_job_chunk"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("jobs.id", ondelete="CASCADE"))
+    chunk_index: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    committed_at: Mapped[datetime] = mapped_column(default=utcnow)
