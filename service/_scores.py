@@ -1,0 +1,241 @@
+"""Stored scores and their audit entries: validation, writing in one transaction, household history."""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Final
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from service.errors import InvalidFieldError, OutOfScopeError
+from service.keys import Caller, Permission
+from service.scope import Scope, check_region_code
+from service.tables import AuditEntry, RiskLevel, ScoreRecord, utcnow
+
+# Pseudonyms are HMAC digests or source-system household ids: short, plain ASCII.
+PSEUDONYM_PATTERN: Final = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.:-]{0,63}")
+# GB 11643 national ID numbers must never be stored in clear (ARCHITECTURE.md non-negotiable 5).
+ID_NUMBER_PATTERN: Final = re.compile(r"\d{17}[\dXx]")
+TOKEN_PATTERN: Final = re.compile(r"[!-~]+")  # printable ASCII without spaces: versions, hashes, request ids
+MAX_HISTORY: Final = 1000
+
+
+@dataclass(frozen=True)
+class ScoreInput:
+    """One decision to store: what the scorer produced for one household as of a date.
+
+    `reasons` are the top reasons as JSON objects, each with at least a string `key` (a risk-type code such as
+    "01" or a group such as "income", as `models.reasons` names them); `measures` and `rule_flags` are stored as
+    given. All three must be JSON-serialisable (plain Python numbers, not NumPy scalars).
+    """
+
+    household_pseudonym: str
+    region_code: str
+    as_of: date
+    model_version: str
+    probability: float
+    level: RiskLevel | str
+    input_hash: str
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    measures: list[dict[str, Any]] = field(default_factory=list)
+    rule_flags: dict[str, Any] = field(default_factory=dict)
+    synthetic: bool = False
+
+
+@dataclass(frozen=True)
+class ScoreView:
+    """A stored score, as reads return it."""
+
+    id: int
+    household_pseudonym: str
+    region_code: str
+    as_of: date
+    scored_at: datetime
+    model_version: str
+    probability: float
+    level: RiskLevel
+    reasons: list[dict[str, Any]]
+    measures: list[dict[str, Any]]
+    rule_flags: dict[str, Any]
+    synthetic: bool
+    job_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, row: ScoreRecord) -> ScoreView:
+        return cls(
+            row.id,
+            row.household_pseudonym,
+            row.region_code,
+            row.as_of,
+            row.scored_at,
+            row.model_version,
+            row.probability,
+            row.level,
+            row.reasons,
+            row.measures,
+            row.rule_flags,
+            row.synthetic,
+            row.job_id,
+        )
+
+
+def check_pseudonym(value: object, field: str = "household_pseudonym", row: int | None = None) -> str:
+    if not isinstance(value, str) or not PSEUDONYM_PATTERN.fullmatch(value):
+        raise InvalidFieldError(field, "must be 1-64 characters of letters, digits, '_', '.', ':' or '-'", row)
+    if ID_NUMBER_PATTERN.fullmatch(value):
+        raise InvalidFieldError(field, "looks like a national ID number; pass its pseudonym", row)
+    return value
+
+
+def _token(value: object, field: str, max_chars: int, row: int | None) -> str:
+    if not isinstance(value, str) or len(value) > max_chars or not TOKEN_PATTERN.fullmatch(value):
+        raise InvalidFieldError(field, f"must be 1-{max_chars} printable ASCII characters without spaces", row)
+    return value
+
+
+def _level(value: str, row: int | None) -> RiskLevel:
+    try:
+        return RiskLevel(value)
+    except ValueError:
+        raise InvalidFieldError("level", f"must be one of {', '.join(v.value for v in RiskLevel)}", row) from None
+
+
+def _probability(value: object, row: int | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidFieldError("probability", "must be a finite number", row)
+    if not 0.0 <= value <= 1.0:
+        raise InvalidFieldError("probability", "must lie between 0 and 1", row)
+    return float(value)
+
+
+def _reasons(value: object, row: int | None) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise InvalidFieldError("reasons", "must be a list of objects", row)
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not item["key"]:
+            raise InvalidFieldError("reasons", "every reason must be an object with a non-empty string 'key'", row)
+    return value
+
+
+def prepare_rows(scope: Scope, rows: Sequence[ScoreInput]) -> list[dict[str, Any]]:
+    """Checked column values of every row, or the first problem as a typed error naming the row and field.
+
+    Nothing is written here; a batch with one bad row is refused whole, so no partial batch is ever stored.
+    """
+    prepared = []
+    for i, row in enumerate(rows):
+        region_code = check_region_code(row.region_code, row=i)
+        scope.require(region_code, row=i)
+        if not isinstance(row.as_of, date) or isinstance(row.as_of, datetime):
+            raise InvalidFieldError("as_of", "must be a date (no time of day)", i)
+        if not isinstance(row.measures, list):
+            raise InvalidFieldError("measures", "must be a list of objects", i)
+        if not isinstance(row.rule_flags, dict):
+            raise InvalidFieldError("rule_flags", "must be an object", i)
+        prepared.append(
+            {
+                "household_pseudonym": check_pseudonym(row.household_pseudonym, row=i),
+                "region_code": region_code,
+                "as_of": row.as_of,
+                "model_version": _token(row.model_version, "model_version", 64, i),
+                "probability": _probability(row.probability, i),
+                "level": _level(row.level, i),
+                "input_hash": _token(row.input_hash, "input_hash", 128, i),
+                "reasons": _reasons(row.reasons, i),
+                "measures": row.measures,
+                "rule_flags": row.rule_flags,
+                "synthetic": bool(row.synthetic),
+            }
+        )
+    return prepared
+
+
+def require_within(caller: Caller, scope: Scope) -> None:
+    if not caller.scope.covers(scope):
+        raise OutOfScopeError("region_prefix", "lies outside the caller's region scope")
+
+
+def record_scores(
+    session: Session,
+    scope: Scope,
+    caller: Caller,
+    rows: Sequence[ScoreInput],
+    *,
+    request_id: str | None = None,
+    job_id: uuid.UUID | None = None,
+) -> int:
+    """Store the scores and their audit entries in the session's transaction; the number of rows written.
+
+    Scores and audit entries are written together or not at all (ARCHITECTURE.md non-negotiable 4): the caller
+    commits both with `session_scope`, and if the database fails, neither exists. Rows outside `scope`, or a
+    `scope` outside the caller's, are refused with `OutOfScopeError`; bad values with `InvalidFieldError`.
+    """
+    caller.require(Permission.SCORE)
+    require_within(caller, scope)
+    if request_id is not None:
+        _token(request_id, "request_id", 64, None)
+    prepared = prepare_rows(scope, rows)
+    write_prepared(session, caller, prepared, request_id=request_id, job_id=job_id)
+    return len(prepared)
+
+
+def write_prepared(
+    session: Session,
+    caller: Caller,
+    prepared: list[dict[str, Any]],
+    *,
+    request_id: str | None,
+    job_id: uuid.UUID | None,
+) -> None:
+    if not prepared:
+        return
+    now = utcnow()
+    # Core-style bulk inserts (executemany / insertmanyvalues): ~10x faster than adding ORM objects one by one.
+    session.execute(
+        insert(ScoreRecord),
+        [
+            {key: value for key, value in row.items() if key != "input_hash"} | {"scored_at": now, "job_id": job_id}
+            for row in prepared
+        ],
+    )
+    session.execute(
+        insert(AuditEntry),
+        [
+            {
+                "at": now,
+                "key_id": caller.key_id,
+                "role": caller.role,
+                "region_code": row["region_code"],
+                "household_pseudonym": row["household_pseudonym"],
+                "input_hash": row["input_hash"],
+                "model_version": row["model_version"],
+                "probability": row["probability"],
+                "level": row["level"],
+                "reasons": row["reasons"],
+                "request_id": request_id,
+                "job_id": job_id,
+            }
+            for row in prepared
+        ],
+    )
+
+
+def household_history(session: Session, scope: Scope, pseudonym: str, *, limit: int = 100) -> list[ScoreView]:
+    """The household's stored scores inside `scope`, newest first; empty both when it has none and when it lies
+    outside the scope, so the answer never reveals a household in another region."""
+    check_pseudonym(pseudonym)
+    if not 1 <= limit <= MAX_HISTORY:
+        raise InvalidFieldError("limit", f"must lie between 1 and {MAX_HISTORY}")
+    query = (
+        select(ScoreRecord)
+        .where(ScoreRecord.household_pseudonym == pseudonym, scope.filter(ScoreRecord.region_code))
+        .order_by(ScoreRecord.as_of.desc(), ScoreRecord.scored_at.desc(), ScoreRecord.id.desc())
+        .limit(limit)
+    )
+    return [ScoreView.of(row) for row in session.scalars(query)]

@@ -1,0 +1,42 @@
+"""The service's data layer: what the API and the batch jobs read and write.
+
+Every function takes a `Scope` and filters by it in SQL (ARCHITECTURE.md non-negotiable 6), and works inside the
+caller's transaction (`service.db.session_scope`): nothing here commits. Writes take the verified `Caller` too,
+check its permission and write an audit entry with every stored score. Reads return plain frozen values, never
+ORM rows; the API checks the caller's permission to read before calling them.
+"""
+
+from service._jobs import (
+    TRANSITIONS,
+    JobView,
+    commit_chunk,
+    committed_chunks,
+    create_job,
+    get_job,
+    iter_job_scores,
+    list_jobs,
+    mark_chunk_committed,
+    update_job,
+)
+from service._scores import ScoreInput, ScoreView, household_history, record_scores
+from service._summary import RegionSummary, RiskTypeCount, region_summary
+
+__all__ = [
+    "TRANSITIONS",
+    "JobView",
+    "RegionSummary",
+    "RiskTypeCount",
+    "ScoreInput",
+    "ScoreView",
+    "commit_chunk",
+    "committed_chunks",
+    "create_job",
+    "get_job",
+    "household_history",
+    "iter_job_scores",
+    "list_jobs",
+    "mark_chunk_committed",
+    "record_scores",
+    "region_summary",
+    "update_job",
+]
