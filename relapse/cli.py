@@ -13,6 +13,7 @@ from relapse import (
     demo_command,
     explain_command,
     features_command,
+    keys_command,
     simulate_command,
     train_commands,
     tune_command,
@@ -31,6 +32,7 @@ data_commands.register(app)
 features_command.register(app)
 train_commands.register(app)
 tune_command.register(app)
+keys_command.register(app)
 explain_command.register(app)
 
 
