@@ -105,6 +105,9 @@ def data_from_profile_table(
         catalogue_version=None,
         feature_groups={e.name: e.group or "ungrouped" for e in spec.features},
         notes=notes,
+        # A foreign table's periods are taken as consecutive: no purge between them (its label horizon is
+        # not known here); the split is train < validation < test by date.
+        horizon_months=0,
     )
 
 
@@ -205,7 +208,7 @@ def _check_split(snapshots: pd.DataFrame) -> None:
             f"the time column has {dates} distinct reference date(s); a time-based split needs at least 3 "
             "(train, validation, test)"
         )
-    split = latest_split(snapshots["as_of"])
+    split = latest_split(snapshots["as_of"], 0)
     periods = split.describe()
     for name, key, mask in (
         ("training", "train", split.train_mask),

@@ -247,7 +247,7 @@ def trained_model(sources: Sources) -> RiskModel:
     from training.split import latest_split
 
     data = data_from_sources(sources)
-    split = latest_split(data.snapshots["as_of"])
+    split = latest_split(data.snapshots["as_of"], data.horizon_months)
     meta = {"split": split.describe(), "synthetic": data.synthetic}
     return fit_risk_model(data.snapshots, data.features, split, meta=meta).model
 

@@ -50,6 +50,8 @@ class TrainingData:
     catalogue_version: str | None
     feature_groups: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Label horizon: the split purges training dates whose label window reaches the validation date.
+    horizon_months: int = 12
 
 
 @dataclass
@@ -78,17 +80,21 @@ def fairness_groups(profiles: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def default_as_of_dates(sources: Sources) -> list[pd.Timestamp]:
-    """1 January of every year whose 12-month label window ends inside the data (from the second year on).
+def default_as_of_dates(sources: Sources, months: int = 3) -> list[pd.Timestamp]:
+    """Reference dates every `months` months (quarterly by default), from 1 January of the second year to the
+    last date whose 12-month label window ends inside the data.
 
-    The first year is skipped: a new monitoring system first finds its standing stock of households in
-    need, which is not what the model should learn to predict.
+    Quarterly rather than yearly snapshots: monitoring is continuous and the service scores on any day, so
+    the model must see households shortly after a shock as well as at the turn of the year — with yearly
+    snapshots most recent shocks have already led to identification by 1 January and the shock features
+    would carry no signal. The first year is skipped: a new monitoring system first finds its standing stock
+    of households in need, which is not what the model should learn to predict.
     """
     income = sources["income"]
     first = int(income["income_year"].min())
     end = pd.Timestamp(sources.manifest.get("extract_date") or f"{int(income['income_year'].max()) + 1}-01-01")
-    dates = [pd.Timestamp(f"{y}-01-01") for y in range(first + 1, end.year + 1)]
-    return [d for d in dates if d + pd.DateOffset(months=12) <= end]
+    dates = pd.date_range(f"{first + 1}-01-01", end, freq=pd.DateOffset(months=months))
+    return [pd.Timestamp(d) for d in dates if d + pd.DateOffset(months=12) <= end]
 
 
 def data_from_sources(sources: Sources, as_of_dates: list[pd.Timestamp] | None = None) -> TrainingData:
@@ -120,7 +126,7 @@ def train_and_register(
     report = progress or (lambda *_: None)
     config = config or TrainConfig()
     snapshots = data.snapshots
-    split = split or latest_split(snapshots["as_of"])
+    split = split or latest_split(snapshots["as_of"], data.horizon_months)
     report("fitting", 1, STEPS)
     fingerprint = data_fingerprint(
         snapshots[[*(f.name for f in data.features), "household_id", "as_of", "label"]], synthetic=data.synthetic
@@ -208,7 +214,7 @@ def train_and_register(
 def run_backtest(snapshots: pd.DataFrame, data: TrainingData, config: TrainConfig) -> pd.DataFrame:
     """Rolling origin: for each test date, train on everything before its validation date."""
     rows = []
-    for split in rolling_origin(snapshots["as_of"]):
+    for split in rolling_origin(snapshots["as_of"], data.horizon_months):
         fit = fit_risk_model(snapshots, data.features, split, config)
         mask = split.test_mask(snapshots).to_numpy()
         y = snapshots.loc[mask, "label"].to_numpy(int)

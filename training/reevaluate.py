@@ -32,7 +32,7 @@ def evaluate_version(
     configure(settings)
     client = MlflowClient()
     model = load_registered(client, settings, version)
-    split = latest_split(data.snapshots["as_of"])
+    split = latest_split(data.snapshots["as_of"], data.horizon_months)
     mask = split.test_mask(data.snapshots).to_numpy()
     test = data.snapshots[mask]
     y = test["label"].to_numpy(int)

@@ -92,7 +92,7 @@ def tune(
     report = progress or (lambda *_: None)
     config = config or TrainConfig()
     snapshots = data.snapshots
-    split = split or latest_split(snapshots["as_of"])
+    split = split or latest_split(snapshots["as_of"], data.horizon_months)
     train_rows = int(split.train_mask(snapshots).sum())
     # Trials are scored on the validation period only. The test period is what `relapse train` reports as the
     # model's quality; choosing parameters by it would leak it into the choice and make that figure optimistic.
