@@ -40,7 +40,7 @@ contracts: install
 	$(BIN)/lint-imports
 
 pytest: install os-deps
-	$(BIN)/pytest -n 2 --dist loadgroup
+	url="$$(./scripts/start-postgres.sh)" && RELAPSE_TEST_POSTGRES_URL="$$url" $(BIN)/pytest -n 2 --dist loadgroup
 
 test: lint typecheck contracts pytest
 
