@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from features.catalogue import FEATURES, catalogue_version
+from models.reasons import Explainer, default_explainer
 from models.risk_model import RiskModel
 
 _LATEST = "latest.json"
@@ -38,6 +39,8 @@ class ServingModel:
     loaded_at: float
     source: str  # "registry" or "cache"
     info: dict[str, Any] = field(default_factory=dict)  # metrics and model card from the registry
+    # Built once per loaded model (its tables take a while), then shared by every request this model answers.
+    explainer: Explainer | None = None
 
 
 @dataclass
@@ -129,7 +132,13 @@ class ModelHolder:
                 check_fits_catalogue(model)  # raises: the previous model keeps serving
                 self._cache(version, folder, info)
             self.current = ServingModel(
-                version, model, bool(model.meta.get("synthetic")), time.time(), "registry", info
+                version,
+                model,
+                bool(model.meta.get("synthetic")),
+                time.time(),
+                "registry",
+                info,
+                default_explainer(model.booster),
             )
             self.degraded = None
             self.last_error = None
@@ -153,4 +162,5 @@ class ModelHolder:
         check_fits_catalogue(model)
         info_file = folder / "registry_info.json"
         info = json.loads(info_file.read_text()) if info_file.is_file() else {}
-        return ServingModel(version, model, bool(model.meta.get("synthetic")), time.time(), "cache", info)
+        synthetic = bool(model.meta.get("synthetic"))
+        return ServingModel(version, model, synthetic, time.time(), "cache", info, default_explainer(model.booster))

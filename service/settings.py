@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
-    """Where the service keeps its database; later: host, port, limits, thresholds."""
+    """Where the service keeps its database and model cache, where it finds the model, its limits and thresholds."""
 
     model_config = SettingsConfigDict(env_prefix="RELAPSE_", env_file=".env", extra="ignore")
 
@@ -26,11 +26,37 @@ class ServiceSettings(BaseSettings):
     sqlite_busy_timeout_s: float = 15.0
     # Connections kept open per process for PostgreSQL (ignored for SQLite).
     database_pool_size: int = 5
+    # Seconds a client is told to wait (Retry-After) when the database is unavailable.
+    retry_after_s: int = 5
+
+    # The registry the model comes from. Unset: the same local MLflow store `relapse train` registers into.
+    mlflow_uri: str = ""
+    model_name: str = "relapse-risk"
+    model_alias: str = "champion"
+    # The last loaded model is copied here, so the service can start when the registry is unreachable.
+    model_cache_dir: Path | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Households (or profiles) per scoring request; larger sets go through batch jobs.
+    max_batch: int = 1000
+    # Request bodies above this are refused with 413 before they are parsed (1,000 documents fit easily).
+    max_body_bytes: int = 64 * 2**20
+    # Risk levels from the calibrated probability. Assumed: neither the policy nor DOMAIN.md fixes figures; at a
+    # base rate of about 2 %, 10 % is five times the average risk and 3 % one and a half times.
+    high_threshold: float = 0.10
+    medium_threshold: float = 0.03
 
     @model_validator(mode="after")
     def _default_database_url(self) -> ServiceSettings:
         if not self.database_url:
             self.database_url = default_database_url(self.data_dir)
+        if not self.mlflow_uri:
+            self.mlflow_uri = f"sqlite:///{(self.data_dir / 'mlflow' / 'mlflow.db').resolve()}"
+        if self.model_cache_dir is None:
+            self.model_cache_dir = self.data_dir / "model-cache"
+        if not 0.0 < self.medium_threshold <= self.high_threshold < 1.0:
+            raise ValueError("thresholds: need 0 < medium_threshold <= high_threshold < 1")
         return self
 
 

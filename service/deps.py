@@ -1,0 +1,86 @@
+"""Typed dependencies of the routes: settings, database, the verified caller and the serving model.
+
+Tests swap any of them with `app.dependency_overrides`. The database, the model holder and the pseudonym key are
+created once in the app's lifespan (`service.app`) and kept on `app.state`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from features.pseudonyms import PseudonymKey
+from service.db import Database
+from service.errors import AuthenticationError
+from service.keys import Caller, verify_key
+from service.model_holder import ModelHolder, ServingModel
+from service.problems import ModelUnavailableError
+from service.settings import ServiceSettings, get_settings
+
+SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def get_holder(request: Request) -> ModelHolder:
+    holder: ModelHolder = request.app.state.holder
+    return holder
+
+
+HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+
+
+def get_pseudonym_key(request: Request) -> PseudonymKey | None:
+    key: PseudonymKey | None = request.app.state.pseudonym_key
+    return key
+
+
+PseudonymKeyDep = Annotated[PseudonymKey | None, Depends(get_pseudonym_key)]
+
+
+def get_caller(
+    database: DatabaseDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Caller:
+    """The caller of `Authorization: Bearer <key>` or `X-API-Key: <key>`; 401 without a valid key."""
+    presented = x_api_key
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise AuthenticationError("use 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+        presented = credentials.strip()
+    if not presented:
+        raise AuthenticationError("an API key is required")
+    with database.session() as session:
+        return verify_key(session, presented)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_model(holder: HolderDep) -> ServingModel:
+    """The serving model, taken once: the whole request is answered by this version even if a reload swaps it."""
+    current = holder.current
+    if current is None:
+        raise ModelUnavailableError(holder.degraded or "no model is loaded")
+    return current
+
+
+ModelDep = Annotated[ServingModel, Depends(get_model)]
+
+
+def get_request_id(x_request_id: Annotated[str | None, Header(max_length=64, pattern=r"^[!-~]+$")] = None) -> str:
+    """The caller's request id (echoed into the audit log), else a new one."""
+    return x_request_id or uuid.uuid4().hex
+
+
+RequestIdDep = Annotated[str, Depends(get_request_id)]

@@ -1,0 +1,188 @@
+"""RFC 9457 problem details (`application/problem+json`) for every error the API answers with.
+
+Each problem names what was wrong: `field` and, in a list body, `row` (the 0-based index in the list), so a
+caller can fix the exact cell (ARCHITECTURE.md non-negotiable 8). Details never quote a submitted value (it may be
+personal) and errors about another region never depend on whether its data exists (non-negotiable 6).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from features.errors import SourceDataError
+from features.profiles import ProfileError
+from service.errors import (
+    AuthenticationError,
+    DatabaseUnavailableError,
+    InvalidFieldError,
+    JobStateError,
+    NotFoundError,
+    OutOfScopeError,
+    PermissionDeniedError,
+)
+
+MEDIA_TYPE: Final = "application/problem+json"
+MAX_LISTED_ERRORS: Final = 50
+
+
+class ModelUnavailableError(Exception):
+    """No model is loaded (the registry was unreachable at start and nothing was cached)."""
+
+
+class BodyTooLargeError(Exception):
+    """The request body exceeds the configured limit."""
+
+
+def problem(
+    status: int, title: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def validation_errors(errors: Any) -> list[dict[str, Any]]:
+    """Pydantic errors as {field, row, message}; `row` is the first list index in the location."""
+    out = []
+    for error in list(errors)[:MAX_LISTED_ERRORS]:
+        loc = [part for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        row = next((part for part in loc if isinstance(part, int)), None)
+        if row is not None:
+            loc = loc[loc.index(row) + 1 :] if len(loc) > loc.index(row) + 1 else loc[: loc.index(row)]
+        field = ".".join(str(part) for part in loc) or "body"
+        out.append({"field": field, "row": row, "message": str(error.get("msg", "invalid"))})
+    return out
+
+
+def install_problem_handlers(app: FastAPI, retry_after_s: int) -> None:
+    """Register the handlers: typed service and features errors, validation, HTTP errors."""
+
+    async def on_validation(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        errors = validation_errors(error.errors())
+        first = errors[0] if errors else {"field": "body", "row": None, "message": "invalid"}
+        where = f"row {first['row']}, " if first["row"] is not None else ""
+        return problem(
+            422,
+            "Invalid request",
+            f"{where}{first['field']}: {first['message']}",
+            field=first["field"],
+            row=first["row"],
+            errors=errors,
+        )
+
+    async def on_invalid_field(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, InvalidFieldError)
+        return problem(422, "Invalid field", str(error), field=error.field, row=error.row)
+
+    async def on_source_data(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, SourceDataError)
+        # Violation rows are 1-based within a table; the problem names the table, column and reason, never the value.
+        errors = [
+            {"field": f"{v.table}.{v.column}", "row": None if v.row is None else v.row - 1, "message": v.reason}
+            for v in error.violations[:MAX_LISTED_ERRORS]
+        ]
+        first = errors[0] if errors else {"field": "body", "row": None}
+        return problem(
+            422,
+            "Invalid source data",
+            str(error).splitlines()[0],
+            field=first["field"],
+            row=first["row"],
+            errors=errors,
+        )
+
+    async def on_profile(_: Request, error: Exception) -> JSONResponse:
+        return problem(422, "Invalid household documents", str(error), field="households")
+
+    async def on_out_of_scope(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, OutOfScopeError)
+        return problem(403, "Outside your region", str(error), field=error.field, row=error.row)
+
+    async def on_authentication(_: Request, error: Exception) -> JSONResponse:
+        return problem(401, "Not authenticated", str(error), headers={"WWW-Authenticate": "Bearer"})
+
+    async def on_permission(_: Request, error: Exception) -> JSONResponse:
+        return problem(403, "Forbidden", str(error))
+
+    async def on_not_found(_: Request, error: Exception) -> JSONResponse:
+        return problem(404, "Not found", str(error))
+
+    async def on_job_state(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, JobStateError)
+        return problem(409, "Conflict", str(error), field=error.field)
+
+    async def on_database(_: Request, error: Exception) -> JSONResponse:
+        return problem(
+            503,
+            "Database unavailable",
+            "the database cannot be reached; nothing was decided or stored, try again later",
+            headers={"Retry-After": str(retry_after_s)},
+        )
+
+    async def on_model(_: Request, error: Exception) -> JSONResponse:
+        return problem(503, "No model", str(error), headers={"Retry-After": str(retry_after_s)})
+
+    async def on_http(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        headers = dict(error.headers) if error.headers else None
+        return problem(error.status_code, str(error.detail), str(error.detail), headers=headers)
+
+    handlers = {
+        RequestValidationError: on_validation,
+        InvalidFieldError: on_invalid_field,
+        SourceDataError: on_source_data,
+        ProfileError: on_profile,
+        OutOfScopeError: on_out_of_scope,
+        AuthenticationError: on_authentication,
+        PermissionDeniedError: on_permission,
+        NotFoundError: on_not_found,
+        JobStateError: on_job_state,
+        DatabaseUnavailableError: on_database,
+        ModelUnavailableError: on_model,
+        StarletteHTTPException: on_http,
+    }
+    for kind, handler in handlers.items():
+        app.add_exception_handler(kind, handler)
+
+
+class BodyLimitMiddleware:
+    """413 for bodies over `max_bytes`, by the declared Content-Length and, for chunked bodies, while reading."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLargeError
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except BodyTooLargeError:
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(413, "Request too large", f"the request body exceeds {self.max_bytes} bytes")
+        await response(scope, receive, send)

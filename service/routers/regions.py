@@ -1,0 +1,34 @@
+"""Regions: counts by risk level, top risk types and the visit list for grid workers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.deps import CallerDep, DatabaseDep
+from service.keys import Permission
+from service.routers.households import stored_score
+from service.schemas import RegionSummaryResponse, RiskTypeOut
+from service.store import region_summary
+
+router = APIRouter(prefix="/v1/regions", tags=["regions"])
+
+
+@router.get("/{code}/summary", response_model=RegionSummaryResponse)
+def read_summary(
+    code: str, caller: CallerDep, database: DatabaseDep, top_k: Annotated[int, Query(ge=1, le=1000)] = 20
+) -> RegionSummaryResponse:
+    """Summary of a region (any level) inside the caller's scope; 403 for a region outside it."""
+    caller.require(Permission.READ)
+    with database.session() as session:
+        summary = region_summary(session, caller.scope, code, top_k)
+    return RegionSummaryResponse(
+        region_code=summary.region_code,
+        households=summary.households,
+        by_level={level.value: count for level, count in summary.by_level.items()},
+        top_risk_types=[RiskTypeOut(key=t.key, households=t.households) for t in summary.top_risk_types],
+        visit_list=[stored_score(v) for v in summary.visit_list],
+        latest_as_of=summary.latest_as_of,
+        synthetic=summary.synthetic,
+    )

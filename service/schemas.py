@@ -1,0 +1,149 @@
+"""Request and response models of the API (v1). Requests reject unknown fields: a typo is a 422, not a silent NaN."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Hard upper bound of list lengths in the schema; the configured `max_batch` (default 1,000) is checked on top.
+SCHEMA_MAX_ITEMS = 100_000
+Row = dict[str, Any]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProfileScoreRequest(_Request):
+    """Already-built profiles: catalogue feature → value, plus `household_id` and `region_code` of each."""
+
+    profiles: list[Row] = Field(min_length=1, max_length=SCHEMA_MAX_ITEMS)
+    as_of: date | None = None  # of profiles that do not carry their own; default today
+    explain: bool = True
+
+
+class HouseholdDocument(_Request):
+    """One household's source records in the contract's shape (`features.contract.TABLES`): lists of rows."""
+
+    household: Row  # the households-table row: household_id, region_code, household_type, …
+    members: list[Row] = Field(default_factory=list, max_length=SCHEMA_MAX_ITEMS)
+    member_status: list[Row] = Field(default_factory=list, max_length=SCHEMA_MAX_ITEMS)
+    income: list[Row] = Field(default_factory=list, max_length=SCHEMA_MAX_ITEMS)
+    events: list[Row] = Field(default_factory=list, max_length=SCHEMA_MAX_ITEMS)
+    assistance: list[Row] = Field(default_factory=list, max_length=SCHEMA_MAX_ITEMS)
+    housing_checks: list[Row] = Field(default_factory=list, max_length=SCHEMA_MAX_ITEMS)
+    water_checks: list[Row] = Field(default_factory=list, max_length=SCHEMA_MAX_ITEMS)
+    identifications: list[Row] = Field(default_factory=list, max_length=SCHEMA_MAX_ITEMS)
+    village: Row | None = None  # the villages-table row of the household's village
+
+
+class HouseholdScoreRequest(_Request):
+    """1..N household documents; profiles are built from them with `features.profiles.build_profiles`."""
+
+    households: list[HouseholdDocument] = Field(min_length=1, max_length=SCHEMA_MAX_ITEMS)
+    as_of: date | None = None  # default today
+    explain: bool = True
+
+
+class ReasonOut(BaseModel):
+    key: str
+    code: str | None
+    zh: str
+    en: str
+    points: float  # change of the calibrated probability attributed to this reason
+
+
+class MeasureOut(BaseModel):
+    measure: str
+    zh: str
+    en: str
+    risks: list[str]
+    probability_after: float  # what-if: a model estimate, not a causal effect
+    points: float
+
+
+class RuleFlagsOut(BaseModel):
+    flags: dict[str, bool]
+    zh: list[str]
+    en: list[str]
+
+
+class ScoreItem(BaseModel):
+    household_pseudonym: str
+    region_code: str
+    as_of: date
+    probability: float
+    risk_level: str
+    reasons: list[ReasonOut]
+    measures: list[MeasureOut]
+    rule_flags: RuleFlagsOut
+    model_version: str
+    synthetic: bool
+
+
+class ScoreResponse(BaseModel):
+    model_version: str
+    synthetic: bool
+    notice: str | None  # said whenever the model was trained on synthetic data
+    items: list[ScoreItem]
+
+
+class StoredScore(BaseModel):
+    household_pseudonym: str
+    region_code: str
+    as_of: date
+    scored_at: datetime
+    model_version: str
+    probability: float
+    risk_level: str
+    reasons: list[dict[str, Any]]
+    measures: list[dict[str, Any]]
+    rule_flags: dict[str, Any]
+    synthetic: bool
+
+
+class HistoryResponse(BaseModel):
+    household_pseudonym: str
+    scores: list[StoredScore]
+
+
+class RiskTypeOut(BaseModel):
+    key: str
+    households: int
+
+
+class RegionSummaryResponse(BaseModel):
+    region_code: str
+    households: int
+    by_level: dict[str, int]
+    top_risk_types: list[RiskTypeOut]
+    visit_list: list[StoredScore]
+    latest_as_of: date | None
+    synthetic: bool
+
+
+class ModelResponse(BaseModel):
+    version: str
+    name: str
+    alias: str
+    source: str
+    synthetic: bool
+    loaded_at: datetime
+    degraded: str | None
+    metrics: dict[str, float]
+    model_card: str | None
+    meta: dict[str, Any]
+
+
+class ReloadResponse(BaseModel):
+    changed: bool
+    version: str | None
+
+
+class ReadyResponse(BaseModel):
+    ready: bool
+    model_version: str | None
+    database: bool
+    degraded: str | None

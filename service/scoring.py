@@ -1,0 +1,313 @@
+"""Scoring requests: documents → sources → `ingest` → `build_profiles` → probabilities → explanations → audit.
+
+Profiles are built by `features.profiles.build_profiles`, the function batch scoring and training use
+(ARCHITECTURE.md non-negotiable 2). Every decision is stored with its audit entry in one transaction before the
+response exists (non-negotiable 4): when the database fails, the caller gets 503 and no score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from features.catalogue import FEATURES, META_COLUMNS
+from features.contract import TABLES
+from features.ingestion import ingest
+from features.profiles import build_profiles, feature_dtype
+from features.pseudonyms import PseudonymKey
+from features.rules import describe_flags, rule_flags
+from features.sources import Sources, coerce_sources
+from models.explain import HouseholdExplanation, explain_households
+from service.db import Database
+from service.errors import InvalidFieldError
+from service.keys import Caller, Permission
+from service.model_holder import ServingModel
+from service.schemas import (
+    HouseholdDocument,
+    MeasureOut,
+    ReasonOut,
+    RuleFlagsOut,
+    ScoreItem,
+    ScoreResponse,
+)
+from service.scope import check_region_code
+from service.settings import ServiceSettings
+from service.store import ScoreInput, record_scores
+from service.tables import RiskLevel
+
+SYNTHETIC_NOTICE: Final = (
+    "SYNTHETIC: the serving model was trained on a fictional city (region codes 99…); "
+    "its scores are a demonstration and say nothing about real households."
+)
+# Tables a household document may carry, each a list of rows of the contract's table of the same name.
+DOCUMENT_TABLES: Final = (
+    "members",
+    "member_status",
+    "income",
+    "events",
+    "assistance",
+    "housing_checks",
+    "water_checks",
+    "identifications",
+)
+_FEATURES_BY_NAME: Final = {f.name: f for f in FEATURES}
+
+
+@dataclass(frozen=True)
+class ScoreContext:
+    """What one scoring request needs besides its input: who asks, with which model, where decisions go."""
+
+    caller: Caller
+    serving: ServingModel
+    database: Database
+    settings: ServiceSettings
+    request_id: str | None = None
+
+
+def risk_level(probability: float, settings: ServiceSettings) -> RiskLevel:
+    if probability >= settings.high_threshold:
+        return RiskLevel.HIGH
+    if probability >= settings.medium_threshold:
+        return RiskLevel.MEDIUM
+    return RiskLevel.LOW
+
+
+def check_batch(count: int, settings: ServiceSettings, field: str) -> None:
+    if count > settings.max_batch:
+        raise InvalidFieldError(field, f"at most {settings.max_batch} per request; use a batch job for more")
+
+
+# --- household documents → sources ---------------------------------------------------------------------------
+
+
+def documents_to_sources(documents: Sequence[HouseholdDocument]) -> tuple[Sources, dict[str, list[int]]]:
+    """The documents as contract tables, and for each table the document index of every row (for error rows)."""
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in ("households", *DOCUMENT_TABLES, "villages")}
+    owners: dict[str, list[int]] = {name: [] for name in rows}
+    seen_villages: set[str] = set()
+    for i, document in enumerate(documents):
+        household = _checked_row("households", document.household, i)
+        household_id = household.get("household_id")
+        if not isinstance(household_id, str) or not household_id:
+            raise InvalidFieldError("household.household_id", "is required", i)
+        check_region_code(household.get("region_code"), "household.region_code", i)
+        rows["households"].append(household)
+        owners["households"].append(i)
+        for name in DOCUMENT_TABLES:
+            for row in getattr(document, name):
+                row = _checked_row(name, row, i)
+                if "household_id" in TABLES[name].column_names:
+                    if row.setdefault("household_id", household_id) != household_id:
+                        raise InvalidFieldError(f"{name}.household_id", "differs from the document's household", i)
+                rows[name].append(row)
+                owners[name].append(i)
+        if document.village is not None:
+            village = _checked_row("villages", document.village, i)
+            if village.get("region_code") != household["region_code"]:
+                raise InvalidFieldError("village.region_code", "differs from the household's region_code", i)
+            if village["region_code"] not in seen_villages:
+                seen_villages.add(village["region_code"])
+                rows["villages"].append(village)
+                owners["villages"].append(i)
+    tables = {name: pd.DataFrame(table_rows) for name, table_rows in rows.items() if table_rows}
+    sources = coerce_sources(Sources(tables, {"origin": "api"}))
+    for (name, column), raw in sources.unparsed.items():
+        position = int(raw.index[0])
+        raise InvalidFieldError(
+            f"{_document_field(name)}.{column}", "cannot be read as the contract's type", owners[name][position]
+        )
+    for name, columns in sources.missing_columns.items():
+        raise InvalidFieldError(f"{_document_field(name)}.{columns[0]}", "is required", owners[name][0])
+    return sources, owners
+
+
+def _document_field(table: str) -> str:
+    return {"households": "household", "villages": "village"}.get(table, table)
+
+
+def _checked_row(table: str, row: dict[str, Any], index: int) -> dict[str, Any]:
+    allowed = TABLES[table].column_names
+    for column in row:
+        if column not in allowed:
+            raise InvalidFieldError(f"{_document_field(table)}.{column}", "is not a column of the contract", index)
+    return dict(row)
+
+
+def profiles_from_documents(
+    documents: Sequence[HouseholdDocument], as_of: date, key: PseudonymKey | None
+) -> pd.DataFrame:
+    """Profiles as of `as_of`, one per document in order, built exactly like the batch builds them."""
+    sources, _ = documents_to_sources(documents)
+    # Member ID numbers become keyed pseudonyms here, as in ingestion; nothing personal goes further.
+    return build_profiles(ingest(sources, key), as_of)
+
+
+# --- already-built profiles -------------------------------------------------------------------------------------
+
+
+def profiles_from_rows(rows: Sequence[dict[str, Any]], as_of: date) -> pd.DataFrame:
+    """A profile frame (catalogue dtypes) from JSON rows; unknown names and unreadable values name field and row."""
+    allowed = set(META_COLUMNS) | set(_FEATURES_BY_NAME)
+    for i, row in enumerate(rows):
+        for name in row:
+            if name not in allowed:
+                raise InvalidFieldError(name, "is not a catalogue feature or profile column", i)
+        if not isinstance(row.get("household_id"), str) or not row["household_id"]:
+            raise InvalidFieldError("household_id", "is required", i)
+        check_region_code(row.get("region_code"), row=i)
+    region = [row["region_code"] for row in rows]
+    columns: dict[str, Any] = {
+        "household_id": [row["household_id"] for row in rows],
+        "as_of": [_as_of(row.get("as_of"), as_of, i) for i, row in enumerate(rows)],
+        "region_code": region,
+        "county_code": [row.get("county_code") or code[:6] for row, code in zip(rows, region, strict=True)],
+        "province_code": [row.get("province_code") or code[:2] for row, code in zip(rows, region, strict=True)],
+    }
+    for name in META_COLUMNS:
+        if name not in columns:
+            columns[name] = [row.get(name) for row in rows]
+    frame = pd.DataFrame(columns)
+    for item in FEATURES:
+        frame[item.name] = _feature_column(item.name, [row.get(item.name) for row in rows])
+    return frame
+
+
+def _as_of(value: Any, default: date, row: int) -> pd.Timestamp:
+    if value is None:
+        return pd.Timestamp(default)
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise InvalidFieldError("as_of", "must be a date (YYYY-MM-DD)", row) from None
+    if stamp.tz is not None or stamp != stamp.normalize():
+        raise InvalidFieldError("as_of", "must be a date without time of day", row)
+    return stamp
+
+
+def _feature_column(name: str, values: list[Any]) -> pd.Series:
+    item = _FEATURES_BY_NAME[name]
+    if item.kind == "category":
+        for i, value in enumerate(values):
+            if value is not None and value not in item.categories:
+                raise InvalidFieldError(name, f"must be one of {', '.join(map(str, item.categories))}", i)
+        dtype = feature_dtype(item)
+        return pd.Series(values, dtype=dtype)  # type: ignore[call-overload]
+    numbers = np.empty(len(values), dtype=np.float64)
+    for i, value in enumerate(values):
+        if value is None:
+            numbers[i] = np.nan
+        elif isinstance(value, bool | int | float) and math.isfinite(value):
+            numbers[i] = float(value)
+        else:
+            raise InvalidFieldError(name, "must be a finite number or null", i)
+    if item.kind == "count" and not np.isnan(numbers).any():
+        return pd.Series(numbers.astype(np.int64))
+    return pd.Series(numbers)
+
+
+# --- scoring ----------------------------------------------------------------------------------------------------
+
+
+def score_profiles(context: ScoreContext, profiles: pd.DataFrame, *, explain: bool) -> ScoreResponse:
+    """Score, explain, store with audit entries in one transaction, then answer; nothing unaudited leaves."""
+    caller, serving, settings = context.caller, context.serving, context.settings
+    caller.require(Permission.SCORE)
+    for i, code in enumerate(profiles["region_code"]):
+        caller.scope.require(str(code), row=i)  # from the codes alone: reveals nothing about stored households
+    model = serving.model
+    probabilities = model.predict_proba(profiles)
+    explanations: list[HouseholdExplanation | None] = (
+        list(explain_households(model, profiles, explainer=serving.explainer)) if explain else [None] * len(profiles)
+    )
+    flags = rule_flags(profiles)
+    items: list[ScoreItem] = []
+    records: list[ScoreInput] = []
+    for i in range(len(profiles)):
+        profile = profiles.iloc[i]
+        probability = float(probabilities[i])
+        level = risk_level(probability, settings)
+        reasons, measures = _explanation_parts(explanations[i])
+        row_flags = flags.iloc[i]
+        flag_values = {str(name): bool(value) for name, value in row_flags.items()}
+        as_of = pd.Timestamp(profile["as_of"]).date()
+        item = ScoreItem(
+            household_pseudonym=str(profile["household_id"]),
+            region_code=str(profile["region_code"]),
+            as_of=as_of,
+            probability=probability,
+            risk_level=level.value,
+            reasons=reasons,
+            measures=measures,
+            rule_flags=RuleFlagsOut(
+                flags=flag_values, zh=describe_flags(row_flags, "zh"), en=describe_flags(row_flags, "en")
+            ),
+            model_version=serving.version,
+            synthetic=serving.synthetic,
+        )
+        items.append(item)
+        records.append(
+            ScoreInput(
+                household_pseudonym=item.household_pseudonym,
+                region_code=item.region_code,
+                as_of=as_of,
+                model_version=serving.version,
+                probability=probability,
+                level=level,
+                input_hash=input_hash(profile),
+                reasons=[reason.model_dump() for reason in reasons],
+                measures=[measure.model_dump() for measure in measures],
+                rule_flags=flag_values,
+                synthetic=serving.synthetic,
+            )
+        )
+    with context.database.session() as session:
+        record_scores(session, caller.scope, caller, records, request_id=context.request_id)
+    return ScoreResponse(
+        model_version=serving.version,
+        synthetic=serving.synthetic,
+        notice=SYNTHETIC_NOTICE if serving.synthetic else None,
+        items=items,
+    )
+
+
+def _explanation_parts(explanation: HouseholdExplanation | None) -> tuple[list[ReasonOut], list[MeasureOut]]:
+    if explanation is None:
+        return [], []
+    reasons = [ReasonOut(key=r.key, code=r.code, zh=r.zh, en=r.en, points=float(r.points)) for r in explanation.reasons]
+    measures = [
+        MeasureOut(
+            measure=p.measure,
+            zh=p.zh,
+            en=p.en,
+            risks=list(p.risks),
+            probability_after=float(w.probability_after),
+            points=float(w.points),
+        )
+        for p, w in zip(explanation.measures, explanation.what_if, strict=True)
+    ]
+    return reasons, measures
+
+
+def input_hash(profile: pd.Series) -> str:
+    """SHA-256 of the profile the decision was made on (after pseudonymisation: no ID number is hashed)."""
+    values = {name: _plain(profile[name]) for name in profile.index}
+    text = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float | np.floating) and math.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

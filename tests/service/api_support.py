@@ -1,0 +1,93 @@
+"""Shared pieces of the API tests: a real model registered in a temporary MLflow store, clients per role.
+
+The model is trained once per session on a small synthetic city, registered and promoted to `champion`, and
+loaded through `ModelHolder` from the registry, as the service loads it in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from mlflow import MlflowClient
+
+from features.ingestion import ingest
+from features.profiles import build_profiles
+from features.pseudonyms import PseudonymKey
+from features.simulation import CityConfig, simulate_city
+from features.sources import Sources, read_sources
+from service.app import create_app
+from service.db import Database
+from service.keys import create_key
+from service.model_holder import ModelHolder, RegistrySource
+from service.settings import ServiceSettings
+from service.tables import Role
+from training.fit import TrainConfig
+from training.pipeline import data_from_sources, train_and_register
+from training.registry import promote
+from training.settings import TrainingSettings
+
+KEY = PseudonymKey.from_text("test-pseudonym-key-for-the-api-tests-0123456789", "t1")
+AS_OF = "2025-07-01"
+FAST = TrainConfig(num_boost_round=60, early_stopping_rounds=20)
+
+
+@dataclass(frozen=True)
+class Registered:
+    tracking_uri: str
+    city: Sources
+    store: Path
+
+
+@pytest.fixture(scope="session")
+def registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
+    folder = tmp_path_factory.mktemp("api-city")
+    simulate_city(CityConfig(households=3_000), seed=11, out_dir=folder)
+    city = read_sources(folder)
+    store = tmp_path_factory.mktemp("api-store")
+    settings = TrainingSettings(data_dir=store)
+    outcome = train_and_register(data_from_sources(city), settings, FAST, backtest=False)
+    promote(MlflowClient(tracking_uri=settings.tracking_uri), settings, outcome.version, force=True, reason="test")
+    return Registered(settings.tracking_uri, city, store)
+
+
+@pytest.fixture(scope="session")
+def holder(registered: Registered, tmp_path_factory: pytest.TempPathFactory) -> ModelHolder:
+    loaded = ModelHolder(RegistrySource(registered.tracking_uri), tmp_path_factory.mktemp("model-cache"))
+    loaded.start()
+    assert loaded.current is not None, loaded.degraded
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def batch_profiles(registered: Registered) -> pd.DataFrame:
+    """The batch path's profiles of the whole city (the reference the API must reproduce)."""
+    return build_profiles(ingest(registered.city, KEY), AS_OF)
+
+
+def service_settings(folder: Path, database: Database, **overrides: object) -> ServiceSettings:
+    url = database.engine.url.render_as_string(hide_password=False)
+    return ServiceSettings(data_dir=folder, database_url=url, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db: Database) -> ServiceSettings:
+    return service_settings(tmp_path, db)
+
+
+@pytest.fixture
+def client(settings: ServiceSettings, holder: ModelHolder, db: Database) -> Iterator[TestClient]:
+    app = create_app(settings, holder=holder, database=db, pseudonym_key=KEY)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def bearer(db: Database, role: Role, region_prefix: str = "990101") -> dict[str, str]:
+    """Headers carrying a fresh key of `role` scoped to `region_prefix`."""
+    with db.session() as session:
+        created = create_key(session, role=role, region_prefix=region_prefix, label=f"api test {role}")
+    return {"Authorization": f"Bearer {created.plaintext}"}

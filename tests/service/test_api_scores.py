@@ -1,0 +1,168 @@
+"""Scoring endpoints: same numbers as the batch path, audited decisions, validation and limits."""
+# ruff: noqa: F811 — the shared fixtures are imported by name, and tests take them as parameters of that name
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from features.contract import TABLES
+from service.db import Database
+from service.model_holder import ModelHolder
+from service.tables import AuditEntry, Role, ScoreRecord
+from tests.service.api_support import (  # noqa: F401 — fixtures
+    AS_OF,
+    Registered,
+    batch_profiles,
+    bearer,
+    client,
+    holder,
+    registered,
+    settings,
+)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, float | np.floating) and math.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def document(registered: Registered, household_id: str) -> dict[str, Any]:
+    """A household's source records in the contract's shape, as a source system would send them."""
+    city = registered.city
+    out: dict[str, Any] = {}
+    households = city["households"]
+    out["household"] = _rows(households[households["household_id"] == household_id])[0]
+    members = city["members"][city["members"]["household_id"] == household_id]
+    for name in ("members", "income", "events", "assistance", "housing_checks", "water_checks", "identifications"):
+        frame = city[name]
+        out[name] = _rows(frame[frame["household_id"] == household_id])
+    status = city["member_status"]
+    out["member_status"] = _rows(status[status["member_id"].isin(members["member_id"])])
+    villages = city["villages"]
+    out["village"] = _rows(villages[villages["region_code"] == out["household"]["region_code"]])[0]
+    for name, rows in out.items():
+        table = TABLES["households" if name == "household" else "villages" if name == "village" else name]
+        for row in rows if isinstance(rows, list) else [rows]:
+            assert set(row) <= set(table.column_names)
+    return out
+
+
+def profile_row(profiles: pd.DataFrame, i: int) -> dict[str, Any]:
+    return _rows(profiles.iloc[[i]])[0]
+
+
+def _household_in(profiles: pd.DataFrame, prefix: str, skip: int = 0) -> int:
+    matches = np.flatnonzero(profiles["region_code"].astype(str).str.startswith(prefix).to_numpy())
+    return int(matches[skip])
+
+
+def test_profiles_score_equals_predict_proba(
+    client: TestClient, db: Database, holder: ModelHolder, batch_profiles: pd.DataFrame
+) -> None:
+    rows = [_household_in(batch_profiles, "990101", k) for k in range(3)]
+    body = {"profiles": [profile_row(batch_profiles, i) for i in rows]}
+    response = client.post("/v1/profiles:score", json=body, headers=bearer(db, Role.MONITOR))
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert holder.current is not None
+    expected = holder.current.model.predict_proba(batch_profiles.iloc[rows])
+    assert [item["probability"] for item in data["items"]] == pytest.approx(list(expected), abs=1e-12)
+    assert data["model_version"] == holder.current.version
+    assert data["synthetic"] is True and "SYNTHETIC" in data["notice"]
+    item = data["items"][0]
+    assert item["risk_level"] in {"high", "medium", "low"}
+    assert item["reasons"] and item["measures"] and "flags" in item["rule_flags"]
+    assert all(m["probability_after"] >= 0 for m in item["measures"])
+
+
+def test_households_score_builds_the_batch_profile(
+    client: TestClient, db: Database, holder: ModelHolder, registered: Registered, batch_profiles: pd.DataFrame
+) -> None:
+    i = _household_in(batch_profiles, "990101", 1)
+    household_id = str(batch_profiles["household_id"].iloc[i])
+    body = {"households": [document(registered, household_id)], "as_of": AS_OF, "explain": False}
+    response = client.post("/v1/households:score", json=body, headers=bearer(db, Role.MONITOR))
+    assert response.status_code == 200, response.text
+    item = response.json()["items"][0]
+    assert holder.current is not None
+    expected = float(holder.current.model.predict_proba(batch_profiles.iloc[[i]])[0])
+    assert item["household_pseudonym"] == household_id
+    assert item["probability"] == pytest.approx(expected, abs=1e-12)
+    assert item["reasons"] == [] and item["measures"] == []
+
+
+def test_every_decision_is_audited_with_its_score(
+    client: TestClient, db: Database, batch_profiles: pd.DataFrame
+) -> None:
+    rows = [profile_row(batch_profiles, _household_in(batch_profiles, "990101", k)) for k in range(2)]
+    response = client.post("/v1/profiles:score", json={"profiles": rows}, headers=bearer(db, Role.MONITOR))
+    assert response.status_code == 200, response.text
+    request_id = response.headers["X-Request-ID"]
+    with db.session() as session:
+        audits = session.scalars(select(AuditEntry).where(AuditEntry.request_id == request_id)).all()
+        scores = session.scalar(select(func.count()).select_from(ScoreRecord))
+    assert scores == 2
+    assert sorted(a.household_pseudonym for a in audits) == sorted(r["household_id"] for r in rows)
+    assert all(a.input_hash.startswith("sha256:") and a.key_id is not None for a in audits)
+
+
+def test_unknown_fields_are_422_naming_field_and_row(
+    client: TestClient, db: Database, batch_profiles: pd.DataFrame
+) -> None:
+    headers = bearer(db, Role.MONITOR)
+    good = profile_row(batch_profiles, _household_in(batch_profiles, "990101"))
+    response = client.post("/v1/profiles:score", json={"profiles": [good, {**good, "incme": 3}]}, headers=headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert (response.json()["field"], response.json()["row"]) == ("incme", 1)
+
+    response = client.post("/v1/profiles:score", json={"profiles": [good], "explainn": True}, headers=headers)
+    assert response.status_code == 422 and response.json()["field"] == "explainn"
+
+    doc = {"household": {"household_id": "H1", "region_code": "990101001001", "colour": "red"}}
+    response = client.post("/v1/households:score", json={"households": [doc]}, headers=headers)
+    assert response.status_code == 422
+    assert (response.json()["field"], response.json()["row"]) == ("household.colour", 0)
+
+    doc = {"household": {"household_id": "H1", "region_code": "990101001001"}, "pets": []}
+    response = client.post("/v1/households:score", json={"households": [doc, doc]}, headers=headers)
+    assert response.status_code == 422 and response.json()["field"] == "pets"
+
+
+def test_oversize_batches_and_bodies_are_refused(
+    settings: Any, holder: ModelHolder, db: Database, batch_profiles: pd.DataFrame
+) -> None:
+    from service.app import create_app
+    from tests.service.api_support import KEY
+
+    small = settings.model_copy(update={"max_batch": 2, "max_body_bytes": 20_000})
+    app = create_app(small, holder=holder, database=db, pseudonym_key=KEY)
+    good = profile_row(batch_profiles, _household_in(batch_profiles, "990101"))
+    with TestClient(app) as client:
+        headers = bearer(db, Role.MONITOR)
+        response = client.post("/v1/profiles:score", json={"profiles": [good] * 3}, headers=headers)
+        assert response.status_code == 422 and response.json()["field"] == "profiles"
+        response = client.post("/v1/profiles:score", json={"profiles": [good] * 50}, headers=headers)
+        assert response.status_code == 413
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(ScoreRecord)) == 0
