@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from service.deps import CallerDep, HolderDep, ModelDep
 from service.keys import Permission
+from service.model_holder import ModelLoadError
 from service.schemas import ModelResponse, ReloadResponse
 
 router = APIRouter(prefix="/v1", tags=["model"])
@@ -37,6 +38,11 @@ def read_model(caller: CallerDep, serving: ModelDep, holder: HolderDep) -> Model
 async def reload_model(caller: CallerDep, holder: HolderDep) -> ReloadResponse:
     """Load the alias's current version now (admin); requests in flight finish on the version they started with."""
     caller.require(Permission.RELOAD)
-    changed = await run_in_threadpool(holder.reload)
+    try:
+        changed = await run_in_threadpool(holder.reload)
+    except ModelLoadError as error:  # the previous model keeps serving
+        raise HTTPException(409, f"the new model was refused: {error}") from error
+    except Exception as error:  # noqa: BLE001 — registry unreachable: the previous model keeps serving
+        raise HTTPException(503, f"the registry cannot be read: {type(error).__name__}") from error
     current = holder.current
     return ReloadResponse(changed=changed, version=current.version if current else None)
