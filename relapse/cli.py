@@ -14,6 +14,7 @@ from relapse import (
     explain_command,
     features_command,
     keys_command,
+    serve_command,
     simulate_command,
     train_commands,
     tune_command,
@@ -34,6 +35,7 @@ train_commands.register(app)
 tune_command.register(app)
 keys_command.register(app)
 explain_command.register(app)
+serve_command.register(app)
 
 
 @app.callback()
