@@ -21,7 +21,7 @@ DataOption = Annotated[
 ]
 
 
-def load_demo_or_folder(data: Path | None) -> TrainingData:
+def load_demo_or_folder(data: Path | None, snapshot_months: int = 12) -> TrainingData:
     """Training data from a source folder, pseudonymised at ingestion like everything else."""
     from features.ingestion import load_sources
     from features.pseudonyms import ensure_local_key
@@ -37,7 +37,7 @@ def load_demo_or_folder(data: Path | None) -> TrainingData:
     if created:
         console.print(f"[yellow]created a local pseudonym key at {settings.pseudonym_key_file}[/]")
     with console.status(f"building labelled snapshots from {folder}"):
-        return data_from_sources(load_sources(folder, key))
+        return data_from_sources(load_sources(folder, key), snapshot_months=snapshot_months)
 
 
 def _training_settings() -> TrainingSettings:
@@ -57,6 +57,9 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed (with --threads, makes training deterministic).")] = 42,
     threads: Annotated[int, typer.Option(help="LightGBM threads.")] = 2,
     backtest: Annotated[bool, typer.Option(help="Run the rolling-origin backtest.")] = True,
+    snapshot_months: Annotated[
+        int, typer.Option(min=1, max=12, help="Months between reference dates of the training snapshots.")
+    ] = 12,
 ) -> None:
     """Train, evaluate and register a model; it becomes the `challenger`."""
     from training.fit import TrainConfig
@@ -70,7 +73,7 @@ def train(
         training_data = data_from_profile_table(profiles, spec, label, time, list(group or []))
         backtest = backtest and time is not None
     else:
-        training_data = load_demo_or_folder(data)
+        training_data = load_demo_or_folder(data, snapshot_months)
     config = TrainConfig(seed=seed, num_threads=threads, params=json.loads(params.read_text()) if params else {})
     settings = _training_settings()
     with progress_bar("training") as report:
