@@ -20,6 +20,7 @@ import pandas as pd
 
 from features.catalogue import FEATURES, META_COLUMNS
 from features.contract import TABLES
+from features.errors import SourceDataError
 from features.ingestion import ingest
 from features.profiles import build_profiles, feature_dtype
 from features.pseudonyms import PseudonymKey
@@ -145,9 +146,19 @@ def profiles_from_documents(
     documents: Sequence[HouseholdDocument], as_of: date, key: PseudonymKey | None
 ) -> pd.DataFrame:
     """Profiles as of `as_of`, one per document in order, built exactly like the batch builds them."""
-    sources, _ = documents_to_sources(documents)
+    sources, owners = documents_to_sources(documents)
     # Member ID numbers become keyed pseudonyms here, as in ingestion; nothing personal goes further.
-    return build_profiles(ingest(sources, key), as_of)
+    try:
+        ingested = ingest(sources, key)
+    except SourceDataError as error:
+        first = error.violations[0] if error.violations else None
+        if first is None or first.row is None:
+            raise
+        # Violation rows count from 1 within a table; the API names the document (0-based) and never the value.
+        raise InvalidFieldError(
+            f"{_document_field(first.table)}.{first.column}", first.reason, owners[first.table][first.row - 1]
+        ) from None
+    return build_profiles(ingested, as_of)
 
 
 # --- already-built profiles -------------------------------------------------------------------------------------

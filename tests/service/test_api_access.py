@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -181,3 +182,34 @@ def test_locked_sqlite_gives_503_and_no_decision(
         assert session.scalar(select(func.count()).select_from(ScoreRecord)) == 0
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
     database.dispose()
+
+
+# Prefixes at several levels: same county, sibling county, other city, other province, and their parents.
+PREFIXES = ["99", "9901", "990101", "990102", "9902", "990201", "98", "980101"]
+
+
+@hypothesis.settings(
+    max_examples=30, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture]
+)
+@hypothesis.given(
+    key_prefix=hypothesis.strategies.sampled_from(PREFIXES),
+    household_county=hypothesis.strategies.sampled_from([p for p in PREFIXES if len(p) == 6]),
+)
+def test_a_key_scores_and_sees_exactly_the_households_inside_its_prefix(
+    client: TestClient, db: Database, batch_profiles: pd.DataFrame, key_prefix: str, household_county: str
+) -> None:
+    row = profile_row(batch_profiles, _household_in(batch_profiles, "990101"))
+    row = {**row, "region_code": f"{household_county}001001", "county_code": None, "province_code": None}
+    row["household_id"] = f"P{household_county}"
+    inside = household_county.startswith(key_prefix)
+    writer = bearer(db, Role.MONITOR, household_county)
+    assert (
+        client.post("/v1/profiles:score", json={"profiles": [row], "explain": False}, headers=writer).status_code == 200
+    )
+    reader = bearer(db, Role.MONITOR, key_prefix)
+    scored = client.post("/v1/profiles:score", json={"profiles": [row], "explain": False}, headers=reader)
+    assert scored.status_code == (200 if inside else 403)
+    history = client.get(f"/v1/households/{row['household_id']}/scores", headers=reader)
+    assert history.status_code == (200 if inside else 404)
+    if inside:
+        assert {s["region_code"] for s in history.json()["scores"]} == {row["region_code"]}

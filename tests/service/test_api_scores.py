@@ -166,3 +166,20 @@ def test_oversize_batches_and_bodies_are_refused(
         assert response.status_code == 413
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(ScoreRecord)) == 0
+
+
+def test_invalid_id_numbers_name_the_document_and_never_echo_the_value(
+    client: TestClient, db: Database, registered: Registered, batch_profiles: pd.DataFrame
+) -> None:
+    household_ids = [
+        str(batch_profiles["household_id"].iloc[_household_in(batch_profiles, "990101", k)]) for k in (0, 1)
+    ]
+    docs = [document(registered, h) for h in household_ids]
+    assert docs[1]["members"], "the test needs a household with members"
+    docs[1]["members"][0]["id_number"] = "990101199001011239"  # checksum broken
+    response = client.post("/v1/households:score", json={"households": docs}, headers=bearer(db, Role.MONITOR))
+    assert response.status_code == 422, response.text
+    assert (response.json()["field"], response.json()["row"]) == ("members.id_number", 1)
+    assert "990101199001011239" not in response.text
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(ScoreRecord)) == 0
