@@ -28,6 +28,7 @@ os-deps:
 
 run: install
 	$(BIN)/relapse demo
+	$(BIN)/relapse serve
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -60,6 +60,30 @@ def demo(
     )
     console.print("SYNTHETIC DATA — a fictional city; no real person or place.")
     ensure_champion(sources)
+    ensure_admin_key()
+
+
+def ensure_admin_key() -> None:
+    """On a fresh service database, create the local admin's first API key and print it (once)."""
+    from service.db import open_database
+    from service.keys import create_key, list_keys
+    from service.migrate import upgrade_database
+    from service.settings import get_settings as service_settings
+
+    settings = service_settings()
+    upgrade_database(settings.database_url)
+    database = open_database(settings.database_url)
+    try:
+        with database.session() as session:
+            if list_keys(session, include_revoked=True):
+                console.print("[green]✓[/] API keys exist (`relapse keys list`; `relapse keys create` for more)")
+                return
+            created = create_key(session, role="admin", region_prefix="", label="local admin (relapse demo)")
+        console.print("[bold]First API key for the local admin — shown once, keep it:[/]")
+        console.print(f"  {created.plaintext}")
+        console.print('  e.g. curl -H "Authorization: Bearer <key>" http://127.0.0.1:8000/v1/model')
+    finally:
+        database.dispose()
 
 
 def ensure_champion(sources: object) -> str:
