@@ -27,7 +27,7 @@ from service.model_holder import ModelHolder, RegistrySource
 from service.settings import ServiceSettings
 from service.tables import Role
 from training.fit import TrainConfig
-from training.pipeline import data_from_sources, train_and_register
+from training.pipeline import TrainingData, data_from_sources, train_and_register
 from training.registry import promote
 from training.settings import TrainingSettings
 
@@ -41,6 +41,8 @@ class Registered:
     tracking_uri: str
     city: Sources
     store: Path
+    data: TrainingData
+    settings: TrainingSettings
 
 
 @pytest.fixture(scope="session")
@@ -50,9 +52,10 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
     city = read_sources(folder)
     store = tmp_path_factory.mktemp("api-store")
     settings = TrainingSettings(data_dir=store)
-    outcome = train_and_register(data_from_sources(city), settings, FAST, backtest=False)
+    data = data_from_sources(city)
+    outcome = train_and_register(data, settings, FAST, backtest=False)
     promote(MlflowClient(tracking_uri=settings.tracking_uri), settings, outcome.version, force=True, reason="test")
-    return Registered(settings.tracking_uri, city, store)
+    return Registered(settings.tracking_uri, city, store, data, settings)
 
 
 @pytest.fixture(scope="session")
