@@ -35,10 +35,6 @@ class ModelUnavailableError(Exception):
     """No model is loaded (the registry was unreachable at start and nothing was cached)."""
 
 
-class BodyTooLargeError(Exception):
-    """The request body exceeds the configured limit."""
-
-
 def problem(
     status: int, title: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
@@ -153,7 +149,7 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int) -> None:
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over `max_bytes`, by the declared Content-Length and, for chunked bodies, while reading."""
+    """413 for bodies over `max_bytes`: by the declared Content-Length, or while reading a chunked body."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -167,21 +163,35 @@ class BodyLimitMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, receive, send)
             return
+        if declared is not None:
+            await self.app(scope, receive, send)  # the server stops reading at Content-Length
+            return
+        # Chunked body: read it here, up to the limit, then hand it on whole (memory stays below `max_bytes`).
+        chunks: list[bytes] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLargeError
-            return message
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
-        try:
-            await self.app(scope, limited, send)
-        except BodyTooLargeError:
-            await self._too_large(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(413, "Request too large", f"the request body exceeds {self.max_bytes} bytes")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -164,8 +165,20 @@ def test_oversize_batches_and_bodies_are_refused(
         assert response.status_code == 422 and response.json()["field"] == "profiles"
         response = client.post("/v1/profiles:score", json={"profiles": [good] * 50}, headers=headers)
         assert response.status_code == 413
+        chunks = (b'{"profiles": [' + b", ".join([json.dumps(good).encode()] * 50) + b"]}",)
+        chunked = client.post(
+            "/v1/profiles:score", content=iter(chunks), headers={**headers, "Content-Type": "application/json"}
+        )
+        assert chunked.status_code == 413  # no Content-Length: counted while reading
+        assert chunked.headers["content-type"].startswith("application/problem+json")
+        one = client.post(
+            "/v1/profiles:score",
+            content=iter((b'{"profiles": [', json.dumps(good).encode(), b"]}")),
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        assert one.status_code == 200, one.text
     with db.session() as session:
-        assert session.scalar(select(func.count()).select_from(ScoreRecord)) == 0
+        assert session.scalar(select(func.count()).select_from(ScoreRecord)) == 1  # only the request within the limits
 
 
 def test_invalid_id_numbers_name_the_document_and_never_echo_the_value(
