@@ -6,19 +6,39 @@ tests pass their own database and holder, or swap dependencies with `app.depende
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from features.pseudonyms import PseudonymKey, ensure_local_key
 from service.db import Database, open_database
+from service.metrics import install_metrics
 from service.migrate import upgrade_database
 from service.model_holder import ModelHolder, RegistrySource
 from service.problems import BodyLimitMiddleware, install_problem_handlers
 from service.routers import health, households, model, regions, scores
 from service.settings import ServiceSettings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+async def poll_champion(holder: ModelHolder, interval_s: float) -> None:
+    """Pick up a new champion without a restart: every `interval_s` seconds, reload if the alias moved.
+
+    A failed poll (registry down, a model that does not fit) leaves the serving model in place.
+    """
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            if await run_in_threadpool(holder.reload):
+                log.info("now serving model version %s", holder.current.version if holder.current else None)
+        except Exception as error:  # noqa: BLE001 — keep serving; the next poll tries again
+            holder.last_error = str(error)
+            log.warning("model poll failed: %s", type(error).__name__)
 
 
 def build_holder(settings: ServiceSettings) -> ModelHolder:
@@ -49,9 +69,18 @@ def create_app(
             await run_in_threadpool(app.state.holder.start)
         # The same key as `relapse ingest`: pseudonyms from the API match those of batch-ingested data.
         app.state.pseudonym_key = pseudonym_key or (await run_in_threadpool(ensure_local_key))[0]
+        poller = (
+            asyncio.create_task(poll_champion(app.state.holder, settings.model_poll_s))
+            if settings.model_poll_s > 0
+            else None
+        )
         try:
             yield
         finally:
+            if poller is not None:
+                poller.cancel()
+                with suppress(asyncio.CancelledError):
+                    await poller
             if owned:
                 app.state.database.dispose()
 
@@ -63,6 +92,7 @@ def create_app(
     )
     app.dependency_overrides[get_settings] = lambda: settings
     install_problem_handlers(app, settings.retry_after_s)
+    install_metrics(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     for router in (scores.router, households.router, regions.router, model.router, health.router):
         app.include_router(router)

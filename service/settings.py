@@ -33,6 +33,8 @@ class ServiceSettings(BaseSettings):
     mlflow_uri: str = ""
     model_name: str = "relapse-risk"
     model_alias: str = "champion"
+    # Seconds between checks for a new champion (0: only on POST /v1/admin/model:reload).
+    model_poll_s: float = 60.0
     # The last loaded model is copied here, so the service can start when the registry is unreachable.
     model_cache_dir: Path | None = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from service.deps import CallerDep, DatabaseDep, ModelDep, PseudonymKeyDep, RequestIdDep, SettingsDep
 from service.keys import Permission
@@ -23,6 +23,7 @@ def score_households(
     settings: SettingsDep,
     key: PseudonymKeyDep,
     request_id: RequestIdDep,
+    request: Request,
     response: Response,
 ) -> ScoreResponse:
     """Score household documents (the source-data contract's shape); profiles built as in batch and training."""
@@ -33,7 +34,7 @@ def score_households(
     profiles = profiles_from_documents(body.households, body.as_of or date.today(), key)
     response.headers["X-Request-ID"] = request_id
     context = ScoreContext(caller, serving, database, settings, request_id)
-    return score_profiles(context, profiles, explain=body.explain)
+    return _counted(request, score_profiles(context, profiles, explain=body.explain))
 
 
 @router.post("/profiles:score", response_model=ScoreResponse)
@@ -44,6 +45,7 @@ def score_profile_rows(
     database: DatabaseDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
+    request: Request,
     response: Response,
 ) -> ScoreResponse:
     """Score already-built profiles (catalogue feature → value), for systems that compute features themselves."""
@@ -52,4 +54,13 @@ def score_profile_rows(
     profiles = profiles_from_rows(body.profiles, body.as_of or date.today())
     response.headers["X-Request-ID"] = request_id
     context = ScoreContext(caller, serving, database, settings, request_id)
-    return score_profiles(context, profiles, explain=body.explain)
+    return _counted(request, score_profiles(context, profiles, explain=body.explain))
+
+
+def _counted(request: Request, answer: ScoreResponse) -> ScoreResponse:
+    """Scores by risk level for /metrics (counted after they were stored and audited)."""
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        for item in answer.items:
+            metrics.scores.labels(item.risk_level).inc()
+    return answer
