@@ -355,6 +355,9 @@ TABLES: Final[dict[str, Table]] = {
     )
 }
 
+# Tables whose rows belong to one household through `household_id` (member_status does through member_id).
+HOUSEHOLD_TABLES: Final = tuple(name for name, t in TABLES.items() if "household_id" in t.column_names)
+
 # Columns that replace a personal column at ingestion (see features.pseudonyms).
 PSEUDONYM_COLUMNS: Final = ("person_pseudonym", "pseudonym_key_version")
 DROPPED_AT_INGESTION: Final = ("name",)

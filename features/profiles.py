@@ -29,6 +29,7 @@ from features._profile_living import housing_features, place_features
 from features._profile_members import member_features
 from features._profile_monitoring import monitoring_features
 from features.catalogue import FEATURES, META_COLUMNS, Feature
+from features.contract import HOUSEHOLD_TABLES
 from features.monitoring_lines import YearProvinceTable, default_monitoring_lines
 from features.sources import Sources
 
@@ -36,18 +37,6 @@ Progress = Callable[[str, int, int], None]
 SourcesLike = Sources | Mapping[str, pd.DataFrame]
 
 STEPS = ("members", "income", "events", "assistance", "monitoring history", "living conditions", "assemble")
-
-# Tables whose rows belong to one household through `household_id`.
-_HOUSEHOLD_TABLES = (
-    "households",
-    "members",
-    "income",
-    "events",
-    "assistance",
-    "housing_checks",
-    "water_checks",
-    "identifications",
-)
 
 
 class ProfileError(ValueError):
@@ -113,7 +102,7 @@ def select_households(sources: SourcesLike, household_ids: Iterable[str]) -> Sou
     """The records of the given households only; villages (reference data) are kept whole."""
     wanted = pd.Index(list(household_ids))
     tables: dict[str, pd.DataFrame] = {}
-    for name in _HOUSEHOLD_TABLES:
+    for name in HOUSEHOLD_TABLES:
         frame = table(sources, name)
         tables[name] = frame[frame["household_id"].isin(wanted)].reset_index(drop=True)
     status = table(sources, "member_status")

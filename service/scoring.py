@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalogue import FEATURES, META_COLUMNS
-from features.contract import TABLES
+from features.contract import HOUSEHOLD_TABLES, TABLES
 from features.errors import SourceDataError
 from features.ingestion import ingest
 from features.profiles import build_profiles, feature_dtype
@@ -49,16 +49,7 @@ SYNTHETIC_NOTICE: Final = (
     "its scores are a demonstration and say nothing about real households."
 )
 # Tables a household document may carry, each a list of rows of the contract's table of the same name.
-DOCUMENT_TABLES: Final = (
-    "members",
-    "member_status",
-    "income",
-    "events",
-    "assistance",
-    "housing_checks",
-    "water_checks",
-    "identifications",
-)
+DOCUMENT_TABLES: Final = (*(name for name in HOUSEHOLD_TABLES if name != "households"), "member_status")
 _FEATURES_BY_NAME: Final = {f.name: f for f in FEATURES}
 
 

@@ -61,7 +61,7 @@ def evaluate(
     rules: dict[str, float] = {}
     lift: dict[str, float] = {}
     if rule_scores is not None:
-        rules = ranking_metrics(y, _as_probability_like(rule_scores))
+        rules = ranking_metrics(y, rank_scores_as_unit_interval(rule_scores))
         rules = {k: v for k, v in rules.items() if k not in ("brier", "ece")}
         lift["pr_auc"] = metrics["pr_auc"] / rules["pr_auc"] if rules["pr_auc"] else float("nan")
         for share in CAPACITIES:
@@ -72,7 +72,7 @@ def evaluate(
     return Evaluation(metrics, intervals, rules, lift, fairness, gaps)
 
 
-def _as_probability_like(scores: np.ndarray) -> np.ndarray:
+def rank_scores_as_unit_interval(scores: np.ndarray) -> np.ndarray:
     """Rule scores are ranks, not probabilities; only their order is used (AUCs and capacity metrics)."""
     s = np.asarray(scores, dtype=float)
     return (s - s.min()) / (s.max() - s.min()) if s.max() > s.min() else np.zeros_like(s)

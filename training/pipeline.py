@@ -24,7 +24,7 @@ from features.rules import rule_scores
 from features.sources import Sources
 from models.risk_model import FeatureSpec, RiskModel
 from training import plots
-from training.evaluate import Evaluation, evaluate
+from training.evaluate import Evaluation, evaluate, rank_scores_as_unit_interval
 from training.fingerprint import data_fingerprint
 from training.fit import TrainConfig, fit_risk_model
 from training.labels import build_snapshots
@@ -234,7 +234,7 @@ def run_backtest(snapshots: pd.DataFrame, data: TrainingData, config: TrainConfi
         }
         if data.rules is not None:
             r = data.rules[mask]
-            rm = ranking_metrics(y, (r - r.min()) / max(r.max() - r.min(), 1e-12))
+            rm = ranking_metrics(y, rank_scores_as_unit_interval(r))
             row.update({"rules_pr_auc": rm["pr_auc"], "rules_recall_at_5pct": rm["recall_at_5pct"]})
         rows.append(row)
     return pd.DataFrame(rows)
