@@ -14,6 +14,8 @@ from relapse import (
     explain_command,
     features_command,
     keys_command,
+    report_command,
+    score_command,
     serve_command,
     simulate_command,
     train_commands,
@@ -35,6 +37,8 @@ train_commands.register(app)
 tune_command.register(app)
 keys_command.register(app)
 explain_command.register(app)
+score_command.register(app)
+report_command.register(app)
 serve_command.register(app)
 
 

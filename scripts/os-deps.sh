@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the OS packages the test suite needs, once per machine. Debian packages only.
 set -euo pipefail
-wanted=(postgresql)  # the service tests run against a real PostgreSQL server (scripts/start-postgres.sh)
+wanted=(postgresql chromium fonts-noto-cjk)  # real PostgreSQL for the service tests; Chromium + CJK fonts for pages and PDFs
 if [ ${#wanted[@]} -eq 0 ]; then exit 0; fi
 missing=()
 for pkg in "${wanted[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done

@@ -20,7 +20,7 @@ from service.metrics import install_metrics
 from service.migrate import upgrade_database
 from service.model_holder import ModelHolder, RegistrySource
 from service.problems import BodyLimitMiddleware, install_problem_handlers
-from service.routers import health, households, model, regions, scores
+from service.routers import health, households, jobs, model, regions, reports, scores
 from service.settings import ServiceSettings, get_settings
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,14 @@ def create_app(
     install_problem_handlers(app, settings.retry_after_s)
     install_metrics(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    for router in (scores.router, households.router, regions.router, model.router, health.router):
+    for router in (
+        scores.router,
+        households.router,
+        regions.router,
+        jobs.router,
+        model.router,
+        reports.router,
+        health.router,
+    ):
         app.include_router(router)
     return app

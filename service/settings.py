@@ -49,6 +49,15 @@ class ServiceSettings(BaseSettings):
     high_threshold: float = 0.10
     medium_threshold: float = 0.03
 
+    # Batch jobs. A job names its source folder as a path under `jobs_allowed_root` (unset: only uploads), or
+    # uploads the tables; uploads and results live under `data_dir/jobs`. Households per committed chunk.
+    jobs_allowed_root: Path | None = None
+    job_chunk_households: int = 5000
+    # Files per upload and bytes per uploaded file (413 above).
+    max_upload_bytes: int = 2 * 2**30
+    # A Dask scheduler address (tcp://host:8786) to run job partitions on; unset: in the service's process.
+    dask_scheduler: str = ""
+
     @model_validator(mode="after")
     def _default_database_url(self) -> ServiceSettings:
         if not self.database_url:
