@@ -173,13 +173,26 @@ _STRING_TYPES = (pa.string(), pa.large_string())
 
 def read_sources(path: Path | str) -> Sources:
     """Read a source folder and coerce every table to the contract's dtypes (see the module docstring)."""
+    tables, manifest, warnings = read_arrow_tables(path)
+    frames = {name: arrow_to_frame(tables.pop(name)) for name in list(tables)}  # each Arrow table freed once converted
+    sources = coerce_sources(Sources(frames, manifest))
+    sources.warnings[:0] = warnings
+    return sources
+
+
+def read_arrow_tables(path: Path | str) -> tuple[dict[str, pa.Table], dict[str, Any], list[str]]:
+    """The folder's tables as Arrow tables (CSV cells as text), its manifest, and warnings about other files.
+
+    Arrow holds a large city in a fraction of the memory pandas needs; `arrow_to_frame` converts a table (or
+    a slice of one) to the frame `coerce_sources` expects.
+    """
     folder = Path(path)
     if not folder.is_dir():
         raise SourceFolderError(f"source folder {folder} does not exist")
     manifest: dict[str, Any] = {}
     if (folder / MANIFEST).is_file():
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    tables: dict[str, pd.DataFrame] = {}
+    tables: dict[str, pa.Table] = {}
     warnings: list[str] = []
     for name in TABLES:
         candidates = [p for p in (folder / f"{name}.parquet", folder / f"{name}.csv") if p.is_file()]
@@ -187,14 +200,12 @@ def read_sources(path: Path | str) -> Sources:
             raise SourceFolderError(f"{folder} holds both {name}.parquet and {name}.csv; keep one")
         if candidates:
             file = candidates[0]
-            tables[name] = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
+            tables[name] = pq.read_table(file) if file.suffix == ".parquet" else _read_csv(file)
     known = {f"{n}{ext}" for n in TABLES for ext in (".parquet", ".csv")} | {MANIFEST}
     for file in sorted(folder.iterdir()):
         if file.is_file() and file.name not in known and not file.name.startswith("."):
             warnings.append(f"ignored file {file.name}: not a table of the contract")
-    sources = coerce_sources(Sources(tables, manifest))
-    sources.warnings[:0] = warnings
-    return sources
+    return tables, manifest, warnings
 
 
 def coerce_sources(sources: Sources) -> Sources:
@@ -219,35 +230,30 @@ def coerce_sources(sources: Sources) -> Sources:
     return result
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
-    # Arrow types map straight onto the contract's nullable pandas dtypes; no detour through object.
+def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table as pandas, Arrow types mapped straight onto the contract's nullable dtypes."""
     mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype()}
     mapping[pa.large_string()] = pd.StringDtype()
-    # split_blocks/self_destruct: no consolidation copy, and Arrow buffers are freed as columns convert.
-    return pq.read_table(path).to_pandas(
-        types_mapper=mapping.get,
-        date_as_object=False,
-        coerce_temporal_nanoseconds=True,
-        split_blocks=True,
-        self_destruct=True,
+    # split_blocks: no consolidation copy (self_destruct would free buffers a shared or sliced table still uses).
+    return table.to_pandas(
+        types_mapper=mapping.get, date_as_object=False, coerce_temporal_nanoseconds=True, split_blocks=True
     )
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path) -> pa.Table:
     """Every cell as text (empty → missing); UTF-8 (with or without BOM) or, failing that, GB 18030."""
     encoding = _csv_encoding(path)
     with path.open(encoding="utf-8-sig" if encoding == "utf8" else encoding, newline="") as handle:
         header = next(csv.reader(handle), [])
     if not header:
-        return pd.DataFrame()
-    table = pacsv.read_csv(
+        return pa.table({})
+    return pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 24),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header}, null_values=[""], strings_can_be_null=True
         ),
     )
-    return table.to_pandas(types_mapper={t: pd.StringDtype() for t in _STRING_TYPES}.get)
 
 
 def _csv_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:

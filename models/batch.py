@@ -60,7 +60,10 @@ class BatchOptions:
     sentences: bool = True  # fill the zh/en sentences (the costliest part: skip for scores only)
 
 
-def output_columns(options: BatchOptions = BatchOptions()) -> list[str]:
+DEFAULT_OPTIONS: Final = BatchOptions()
+
+
+def output_columns(options: BatchOptions = DEFAULT_OPTIONS) -> list[str]:
     """The columns of `explain_batch`'s table, in order (the measure count is bounded by top × per_reason)."""
     columns = [*ID_COLUMNS, "probability", "margin", "profile_hash"]
     for k in range(1, options.top + 1):
@@ -74,7 +77,7 @@ def explain_batch(
     model: RiskModel,
     profiles: pd.DataFrame,
     *,
-    options: BatchOptions = BatchOptions(),
+    options: BatchOptions = DEFAULT_OPTIONS,
     explainer: Explainer | None = None,
     cache: ExplanationCache | None = None,
     model_version: str | None = None,

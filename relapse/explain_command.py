@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from relapse._progress import console
+from relapse._registry import registered_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,7 +59,7 @@ def explain(
     key, _ = ensure_local_key(settings)
     with console.status(f"loading {folder}"):
         sources = load_sources(folder, key)
-    model, model_version = _model(version)
+    model, model_version = registered_model(version)
     if faithfulness:
         _faithfulness(model, sources, folder, top, reference)
         return
@@ -74,24 +75,6 @@ def explain(
     print_explanation(result, lang, model_version, as_of_date)
     if sources.synthetic:
         console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
-
-
-def _model(version: str | None) -> tuple[RiskModel, str]:
-    from mlflow import MlflowClient
-
-    from training.pipeline import load_registered
-    from training.registry import CHAMPION, alias_version
-    from training.settings import get_settings
-    from training.tracking import configure
-
-    settings = get_settings()
-    configure(settings)
-    client = MlflowClient()
-    version = version or alias_version(client, settings.registered_model, CHAMPION)
-    if version is None:
-        raise typer.BadParameter("no champion in the registry; run `relapse demo` or pass --version")
-    with console.status(f"loading model version {version}"):
-        return load_registered(client, settings, version), version
 
 
 def _profile(sources: object, household: str, as_of: str | None) -> tuple[pd.DataFrame, str]:

@@ -1,9 +1,110 @@
-"""`relapse score`."""
+"""`relapse score`: score every household of a source folder as of a date, partition by partition.
+
+    relapse score --data DIR --as-of 2026-01-01 --out scores.parquet [--workers 2]
+
+Source tables are read once with Arrow and split by county (`features.partitions`); each partition is
+validated, pseudonymised, profiled, scored and explained (`models.streaming`) and appended to the Parquet
+file, with a progress bar. A re-run reuses the earlier file's rows (`--previous`, by default `--out` itself)
+for every household whose profile did not change under the same model version.
+"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from relapse._progress import console, progress_bar
+from relapse._registry import registered_model
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("score")(score)
+
+
+def score(
+    out: Annotated[Path, typer.Option("--out", help="Result Parquet file (one row per household).")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Source folder (contract tables). Default: the demo city.")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Reference date (YYYY-MM-DD). Default: the data's extract date.")
+    ] = None,
+    version: Annotated[str | None, typer.Option(help="Model version (default: the champion).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes for the partitions (1: this process).")] = 1,
+    partition_households: Annotated[
+        int, typer.Option(min=1, help="Households per partition at most (counties are split above it).")
+    ] = 50_000,
+    previous: Annotated[
+        Path | None, typer.Option(help="An earlier result file to reuse unchanged households from. Default: --out.")
+    ] = None,
+    sentences: Annotated[bool, typer.Option(help="Write the zh/en reason sentences.")] = True,
+    top: Annotated[int, typer.Option(min=1, help="Reasons per household.")] = 3,
+) -> None:
+    """Score every household of a source folder: probability, reasons, measures and what-if, to Parquet."""
+    import pandas as pd
+
+    from features.partitions import PartitionedSources
+    from features.pseudonyms import ensure_local_key
+    from features.settings import get_settings
+    from models.batch import BatchOptions
+    from models.streaming import PartitionError, ScoringJob, read_previous, score_partitions, write_scores
+    from relapse.demo_command import demo_sources_dir
+
+    settings = get_settings()
+    folder = data or demo_sources_dir(settings.data_dir)
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{folder} does not exist; run `relapse demo` or pass --data", param_hint="--data")
+    started = time.perf_counter()
+    key, _ = ensure_local_key(settings)
+    model, model_version = registered_model(version)
+    with console.status(f"reading and partitioning {folder}"):
+        partitioned = PartitionedSources.read(folder, max_households=partition_households)
+    for warning in partitioned.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    date = pd.Timestamp(as_of or partitioned.manifest.get("extract_date") or pd.Timestamp.today().normalize())
+    options = BatchOptions(top=top, sentences=sentences)
+    earlier = read_previous(previous or out)
+    job = ScoringJob(
+        model,
+        model_version,
+        date.date(),
+        options,
+        key=key,
+        cache_dir=settings.data_dir / "explanation-cache",
+        synthetic=bool(partitioned.manifest.get("synthetic", False)),
+    )
+    executor = _executor(workers)
+    try:
+        with progress_bar(f"{partitioned.households:,} households in {len(partitioned)} partitions") as report:
+            rows = write_scores(
+                score_partitions(job, partitioned, previous=earlier, executor=executor, progress=report), out, options
+            )
+    except PartitionError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+    reused = "" if earlier is None else ", reusing unchanged households of the earlier run"
+    console.print(
+        f"scored {rows:,} households as of {date.date()} with model version {model_version} "
+        f"in {time.perf_counter() - started:.1f} s{reused} → {out}"
+    )
+    if job.synthetic:
+        console.print("[bold yellow]SYNTHETIC DATA: a fictional city; the scores say nothing about real households.[/]")
+
+
+def _executor(workers: int) -> ProcessPoolExecutor | None:
+    if workers == 1:
+        return None
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))

@@ -1,0 +1,173 @@
+"""Source tables split into partitions of households (by county, large counties in parts) for batch scoring.
+
+A province does not fit in memory as pandas frames, but it does as Arrow tables (strings held once in
+buffers, not as Python objects). `PartitionedSources.read(folder)` reads every table once with Arrow, gives
+each household a partition — its county (the first six digits of its region code), counties larger than
+`max_households` split into consecutive parts in (region code, household id) order — and sorts every table
+by partition, so that a partition's rows are a zero-copy slice. `sources(i)` converts one partition to the
+`Sources` that `features.profiles.build_profiles` takes, so memory holds the Arrow tables plus one partition
+in pandas at a time.
+
+Rows are matched to households through `household_id` (`member_status` through its member's household). A
+row whose household is not in the households table belongs to no partition; such rows are counted in
+`warnings` (validation reports them row by row), never silently dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from features.contract import TABLES
+from features.errors import SourceFolderError
+from features.sources import Sources, arrow_to_frame, coerce_sources, read_arrow_tables
+
+DEFAULT_MAX_HOUSEHOLDS: Final = 50_000
+COUNTY_DIGITS: Final = 6
+
+
+@dataclass(frozen=True)
+class Partition:
+    index: int
+    county: str  # the county's six-digit code ("" when the region code is missing)
+    part: int  # 0, 1, … within the county
+    households: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.county or 'unknown'}-{self.part}"
+
+
+@dataclass
+class PartitionedSources:
+    """Arrow tables sorted by partition, with each partition's row range per table."""
+
+    partitions: list[Partition]
+    tables: dict[str, pa.Table]
+    offsets: dict[str, np.ndarray]  # table → partition boundaries (len(partitions) + 1)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, folder: Path | str, *, max_households: int = DEFAULT_MAX_HOUSEHOLDS) -> PartitionedSources:
+        tables, manifest, warnings = read_arrow_tables(folder)
+        return cls.of(tables, manifest, warnings, max_households=max_households)
+
+    @classmethod
+    def of(
+        cls,
+        tables: dict[str, pa.Table],
+        manifest: dict[str, Any] | None = None,
+        warnings: list[str] | None = None,
+        *,
+        max_households: int = DEFAULT_MAX_HOUSEHOLDS,
+    ) -> PartitionedSources:
+        """Partition tables already read (see the module docstring)."""
+        if max_households < 1:
+            raise ValueError("max_households must be at least 1")
+        if "households" not in tables:
+            raise SourceFolderError("the source folder has no households table")
+        warnings = list(warnings or [])
+        households = tables["households"]
+        partitions, of_household = _assign(households, max_households)
+        count = len(partitions)
+        sorted_tables: dict[str, pa.Table] = {}
+        offsets: dict[str, np.ndarray] = {}
+        ids = households.column("household_id")
+        for name, table in tables.items():
+            if name == "villages":
+                continue  # reference data: every partition gets all of it
+            if name == "households":
+                of_row = of_household
+            elif name == "member_status":
+                of_row = _through(table.column("member_id"), tables.get("members"), ids, of_household)
+            elif "household_id" in table.column_names:
+                of_row = _lookup(table.column("household_id"), ids, of_household)
+            else:
+                warnings.append(f"{name}: no household_id column; not partitioned")
+                continue
+            orphans = int((of_row < 0).sum())
+            if orphans:
+                warnings.append(f"{name}: {orphans} rows belong to no household of the households table")
+            order = np.argsort(of_row, kind="stable")
+            kept = order[of_row[order] >= 0]
+            sorted_tables[name] = table.take(pa.array(kept))
+            offsets[name] = np.concatenate(([0], np.cumsum(np.bincount(of_row[kept], minlength=count))))
+        if "villages" in tables:
+            sorted_tables["villages"] = tables["villages"]
+        return cls(partitions, sorted_tables, offsets, dict(manifest or {}), warnings)
+
+    def __len__(self) -> int:
+        return len(self.partitions)
+
+    @property
+    def households(self) -> int:
+        return sum(p.households for p in self.partitions)
+
+    def arrow(self, index: int) -> dict[str, pa.Table]:
+        """Partition `index` as Arrow slices (zero-copy; what a worker process is sent)."""
+        out = {}
+        for name, table in self.tables.items():
+            if name in self.offsets:
+                start, stop = self.offsets[name][index], self.offsets[name][index + 1]
+                out[name] = table.slice(int(start), int(stop - start))
+            else:
+                out[name] = table
+        return out
+
+    def sources(self, index: int) -> Sources:
+        """Partition `index` as contract-typed `Sources`."""
+        return arrow_sources(self.arrow(index), self.manifest)
+
+
+def arrow_sources(tables: dict[str, pa.Table], manifest: dict[str, Any] | None = None) -> Sources:
+    """Arrow tables (a partition) as contract-typed `Sources`."""
+    frames = {name: arrow_to_frame(table) for name, table in tables.items() if name in TABLES}
+    return coerce_sources(Sources(frames, dict(manifest or {})))
+
+
+def _assign(households: pa.Table, max_households: int) -> tuple[list[Partition], np.ndarray]:
+    """Partitions, and each household's partition index."""
+    region = households.column("region_code").cast(pa.string())
+    county = pc.fill_null(pc.utf8_slice_codeunits(region, 0, COUNTY_DIGITS), "")
+    order = pc.sort_indices(
+        pa.table({"c": county, "r": pc.fill_null(region, ""), "h": households.column("household_id")}),
+        sort_keys=[("c", "ascending"), ("r", "ascending"), ("h", "ascending")],
+    ).to_numpy()
+    counties = county.to_numpy(zero_copy_only=False).astype(str)[order]
+    of_household = np.empty(len(order), dtype=np.int64)
+    partitions: list[Partition] = []
+    starts = np.flatnonzero(np.r_[True, counties[1:] != counties[:-1]]) if len(order) else np.zeros(0, dtype=int)
+    bounds = np.r_[starts, len(order)]
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        parts = -(-(stop - start) // max_households)
+        for part, chunk in enumerate(np.array_split(np.arange(start, stop), parts)):
+            of_household[order[chunk]] = len(partitions)
+            partitions.append(Partition(len(partitions), str(counties[start]), part, len(chunk)))
+    return partitions, of_household
+
+
+def _lookup(keys: pa.ChunkedArray, ids: pa.ChunkedArray, of_household: np.ndarray) -> np.ndarray:
+    """Partition of each row from its household id (−1: not a household of the table)."""
+    position = pc.index_in(keys.cast(pa.string()), value_set=ids.cast(pa.string()).combine_chunks())
+    found = pc.fill_null(position, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.where(found >= 0, of_household[np.maximum(found, 0)], -1)
+
+
+def _through(
+    member_ids: pa.ChunkedArray, members: pa.Table | None, ids: pa.ChunkedArray, of_household: np.ndarray
+) -> np.ndarray:
+    """Partition of each member_status row, through its member's household."""
+    if members is None:
+        return np.full(len(member_ids), -1, dtype=np.int64)
+    of_member = _lookup(members.column("household_id"), ids, of_household)
+    position = pc.index_in(
+        member_ids.cast(pa.string()), value_set=members.column("member_id").cast(pa.string()).combine_chunks()
+    )
+    found = pc.fill_null(position, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.where(found >= 0, of_member[np.maximum(found, 0)], -1)

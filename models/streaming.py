@@ -1,0 +1,268 @@
+"""Streaming batch scoring: source partitions → profiles → calibrated scores → reasons, measures, what-if.
+
+`score_partition` is the unit of work: one partition's Arrow tables (`features.partitions`) are validated,
+pseudonymised (`features.ingestion.ingest`), turned into profiles as of the reference date
+(`features.profiles.build_profiles`, the function training and the API use) and explained
+(`models.batch.explain_batch`). It is a plain function of its inputs, so a process pool or a Dask worker runs
+it as it is and gets bitwise the same table.
+
+`score_partitions` runs every partition in order in this process, or hands them to an executor (`map`
+returning results in input order), and yields each partition's table as it completes; memory holds the Arrow
+tables and the partitions in flight. `write_scores` appends the tables to one Parquet file with a fixed schema.
+
+Re-runs: a result table of an earlier run (`previous`) is reused for every household whose profile hash is
+unchanged under the same model version and options; only changed households are explained again. The
+explanation cache (`models.explanation_cache`) keeps their SHAP values across runs as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.errors import SourceDataError
+from features.ingestion import ingest
+from features.partitions import Partition, PartitionedSources, arrow_sources
+from features.profiles import build_profiles
+from features.pseudonyms import PseudonymKey
+from features.rules import RULE_NAMES, rule_flags
+from features.validation import validate_sources
+from models.batch import DEFAULT_OPTIONS, ID_COLUMNS, BatchOptions, explain_batch, output_columns
+from models.explanation_cache import ExplanationCache, profile_hashes
+from models.reasons import Explainer, default_explainer
+from models.risk_model import RiskModel
+
+Progress = Callable[[str, int, int], None]  # (step, households done, households in all)
+RULE_PREFIX: Final = "rule_"
+
+
+class PartitionError(SourceDataError):
+    """A partition's source rows break the contract; names the partition and the first violations."""
+
+
+@dataclass(frozen=True)
+class ScoringJob:
+    """What every partition of a run shares: the model, the date, the options and where caches live."""
+
+    model: RiskModel
+    model_version: str
+    as_of: date
+    options: BatchOptions = DEFAULT_OPTIONS
+    key: PseudonymKey | None = None
+    cache_dir: Path | None = None  # SHAP values by (model version, profile hash)
+    synthetic: bool = False
+    explainer: Explainer | None = field(default=None, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Worker processes build their own explainer (numba kernels do not travel); the model travels as text.
+        state = dict(self.__dict__)
+        state["explainer"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def with_explainer(self) -> ScoringJob:
+        if self.explainer is not None:
+            return self
+        return ScoringJob(
+            self.model,
+            self.model_version,
+            self.as_of,
+            self.options,
+            self.key,
+            self.cache_dir,
+            self.synthetic,
+            default_explainer(self.model.booster),
+        )
+
+
+class Executor(Protocol):
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any]) -> Iterator[Any]: ...
+
+
+def result_columns(options: BatchOptions = DEFAULT_OPTIONS) -> list[str]:
+    return [*output_columns(options), "model_version", "synthetic", *(RULE_PREFIX + name for name in RULE_NAMES)]
+
+
+def result_schema(options: BatchOptions = DEFAULT_OPTIONS) -> pa.Schema:
+    """The fixed Arrow schema of result tables (the same for every partition, whatever it holds)."""
+    floats = {"probability", "margin"}
+    fields = []
+    for name in result_columns(options):
+        if name == "as_of":
+            kind = pa.date32()
+        elif name == "synthetic" or name.startswith(RULE_PREFIX):
+            kind = pa.bool_()
+        elif name in floats or name.endswith(("_points", "_probability_after")):
+            kind = pa.float64()
+        else:
+            kind = pa.string()
+        fields.append(pa.field(name, kind))
+    return pa.schema(fields)
+
+
+def score_partition(
+    job: ScoringJob,
+    tables: dict[str, pa.Table],
+    manifest: dict[str, Any] | None = None,
+    previous: pd.DataFrame | None = None,
+    label: str = "",
+) -> pd.DataFrame:
+    """One partition's result table, in the partition's household order (module docstring)."""
+    job = job.with_explainer()
+    sources = arrow_sources(tables, manifest)
+    report = validate_sources(sources, max_per_kind=5)
+    if not report.ok:
+        first = "; ".join(f"{v.table}.{v.column} of {v.row_key}: {v.reason}" for v in report.violations[:3])
+        raise PartitionError(
+            f"partition {label}: {report.total} contract violations, e.g. {first}; "
+            "`relapse validate` lists them with their file rows",
+            report.violations,
+            report,
+        )
+    profiles = build_profiles(ingest(sources, job.key), job.as_of)
+    return score_profiles(job, profiles, previous)
+
+
+def score_profiles(job: ScoringJob, profiles: pd.DataFrame, previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Result rows for built profiles; rows of `previous` (same version and options) reused by profile hash."""
+    job = job.with_explainer()
+    profiles = profiles.reset_index(drop=True)
+    cache = ExplanationCache(job.cache_dir) if job.cache_dir is not None else None
+    reused = _reusable(job, profiles, previous)
+    fresh_rows = np.flatnonzero(reused["probability"].isna().to_numpy()) if reused is not None else None
+    if reused is None or fresh_rows is None:
+        table = explain_batch(
+            job.model,
+            profiles,
+            options=job.options,
+            explainer=job.explainer,
+            cache=cache,
+            model_version=job.model_version,
+        )
+    else:
+        table = reused
+        if len(fresh_rows):
+            fresh = explain_batch(
+                job.model,
+                profiles.iloc[fresh_rows],
+                options=job.options,
+                explainer=job.explainer,
+                cache=cache,
+                model_version=job.model_version,
+            )
+            table.iloc[fresh_rows] = fresh.to_numpy()
+        for name in ID_COLUMNS:
+            table[name] = profiles[name].to_numpy()
+    table["model_version"] = job.model_version
+    table["synthetic"] = job.synthetic
+    flags = rule_flags(profiles)
+    for name in RULE_NAMES:
+        table[RULE_PREFIX + name] = flags[name].to_numpy()
+    return _typed(table, job.options)
+
+
+def _reusable(job: ScoringJob, profiles: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The output columns of `previous` rows matching each profile's hash (probability NaN where none does)."""
+    if previous is None or not len(previous):
+        return None
+    hashes = [h.hex() for h in profile_hashes(job.model.prepare(profiles))]
+    columns = output_columns(job.options)
+    if not set(columns) <= set(previous.columns):
+        return None  # written with other options
+    earlier = previous[previous["model_version"] == job.model_version].drop_duplicates("profile_hash")
+    earlier = earlier.set_index("profile_hash")[[c for c in columns if c != "profile_hash"]]
+    matched = earlier.reindex(hashes).reset_index()
+    return matched[columns].astype(object)
+
+
+def _typed(table: pd.DataFrame, options: BatchOptions) -> pd.DataFrame:
+    """The result columns in order with the schema's types (object columns of None stay None)."""
+    schema = result_schema(options)
+    out = {}
+    for item in schema:
+        values = table[item.name]
+        if pa.types.is_floating(item.type):
+            out[item.name] = pd.to_numeric(values, errors="coerce").astype("float64")
+        elif pa.types.is_boolean(item.type):
+            out[item.name] = values.astype(bool)
+        elif pa.types.is_date(item.type):
+            out[item.name] = pd.to_datetime(values).dt.normalize()
+        else:
+            out[item.name] = values.astype(object).where(values.notna(), None)
+    return pd.DataFrame(out)
+
+
+def score_partitions(
+    job: ScoringJob,
+    partitioned: PartitionedSources,
+    *,
+    previous: pd.DataFrame | None = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+    skip: Iterable[int] = (),
+) -> Iterator[tuple[Partition, pd.DataFrame]]:
+    """Each partition's result table, in partition order (module docstring); `skip` names done partitions."""
+    report = progress or (lambda *_: None)
+    total = partitioned.households
+    skipped = set(skip)
+    todo = [p for p in partitioned.partitions if p.index not in skipped]
+    done = sum(p.households for p in partitioned.partitions if p.index in skipped)
+    report("scoring", done, total)
+    if executor is None:
+        job = job.with_explainer()  # built once here; worker processes build their own
+    inputs = (
+        (job, tables, partitioned.manifest, _previous_for(previous, tables), p.name)
+        for p in todo
+        for tables in (partitioned.arrow(p.index),)
+    )
+    results = executor.map(_call, inputs) if executor is not None else map(_call, inputs)
+    for partition, table in zip(todo, results, strict=True):
+        done += partition.households
+        report(f"scoring {partition.name}", done, total)
+        yield partition, table
+
+
+def _call(arguments: tuple[Any, ...]) -> pd.DataFrame:
+    return score_partition(*arguments)
+
+
+def _previous_for(previous: pd.DataFrame | None, tables: dict[str, pa.Table]) -> pd.DataFrame | None:
+    """The earlier rows of the partition's households (what a worker needs to reuse unchanged results)."""
+    if previous is None:
+        return None
+    ids = tables["households"].column("household_id").to_pandas()
+    return previous[previous["household_id"].isin(ids)]
+
+
+def write_scores(
+    results: Iterable[tuple[Partition, pd.DataFrame]], out: Path, options: BatchOptions = DEFAULT_OPTIONS
+) -> int:
+    """Append every result table to the Parquet file `out` (written to a temporary name, then renamed)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    schema = result_schema(options)
+    rows = 0
+    with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
+        for _, table in results:
+            writer.write_table(pa.Table.from_pandas(table, schema=schema, preserve_index=False))
+            rows += len(table)
+    partial.replace(out)
+    return rows
+
+
+def read_previous(path: Path | None) -> pd.DataFrame | None:
+    """An earlier run's result table, if `path` names one."""
+    if path is None or not Path(path).is_file():
+        return None
+    return pq.read_table(path).to_pandas()
