@@ -58,6 +58,22 @@ class ServiceSettings(BaseSettings):
     # A Dask scheduler address (tcp://host:8786) to run job partitions on; unset: in the service's process.
     dask_scheduler: str = ""
 
+    # Reports (issue 7) ---------------------------------------------------------------------------------------
+    # Secret that signs report session cookies and links; unset: a local file data_dir/secrets/reports.key.
+    reports_secret: str = ""
+    # How long a report sign-in lasts, and the longest a signed link may live.
+    reports_session_hours: float = 8.0
+    reports_link_max_minutes: float = 24 * 60.0
+    # Mark the session cookie Secure (set it when the service is served over HTTPS).
+    reports_cookie_secure: bool = False
+    # Households on the printed visit list, and in each rules-versus-model list, of a region report.
+    reports_visit_list: int = 200
+    reports_compare_list: int = 20
+    # Population stability index bands of the model report (assumed: the usual 0.10 / 0.25 convention).
+    reports_psi_watch: float = 0.10
+    reports_psi_warning: float = 0.25
+    # End of the Reports block.
+
     @model_validator(mode="after")
     def _default_database_url(self) -> ServiceSettings:
         if not self.database_url:

@@ -1,0 +1,128 @@
+"""What the model report shows about the serving model, read from what the service can see.
+
+The serving model (`service.model_holder.ServingModel`: version, meta, metrics and model card fetched at load)
+and the MLflow registry the holder loads from, through the MLflow client: the run's `fairness.csv` and
+`backtest.csv` artifacts and every registered version's tags (`promoted_at`, `gate`, `replaced_champion`,
+`retired_at`, `forced_promotion_reason`, written by `training.registry.promote`). Artifacts of a version never
+change, so they are cached per run; the promotion history is re-read after `HISTORY_TTL_S`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+log = logging.getLogger(__name__)
+
+HISTORY_TTL_S: Final = 60.0
+
+
+@dataclass(frozen=True)
+class VersionHistory:
+    version: str
+    created_at: datetime | None
+    aliases: list[str]
+    promoted_at: str | None
+    replaced: str | None
+    gate: str | None
+    reason: str | None
+    retired_at: str | None
+
+
+@dataclass(frozen=True)
+class RunArtifacts:
+    fairness: list[dict[str, str]] = field(default_factory=list)
+    backtest: list[dict[str, str]] = field(default_factory=list)
+    readable: bool = True
+
+
+def _rows(text: str | None) -> list[dict[str, str]]:
+    if not text:
+        return []
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+class RegistryReader:
+    """Reads run artifacts and version history from the MLflow registry (thread-safe, cached)."""
+
+    def __init__(self, tracking_uri: str, model_name: str) -> None:
+        self.tracking_uri = tracking_uri
+        self.model_name = model_name
+        self._artifacts: dict[str, RunArtifacts] = {}
+        self._history: tuple[float, list[VersionHistory]] | None = None
+        self._lock = threading.Lock()
+
+    def run_artifacts(self, run_id: str | None) -> RunArtifacts:
+        if not run_id:
+            return RunArtifacts(readable=False)
+        with self._lock:
+            cached = self._artifacts.get(run_id)
+        if cached is not None:
+            return cached
+        import tempfile
+        from pathlib import Path
+
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=self.tracking_uri)
+        texts: dict[str, str | None] = {}
+        readable = True
+        for name in ("fairness.csv", "backtest.csv"):
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    local = client.download_artifacts(run_id, name, tmp)
+                    texts[name] = Path(local).read_text(encoding="utf-8")
+            except Exception as error:  # noqa: BLE001 — a missing artifact is shown as missing
+                log.info("run %s has no %s (%s)", run_id, name, type(error).__name__)
+                texts[name] = None
+                readable = readable and name != "fairness.csv"
+        artifacts = RunArtifacts(_rows(texts["fairness.csv"]), _rows(texts["backtest.csv"]), readable)
+        with self._lock:
+            self._artifacts[run_id] = artifacts
+        return artifacts
+
+    def history(self) -> list[VersionHistory] | None:
+        """Every registered version, newest first; None when the registry cannot be read."""
+        now = time.monotonic()
+        with self._lock:
+            if self._history is not None and now - self._history[0] < HISTORY_TTL_S:
+                return self._history[1]
+        from mlflow import MlflowClient
+
+        try:
+            client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+            versions = client.search_model_versions(f"name='{self.model_name}'")
+            # search results may leave `aliases` empty; the registered model lists them all
+            aliases: dict[str, str] = dict(getattr(client.get_registered_model(self.model_name), "aliases", {}) or {})
+        except Exception as error:  # noqa: BLE001 — the report says the history cannot be read
+            log.warning("registry history unavailable: %s", type(error).__name__)
+            return None
+        by_version: dict[str, list[str]] = {}
+        for alias, version in aliases.items():
+            by_version.setdefault(str(version), []).append(alias)
+        items = [_version_history(v, by_version.get(str(v.version), [])) for v in versions]
+        items.sort(key=lambda v: int(v.version) if v.version.isdigit() else 0, reverse=True)
+        with self._lock:
+            self._history = (now, items)
+        return items
+
+
+def _version_history(version: Any, aliases: list[str]) -> VersionHistory:
+    tags: dict[str, str] = dict(getattr(version, "tags", {}) or {})
+    created = getattr(version, "creation_timestamp", None)
+    return VersionHistory(
+        version=str(version.version),
+        created_at=datetime.fromtimestamp(created / 1000, UTC) if created else None,
+        aliases=sorted({*aliases, *(getattr(version, "aliases", []) or [])}),
+        promoted_at=tags.get("promoted_at"),
+        replaced=tags.get("replaced_champion"),
+        gate=tags.get("gate"),
+        reason=tags.get("forced_promotion_reason"),
+        retired_at=tags.get("retired_at"),
+    )

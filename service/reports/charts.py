@@ -1,0 +1,184 @@
+"""Charts as inline SVG: no script, no network, the same markup in the browser and in the PDF.
+
+Every chart is an `<svg role="img">` with an `aria-label` and a `<title>` carrying its alternative text, so a
+screen reader (and the accessibility test) gets the chart's message in words. Colours meet WCAG AA contrast
+(≥ 4.5:1) against white, because the bars carry their own value labels in the same colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Final
+
+from markupsafe import Markup
+
+LEVEL_COLOURS: Final = {"high": "#b3261e", "medium": "#8a5000", "low": "#2e6b30"}
+INK: Final = "#1f2328"
+MUTED: Final = "#57606a"
+ACCENT: Final = "#0b5cad"
+SECOND: Final = "#6b4fa0"
+GRID: Final = "#d0d7de"
+FONT: Final = "'Noto Sans CJK SC','Noto Sans CJK',sans-serif"
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float
+    text: str  # the value as shown beside the bar
+    colour: str = ACCENT
+
+
+def _open(width: int, height: int, alt: str) -> list[str]:
+    label = escape(alt, quote=True)
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{label}" viewBox="0 0 {width} {height}" '
+        f'width="100%" preserveAspectRatio="xMinYMin meet" class="chart" font-family="{escape(FONT)}">',
+        f"<title>{escape(alt)}</title>",
+    ]
+
+
+def _text(x: float, y: float, content: str, *, anchor: str = "start", size: int = 12, colour: str = INK) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{colour}" text-anchor="{anchor}">'
+        f"{escape(content)}</text>"
+    )
+
+
+def bar_chart(bars: Sequence[Bar], alt: str, *, label_width: int = 190, width: int = 640) -> Markup:
+    """Horizontal bars from zero, one row per item, its value printed at the bar's end."""
+    row, top = 26, 8
+    height = top * 2 + row * max(len(bars), 1)
+    biggest = max((b.value for b in bars), default=0.0) or 1.0
+    span = width - label_width - 70
+    parts = _open(width, height, alt)
+    for i, bar in enumerate(bars):
+        y = top + i * row
+        length = max(bar.value, 0.0) / biggest * span
+        parts.append(_text(label_width - 8, y + 17, bar.label, anchor="end"))
+        parts.append(
+            f'<rect x="{label_width}" y="{y + 5}" width="{length:.1f}" height="{row - 10}" fill="{bar.colour}"/>'
+        )
+        parts.append(_text(label_width + length + 6, y + 17, bar.text, colour=bar.colour))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    delta: float  # in percentage points
+
+
+def waterfall(steps: Sequence[Step], total_label: str, alt: str, *, label_width: int = 200, width: int = 640) -> Markup:
+    """Horizontal waterfall: each step starts where the previous one ended; the last bar is the total."""
+    row, top = 26, 8
+    height = top * 2 + row * (len(steps) + 1)
+    ends, running = [], 0.0
+    for step in steps:
+        ends.append((running, running + step.delta))
+        running += step.delta
+    low = min([0.0, *(min(a, b) for a, b in ends)])
+    high = max([running, *(max(a, b) for a, b in ends)]) or 1.0
+    span = width - label_width - 70
+
+    def x(value: float) -> float:
+        return label_width + (value - low) / (high - low) * span
+
+    parts = _open(width, height, alt)
+    for i, (step, (start, end)) in enumerate(zip(steps, ends, strict=True)):
+        y = top + i * row
+        left, right = sorted((x(start), x(end)))
+        colour = LEVEL_COLOURS["high"] if step.delta >= 0 else LEVEL_COLOURS["low"]
+        parts.append(_text(label_width - 8, y + 17, step.label, anchor="end"))
+        parts.append(
+            f'<rect x="{left:.1f}" y="{y + 5}" width="{max(right - left, 1):.1f}" height="{row - 10}" fill="{colour}"/>'
+        )
+        parts.append(_text(right + 6, y + 17, f"{step.delta:+.1f}", colour=colour))
+    y = top + len(steps) * row
+    parts.append(_text(label_width - 8, y + 17, total_label, anchor="end"))
+    parts.append(f'<rect x="{x(0):.1f}" y="{y + 5}" width="{x(running) - x(0):.1f}" height="{row - 10}" fill="{INK}"/>')
+    parts.append(_text(x(running) + 6, y + 17, f"{running:.1f}", colour=INK))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    values: Sequence[float]
+    colour: str = ACCENT
+
+
+def line_chart(
+    x_labels: Sequence[str], series: Sequence[Series], alt: str, *, unit: str = "", width: int = 640, height: int = 220
+) -> Markup:
+    """Lines over categorical x positions (scoring dates), y from zero, with a legend below the plot."""
+    left, right, top, bottom = 56, 16, 12, 48
+    plot_w, plot_h = width - left - right, height - top - bottom
+    biggest = max((v for s in series for v in s.values), default=0.0) or 1.0
+    n = max(len(x_labels), 1)
+
+    def px(i: int) -> float:
+        return left + (plot_w / 2 if n == 1 else i * plot_w / (n - 1))
+
+    def py(value: float) -> float:
+        return top + plot_h - value / biggest * plot_h
+
+    parts = _open(width, height, alt)
+    for fraction in (0.0, 0.5, 1.0):
+        y = py(biggest * fraction)
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
+        parts.append(_text(left - 6, y + 4, f"{biggest * fraction:.3g}{unit}", anchor="end", size=11, colour=MUTED))
+    for i, label in enumerate(x_labels):
+        parts.append(_text(px(i), top + plot_h + 16, label, anchor="middle", size=11, colour=MUTED))
+    for s in series:
+        points = " ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in enumerate(s.values))
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{s.colour}" stroke-width="2.5"/>')
+        for i, v in enumerate(s.values):
+            parts.append(f'<circle cx="{px(i):.1f}" cy="{py(v):.1f}" r="3.5" fill="{s.colour}"/>')
+    legend_x = left
+    for s in series:
+        parts.append(f'<rect x="{legend_x}" y="{height - 18}" width="12" height="12" fill="{s.colour}"/>')
+        parts.append(_text(legend_x + 16, height - 8, s.label, size=11))
+        legend_x += 24 + 12 * max(len(s.label), 4)
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+@dataclass(frozen=True)
+class Point:
+    label: str
+    x: float
+    y: float
+
+
+def calibration_chart(points: Sequence[Point], alt: str, *, x_label: str, y_label: str, size: int = 360) -> Markup:
+    """Mean predicted (x) against observed rate (y) per group, both from zero, with the diagonal."""
+    pad = 48
+    plot = size - 2 * pad + 20
+    biggest = max([*(p.x for p in points), *(p.y for p in points), 0.01]) * 1.1
+
+    def sx(value: float) -> float:
+        return pad + value / biggest * plot
+
+    def sy(value: float) -> float:
+        return pad - 28 + plot - value / biggest * plot
+
+    parts = _open(size + 40, size, alt)
+    parts.append(f'<rect x="{pad}" y="{pad - 28}" width="{plot}" height="{plot}" fill="none" stroke="{GRID}"/>')
+    parts.append(
+        f'<line x1="{sx(0):.1f}" y1="{sy(0):.1f}" x2="{sx(biggest):.1f}" y2="{sy(biggest):.1f}" '
+        f'stroke="{MUTED}" stroke-dasharray="4 3"/>'
+    )
+    for p in points:
+        parts.append(f'<circle cx="{sx(p.x):.1f}" cy="{sy(p.y):.1f}" r="4" fill="{ACCENT}" fill-opacity="0.75"/>')
+    parts.append(_text(pad + plot / 2, size - 6, x_label, anchor="middle", size=11, colour=MUTED))
+    parts.append(_text(pad - 28, pad - 34 + plot / 2, y_label, anchor="middle", size=11, colour=MUTED))
+    parts.append(_text(pad - 4, sy(0) + 14, "0", anchor="end", size=11, colour=MUTED))
+    parts.append(_text(sx(biggest), sy(0) + 14, f"{biggest:.0%}", anchor="end", size=11, colour=MUTED))
+    parts.append(_text(pad - 4, sy(biggest) + 10, f"{biggest:.0%}", anchor="end", size=11, colour=MUTED))
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -1,0 +1,67 @@
+"""Message catalogues: every word a report shows comes from `messages/<lang>.json`, none from the templates.
+
+Domain names (risk types, rule flags, measures, features) come from the catalogues the rest of the system
+already keeps in both languages (`features.codes`, `features.rules`, `models.measure_table`,
+`features.catalogue`); this module adds the words of the pages themselves. A missing key is an error, never a
+silently blank label: `tests/service/test_reports_i18n.py` checks both catalogues carry the same keys and every
+key the templates use.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Final, Literal
+
+Lang = Literal["zh", "en"]
+LANGS: Final[tuple[Lang, ...]] = ("zh", "en")
+DEFAULT_LANG: Final[Lang] = "zh"
+HTML_LANG: Final[dict[Lang, str]] = {"zh": "zh-CN", "en": "en"}
+MESSAGES_DIR: Final = Path(__file__).parent / "messages"
+
+
+class UnknownLanguageError(ValueError):
+    """A language other than zh or en was asked for."""
+
+
+def parse_lang(value: str | None) -> Lang:
+    """`zh` (also zh-CN, zh_CN) or `en`; None gives the default, Chinese."""
+    if value is None or value == "":
+        return DEFAULT_LANG
+    short = value.strip().lower().replace("_", "-").split("-")[0]
+    if short == "zh":
+        return "zh"
+    if short == "en":
+        return "en"
+    raise UnknownLanguageError(value)
+
+
+@lru_cache(maxsize=len(LANGS))
+def catalogue(lang: Lang) -> dict[str, str]:
+    data: dict[str, str] = json.loads((MESSAGES_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    return data
+
+
+@dataclass(frozen=True)
+class Messages:
+    """The catalogue of one language; `t("key", n=3)` fills `{n}` in the message."""
+
+    lang: Lang
+
+    @property
+    def html_lang(self) -> str:
+        return HTML_LANG[self.lang]
+
+    @property
+    def other(self) -> Lang:
+        return "en" if self.lang == "zh" else "zh"
+
+    def t(self, key: str, /, **values: Any) -> str:
+        text = catalogue(self.lang)[key]  # KeyError: a key missing from the catalogue is a bug
+        return text.format(**values) if values else text
+
+    def pick(self, zh: str, en: str) -> str:
+        """One of a pair of texts from the domain catalogues."""
+        return zh if self.lang == "zh" else en

@@ -1,0 +1,397 @@
+"""What each report shows, as plain template contexts built from stored scores and the serving model.
+
+The functions here read nothing themselves except through their arguments, so tests can feed them known
+values. Numbers are formatted here (percent, percentage points, dates) so that the templates only place text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Final
+
+from features import catalogue
+from features.rules import RULES
+from models.reasons import reason_names
+from service._scores import ScoreView
+from service._summary import RegionSummary
+from service.model_holder import ServingModel
+from service.reports import charts
+from service.reports._queries import Disagreement, TrendPoint
+from service.reports._registry import RunArtifacts, VersionHistory
+from service.reports.drift import DriftReport, status
+from service.reports.i18n import Messages
+from service.scope import Scope
+from service.tables import RiskLevel
+
+LEVELS: Final = (RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.LOW)
+_RULES_BY_NAME: Final = {rule.name: rule for rule in RULES}
+DRIFT_CHART_FEATURES: Final = 12
+
+
+def percent(p: float) -> str:
+    return f"{p * 100:.1f}"
+
+
+def probability_words(p: float, m: Messages) -> str:
+    """A probability as a natural frequency ("about 3 in 10 similar households …")."""
+    if p >= 0.095:
+        return m.t("prob.words_10", n=max(1, round(p * 10)))
+    if p >= 0.005:
+        return m.t("prob.words_100", n=max(1, round(p * 100)))
+    return m.t("prob.words_lt1")
+
+
+def reason_name(reason: Mapping[str, Any], m: Messages) -> str:
+    key = str(reason.get("key", ""))
+    zh, en = reason_names(key)
+    return m.pick(str(reason.get("zh") or zh), str(reason.get("en") or en))
+
+
+def reason_items(reasons: Sequence[Mapping[str, Any]], m: Messages) -> list[dict[str, Any]]:
+    """Each stored reason as a name, a sentence and its percentage points."""
+    items = []
+    for reason in reasons:
+        name = reason_name(reason, m)
+        points = float(reason.get("points") or 0.0) * 100
+        sentence = reason.get(f"sentence_{m.lang}")
+        items.append(
+            {
+                "name": name,
+                "points": f"{points:.1f}",
+                "value": points,
+                "sentence": str(sentence)
+                if sentence
+                else m.t("household.reason_sentence", name=name, points=f"{points:.1f}"),
+            }
+        )
+    return items
+
+
+def measure_items(measures: Sequence[Mapping[str, Any]], m: Messages) -> list[dict[str, Any]]:
+    items = []
+    for measure in measures:
+        after = measure.get("probability_after")
+        points = measure.get("points")
+        whatif = (
+            m.t("household.measure_whatif", after=percent(float(after)), points=f"{float(points) * 100:+.1f}")
+            if after is not None and points is not None
+            else ""
+        )
+        items.append({"name": m.pick(str(measure.get("zh", "")), str(measure.get("en", ""))), "whatif": whatif})
+    return items
+
+
+def rule_texts(flags: Mapping[str, Any], m: Messages) -> list[str]:
+    """Raised flags in the rules' own order, in the page's language; unknown flag names as they are."""
+    texts = [m.pick(rule.zh, rule.en) for rule in RULES if bool(flags.get(rule.name))]
+    texts += [name for name, raised in flags.items() if raised is True and name not in _RULES_BY_NAME]
+    return texts
+
+
+def level_text(level: RiskLevel | str, m: Messages) -> str:
+    return m.t(f"level.{RiskLevel(level).value}")
+
+
+def _common(m: Messages, synthetic: bool, now: datetime) -> dict[str, Any]:
+    return {"m": m, "synthetic": synthetic, "generated_at": now.strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def household_context(history: Sequence[ScoreView], m: Messages, now: datetime | None = None) -> dict[str, Any]:
+    """The household report of the latest of `history` (newest first, non-empty)."""
+    now = now or datetime.now(UTC)
+    latest = history[0]
+    reasons = reason_items(latest.reasons, m)
+    rest = latest.probability * 100 - sum(r["value"] for r in reasons)
+    total = latest.probability * 100
+    steps = [charts.Step(m.t("household.waterfall_rest"), rest)] + [charts.Step(r["name"], r["value"]) for r in reasons]
+    waterfall = charts.waterfall(
+        steps,
+        m.t("household.waterfall_total"),
+        m.t("household.waterfall_alt", rest=f"{rest:.1f}", total=f"{total:.1f}"),
+    )
+    ordered = list(reversed(history))  # oldest first for the chart
+    history_chart = charts.line_chart(
+        [str(v.as_of) for v in ordered],
+        [charts.Series(m.t("table.probability"), [v.probability * 100 for v in ordered])],
+        m.t("household.history_alt", n=len(ordered), last=percent(latest.probability)),
+        unit="%",
+    )
+    return _common(m, any(v.synthetic for v in history), now) | {
+        "title": m.t("household.title", pseudonym=latest.household_pseudonym),
+        "pseudonym": latest.household_pseudonym,
+        "village": latest.region_code,
+        "probability": percent(latest.probability),
+        "probability_words": probability_words(latest.probability, m),
+        "level": latest.level.value,
+        "level_text": level_text(latest.level, m),
+        "reasons": reasons,
+        "waterfall": waterfall,
+        "rules": rule_texts(latest.rule_flags, m),
+        "measures": measure_items(latest.measures, m),
+        "history": [
+            {
+                "as_of": str(v.as_of),
+                "probability": percent(v.probability),
+                "level": v.level.value,
+                "level_text": level_text(v.level, m),
+                "model_version": v.model_version,
+            }
+            for v in history
+        ],
+        "history_chart": history_chart,
+        "model_version": latest.model_version,
+        "as_of": str(latest.as_of),
+        "scored_at": latest.scored_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "freshness": m.t("meta.freshness_days", days=max((now - latest.scored_at).days, 0)),
+    }
+
+
+def visit_row(view: ScoreView, m: Messages, reasons: int = 3) -> dict[str, Any]:
+    measure = view.measures[0] if view.measures else None
+    return {
+        "pseudonym": view.household_pseudonym,
+        "village": view.region_code,
+        "probability": percent(view.probability),
+        "level": view.level.value,
+        "level_text": level_text(view.level, m),
+        "reasons": "、".join(reason_name(r, m) for r in view.reasons[:reasons])
+        if m.lang == "zh"
+        else ", ".join(reason_name(r, m) for r in view.reasons[:reasons]),
+        "measure": m.pick(str(measure.get("zh", "")), str(measure.get("en", ""))) if measure else "",
+        "rules": "; ".join(rule_texts(view.rule_flags, m)),
+    }
+
+
+def region_context(
+    summary: RegionSummary,
+    trend: Sequence[TrendPoint],
+    model_only: Disagreement,
+    rules_only: Disagreement,
+    m: Messages,
+    now: datetime | None = None,
+    top_risk_types: int = 8,
+) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    counts = {level.value: summary.by_level.get(level, 0) for level in LEVELS}
+    total = max(summary.households, 1)
+    by_level_chart = charts.bar_chart(
+        [
+            charts.Bar(
+                level_text(level, m), counts[level.value], f"{counts[level.value]:,}", charts.LEVEL_COLOURS[level]
+            )
+            for level in LEVELS
+        ],
+        m.t("region.by_level_alt", **counts),
+    )
+    top = summary.top_risk_types[:top_risk_types]
+    risk_types = [
+        {"name": reason_name({"key": t.key}, m), "households": t.households, "share": f"{t.households / total:.0%}"}
+        for t in top
+    ]
+    risk_chart = charts.bar_chart(
+        [charts.Bar(reason_name({"key": t.key}, m), t.households, f"{t.households:,}") for t in top],
+        m.t("region.top_risk_types_alt", n=len(top)),
+    )
+    trend_chart = charts.line_chart(
+        [str(p.as_of) for p in trend],
+        [
+            charts.Series(level_text(level, m), [p.by_level.get(level, 0) for p in trend], charts.LEVEL_COLOURS[level])
+            for level in LEVELS
+        ],
+        m.t("region.trend_alt", n=len(trend)),
+    )
+    level = Scope(summary.region_code).level
+    return _common(m, summary.synthetic, now) | {
+        "title": m.t("region.title", level=m.t(f"region.level.{level}"), code=summary.region_code or "*"),
+        "code": summary.region_code,
+        "households": summary.households,
+        "households_text": m.t("region.households_n", n=f"{summary.households:,}"),
+        "levels": [
+            {
+                "level": lv.value,
+                "text": level_text(lv, m),
+                "count": f"{counts[lv.value]:,}",
+                "share": f"{counts[lv.value] / total:.1%}",
+            }
+            for lv in LEVELS
+        ],
+        "by_level_chart": by_level_chart,
+        "trend": [{"as_of": str(p.as_of), **{lv.value: f"{p.by_level.get(lv, 0):,}" for lv in LEVELS}} for p in trend],
+        "trend_chart": trend_chart,
+        "risk_types": risk_types,
+        "risk_chart": risk_chart,
+        "visits": [visit_row(v, m) for v in summary.visit_list],
+        "model_only": {"n": model_only.households, "rows": [visit_row(v, m) for v in model_only.listed]},
+        "rules_only": {"n": rules_only.households, "rows": [visit_row(v, m) for v in rules_only.listed]},
+        "as_of": str(summary.latest_as_of) if summary.latest_as_of else "—",
+        "model_versions": sorted({v.model_version for v in summary.visit_list}),
+    }
+
+
+METRICS: Final = ("pr_auc", "recall_at_5pct", "roc_auc", "ece", "brier", "base_rate")
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    try:
+        return f"{float(value):.{digits}f}"
+    except (TypeError, ValueError):
+        return "—"
+
+
+def feature_label(name: str, m: Messages) -> str:
+    item = catalogue.BY_NAME.get(name)
+    return m.pick(item.zh, item.en) if item is not None else name
+
+
+def model_context(
+    serving: ServingModel,
+    *,
+    name: str,
+    alias: str,
+    degraded: str | None,
+    artifacts: RunArtifacts,
+    history: list[VersionHistory] | None,
+    drift: DriftReport | None,
+    psi_watch: float,
+    psi_warning: float,
+    m: Messages,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    metrics: dict[str, float] = {str(k): float(v) for k, v in (serving.info.get("metrics") or {}).items()}
+    rows = []
+    for key in METRICS:
+        if f"test_{key}" not in metrics:
+            continue
+        low, high = metrics.get(f"test_{key}_ci_low"), metrics.get(f"test_{key}_ci_high")
+        rows.append(
+            {
+                "name": m.t(f"model.metric.{key}"),
+                "value": _number(metrics[f"test_{key}"]),
+                "rules": _number(metrics.get(f"rules_{key}")),
+                "interval": f"{_number(low)} – {_number(high)}" if low is not None and high is not None else "—",
+            }
+        )
+    performance_bars = []
+    for key in ("pr_auc", "recall_at_5pct"):
+        if f"test_{key}" in metrics:
+            label = m.t(f"model.metric.{key}").split("（")[0].split(" (")[0]
+            value = metrics[f"test_{key}"]
+            performance_bars.append(charts.Bar(f"{label} · {m.t('model.value')}", value, f"{value:.3f}"))
+            if f"rules_{key}" in metrics:
+                rules = metrics[f"rules_{key}"]
+                performance_bars.append(
+                    charts.Bar(f"{label} · {m.t('model.rules')}", rules, f"{rules:.3f}", charts.SECOND)
+                )
+    fairness = [
+        {
+            "attribute": row.get("attribute", ""),
+            "group": row.get("group", ""),
+            "households": row.get("households", ""),
+            "positives": row.get("positives", ""),
+            "tpr": _number(row.get("tpr_at_5pct")),
+            "observed": _number(row.get("observed_rate"), 4),
+            "predicted": _number(row.get("mean_predicted"), 4),
+            "gap": _number(row.get("calibration_gap"), 4),
+        }
+        for row in artifacts.fairness
+    ]
+    points = []
+    for row in artifacts.fairness:
+        try:
+            points.append(
+                charts.Point(
+                    f"{row.get('attribute')}={row.get('group')}",
+                    float(row["mean_predicted"]),
+                    float(row["observed_rate"]),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    calibration_chart = (
+        charts.calibration_chart(
+            points,
+            m.t("model.calibration_alt"),
+            x_label=m.t("model.fairness.predicted"),
+            y_label=m.t("model.fairness.observed"),
+        )
+        if points
+        else None
+    )
+    drift_rows, drift_chart, warnings = [], None, 0
+    if drift is not None:
+        for item in drift.features:
+            state = status(item.psi, psi_watch, psi_warning)
+            warnings += state == "warning"
+            drift_rows.append(
+                {
+                    "feature": feature_label(item.feature, m),
+                    "name": item.feature,
+                    "psi": f"{item.psi:.3f}",
+                    "status": state,
+                    "status_text": m.t(f"model.drift.{state}"),
+                }
+            )
+        colours = {
+            "stable": charts.LEVEL_COLOURS["low"],
+            "watch": charts.LEVEL_COLOURS["medium"],
+            "warning": charts.LEVEL_COLOURS["high"],
+        }
+        top = drift.features[:DRIFT_CHART_FEATURES]
+        drift_chart = charts.bar_chart(
+            [
+                charts.Bar(
+                    feature_label(f.feature, m)[:18],
+                    f.psi,
+                    f"{f.psi:.3f}",
+                    colours[status(f.psi, psi_watch, psi_warning)],
+                )
+                for f in top
+            ],
+            m.t("model.drift_alt", n=len(top)),
+            label_width=220,
+        )
+    gate_text = {"passed": m.t("model.gate.passed"), "overridden": m.t("model.gate.overridden")}
+    return _common(m, serving.synthetic, now) | {
+        "title": m.t("model.title", name=name, version=serving.version),
+        "version": serving.version,
+        "name": name,
+        "alias": alias,
+        "source": serving.source,
+        "loaded_at": datetime.fromtimestamp(serving.loaded_at, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "degraded": degraded,
+        "model_card": serving.info.get("model_card"),
+        "metrics": rows,
+        "performance_chart": charts.bar_chart(performance_bars, m.t("model.performance_alt"), label_width=240)
+        if performance_bars
+        else None,
+        "calibration_chart": calibration_chart,
+        "ece": _number(metrics.get("test_ece"), 4),
+        "fairness": fairness,
+        "drift": drift,
+        "drift_rows": drift_rows,
+        "drift_chart": drift_chart,
+        "drift_warnings": warnings,
+        "psi_watch": psi_watch,
+        "psi_warning": psi_warning,
+        "history": None
+        if history is None
+        else [
+            {
+                "version": h.version,
+                "created": h.created_at.strftime("%Y-%m-%d %H:%M") if h.created_at else "—",
+                "aliases": ", ".join(h.aliases),
+                "promoted_at": h.promoted_at or "—",
+                "replaced": h.replaced or "—",
+                "gate": gate_text.get(h.gate or "", m.t("model.gate.none")),
+                "reason": h.reason or "",
+                "retired_at": h.retired_at or "—",
+            }
+            for h in history
+        ],
+    }
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
