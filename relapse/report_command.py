@@ -1,9 +1,180 @@
-"""`relapse report`."""
+"""`relapse report household|region|model|drift`: the officials' reports from the command line.
+
+The same pages as `/reports` (HTML or PDF, zh or en), written to a file. The command runs as the local operator
+(admin over every region), reading the service database and the registry's champion as `relapse serve` does.
+`relapse report drift` computes the model report's feature drift from a source-data folder.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
 import typer
+from rich.console import Console
+
+errors = Console(stderr=True)
+
+report_app = typer.Typer(
+    help="Explanation reports for officials (household, region, model) as HTML or PDF.", no_args_is_help=True
+)
+
+FormatOption = Annotated[Literal["html", "pdf"], typer.Option("--format", help="html or pdf.")]
+LangOption = Annotated[Literal["zh", "en"], typer.Option("--lang", help="zh (default) or en.")]
+OutOption = Annotated[Path, typer.Option("--out", help="File to write.", dir_okay=False)]
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.add_typer(report_app, name="report")
+
+
+def _database() -> Any:
+    from service.db import open_database
+    from service.migrate import upgrade_database
+    from service.settings import get_settings
+
+    settings = get_settings()
+    upgrade_database(settings.database_url)
+    return open_database(settings.database_url, settings)
+
+
+def _write(template: str, context: dict[str, Any], fmt: str, out: Path) -> None:
+    from service.reports import html_to_pdf, render_page
+
+    html = render_page(template, context)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "pdf":
+        out.write_bytes(html_to_pdf(html))
+    else:
+        out.write_text(html, encoding="utf-8")
+    errors.print(f"[green]✓[/] wrote {out} ({out.stat().st_size:,} bytes)")
+
+
+def _run(make: Any) -> dict[str, Any]:
+    """The context, or the service's error as a one-line message and exit code 1."""
+    from service.errors import ServiceError
+
+    try:
+        context: dict[str, Any] = make()
+        return context
+    except ServiceError as error:
+        errors.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from None
+
+
+@report_app.command("household")
+def household(
+    pseudonym: Annotated[str, typer.Argument(help="The household's pseudonym (as stored with its scores).")],
+    out: OutOption,
+    fmt: FormatOption = "html",
+    lang: LangOption = "zh",
+) -> None:
+    """One household's report from its stored scores."""
+    from service.keys import Caller
+    from service.reports import Messages, household_report
+
+    database = _database()
+    try:
+        context = _run(lambda: household_report(database, Caller.local_operator(), pseudonym, Messages(lang)))
+    finally:
+        database.dispose()
+    _write("household", context, fmt, out)
+
+
+@report_app.command("region")
+def region(
+    code: Annotated[str, typer.Argument(help="Region code: 6-digit county, 9-digit township or 12-digit village.")],
+    out: OutOption,
+    fmt: FormatOption = "html",
+    lang: LangOption = "zh",
+) -> None:
+    """A region's report: levels, trend, risk types, visit list, rules versus model."""
+    from service.keys import Caller
+    from service.reports import Messages, region_report
+    from service.settings import get_settings
+
+    database = _database()
+    try:
+        context = _run(lambda: region_report(database, Caller.local_operator(), code, get_settings(), Messages(lang)))
+    finally:
+        database.dispose()
+    _write("region", context, fmt, out)
+
+
+def _serving() -> Any:
+    from service.app import build_holder
+    from service.settings import get_settings
+
+    holder = build_holder(get_settings())
+    holder.start()
+    if holder.current is None:
+        errors.print(f"[red]no model: {holder.degraded}[/]")
+        raise typer.Exit(1)
+    return holder
+
+
+@report_app.command("model")
+def model(out: OutOption, fmt: FormatOption = "html", lang: LangOption = "zh") -> None:
+    """The champion model's report: card, performance, calibration, fairness, drift, promotion history."""
+    from service.keys import Caller
+    from service.reports import Messages, model_report
+    from service.reports._registry import RegistryReader
+    from service.settings import get_settings
+
+    holder = _serving()
+    reader = RegistryReader(holder.source.tracking_uri, holder.source.name)
+    context = _run(
+        lambda: model_report(
+            holder.current,
+            Caller.local_operator(),
+            reader,
+            get_settings(),
+            Messages(lang),
+            alias=holder.source.alias,
+            degraded=holder.degraded,
+        )
+    )
+    _write("model", context, fmt, out)
+
+
+@report_app.command("drift")
+def drift(
+    data: Annotated[Path, typer.Option(help="Source-data folder (the contract's tables), e.g. the demo city.")],
+    as_of: Annotated[str | None, typer.Option(help="Current date (YYYY-MM-DD); default today.")] = None,
+) -> None:
+    """Feature drift of the champion: PSI of every feature at AS_OF versus its last training date."""
+    import pandas as pd
+
+    from features.ingestion import load_sources
+    from features.profiles import build_profiles
+    from features.pseudonyms import ensure_local_key
+    from service.reports.drift import compare, write_drift
+    from service.settings import get_settings
+
+    holder = _serving()
+    serving = holder.current
+    train = str(serving.model.meta.get("split", {}).get("train", ""))
+    if not train:
+        errors.print("[red]the model's meta names no training dates; drift needs a reference date[/]")
+        raise typer.Exit(1)
+    reference_as_of = train.split(",")[-1]
+    current_as_of = as_of or date.today().isoformat()
+    key, _ = ensure_local_key()
+    sources = load_sources(data, key)
+    with errors.status("building reference and current profiles"):
+        reference = build_profiles(sources, pd.Timestamp(reference_as_of))
+        current = build_profiles(sources, pd.Timestamp(current_as_of))
+    report = compare(
+        serving.version,
+        [(f.name, "category" if f.kind == "category" else "numeric") for f in serving.model.features],
+        reference,
+        current,
+        reference_as_of=reference_as_of,
+        current_as_of=current_as_of,
+        synthetic=bool(sources.synthetic),
+    )
+    path = write_drift(report, get_settings().data_dir)
+    warnings = [f for f in report.features if f.psi >= get_settings().reports_psi_warning]
+    errors.print(f"[green]✓[/] drift of version {serving.version}: {len(warnings)} features at warning level → {path}")

@@ -32,7 +32,7 @@ COUNTY = "990101"
 OTHER_COUNTY = "990102"
 EARLIER = "2024-07-01"
 
-pytestmark = pytest.mark.xdist_group("api-model")
+pytestmark = pytest.mark.xdist_group("reports")
 
 
 def _rows(profiles: pd.DataFrame, prefix: str, n: int, as_of: str) -> list[dict[str, Any]]:
