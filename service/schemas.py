@@ -53,6 +53,8 @@ class ReasonOut(BaseModel):
     zh: str
     en: str
     points: float  # change of the calibrated probability attributed to this reason
+    sentence_zh: str | None = None  # the household's own values in words (catalogue reason templates)
+    sentence_en: str | None = None
 
 
 class MeasureOut(BaseModel):

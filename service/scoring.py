@@ -283,7 +283,18 @@ def score_profiles(context: ScoreContext, profiles: pd.DataFrame, *, explain: bo
 def _explanation_parts(explanation: HouseholdExplanation | None) -> tuple[list[ReasonOut], list[MeasureOut]]:
     if explanation is None:
         return [], []
-    reasons = [ReasonOut(key=r.key, code=r.code, zh=r.zh, en=r.en, points=float(r.points)) for r in explanation.reasons]
+    reasons = [
+        ReasonOut(
+            key=r.key,
+            code=r.code,
+            zh=r.zh,
+            en=r.en,
+            points=float(r.points),
+            sentence_zh=r.sentence_zh,
+            sentence_en=r.sentence_en,
+        )
+        for r in explanation.reasons
+    ]
     measures = [
         MeasureOut(
             measure=p.measure,

@@ -47,7 +47,7 @@ def _text(x: float, y: float, content: str, *, anchor: str = "start", size: int 
     )
 
 
-def bar_chart(bars: Sequence[Bar], alt: str, *, label_width: int = 190, width: int = 640) -> Markup:
+def bar_chart(bars: Sequence[Bar], alt: str, *, label_width: int = 140, width: int = 440) -> Markup:
     """Horizontal bars from zero, one row per item, its value printed at the bar's end."""
     row, top = 26, 8
     height = top * 2 + row * max(len(bars), 1)
@@ -72,7 +72,7 @@ class Step:
     delta: float  # in percentage points
 
 
-def waterfall(steps: Sequence[Step], total_label: str, alt: str, *, label_width: int = 200, width: int = 640) -> Markup:
+def waterfall(steps: Sequence[Step], total_label: str, alt: str, *, label_width: int = 140, width: int = 440) -> Markup:
     """Horizontal waterfall: each step starts where the previous one ended; the last bar is the total."""
     row, top = 26, 8
     height = top * 2 + row * (len(steps) + 1)
@@ -113,7 +113,7 @@ class Series:
 
 
 def line_chart(
-    x_labels: Sequence[str], series: Sequence[Series], alt: str, *, unit: str = "", width: int = 640, height: int = 220
+    x_labels: Sequence[str], series: Sequence[Series], alt: str, *, unit: str = "", width: int = 440, height: int = 190
 ) -> Markup:
     """Lines over categorical x positions (scoring dates), y from zero, with a legend below the plot."""
     left, right, top, bottom = 56, 16, 12, 48
@@ -133,7 +133,9 @@ def line_chart(
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
         parts.append(_text(left - 6, y + 4, f"{biggest * fraction:.3g}{unit}", anchor="end", size=11, colour=MUTED))
     for i, label in enumerate(x_labels):
-        parts.append(_text(px(i), top + plot_h + 16, label, anchor="middle", size=11, colour=MUTED))
+        # the first and last labels align inwards, so they never run off the chart
+        anchor = "middle" if n == 1 or 0 < i < n - 1 else ("start" if i == 0 else "end")
+        parts.append(_text(px(i), top + plot_h + 16, label, anchor=anchor, size=11, colour=MUTED))
     for s in series:
         points = " ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in enumerate(s.values))
         parts.append(f'<polyline points="{points}" fill="none" stroke="{s.colour}" stroke-width="2.5"/>')

@@ -54,15 +54,17 @@ def reason_items(reasons: Sequence[Mapping[str, Any]], m: Messages) -> list[dict
     for reason in reasons:
         name = reason_name(reason, m)
         points = float(reason.get("points") or 0.0) * 100
-        sentence = reason.get(f"sentence_{m.lang}")
+        stored = reason.get(f"sentence_{m.lang}")
         items.append(
             {
                 "name": name,
                 "points": f"{points:.1f}",
                 "value": points,
-                "sentence": str(sentence)
-                if sentence
+                # the household's own values in words when the scorer stored them; else the risk type's size
+                "sentence": str(stored)
+                if stored
                 else m.t("household.reason_sentence", name=name, points=f"{points:.1f}"),
+                "own_words": bool(stored),
             }
         )
     return items
@@ -350,7 +352,8 @@ def model_context(
                 for f in top
             ],
             m.t("model.drift_alt", n=len(top)),
-            label_width=220,
+            label_width=170,
+            width=480,
         )
     gate_text = {"passed": m.t("model.gate.passed"), "overridden": m.t("model.gate.overridden")}
     return _common(m, serving.synthetic, now) | {
@@ -363,7 +366,9 @@ def model_context(
         "degraded": degraded,
         "model_card": serving.info.get("model_card"),
         "metrics": rows,
-        "performance_chart": charts.bar_chart(performance_bars, m.t("model.performance_alt"), label_width=240)
+        "performance_chart": charts.bar_chart(
+            performance_bars, m.t("model.performance_alt"), label_width=200, width=480
+        )
         if performance_bars
         else None,
         "calibration_chart": calibration_chart,

@@ -86,7 +86,7 @@ def test_household_report_in_chinese_by_default_with_reasons_measures_and_histor
     assert zh["synthetic.banner"] in html  # the demo model was trained on a synthetic city
     assert f"{item['probability'] * 100:.1f}%" in html
     for reason in item["reasons"]:
-        assert reason["zh"] in html
+        assert reason["zh"] in html and reason["sentence_zh"] and str(escape(reason["sentence_zh"])) in html
     for measure in item["measures"]:
         assert measure["zh"] in html and f"{measure['probability_after'] * 100:.1f}%" in html
     raised = [r.zh for r in RULES if item["rule_flags"]["flags"].get(r.name)]
