@@ -9,9 +9,11 @@ order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from models.measure_table import measure
@@ -25,13 +27,13 @@ from models.reasons import (
     Reason,
     attribute,
     default_explainer,
-    feature_contributions,
     household_reasons,
+    top_features,
     top_reasons,
     top_risk_types,
 )
 from models.risk_model import RiskModel
-from models.whatif import LABEL_EN, LABEL_ZH, WhatIf, what_if_batch
+from models.whatif import LABEL_EN, LABEL_ZH, WhatIf, what_if_prepared
 
 LangOption = Literal["zh", "en", "both"]
 
@@ -76,20 +78,52 @@ def explain_households(
     `explainer` defaults to the fast exact TreeSHAP of `models.treeshap`; build it once and pass it when
     explaining many batches with the same model.
     """
+    return explain_prepared(
+        model,
+        profiles,
+        model.prepare(profiles),
+        top=top,
+        lang=lang,
+        per_reason=per_reason,
+        features_per_reason=features_per_reason,
+        explainer=explainer,
+    )
+
+
+def explain_prepared(
+    model: RiskModel,
+    profiles: pd.DataFrame,
+    x: np.ndarray,
+    *,
+    rows: Sequence[Mapping[str, Any] | pd.Series] | None = None,
+    top: int = 3,
+    lang: LangOption | None = "both",
+    per_reason: int = 2,
+    features_per_reason: int = 2,
+    explainer: Explainer | None = None,
+) -> list[HouseholdExplanation]:
+    """`explain_households` for callers that already hold the model's matrix `x = model.prepare(profiles)`
+    and, optionally, the profile rows (`profiles.iloc[i]`, or mappings with the same values). `lang=None`
+    fills no reason sentences (for callers that show none, such as the API); everything else is the same.
+    """
     if top < 1:
         raise ValueError("top must be at least 1")
-    langs: tuple[Lang, ...] = LANGS if lang == "both" else (lang,)
+    langs: tuple[Lang, ...] = () if lang is None else LANGS if lang == "both" else (lang,)
     explainer = explainer or default_explainer(model.booster)
-    x = model.prepare(profiles)
     attribution = attribute(x, model.feature_names, explainer, model.calibrator, model.margin(x))
-    rows = [profiles.iloc[i] for i in range(len(profiles))]
+    if rows is None:
+        rows = [profiles.iloc[i] for i in range(len(profiles))]
     parts = []
     for i, row in enumerate(rows):
         everything = household_reasons(attribution, i, row, langs=langs, features_per_reason=features_per_reason)
         reasons = top_reasons(everything, top)
         parts.append((everything, reasons, propose_measures(row, [r.key for r in reasons], per_reason=per_reason)))
-    scenarios = what_if_batch(
-        model, profiles, [[measure(p.measure) for p in proposals] for *_, proposals in parts], attribution.probability
+    scenarios = what_if_prepared(
+        model,
+        profiles,
+        x,
+        [[measure(p.measure) for p in proposals] for *_, proposals in parts],
+        attribution.probability,
     )
     return [
         _explanation(attribution, i, row, *part, scenarios[i], top)
@@ -100,14 +134,13 @@ def explain_households(
 def _explanation(
     attribution: Attribution,
     i: int,
-    row: pd.Series,
+    row: Mapping[str, Any] | pd.Series,
     everything: list[Reason],
     reasons: list[Reason],
     proposals: list[Proposal],
     scenarios: list[WhatIf],
     top: int,
 ) -> HouseholdExplanation:
-    features = [f for f in feature_contributions(attribution, i, row) if f.points > 0][: max(top, 5)]
     return HouseholdExplanation(
         household_id=_text(row.get("household_id")),
         as_of=_text(row.get("as_of"), date=True),
@@ -119,7 +152,7 @@ def _explanation(
         reasons=tuple(reasons),
         risk_types=tuple(top_risk_types(everything, top)),
         all_reasons=tuple(everything),
-        top_features=tuple(features),
+        top_features=tuple(top_features(attribution, i, row, max(top, 5))),
         measures=tuple(proposals),
         what_if=tuple(scenarios),
     )

@@ -14,13 +14,17 @@ Rules, in the order they are applied:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from models.measure_table import BY_RISK, CATEGORIES, FAMILIES, Condition, Measure, measure
+
+# A household's profile row: `profiles.iloc[i]`, or any mapping from column name to value.
+Profile = Mapping[str, Any] | pd.Series
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class Proposal:
     replaces: tuple[str, ...] = ()  # measures skipped because the household already receives them
 
 
-def holds(profile: pd.Series, condition: Condition) -> bool:
+def holds(profile: Profile, condition: Condition) -> bool:
     value = _number(profile.get(condition.feature))
     if np.isnan(value):
         return False
@@ -49,7 +53,7 @@ def holds(profile: pd.Series, condition: Condition) -> bool:
     return value == condition.value
 
 
-def has_labour(profile: pd.Series) -> bool:
+def has_labour(profile: Profile) -> bool:
     """Labour in the household, as the profile records it (DOMAIN.md §4; whole-household flag of §6)."""
     flag = _number(profile.get("no_labour_household"))
     if not np.isnan(flag):
@@ -57,15 +61,15 @@ def has_labour(profile: pd.Series) -> bool:
     return _number(profile.get("labour_capable_count")) >= 1  # NaN compares False: no evidence of labour
 
 
-def receives(profile: pd.Series, item: Measure) -> bool:
+def receives(profile: Profile, item: Measure) -> bool:
     return item.received_when is not None and holds(profile, item.received_when)
 
 
-def applies(profile: pd.Series, item: Measure) -> bool:
+def applies(profile: Profile, item: Measure) -> bool:
     return not item.applies_when or any(holds(profile, c) for c in item.applies_when)
 
 
-def propose_measures(profile: pd.Series, reason_keys: Sequence[str], *, per_reason: int = 2) -> list[Proposal]:
+def propose_measures(profile: Profile, reason_keys: Sequence[str], *, per_reason: int = 2) -> list[Proposal]:
     """Measures for one household's reasons (keys in reason order); see the module docstring for the rules."""
     labour = has_labour(profile)
     order: list[str] = []

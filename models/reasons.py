@@ -33,8 +33,9 @@ Aggregation
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, Protocol
 
 import lightgbm as lgb
@@ -205,19 +206,21 @@ def feature_sentence(name: str, value: Any, lang: Lang) -> str:
 def household_reasons(
     attribution: Attribution,
     row: int,
-    profile: pd.Series,
+    profile: Mapping[str, Any] | pd.Series,
     *,
     langs: Sequence[Lang] = LANGS,
     features_per_reason: int = 2,
 ) -> list[Reason]:
-    """Every reason key of one household with its points, largest first (ties: by key); sentences filled."""
+    """Every reason key of one household with its points, largest first (ties: by key); sentences filled.
+
+    `profile` is the household's row (a Series, or any mapping from column name to value); only the values
+    of the quoted features are read. With `langs=()` no sentence is filled (both are None).
+    """
     names = attribution.feature_names
-    phi, points = attribution.shap[row], attribution.points[row]
-    by_key: dict[str, list[int]] = {}
-    for j, name in enumerate(names):
-        by_key.setdefault(reason_key(name), []).append(j)
+    # Python floats: the same values as the array's, summed one by one in column order as before.
+    phi, points = attribution.shap[row].tolist(), attribution.points[row].tolist()
     reasons = []
-    for key, columns in by_key.items():
+    for key, columns in _columns_by_key(names):
         raising = sorted((j for j in columns if phi[j] > 0), key=lambda j: (-points[j], -phi[j], names[j]))
         quoted = tuple(
             FeatureContribution(names[j], profile.get(names[j]), float(phi[j]), float(points[j]))
@@ -241,6 +244,15 @@ def household_reasons(
     return sorted(reasons, key=lambda r: (-r.points, -r.shap, r.key))
 
 
+@lru_cache(maxsize=64)
+def _columns_by_key(names: tuple[str, ...]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """The model's columns grouped by reason key, keys in order of their first column (as reasons are built)."""
+    by_key: dict[str, list[int]] = {}
+    for j, name in enumerate(names):
+        by_key.setdefault(reason_key(name), []).append(j)
+    return tuple((key, tuple(columns)) for key, columns in by_key.items())
+
+
 def top_reasons(reasons: Sequence[Reason], top: int = 3) -> list[Reason]:
     """The first `top` reasons that raise the risk (positive points and at least one risk-raising feature)."""
     return [r for r in reasons if r.points > 0 and r.features][:top]
@@ -251,7 +263,9 @@ def top_risk_types(reasons: Sequence[Reason], top: int = 3) -> list[Reason]:
     return [r for r in top_reasons(reasons, len(reasons)) if r.code is not None][:top]
 
 
-def feature_contributions(attribution: Attribution, row: int, profile: pd.Series) -> list[FeatureContribution]:
+def feature_contributions(
+    attribution: Attribution, row: int, profile: Mapping[str, Any] | pd.Series
+) -> list[FeatureContribution]:
     """Every feature of one household, largest points first (ties: by name)."""
     names = attribution.feature_names
     items = [
@@ -259,6 +273,17 @@ def feature_contributions(attribution: Attribution, row: int, profile: pd.Series
         for j, name in enumerate(names)
     ]
     return sorted(items, key=lambda f: (-f.points, -f.shap, f.name))
+
+
+def top_features(
+    attribution: Attribution, row: int, profile: Mapping[str, Any] | pd.Series, count: int
+) -> list[FeatureContribution]:
+    """The first `count` risk-raising features of `feature_contributions` (points > 0), building only those."""
+    names = attribution.feature_names
+    phi, points = attribution.shap[row], attribution.points[row]
+    positive = np.flatnonzero(points > 0).tolist()
+    chosen = sorted(positive, key=lambda j: (-float(points[j]), -float(phi[j]), names[j]))[:count]
+    return [FeatureContribution(names[j], profile.get(names[j]), float(phi[j]), float(points[j])) for j in chosen]
 
 
 def _join(parts: list[str], lang: Lang) -> str | None:

@@ -20,7 +20,7 @@ data, a household in difficulty), so the difference is labelled everywhere as a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,12 +54,8 @@ class WhatIf:
 def apply_effects(profiles: pd.DataFrame, effects: Sequence[Effect]) -> pd.DataFrame:
     """A copy of `profiles` with the effects applied to every row and derived features recomputed."""
     out = profiles.copy()
-    before = _numbers(out, ("medical_oop_last_year_yuan", "hospital_oop_12m_yuan", "disaster_loss_12m_yuan"))
-    for effect in effects:
-        if isinstance(effect, Change):
-            _change(out, effect)
-    incomes = [e for e in effects if isinstance(e, Income)]
-    _recompute_income(out, profiles, incomes, before)
+    for name, values in _effects(_FrameColumns(profiles), effects).items():
+        out[name] = values
     return out
 
 
@@ -85,10 +81,24 @@ def what_if_batch(
     Rows sharing a measure are changed together, and everything is scored in one call to the model.
     `before` (the rows' calibrated probabilities) is computed when not given.
     """
+    return what_if_prepared(model, profiles, model.prepare(profiles), measures, before)
+
+
+def what_if_prepared(
+    model: RiskModel,
+    profiles: pd.DataFrame,
+    x: np.ndarray,
+    measures: Sequence[Sequence[Measure]],
+    before: np.ndarray | None = None,
+) -> list[list[WhatIf]]:
+    """`what_if_batch` given the model's matrix of the profiles (`model.prepare(profiles)`), bitwise the same.
+
+    The effects change only numeric model features, so each changed row is the prepared row with the changed
+    columns replaced — the values `model.prepare` would give the changed profile — and no profile is copied.
+    """
     if len(measures) != len(profiles):
         raise ValueError("one list of measures per profile row is needed")
-    p0 = model.predict_proba(profiles) if before is None else np.asarray(before, dtype=float)
-    frame = profiles.reset_index(drop=True)
+    p0 = model.predict_proba(x) if before is None else np.asarray(before, dtype=float)
     rows_by_code: dict[str, list[int]] = {}
     by_code: dict[str, Measure] = {}
     for i, items in enumerate(measures):
@@ -97,48 +107,142 @@ def what_if_batch(
             by_code[m.code] = m
     if not rows_by_code:
         return [[] for _ in measures]
-    changed: list[pd.DataFrame] = []
+    columns = _MatrixColumns(model, profiles, x)
+    categories = {f.name for f in model.features if f.kind == "category"}
+    changed: list[np.ndarray] = []
     keys: list[tuple[int, str]] = []
     for code in sorted(rows_by_code):
         rows = rows_by_code[code]
-        changed.append(apply_measure(frame.iloc[rows], by_code[code]))
+        written = _effects(columns.rows(rows), by_code[code].effects)
+        if categories.intersection(written):  # a category changed: prepare it as `model.prepare` would
+            changed.append(model.prepare(apply_measure(profiles.iloc[rows], by_code[code])))
+            keys.extend((i, code) for i in rows)
+            continue
+        block = x[rows]
+        for name, values in written.items():
+            j = columns.position.get(name)
+            if j is not None:
+                block[:, j] = np.asarray(values, dtype=np.float64)
+        changed.append(block)
         keys.extend((i, code) for i in rows)
-    after = dict(zip(keys, model.predict_proba(pd.concat(changed, ignore_index=True)), strict=True))
+    after = dict(zip(keys, model.predict_proba(np.concatenate(changed)), strict=True))
     return [
         [WhatIf(m.code, float(p0[i]), float(after[(i, m.code)])) for m in items] for i, items in enumerate(measures)
     ]
 
 
 # --- internals ---------------------------------------------------------------------------------------
-def _numbers(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.ndarray]:
-    return {n: _column(frame, n) for n in names if n in frame.columns}
+class _Columns:
+    """Float64 columns of some profile rows, read as `_column` reads a frame (missing and unparsable → NaN).
+
+    `_effects` reads the unchanged profile through one of these and the changed one through `_Changed`.
+    """
+
+    names: Container[str]
+    length: int
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __len__(self) -> int:
+        return self.length
+
+    def get(self, name: str) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _FrameColumns(_Columns):
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame, self.names, self.length = frame, frame.columns, len(frame)
+
+    def get(self, name: str) -> np.ndarray:
+        return _column(self.frame, name)
+
+
+class _MatrixColumns(_Columns):
+    """Model features from the prepared matrix (prepare converts numeric columns exactly as `_column` does),
+    other columns from the frame; optionally restricted to some rows."""
+
+    def __init__(self, model: RiskModel, frame: pd.DataFrame, x: np.ndarray) -> None:
+        self.frame, self.x, self.names, self.length = frame, x, frame.columns, len(frame)
+        self.position = {f.name: j for j, f in enumerate(model.features) if f.kind != "category"}
+        self.selected: list[int] | None = None
+        self._others: dict[str, np.ndarray] = {}
+
+    def rows(self, rows: list[int]) -> _MatrixColumns:
+        view = object.__new__(_MatrixColumns)
+        view.__dict__.update(self.__dict__)
+        view.selected, view.length = rows, len(rows)
+        return view
+
+    def get(self, name: str) -> np.ndarray:
+        j = self.position.get(name)
+        if j is not None:
+            column = self.x[:, j]
+        else:
+            if name not in self._others:
+                self._others[name] = _column(self.frame, name)
+            column = self._others[name]
+        return column[self.selected] if self.selected is not None else column.copy()
+
+
+class _Changed(_Columns):
+    """The profile being changed: written columns as written, the rest as in `original`."""
+
+    def __init__(self, original: _Columns) -> None:
+        self.original, self.names, self.length = original, original.names, len(original)
+        self.written: dict[str, np.ndarray] = {}
+
+    def get(self, name: str) -> np.ndarray:
+        if name in self.written:
+            return np.asarray(self.written[name], dtype=np.float64)
+        return self.original.get(name)
+
+    def set(self, name: str, values: np.ndarray) -> None:
+        self.written[name] = values
+
+
+def _effects(original: _Columns, effects: Sequence[Effect]) -> dict[str, np.ndarray]:
+    """The columns the effects change, with their new values (derived features recomputed)."""
+    out = _Changed(original)
+    before = _numbers(original, ("medical_oop_last_year_yuan", "hospital_oop_12m_yuan", "disaster_loss_12m_yuan"))
+    for effect in effects:
+        if isinstance(effect, Change):
+            _change(out, effect)
+    incomes = [e for e in effects if isinstance(e, Income)]
+    _recompute_income(out, original, incomes, before)
+    return out.written
+
+
+def _numbers(columns: _Columns, names: Sequence[str]) -> dict[str, np.ndarray]:
+    return {n: columns.get(n) for n in names if n in columns}
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
 
 
-def _change(frame: pd.DataFrame, change: Change) -> None:
-    if change.feature not in frame.columns:
+def _change(out: _Changed, change: Change) -> None:
+    if change.feature not in out:
         return  # a model without this feature: nothing to change
-    value = _column(frame, change.feature)
+    value = out.get(change.feature)
     if change.op == "set":
-        new = np.full(len(frame), change.value)
+        new = np.full(len(out), change.value)
     elif change.op == "add":
         new = np.nan_to_num(value) + change.value
     elif change.op == "scale":
         new = value * change.value
     else:  # at_most
         new = np.where(np.isnan(value), value, np.minimum(value, change.value))
-    frame[change.feature] = new
+    out.set(change.feature, new)
 
 
 def _recompute_income(
-    out: pd.DataFrame, original: pd.DataFrame, incomes: Sequence[Income], before: dict[str, np.ndarray]
+    out: _Changed, original: _Columns, incomes: Sequence[Income], before: dict[str, np.ndarray]
 ) -> None:
     n = len(out)
-    members = np.fmax(np.nan_to_num(_column(original, "members_count"), nan=1.0), 1.0)
-    pc = _column(original, "income_pc_yuan")
+    members = np.fmax(np.nan_to_num(original.get("members_count"), nan=1.0), 1.0)
+    pc = original.get("income_pc_yuan")
     known = ~np.isnan(pc)
     net = np.where(known, pc * members, np.nan)
 
@@ -146,7 +250,7 @@ def _recompute_income(
     for income in incomes:
         factor = members if income.per == "member" else 1.0
         if income.per not in ("household", "member"):
-            factor = np.nan_to_num(_column(original, income.per)) if income.per in original.columns else 0.0
+            factor = np.nan_to_num(original.get(income.per)) if income.per in original else 0.0
         amount = income.yuan * factor
         added[income.part] = added[income.part] + amount
         if income.part == "safety_net":
@@ -157,22 +261,22 @@ def _recompute_income(
     if extra.any():
         line = _line(original, pc)
         pc_new = net_new / members
-        out["income_pc_yuan"] = pc_new
+        out.set("income_pc_yuan", pc_new)
         _set_if(out, "income_to_line", pc_new / line)
-        if "income_pc_change_1y" in out.columns:
-            change = _column(original, "income_pc_change_1y")
+        if "income_pc_change_1y" in out:
+            change = original.get("income_pc_change_1y")
             with np.errstate(divide="ignore", invalid="ignore"):
                 previous = pc / (1.0 + change)
-                out["income_pc_change_1y"] = np.where(previous > 0, pc_new / previous - 1.0, change)
+                out.set("income_pc_change_1y", np.where(previous > 0, pc_new / previous - 1.0, change))
         _shares(out, original, added, known)
     # Income after compliant medical spending: more income, less out-of-pocket cost.
-    if "income_pc_after_medical_yuan" in out.columns:
-        after = _column(original, "income_pc_after_medical_yuan")
+    if "income_pc_after_medical_yuan" in out:
+        after = original.get("income_pc_after_medical_yuan")
         oop_before = before.get("medical_oop_last_year_yuan", np.zeros(n))
-        oop_after = _column(out, "medical_oop_last_year_yuan") if "medical_oop_last_year_yuan" in out else oop_before
+        oop_after = out.get("medical_oop_last_year_yuan") if "medical_oop_last_year_yuan" in out else oop_before
         saved = np.nan_to_num(oop_before) - np.nan_to_num(oop_after)
         after_new = after + extra / members + saved / members
-        out["income_pc_after_medical_yuan"] = after_new
+        out.set("income_pc_after_medical_yuan", after_new)
         _set_if(out, "income_after_medical_to_line", after_new / _line(original, pc))
     # Ratios to household net income follow their numerator and the (floored) denominator.
     floor_before = np.fmax(net, INCOME_FLOOR_YUAN)
@@ -181,39 +285,39 @@ def _recompute_income(
         ("oop_to_income_12m", "hospital_oop_12m_yuan"),
         ("disaster_loss_to_income_12m", "disaster_loss_12m_yuan"),
     ):
-        if ratio not in out.columns or numerator not in before:
+        if ratio not in out or numerator not in before:
             continue
-        old, new = before[numerator], _column(out, numerator)
+        old, new = before[numerator], out.get(numerator)
         with np.errstate(divide="ignore", invalid="ignore"):
             numerator_factor = np.where(old > 0, new / old, 1.0)
-        value = _column(original, ratio)
-        out[ratio] = np.where(known, value * numerator_factor * floor_before / floor_after, value * numerator_factor)
+        value = original.get(ratio)
+        out.set(ratio, np.where(known, value * numerator_factor * floor_before / floor_after, value * numerator_factor))
 
 
-def _line(original: pd.DataFrame, pc: np.ndarray) -> np.ndarray:
+def _line(original: _Columns, pc: np.ndarray) -> np.ndarray:
     """The monitoring line of the income year: the meta column, else income ÷ its ratio to the line."""
-    if "monitoring_line_yuan" in original.columns:
-        line = _column(original, "monitoring_line_yuan")
+    if "monitoring_line_yuan" in original:
+        line = original.get("monitoring_line_yuan")
         if not np.isnan(line).all():
             return line
     with np.errstate(divide="ignore", invalid="ignore"):
-        return pc / _column(original, "income_to_line")
+        return pc / original.get("income_to_line")
 
 
-def _shares(out: pd.DataFrame, original: pd.DataFrame, added: dict[str, np.ndarray], known: np.ndarray) -> None:
-    if "wage_share" not in out.columns:
+def _shares(out: _Changed, original: _Columns, added: dict[str, np.ndarray], known: np.ndarray) -> None:
+    if "wage_share" not in out:
         return
-    members = np.fmax(np.nan_to_num(_column(original, "members_count"), nan=1.0), 1.0)
-    net = _column(original, "income_pc_yuan") * members
+    members = np.fmax(np.nan_to_num(original.get("members_count"), nan=1.0), 1.0)
+    net = original.get("income_pc_yuan") * members
 
     def share(name: str) -> np.ndarray:
-        return np.nan_to_num(_column(original, name)) if name in original.columns else np.zeros(len(out))
+        return np.nan_to_num(original.get(name)) if name in original else np.zeros(len(out))
 
-    cost_ratio = _column(original, "production_cost_ratio") if "production_cost_ratio" in original else None
+    cost_ratio = original.get("production_cost_ratio") if "production_cost_ratio" in original else None
     cost_share = np.nan_to_num(cost_ratio) * share("business_share") if cost_ratio is not None else 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         gross = np.where(1.0 - cost_share > 0, net / (1.0 - cost_share), net)
-    has_gross = ~np.isnan(_column(original, "wage_share")) & (gross > 0)
+    has_gross = ~np.isnan(original.get("wage_share")) & (gross > 0)
     gross = np.where(has_gross, gross, 0.0)
     gross_new = gross + added["wages"] + added["business"] + added["property"] + added["transfers"]
     parts = {
@@ -225,16 +329,17 @@ def _shares(out: pd.DataFrame, original: pd.DataFrame, added: dict[str, np.ndarr
     }
     with np.errstate(divide="ignore", invalid="ignore"):
         for name, amount in parts.items():
-            if name in out.columns:
-                out[name] = np.where(known & (gross_new > 0), amount / gross_new, _column(original, name))
-        if cost_ratio is not None and "production_cost_ratio" in out.columns:
+            if name in out:
+                out.set(name, np.where(known & (gross_new > 0), amount / gross_new, original.get(name)))
+        if cost_ratio is not None and "production_cost_ratio" in out:
             business = share("business_share") * gross
             cost = cost_ratio * business
-            out["production_cost_ratio"] = np.where(
-                known & ~np.isnan(cost_ratio), cost / (business + added["business"]), cost_ratio
+            out.set(
+                "production_cost_ratio",
+                np.where(known & ~np.isnan(cost_ratio), cost / (business + added["business"]), cost_ratio),
             )
 
 
-def _set_if(frame: pd.DataFrame, name: str, values: np.ndarray) -> None:
-    if name in frame.columns:
-        frame[name] = values
+def _set_if(out: _Changed, name: str, values: np.ndarray) -> None:
+    if name in out:
+        out.set(name, values)

@@ -40,6 +40,18 @@ def test_the_re_score_is_the_models_probability_of_the_changed_profile() -> None
     assert item.what_if_label_zh == "模型估计，非因果效应" and "not a causal effect" in item.what_if_label_en
 
 
+def test_every_measure_re_scores_bitwise_as_the_changed_profile_frame() -> None:
+    # what_if_batch changes the prepared matrix instead of copying the profile: the reference is the frame path.
+    model = small_model()
+    rows = profiles().head(60).reset_index(drop=True)
+    measures = [[MEASURE_LIST[(i + k) % len(MEASURE_LIST)] for k in range(i % 4)] for i in range(len(rows))]
+    result = what_if_batch(model, rows, measures)
+    for i, items in enumerate(measures):
+        for item, scenario in zip(items, result[i], strict=True):
+            expected = model.predict_proba(apply_measure(rows.iloc[[i]], item))[0]
+            assert scenario.probability_after == expected, (i, item.code)
+
+
 def test_one_household_and_the_batch_agree() -> None:
     model = small_model()
     profile = profiles().head(1)
