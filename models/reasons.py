@@ -34,7 +34,7 @@ Aggregation
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Literal, Protocol
 
@@ -227,7 +227,7 @@ def household_reasons(
             for j in raising[:features_per_reason]
         )
         zh, en = reason_names(key)
-        sentences = {lang: _join([feature_sentence(f.name, f.value, lang) for f in quoted], lang) for lang in langs}
+        sentences = _sentences(quoted, langs)
         reasons.append(
             Reason(
                 key=key,
@@ -251,6 +251,16 @@ def _columns_by_key(names: tuple[str, ...]) -> tuple[tuple[str, tuple[int, ...]]
     for j, name in enumerate(names):
         by_key.setdefault(reason_key(name), []).append(j)
     return tuple((key, tuple(columns)) for key, columns in by_key.items())
+
+
+def with_sentences(reason: Reason, langs: Sequence[Lang] = LANGS) -> Reason:
+    """The reason with its sentences filled as `household_reasons` fills them (for reasons built without)."""
+    sentences = _sentences(reason.features, langs)
+    return replace(reason, sentence_zh=sentences.get("zh"), sentence_en=sentences.get("en"))
+
+
+def _sentences(quoted: Sequence[FeatureContribution], langs: Sequence[Lang]) -> dict[Lang, str | None]:
+    return {lang: _join([feature_sentence(f.name, f.value, lang) for f in quoted], lang) for lang in langs}
 
 
 def top_reasons(reasons: Sequence[Reason], top: int = 3) -> list[Reason]:
