@@ -56,7 +56,8 @@ class PartitionedSources:
     @classmethod
     def read(cls, folder: Path | str, *, max_households: int = DEFAULT_MAX_HOUSEHOLDS) -> PartitionedSources:
         tables, manifest, warnings = read_arrow_tables(folder)
-        return cls.of(tables, manifest, warnings, max_households=max_households)
+        # The tables were read for this call alone: each is released as soon as its sorted copy exists.
+        return cls.of(tables, manifest, warnings, max_households=max_households, _consume=True)
 
     @classmethod
     def of(
@@ -66,6 +67,7 @@ class PartitionedSources:
         warnings: list[str] | None = None,
         *,
         max_households: int = DEFAULT_MAX_HOUSEHOLDS,
+        _consume: bool = False,
     ) -> PartitionedSources:
         """Partition tables already read (see the module docstring)."""
         if max_households < 1:
@@ -79,13 +81,15 @@ class PartitionedSources:
         sorted_tables: dict[str, pa.Table] = {}
         offsets: dict[str, np.ndarray] = {}
         ids = households.column("household_id")
-        for name, table in tables.items():
+        members = tables.get("members")
+        for name in list(tables):
+            table = tables.pop(name) if _consume and name not in ("households", "members", "villages") else tables[name]
             if name == "villages":
                 continue  # reference data: every partition gets all of it
             if name == "households":
                 of_row = of_household
             elif name == "member_status":
-                of_row = _through(table.column("member_id"), tables.get("members"), ids, of_household)
+                of_row = _through(table.column("member_id"), members, ids, of_household)
             elif "household_id" in table.column_names:
                 of_row = _lookup(table.column("household_id"), ids, of_household)
             else:
@@ -123,6 +127,26 @@ class PartitionedSources:
     def sources(self, index: int) -> Sources:
         """Partition `index` as contract-typed `Sources`."""
         return arrow_sources(self.arrow(index), self.manifest)
+
+
+def pack_tables(tables: dict[str, pa.Table]) -> dict[str, bytes]:
+    """Tables as Arrow IPC streams: what a partition is sent to another process as.
+
+    Pickling a slice of an Arrow table pickles the whole buffers it points into (the full table); the IPC
+    writer writes only the slice's rows.
+    """
+    out = {}
+    for name, table in tables.items():
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        out[name] = sink.getvalue().to_pybytes()
+    return out
+
+
+def unpack_tables(packed: dict[str, bytes]) -> dict[str, pa.Table]:
+    """The tables `pack_tables` packed."""
+    return {name: pa.ipc.open_stream(pa.py_buffer(data)).read_all() for name, data in packed.items()}
 
 
 def arrow_sources(tables: dict[str, pa.Table], manifest: dict[str, Any] | None = None) -> Sources:

@@ -19,6 +19,7 @@ The result has one row per profile with flat columns (`reason1_key`, `reason1_po
 
 from __future__ import annotations
 
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,9 +28,10 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from features import catalogue
+from models._batch_measures import propose_groups, what_if_probabilities
 from models.explanation_cache import ExplanationCache, profile_hashes
-from models.measure_table import BY_RISK, MEASURES, Condition, measure
-from models.measures import Proposal, propose_measures
+from models.measures import Proposal
 from models.reasons import (
     ADDITIVITY_TOLERANCE,
     LANGS,
@@ -44,7 +46,6 @@ from models.reasons import (
     reason_names,
 )
 from models.risk_model import RiskModel
-from models.whatif import what_if_batch
 
 ID_COLUMNS: Final = ("household_id", "region_code", "as_of")
 REASON_FIELDS: Final = ("key", "code", "zh", "en", "points", "sentence_zh", "sentence_en")
@@ -122,21 +123,19 @@ def explain_batch(
         out[f"reason{k}_points"] = key_points
         for lang in LANGS:
             out[f"reason{k}_sentence_{lang}"] = (
-                _sentences(columns, names, profiles, lang) if options.sentences else [None] * len(profiles)
+                _sentences(columns, model, profiles, x, lang) if options.sentences else [None] * len(profiles)
             )
     key_indexes = np.column_stack([key_index for key_index, _ in ranks])
-    proposals = _measures(profiles, keys, key_indexes, options.per_reason)
-    scenarios = what_if_batch(model, profiles, [[measure(p.measure) for p in row] for row in proposals], probability)
-    for k in range(1, options.top * options.per_reason + 1):
-        picked = [
-            (row[k - 1], s[k - 1]) if len(row) >= k else None for row, s in zip(proposals, scenarios, strict=True)
-        ]
-        out[f"measure{k}_code"] = [p[0].measure if p else None for p in picked]
-        out[f"measure{k}_zh"] = [p[0].zh if p else None for p in picked]
-        out[f"measure{k}_en"] = [p[0].en if p else None for p in picked]
-        out[f"measure{k}_risks"] = [",".join(p[0].risks) if p else None for p in picked]
-        out[f"measure{k}_probability_after"] = np.array([p[1].probability_after if p else np.nan for p in picked])
-        out[f"measure{k}_points"] = np.array([p[1].points if p else np.nan for p in picked])
+    groups = propose_groups(profiles, keys, key_indexes, options.per_reason)
+    slots = options.top * options.per_reason
+    fields = _measure_fields(groups.proposals, slots)
+    codes = fields["code"][:, groups.group_of_row].T  # rows × slots
+    after = what_if_probabilities(model, profiles, x, margin, codes)
+    for k in range(1, slots + 1):
+        for field in ("code", "zh", "en", "risks"):
+            out[f"measure{k}_{field}"] = fields[field][k - 1][groups.group_of_row]
+        out[f"measure{k}_probability_after"] = after[:, k - 1]
+        out[f"measure{k}_points"] = after[:, k - 1] - probability
     return pd.DataFrame(out, columns=[c for c in output_columns(options) if c in out])
 
 
@@ -245,12 +244,15 @@ def _rank(labels: Sequence[str]) -> np.ndarray:
 # --- sentences -------------------------------------------------------------------------------------------------
 
 
-def _sentences(columns: np.ndarray, names: Sequence[str], profiles: pd.DataFrame, lang: Lang) -> np.ndarray:
+def _sentences(columns: np.ndarray, model: RiskModel, profiles: pd.DataFrame, x: np.ndarray, lang: Lang) -> np.ndarray:
     """Each row's reason sentence: the quoted features' catalogue sentences joined (None: nothing quoted).
 
-    Every distinct (feature, value) is formatted once (`features.catalogue.format_reason`, via
-    `models.reasons.feature_sentence`) and spread to the rows that quote it.
+    Every distinct (feature, value) is formatted once and spread to the rows that quote it: numeric catalogue
+    features through their template's format spec on the float the model saw (what
+    `features.catalogue.format_reason` does with `float(value)`), others through
+    `models.reasons.feature_sentence`.
     """
+    names = model.feature_names
     sentence = np.full(len(columns), None, dtype=object)
     for q in range(columns.shape[1]):
         part = np.full(len(columns), None, dtype=object)
@@ -258,17 +260,50 @@ def _sentences(columns: np.ndarray, names: Sequence[str], profiles: pd.DataFrame
             if j < 0:
                 continue
             rows = np.flatnonzero(columns[:, q] == j)
-            name = names[j]
-            values = profiles[name].iloc[rows] if name in profiles.columns else pd.Series([None] * len(rows))
-            codes, uniques = pd.factorize(values, use_na_sentinel=True)
-            texts = np.array([*(feature_sentence(name, v, lang) for v in uniques), _missing(name, lang)], dtype=object)
-            part[rows] = texts[codes]  # code −1 (missing) picks the last entry
+            part[rows] = _feature_sentences(names[j], model.features[j].kind, profiles, x[rows, j], rows, lang)
         has = part != None  # noqa: E711 — element-wise on an object array
         both = has & (sentence != None)  # noqa: E711
         sentence[both] = sentence[both] + SEPARATORS[lang] + part[both]
         only = has & ~both
         sentence[only] = part[only]
     return sentence
+
+
+def _feature_sentences(
+    name: str, kind: str, profiles: pd.DataFrame, values: np.ndarray, rows: np.ndarray, lang: Lang
+) -> np.ndarray:
+    template = _template(name, lang) if kind != "category" else None
+    if template is None:
+        column = profiles[name].iloc[rows] if name in profiles.columns else pd.Series([None] * len(rows))
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        texts = np.array([*(feature_sentence(name, v, lang) for v in uniques), _missing(name, lang)], dtype=object)
+        return texts[codes]  # code −1 (missing) picks the last entry
+    # Distinct bit patterns, so that −0.0 and 0.0 keep their own text (a format can tell them apart).
+    bits, inverse = np.unique(np.ascontiguousarray(values).view(np.int64), return_inverse=True)
+    distinct = bits.view(np.float64)
+    missing = _missing(name, lang)
+    texts = np.array(
+        [missing if v != v else "".join(p + (format(v, spec) if field else "") for p, field, spec in template)
+         for v in distinct.tolist()],
+        dtype=object,
+    )  # fmt: skip
+    return texts[np.asarray(inverse).reshape(-1)]
+
+
+@lru_cache(maxsize=1024)
+def _template(name: str, lang: Lang) -> tuple[tuple[str, bool, str], ...] | None:
+    """A numeric catalogue feature's template as (literal, has value, format spec) pieces; None: not simple."""
+    if name not in catalogue.BY_NAME:
+        return None
+    item = catalogue.feature(name)
+    pieces = []
+    for literal, field, spec, conversion in string.Formatter().parse(
+        item.reason_zh if lang == "zh" else item.reason_en
+    ):
+        if field not in (None, "value") or conversion is not None or (spec and "{" in spec):
+            return None
+        pieces.append((literal, field is not None, spec or ""))
+    return tuple(pieces)
 
 
 def _missing(name: str, lang: Lang) -> str:
@@ -278,86 +313,13 @@ def _missing(name: str, lang: Lang) -> str:
 # --- measures --------------------------------------------------------------------------------------------------
 
 
-def _conditions() -> tuple[Condition, ...]:
-    """Every condition a measure proposal reads (`applies_when`, `received_when`), in a fixed order."""
-    found: dict[Condition, None] = {}
-    for item in MEASURES.values():
-        for condition in (*item.applies_when, *((item.received_when,) if item.received_when else ())):
-            found[condition] = None
-    return tuple(found)
-
-
-def _holds(column: np.ndarray, condition: Condition) -> np.ndarray:
-    """`models.measures.holds` for a whole column (missing never holds)."""
-    with np.errstate(invalid="ignore"):
-        if condition.op == ">":
-            return column > condition.value
-        if condition.op == ">=":
-            return column >= condition.value
-        return column == condition.value
-
-
-def _number_column(profiles: pd.DataFrame, name: str) -> np.ndarray:
-    if name not in profiles.columns:
-        return np.full(len(profiles), np.nan)
-    return pd.to_numeric(profiles[name], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
-
-
-def _measures(
-    profiles: pd.DataFrame, keys: list[str], key_indexes: np.ndarray, per_reason: int
-) -> list[list[Proposal]]:
-    """`propose_measures` per row, evaluated once per distinct (reason keys, labour, outcomes of the conditions
-    of the measures those keys can propose).
-
-    Proposals depend on the profile only through labour and those conditions, so rows that agree on them and
-    on their reason keys get the same proposals; each group is evaluated on its first row.
-    """
-    flag, capable = _number_column(profiles, "no_labour_household"), _number_column(profiles, "labour_capable_count")
-    labour = np.where(np.isnan(flag), capable >= 1, flag != 1)
-    conditions = _conditions()
-    outcomes = (
-        np.column_stack([labour, *(_holds(_number_column(profiles, c.feature), c) for c in conditions)])
-        if len(profiles)
-        else np.zeros((0, len(conditions) + 1), dtype=bool)
-    )
-    status = profiles[[name for name in _status_features() if name in profiles.columns]]
-    out: list[list[Proposal]] = [[] for _ in range(len(profiles))]
-    combos, combo_of_row = _unique_rows(key_indexes)
-    for c, combo in enumerate(combos):
-        row_keys = [keys[i] for i in combo if i >= 0]
-        rows = np.flatnonzero(combo_of_row == c)
-        relevant = [0, *(1 + i for i, cond in enumerate(conditions) if cond in _reachable(tuple(row_keys)))]
-        _, group_of_row = _unique_rows(outcomes[np.ix_(rows, np.array(relevant))])
-        first: dict[int, int] = {}
-        for position, group in enumerate(group_of_row):
-            first.setdefault(int(group), int(rows[position]))
-        proposals = {g: propose_measures(status.iloc[row], row_keys, per_reason=per_reason) for g, row in first.items()}
-        for position, group in enumerate(group_of_row):
-            out[rows[position]] = proposals[int(group)]
+def _measure_fields(proposals: list[list[Proposal]], slots: int) -> dict[str, np.ndarray]:
+    """Per field, a slots × groups object array of each group's proposals (None past its last proposal)."""
+    out = {field: np.full((slots, len(proposals)), None, dtype=object) for field in ("code", "zh", "en", "risks")}
+    for g, items in enumerate(proposals):
+        for k, p in enumerate(items[:slots]):
+            out["code"][k, g] = p.measure
+            out["zh"][k, g] = p.zh
+            out["en"][k, g] = p.en
+            out["risks"][k, g] = ",".join(p.risks)
     return out
-
-
-def _unique_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of a 2-D array and, for each row, the index of its distinct row."""
-    distinct, inverse = np.unique(values, axis=0, return_inverse=True)
-    return distinct, np.asarray(inverse).reshape(-1)
-
-
-@lru_cache(maxsize=4096)
-def _reachable(keys: tuple[str, ...]) -> frozenset[Condition]:
-    """The conditions of every measure the table lists for these reason keys (with and without labour)."""
-    found: set[Condition] = set()
-    for key in keys:
-        entry = BY_RISK.get(key)
-        if entry is None:
-            continue
-        for code in (*entry.with_labour, *entry.without_labour):
-            item = measure(code)
-            found.update(item.applies_when)
-            if item.received_when is not None:
-                found.add(item.received_when)
-    return frozenset(found)
-
-
-def _status_features() -> tuple[str, ...]:
-    return tuple(sorted({"no_labour_household", "labour_capable_count", *(c.feature for c in _conditions())}))

@@ -17,6 +17,7 @@ explanation cache (`models.explanation_cache`) keeps their SHAP values across ru
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,7 +31,7 @@ import pyarrow.parquet as pq
 
 from features.errors import SourceDataError
 from features.ingestion import ingest
-from features.partitions import Partition, PartitionedSources, arrow_sources
+from features.partitions import Partition, PartitionedSources, arrow_sources, pack_tables, unpack_tables
 from features.profiles import build_profiles
 from features.pseudonyms import PseudonymKey
 from features.rules import RULE_NAMES, rule_flags
@@ -186,7 +187,7 @@ def _reusable(job: ScoringJob, profiles: pd.DataFrame, previous: pd.DataFrame | 
 
 
 def _typed(table: pd.DataFrame, options: BatchOptions) -> pd.DataFrame:
-    """The result columns in order with the schema's types (object columns of None stay None)."""
+    """The result columns in order with the schema's types (text as pandas' `str`, missing as NaN)."""
     schema = result_schema(options)
     out = {}
     for item in schema:
@@ -198,7 +199,7 @@ def _typed(table: pd.DataFrame, options: BatchOptions) -> pd.DataFrame:
         elif pa.types.is_date(item.type):
             out[item.name] = pd.to_datetime(values).dt.normalize()
         else:
-            out[item.name] = values.astype(object).where(values.notna(), None)
+            out[item.name] = values.astype("str")
     return pd.DataFrame(out)
 
 
@@ -210,8 +211,15 @@ def score_partitions(
     executor: Executor | None = None,
     progress: Progress | None = None,
     skip: Iterable[int] = (),
+    in_flight: int | None = None,
 ) -> Iterator[tuple[Partition, pd.DataFrame]]:
-    """Each partition's result table, in partition order (module docstring); `skip` names done partitions."""
+    """Each partition's result table, in partition order (module docstring); `skip` names done partitions.
+
+    With an executor that has `submit` (concurrent.futures, `models.cluster.DaskExecutor`), at most
+    `in_flight` partitions (default: twice its workers) are out at a time, each sent as compact Arrow IPC
+    bytes, so memory holds the source tables plus a bounded number of partitions and results. An executor
+    with only `map` gets every partition at once.
+    """
     report = progress or (lambda *_: None)
     total = partitioned.households
     skipped = set(skip)
@@ -220,20 +228,56 @@ def score_partitions(
     report("scoring", done, total)
     if executor is None:
         job = job.with_explainer()  # built once here; worker processes build their own
-    inputs = (
-        (job, tables, partitioned.manifest, _previous_for(previous, tables), p.name)
-        for p in todo
-        for tables in (partitioned.arrow(p.index),)
-    )
-    results = executor.map(_call, inputs) if executor is not None else map(_call, inputs)
+        results: Iterator[pd.DataFrame] = (_call(arguments) for arguments in _inputs(job, partitioned, todo, previous))
+    elif hasattr(executor, "submit"):
+        window = in_flight or 2 * max(_workers(executor), 1)
+        results = _windowed(executor, _inputs(job, partitioned, todo, previous, packed=True), window)
+    else:
+        results = executor.map(_call, _inputs(job, partitioned, todo, previous, packed=True))
     for partition, table in zip(todo, results, strict=True):
         done += partition.households
         report(f"scoring {partition.name}", done, total)
         yield partition, table
 
 
+def _inputs(
+    job: ScoringJob,
+    partitioned: PartitionedSources,
+    todo: list[Partition],
+    previous: pd.DataFrame | None,
+    *,
+    packed: bool = False,
+) -> Iterator[tuple[Any, ...]]:
+    for p in todo:
+        tables = partitioned.arrow(p.index)
+        earlier = _previous_for(previous, tables)
+        yield (job, pack_tables(tables) if packed else tables, partitioned.manifest, earlier, p.name)
+
+
+def _windowed(executor: Any, inputs: Iterator[tuple[Any, ...]], window: int) -> Iterator[pd.DataFrame]:
+    """Results in input order with at most `window` submitted and not yet collected."""
+    pending: deque[Any] = deque()
+    for arguments in inputs:
+        pending.append(executor.submit(_call, arguments))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _workers(executor: Any) -> int:
+    for name in ("workers", "_max_workers"):
+        value = getattr(executor, name, None)
+        if isinstance(value, int):
+            return value
+    return 1
+
+
 def _call(arguments: tuple[Any, ...]) -> pd.DataFrame:
-    return score_partition(*arguments)
+    job, tables, manifest, earlier, label = arguments
+    if tables and isinstance(next(iter(tables.values())), bytes):
+        tables = unpack_tables(tables)
+    return score_partition(job, tables, manifest, earlier, label)
 
 
 def _previous_for(previous: pd.DataFrame | None, tables: dict[str, pa.Table]) -> pd.DataFrame | None:

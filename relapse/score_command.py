@@ -46,6 +46,13 @@ def score(
     ] = None,
     sentences: Annotated[bool, typer.Option(help="Write the zh/en reason sentences.")] = True,
     top: Annotated[int, typer.Option(min=1, help="Reasons per household.")] = 3,
+    shap_cache: Annotated[
+        bool,
+        typer.Option(
+            help="Also keep SHAP values by (model version, profile hash) under the data directory "
+            "(800 bytes a household and version; the earlier result file already serves unchanged households)."
+        ),
+    ] = False,
 ) -> None:
     """Score every household of a source folder: probability, reasons, measures and what-if, to Parquet."""
     import pandas as pd
@@ -77,7 +84,7 @@ def score(
         date.date(),
         options,
         key=key,
-        cache_dir=settings.data_dir / "explanation-cache",
+        cache_dir=settings.data_dir / "explanation-cache" if shap_cache else None,
         synthetic=bool(partitioned.manifest.get("synthetic", False)),
     )
     executor = _executor(workers)

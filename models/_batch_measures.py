@@ -1,0 +1,174 @@
+"""Measures and what-if for a batch, computed once per group of rows that the rules cannot tell apart.
+
+`models.measures.propose_measures` reads a profile only through its labour and the outcomes of the measure
+table's conditions (`applies_when`, `received_when`), and only the conditions of measures its reason keys
+can reach matter. Rows with the same reason keys and the same outcomes of those conditions therefore get the
+same proposals: `propose_groups` evaluates `propose_measures` once per such group (and remembers the answer
+across batches, the table being fixed), then spreads it to the rows as flat columns.
+
+`what_if_columns` re-scores each proposed measure as `models.whatif.what_if_batch` does — the measure's
+effects applied by `models.whatif.apply_effects`, the changed profile scored by the same model — but on the
+model's numeric input columns only (a float64 frame built once) and straight into the prepared matrix, so
+that the probabilities are bitwise those of `what_if_batch` without copying every profile column per measure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final, cast
+
+import numpy as np
+import pandas as pd
+
+from models._forest_margin import forest_margin
+from models.measure_table import BY_RISK, MEASURES, Change, Condition, Measure, measure
+from models.measures import Proposal, propose_measures
+from models.risk_model import RiskModel
+from models.whatif import apply_effects
+
+LABOUR_FEATURES: Final = ("no_labour_household", "labour_capable_count")
+_MEMO_LIMIT: Final = 200_000
+_memo: dict[tuple[tuple[str, ...], bytes, int], list[Proposal]] = {}
+
+
+@dataclass(frozen=True)
+class ProposalGroups:
+    group_of_row: np.ndarray  # each row's group
+    proposals: list[list[Proposal]]  # each group's proposals, in order
+
+
+@lru_cache(maxsize=1)
+def conditions() -> tuple[Condition, ...]:
+    """Every condition a measure proposal reads (`applies_when`, `received_when`), in a fixed order."""
+    found: dict[Condition, None] = {}
+    for item in MEASURES.values():
+        for condition in (*item.applies_when, *((item.received_when,) if item.received_when else ())):
+            found[condition] = None
+    return tuple(found)
+
+
+def status_features() -> tuple[str, ...]:
+    return tuple(sorted({*LABOUR_FEATURES, *(c.feature for c in conditions())}))
+
+
+def number_column(profiles: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as float64 (missing and unparsable → NaN), as `models.measures` and `models.whatif` read it."""
+    if name not in profiles.columns:
+        return np.full(len(profiles), np.nan)
+    return pd.to_numeric(profiles[name], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+
+
+def _holds(column: np.ndarray, condition: Condition) -> np.ndarray:
+    """`models.measures.holds` for a whole column (missing never holds)."""
+    with np.errstate(invalid="ignore"):
+        if condition.op == ">":
+            return column > condition.value
+        if condition.op == ">=":
+            return column >= condition.value
+        return column == condition.value
+
+
+@lru_cache(maxsize=4096)
+def _reachable(keys: tuple[str, ...]) -> np.ndarray:
+    """Mask over (labour, *conditions()) of what proposals for these reason keys can depend on."""
+    found: set[Condition] = set()
+    for key in keys:
+        entry = BY_RISK.get(key)
+        if entry is None:
+            continue
+        for code in (*entry.with_labour, *entry.without_labour):
+            item = measure(code)
+            found.update(item.applies_when)
+            if item.received_when is not None:
+                found.add(item.received_when)
+    return np.array([True, *(c in found for c in conditions())])
+
+
+def propose_groups(
+    profiles: pd.DataFrame, keys: Sequence[str], key_indexes: np.ndarray, per_reason: int
+) -> ProposalGroups:
+    """`propose_measures` for every row (reason keys `keys[key_indexes[i]]`, −1: none), once per group."""
+    n = len(profiles)
+    status = {name: number_column(profiles, name) for name in status_features()}
+    flag, capable = status["no_labour_household"], status["labour_capable_count"]
+    labour = np.where(np.isnan(flag), capable >= 1, flag != 1)
+    outcomes = np.column_stack([labour, *(_holds(status[c.feature], c) for c in conditions())]).reshape(n, -1)
+    combos, combo_of_row = np.unique(key_indexes.reshape(n, -1), axis=0, return_inverse=True)
+    combo_of_row = np.asarray(combo_of_row).reshape(-1)
+    combo_keys = [tuple(keys[i] for i in combo if i >= 0) for combo in combos]
+    masks = np.array([_reachable(k) for k in combo_keys]).reshape(len(combos), -1)
+    relevant = outcomes & masks[combo_of_row]
+    signature = np.column_stack([combo_of_row, np.packbits(relevant, axis=1).astype(np.int64)])
+    groups, first, group_of_row = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+    proposals = []
+    for g in range(len(groups)):
+        row = int(first[g])
+        row_keys = combo_keys[combo_of_row[row]]
+        memo_key = (row_keys, np.packbits(relevant[row]).tobytes(), per_reason)
+        found = _memo.get(memo_key)
+        if found is None:
+            # propose_measures only calls `.get` on the profile: a dict of the row's status values will do.
+            profile = cast(pd.Series, {name: values[row] for name, values in status.items()})
+            found = propose_measures(profile, list(row_keys), per_reason=per_reason)
+            if len(_memo) >= _MEMO_LIMIT:
+                _memo.clear()
+            _memo[memo_key] = found
+        proposals.append(found)
+    return ProposalGroups(np.asarray(group_of_row).reshape(-1), proposals)
+
+
+def what_if_probabilities(
+    model: RiskModel, profiles: pd.DataFrame, x: np.ndarray, margin: np.ndarray, codes: np.ndarray
+) -> np.ndarray:
+    """Calibrated probability after each proposed measure: codes is rows × slots (None: no measure there).
+
+    `margin` is the booster's margin of x; it tells whether `ForestMargin` reproduces the booster bitwise on
+    these rows (then only trees that split on a changed column are re-evaluated), else LightGBM re-scores.
+    """
+    after = np.full(codes.shape, np.nan)
+    present = codes != None  # noqa: E711 — element-wise on an object array
+    if not present.any():
+        return after
+    names = model.feature_names
+    numeric = np.array([j for j, f in enumerate(model.features) if f.kind != "category"], dtype=np.int64)
+    numeric_names = [names[j] for j in numeric]
+    extra = [
+        c
+        for c in profiles.columns
+        if c not in set(names)
+        and (pd.api.types.is_numeric_dtype(profiles[c]) or pd.api.types.is_bool_dtype(profiles[c]))
+    ]
+    # What apply_effects reads and writes, as it would read it (`models.whatif._column`): float64, NaN missing.
+    frame = pd.DataFrame(
+        np.column_stack([x[:, numeric], *(number_column(profiles, c) for c in extra)]),
+        columns=numeric_names + extra,
+    )
+    forest = forest_margin(model.booster)
+    leaves = forest.leaf_values(x)
+    exact = bool(np.array_equal(forest.margins(leaves), margin))
+    for code in sorted(set(codes[present].tolist())):
+        item = measure(code)
+        _check_numeric(item, model)
+        rows, slots = np.nonzero(codes == code)
+        changed = apply_effects(frame.iloc[rows], item.effects)[numeric_names].to_numpy(dtype=np.float64)
+        x_after = x[rows]
+        before = x_after[:, numeric]
+        differs = ~((changed == before) | (np.isnan(changed) & np.isnan(before)))
+        differs |= np.signbit(changed) != np.signbit(before)
+        columns = numeric[differs.any(axis=0)]
+        x_after[:, numeric] = changed
+        if exact:
+            margin_after = forest.margins_after_change(x_after, rows, leaves, columns)
+        else:
+            margin_after = model.margin(x_after)
+        after[rows, slots] = model.calibrator.predict(margin_after)
+    return after
+
+
+def _check_numeric(item: Measure, model: RiskModel) -> None:
+    categories = {f.name for f in model.features if f.kind == "category"}
+    touched = {e.feature for e in item.effects if isinstance(e, Change)}
+    if touched & categories:
+        raise ValueError(f"measure {item.code} changes a category feature; batch what-if handles numbers only")
