@@ -13,12 +13,13 @@ from service.errors import NotFoundError, PermissionDeniedError
 from service.keys import Caller, Permission
 from service.model_holder import ServingModel
 from service.reports import pages
-from service.reports._queries import level_trend, rules_versus_model
+from service.reports._cache import cached
+from service.reports._queries import RegionData, region_data
 from service.reports._registry import RegistryReader
 from service.reports.drift import read_drift
 from service.reports.i18n import Messages
 from service.settings import ServiceSettings
-from service.store import household_history, region_summary
+from service.store import household_history
 
 HISTORY_LIMIT = 50
 
@@ -48,12 +49,14 @@ def region_report(
 ) -> dict[str, Any]:
     """403 for a region outside the caller's scope (decided from the codes alone)."""
     require_reports(caller)
+    inner = caller.scope.narrow(code)  # OutOfScopeError before anything is read or cached
     with database.session() as session:
-        summary = region_summary(session, caller.scope, code, settings.reports_visit_list)
-        inner = caller.scope.narrow(code)
-        trend = level_trend(session, inner)
-        model_only, rules_only = rules_versus_model(session, inner, settings.reports_compare_list)
-    return pages.region_context(summary, trend, model_only, rules_only, m)
+
+        def compute() -> RegionData:
+            return region_data(session, inner, settings.reports_visit_list, settings.reports_compare_list)
+
+        data = cached(database, session, inner, compute)
+    return pages.region_context(data.summary, data.trend, data.model_only, data.rules_only, m)
 
 
 def model_report(
