@@ -50,6 +50,7 @@ from models.risk_model import RiskModel
 ID_COLUMNS: Final = ("household_id", "region_code", "as_of")
 REASON_FIELDS: Final = ("key", "code", "zh", "en", "points", "sentence_zh", "sentence_en")
 MEASURE_FIELDS: Final = ("code", "zh", "en", "risks", "probability_after", "points")
+_TEXT_SUFFIXES: Final = ("_key", "_code", "_zh", "_en", "_risks")
 SEPARATORS: Final[dict[Lang, str]] = {"zh": "；", "en": "; "}  # between the quoted features of one reason
 
 
@@ -91,6 +92,8 @@ def explain_batch(
     if options.top < 1 or options.per_reason < 1 or options.features_per_reason < 1:
         raise ValueError("top, per_reason and features_per_reason must be at least 1")
     profiles = profiles.reset_index(drop=True)
+    if not len(profiles):
+        return _empty(options)
     explainer = explainer or default_explainer(model.booster)
     x = model.prepare(profiles)
     margin = model.margin(x)
@@ -136,7 +139,27 @@ def explain_batch(
             out[f"measure{k}_{field}"] = fields[field][k - 1][groups.group_of_row]
         out[f"measure{k}_probability_after"] = after[:, k - 1]
         out[f"measure{k}_points"] = after[:, k - 1] - probability
-    return pd.DataFrame(out, columns=[c for c in output_columns(options) if c in out])
+    table = pd.DataFrame(out, columns=[c for c in output_columns(options) if c in out])
+    for name in table.columns:  # text columns as pandas' str whatever they hold (all missing included)
+        if name in ("household_id", "region_code", "profile_hash") or name.endswith(_TEXT_SUFFIXES):
+            table[name] = table[name].astype("str")
+    return table
+
+
+def _empty(options: BatchOptions) -> pd.DataFrame:
+    floats = ("probability", "margin")
+    return pd.DataFrame(
+        {
+            name: pd.Series(
+                dtype="float64"
+                if name in floats or name.endswith(("_points", "_probability_after"))
+                else "datetime64[ns]"
+                if name == "as_of"
+                else "str"
+            )
+            for name in output_columns(options)
+        }
+    )
 
 
 # --- contributions ---------------------------------------------------------------------------------------------

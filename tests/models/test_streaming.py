@@ -1,0 +1,126 @@
+"""Streaming batch scoring: partitions give the whole city's table; a re-run reuses unchanged households."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from features.ingestion import ingest
+from features.partitions import PartitionedSources
+from features.profiles import build_profiles
+from features.pseudonyms import PseudonymKey
+from features.sources import read_sources
+from models import streaming
+from models.streaming import (
+    ScoringJob,
+    read_previous,
+    result_columns,
+    result_schema,
+    score_partitions,
+    score_profiles,
+    write_scores,
+)
+from tests.cities import city_folder
+from tests.models.explain_fixtures import small_model
+
+KEY = PseudonymKey.from_text("k" * 40, "v1")
+AS_OF = date(2024, 1, 1)
+
+
+def job() -> ScoringJob:
+    return ScoringJob(small_model(), "3", AS_OF, key=KEY, synthetic=True)
+
+
+@lru_cache(maxsize=1)
+def partitioned() -> PartitionedSources:
+    return PartitionedSources.read(city_folder(2_000, 1), max_households=400)
+
+
+@lru_cache(maxsize=1)
+def first_run() -> pd.DataFrame:
+    return pd.concat([table for _, table in score_partitions(job(), partitioned())], ignore_index=True)
+
+
+def by_household(table: pd.DataFrame) -> pd.DataFrame:
+    return table.sort_values("household_id").reset_index(drop=True)
+
+
+class CountingExplain:
+    """Wraps models.batch.explain_batch as the streaming module calls it, counting the rows explained."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.rows = 0
+        original = streaming.explain_batch
+
+        def counted(model, profiles, **kwargs):  # type: ignore[no-untyped-def]
+            self.rows += len(profiles)
+            return original(model, profiles, **kwargs)
+
+        monkeypatch.setattr(streaming, "explain_batch", counted)
+
+
+def test_partitioned_run_equals_scoring_the_whole_city_at_once() -> None:
+    whole_profiles = build_profiles(ingest(read_sources(city_folder(2_000, 1)), KEY), AS_OF)
+    whole = score_profiles(job(), whole_profiles)
+    assert list(first_run().columns) == result_columns()
+    assert len(first_run()) == 2_000 and first_run()["household_id"].is_unique
+    pd.testing.assert_frame_equal(by_household(first_run()), by_household(whole))
+    assert first_run()["synthetic"].all() and (first_run()["model_version"] == "3").all()
+
+
+def test_rerun_on_unchanged_data_reuses_every_row_and_gives_the_same_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = CountingExplain(monkeypatch)
+    again = pd.concat(
+        [table for _, table in score_partitions(job(), partitioned(), previous=first_run())], ignore_index=True
+    )
+    assert counter.rows == 0
+    pd.testing.assert_frame_equal(again, first_run())
+
+
+def test_rerun_after_changes_explains_only_changed_households_and_equals_a_fresh_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    profiles = build_profiles(ingest(partitioned().sources(0), KEY), AS_OF)
+    previous = score_profiles(job(), profiles)
+    changed = profiles.copy()
+    rows = np.arange(0, len(changed), 10)  # 10 % of the households
+    changed.loc[rows, "income_pc_yuan"] = changed.loc[rows, "income_pc_yuan"].fillna(0) + 1_500.0
+    fresh = score_profiles(job(), changed)
+    counter = CountingExplain(monkeypatch)
+    reused = score_profiles(job(), changed, previous)
+    assert counter.rows == len(rows)
+    pd.testing.assert_frame_equal(reused, fresh)
+    assert (reused.loc[rows, "profile_hash"] != previous.loc[rows, "profile_hash"]).all()
+
+
+def test_another_model_version_reuses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    profiles = build_profiles(ingest(partitioned().sources(1), KEY), AS_OF)
+    previous = score_profiles(job(), profiles)
+    counter = CountingExplain(monkeypatch)
+    other = ScoringJob(small_model(), "4", AS_OF, key=KEY, synthetic=True)
+    score_profiles(other, profiles, previous)
+    assert counter.rows == len(profiles)
+
+
+def test_skip_leaves_out_done_partitions_and_progress_counts_households() -> None:
+    seen: list[tuple[str, int, int]] = []
+    done = list(score_partitions(job(), partitioned(), skip=[0, 2], progress=lambda *a: seen.append(a)))
+    assert [p.index for p, _ in done] == [p.index for p in partitioned().partitions if p.index not in (0, 2)]
+    assert seen[-1][1] == seen[-1][2] == 2_000
+
+
+def test_write_scores_keeps_the_schema_and_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "scores.parquet"
+    rows = write_scores(score_partitions(job(), partitioned(), skip=range(2, len(partitioned()))), out)
+    written = pq.read_table(out)
+    assert written.schema.equals(result_schema())
+    assert written.num_rows == rows == sum(p.households for p in partitioned().partitions[:2])
+    back = read_previous(out)
+    assert back is not None and back["household_id"].is_unique
+    assert not (tmp_path / "scores.parquet.partial").exists()
