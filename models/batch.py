@@ -139,11 +139,11 @@ def explain_batch(
             out[f"measure{k}_{field}"] = fields[field][k - 1][groups.group_of_row]
         out[f"measure{k}_probability_after"] = after[:, k - 1]
         out[f"measure{k}_points"] = after[:, k - 1] - probability
-    table = pd.DataFrame(out, columns=[c for c in output_columns(options) if c in out])
-    for name in table.columns:  # text columns as pandas' str whatever they hold (all missing included)
+    result = pd.DataFrame(out, columns=[c for c in output_columns(options) if c in out])
+    for name in result.columns:  # text columns as pandas' str whatever they hold (all missing included)
         if name in ("household_id", "region_code", "profile_hash") or name.endswith(_TEXT_SUFFIXES):
-            table[name] = table[name].astype("str")
-    return table
+            result[name] = result[name].astype("str")
+    return result
 
 
 def _empty(options: BatchOptions) -> pd.DataFrame:
