@@ -10,7 +10,7 @@ when a model is not reproduced exactly.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import hashlib
 
 import lightgbm as lgb
 import numpy as np
@@ -128,10 +128,18 @@ def _decision_tables(f: Forest) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.concatenate(values) if values else np.zeros(0)
 
 
-@lru_cache(maxsize=4)
+_BY_DIGEST: dict[bytes, ForestMargin] = {}
+
+
 def forest_margin(booster: lgb.Booster) -> ForestMargin:
-    """The booster's ForestMargin, built once per booster (parsing the dump takes a fraction of a second)."""
-    return ForestMargin(booster)
+    """The booster's ForestMargin, built once per model in a process (parsing the dump takes a fraction of a
+    second; a worker process receives a new Booster object with every task, hence the key by content)."""
+    digest = hashlib.blake2b(booster.model_to_string().encode(), digest_size=16).digest()
+    if digest not in _BY_DIGEST:
+        if len(_BY_DIGEST) >= 4:
+            _BY_DIGEST.clear()
+        _BY_DIGEST[digest] = ForestMargin(booster)
+    return _BY_DIGEST[digest]
 
 
 class ForestMargin:

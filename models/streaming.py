@@ -17,6 +17,7 @@ explanation cache (`models.explanation_cache`) keeps their SHAP values across ru
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -82,8 +83,21 @@ class ScoringJob:
             self.key,
             self.cache_dir,
             self.synthetic,
-            default_explainer(self.model.booster),
+            _explainer(self.model),
         )
+
+
+_EXPLAINERS: dict[bytes, Explainer] = {}
+
+
+def _explainer(model: RiskModel) -> Explainer:
+    """One explainer per model in a process: worker processes get a new model object with every partition."""
+    digest = hashlib.blake2b(model.booster.model_to_string().encode(), digest_size=16).digest()
+    if digest not in _EXPLAINERS:
+        if len(_EXPLAINERS) >= 4:
+            _EXPLAINERS.clear()
+        _EXPLAINERS[digest] = default_explainer(model.booster)
+    return _EXPLAINERS[digest]
 
 
 class Executor(Protocol):

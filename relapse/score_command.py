@@ -1,6 +1,8 @@
 """`relapse score`: score every household of a source folder as of a date, partition by partition.
 
     relapse score --data DIR --as-of 2026-01-01 --out scores.parquet [--workers 2]
+    relapse score ... --scheduler tcp://host:8786      # partitions on a Dask cluster
+    relapse score ... --local-cluster 2                # on a Dask LocalCluster of 2 worker processes
 
 Source tables are read once with Arrow and split by county (`features.partitions`); each partition is
 validated, pseudonymised, profiled, scored and explained (`models.streaming`) and appended to the Parquet
@@ -11,16 +13,15 @@ for every household whose profile did not change under the same model version.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
 from relapse._progress import console, progress_bar
 from relapse._registry import registered_model
-
-if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +39,12 @@ def score(
     ] = None,
     version: Annotated[str | None, typer.Option(help="Model version (default: the champion).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes for the partitions (1: this process).")] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Run the partitions on a Dask cluster: its scheduler, e.g. tcp://host:8786.")
+    ] = None,
+    local_cluster: Annotated[
+        int | None, typer.Option(min=1, help="Run the partitions on a Dask LocalCluster of N worker processes.")
+    ] = None,
     partition_households: Annotated[
         int, typer.Option(min=1, help="Households per partition at most (counties are split above it).")
     ] = 50_000,
@@ -64,6 +71,8 @@ def score(
     from models.streaming import PartitionError, ScoringJob, read_previous, score_partitions, write_scores
     from relapse.demo_command import demo_sources_dir
 
+    if sum(bool(x) for x in (scheduler, local_cluster, workers > 1)) > 1:
+        raise typer.BadParameter("choose one of --workers, --scheduler and --local-cluster", param_hint="--scheduler")
     settings = get_settings()
     folder = data or demo_sources_dir(settings.data_dir)
     if not folder.is_dir():
@@ -87,18 +96,19 @@ def score(
         cache_dir=settings.data_dir / "explanation-cache" if shap_cache else None,
         synthetic=bool(partitioned.manifest.get("synthetic", False)),
     )
-    executor = _executor(workers)
     try:
-        with progress_bar(f"{partitioned.households:,} households in {len(partitioned)} partitions") as report:
-            rows = write_scores(
-                score_partitions(job, partitioned, previous=earlier, executor=executor, progress=report), out, options
-            )
+        with _executor(workers, scheduler, local_cluster) as executor:
+            where = "" if executor is None else f" on {getattr(executor, 'workers', workers)} workers"
+            title = f"{partitioned.households:,} households in {len(partitioned)} partitions{where}"
+            with progress_bar(title) as report:
+                rows = write_scores(
+                    score_partitions(job, partitioned, previous=earlier, executor=executor, progress=report),
+                    out,
+                    options,
+                )
     except PartitionError as error:
         console.print(f"[red]{error}[/]")
         raise typer.Exit(1) from None
-    finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
     reused = "" if earlier is None else ", reusing unchanged households of the earlier run"
     console.print(
         f"scored {rows:,} households as of {date.date()} with model version {model_version} "
@@ -108,10 +118,23 @@ def score(
         console.print("[bold yellow]SYNTHETIC DATA: a fictional city; the scores say nothing about real households.[/]")
 
 
-def _executor(workers: int) -> ProcessPoolExecutor | None:
+@contextmanager
+def _executor(workers: int, scheduler: str | None, local_cluster: int | None) -> Iterator[Any]:
+    """None (this process), a process pool, or a Dask cluster (models.cluster)."""
+    if scheduler or local_cluster:
+        from models.cluster import dask_executor
+
+        with dask_executor(scheduler, local_cluster=local_cluster) as executor:
+            yield executor
+        return
     if workers == 1:
-        return None
+        yield None
+        return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)

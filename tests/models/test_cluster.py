@@ -1,0 +1,63 @@
+"""Scoring on a real Dask LocalCluster (2 worker processes): the single-process table bitwise, even when a
+worker process is killed in the middle of the job."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster
+
+from models.cluster import DaskExecutor, dask_executor
+from models.streaming import score_partitions
+from tests.models.test_streaming import first_run, job, partitioned
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as connected,
+    ):
+        yield connected
+
+
+def test_cluster_table_is_the_single_process_table_bitwise(client: Client) -> None:
+    executor = DaskExecutor(client)
+    assert executor.workers == 2
+    results = list(score_partitions(job(), partitioned(), executor=executor))
+    assert [p.index for p, _ in results] == [p.index for p in partitioned().partitions]
+    table = pd.concat([t for _, t in results], ignore_index=True)
+    pd.testing.assert_frame_equal(table, first_run(), check_exact=True)  # scores, reasons, measures, sentences
+
+
+def test_a_worker_killed_mid_job_loses_and_duplicates_no_rows(client: Client) -> None:
+    executor = DaskExecutor(client)
+    killed: list[int] = []
+
+    def kill_a_busy_worker(step: str, done: int, total: int) -> None:
+        if killed or done == 0:
+            return
+        busy = [address for address, tasks in client.processing().items() if tasks]
+        if busy:
+            pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    results = list(score_partitions(job(), partitioned(), executor=executor, progress=kill_a_busy_worker, in_flight=4))
+    assert killed, "no worker was busy when the first partition came back"
+    table = pd.concat([t for _, t in results], ignore_index=True)
+    assert len(table) == 2_000 and table["household_id"].is_unique
+    pd.testing.assert_frame_equal(table, first_run(), check_exact=True)
+
+
+def test_dask_executor_needs_exactly_one_target() -> None:
+    with pytest.raises(ValueError, match="either"), dask_executor():
+        pass
+    with pytest.raises(ValueError, match="either"), dask_executor("tcp://127.0.0.1:1", local_cluster=1):
+        pass
