@@ -97,18 +97,11 @@ class RegionData:
 _REASON_KEY: Final = re.compile(r'"key":\s*"((?:[^"\\]|\\.)*)"')
 
 
-def region_data(session: Session, scope: Scope, visit_max: int, compare_max: int) -> RegionData:
-    """The region report's data from one pass over the region's scores (plus one read of the listed households).
-
-    The same numbers as `region_summary`, `level_trend` and `rules_versus_model` (a test checks this against
-    them), but those read the region's wide rows (JSON reasons and measures) once per figure; this reads them
-    once, and only the small columns and the raw JSON text. A household's latest score is its latest `as_of`,
-    then its latest stored row (largest id: rows are appended in time order). Reason keys are taken from the
-    stored JSON text and a rule flag is raised when the flags' text contains `true`, as in `rules_versus_model`.
-    """
-    # Core, not ORM rows, and raw text instead of typed values: the ORM's per-row work doubled the time.
+def score_rows(session: Session, scope: Scope, after_id: int = 0) -> Any:
+    """(id, pseudonym, as_of text, level text, probability, synthetic, reasons JSON text, any flag 0/1) of the
+    region's scores with an id above `after_id`. Core rows and raw text: the ORM's per-row work doubled the time."""
     flagged = case((cast(ScoreRecord.rule_flags, String).like("%true%"), 1), else_=0)
-    rows = session.connection().execute(
+    return session.connection().execute(
         select(
             ScoreRecord.id,
             ScoreRecord.household_pseudonym,
@@ -119,74 +112,127 @@ def region_data(session: Session, scope: Scope, visit_max: int, compare_max: int
             cast(ScoreRecord.reasons, String),
             flagged,
         )
-        .where(scope.filter(ScoreRecord.region_code))
+        .where(scope.filter(ScoreRecord.region_code), ScoreRecord.id > after_id)
         .execution_options(yield_per=REASON_BATCH)
     )
-    latest: dict[str, tuple[Any, ...]] = {}
-    per_run: dict[tuple[str, str], set[str]] = {}
-    for row in rows:
-        row_id, pseudonym, as_of = row[0], row[1], str(row[2])
-        key = (as_of, row[3])
-        run = per_run.get(key)
-        if run is None:
-            run = per_run[key] = set()
-        run.add(pseudonym)
-        seen = latest.get(pseudonym)
-        if seen is None or (as_of, row_id) > (str(seen[2]), seen[0]):
-            latest[pseudonym] = row
 
-    by_level = dict.fromkeys(RiskLevel, 0)
-    risk_types: Counter[str] = Counter()
-    model_only: list[tuple[float, str, int]] = []
-    rules_only: list[tuple[float, str, int]] = []
-    everyone: list[tuple[float, str, int]] = []
-    synthetic = False
-    latest_as_of = ""
-    levels = {level.value: level for level in RiskLevel}
-    for row_id, pseudonym, as_of, level_text, probability, is_synthetic, reasons, flags in latest.values():
-        level = levels[level_text]
-        by_level[level] += 1
-        synthetic = synthetic or bool(is_synthetic)
-        latest_as_of = max(latest_as_of, str(as_of))
-        risk_types.update(set(_REASON_KEY.findall(reasons or "")))
-        entry = (-float(probability), pseudonym, row_id)
-        everyone.append(entry)
-        if level is RiskLevel.HIGH and not flags:
-            model_only.append(entry)
-        elif level is RiskLevel.LOW and flags:
-            rules_only.append(entry)
 
-    visits, first_model_only, first_rules_only = (
-        heapq.nsmallest(visit_max, everyone),
-        heapq.nsmallest(compare_max, model_only),
-        heapq.nsmallest(compare_max, rules_only),
-    )
-    wanted = {entry[2] for entry in (*visits, *first_model_only, *first_rules_only)}
-    views = {
-        row.id: ScoreView.of(row) for row in session.scalars(select(ScoreRecord).where(ScoreRecord.id.in_(wanted)))
-    }
-    summary = RegionSummary(
-        region_code=scope.region_prefix,
-        households=len(latest),
-        by_level=by_level,
-        top_risk_types=[
-            RiskTypeCount(key, count) for key, count in sorted(risk_types.items(), key=lambda item: (-item[1], item[0]))
-        ],
-        visit_list=[views[entry[2]] for entry in visits],
-        latest_as_of=date.fromisoformat(latest_as_of[:10]) if latest_as_of else None,
-        synthetic=synthetic,
-    )
-    runs = sorted({as_of for as_of, _ in per_run})[-MAX_RUNS:]
-    trend = [
-        TrendPoint(
-            date.fromisoformat(run[:10]),
-            {level: len(per_run.get((run, level.value), ())) for level in RiskLevel},
+@dataclass(frozen=True, slots=True)
+class _Latest:
+    id: int
+    as_of: str
+    level: RiskLevel
+    probability: float
+    synthetic: bool
+    reason_keys: frozenset[str]
+    flagged: bool
+
+
+_LEVELS: Final = {level.value: level for level in RiskLevel}
+
+
+class RegionAccumulator:
+    """Each household's latest score in a region and the runs' level counts, fed with score rows in any order.
+
+    `add` may be called again with rows stored later (the cache merges new scores this way instead of reading
+    the region again); the result is the same as feeding every row at once.
+    """
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.rows = 0
+        self.max_id = 0
+        self.latest: dict[str, _Latest] = {}
+        self.per_run: dict[tuple[str, str], set[str]] = {}
+
+    def add(self, rows: Any) -> int:
+        added = 0
+        latest, per_run = self.latest, self.per_run
+        for row_id, pseudonym, as_of, level, probability, synthetic, reasons, flagged in rows:
+            as_of = str(as_of)
+            added += 1
+            self.max_id = max(self.max_id, row_id)
+            key = (as_of, str(level))
+            run = per_run.get(key)
+            if run is None:
+                run = per_run[key] = set()
+            run.add(pseudonym)
+            seen = latest.get(pseudonym)
+            if seen is None or (as_of, row_id) > (seen.as_of, seen.id):
+                latest[pseudonym] = _Latest(
+                    row_id,
+                    as_of,
+                    _LEVELS[str(level)],
+                    float(probability),
+                    bool(synthetic),
+                    frozenset(_REASON_KEY.findall(reasons or "")),
+                    bool(flagged),
+                )
+        self.rows += added
+        return added
+
+    def result(self, session: Session, visit_max: int, compare_max: int) -> RegionData:
+        by_level = dict.fromkeys(RiskLevel, 0)
+        risk_types: Counter[str] = Counter()
+        everyone, model_only, rules_only = [], [], []
+        synthetic = False
+        latest_as_of = ""
+        for pseudonym, item in self.latest.items():
+            by_level[item.level] += 1
+            synthetic = synthetic or item.synthetic
+            if item.as_of > latest_as_of:
+                latest_as_of = item.as_of
+            risk_types.update(item.reason_keys)
+            entry = (-item.probability, pseudonym, item.id)
+            everyone.append(entry)
+            if item.level is RiskLevel.HIGH and not item.flagged:
+                model_only.append(entry)
+            elif item.level is RiskLevel.LOW and item.flagged:
+                rules_only.append(entry)
+        visits = heapq.nsmallest(visit_max, everyone)
+        first_model_only = heapq.nsmallest(compare_max, model_only)
+        first_rules_only = heapq.nsmallest(compare_max, rules_only)
+        wanted = {entry[2] for entry in (*visits, *first_model_only, *first_rules_only)}
+        views = {
+            row.id: ScoreView.of(row) for row in session.scalars(select(ScoreRecord).where(ScoreRecord.id.in_(wanted)))
+        }
+        summary = RegionSummary(
+            region_code=self.scope.region_prefix,
+            households=len(self.latest),
+            by_level=by_level,
+            top_risk_types=[
+                RiskTypeCount(key, count)
+                for key, count in sorted(risk_types.items(), key=lambda item: (-item[1], item[0]))
+            ],
+            visit_list=[views[entry[2]] for entry in visits],
+            latest_as_of=date.fromisoformat(latest_as_of[:10]) if latest_as_of else None,
+            synthetic=synthetic,
         )
-        for run in runs
-    ]
-    return RegionData(
-        summary,
-        trend,
-        Disagreement(len(model_only), [views[entry[2]] for entry in first_model_only]),
-        Disagreement(len(rules_only), [views[entry[2]] for entry in first_rules_only]),
-    )
+        runs = sorted({as_of for as_of, _ in self.per_run})[-MAX_RUNS:]
+        trend = [
+            TrendPoint(
+                date.fromisoformat(run[:10]),
+                {level: len(self.per_run.get((run, level.value), ())) for level in RiskLevel},
+            )
+            for run in runs
+        ]
+        return RegionData(
+            summary,
+            trend,
+            Disagreement(len(model_only), [views[entry[2]] for entry in first_model_only]),
+            Disagreement(len(rules_only), [views[entry[2]] for entry in first_rules_only]),
+        )
+
+
+def region_data(session: Session, scope: Scope, visit_max: int, compare_max: int) -> RegionData:
+    """The region report's data from one pass over the region's scores (plus one read of the listed households).
+
+    The same numbers as `region_summary`, `level_trend` and `rules_versus_model` (a test checks this against
+    them), but those read the region's wide rows (JSON reasons and measures) once per figure; this reads them
+    once, and only the small columns and the raw JSON text. A household's latest score is its latest `as_of`,
+    then its latest stored row (largest id: rows are appended in time order). Reason keys are taken from the
+    stored JSON text and a rule flag is raised when the flags' text contains `true`, as in `rules_versus_model`.
+    """
+    accumulator = RegionAccumulator(scope)
+    accumulator.add(score_rows(session, scope))
+    return accumulator.result(session, visit_max, compare_max)

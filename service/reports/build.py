@@ -13,8 +13,7 @@ from service.errors import NotFoundError, PermissionDeniedError
 from service.keys import Caller, Permission
 from service.model_holder import ServingModel
 from service.reports import pages
-from service.reports._cache import cached
-from service.reports._queries import RegionData, region_data
+from service.reports._cache import region_data_cached
 from service.reports._registry import RegistryReader
 from service.reports.drift import read_drift
 from service.reports.i18n import Messages
@@ -51,11 +50,7 @@ def region_report(
     require_reports(caller)
     inner = caller.scope.narrow(code)  # OutOfScopeError before anything is read or cached
     with database.session() as session:
-
-        def compute() -> RegionData:
-            return region_data(session, inner, settings.reports_visit_list, settings.reports_compare_list)
-
-        data = cached(database, session, inner, compute)
+        data = region_data_cached(database, session, inner, settings.reports_visit_list, settings.reports_compare_list)
     return pages.region_context(data.summary, data.trend, data.model_only, data.rules_only, m)
 
 

@@ -278,3 +278,22 @@ def test_region_report_follows_new_scores(client: TestClient, db: Database, batc
     score_region(client, db, batch_profiles, COUNTY, 7)  # the report's cached data must not hide these
     second = client.get(f"/reports/region/{COUNTY}?lang=en", headers=headers).text
     assert catalogue("en")["region.households_n"].format(n=7) in second
+
+
+def test_cached_region_data_merges_new_scores_like_a_fresh_read(
+    client: TestClient, db: Database, batch_profiles: pd.DataFrame
+) -> None:
+    from service.reports._cache import region_data_cached
+    from service.reports._queries import region_data
+    from service.scope import Scope
+
+    scope = Scope(COUNTY)
+    score_region(client, db, batch_profiles, COUNTY, 6)
+    with db.session() as session:
+        before = region_data_cached(db, session, scope, 50, 5)
+    score_region(client, db, batch_profiles, COUNTY, 12)  # six re-scored households and six new ones
+    with db.session() as session:
+        merged = region_data_cached(db, session, scope, 50, 5)
+        fresh = region_data(session, scope, 50, 5)
+    assert before.summary.households == 6 and merged.summary.households == 12
+    assert merged == fresh
