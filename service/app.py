@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from features.pseudonyms import PseudonymKey, ensure_local_key
 from service.db import Database, open_database
+from service.job_runner import JobRunner, job_executor
 from service.metrics import install_metrics
 from service.migrate import upgrade_database
 from service.model_holder import ModelHolder, RegistrySource
@@ -69,6 +70,16 @@ def create_app(
             await run_in_threadpool(app.state.holder.start)
         # The same key as `relapse ingest`: pseudonyms from the API match those of batch-ingested data.
         app.state.pseudonym_key = pseudonym_key or (await run_in_threadpool(ensure_local_key))[0]
+        app.state.job_runner = None
+        if settings.job_runner:
+            app.state.job_runner = JobRunner(
+                app.state.database,
+                app.state.holder,
+                settings,
+                app.state.pseudonym_key,
+                executor_factory=job_executor(settings),
+            )
+            await run_in_threadpool(app.state.job_runner.start)
         poller = (
             asyncio.create_task(poll_champion(app.state.holder, settings.model_poll_s))
             if settings.model_poll_s > 0
@@ -77,6 +88,8 @@ def create_app(
         try:
             yield
         finally:
+            if app.state.job_runner is not None:
+                await run_in_threadpool(app.state.job_runner.stop)
             if poller is not None:
                 poller.cancel()
                 with suppress(asyncio.CancelledError):
@@ -93,7 +106,9 @@ def create_app(
     app.dependency_overrides[get_settings] = lambda: settings
     install_problem_handlers(app, settings.retry_after_s)
     install_metrics(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, larger={"/v1/jobs": settings.max_upload_bytes}
+    )
     for router in (
         scores.router,
         households.router,

@@ -54,7 +54,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE: take the write lock at the start. A deferred transaction that reads and then writes fails at
+    # once ("database is locked", no busy wait) when another connection wrote in between; immediate ones queue
+    # behind each other for up to the busy timeout instead. Readers outside transactions are not blocked (WAL).
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -172,6 +172,17 @@ def verify_key(session: Session, presented: str) -> Caller:
     return Caller(row.id, row.role, Scope(row.region_prefix))
 
 
+def caller_of_key(session: Session, key_id: int | None) -> Caller:
+    """The caller a stored key id stands for (a batch job acts for the key that created it); None is the local
+    operator. A key revoked since is refused with `AuthenticationError`."""
+    if key_id is None:
+        return Caller.local_operator()
+    row = session.get(ApiKey, key_id)
+    if row is None or row.revoked_at is not None:
+        raise AuthenticationError("the key that created this job no longer exists or was revoked")
+    return Caller(row.id, row.role, Scope(row.region_prefix))
+
+
 def list_keys(session: Session, *, include_revoked: bool = True) -> list[ApiKeyInfo]:
     """Every key, oldest first; never the secrets."""
     query = select(ApiKey).order_by(ApiKey.id)

@@ -151,17 +151,22 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int) -> None:
 class BodyLimitMiddleware:
     """413 for bodies over `max_bytes`: by the declared Content-Length, or while reading a chunked body."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})  # path → its own limit (uploads)
+
+    def limit(self, path: str) -> int:
+        return self.larger.get(path, self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit(scope.get("path", ""))
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, receive, send, limit)
             return
         if declared is not None:
             await self.app(scope, receive, send)  # the server stops reading at Content-Length
@@ -175,8 +180,8 @@ class BodyLimitMiddleware:
                 break
             chunk = message.get("body", b"")
             seen += len(chunk)
-            if seen > self.max_bytes:
-                await self._too_large(scope, receive, send)
+            if seen > limit:
+                await self._too_large(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -193,6 +198,6 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, "Request too large", f"the request body exceeds {self.max_bytes} bytes")
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = problem(413, "Request too large", f"the request body exceeds {limit} bytes")
         await response(scope, receive, send)

@@ -52,8 +52,10 @@ class ServiceSettings(BaseSettings):
     # Batch jobs. A job names its source folder as a path under `jobs_allowed_root` (unset: only uploads), or
     # uploads the tables; uploads and results live under `data_dir/jobs`. Households per committed chunk.
     jobs_allowed_root: Path | None = None
+    # Whether this process runs queued jobs (one runner per database: turn it off in extra API processes).
+    job_runner: bool = True
     job_chunk_households: int = 5000
-    # Files per upload and bytes per uploaded file (413 above).
+    # Bytes of one upload request to POST /v1/jobs (413 above); other requests keep `max_body_bytes`.
     max_upload_bytes: int = 2 * 2**30
     # A Dask scheduler address (tcp://host:8786) to run job partitions on; unset: in the service's process.
     dask_scheduler: str = ""

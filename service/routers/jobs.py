@@ -1,7 +1,329 @@
-"""Batch jobs: submit source tables (upload or a path under the allowed root), follow progress, fetch results."""
+"""Batch jobs: submit source tables (upload or a path under the allowed root), follow progress, fetch results.
+
+    POST /v1/jobs                 multipart upload of contract tables (`files`, named `<table>.parquet|csv`)
+                                  or JSON {"path": "...", "as_of": "YYYY-MM-DD", "explain": true} → 202 + job
+    GET  /v1/jobs                 the caller's region's jobs, newest first
+    GET  /v1/jobs/{id}            status and progress (chunks and households committed)
+    GET  /v1/jobs/{id}/results    the stored scores of a finished job, `?format=parquet` (default) or `csv`
+
+A job is scored in the background by `service.job_runner` and stored chunk by chunk with its audit entries.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import csv
+import io
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from features.contract import TABLES
+from features.sources import MANIFEST
+from service.deps import CallerDep, DatabaseDep, SettingsDep
+from service.errors import InvalidFieldError, JobStateError
+from service.keys import Caller, Permission
+from service.settings import ServiceSettings
+from service.store import JobView, ScoreView, create_job, get_job, iter_job_scores, list_jobs
+from service.tables import JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+UPLOAD_NAMES: Final = frozenset({f"{name}{ext}" for name in TABLES for ext in (".parquet", ".csv")} | {MANIFEST})
+RESULT_REASONS: Final = 3
+RESULT_MEASURES: Final = 6
+
+
+class JobFromPath(BaseModel):
+    """A job over a source folder the service can read: `path` is relative to the configured allowed root."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1, max_length=1000)
+    as_of: date | None = None
+    explain: bool = True
+
+
+class JobOut(BaseModel):
+    id: uuid.UUID
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    region_prefix: str
+    source: str
+    as_of: date | None
+    explain: bool
+    total_chunks: int | None
+    done_chunks: int
+    households_done: int
+    progress: float | None = Field(description="Share of chunks committed (null until the job is partitioned)")
+    error: str | None
+    results: str | None = Field(description="Where the results are, once the job is done")
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+
+
+def job_out(view: JobView) -> JobOut:
+    as_of = view.options.get("as_of")
+    return JobOut(
+        id=view.id,
+        status=view.status.value,
+        created_at=view.created_at,
+        updated_at=view.updated_at,
+        region_prefix=view.region_prefix,
+        source=view.source,
+        as_of=date.fromisoformat(as_of) if as_of else None,
+        explain=bool(view.options.get("explain", True)),
+        total_chunks=view.total_chunks,
+        done_chunks=view.done_chunks,
+        households_done=view.rows_done,
+        progress=view.progress if view.status is not JobStatus.DONE else 1.0,
+        error=view.error,
+        results=f"/v1/jobs/{view.id}/results" if view.status is JobStatus.DONE else None,
+    )
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobOut,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": JobFromPath.model_json_schema()},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                            "as_of": {"type": "string", "format": "date"},
+                            "explain": {"type": "boolean"},
+                        },
+                        "required": ["files"],
+                    }
+                },
+            },
+            "required": True,
+        }
+    },
+)
+async def submit_job(
+    request: Request, caller: CallerDep, database: DatabaseDep, settings: SettingsDep, response: Response
+) -> JobOut:
+    """Queue a batch job over uploaded source tables or a folder under the allowed root (202 + the job)."""
+    caller.require(Permission.SCORE)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        folder, source, as_of, explain = await _save_upload(request, settings)
+    elif content_type.startswith("application/json"):
+        folder, source, as_of, explain = _from_path(await request.body(), settings)
+    else:
+        raise InvalidFieldError("content-type", "must be multipart/form-data (upload) or application/json (path)")
+    options = {"folder": str(folder), "as_of": (as_of or date.today()).isoformat(), "explain": explain}
+    try:
+        view = _create(database, caller, source, options)
+    except Exception:
+        if source.startswith("upload"):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    runner = getattr(request.app.state, "job_runner", None)
+    if runner is not None:
+        runner.wake()
+    response.headers["Location"] = f"/v1/jobs/{view.id}"
+    return job_out(view)
+
+
+def _create(database: Any, caller: Caller, source: str, options: dict[str, Any]) -> JobView:
+    with database.session() as session:
+        return create_job(session, caller.scope, caller, source=source, options=options)
+
+
+async def _save_upload(request: Request, settings: ServiceSettings) -> tuple[Path, str, date | None, bool]:
+    form = await request.form(max_files=len(UPLOAD_NAMES), max_fields=10)
+    files = [item for item in form.getlist("files") if isinstance(item, UploadFile)]
+    if not files:
+        raise InvalidFieldError("files", "upload at least the households table (households.parquet or .csv)")
+    names = [Path(item.filename or "").name for item in files]
+    for i, name in enumerate(names):
+        if name not in UPLOAD_NAMES:
+            raise InvalidFieldError("files", f"{name!r} is not <table>.parquet or <table>.csv of the contract", i)
+    if len(set(names)) != len(names) or len({n.split(".")[0] for n in names}) != len(names):
+        raise InvalidFieldError("files", "each table may be uploaded once, as Parquet or as CSV")
+    if not any(name.startswith("households.") for name in names):
+        raise InvalidFieldError("files", "the households table is required")
+    folder = settings.data_dir / "jobs" / "uploads" / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    try:
+        for item, name in zip(files, names, strict=True):
+            with (folder / name).open("wb") as out:
+                shutil.copyfileobj(item.file, out, length=1 << 20)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    as_of = _form_date(form.get("as_of"))
+    explain = str(form.get("explain", "true")).lower() not in ("false", "0", "no")
+    return folder, f"upload: {', '.join(sorted(names))}", as_of, explain
+
+
+def _form_date(value: object) -> date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidFieldError("as_of", "must be a date (YYYY-MM-DD)") from None
+
+
+def _from_path(body: bytes, settings: ServiceSettings) -> tuple[Path, str, date | None, bool]:
+    try:
+        request = JobFromPath.model_validate_json(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise InvalidFieldError(".".join(str(p) for p in first["loc"]) or "body", first["msg"]) from None
+    if settings.jobs_allowed_root is None:
+        raise InvalidFieldError("path", "jobs over server folders are disabled (no RELAPSE_JOBS_ALLOWED_ROOT); upload")
+    root = settings.jobs_allowed_root.resolve()
+    folder = (root / request.path).resolve()
+    if not folder.is_relative_to(root):
+        raise InvalidFieldError("path", "must lie under the allowed root")
+    if not folder.is_dir():
+        raise InvalidFieldError("path", "is not a folder under the allowed root")
+    return folder, f"path: {folder.relative_to(root)}", request.as_of, request.explain
+
+
+@router.get("", response_model=JobList)
+def read_jobs(caller: CallerDep, database: DatabaseDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> JobList:
+    """Jobs in the caller's region scope, newest first."""
+    caller.require(Permission.READ)
+    with database.session() as session:
+        return JobList(jobs=[job_out(view) for view in list_jobs(session, caller.scope, limit=limit)])
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def read_job(job_id: str, caller: CallerDep, database: DatabaseDep) -> JobOut:
+    """A job's status and progress; 404 alike for unknown jobs and other regions' jobs."""
+    caller.require(Permission.READ)
+    with database.session() as session:
+        return job_out(get_job(session, caller.scope, job_id))
+
+
+@router.get("/{job_id}/results", response_model=None)
+def read_results(
+    job_id: str,
+    caller: CallerDep,
+    database: DatabaseDep,
+    format: Annotated[Literal["parquet", "csv"], Query(description="parquet (default) or csv")] = "parquet",
+) -> Response:
+    """The scores of a finished job, one row per household (reasons, measures and rule flags flattened)."""
+    caller.require(Permission.READ)
+    with database.session() as session:
+        view = get_job(session, caller.scope, job_id)
+    if view.status is not JobStatus.DONE:
+        raise JobStateError(view.status.value, "give results before it is done")
+    name = f"job-{view.id}"
+    if format == "csv":
+        return StreamingResponse(
+            _csv_lines(database, caller, view.id),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    return Response(
+        _parquet_bytes(database, caller, view.id),
+        media_type="application/vnd.apache.parquet",
+        headers={"Content-Disposition": f'attachment; filename="{name}.parquet"'},
+    )
+
+
+def result_columns() -> list[str]:
+    columns = ["household_pseudonym", "region_code", "as_of", "probability", "risk_level", "model_version"]
+    columns += ["synthetic", "scored_at", "rule_flags"]
+    for k in range(1, RESULT_REASONS + 1):
+        columns += [f"reason{k}_{f}" for f in ("key", "zh", "en", "points", "sentence_zh", "sentence_en")]
+    for k in range(1, RESULT_MEASURES + 1):
+        columns += [f"measure{k}_{f}" for f in ("code", "zh", "en", "probability_after", "points")]
+    return columns
+
+
+def result_row(view: ScoreView) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "household_pseudonym": view.household_pseudonym,
+        "region_code": view.region_code,
+        "as_of": view.as_of,
+        "probability": view.probability,
+        "risk_level": view.level.value,
+        "model_version": view.model_version,
+        "synthetic": view.synthetic,
+        "scored_at": view.scored_at,
+        "rule_flags": ",".join(name for name, raised in view.rule_flags.items() if raised),
+    }
+    for k in range(1, RESULT_REASONS + 1):
+        reason = view.reasons[k - 1] if len(view.reasons) >= k else {}
+        for field in ("key", "zh", "en", "points", "sentence_zh", "sentence_en"):
+            row[f"reason{k}_{field}"] = reason.get(field)
+    for k in range(1, RESULT_MEASURES + 1):
+        measure = view.measures[k - 1] if len(view.measures) >= k else {}
+        row[f"measure{k}_code"] = measure.get("measure")
+        for field in ("zh", "en", "probability_after", "points"):
+            row[f"measure{k}_{field}"] = measure.get(field)
+    return row
+
+
+def _rows(database: Any, caller: Caller, job_id: uuid.UUID) -> Iterator[dict[str, Any]]:
+    with database.session() as session:
+        for view in iter_job_scores(session, caller.scope, job_id):
+            yield result_row(view)
+
+
+def _csv_lines(database: Any, caller: Caller, job_id: uuid.UUID) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=result_columns())
+    buffer.write("\ufeff")  # a BOM, so that spreadsheet programs read the Chinese text as UTF-8
+    writer.writeheader()
+    for i, row in enumerate(_rows(database, caller, job_id)):
+        writer.writerow(row)
+        if i % 2000 == 1999:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _parquet_bytes(database: Any, caller: Caller, job_id: uuid.UUID, batch: int = 20_000) -> bytes:
+    schema = _result_schema()
+    sink = io.BytesIO()
+    with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+        rows: list[dict[str, Any]] = []
+        for row in _rows(database, caller, job_id):
+            rows.append(row)
+            if len(rows) == batch:
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                rows = []
+        writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+    return sink.getvalue()
+
+
+def _result_schema() -> pa.Schema:
+    fields = []
+    for name in result_columns():
+        if name == "as_of":
+            kind: pa.DataType = pa.date32()
+        elif name == "scored_at":
+            kind = pa.timestamp("us")
+        elif name == "synthetic":
+            kind = pa.bool_()
+        elif name == "probability" or name.endswith(("_points", "_probability_after")):
+            kind = pa.float64()
+        else:
+            kind = pa.string()
+        fields.append(pa.field(name, kind))
+    return pa.schema(fields)

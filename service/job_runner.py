@@ -1,0 +1,273 @@
+"""The batch-job runner: scores queued jobs partition by partition and commits each partition as one chunk.
+
+A job names a source folder (an upload kept under `data_dir/jobs/<id>/sources`, or a folder under the allowed
+root). The runner reads it once with Arrow, splits it into partitions (`features.partitions`, at most
+`job_chunk_households` households each, in a fixed order), and streams the partitions through the batch
+scorer (`models.streaming`, the same profiles and explanations as `relapse score`). Each partition's scores,
+their audit entries and the chunk's marker are written in one transaction (`service.store.commit_chunk`), so a
+job stopped at any moment — process killed, machine restarted — resumes after its last committed chunk with
+no duplicated and no lost rows: chunks already committed are skipped, and a chunk committed twice is written once.
+
+One runner thread per service process works through queued jobs oldest first. At start it puts back in the
+queue the jobs a dead process left running (assumed: one runner per database; with several service processes
+on one PostgreSQL, run the runner in one of them — `RELAPSE_JOB_RUNNER=false` in the others).
+The job acts for the key that created it: its audit entries name that key, and every household must lie in
+the key's region scope (checked before anything is scored; the job fails naming the first household outside).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from features.errors import FeaturesError
+from features.partitions import PartitionedSources
+from features.pseudonyms import PseudonymKey
+from features.rules import RULES
+from models.batch import BatchOptions
+from models.streaming import RULE_PREFIX, ScoringJob, score_partitions
+from service.db import Database
+from service.errors import ServiceError
+from service.keys import caller_of_key
+from service.model_holder import ModelHolder
+from service.scope import Scope
+from service.settings import ServiceSettings
+from service.store import ScoreInput, commit_chunk, committed_chunks, get_job, list_jobs, update_job
+from service.tables import JobStatus, RiskLevel
+
+log = logging.getLogger(__name__)
+EVERYWHERE: Final = Scope.everything()
+IDLE_WAIT_S: Final = 2.0
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    high: float
+    medium: float
+
+    def level(self, probability: float) -> RiskLevel:
+        if probability >= self.high:
+            return RiskLevel.HIGH
+        if probability >= self.medium:
+            return RiskLevel.MEDIUM
+        return RiskLevel.LOW
+
+
+class JobFailed(Exception):
+    """A job cannot go on; the message is shown to its caller (field and row, never personal values)."""
+
+
+class JobRunner:
+    """Runs queued jobs in a background thread (module docstring)."""
+
+    def __init__(
+        self,
+        database: Database,
+        holder: ModelHolder,
+        settings: ServiceSettings,
+        key: PseudonymKey | None,
+        *,
+        executor_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self.database = database
+        self.holder = holder
+        self.settings = settings
+        self.key = key
+        self.executor_factory = executor_factory
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="job-runner", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """A job was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop after the chunk in progress; an unfinished job goes back to the queue."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def requeue_interrupted(self) -> list[uuid.UUID]:
+        """Jobs left running by a process that died go back to the queue (they resume after their last chunk)."""
+        with self.database.session() as session:
+            running = list_jobs(session, EVERYWHERE, statuses=[JobStatus.RUNNING], limit=1000)
+            for job in running:
+                update_job(session, EVERYWHERE, job.id, status=JobStatus.QUEUED)
+        return [job.id for job in running]
+
+    def _loop(self) -> None:
+        requeued = False
+        while not self._stop.is_set():
+            try:
+                if not requeued:  # first thing, and again until the database answers
+                    self.requeue_interrupted()
+                    requeued = True
+                ran = self.run_next()
+            except Exception:  # noqa: BLE001 — the runner outlives any one job's failure (database down, …)
+                log.exception("job runner: unexpected error; retrying")
+                ran = False
+            if not ran:
+                self._wake.wait(IDLE_WAIT_S)
+                self._wake.clear()
+
+    # --- one job --------------------------------------------------------------------------------------------
+    def run_next(self) -> bool:
+        """Run the oldest queued job to its end (or until stopped); False when none is queued."""
+        with self.database.session() as session:
+            queued = list_jobs(session, EVERYWHERE, statuses=[JobStatus.QUEUED], limit=1000)
+        if not queued:
+            return False
+        self.run(queued[-1].id)  # list_jobs is newest first
+        return True
+
+    def run(self, job_id: uuid.UUID) -> JobStatus:
+        with self.database.session() as session:
+            job = update_job(session, EVERYWHERE, job_id, status=JobStatus.RUNNING)
+            caller = caller_of_key(session, job.caller_key_id)
+            done = committed_chunks(session, EVERYWHERE, job_id)
+        log.info("job %s: running (%d chunks committed before)", job_id, len(done))
+        try:
+            finished = self._score(job_id, job.region_prefix, job.options, caller, done)
+        except (JobFailed, FeaturesError, ServiceError) as error:
+            self._finish(job_id, JobStatus.FAILED, str(error))
+            return JobStatus.FAILED
+        if not finished:
+            self._finish(job_id, JobStatus.QUEUED)
+            return JobStatus.QUEUED
+        self._finish(job_id, JobStatus.DONE)
+        return JobStatus.DONE
+
+    def _score(
+        self, job_id: uuid.UUID, region_prefix: str, options: dict[str, Any], caller: Any, done: set[int]
+    ) -> bool:
+        serving = self.holder.current
+        if serving is None:
+            raise JobFailed("no model is loaded; the job runs once the service has a model")
+        folder = Path(options["folder"])
+        partitioned = PartitionedSources.read(folder, max_households=self.settings.job_chunk_households)
+        _check_scope(partitioned, region_prefix)
+        with self.database.session() as session:
+            update_job(session, EVERYWHERE, job_id, total_chunks=len(partitioned))
+        scoring = ScoringJob(
+            serving.model,
+            serving.version,
+            date.fromisoformat(options["as_of"]),
+            BatchOptions(sentences=bool(options.get("explain", True))),
+            key=self.key,
+            cache_dir=self.settings.data_dir / "explanation-cache",
+            synthetic=serving.synthetic or bool(partitioned.manifest.get("synthetic", False)),
+            explainer=serving.explainer,
+        )
+        thresholds = Thresholds(self.settings.high_threshold, self.settings.medium_threshold)
+        scope = Scope(region_prefix)
+        executor = self.executor_factory() if self.executor_factory is not None else None
+        try:
+            for partition, table in score_partitions(scoring, partitioned, skip=done, executor=executor):
+                rows = score_inputs(table, thresholds)
+                with self.database.session() as session:
+                    commit_chunk(session, scope, caller, job_id, partition.index, rows)
+                if self._stop.is_set():
+                    return False
+        finally:
+            if executor is not None and hasattr(executor, "shutdown"):
+                executor.shutdown()
+        return True
+
+    def _finish(self, job_id: uuid.UUID, status: JobStatus, error: str | None = None) -> None:
+        with self.database.session() as session:
+            update_job(session, EVERYWHERE, job_id, status=status, error=error)
+            view = get_job(session, EVERYWHERE, job_id)
+        log.info("job %s: %s after %d rows", job_id, status.value, view.rows_done)
+
+
+def job_executor(settings: ServiceSettings) -> Callable[[], Any] | None:
+    """Where job partitions run: in the runner's thread (None), or on the Dask scheduler of `dask_scheduler`."""
+    if not settings.dask_scheduler:
+        return None
+    raise NotImplementedError("dask_scheduler")
+
+
+def _check_scope(partitioned: PartitionedSources, region_prefix: str) -> None:
+    """Every household must lie inside the job's region scope; the first one outside is named by its row."""
+    if not region_prefix:
+        return
+    households = partitioned.tables["households"]
+    region = pc.fill_null(households.column("region_code").cast("string"), "")
+    inside = pc.starts_with(region, region_prefix).to_numpy(zero_copy_only=False)
+    if not inside.all():
+        first = int(np.flatnonzero(~inside)[0])
+        household = households.column("household_id")[first].as_py()
+        raise JobFailed(
+            f"households.region_code of household {household}: {int((~inside).sum())} households lie outside "
+            f"the key's region scope {region_prefix}; nothing was scored"
+        )
+
+
+def score_inputs(table: pd.DataFrame, thresholds: Thresholds) -> list[ScoreInput]:
+    """The rows to store for one result table of `models.streaming` (reasons and measures as JSON objects)."""
+    reason_ranks = sorted({int(c[6]) for c in table.columns if c.startswith("reason") and c.endswith("_key")})
+    measure_ranks = sorted(
+        {int(c[7:].split("_")[0]) for c in table.columns if c.startswith("measure") and c.endswith("_code")}
+    )
+    records = table.to_dict("records")
+    rows = []
+    for record in records:
+        reasons = [
+            {
+                "key": record[f"reason{k}_key"],
+                "code": record[f"reason{k}_code"],
+                "zh": record[f"reason{k}_zh"],
+                "en": record[f"reason{k}_en"],
+                "points": float(record[f"reason{k}_points"]),
+                "sentence_zh": record[f"reason{k}_sentence_zh"],
+                "sentence_en": record[f"reason{k}_sentence_en"],
+            }
+            for k in reason_ranks
+            if record[f"reason{k}_key"] is not None
+        ]
+        measures = [
+            {
+                "measure": record[f"measure{k}_code"],
+                "zh": record[f"measure{k}_zh"],
+                "en": record[f"measure{k}_en"],
+                "risks": (record[f"measure{k}_risks"] or "").split(",") if record[f"measure{k}_risks"] else [],
+                "probability_after": float(record[f"measure{k}_probability_after"]),
+                "points": float(record[f"measure{k}_points"]),
+            }
+            for k in measure_ranks
+            if record[f"measure{k}_code"] is not None
+        ]
+        probability = float(record["probability"])
+        rows.append(
+            ScoreInput(
+                household_pseudonym=str(record["household_id"]),
+                region_code=str(record["region_code"]),
+                as_of=pd.Timestamp(record["as_of"]).date(),
+                model_version=str(record["model_version"]),
+                probability=probability,
+                level=thresholds.level(probability),
+                input_hash="blake2b:" + str(record["profile_hash"]),
+                reasons=reasons,
+                measures=measures,
+                rule_flags={rule.name: bool(record[RULE_PREFIX + rule.name]) for rule in RULES},
+                synthetic=bool(record["synthetic"]),
+            )
+        )
+    return rows

@@ -1,0 +1,254 @@
+"""Batch jobs through the API: submit a folder or an upload, follow progress, fetch results; kill and resume."""
+# ruff: noqa: F811 — the shared fixtures are imported by name, and tests take them as parameters of that name
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from features.ingestion import ingest
+from features.profiles import build_profiles, select_households
+from features.sources import write_sources
+from models.explain import explain_households
+from service.app import create_app
+from service.db import Database, open_database
+from service.keys import create_key
+from service.model_holder import ModelHolder
+from service.tables import AuditEntry, JobChunk, Role, ScoreRecord
+from tests.service.api_support import (  # noqa: F401 — fixtures
+    AS_OF,
+    KEY,
+    Registered,
+    bearer,
+    holder,
+    registered,
+    service_settings,
+)
+from tests.service.conftest import db, migrated_url  # noqa: F401 — fixtures
+
+REGION = "990101"
+
+
+@pytest.fixture(scope="module")
+def county_folder(registered: Registered, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The source tables of the city's households in county 990101 (a key for that county may score them)."""
+    root = tmp_path_factory.mktemp("job-root")
+    households = registered.city["households"]
+    ids = households.loc[households["region_code"].str.startswith(REGION), "household_id"]
+    write_sources(select_households(registered.city, ids), root / "county")
+    write_sources(registered.city, root / "city")
+    return root
+
+
+@pytest.fixture
+def jobs_client(tmp_path: Path, db: Database, holder: ModelHolder, county_folder: Path) -> Iterator[TestClient]:
+    settings = service_settings(tmp_path, db, jobs_allowed_root=county_folder, job_chunk_households=150)
+    with TestClient(create_app(settings, holder=holder, database=db, pseudonym_key=KEY)) as client:
+        yield client
+
+
+def _wait(client: TestClient, job_id: str, headers: dict[str, str], timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+def _county_households(registered: Registered) -> pd.Series:
+    households = registered.city["households"]
+    return households.loc[households["region_code"].str.startswith(REGION), "household_id"]
+
+
+def test_a_folder_job_scores_every_household_once_like_the_batch_path(
+    jobs_client: TestClient, db: Database, registered: Registered, holder: ModelHolder
+) -> None:
+    headers = bearer(db, Role.MONITOR, REGION)
+    submitted = jobs_client.post("/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers)
+    assert submitted.status_code == 202, submitted.text
+    assert submitted.headers["Location"] == f"/v1/jobs/{submitted.json()['id']}"
+    job = _wait(jobs_client, submitted.json()["id"], headers)
+    assert job["status"] == "done", job
+    ids = _county_households(registered)
+    assert job["households_done"] == len(ids)
+    assert job["done_chunks"] == job["total_chunks"] == -(-len(ids) // 150)  # one county, split in parts of 150
+    assert job["progress"] == 1.0
+
+    results = jobs_client.get(job["results"], headers=headers)
+    assert results.status_code == 200
+    table = pd.read_parquet(io.BytesIO(results.content))
+    assert sorted(table["household_pseudonym"]) == sorted(ids)  # every household, once
+
+    # Independent reference: the batch profiles and the one-household explanation path of models.explain.
+    serving = holder.current
+    assert serving is not None
+    own = build_profiles(ingest(select_households(registered.city, ids), KEY), AS_OF)
+    expected = pd.Series(serving.model.predict_proba(own), index=own["household_id"])
+    got = table.set_index("household_pseudonym")["probability"]
+    np.testing.assert_array_equal(got.loc[expected.index].to_numpy(), expected.to_numpy())
+    sample = own.iloc[:25]
+    for explanation in explain_households(serving.model, sample):
+        row = table.loc[table["household_pseudonym"] == explanation.household_id].iloc[0]
+        keys = [row[f"reason{k}_key"] for k in (1, 2, 3) if isinstance(row[f"reason{k}_key"], str)]
+        assert keys == [r.key for r in explanation.reasons]
+        assert row["reason1_sentence_zh"] == explanation.reasons[0].sentence_zh
+        measures = [row[f"measure{k}_code"] for k in range(1, 7) if isinstance(row[f"measure{k}_code"], str)]
+        assert measures == [p.measure for p in explanation.measures]
+
+    # Scores and audit entries are stored, one per household.
+    with db.session() as session:
+        stored = session.scalar(select(func.count()).select_from(ScoreRecord).where(ScoreRecord.job_id.isnot(None)))
+        audited = session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.job_id.isnot(None)))
+    assert stored == audited == len(ids)
+
+
+def test_an_upload_job_accepts_contract_files_and_gives_csv(
+    jobs_client: TestClient, db: Database, county_folder: Path, registered: Registered
+) -> None:
+    headers = bearer(db, Role.MONITOR, REGION)
+    folder = county_folder / "county"
+    files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in sorted(folder.glob("*.parquet"))]
+    submitted = jobs_client.post("/v1/jobs", files=files, data={"as_of": AS_OF, "explain": "false"}, headers=headers)
+    assert submitted.status_code == 202, submitted.text
+    assert submitted.json()["source"].startswith("upload: ")
+    job = _wait(jobs_client, submitted.json()["id"], headers)
+    assert job["status"] == "done", job
+    text = jobs_client.get(job["results"], params={"format": "csv"}, headers=headers).text
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert sorted(r["household_pseudonym"] for r in rows) == sorted(_county_households(registered))
+    assert all(r["reason1_sentence_zh"] == "" for r in rows)  # explain=false: no sentences
+    assert {r["risk_level"] for r in rows} <= {"high", "medium", "low"}
+
+
+def test_households_outside_the_key_scope_fail_the_job_naming_one(jobs_client: TestClient, db: Database) -> None:
+    headers = bearer(db, Role.MONITOR, REGION)
+    submitted = jobs_client.post("/v1/jobs", json={"path": "city", "as_of": AS_OF}, headers=headers)
+    job = _wait(jobs_client, submitted.json()["id"], headers)
+    assert job["status"] == "failed"
+    assert "households.region_code" in job["error"] and "outside" in job["error"]
+    assert job["households_done"] == 0
+
+
+def test_bad_submissions_name_the_field(jobs_client: TestClient, db: Database) -> None:
+    headers = bearer(db, Role.MONITOR, REGION)
+    outside = jobs_client.post("/v1/jobs", json={"path": "../..", "as_of": AS_OF}, headers=headers)
+    assert outside.status_code == 422 and outside.json()["field"] == "path"
+    unknown = jobs_client.post("/v1/jobs", json={"path": "county", "colour": "red"}, headers=headers)
+    assert unknown.status_code == 422 and unknown.json()["field"] == "colour"
+    bad_file = jobs_client.post(
+        "/v1/jobs", files=[("files", ("people.xlsx", b"x", "application/octet-stream"))], headers=headers
+    )
+    assert bad_file.status_code == 422 and bad_file.json()["field"] == "files"
+    assert "people.xlsx" in bad_file.json()["detail"]
+    official = bearer(db, Role.OFFICIAL, REGION)
+    assert jobs_client.post("/v1/jobs", json={"path": "county"}, headers=official).status_code == 403
+
+
+def test_jobs_of_another_region_do_not_exist_for_a_key(jobs_client: TestClient, db: Database) -> None:
+    headers = bearer(db, Role.MONITOR, REGION)
+    job = jobs_client.post("/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers).json()
+    other = bearer(db, Role.MONITOR, "990102")
+    assert jobs_client.get(f"/v1/jobs/{job['id']}", headers=other).status_code == 404
+    assert jobs_client.get(f"/v1/jobs/{job['id']}/results", headers=other).status_code == 404
+    assert job["id"] not in [j["id"] for j in jobs_client.get("/v1/jobs", headers=other).json()["jobs"]]
+    assert job["id"] in [j["id"] for j in jobs_client.get("/v1/jobs", headers=headers).json()["jobs"]]
+
+
+# --- kill and resume -------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "relapse", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise AssertionError("the service did not get ready")
+
+
+@pytest.mark.integration
+def test_a_job_killed_mid_way_resumes_without_lost_or_duplicated_rows(
+    registered: Registered, county_folder: Path, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "RELAPSE_DATA_DIR": str(tmp_path),
+        "RELAPSE_MLFLOW_URI": registered.tracking_uri,
+        "RELAPSE_JOBS_ALLOWED_ROOT": str(county_folder),
+        "RELAPSE_JOB_CHUNK_HOUSEHOLDS": "60",
+        "RELAPSE_MODEL_POLL_S": "0",
+    }
+    env.pop("RELAPSE_DATABASE_URL", None)
+    process = _serve(env, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        database = open_database(f"sqlite:///{tmp_path / 'service.db'}")
+        with database.session() as session:
+            created = create_key(session, role=Role.MONITOR, region_prefix=REGION, label="kill test")
+        headers = {"Authorization": f"Bearer {created.plaintext}"}
+        job_id = httpx.post(f"{base}/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers).json()["id"]
+        deadline = time.monotonic() + 120
+        job: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{base}/v1/jobs/{job_id}", headers=headers).json()
+            if job["done_chunks"] >= 2:
+                break
+            time.sleep(0.05)
+        assert job["status"] == "running" and 2 <= job["done_chunks"] < job["total_chunks"], job
+        process.send_signal(signal.SIGKILL)  # no shutdown, no chance to tidy up
+        process.wait(timeout=30)
+
+        process = _serve(env, port)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{base}/v1/jobs/{job_id}", headers=headers).json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        assert job["status"] == "done", job
+        ids = _county_households(registered)
+        table = pd.read_parquet(io.BytesIO(httpx.get(f"{base}{job['results']}", headers=headers).content))
+        assert len(table) == len(ids) and sorted(table["household_pseudonym"]) == sorted(ids)
+        with database.session() as session:
+            chunks = session.scalar(select(func.count()).select_from(JobChunk))
+            audited = session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.job_id.isnot(None)))
+        assert chunks == job["total_chunks"] and audited == len(ids)
+        database.dispose()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
