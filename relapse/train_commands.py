@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -60,6 +62,15 @@ def train(
     snapshot_months: Annotated[
         int, typer.Option(min=1, max=12, help="Months between reference dates of the training snapshots.")
     ] = 12,
+    dask_scheduler: Annotated[
+        str | None, typer.Option(help="Train with lightgbm.dask on this Dask scheduler (tcp://host:8786).")
+    ] = None,
+    dask_local_cluster: Annotated[
+        int | None, typer.Option(min=1, help="Train with lightgbm.dask on a LocalCluster of N workers.")
+    ] = None,
+    dask_rounds: Annotated[
+        int, typer.Option(min=10, help="Boosting rounds on Dask (trees then cut at the best validation round).")
+    ] = 600,
 ) -> None:
     """Train, evaluate and register a model; it becomes the `challenger`."""
     from training.fit import TrainConfig
@@ -76,13 +87,29 @@ def train(
         training_data = load_demo_or_folder(data, snapshot_months)
     config = TrainConfig(seed=seed, num_threads=threads, params=json.loads(params.read_text()) if params else {})
     settings = _training_settings()
-    with progress_bar("training") as report:
-        outcome = train_and_register(training_data, settings, config, backtest=backtest, progress=report)
+    with _fit_model(dask_scheduler, dask_local_cluster, dask_rounds) as fit_model, progress_bar("training") as report:
+        outcome = train_and_register(training_data, settings, config, backtest=backtest, progress=report, **fit_model)
     for note in training_data.notes:
         console.print(f"[yellow]note:[/] {note}")
     print_evaluation(outcome.evaluation, title=f"model version {outcome.version} (challenger) — test period")
     console.print(f"MLflow run {outcome.run_id}; tracking store {settings.tracking_uri}")
     console.print("Next: `relapse promote` moves `champion` to it if it passes the gate.")
+
+
+@contextmanager
+def _fit_model(scheduler: str | None, local_cluster: int | None, rounds: int) -> Iterator[dict[str, Any]]:
+    """No override (the default single-machine fit), or training.dask_fit's fit on a Dask cluster."""
+    if scheduler is None and local_cluster is None:
+        yield {}
+        return
+    from functools import partial
+
+    from models.cluster import dask_executor
+    from training.dask_fit import fit_risk_model_dask
+
+    with dask_executor(scheduler, local_cluster=local_cluster) as executor:
+        console.print(f"training with lightgbm.dask on {executor.workers} workers")
+        yield {"fit_model": partial(fit_risk_model_dask, client=executor.client, rounds=rounds)}
 
 
 def evaluate(

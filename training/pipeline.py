@@ -26,7 +26,7 @@ from models.risk_model import FeatureSpec, RiskModel
 from training import plots
 from training.evaluate import Evaluation, evaluate, rank_scores_as_unit_interval
 from training.fingerprint import data_fingerprint
-from training.fit import TrainConfig, fit_risk_model
+from training.fit import FitResult, TrainConfig, fit_risk_model
 from training.labels import build_snapshots
 from training.metrics import bootstrap_ci, ranking_metrics, recall_at
 from training.model_card import CARD_FILE, render_model_card
@@ -36,6 +36,8 @@ from training.split import TimeSplit, latest_split, rolling_origin
 from training.tracking import configure, log_risk_model
 
 Progress = Callable[[str, int, int], None]
+# fit_risk_model (the default) or training.dask_fit's fit on a cluster, with the same arguments.
+FitModel = Callable[..., FitResult]
 STEPS = 7
 
 
@@ -125,6 +127,7 @@ def train_and_register(
     register: bool = True,
     run_name: str | None = None,
     progress: Progress | None = None,
+    fit_model: FitModel = fit_risk_model,
 ) -> TrainOutcome:
     report = progress or (lambda *_: None)
     config = config or TrainConfig()
@@ -141,7 +144,7 @@ def train_and_register(
         "split": split.describe(),
         "data_content_sha256": fingerprint["content_sha256"],
     }
-    fit = fit_risk_model(snapshots, data.features, split, config, meta)
+    fit = fit_model(snapshots, data.features, split, config, meta)
     model = fit.model
 
     report("evaluating", 2, STEPS)
@@ -153,7 +156,7 @@ def train_and_register(
     evaluation = evaluate(y, p, rules, data.groups[test_mask], seed=config.seed)
 
     report("backtest", 3, STEPS)
-    table = run_backtest(snapshots, data, config) if backtest else pd.DataFrame()
+    table = run_backtest(snapshots, data, config, fit_model) if backtest else pd.DataFrame()
 
     experiment_id = configure(settings)
     client = MlflowClient()
@@ -214,11 +217,13 @@ def train_and_register(
         return TrainOutcome(run.info.run_id, version, evaluation, table, model)
 
 
-def run_backtest(snapshots: pd.DataFrame, data: TrainingData, config: TrainConfig) -> pd.DataFrame:
+def run_backtest(
+    snapshots: pd.DataFrame, data: TrainingData, config: TrainConfig, fit_model: FitModel = fit_risk_model
+) -> pd.DataFrame:
     """Rolling origin: for each test date, train on everything before its validation date."""
     rows = []
     for split in rolling_origin(snapshots["as_of"], data.horizon_months):
-        fit = fit_risk_model(snapshots, data.features, split, config)
+        fit = fit_model(snapshots, data.features, split, config)
         mask = split.test_mask(snapshots).to_numpy()
         y = snapshots.loc[mask, "label"].to_numpy(int)
         m = ranking_metrics(y, fit.model.predict_proba(snapshots[mask]))
