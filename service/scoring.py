@@ -229,7 +229,8 @@ def _feature_values(name: str, values: list[Any]) -> pd.Categorical | np.ndarray
         for i, value in enumerate(values):
             if value is not None and value not in item.categories:
                 raise InvalidFieldError(name, f"must be one of {', '.join(map(str, item.categories))}", i)
-        return pd.Categorical(values, dtype=feature_dtype(item))  # type: ignore[call-overload]
+        codes = [-1 if value is None else item.categories.index(value) for value in values]
+        return pd.Categorical.from_codes(codes, dtype=cast(pd.CategoricalDtype, feature_dtype(item)))
     numbers = np.empty(len(values), dtype=np.float64)
     for i, value in enumerate(values):
         if value is None:

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from features.catalogue import FEATURES, META_COLUMNS
+from features.profiles import feature_dtype
 from models.explain import explain_households
 from service.db import Database
 from service.model_holder import ModelHolder
@@ -44,7 +45,11 @@ def reference_frame(rows: list[dict[str, Any]], as_of: date) -> pd.DataFrame:
         columns.setdefault(name, [row.get(name) for row in rows])
     frame = pd.DataFrame(columns)
     for item in FEATURES:
-        frame[item.name] = pd.Series(_feature_values(item.name, [row.get(item.name) for row in rows]))
+        values = [row.get(item.name) for row in rows]
+        if item.kind == "category":
+            frame[item.name] = pd.Series(values, dtype=feature_dtype(item))  # type: ignore[call-overload]
+        else:
+            frame[item.name] = pd.Series(_feature_values(item.name, values))
     return frame.copy()
 
 
