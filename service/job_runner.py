@@ -226,33 +226,32 @@ def score_inputs(table: pd.DataFrame, thresholds: Thresholds) -> list[ScoreInput
     measure_ranks = sorted(
         {int(c[7:].split("_")[0]) for c in table.columns if c.startswith("measure") and c.endswith("_code")}
     )
-    records = table.to_dict("records")
     rows = []
-    for record in records:
+    for record in table.to_dict("records"):
         reasons = [
             {
-                "key": record[f"reason{k}_key"],
-                "code": record[f"reason{k}_code"],
-                "zh": record[f"reason{k}_zh"],
-                "en": record[f"reason{k}_en"],
+                "key": _text(record[f"reason{k}_key"]),
+                "code": _text(record[f"reason{k}_code"]),
+                "zh": _text(record[f"reason{k}_zh"]),
+                "en": _text(record[f"reason{k}_en"]),
                 "points": float(record[f"reason{k}_points"]),
-                "sentence_zh": record[f"reason{k}_sentence_zh"],
-                "sentence_en": record[f"reason{k}_sentence_en"],
+                "sentence_zh": _text(record[f"reason{k}_sentence_zh"]),
+                "sentence_en": _text(record[f"reason{k}_sentence_en"]),
             }
             for k in reason_ranks
-            if record[f"reason{k}_key"] is not None
+            if _text(record[f"reason{k}_key"]) is not None
         ]
         measures = [
             {
-                "measure": record[f"measure{k}_code"],
-                "zh": record[f"measure{k}_zh"],
-                "en": record[f"measure{k}_en"],
-                "risks": (record[f"measure{k}_risks"] or "").split(",") if record[f"measure{k}_risks"] else [],
+                "measure": _text(record[f"measure{k}_code"]),
+                "zh": _text(record[f"measure{k}_zh"]),
+                "en": _text(record[f"measure{k}_en"]),
+                "risks": [risk for risk in (_text(record[f"measure{k}_risks"]) or "").split(",") if risk],
                 "probability_after": float(record[f"measure{k}_probability_after"]),
                 "points": float(record[f"measure{k}_points"]),
             }
             for k in measure_ranks
-            if record[f"measure{k}_code"] is not None
+            if _text(record[f"measure{k}_code"]) is not None
         ]
         probability = float(record["probability"])
         rows.append(
@@ -271,3 +270,8 @@ def score_inputs(table: pd.DataFrame, thresholds: Thresholds) -> list[ScoreInput
             )
         )
     return rows
+
+
+def _text(value: object) -> str | None:
+    """A text cell, or None where the table holds a missing marker (None, NaN, pd.NA)."""
+    return value if isinstance(value, str) else None
