@@ -40,7 +40,7 @@ def _open(width: int, height: int, alt: str) -> list[str]:
     ]
 
 
-def _text(x: float, y: float, content: str, *, anchor: str = "start", size: int = 12, colour: str = INK) -> str:
+def _text(x: float, y: float, content: str, *, anchor: str = "start", size: int = 13, colour: str = INK) -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{colour}" text-anchor="{anchor}">'
         f"{escape(content)}</text>"
@@ -159,28 +159,27 @@ class Point:
 
 def calibration_chart(points: Sequence[Point], alt: str, *, x_label: str, y_label: str, size: int = 360) -> Markup:
     """Mean predicted (x) against observed rate (y) per group, both from zero, with the diagonal."""
-    pad = 48
-    plot = size - 2 * pad + 20
+    left, top, plot = 44, 28, size - 80
     biggest = max([*(p.x for p in points), *(p.y for p in points), 0.01]) * 1.1
 
     def sx(value: float) -> float:
-        return pad + value / biggest * plot
+        return left + value / biggest * plot
 
     def sy(value: float) -> float:
-        return pad - 28 + plot - value / biggest * plot
+        return top + plot - value / biggest * plot
 
-    parts = _open(size + 40, size, alt)
-    parts.append(f'<rect x="{pad}" y="{pad - 28}" width="{plot}" height="{plot}" fill="none" stroke="{GRID}"/>')
+    parts = _open(size, size, alt)
+    parts.append(_text(left, top - 12, y_label, size=11, colour=MUTED))  # the y axis' name, above it
+    parts.append(f'<rect x="{left}" y="{top}" width="{plot}" height="{plot}" fill="none" stroke="{GRID}"/>')
     parts.append(
         f'<line x1="{sx(0):.1f}" y1="{sy(0):.1f}" x2="{sx(biggest):.1f}" y2="{sy(biggest):.1f}" '
         f'stroke="{MUTED}" stroke-dasharray="4 3"/>'
     )
     for p in points:
         parts.append(f'<circle cx="{sx(p.x):.1f}" cy="{sy(p.y):.1f}" r="4" fill="{ACCENT}" fill-opacity="0.75"/>')
-    parts.append(_text(pad + plot / 2, size - 6, x_label, anchor="middle", size=11, colour=MUTED))
-    parts.append(_text(pad - 28, pad - 34 + plot / 2, y_label, anchor="middle", size=11, colour=MUTED))
-    parts.append(_text(pad - 4, sy(0) + 14, "0", anchor="end", size=11, colour=MUTED))
-    parts.append(_text(sx(biggest), sy(0) + 14, f"{biggest:.0%}", anchor="end", size=11, colour=MUTED))
-    parts.append(_text(pad - 4, sy(biggest) + 10, f"{biggest:.0%}", anchor="end", size=11, colour=MUTED))
+    parts.append(_text(left - 4, sy(0) + 4, "0", anchor="end", size=11, colour=MUTED))
+    parts.append(_text(left - 4, sy(biggest) + 10, f"{biggest:.0%}", anchor="end", size=11, colour=MUTED))
+    parts.append(_text(sx(biggest), sy(0) + 16, f"{biggest:.0%}", anchor="end", size=11, colour=MUTED))
+    parts.append(_text(left + plot / 2, sy(0) + 34, x_label, anchor="middle", size=11, colour=MUTED))
     parts.append("</svg>")
     return Markup("".join(parts))

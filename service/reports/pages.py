@@ -241,6 +241,14 @@ def _number(value: Any, digits: int = 3) -> str:
         return "—"
 
 
+def _count(value: Any) -> str:
+    """A count read back from CSV ("455.0") as a whole number."""
+    try:
+        return f"{float(value):,.0f}"
+    except (TypeError, ValueError):
+        return "—"
+
+
 def feature_label(name: str, m: Messages) -> str:
     item = catalogue.BY_NAME.get(name)
     return m.pick(item.zh, item.en) if item is not None else name
@@ -290,8 +298,8 @@ def model_context(
         {
             "attribute": row.get("attribute", ""),
             "group": row.get("group", ""),
-            "households": row.get("households", ""),
-            "positives": row.get("positives", ""),
+            "households": _count(row.get("households")),
+            "positives": _count(row.get("positives")),
             "tpr": _number(row.get("tpr_at_5pct")),
             "observed": _number(row.get("observed_rate"), 4),
             "predicted": _number(row.get("mean_predicted"), 4),
