@@ -115,11 +115,17 @@ class PartitionedSources:
 
     def arrow(self, index: int) -> dict[str, pa.Table]:
         """Partition `index` as Arrow slices (zero-copy; what a worker process is sent)."""
+        return self.arrow_span(index, index + 1)
+
+    def arrow_span(self, first: int, stop: int) -> dict[str, pa.Table]:
+        """Partitions first … stop − 1 together as Arrow slices (contiguous: the tables are sorted by partition)."""
+        if not 0 <= first < stop <= len(self.partitions):
+            raise IndexError(f"no partitions {first}…{stop - 1} among {len(self.partitions)}")
         out = {}
         for name, table in self.tables.items():
             if name in self.offsets:
-                start, stop = self.offsets[name][index], self.offsets[name][index + 1]
-                out[name] = table.slice(int(start), int(stop - start))
+                start, end = self.offsets[name][first], self.offsets[name][stop]
+                out[name] = table.slice(int(start), int(end - start))
             else:
                 out[name] = table
         return out

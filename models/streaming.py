@@ -44,6 +44,7 @@ from models.risk_model import RiskModel
 
 Progress = Callable[[str, int, int], None]  # (step, households done, households in all)
 RULE_PREFIX: Final = "rule_"
+DEFAULT_UNIT_HOUSEHOLDS: Final = 50_000  # households scored in one call (consecutive partitions together)
 
 
 class PartitionError(SourceDataError):
@@ -226,13 +227,15 @@ def score_partitions(
     progress: Progress | None = None,
     skip: Iterable[int] = (),
     in_flight: int | None = None,
+    unit_households: int = DEFAULT_UNIT_HOUSEHOLDS,
 ) -> Iterator[tuple[Partition, pd.DataFrame]]:
     """Each partition's result table, in partition order (module docstring); `skip` names done partitions.
 
-    With an executor that has `submit` (concurrent.futures, `models.cluster.DaskExecutor`), at most
-    `in_flight` partitions (default: twice its workers) are out at a time, each sent as compact Arrow IPC
-    bytes, so memory holds the source tables plus a bounded number of partitions and results. An executor
-    with only `map` gets every partition at once.
+    Consecutive partitions are scored together up to `unit_households` (small counties cost mostly fixed
+    overhead per call); rows are independent, so each partition's table is the one it gets alone. With an
+    executor that has `submit` (concurrent.futures, `models.cluster.DaskExecutor`), at most `in_flight` units
+    (default: twice its workers) are out at a time, each sent as compact Arrow IPC bytes, so memory holds the
+    source tables plus a bounded number of units and results. An executor with only `map` gets every unit.
     """
     report = progress or (lambda *_: None)
     total = partitioned.households
@@ -240,32 +243,62 @@ def score_partitions(
     todo = [p for p in partitioned.partitions if p.index not in skipped]
     done = sum(p.households for p in partitioned.partitions if p.index in skipped)
     report("scoring", done, total)
+    units = _units(todo, unit_households)
     if executor is None:
         job = job.with_explainer()  # built once here; worker processes build their own
-        results: Iterator[pd.DataFrame] = (_call(arguments) for arguments in _inputs(job, partitioned, todo, previous))
+        results: Iterator[pd.DataFrame] = (_call(arguments) for arguments in _inputs(job, partitioned, units, previous))
     elif hasattr(executor, "submit"):
         window = in_flight or 2 * max(_workers(executor), 1)
-        results = _windowed(executor, _inputs(job, partitioned, todo, previous, packed=True), window)
+        results = _windowed(executor, _inputs(job, partitioned, units, previous, packed=True), window)
     else:
-        results = executor.map(_call, _inputs(job, partitioned, todo, previous, packed=True))
-    for partition, table in zip(todo, results, strict=True):
-        done += partition.households
-        report(f"scoring {partition.name}", done, total)
-        yield partition, table
+        results = executor.map(_call, _inputs(job, partitioned, units, previous, packed=True))
+    for unit, table in zip(units, results, strict=True):
+        for partition, part in _split(partitioned, unit, table):
+            done += partition.households
+            report(f"scoring {partition.name}", done, total)
+            yield partition, part
+
+
+def _units(todo: list[Partition], households: int) -> list[list[Partition]]:
+    """Runs of consecutive partitions with at most `households` together (at least one partition each)."""
+    units: list[list[Partition]] = []
+    for p in todo:
+        last = units[-1] if units else None
+        if last and last[-1].index + 1 == p.index and sum(q.households for q in last) + p.households <= households:
+            last.append(p)
+        else:
+            units.append([p])
+    return units
+
+
+def _split(
+    partitioned: PartitionedSources, unit: list[Partition], table: pd.DataFrame
+) -> Iterator[tuple[Partition, pd.DataFrame]]:
+    if len(unit) == 1:
+        yield unit[0], table
+        return
+    index = pd.Index(table["household_id"].to_numpy())
+    for p in unit:
+        ids = partitioned.arrow(p.index)["households"].column("household_id").to_numpy(zero_copy_only=False)
+        at = index.get_indexer(ids)
+        if (at < 0).any():
+            raise RuntimeError(f"partition {p.name}: households missing from its unit's result")
+        yield p, table.iloc[at].reset_index(drop=True)
 
 
 def _inputs(
     job: ScoringJob,
     partitioned: PartitionedSources,
-    todo: list[Partition],
+    units: list[list[Partition]],
     previous: pd.DataFrame | None,
     *,
     packed: bool = False,
 ) -> Iterator[tuple[Any, ...]]:
-    for p in todo:
-        tables = partitioned.arrow(p.index)
+    for unit in units:
+        tables = partitioned.arrow_span(unit[0].index, unit[-1].index + 1)
         earlier = _previous_for(previous, tables)
-        yield (job, pack_tables(tables) if packed else tables, partitioned.manifest, earlier, p.name)
+        label = unit[0].name if len(unit) == 1 else f"{unit[0].name}…{unit[-1].name}"
+        yield (job, pack_tables(tables) if packed else tables, partitioned.manifest, earlier, label)
 
 
 def _windowed(executor: Any, inputs: Iterator[tuple[Any, ...]], window: int) -> Iterator[pd.DataFrame]:

@@ -80,7 +80,7 @@ def test_same_input_gives_the_same_table_in_any_batch_split() -> None:
         [explain_batch(model, sample().iloc[a:b], explainer=explainer) for a, b in ((0, 7), (7, 150), (150, ROWS))],
         ignore_index=True,
     )
-    pd.testing.assert_frame_equal(whole, parts)
+    pd.testing.assert_frame_equal(whole, parts, check_exact=True)
 
 
 def test_without_sentences_the_rest_is_unchanged() -> None:
@@ -90,7 +90,9 @@ def test_without_sentences_the_rest_is_unchanged() -> None:
     lean = explain_batch(model, sample(), explainer=explainer, options=BatchOptions(sentences=False))
     sentence_columns = [c for c in full.columns if "_sentence_" in c]
     assert lean[sentence_columns].isna().all().all()
-    pd.testing.assert_frame_equal(full.drop(columns=sentence_columns), lean.drop(columns=sentence_columns))
+    pd.testing.assert_frame_equal(
+        full.drop(columns=sentence_columns), lean.drop(columns=sentence_columns), check_exact=True
+    )
 
 
 def test_no_rows_give_an_empty_table_with_every_column() -> None:

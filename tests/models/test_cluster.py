@@ -30,7 +30,7 @@ def client() -> Iterator[Client]:
 def test_cluster_table_is_the_single_process_table_bitwise(client: Client) -> None:
     executor = DaskExecutor(client)
     assert executor.workers == 2
-    results = list(score_partitions(job(), partitioned(), executor=executor))
+    results = list(score_partitions(job(), partitioned(), executor=executor, unit_households=1))
     assert [p.index for p, _ in results] == [p.index for p in partitioned().partitions]
     table = pd.concat([t for _, t in results], ignore_index=True)
     pd.testing.assert_frame_equal(table, first_run(), check_exact=True)  # scores, reasons, measures, sentences
@@ -49,7 +49,11 @@ def test_a_worker_killed_mid_job_loses_and_duplicates_no_rows(client: Client) ->
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    results = list(score_partitions(job(), partitioned(), executor=executor, progress=kill_a_busy_worker, in_flight=4))
+    results = list(
+        score_partitions(
+            job(), partitioned(), executor=executor, progress=kill_a_busy_worker, in_flight=4, unit_households=1
+        )
+    )
     assert killed, "no worker was busy when the first partition came back"
     table = pd.concat([t for _, t in results], ignore_index=True)
     assert len(table) == 2_000 and table["household_id"].is_unique

@@ -70,17 +70,27 @@ def test_partitioned_run_equals_scoring_the_whole_city_at_once() -> None:
     whole = score_profiles(job(), whole_profiles)
     assert list(first_run().columns) == result_columns()
     assert len(first_run()) == 2_000 and first_run()["household_id"].is_unique
-    pd.testing.assert_frame_equal(by_household(first_run()), by_household(whole))
+    pd.testing.assert_frame_equal(by_household(first_run()), by_household(whole), check_exact=True)
     assert first_run()["synthetic"].all() and (first_run()["model_version"] == "3").all()
 
 
+def test_each_partition_alone_gives_the_same_tables_as_partitions_scored_together() -> None:
+    alone = list(score_partitions(job(), partitioned(), unit_households=1))
+    together = list(score_partitions(job(), partitioned(), unit_households=1_000))
+    assert [p.index for p, _ in alone] == [p.index for p, _ in together] == list(range(len(partitioned())))
+    for (p, a), (_, b) in zip(alone, together, strict=True):
+        assert len(a) == p.households
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
 def test_rerun_on_unchanged_data_reuses_every_row_and_gives_the_same_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    previous = first_run()
     counter = CountingExplain(monkeypatch)
     again = pd.concat(
-        [table for _, table in score_partitions(job(), partitioned(), previous=first_run())], ignore_index=True
+        [table for _, table in score_partitions(job(), partitioned(), previous=previous)], ignore_index=True
     )
     assert counter.rows == 0
-    pd.testing.assert_frame_equal(again, first_run())
+    pd.testing.assert_frame_equal(again, first_run(), check_exact=True)
 
 
 def test_rerun_after_changes_explains_only_changed_households_and_equals_a_fresh_run(
@@ -95,7 +105,7 @@ def test_rerun_after_changes_explains_only_changed_households_and_equals_a_fresh
     counter = CountingExplain(monkeypatch)
     reused = score_profiles(job(), changed, previous)
     assert counter.rows == len(rows)
-    pd.testing.assert_frame_equal(reused, fresh)
+    pd.testing.assert_frame_equal(reused, fresh, check_exact=True)
     assert (reused.loc[rows, "profile_hash"] != previous.loc[rows, "profile_hash"]).all()
 
 
