@@ -136,6 +136,7 @@ def _error_page(request: Request, error: ServiceError, m: Messages) -> Response 
         "synthetic": False,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "detail": str(error),
+        "status": status,
         "login_url": f"/reports/login?lang={m.lang}",
     }
     return HTMLResponse(render_page("error", context), status_code=status, headers=NO_STORE)

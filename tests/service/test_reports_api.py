@@ -93,6 +93,7 @@ def test_household_report_in_chinese_by_default_with_reasons_measures_and_histor
     assert all(text in html for text in raised)
     assert html.count(f"<td>{item['model_version']}</td>") == 2  # both scoring runs in the history table
     assert EARLIER in html and AS_OF in html
+    assert not re.search(r"\d{17}[\dXx]", html)  # no national ID number anywhere
 
 
 def test_english_switch_uses_the_english_catalogue(
@@ -135,7 +136,7 @@ def test_another_regions_household_is_404_and_an_unknown_one_too(
     browser = client.get(
         f"/reports/household/{other['household_pseudonym']}", headers={**headers, "Accept": "text/html"}
     )
-    assert browser.status_code == 404 and catalogue("zh")["error.title"] in browser.text
+    assert browser.status_code == 404 and catalogue("zh")["error.404"] in browser.text
 
 
 def test_region_report_counts_levels_lists_visits_and_disagreements(
