@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from models._forest_margin import forest_margin
+from models._treeshap_forest import UnsupportedModelError
 from models.measure_table import BY_RISK, MEASURES, Change, Condition, Measure, measure
 from models.measures import Proposal, propose_measures
 from models.risk_model import RiskModel
@@ -30,6 +31,7 @@ from models.whatif import apply_effects
 
 LABOUR_FEATURES: Final = ("no_labour_household", "labour_capable_count")
 _MEMO_LIMIT: Final = 200_000
+CHECK_ROWS: Final = 1_024  # rows whose forest margins are compared with LightGBM's in every batch
 _memo: dict[tuple[tuple[str, ...], bytes, int], list[Proposal]] = {}
 
 
@@ -119,13 +121,32 @@ def propose_groups(
     return ProposalGroups(np.asarray(group_of_row).reshape(-1), proposals)
 
 
+def margins(model: RiskModel, x: np.ndarray, check_rows: int = CHECK_ROWS) -> tuple[np.ndarray, np.ndarray | None]:
+    """The booster's margins of x, and each row's leaf values per tree when `ForestMargin` computed them.
+
+    The forest sums leaf values in LightGBM's order, so its margins are LightGBM's bitwise; that is checked
+    against `RiskModel.margin` on `check_rows` rows spread over the batch (all rows when there are fewer),
+    and LightGBM's own predict is used for the whole batch if any differs or the model has deeper trees.
+    """
+    try:
+        forest = forest_margin(model.booster)
+    except UnsupportedModelError:
+        return model.margin(x), None
+    leaves = forest.leaf_values(x)
+    ours = forest.margins(leaves)
+    sample = np.unique(np.linspace(0, len(x) - 1, min(check_rows, len(x))).astype(np.int64))
+    if not np.array_equal(ours[sample], model.margin(x[sample])):
+        return model.margin(x), None
+    return ours, leaves
+
+
 def what_if_probabilities(
-    model: RiskModel, profiles: pd.DataFrame, x: np.ndarray, margin: np.ndarray, codes: np.ndarray
+    model: RiskModel, profiles: pd.DataFrame, x: np.ndarray, leaves: np.ndarray | None, codes: np.ndarray
 ) -> np.ndarray:
     """Calibrated probability after each proposed measure: codes is rows × slots (None: no measure there).
 
-    `margin` is the booster's margin of x; it tells whether `ForestMargin` reproduces the booster bitwise on
-    these rows (then only trees that split on a changed column are re-evaluated), else LightGBM re-scores.
+    With `leaves` (from `margins`), only trees that split on a changed column are re-evaluated; without,
+    LightGBM re-scores the changed rows.
     """
     after = np.full(codes.shape, np.nan)
     present = codes != None  # noqa: E711 — element-wise on an object array
@@ -145,9 +166,7 @@ def what_if_probabilities(
         np.column_stack([x[:, numeric], *(number_column(profiles, c) for c in extra)]),
         columns=numeric_names + extra,
     )
-    forest = forest_margin(model.booster)
-    leaves = forest.leaf_values(x)
-    exact = bool(np.array_equal(forest.margins(leaves), margin))
+    forest = forest_margin(model.booster) if leaves is not None else None
     for code in sorted(set(codes[present].tolist())):
         item = measure(code)
         _check_numeric(item, model)
@@ -159,7 +178,7 @@ def what_if_probabilities(
         differs |= np.signbit(changed) != np.signbit(before)
         columns = numeric[differs.any(axis=0)]
         x_after[:, numeric] = changed
-        if exact:
+        if forest is not None and leaves is not None:
             margin_after = forest.margins_after_change(x_after, rows, leaves, columns)
         else:
             margin_after = model.margin(x_after)

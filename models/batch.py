@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from features import catalogue
-from models._batch_measures import propose_groups, what_if_probabilities
+from models._batch_measures import margins, propose_groups, what_if_probabilities
 from models.explanation_cache import ExplanationCache, profile_hashes
 from models.measures import Proposal
 from models.reasons import (
@@ -96,7 +96,7 @@ def explain_batch(
         return _empty(options)
     explainer = explainer or default_explainer(model.booster)
     x = model.prepare(profiles)
-    margin = model.margin(x)
+    margin, leaves = margins(model, x)
     hashes = profile_hashes(x)
     phi = _shap(explainer, x, hashes, cache, model_version)
     expected = float(explainer.expected_value)
@@ -133,7 +133,7 @@ def explain_batch(
     slots = options.top * options.per_reason
     fields = _measure_fields(groups.proposals, slots)
     codes = fields["code"][:, groups.group_of_row].T  # rows × slots
-    after = what_if_probabilities(model, profiles, x, margin, codes)
+    after = what_if_probabilities(model, profiles, x, leaves, codes)
     for k in range(1, slots + 1):
         for field in ("code", "zh", "en", "risks"):
             out[f"measure{k}_{field}"] = fields[field][k - 1][groups.group_of_row]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models._batch_measures import margins
 from models._forest_margin import ForestMargin
 from models.batch import BatchOptions, explain_batch, output_columns
 from models.explain import HouseholdExplanation, explain_households
@@ -116,3 +117,13 @@ def test_forest_margins_are_lightgbm_margins_bitwise() -> None:
     after = forest.margins_after_change(changed, rows, leaves, columns)
     assert after.tobytes() == model.margin(changed).tobytes()
     assert not np.array_equal(after, model.margin(x))  # the change mattered
+
+
+def test_margins_are_lightgbm_margins_and_fall_back_when_the_forest_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = small_model()
+    x = model.prepare(sample())
+    ours, leaves = margins(model, x)
+    assert leaves is not None and ours.tobytes() == model.margin(x).tobytes()
+    monkeypatch.setattr(ForestMargin, "margins", staticmethod(lambda leaves: leaves.sum(axis=1) + 1e-9))
+    fallback, none = margins(model, x)
+    assert none is None and fallback.tobytes() == model.margin(x).tobytes()
