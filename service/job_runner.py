@@ -222,54 +222,59 @@ def _check_scope(partitioned: PartitionedSources, region_prefix: str) -> None:
 
 def score_inputs(table: pd.DataFrame, thresholds: Thresholds) -> list[ScoreInput]:
     """The rows to store for one result table of `models.streaming` (reasons and measures as JSON objects)."""
-    reason_ranks = sorted({int(c[6]) for c in table.columns if c.startswith("reason") and c.endswith("_key")})
+    column = {name: table[name].tolist() for name in table.columns}  # plain Python values, read column-wise
+    reason_ranks = sorted({int(c[6]) for c in column if c.startswith("reason") and c.endswith("_key")})
     measure_ranks = sorted(
-        {int(c[7:].split("_")[0]) for c in table.columns if c.startswith("measure") and c.endswith("_code")}
+        {int(c[7:].split("_")[0]) for c in column if c.startswith("measure") and c.endswith("_code")}
     )
-    rows = []
-    for record in table.to_dict("records"):
-        reasons = [
-            {
-                "key": _text(record[f"reason{k}_key"]),
-                "code": _text(record[f"reason{k}_code"]),
-                "zh": _text(record[f"reason{k}_zh"]),
-                "en": _text(record[f"reason{k}_en"]),
-                "points": float(record[f"reason{k}_points"]),
-                "sentence_zh": _text(record[f"reason{k}_sentence_zh"]),
-                "sentence_en": _text(record[f"reason{k}_sentence_en"]),
-            }
-            for k in reason_ranks
-            if _text(record[f"reason{k}_key"]) is not None
-        ]
-        measures = [
-            {
-                "measure": _text(record[f"measure{k}_code"]),
-                "zh": _text(record[f"measure{k}_zh"]),
-                "en": _text(record[f"measure{k}_en"]),
-                "risks": [risk for risk in (_text(record[f"measure{k}_risks"]) or "").split(",") if risk],
-                "probability_after": float(record[f"measure{k}_probability_after"]),
-                "points": float(record[f"measure{k}_points"]),
-            }
-            for k in measure_ranks
-            if _text(record[f"measure{k}_code"]) is not None
-        ]
-        probability = float(record["probability"])
-        rows.append(
-            ScoreInput(
-                household_pseudonym=str(record["household_id"]),
-                region_code=str(record["region_code"]),
-                as_of=pd.Timestamp(record["as_of"]).date(),
-                model_version=str(record["model_version"]),
-                probability=probability,
-                level=thresholds.level(probability),
-                input_hash="blake2b:" + str(record["profile_hash"]),
-                reasons=reasons,
-                measures=measures,
-                rule_flags={rule.name: bool(record[RULE_PREFIX + rule.name]) for rule in RULES},
-                synthetic=bool(record["synthetic"]),
-            )
+    reasons: list[list[dict[str, Any]]] = [[] for _ in range(len(table))]
+    for k in reason_ranks:
+        fields = [column[f"reason{k}_{f}"] for f in ("key", "code", "zh", "en", "points", "sentence_zh", "sentence_en")]
+        for i, (key, code, zh, en, points, sentence_zh, sentence_en) in enumerate(zip(*fields, strict=True)):
+            if isinstance(key, str):
+                reasons[i].append(
+                    {
+                        "key": key,
+                        "code": _text(code),
+                        "zh": _text(zh),
+                        "en": _text(en),
+                        "points": float(points),
+                        "sentence_zh": _text(sentence_zh),
+                        "sentence_en": _text(sentence_en),
+                    }
+                )
+    measures: list[list[dict[str, Any]]] = [[] for _ in range(len(table))]
+    for k in measure_ranks:
+        fields = [column[f"measure{k}_{f}"] for f in ("code", "zh", "en", "risks", "probability_after", "points")]
+        for i, (code, zh, en, risks, after, points) in enumerate(zip(*fields, strict=True)):
+            if isinstance(code, str):
+                measures[i].append(
+                    {
+                        "measure": code,
+                        "zh": _text(zh),
+                        "en": _text(en),
+                        "risks": [risk for risk in (_text(risks) or "").split(",") if risk],
+                        "probability_after": float(after),
+                        "points": float(points),
+                    }
+                )
+    flags = [(rule.name, column[RULE_PREFIX + rule.name]) for rule in RULES]
+    return [
+        ScoreInput(
+            household_pseudonym=str(column["household_id"][i]),
+            region_code=str(column["region_code"][i]),
+            as_of=pd.Timestamp(column["as_of"][i]).date(),
+            model_version=str(column["model_version"][i]),
+            probability=float(probability),
+            level=thresholds.level(float(probability)),
+            input_hash="blake2b:" + str(column["profile_hash"][i]),
+            reasons=reasons[i],
+            measures=measures[i],
+            rule_flags={name: bool(values[i]) for name, values in flags},
+            synthetic=bool(column["synthetic"][i]),
         )
-    return rows
+        for i, probability in enumerate(column["probability"])
+    ]
 
 
 def _text(value: object) -> str | None:
