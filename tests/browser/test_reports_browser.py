@@ -106,6 +106,9 @@ def test_official_signs_in_and_reads_the_county_report_in_chinese(
     top = service.own_households[0]["household_pseudonym"]
     assert official.locator("table.visit").first.locator("tbody tr").first.inner_text().startswith(top)
     _check(official, errors, screenshots, "region")
+    official.locator("table.visit").first.locator(f"a:text-is('{top}')").click()  # the visit list links households
+    official.wait_for_load_state()
+    assert official.url.endswith(f"/reports/household/{top}?lang=zh") and top in official.inner_text("h1")
 
 
 def test_household_report_and_the_english_switch(
@@ -143,10 +146,11 @@ def test_the_pdf_download_is_a_pdf(browser: Any, service: Service, errors: list[
         page.context.close()
 
 
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_scientist_reads_the_model_report_but_no_household(
-    browser: Any, service: Service, errors: list[str], screenshots: Path
+    browser: Any, service: Service, errors: list[str], screenshots: Path, viewport: dict[str, int]
 ) -> None:
-    page = _page(browser, service, service.scientist_key, DESKTOP, errors)
+    page = _page(browser, service, service.scientist_key, viewport, errors)
     try:
         assert "/reports/model" in page.url
         assert catalogue("zh")["model.fairness"] in page.inner_text("main")
