@@ -36,6 +36,13 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 
 Format = Literal["html", "pdf"]
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+# Pages need nothing but their inline stylesheet and inline SVG: no script, no external resource, no framing.
+PAGE_HEADERS = NO_STORE | {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+}
 STATUS: dict[type[ServiceError], int] = {
     NotFoundError: 404,
     OutOfScopeError: 403,
@@ -122,7 +129,7 @@ def _page(
         return Response(
             html_to_pdf(html), media_type="application/pdf", headers={**NO_STORE, "Content-Disposition": disposition}
         )
-    return HTMLResponse(html, headers=NO_STORE)
+    return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
 def _error_page(request: Request, error: ServiceError, m: Messages) -> Response | None:
@@ -139,7 +146,7 @@ def _error_page(request: Request, error: ServiceError, m: Messages) -> Response 
         "status": status,
         "login_url": f"/reports/login?lang={m.lang}",
     }
-    return HTMLResponse(render_page("error", context), status_code=status, headers=NO_STORE)
+    return HTMLResponse(render_page("error", context), status_code=status, headers=PAGE_HEADERS)
 
 
 LangQuery = Annotated[str | None, Query(description="zh (default) or en")]
@@ -245,7 +252,7 @@ def _login_page(m: Messages, target: str, error: str | None, settings: ServiceSe
         "next": target,
         "action": "/reports/login",
     }
-    return HTMLResponse(render_page("login", context), status_code=status, headers=NO_STORE)
+    return HTMLResponse(render_page("login", context), status_code=status, headers=PAGE_HEADERS)
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -77,6 +77,7 @@ def test_household_report_in_chinese_by_default_with_reasons_measures_and_histor
     login(client, key_of(db, Role.OFFICIAL, COUNTY))
     page = client.get(f"/reports/household/{item['household_pseudonym']}")
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")  # no script, nothing fetched
     html = page.text
     assert '<html lang="zh-CN">' in html
     assert html.count("<h1") == 1
