@@ -21,6 +21,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -77,7 +78,7 @@ class JobRunner:
         settings: ServiceSettings,
         key: PseudonymKey | None,
         *,
-        executor_factory: Callable[[], Any] | None = None,
+        executor_factory: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.database = database
         self.holder = holder
@@ -177,17 +178,13 @@ class JobRunner:
         )
         thresholds = Thresholds(self.settings.high_threshold, self.settings.medium_threshold)
         scope = Scope(region_prefix)
-        executor = self.executor_factory() if self.executor_factory is not None else None
-        try:
+        with self.executor_factory() if self.executor_factory is not None else nullcontext() as executor:
             for partition, table in score_partitions(scoring, partitioned, skip=done, executor=executor):
                 rows = score_inputs(table, thresholds)
                 with self.database.session() as session:
                     commit_chunk(session, scope, caller, job_id, partition.index, rows)
                 if self._stop.is_set():
                     return False
-        finally:
-            if executor is not None and hasattr(executor, "shutdown"):
-                executor.shutdown()
         return True
 
     def _finish(self, job_id: uuid.UUID, status: JobStatus, error: str | None = None) -> None:
@@ -197,11 +194,15 @@ class JobRunner:
         log.info("job %s: %s after %d rows", job_id, status.value, view.rows_done)
 
 
-def job_executor(settings: ServiceSettings) -> Callable[[], Any] | None:
-    """Where job partitions run: in the runner's thread (None), or on the Dask scheduler of `dask_scheduler`."""
+def job_executor(settings: ServiceSettings) -> Callable[[], AbstractContextManager[Any]] | None:
+    """Where job partitions run: in the runner's thread (None), or on the Dask scheduler of `dask_scheduler`
+    (connected for each job, so that a scheduler restarted between jobs is found again)."""
     if not settings.dask_scheduler:
         return None
-    raise NotImplementedError("dask_scheduler")
+    from models.cluster import dask_executor
+
+    address = settings.dask_scheduler
+    return lambda: dask_executor(address)
 
 
 def _check_scope(partitioned: PartitionedSources, region_prefix: str) -> None:

@@ -252,3 +252,34 @@ def test_a_job_killed_mid_way_resumes_without_lost_or_duplicated_rows(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_jobs_run_on_a_dask_scheduler_with_the_same_scores(
+    tmp_path: Path, holder: ModelHolder, county_folder: Path, registered: Registered
+) -> None:
+    from distributed import LocalCluster
+
+    from service.migrate import upgrade_database
+
+    url = f"sqlite:///{tmp_path / 'dask.db'}"
+    upgrade_database(url)
+    database = open_database(url)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        settings = service_settings(
+            tmp_path, database, jobs_allowed_root=county_folder, dask_scheduler=cluster.scheduler_address
+        )
+        with TestClient(create_app(settings, holder=holder, database=database, pseudonym_key=KEY)) as client:
+            headers = bearer(database, Role.MONITOR, REGION)
+            submitted = client.post("/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers)
+            job = _wait(client, submitted.json()["id"], headers, timeout_s=180)
+            assert job["status"] == "done", job
+            table = pd.read_parquet(io.BytesIO(client.get(job["results"], headers=headers).content))
+    database.dispose()
+    ids = _county_households(registered)
+    serving = holder.current
+    assert serving is not None
+    own = build_profiles(ingest(select_households(registered.city, ids), KEY), AS_OF)
+    expected = pd.Series(serving.model.predict_proba(own), index=own["household_id"])
+    got = table.set_index("household_pseudonym")["probability"]
+    assert len(table) == len(ids)
+    np.testing.assert_array_equal(got.loc[expected.index].to_numpy(), expected.to_numpy())
