@@ -377,12 +377,18 @@ def main(argv: list[str] | None = None) -> None:
         run_phase(ours, "/v1/households:score", bodies.households, warm, args.clients)
         profiles = run_phase(ours, "/v1/profiles:score", bodies.profiles, args.requests, args.clients)
         households = run_phase(ours, "/v1/households:score", bodies.households, args.requests // 2, args.clients)
+        # One client, for reference: the work per request without queueing behind the other clients.
+        profiles_alone = run_phase(ours, "/v1/profiles:score", bodies.profiles, args.requests // 4, 1)
+        households_alone = run_phase(ours, "/v1/households:score", bodies.households, args.requests // 8, 1)
         print(
             f"  {'server-side latency, ms':<34} {'p50':>7} {'p99':>8}   {'target':<18}"
             f"{'client p50':>10} {'p99':>7} {'req/s':>9} {'CPU ms/req':>10}  load"
         )
         print(_latency_line(f"profiles:score + explanations ({profiles.requests})", profiles, TARGETS["profiles"]))
         print(_latency_line(f"households:score ({households.requests})", households, TARGETS["households"]))
+        print("  one client at a time (reference, no queueing):")
+        print(_latency_line(f"profiles:score ({profiles_alone.requests})", profiles_alone, TARGETS["profiles"]))
+        print(_latency_line(f"households:score ({households_alone.requests})", households_alone, TARGETS["households"]))
         print(
             f"  the clients used {profiles.client_cpu_s / profiles.requests * 1000:.2f} ms CPU per profiles:score "
             "request (they share the cores with the server)",
