@@ -15,6 +15,8 @@ row whose household is not in the households table belongs to no partition; such
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -22,10 +24,11 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from features.contract import TABLES
 from features.errors import SourceFolderError
-from features.sources import Sources, arrow_to_frame, coerce_sources, read_arrow_tables
+from features.sources import MANIFEST, Sources, arrow_to_frame, coerce_sources, read_arrow_tables
 
 DEFAULT_MAX_HOUSEHOLDS: Final = 50_000
 COUNTY_DIGITS: Final = 6
@@ -55,9 +58,26 @@ class PartitionedSources:
 
     @classmethod
     def read(cls, folder: Path | str, *, max_households: int = DEFAULT_MAX_HOUSEHOLDS) -> PartitionedSources:
-        tables, manifest, warnings = read_arrow_tables(folder)
-        # The tables were read for this call alone: each is released as soon as its sorted copy exists.
-        return cls.of(tables, manifest, warnings, max_households=max_households, _consume=True)
+        """Read and partition a source folder; Parquet tables are read and sorted one at a time."""
+        folder = Path(folder)
+        if not folder.is_dir() or any(folder.glob("*.csv")):
+            tables, manifest, warnings = read_arrow_tables(folder)
+            return cls._build(list(tables), tables.pop, manifest, warnings, max_households)
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8")) if (folder / MANIFEST).is_file() else {}
+        known = {f"{name}.parquet" for name in TABLES} | {MANIFEST}
+        warnings = [
+            f"ignored file {file.name}: not a table of the contract"
+            for file in sorted(folder.iterdir())
+            if file.is_file() and file.name not in known and not file.name.startswith(".")
+        ]
+        names = [name for name in TABLES if (folder / f"{name}.parquet").is_file()]
+        return cls._build(
+            names,
+            lambda name: _read_parquet(folder / f"{name}.parquet"),
+            manifest,
+            warnings,
+            max_households,
+        )
 
     @classmethod
     def of(
@@ -67,25 +87,44 @@ class PartitionedSources:
         warnings: list[str] | None = None,
         *,
         max_households: int = DEFAULT_MAX_HOUSEHOLDS,
-        _consume: bool = False,
     ) -> PartitionedSources:
         """Partition tables already read (see the module docstring)."""
+        return cls._build(list(tables), tables.__getitem__, manifest, warnings, max_households)
+
+    @classmethod
+    def _build(
+        cls,
+        names: list[str],
+        load: Callable[[str], pa.Table],
+        manifest: dict[str, Any] | None,
+        warnings: list[str] | None,
+        max_households: int,
+    ) -> PartitionedSources:
+        """Load each table once (households and members first), sort it by partition and keep only the sorted
+        copy, so that memory holds the sorted tables plus one table being sorted."""
         if max_households < 1:
             raise ValueError("max_households must be at least 1")
-        if "households" not in tables:
+        if "households" not in names:
             raise SourceFolderError("the source folder has no households table")
         warnings = list(warnings or [])
-        households = tables["households"]
+        households = load("households")
         partitions, of_household = _assign(households, max_households)
         count = len(partitions)
         sorted_tables: dict[str, pa.Table] = {}
         offsets: dict[str, np.ndarray] = {}
         ids = households.column("household_id")
-        members = tables.get("members")
-        for name in list(tables):
-            table = tables.pop(name) if _consume and name not in ("households", "members", "villages") else tables[name]
+        members: pa.Table | None = load("members") if "members" in names else None
+        for name in sorted(names, key=lambda n: n != "members"):
+            table: pa.Table = (
+                households
+                if name == "households"
+                else members
+                if name == "members" and members is not None
+                else load(name)
+            )
             if name == "villages":
-                continue  # reference data: every partition gets all of it
+                sorted_tables[name] = table  # reference data: every partition gets all of it
+                continue
             if name == "households":
                 of_row = of_household
             elif name == "member_status":
@@ -102,8 +141,7 @@ class PartitionedSources:
             kept = order[of_row[order] >= 0]
             sorted_tables[name] = table.take(pa.array(kept))
             offsets[name] = np.concatenate(([0], np.cumsum(np.bincount(of_row[kept], minlength=count))))
-        if "villages" in tables:
-            sorted_tables["villages"] = tables["villages"]
+            del table
         return cls(partitions, sorted_tables, offsets, dict(manifest or {}), warnings)
 
     def __len__(self) -> int:
@@ -125,14 +163,28 @@ class PartitionedSources:
         for name, table in self.tables.items():
             if name in self.offsets:
                 start, end = self.offsets[name][first], self.offsets[name][stop]
-                out[name] = table.slice(int(start), int(end - start))
+                out[name] = _decoded(table.slice(int(start), int(end - start)))
             else:
-                out[name] = table
+                out[name] = _decoded(table)
         return out
 
     def sources(self, index: int) -> Sources:
         """Partition `index` as contract-typed `Sources`."""
         return arrow_sources(self.arrow(index), self.manifest)
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    # Plain strings: Arrow dictionaries would halve member_status, but `take` across a dictionary column's
+    # chunks (one per row group) unifies dictionaries and made partitioning a 1 M city ten times slower.
+    return pq.read_table(path)
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """Dictionary columns as their plain values (what the contract's readers and validation expect)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
+    return table
 
 
 def pack_tables(tables: dict[str, pa.Table]) -> dict[str, bytes]:
