@@ -1,4 +1,4 @@
-"""A running service (real uvicorn process, SQLite, the test registry's champion) and headless Chromium.
+"""A running service (uvicorn on a free port, SQLite, the test registry's champion) and headless Chromium.
 
 Chromium comes from the OS packages (`scripts/os-deps.sh`), driven by Playwright through `executable_path`:
 Playwright never downloads a browser here. Without a `chromium` on the PATH the browser tests are skipped with
@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,13 +20,16 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+import uvicorn
 
+from service.app import create_app
 from service.db import open_database
 from service.keys import create_key
 from service.migrate import upgrade_database
+from service.model_holder import ModelHolder
 from service.settings import ServiceSettings
 from service.tables import Role
-from tests.service.api_support import batch_profiles, registered  # noqa: F401 — fixtures
+from tests.service.api_support import KEY, batch_profiles, holder, registered  # noqa: F401 — fixtures
 from tests.service.test_api_scores import profile_row
 
 COUNTY = "990101"
@@ -74,13 +76,14 @@ def _score(url: str, key: str, profiles: pd.DataFrame, prefix: str, n: int) -> l
 
 @pytest.fixture(scope="module")
 def service(
-    registered: Any,  # noqa: F811
+    holder: ModelHolder,  # noqa: F811
     batch_profiles: pd.DataFrame,  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Service]:
+    """The real app served by uvicorn on a free port in a background thread, with the session's model."""
     chromium_path()
     folder = tmp_path_factory.mktemp("browser-service")
-    settings = ServiceSettings(data_dir=folder)
+    settings = ServiceSettings(data_dir=folder, model_poll_s=0)
     upgrade_database(settings.database_url)
     database = open_database(settings.database_url, settings)
     with database.session() as session:
@@ -92,40 +95,23 @@ def service(
                 ("scientist", Role.SCIENTIST, COUNTY),
             )
         }
-    database.dispose()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RELAPSE_DATA_DIR": str(folder),
-        "RELAPSE_MLFLOW_URI": registered.tracking_uri,
-        "RELAPSE_MODEL_POLL_S": "0",
-    }
-    env.pop("RELAPSE_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "relapse", "serve", "--port", str(port)],
-        env=env,
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
+    app = create_app(settings, holder=holder, database=database, pseudonym_key=KEY)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, name="report-service", daemon=True)
+    thread.start()
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        else:
-            raise AssertionError(process.stderr.read().decode() if process.stderr else "the service did not start")
+        deadline = time.monotonic() + 30
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started, "the service did not start"
+        url = f"http://127.0.0.1:{server.config.port}"
         own = _score(url, keys["monitor"], batch_profiles, COUNTY, 25)
         other = _score(url, keys["monitor"], batch_profiles, OTHER_COUNTY, 1)[0]["household_pseudonym"]
         yield Service(url, keys["official"], keys["scientist"], own, other)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        server.should_exit = True
+        thread.join(timeout=30)
+        database.dispose()
 
 
 @pytest.fixture(scope="module")
