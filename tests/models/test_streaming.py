@@ -134,3 +134,27 @@ def test_write_scores_keeps_the_schema_and_every_row(tmp_path: Path) -> None:
     back = read_previous(out)
     assert back is not None and back["household_id"].is_unique
     assert not (tmp_path / "scores.parquet.partial").exists()
+
+
+def test_relapse_score_writes_every_household_and_a_rerun_reuses_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_settings: object
+) -> None:
+    from typer.testing import CliRunner
+
+    from relapse import score_command
+    from relapse.cli import app
+
+    monkeypatch.setattr(score_command, "registered_model", lambda version: (small_model(), "3"))
+    out = tmp_path / "scores.parquet"
+    args = ["score", "--data", str(city_folder(2_000, 1)), "--as-of", "2024-01-01", "--out", str(out)]
+    first = CliRunner().invoke(app, [*args, "--partition-households", "400"])
+    assert first.exit_code == 0, first.output
+    assert "scored 2,000 households" in first.output and "SYNTHETIC" in first.output
+    written = pq.read_table(out).to_pandas()
+    assert len(written) == 2_000 and written["household_id"].is_unique
+    again = CliRunner().invoke(app, args)  # --previous defaults to --out: everything reused
+    assert again.exit_code == 0, again.output
+    assert "reusing unchanged households" in " ".join(again.output.split())  # rich wraps long lines
+    pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), written, check_exact=True)
+    both = CliRunner().invoke(app, [*args, "--workers", "2", "--local-cluster", "2"])
+    assert both.exit_code != 0 and "choose one of" in " ".join(both.output.split())
