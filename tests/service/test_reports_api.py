@@ -299,3 +299,18 @@ def test_cached_region_data_merges_new_scores_like_a_fresh_read(
         fresh = region_data(session, scope, 50, 5)
     assert before.summary.households == 6 and merged.summary.households == 12
     assert merged == fresh
+
+
+def test_township_and_village_reports_narrow_the_county(
+    client: TestClient, db: Database, batch_profiles: pd.DataFrame
+) -> None:
+    items = score_region(client, db, batch_profiles, COUNTY, 20)
+    village = items[0]["region_code"]
+    headers = bearer(db, Role.OFFICIAL, COUNTY)
+    zh = catalogue("zh")
+    for code, level in ((village[:9], "township"), (village, "village")):
+        html = client.get(f"/reports/region/{code}", headers=headers).text
+        inside = [i for i in items if i["region_code"].startswith(code)]
+        assert zh["region.title"].format(level=zh[f"region.level.{level}"], code=code) in html
+        assert zh["region.households_n"].format(n=len(inside)) in html
+        assert all(i["household_pseudonym"] in html for i in inside)
