@@ -154,31 +154,27 @@ def score_profiles(job: ScoringJob, profiles: pd.DataFrame, previous: pd.DataFra
     job = job.with_explainer()
     profiles = profiles.reset_index(drop=True)
     cache = ExplanationCache(job.cache_dir) if job.cache_dir is not None else None
-    reused = _reusable(job, profiles, previous)
-    fresh_rows = np.flatnonzero(reused["probability"].isna().to_numpy()) if reused is not None else None
-    if reused is None or fresh_rows is None:
-        table = explain_batch(
+    at = _reusable(job, profiles, previous)  # each profile's row in `previous` (−1: none)
+    fresh_rows = np.arange(len(profiles)) if at is None else np.flatnonzero(at < 0)
+    parts = []
+    if at is not None and previous is not None and len(fresh_rows) < len(profiles):
+        kept = np.flatnonzero(at >= 0)
+        old = previous.iloc[at[kept]][output_columns(job.options)]
+        parts.append(old.set_axis(kept))
+    if len(fresh_rows):
+        fresh = explain_batch(
             job.model,
-            profiles,
+            profiles.iloc[fresh_rows],
             options=job.options,
             explainer=job.explainer,
             cache=cache,
             model_version=job.model_version,
         )
-    else:
-        table = reused
-        if len(fresh_rows):
-            fresh = explain_batch(
-                job.model,
-                profiles.iloc[fresh_rows],
-                options=job.options,
-                explainer=job.explainer,
-                cache=cache,
-                model_version=job.model_version,
-            )
-            table.iloc[fresh_rows] = fresh.to_numpy()
-        for name in ID_COLUMNS:
-            table[name] = profiles[name].to_numpy()
+        parts.append(fresh.set_axis(fresh_rows))
+    table = _typed(pd.concat(parts).sort_index() if len(parts) > 1 else parts[0], job.options, partial=True)
+    for name in ID_COLUMNS:  # the profiles' own (the earlier run may predate a household's move)
+        table[name] = profiles[name].to_numpy()
+    table = table.reset_index(drop=True)
     table["model_version"] = job.model_version
     table["synthetic"] = job.synthetic
     flags = rule_flags(profiles)
@@ -187,25 +183,32 @@ def score_profiles(job: ScoringJob, profiles: pd.DataFrame, previous: pd.DataFra
     return _typed(table, job.options)
 
 
-def _reusable(job: ScoringJob, profiles: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The output columns of `previous` rows matching each profile's hash (probability NaN where none does)."""
+def _reusable(job: ScoringJob, profiles: pd.DataFrame, previous: pd.DataFrame | None) -> np.ndarray | None:
+    """Each profile's row in `previous` with the same model version and profile hash (−1: none); None when
+    `previous` cannot serve (absent, empty, or written with other options)."""
     if previous is None or not len(previous):
         return None
-    hashes = [h.hex() for h in profile_hashes(job.model.prepare(profiles))]
-    columns = output_columns(job.options)
-    if not set(columns) <= set(previous.columns):
+    if not set(output_columns(job.options)) <= set(previous.columns):
         return None  # written with other options
-    earlier = previous[previous["model_version"] == job.model_version].drop_duplicates("profile_hash")
-    earlier = earlier.set_index("profile_hash")[[c for c in columns if c != "profile_hash"]]
-    matched = earlier.reindex(hashes).reset_index()
-    return matched[columns].astype(object)
+    hashes = [h.hex() for h in profile_hashes(job.model.prepare(profiles))]
+    positions = np.flatnonzero((previous["model_version"] == job.model_version).to_numpy())
+    if not len(positions):
+        return np.full(len(profiles), -1, dtype=np.int64)
+    earlier = previous["profile_hash"].to_numpy(dtype=object)[positions]
+    _, first = np.unique(earlier.astype(str), return_index=True)  # a repeated hash: its first row will do
+    found = pd.Index(earlier[first]).get_indexer(hashes)
+    at = np.where(found >= 0, positions[first][np.maximum(found, 0)], -1)
+    return at
 
 
-def _typed(table: pd.DataFrame, options: BatchOptions) -> pd.DataFrame:
-    """The result columns in order with the schema's types (text as pandas' `str`, missing as NaN)."""
+def _typed(table: pd.DataFrame, options: BatchOptions, *, partial: bool = False) -> pd.DataFrame:
+    """The result columns in order with the schema's types (text as pandas' `str`, missing as NaN); `partial`:
+    only the columns `table` has, index kept."""
     schema = result_schema(options)
     out = {}
     for item in schema:
+        if partial and item.name not in table.columns:
+            continue
         values = table[item.name]
         if pa.types.is_floating(item.type):
             out[item.name] = pd.to_numeric(values, errors="coerce").astype("float64")
@@ -215,7 +218,7 @@ def _typed(table: pd.DataFrame, options: BatchOptions) -> pd.DataFrame:
             out[item.name] = pd.to_datetime(values).dt.normalize()
         else:
             out[item.name] = values.astype("str")
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, index=table.index if partial else None)
 
 
 def score_partitions(
@@ -331,7 +334,11 @@ def _previous_for(previous: pd.DataFrame | None, tables: dict[str, pa.Table]) ->
     """The earlier rows of the partition's households (what a worker needs to reuse unchanged results)."""
     if previous is None:
         return None
-    ids = tables["households"].column("household_id").to_pandas()
+    ids = tables["households"].column("household_id").to_numpy(zero_copy_only=False)
+    index = pd.Index(previous["household_id"])
+    if index.is_unique:  # one row per household, as write_scores writes: a hash look-up, not a scan
+        at = index.get_indexer(ids)
+        return previous.iloc[at[at >= 0]]
     return previous[previous["household_id"].isin(ids)]
 
 
