@@ -3,16 +3,19 @@
 `score_partition` is the unit of work: one partition's Arrow tables (`features.partitions`) are validated,
 pseudonymised (`features.ingestion.ingest`), turned into profiles as of the reference date
 (`features.profiles.build_profiles`, the function training and the API use) and explained
-(`models.batch.explain_batch`). It is a plain function of its inputs, so a process pool or a Dask worker runs
-it as it is and gets bitwise the same table.
+(`models.batch.explain_batch`). It is a plain function of its inputs, so a process pool or a Dask worker
+(`models.cluster`) runs it as it is and gets bitwise the same table.
 
-`score_partitions` runs every partition in order in this process, or hands them to an executor (`map`
-returning results in input order), and yields each partition's table as it completes; memory holds the Arrow
-tables and the partitions in flight. `write_scores` appends the tables to one Parquet file with a fixed schema.
+`score_partitions` scores consecutive small partitions together (up to `unit_households`), in this process or
+on an executor with a bounded number of units in flight (sent as Arrow IPC bytes), and yields each
+partition's table in partition order; memory holds the Arrow tables and the units in flight. `write_scores`
+appends the tables to one Parquet file with a fixed schema.
 
 Re-runs: a result table of an earlier run (`previous`) is reused for every household whose profile hash is
-unchanged under the same model version and options; only changed households are explained again. The
-explanation cache (`models.explanation_cache`) keeps their SHAP values across runs as well.
+unchanged under the same model version and options; only changed households are explained again. With a
+`cache_dir`, the explanation cache (`models.explanation_cache`) also keeps SHAP values by (model version,
+profile hash) — opt-in, since it stores 800 bytes a household and version and the result file already
+serves unchanged households.
 """
 
 from __future__ import annotations
