@@ -15,6 +15,7 @@ import typer
 from relapse._progress import console, progress_bar
 
 DEMO_SEED = 20_260_101
+DEMO_JOB = "demo city (relapse demo)"
 
 
 def demo_sources_dir(data_dir: Path) -> Path:
@@ -61,6 +62,7 @@ def demo(
     console.print("SYNTHETIC DATA — a fictional city; no real person or place.")
     ensure_champion(sources)
     ensure_admin_key()
+    ensure_demo_scores(out, sources.manifest.get("extract_date"))
 
 
 def ensure_admin_key() -> None:
@@ -82,6 +84,50 @@ def ensure_admin_key() -> None:
         console.print("[bold]First API key for the local admin — shown once, keep it:[/]")
         console.print(f"  {created.plaintext}")
         console.print('  e.g. curl -H "Authorization: Bearer <key>" http://127.0.0.1:8000/v1/model')
+    finally:
+        database.dispose()
+
+
+def ensure_demo_scores(folder: Path, extract_date: str | None) -> None:
+    """Score the demo city once as a batch job, so that the region reports and visit lists have something to
+    show from the first start (`relapse demo` runs it in this process, like the service's runner would)."""
+    from datetime import date
+
+    from features.pseudonyms import ensure_local_key
+    from service.db import open_database
+    from service.job_runner import JobRunner
+    from service.keys import Caller
+    from service.model_holder import ModelHolder, RegistrySource
+    from service.scope import Scope
+    from service.settings import get_settings as service_settings
+    from service.store import create_job, list_jobs
+    from service.tables import JobStatus
+
+    settings = service_settings()
+    database = open_database(settings.database_url)
+    try:
+        everywhere = Scope.everything()
+        with database.session() as session:
+            done = [j for j in list_jobs(session, everywhere, statuses=[JobStatus.DONE]) if j.source == DEMO_JOB]
+        if done:
+            console.print(f"[green]✓[/] demo city scored ({done[0].rows_done:,} households, job {done[0].id})")
+            return
+        holder = ModelHolder(
+            RegistrySource(settings.mlflow_uri, settings.model_name, settings.model_alias),
+            settings.model_cache_dir or settings.data_dir / "model-cache",
+        )
+        holder.start()
+        as_of = date.fromisoformat(extract_date) if extract_date else date.today()
+        options = {"folder": str(folder.resolve()), "as_of": as_of.isoformat(), "explain": True}
+        with database.session() as session:
+            job = create_job(session, everywhere, Caller.local_operator(), source=DEMO_JOB, options=options)
+        runner = JobRunner(database, holder, settings, ensure_local_key()[0])
+        with progress_bar(f"scoring the demo city as of {as_of}") as report:
+            status = runner.run(job.id, progress=report)
+        if status is not JobStatus.DONE:
+            console.print(f"[red]scoring the demo city ended {status.value}; see GET /v1/jobs/{job.id}[/]")
+            raise typer.Exit(1)
+        console.print(f"[green]✓[/] scored the demo city as of {as_of} (batch job {job.id}): reports have data")
     finally:
         database.dispose()
 

@@ -36,7 +36,7 @@ from features.partitions import PartitionedSources
 from features.pseudonyms import PseudonymKey
 from features.rules import RULES
 from models.batch import BatchOptions
-from models.streaming import RULE_PREFIX, ScoringJob, score_partitions
+from models.streaming import RULE_PREFIX, Progress, ScoringJob, score_partitions
 from service.db import Database
 from service.errors import ServiceError
 from service.keys import caller_of_key
@@ -138,14 +138,14 @@ class JobRunner:
         self.run(queued[-1].id)  # list_jobs is newest first
         return True
 
-    def run(self, job_id: uuid.UUID) -> JobStatus:
+    def run(self, job_id: uuid.UUID, progress: Progress | None = None) -> JobStatus:
         with self.database.session() as session:
             job = update_job(session, EVERYWHERE, job_id, status=JobStatus.RUNNING)
             caller = caller_of_key(session, job.caller_key_id)
             done = committed_chunks(session, EVERYWHERE, job_id)
         log.info("job %s: running (%d chunks committed before)", job_id, len(done))
         try:
-            finished = self._score(job_id, job.region_prefix, job.options, caller, done)
+            finished = self._score(job_id, job.region_prefix, job.options, caller, done, progress)
         except (JobFailed, FeaturesError, ServiceError) as error:
             self._finish(job_id, JobStatus.FAILED, str(error))
             return JobStatus.FAILED
@@ -156,7 +156,13 @@ class JobRunner:
         return JobStatus.DONE
 
     def _score(
-        self, job_id: uuid.UUID, region_prefix: str, options: dict[str, Any], caller: Any, done: set[int]
+        self,
+        job_id: uuid.UUID,
+        region_prefix: str,
+        options: dict[str, Any],
+        caller: Any,
+        done: set[int],
+        progress: Progress | None = None,
     ) -> bool:
         serving = self.holder.current
         if serving is None:
@@ -179,7 +185,9 @@ class JobRunner:
         thresholds = Thresholds(self.settings.high_threshold, self.settings.medium_threshold)
         scope = Scope(region_prefix)
         with self.executor_factory() if self.executor_factory is not None else nullcontext() as executor:
-            for partition, table in score_partitions(scoring, partitioned, skip=done, executor=executor):
+            for partition, table in score_partitions(
+                scoring, partitioned, skip=done, executor=executor, progress=progress
+            ):
                 rows = score_inputs(table, thresholds)
                 with self.database.session() as session:
                     commit_chunk(session, scope, caller, job_id, partition.index, rows)
