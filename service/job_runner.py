@@ -186,7 +186,12 @@ class JobRunner:
         scope = Scope(region_prefix)
         with self.executor_factory() if self.executor_factory is not None else nullcontext() as executor:
             for partition, table in score_partitions(
-                scoring, partitioned, skip=done, executor=executor, progress=progress
+                scoring,
+                partitioned,
+                skip=done,
+                executor=executor,
+                progress=progress,
+                unit_households=self.settings.job_chunk_households,  # one chunk per unit of work: progress moves
             ):
                 rows = score_inputs(table, thresholds)
                 with self.database.session() as session:

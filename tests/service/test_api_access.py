@@ -20,15 +20,7 @@ from service.model_holder import ModelHolder, RegistrySource
 from service.scope import Scope
 from service.settings import ServiceSettings
 from service.tables import AuditEntry, Role, ScoreRecord
-from tests.service.api_support import (  # noqa: F401 — fixtures
-    KEY,
-    batch_profiles,
-    bearer,
-    client,
-    holder,
-    registered,
-    settings,
-)
+from tests.service.api_support import KEY, bearer
 from tests.service.test_api_scores import _household_in, profile_row
 
 # A county of the synthetic province with no households in the test city: "another county" for scope tests.

@@ -31,16 +31,7 @@ from service.db import Database, open_database
 from service.keys import create_key
 from service.model_holder import ModelHolder
 from service.tables import AuditEntry, JobChunk, Role, ScoreRecord
-from tests.service.api_support import (  # noqa: F401 — fixtures
-    AS_OF,
-    KEY,
-    Registered,
-    bearer,
-    holder,
-    registered,
-    service_settings,
-)
-from tests.service.conftest import db, migrated_url  # noqa: F401 — fixtures
+from tests.service.api_support import AS_OF, KEY, Registered, bearer, service_settings
 
 REGION = "990101"
 
@@ -210,7 +201,7 @@ def test_a_job_killed_mid_way_resumes_without_lost_or_duplicated_rows(
         "RELAPSE_DATA_DIR": str(tmp_path),
         "RELAPSE_MLFLOW_URI": registered.tracking_uri,
         "RELAPSE_JOBS_ALLOWED_ROOT": str(county_folder),
-        "RELAPSE_JOB_CHUNK_HOUSEHOLDS": "60",
+        "RELAPSE_JOB_CHUNK_HOUSEHOLDS": "40",
         "RELAPSE_MODEL_POLL_S": "0",
     }
     env.pop("RELAPSE_DATABASE_URL", None)

@@ -13,14 +13,7 @@ from service.app import poll_champion
 from service.db import Database
 from service.model_holder import ModelHolder
 from service.tables import Role
-from tests.service.api_support import (  # noqa: F401 — fixtures
-    batch_profiles,
-    bearer,
-    client,
-    holder,
-    registered,
-    settings,
-)
+from tests.service.api_support import bearer
 from tests.service.test_api_scores import _household_in, profile_row
 
 

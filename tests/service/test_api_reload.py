@@ -17,14 +17,7 @@ from service.db import Database
 from service.model_holder import ModelHolder, RegistrySource
 from service.settings import ServiceSettings
 from service.tables import Role
-from tests.service.api_support import (  # noqa: F401 — fixtures
-    KEY,
-    Registered,
-    batch_profiles,
-    bearer,
-    registered,
-    settings,
-)
+from tests.service.api_support import KEY, Registered, bearer
 from tests.service.test_api_scores import _household_in, profile_row
 from training.fit import TrainConfig
 from training.pipeline import train_and_register

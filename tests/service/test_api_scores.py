@@ -17,16 +17,7 @@ from features.contract import TABLES
 from service.db import Database
 from service.model_holder import ModelHolder
 from service.tables import AuditEntry, Role, ScoreRecord
-from tests.service.api_support import (  # noqa: F401 — fixtures
-    AS_OF,
-    Registered,
-    batch_profiles,
-    bearer,
-    client,
-    holder,
-    registered,
-    settings,
-)
+from tests.service.api_support import AS_OF, Registered, bearer
 
 
 def _plain(value: Any) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.service.api_support import Registered, registered  # noqa: F401 — fixture
+from tests.service.api_support import Registered
 
 
 def _free_port() -> int:

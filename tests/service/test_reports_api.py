@@ -17,16 +17,7 @@ from service.keys import create_key, revoke_key
 from service.reports import auth
 from service.reports.i18n import catalogue
 from service.tables import Role
-from tests.service.api_support import (  # noqa: F401 — fixtures
-    AS_OF,
-    Registered,
-    batch_profiles,
-    bearer,
-    client,
-    holder,
-    registered,
-    settings,
-)
+from tests.service.api_support import AS_OF, bearer
 
 COUNTY = "990101"
 OTHER_COUNTY = "990102"

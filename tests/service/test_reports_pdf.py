@@ -19,15 +19,7 @@ from service.db import Database
 from service.reports.i18n import catalogue
 from service.settings import ServiceSettings, get_settings
 from service.tables import Role
-from tests.service.api_support import (  # noqa: F401 — fixtures
-    Registered,
-    batch_profiles,
-    bearer,
-    client,
-    holder,
-    registered,
-    settings,
-)
+from tests.service.api_support import Registered, bearer
 from tests.service.test_reports_api import COUNTY, score_region
 
 pytestmark = pytest.mark.xdist_group("reports")

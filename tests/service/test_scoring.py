@@ -18,14 +18,7 @@ from service.db import Database
 from service.model_holder import ModelHolder
 from service.scoring import _as_of, _feature_values, model_matrix, profiles_from_rows
 from service.tables import Role
-from tests.service.api_support import (  # noqa: F401 — fixtures
-    batch_profiles,
-    bearer,
-    client,
-    holder,
-    registered,
-    settings,
-)
+from tests.service.api_support import bearer
 from tests.service.test_api_scores import _household_in, profile_row
 
 AS_OF = date(2025, 7, 1)
