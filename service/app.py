@@ -103,7 +103,7 @@ def create_app(
         summary="Household relapse-risk scores with reasons, measures and an audit trail",
         lifespan=lifespan,
     )
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = settings
     install_problem_handlers(app, settings.retry_after_s)
     install_metrics(app)
     app.add_middleware(

@@ -19,7 +19,15 @@ from service.model_holder import ModelHolder, ServingModel
 from service.problems import ModelUnavailableError
 from service.settings import ServiceSettings, get_settings
 
-SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
+
+def get_app_settings(request: Request) -> ServiceSettings:
+    """The settings the app was created with (no dependency override: FastAPI re-analyses every dependency of a
+    request while any override is set, a few milliseconds each time)."""
+    settings = getattr(request.app.state, "settings", None)
+    return settings if isinstance(settings, ServiceSettings) else get_settings()
+
+
+SettingsDep = Annotated[ServiceSettings, Depends(get_app_settings)]
 
 
 def get_database(request: Request) -> Database:
