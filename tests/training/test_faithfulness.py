@@ -61,7 +61,7 @@ def test_the_table_counts_hits_per_cause(reference: str) -> None:
 @pytest.fixture
 def demo_like(isolated_settings: FeaturesSettings, monkeypatch: pytest.MonkeyPatch) -> str:
     """The 2,000-household city as --data, and the small model as the 'champion'."""
-    monkeypatch.setattr(explain_command, "_model", lambda version: (small_model(), "test"))
+    monkeypatch.setattr(explain_command, "registered_model", lambda version: (small_model(), "test"))
     return str(city_folder(2_000, 1))
 
 
