@@ -64,6 +64,15 @@ def _run(make: Any) -> dict[str, Any]:
         raise typer.Exit(1) from None
 
 
+def _with_database(make: Any) -> dict[str, Any]:
+    """`_run(make(database))` on the service database, closed afterwards."""
+    database = _database()
+    try:
+        return _run(lambda: make(database))
+    finally:
+        database.dispose()
+
+
 @report_app.command("household")
 def household(
     pseudonym: Annotated[str, typer.Argument(help="The household's pseudonym (as stored with its scores).")],
@@ -75,11 +84,7 @@ def household(
     from service.keys import Caller
     from service.reports import Messages, household_report
 
-    database = _database()
-    try:
-        context = _run(lambda: household_report(database, Caller.local_operator(), pseudonym, Messages(lang)))
-    finally:
-        database.dispose()
+    context = _with_database(lambda db: household_report(db, Caller.local_operator(), pseudonym, Messages(lang)))
     _write("household", context, fmt, out)
 
 
@@ -95,11 +100,9 @@ def region(
     from service.reports import Messages, region_report
     from service.settings import get_settings
 
-    database = _database()
-    try:
-        context = _run(lambda: region_report(database, Caller.local_operator(), code, get_settings(), Messages(lang)))
-    finally:
-        database.dispose()
+    context = _with_database(
+        lambda db: region_report(db, Caller.local_operator(), code, get_settings(), Messages(lang))
+    )
     _write("region", context, fmt, out)
 
 

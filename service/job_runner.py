@@ -22,7 +22,6 @@ import threading
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Final
@@ -42,26 +41,14 @@ from service.errors import ServiceError
 from service.keys import caller_of_key
 from service.model_holder import ModelHolder
 from service.scope import Scope
+from service.scoring import risk_level
 from service.settings import ServiceSettings
 from service.store import ScoreInput, commit_chunk, committed_chunks, get_job, list_jobs, update_job
-from service.tables import JobStatus, RiskLevel
+from service.tables import JobStatus
 
 log = logging.getLogger(__name__)
 EVERYWHERE: Final = Scope.everything()
 IDLE_WAIT_S: Final = 2.0
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    high: float
-    medium: float
-
-    def level(self, probability: float) -> RiskLevel:
-        if probability >= self.high:
-            return RiskLevel.HIGH
-        if probability >= self.medium:
-            return RiskLevel.MEDIUM
-        return RiskLevel.LOW
 
 
 class JobFailed(Exception):
@@ -182,7 +169,6 @@ class JobRunner:
             synthetic=serving.synthetic or bool(partitioned.manifest.get("synthetic", False)),
             explainer=serving.explainer,
         )
-        thresholds = Thresholds(self.settings.high_threshold, self.settings.medium_threshold)
         scope = Scope(region_prefix)
         with self.executor_factory() if self.executor_factory is not None else nullcontext() as executor:
             for partition, table in score_partitions(
@@ -193,7 +179,7 @@ class JobRunner:
                 progress=progress,
                 unit_households=self.settings.job_chunk_households,  # one chunk per unit of work: progress moves
             ):
-                rows = score_inputs(table, thresholds)
+                rows = score_inputs(table, self.settings)
                 with self.database.session() as session:
                     commit_chunk(session, scope, caller, job_id, partition.index, rows)
                 if self._stop.is_set():
@@ -234,7 +220,7 @@ def _check_scope(partitioned: PartitionedSources, region_prefix: str) -> None:
         )
 
 
-def score_inputs(table: pd.DataFrame, thresholds: Thresholds) -> list[ScoreInput]:
+def score_inputs(table: pd.DataFrame, settings: ServiceSettings) -> list[ScoreInput]:
     """The rows to store for one result table of `models.streaming` (reasons and measures as JSON objects)."""
     column = {name: table[name].tolist() for name in table.columns}  # plain Python values, read column-wise
     reason_ranks = sorted({int(c[6]) for c in column if c.startswith("reason") and c.endswith("_key")})
@@ -280,7 +266,7 @@ def score_inputs(table: pd.DataFrame, thresholds: Thresholds) -> list[ScoreInput
             as_of=pd.Timestamp(column["as_of"][i]).date(),
             model_version=str(column["model_version"][i]),
             probability=float(probability),
-            level=thresholds.level(float(probability)),
+            level=risk_level(float(probability), settings),
             input_hash="blake2b:" + str(column["profile_hash"][i]),
             reasons=reasons[i],
             measures=measures[i],

@@ -27,8 +27,16 @@ import pandas as pd
 from distributed import Client
 from sklearn.metrics import average_precision_score
 
-from models.risk_model import FeatureSpec, RiskModel, prepare_matrix
-from training.fit import DEFAULT_PARAMS, FitResult, TrainConfig, _fit_calibrators, _jsonable, household_half
+from models.risk_model import FeatureSpec, RiskModel
+from training.fit import (
+    FitResult,
+    TrainConfig,
+    _fit_calibrators,
+    _jsonable,
+    household_half,
+    split_matrices,
+    training_params,
+)
 from training.split import TimeSplit
 
 DEFAULT_ROUNDS = 600
@@ -47,25 +55,8 @@ def fit_risk_model_dask(
 ) -> FitResult:
     """Train on split.train on the cluster, choose the number of trees and calibrate on split.valid."""
     config = config or TrainConfig()
-    train = snapshots[split.train_mask(snapshots)]
-    valid = snapshots[split.valid_mask(snapshots)]
-    if train["label"].nunique() < 2 or valid["label"].nunique() < 2:
-        raise ValueError("training and validation periods both need positive and negative labels")
-    x_train, x_valid = prepare_matrix(train, features), prepare_matrix(valid, features)
-    y_train, y_valid = train["label"].to_numpy(int), valid["label"].to_numpy(int)
-    pos = max(int(y_train.sum()), 1)
-    params = {
-        **DEFAULT_PARAMS,
-        "min_data_in_leaf": int(np.clip(len(y_train) // 400, 20, 800)),
-        **config.params,
-        "monotone_constraints": [f.direction for f in features],
-        "scale_pos_weight": ((len(y_train) - pos) / pos) ** config.imbalance_power,
-        "seed": config.seed,
-        "num_threads": config.num_threads,
-        "deterministic": True,
-        "force_row_wise": True,
-        "verbosity": -1,
-    }
+    x_train, y_train, x_valid, y_valid, valid_households = split_matrices(snapshots, features, split)
+    params = training_params(features, y_train, config)
     params.pop("metric", None)  # evaluated on the client, below
     params.pop("num_threads", None)  # lightgbm.dask uses each worker's threads
     workers = max(len(client.scheduler_info()["workers"]), 1)
@@ -87,7 +78,7 @@ def fit_risk_model_dask(
     booster = lgb.Booster(model_str=trained.model_to_string(num_iteration=best))
 
     margin = np.asarray(booster.predict(x_valid, raw_score=True, num_threads=config.num_threads))
-    half = household_half(valid["household_id"])
+    half = household_half(valid_households)
     calibrators = _fit_calibrators(margin[half], y_valid[half])
     brier = {
         kind: float(np.mean((cal.predict(margin[~half]) - y_valid[~half]) ** 2)) for kind, cal in calibrators.items()

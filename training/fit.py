@@ -68,24 +68,25 @@ def household_half(household_ids: pd.Series) -> np.ndarray:
     return (digest.to_numpy() % 2) == 0
 
 
-def fit_risk_model(
-    snapshots: pd.DataFrame,
-    features: tuple[FeatureSpec, ...],
-    split: TimeSplit,
-    config: TrainConfig | None = None,
-    meta: dict[str, Any] | None = None,
-) -> FitResult:
-    """Train on split.train, early-stop on split.valid, calibrate on split.valid (halves)."""
-    config = config or TrainConfig()
+def split_matrices(
+    snapshots: pd.DataFrame, features: tuple[FeatureSpec, ...], split: TimeSplit
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.Series]:
+    """(x_train, y_train, x_valid, y_valid, the validation rows' household ids) of the split; both periods need
+    positive and negative labels."""
     train = snapshots[split.train_mask(snapshots)]
     valid = snapshots[split.valid_mask(snapshots)]
     if train["label"].nunique() < 2 or valid["label"].nunique() < 2:
         raise ValueError("training and validation periods both need positive and negative labels")
     x_train, x_valid = prepare_matrix(train, features), prepare_matrix(valid, features)
     y_train, y_valid = train["label"].to_numpy(int), valid["label"].to_numpy(int)
+    return x_train, y_train, x_valid, y_valid, valid["household_id"]
+
+
+def training_params(features: tuple[FeatureSpec, ...], y_train: np.ndarray, config: TrainConfig) -> dict[str, Any]:
+    """LightGBM parameters for these features and labels: the defaults, the config's, the constraints."""
     pos = max(int(y_train.sum()), 1)
     weight = (len(y_train) - pos) / pos
-    params = {
+    return {
         **DEFAULT_PARAMS,
         # Leaves of at least 0.25 % of the training rows (800 on the demo city), never fewer than 20.
         "min_data_in_leaf": int(np.clip(len(y_train) // 400, 20, 800)),
@@ -98,6 +99,19 @@ def fit_risk_model(
         "force_row_wise": True,
         "verbosity": -1,
     }
+
+
+def fit_risk_model(
+    snapshots: pd.DataFrame,
+    features: tuple[FeatureSpec, ...],
+    split: TimeSplit,
+    config: TrainConfig | None = None,
+    meta: dict[str, Any] | None = None,
+) -> FitResult:
+    """Train on split.train, early-stop on split.valid, calibrate on split.valid (halves)."""
+    config = config or TrainConfig()
+    x_train, y_train, x_valid, y_valid, valid_households = split_matrices(snapshots, features, split)
+    params = training_params(features, y_train, config)
     categorical = [i for i, f in enumerate(features) if f.kind == "category"]
     names = [f.name for f in features]
     dtrain = lgb.Dataset(x_train, y_train, feature_name=names, categorical_feature=categorical, free_raw_data=True)
@@ -114,7 +128,7 @@ def fit_risk_model(
     booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
 
     margin = np.asarray(booster.predict(x_valid, raw_score=True, num_threads=config.num_threads))
-    half = household_half(valid["household_id"])
+    half = household_half(valid_households)
     calibrators = _fit_calibrators(margin[half], y_valid[half])
     scores = {
         kind: float(brier_score_loss(y_valid[~half], cal.predict(margin[~half]))) for kind, cal in calibrators.items()

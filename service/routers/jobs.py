@@ -29,6 +29,7 @@ from starlette.datastructures import UploadFile
 
 from features.contract import TABLES
 from features.sources import MANIFEST
+from service.db import Database
 from service.deps import CallerDep, DatabaseDep, SettingsDep
 from service.errors import InvalidFieldError, JobStateError
 from service.keys import Caller, Permission
@@ -143,7 +144,7 @@ async def submit_job(
     return job_out(view)
 
 
-def _create(database: Any, caller: Caller, source: str, options: dict[str, Any]) -> JobView:
+def _create(database: Database, caller: Caller, source: str, options: dict[str, Any]) -> JobView:
     with database.session() as session:
         return create_job(session, caller.scope, caller, source=source, options=options)
 
@@ -278,13 +279,13 @@ def result_row(view: ScoreView) -> dict[str, Any]:
     return row
 
 
-def _rows(database: Any, caller: Caller, job_id: uuid.UUID) -> Iterator[dict[str, Any]]:
+def _rows(database: Database, caller: Caller, job_id: uuid.UUID) -> Iterator[dict[str, Any]]:
     with database.session() as session:
         for view in iter_job_scores(session, caller.scope, job_id):
             yield result_row(view)
 
 
-def _csv_lines(database: Any, caller: Caller, job_id: uuid.UUID) -> Iterator[str]:
+def _csv_lines(database: Database, caller: Caller, job_id: uuid.UUID) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=result_columns())
     buffer.write("\ufeff")  # a BOM, so that spreadsheet programs read the Chinese text as UTF-8
@@ -298,7 +299,7 @@ def _csv_lines(database: Any, caller: Caller, job_id: uuid.UUID) -> Iterator[str
     yield buffer.getvalue()
 
 
-def _parquet_bytes(database: Any, caller: Caller, job_id: uuid.UUID, batch: int = 20_000) -> bytes:
+def _parquet_bytes(database: Database, caller: Caller, job_id: uuid.UUID, batch: int = 20_000) -> bytes:
     schema = _result_schema()
     sink = io.BytesIO()
     with pq.ParquetWriter(sink, schema, compression="zstd") as writer:

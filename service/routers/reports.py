@@ -8,8 +8,9 @@ page for a short time. Pages are Chinese by default (`?lang=en` for English) and
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
@@ -31,6 +32,8 @@ from service.reports._registry import RegistryReader
 from service.reports.i18n import Messages, UnknownLanguageError, parse_lang
 from service.reports.render import html_to_pdf, render_page
 from service.settings import ServiceSettings
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -149,6 +152,17 @@ def _error_page(request: Request, error: ServiceError, m: Messages) -> Response 
     return HTMLResponse(render_page("error", context), status_code=status, headers=PAGE_HEADERS)
 
 
+def _guarded(request: Request, m: Messages, make: Callable[[], T]) -> T | Response:
+    """`make()`, or for a browser the HTML error page of the service error it raised (others re-raise it)."""
+    try:
+        return make()
+    except ServiceError as error:
+        page = _error_page(request, error, m)
+        if page is None:
+            raise
+        return page
+
+
 LangQuery = Annotated[str | None, Query(description="zh (default) or en")]
 FormatQuery = Annotated[Format, Query(description="html (default) or pdf")]
 
@@ -165,13 +179,9 @@ def household_page(
     """One household: level, probability in words, reasons, rule flags, measures with what-if, history."""
     m = _messages(lang)
     caller, how = _caller(request, database, settings, m.lang)
-    try:
-        context = build.household_report(database, caller, pseudonym, m)
-    except ServiceError as error:
-        page = _error_page(request, error, m)
-        if page is None:
-            raise
-        return page
+    context = _guarded(request, m, lambda: build.household_report(database, caller, pseudonym, m))
+    if isinstance(context, Response):
+        return context
     return _page(request, "household", context, m, how, format, f"household-{pseudonym}")
 
 
@@ -187,13 +197,9 @@ def region_page(
     """A village, township or county: levels, trend, risk types, visit list, rules versus model."""
     m = _messages(lang)
     caller, how = _caller(request, database, settings, m.lang)
-    try:
-        context = build.region_report(database, caller, code, settings, m)
-    except ServiceError as error:
-        page = _error_page(request, error, m)
-        if page is None:
-            raise
-        return page
+    context = _guarded(request, m, lambda: build.region_report(database, caller, code, settings, m))
+    if isinstance(context, Response):
+        return context
     return _page(request, "region", context, m, how, format, f"region-{code}")
 
 
@@ -209,13 +215,9 @@ def model_page(
     """The serving model: card, performance, calibration, fairness, feature drift and promotion history."""
     m = _messages(lang)
     caller, how = _caller(request, database, settings, m.lang)
-    try:
-        build.require_model_report(caller)
-    except ServiceError as error:
-        page = _error_page(request, error, m)
-        if page is None:
-            raise
-        return page
+    denied = _guarded(request, m, lambda: build.require_model_report(caller))
+    if isinstance(denied, Response):
+        return denied
     serving = get_model(holder)
     context = build.model_report(
         serving, caller, _reader(request, holder), settings, m, alias=holder.source.alias, degraded=holder.degraded
