@@ -69,13 +69,18 @@ model = RiskModel.load(Path(model_dir))
 key = PseudonymKey.from_text("benchmark-key-" * 3, "v1")
 job = ScoringJob(model, "bench", date(2024, 1, 1), key=key, synthetic=True)
 t = time.perf_counter()
-partitioned = PartitionedSources.read(folder)
+partitioned = PartitionedSources.read(folder, digests=True)
 read_s = time.perf_counter() - t
 earlier = read_previous(Path(previous)) if previous != "-" else None
 t = time.perf_counter()
 if mode == "cluster":
     from models.cluster import dask_executor
     with dask_executor(local_cluster=int(workers)) as executor:
+        rows = write_scores(score_partitions(job, partitioned, previous=earlier, executor=executor), Path(out))
+elif mode == "pool":
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(int(workers), mp_context=multiprocessing.get_context("spawn")) as executor:
         rows = write_scores(score_partitions(job, partitioned, previous=earlier, executor=executor), Path(out))
 else:
     rows = write_scores(score_partitions(job, partitioned, previous=earlier), Path(out))
@@ -186,7 +191,7 @@ def line(label: str, households: int, r: dict[str, float]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--households", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
-    parser.add_argument("--modes", nargs="+", choices=["single", "cluster"], default=["single", "cluster"])
+    parser.add_argument("--modes", nargs="+", choices=["single", "pool", "cluster"], default=["single", "cluster"])
     parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
     parser.add_argument("--rerun", action="store_true", help="also time a re-run after 10 %% of households changed")
     parser.add_argument("--baseline", type=int, default=200, help="profiles explained one by one (0: skip)")
@@ -203,7 +208,9 @@ def main(argv: list[str] | None = None) -> None:
             for mode in args.modes:
                 out = Path(tmp) / f"{households}-{mode}.parquet"
                 r = child(folder, model, mode, args.workers, out, None)
-                label = "one process" if mode == "single" else f"LocalCluster, {args.workers} workers"
+                label = {"single": "one process", "pool": f"process pool, {args.workers} workers"}.get(
+                    mode, f"LocalCluster, {args.workers} workers"
+                )
                 print(line(label, households, r), flush=True)
                 first = first or out
             if first is not None and len(args.modes) == 2:

@@ -11,6 +11,10 @@ in pandas at a time.
 Rows are matched to households through `household_id` (`member_status` through its member's household). A
 row whose household is not in the households table belongs to no partition; such rows are counted in
 `warnings` (validation reports them row by row), never silently dropped.
+
+With `digests=True` each household also gets a digest of its rows in every table (`features.row_digests`),
+and the villages table one of its own: a re-run compares them with the earlier run's to skip the households
+whose records did not change.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import pyarrow.parquet as pq
 
 from features.contract import TABLES
 from features.errors import SourceFolderError
+from features.row_digests import household_digests, row_hashes
 from features.sources import MANIFEST, Sources, arrow_to_frame, coerce_sources, read_arrow_tables
 
 DEFAULT_MAX_HOUSEHOLDS: Final = 50_000
@@ -55,14 +60,18 @@ class PartitionedSources:
     offsets: dict[str, np.ndarray]  # table → partition boundaries (len(partitions) + 1)
     manifest: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    digests: np.ndarray | None = None  # uint64 per household, in the sorted households table's order
+    reference_digest: int = 0  # the villages table's (reference data every profile reads)
 
     @classmethod
-    def read(cls, folder: Path | str, *, max_households: int = DEFAULT_MAX_HOUSEHOLDS) -> PartitionedSources:
+    def read(
+        cls, folder: Path | str, *, max_households: int = DEFAULT_MAX_HOUSEHOLDS, digests: bool = False
+    ) -> PartitionedSources:
         """Read and partition a source folder; Parquet tables are read and sorted one at a time."""
         folder = Path(folder)
         if not folder.is_dir() or any(folder.glob("*.csv")):
             tables, manifest, warnings = read_arrow_tables(folder)
-            return cls._build(list(tables), tables.pop, manifest, warnings, max_households)
+            return cls._build(list(tables), tables.pop, manifest, warnings, max_households, digests)
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8")) if (folder / MANIFEST).is_file() else {}
         known = {f"{name}.parquet" for name in TABLES} | {MANIFEST}
         warnings = [
@@ -77,6 +86,7 @@ class PartitionedSources:
             manifest,
             warnings,
             max_households,
+            digests,
         )
 
     @classmethod
@@ -87,9 +97,10 @@ class PartitionedSources:
         warnings: list[str] | None = None,
         *,
         max_households: int = DEFAULT_MAX_HOUSEHOLDS,
+        digests: bool = False,
     ) -> PartitionedSources:
         """Partition tables already read (see the module docstring)."""
-        return cls._build(list(tables), tables.__getitem__, manifest, warnings, max_households)
+        return cls._build(list(tables), tables.__getitem__, manifest, warnings, max_households, digests)
 
     @classmethod
     def _build(
@@ -99,6 +110,7 @@ class PartitionedSources:
         manifest: dict[str, Any] | None,
         warnings: list[str] | None,
         max_households: int,
+        with_digests: bool = False,
     ) -> PartitionedSources:
         """Load each table once (households and members first), sort it by partition and keep only the sorted
         copy, so that memory holds the sorted tables plus one table being sorted."""
@@ -113,6 +125,8 @@ class PartitionedSources:
         sorted_tables: dict[str, pa.Table] = {}
         offsets: dict[str, np.ndarray] = {}
         ids = households.column("household_id")
+        digests = np.zeros(len(of_household), dtype=np.uint64) if with_digests else None
+        reference = 0
         members: pa.Table | None = load("members") if "members" in names else None
         for name in sorted(names, key=lambda n: n != "members"):
             table: pa.Table = (
@@ -124,16 +138,21 @@ class PartitionedSources:
             )
             if name == "villages":
                 sorted_tables[name] = table  # reference data: every partition gets all of it
+                if digests is not None:
+                    reference = int(np.add.reduce(row_hashes(table, name), dtype=np.uint64))
                 continue
             if name == "households":
-                of_row = of_household
+                owner = np.arange(len(of_household))
             elif name == "member_status":
-                of_row = _through(table.column("member_id"), members, ids, of_household)
+                owner = _through(table.column("member_id"), members, ids)
             elif "household_id" in table.column_names:
-                of_row = _lookup(table.column("household_id"), ids, of_household)
+                owner = _positions(table.column("household_id"), ids)
             else:
                 warnings.append(f"{name}: no household_id column; not partitioned")
                 continue
+            if digests is not None:
+                digests += household_digests(table, owner, len(digests), label=name)
+            of_row = np.where(owner >= 0, of_household[np.maximum(owner, 0)], -1)
             orphans = int((of_row < 0).sum())
             if orphans:
                 warnings.append(f"{name}: {orphans} rows belong to no household of the households table")
@@ -142,7 +161,9 @@ class PartitionedSources:
             sorted_tables[name] = table.take(pa.array(kept))
             offsets[name] = np.concatenate(([0], np.cumsum(np.bincount(of_row[kept], minlength=count))))
             del table
-        return cls(partitions, sorted_tables, offsets, dict(manifest or {}), warnings)
+        if digests is not None:
+            digests = digests[np.argsort(of_household, kind="stable")]  # the sorted households table's order
+        return cls(partitions, sorted_tables, offsets, dict(manifest or {}), warnings, digests, reference)
 
     def __len__(self) -> int:
         return len(self.partitions)
@@ -167,6 +188,13 @@ class PartitionedSources:
             else:
                 out[name] = _decoded(table)
         return out
+
+    def digest_span(self, first: int, stop: int) -> np.ndarray | None:
+        """The households' digests of partitions first … stop − 1 (None: read without digests)."""
+        if self.digests is None:
+            return None
+        bounds = self.offsets["households"]
+        return self.digests[bounds[first] : bounds[stop]]
 
     def sources(self, index: int) -> Sources:
         """Partition `index` as contract-typed `Sources`."""
@@ -234,22 +262,16 @@ def _assign(households: pa.Table, max_households: int) -> tuple[list[Partition],
     return partitions, of_household
 
 
-def _lookup(keys: pa.ChunkedArray, ids: pa.ChunkedArray, of_household: np.ndarray) -> np.ndarray:
-    """Partition of each row from its household id (−1: not a household of the table)."""
+def _positions(keys: pa.ChunkedArray, ids: pa.ChunkedArray) -> np.ndarray:
+    """Each key's row in `ids` (−1: not there)."""
     position = pc.index_in(keys.cast(pa.string()), value_set=ids.cast(pa.string()).combine_chunks())
-    found = pc.fill_null(position, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return np.where(found >= 0, of_household[np.maximum(found, 0)], -1)
+    return pc.fill_null(position, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _through(
-    member_ids: pa.ChunkedArray, members: pa.Table | None, ids: pa.ChunkedArray, of_household: np.ndarray
-) -> np.ndarray:
-    """Partition of each member_status row, through its member's household."""
+def _through(member_ids: pa.ChunkedArray, members: pa.Table | None, ids: pa.ChunkedArray) -> np.ndarray:
+    """Household row of each member_status row, through its member's household (−1: none)."""
     if members is None:
         return np.full(len(member_ids), -1, dtype=np.int64)
-    of_member = _lookup(members.column("household_id"), ids, of_household)
-    position = pc.index_in(
-        member_ids.cast(pa.string()), value_set=members.column("member_id").cast(pa.string()).combine_chunks()
-    )
-    found = pc.fill_null(position, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    of_member = _positions(members.column("household_id"), ids)
+    found = _positions(member_ids, members.column("member_id"))
     return np.where(found >= 0, of_member[np.maximum(found, 0)], -1)

@@ -11,8 +11,13 @@ on an executor with a bounded number of units in flight (sent as Arrow IPC bytes
 partition's table in partition order; memory holds the Arrow tables and the units in flight. `write_scores`
 appends the tables to one Parquet file with a fixed schema.
 
-Re-runs: a result table of an earlier run (`previous`) is reused for every household whose profile hash is
-unchanged under the same model version and options; only changed households are explained again. With a
+Re-runs: a result table of an earlier run (`previous`) is reused in two steps. When the sources were read with
+digests (`PartitionedSources.read(…, digests=True)`, as `relapse score` does), each result row carries
+`source_digest`: the household's rows in every table mixed with everything else its row depends on (model,
+reference date, options, pseudonym key, catalogue version, villages table, package version). A household whose
+digest equals its earlier row's is not validated, profiled or scored again: its earlier row is the result.
+The rest are profiled, and an earlier row with the same model version and profile hash is reused (a change
+that does not reach the profile, e.g. a record after the reference date); only those left are explained. With a
 `cache_dir`, the explanation cache (`models.explanation_cache`) also keeps SHAP values by (model version,
 profile hash) — opt-in, since it stores 800 bytes a household and version and the result file already
 serves unchanged households.
@@ -20,6 +25,7 @@ serves unchanged households.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -31,13 +37,16 @@ from typing import Any, Final, Protocol
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from features.catalogue import catalogue_version
 from features.errors import SourceDataError
 from features.ingestion import ingest
 from features.partitions import Partition, PartitionedSources, arrow_sources, pack_tables, unpack_tables
 from features.profiles import build_profiles
 from features.pseudonyms import PseudonymKey
+from features.row_digests import combine, keyed
 from features.rules import RULE_NAMES, rule_flags
 from features.validation import validate_sources
 from models.batch import DEFAULT_OPTIONS, ID_COLUMNS, BatchOptions, explain_batch, output_columns
@@ -109,7 +118,8 @@ class Executor(Protocol):
 
 
 def result_columns(options: BatchOptions = DEFAULT_OPTIONS) -> list[str]:
-    return [*output_columns(options), "model_version", "synthetic", *(RULE_PREFIX + name for name in RULE_NAMES)]
+    rules = (RULE_PREFIX + name for name in RULE_NAMES)
+    return [*output_columns(options), "model_version", "synthetic", *rules, "source_digest"]
 
 
 def result_schema(options: BatchOptions = DEFAULT_OPTIONS) -> pa.Schema:
@@ -183,6 +193,7 @@ def score_profiles(job: ScoringJob, profiles: pd.DataFrame, previous: pd.DataFra
     flags = rule_flags(profiles)
     for name in RULE_NAMES:
         table[RULE_PREFIX + name] = flags[name].to_numpy()
+    table["source_digest"] = None  # set by score_partitions when the sources were read with digests
     return _typed(table, job.options)
 
 
@@ -250,19 +261,122 @@ def score_partitions(
     done = sum(p.households for p in partitioned.partitions if p.index in skipped)
     report("scoring", done, total)
     units = _units(todo, unit_households)
+    run = _run_digest(job, partitioned) if partitioned.digests is not None else None
     if executor is None:
         job = job.with_explainer()  # built once here; worker processes build their own
-        results: Iterator[pd.DataFrame] = (_call(arguments) for arguments in _inputs(job, partitioned, units, previous))
+    prepared = (_prepare(job, partitioned, unit, previous, run, packed=executor is not None) for unit in units)
+    results: Iterator[tuple[_Unit, pd.DataFrame | None]]
+    if executor is None:
+        results = ((u, _call(u.arguments) if u.arguments else None) for u in prepared)
     elif hasattr(executor, "submit"):
-        window = in_flight or 2 * max(_workers(executor), 1)
-        results = _windowed(executor, _inputs(job, partitioned, units, previous, packed=True), window)
+        results = _windowed(executor, prepared, in_flight or 2 * max(_workers(executor), 1))
     else:
-        results = executor.map(_call, _inputs(job, partitioned, units, previous, packed=True))
-    for unit, table in zip(units, results, strict=True):
-        for partition, part in _split(partitioned, unit, table):
+        results = _mapped(executor, list(prepared))
+    for unit, fresh in results:
+        table = unit.complete(fresh, job.options)
+        for partition, part in _split(partitioned, unit.partitions, table):
             done += partition.households
             report(f"scoring {partition.name}", done, total)
             yield partition, part
+
+
+@dataclass
+class _Unit:
+    """Consecutive partitions scored together: what a worker gets, and what is reused without one."""
+
+    partitions: list[Partition]
+    arguments: tuple[Any, ...] | None  # (job, tables, manifest, earlier rows, label); None: nothing to score
+    ids: np.ndarray | None = None  # the unit's household ids in order (sources read with digests)
+    digests: np.ndarray | None = None  # their source digests (hex)
+    reused: pd.DataFrame | None = None  # earlier rows of the households whose digest is unchanged
+
+    def complete(self, fresh: pd.DataFrame | None, options: BatchOptions) -> pd.DataFrame:
+        """The unit's result table in household order: fresh rows and reused ones, with their digests."""
+        if self.ids is None or self.digests is None:
+            assert fresh is not None
+            return fresh
+        parts = [p for p in (self.reused, fresh) if p is not None]
+        table = parts[0] if len(parts) == 1 and fresh is not None else _typed(pd.concat(parts), options)
+        at = pd.Index(table["household_id"].to_numpy()).get_indexer(self.ids)
+        table = table.iloc[at].reset_index(drop=True)
+        table["source_digest"] = self.digests
+        return table
+
+
+def _prepare(
+    job: ScoringJob,
+    partitioned: PartitionedSources,
+    unit: list[Partition],
+    previous: pd.DataFrame | None,
+    run: np.uint64 | None,
+    *,
+    packed: bool,
+) -> _Unit:
+    first, stop = unit[0].index, unit[-1].index + 1
+    tables = partitioned.arrow_span(first, stop)
+    earlier = _previous_for(previous, tables)
+    label = unit[0].name if len(unit) == 1 else f"{unit[0].name}…{unit[-1].name}"
+    span = partitioned.digest_span(first, stop)
+    if span is None or run is None:
+        return _Unit(unit, (job, pack_tables(tables) if packed else tables, partitioned.manifest, earlier, label))
+    ids = tables["households"].column("household_id").to_numpy(zero_copy_only=False)
+    digests = _hex(keyed(span, run))
+    reused = None
+    if earlier is not None and len(earlier) and set(result_columns(job.options)) <= set(earlier.columns):
+        at = pd.Index(earlier["household_id"].to_numpy()).get_indexer(ids)
+        before = earlier["source_digest"].to_numpy(dtype=object)[np.maximum(at, 0)]
+        same = (at >= 0) & (before == digests)
+        if same.any():
+            reused = earlier.iloc[at[same]][result_columns(job.options)]
+            earlier = earlier.iloc[at[~same & (at >= 0)]]
+            tables = _only(tables, ids[~same]) if not same.all() else {}
+    unit_ = _Unit(unit, None, ids, digests, reused)
+    if tables:
+        unit_.arguments = (job, pack_tables(tables) if packed else tables, partitioned.manifest, earlier, label)
+    return unit_
+
+
+def _run_digest(job: ScoringJob, partitioned: PartitionedSources) -> np.uint64:
+    """Everything a household's result depends on besides its own rows (module docstring)."""
+    from importlib.metadata import version
+
+    key = job.key
+    secret = hashlib.blake2b(key.secret, digest_size=16).hexdigest() if key is not None else "-"
+    model = hashlib.blake2b(job.model.booster.model_to_string().encode(), digest_size=16).hexdigest()
+    return combine(
+        job.model_version,
+        model,
+        job.as_of.isoformat(),
+        repr(job.options),
+        key.version if key is not None else "-",
+        secret,
+        job.synthetic,
+        catalogue_version(),
+        partitioned.reference_digest,
+        version("relapse-risk"),
+    )
+
+
+def _hex(values: np.ndarray) -> np.ndarray:
+    """uint64 values as 16-character hex strings."""
+    text = binascii.hexlify(values.astype(">u8").tobytes())
+    return np.frombuffer(text, dtype="S16").astype(str)
+
+
+def _only(tables: dict[str, pa.Table], ids: np.ndarray) -> dict[str, pa.Table]:
+    """The tables restricted to the households `ids` (villages whole; member_status through members)."""
+    keep = pa.array(ids, type=pa.string())
+    out = {}
+    for name, table in tables.items():
+        if "household_id" in table.column_names and name != "villages":
+            out[name] = table.filter(pc.is_in(table.column("household_id"), value_set=keep))
+        else:
+            out[name] = table
+    if "member_status" in out:
+        members = out["members"].column("member_id") if "members" in out else pa.chunked_array([], pa.string())
+        status = out["member_status"]
+        out["member_status"] = status.filter(pc.is_in(status.column("member_id"), value_set=members.combine_chunks()))
+    return out
 
 
 def _units(todo: list[Partition], households: int) -> list[list[Partition]]:
@@ -292,30 +406,24 @@ def _split(
         yield p, table.iloc[at].reset_index(drop=True)
 
 
-def _inputs(
-    job: ScoringJob,
-    partitioned: PartitionedSources,
-    units: list[list[Partition]],
-    previous: pd.DataFrame | None,
-    *,
-    packed: bool = False,
-) -> Iterator[tuple[Any, ...]]:
+def _windowed(executor: Any, units: Iterator[_Unit], window: int) -> Iterator[tuple[_Unit, pd.DataFrame | None]]:
+    """Units with their results in order, with at most `window` submitted and not yet collected."""
+    pending: deque[tuple[_Unit, Any]] = deque()
     for unit in units:
-        tables = partitioned.arrow_span(unit[0].index, unit[-1].index + 1)
-        earlier = _previous_for(previous, tables)
-        label = unit[0].name if len(unit) == 1 else f"{unit[0].name}…{unit[-1].name}"
-        yield (job, pack_tables(tables) if packed else tables, partitioned.manifest, earlier, label)
-
-
-def _windowed(executor: Any, inputs: Iterator[tuple[Any, ...]], window: int) -> Iterator[pd.DataFrame]:
-    """Results in input order with at most `window` submitted and not yet collected."""
-    pending: deque[Any] = deque()
-    for arguments in inputs:
-        pending.append(executor.submit(_call, arguments))
+        pending.append((unit, executor.submit(_call, unit.arguments) if unit.arguments else None))
         if len(pending) >= window:
-            yield pending.popleft().result()
+            done, future = pending.popleft()
+            yield done, future.result() if future is not None else None
     while pending:
-        yield pending.popleft().result()
+        done, future = pending.popleft()
+        yield done, future.result() if future is not None else None
+
+
+def _mapped(executor: Executor, units: list[_Unit]) -> Iterator[tuple[_Unit, pd.DataFrame | None]]:
+    """Units with their results, for an executor that only has `map` (it gets every unit to score at once)."""
+    computed = iter(executor.map(_call, [u.arguments for u in units if u.arguments]))
+    for unit in units:
+        yield unit, next(computed) if unit.arguments else None
 
 
 def _workers(executor: Any) -> int:

@@ -81,7 +81,7 @@ def score(
     key, _ = ensure_local_key(settings)
     model, model_version = registered_model(version)
     with console.status(f"reading and partitioning {folder}"):
-        partitioned = PartitionedSources.read(folder, max_households=partition_households)
+        partitioned = PartitionedSources.read(folder, max_households=partition_households, digests=True)
     for warning in partitioned.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     date = pd.Timestamp(as_of or partitioned.manifest.get("extract_date") or pd.Timestamp.today().normalize())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -15,7 +16,7 @@ from features.ingestion import ingest
 from features.partitions import PartitionedSources
 from features.profiles import build_profiles
 from features.pseudonyms import PseudonymKey
-from features.sources import read_sources
+from features.sources import read_arrow_tables, read_sources
 from models import streaming
 from models.streaming import (
     ScoringJob,
@@ -158,3 +159,98 @@ def test_relapse_score_writes_every_household_and_a_rerun_reuses_them(
     pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), written, check_exact=True)
     both = CliRunner().invoke(app, [*args, "--workers", "2", "--local-cluster", "2"])
     assert both.exit_code != 0 and "choose one of" in " ".join(both.output.split())
+
+
+@lru_cache(maxsize=1)
+def city_tables() -> dict[str, pa.Table]:
+    tables, _, _ = read_arrow_tables(city_folder(2_000, 1))
+    return tables
+
+
+def digested(tables: dict[str, pa.Table]) -> PartitionedSources:
+    return PartitionedSources.of(dict(tables), digests=True, max_households=400)
+
+
+def run(parts: PartitionedSources, the_job: ScoringJob | None = None, **kwargs: object) -> pd.DataFrame:
+    return pd.concat([t for _, t in score_partitions(the_job or job(), parts, **kwargs)], ignore_index=True)  # type: ignore[arg-type]
+
+
+def raised_wages(tables: dict[str, pa.Table], share: float = 0.10) -> tuple[dict[str, pa.Table], set[str]]:
+    """The benchmark's change: 1,000 yuan more local wages in every income row of `share` of households."""
+    ids = tables["households"].column("household_id").to_numpy(zero_copy_only=False)
+    picked = set(np.random.default_rng(7).choice(ids, int(len(ids) * share), replace=False))
+    income = tables["income"].to_pandas()
+    hit = income["household_id"].isin(picked)
+    income.loc[hit, "wage_local_yuan"] = income.loc[hit, "wage_local_yuan"].fillna(0) + 1_000.0
+    changed = dict(tables)
+    changed["income"] = pa.Table.from_pandas(income, schema=tables["income"].schema, preserve_index=False)
+    return changed, set(income.loc[hit, "household_id"])
+
+
+class CountingProfiles:
+    """Wraps features.profiles.build_profiles as the streaming module calls it, counting households profiled."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.households = 0
+        original = streaming.build_profiles
+
+        def counted(sources, as_of):  # type: ignore[no-untyped-def]
+            built = original(sources, as_of)
+            self.households += len(built)
+            return built
+
+        monkeypatch.setattr(streaming, "build_profiles", counted)
+
+
+@lru_cache(maxsize=1)
+def digested_first_run() -> pd.DataFrame:
+    return run(digested(city_tables()))
+
+
+def test_source_digests_let_a_rerun_profile_only_changed_households_and_equal_a_fresh_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = digested_first_run()
+    pd.testing.assert_frame_equal(first.drop(columns="source_digest"), first_run().drop(columns="source_digest"))
+    assert first["source_digest"].str.fullmatch("[0-9a-f]{16}").all() and first["source_digest"].is_unique
+    changed, touched = raised_wages(city_tables())
+    fresh = run(digested(changed))
+    counter = CountingProfiles(monkeypatch)
+    again = run(digested(changed), previous=first)
+    assert counter.households == len(touched) > 150
+    pd.testing.assert_frame_equal(again, fresh, check_exact=True)
+    moved = set(again.loc[again["source_digest"] != first["source_digest"], "household_id"])
+    assert moved == touched
+
+
+def test_unchanged_sources_send_nothing_to_score(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(streaming, "_call", lambda arguments: calls.append(arguments[-1]))
+    again = run(digested(city_tables()), previous=digested_first_run())
+    assert calls == []
+    pd.testing.assert_frame_equal(again, digested_first_run(), check_exact=True)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        ScoringJob(small_model(), "3", date(2024, 7, 1), key=KEY, synthetic=True),
+        ScoringJob(small_model(), "3", AS_OF, key=PseudonymKey.from_text("q" * 40, "v2"), synthetic=True),
+        ScoringJob(small_model(), "4", AS_OF, key=KEY, synthetic=True),
+    ],
+    ids=["other reference date", "other pseudonym key", "other model version"],
+)
+def test_source_digests_do_not_carry_over_to_another_run(monkeypatch: pytest.MonkeyPatch, other: ScoringJob) -> None:
+    counter = CountingProfiles(monkeypatch)
+    again = run(digested(city_tables()), other, previous=digested_first_run())
+    assert counter.households == 2_000
+    assert not set(again["source_digest"]) & set(digested_first_run()["source_digest"])
+
+
+def test_a_rerun_on_an_executor_gives_the_same_table() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    changed, _ = raised_wages(city_tables())
+    with ThreadPoolExecutor(2) as executor:
+        again = run(digested(changed), previous=digested_first_run(), executor=executor, in_flight=2)
+    pd.testing.assert_frame_equal(again, run(digested(changed)), check_exact=True)
