@@ -69,7 +69,9 @@ model = RiskModel.load(Path(model_dir))
 key = PseudonymKey.from_text("benchmark-key-" * 3, "v1")
 job = ScoringJob(model, "bench", date(2024, 1, 1), key=key, synthetic=True)
 t = time.perf_counter()
-partitioned = PartitionedSources.read(folder, digests=True)
+import tempfile
+spill = tempfile.TemporaryDirectory(prefix="relapse-partitions-") if mode == "pool" else None  # as relapse score
+partitioned = PartitionedSources.read(folder, digests=True, spill=Path(spill.name) if spill else None)
 read_s = time.perf_counter() - t
 earlier = read_previous(Path(previous)) if previous != "-" else None
 t = time.perf_counter()

@@ -12,6 +12,10 @@ Rows are matched to households through `household_id` (`member_status` through i
 row whose household is not in the households table belongs to no partition; such rows are counted in
 `warnings` (validation reports them row by row), never silently dropped.
 
+With `spill=FOLDER` every sorted table is written to an Arrow IPC file there and memory-mapped: the process
+keeps no copy of the tables, and worker processes on the same machine open the folder
+(`SpilledSpan.tables()`) and read their partitions from the page cache without copying them.
+
 With `digests=True` each household also gets a digest of its rows in every table (`features.row_digests`),
 and the villages table one of its own: a re-run compares them with the earlier run's to skip the households
 whose records did not change.
@@ -21,7 +25,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -62,16 +67,22 @@ class PartitionedSources:
     warnings: list[str] = field(default_factory=list)
     digests: np.ndarray | None = None  # uint64 per household, in the sorted households table's order
     reference_digest: int = 0  # the villages table's (reference data every profile reads)
+    spill: Path | None = None  # where the sorted tables are memory-mapped from
 
     @classmethod
     def read(
-        cls, folder: Path | str, *, max_households: int = DEFAULT_MAX_HOUSEHOLDS, digests: bool = False
+        cls,
+        folder: Path | str,
+        *,
+        max_households: int = DEFAULT_MAX_HOUSEHOLDS,
+        digests: bool = False,
+        spill: Path | None = None,
     ) -> PartitionedSources:
         """Read and partition a source folder; Parquet tables are read and sorted one at a time."""
         folder = Path(folder)
         if not folder.is_dir() or any(folder.glob("*.csv")):
             tables, manifest, warnings = read_arrow_tables(folder)
-            return cls._build(list(tables), tables.pop, manifest, warnings, max_households, digests)
+            return cls._build(list(tables), tables.pop, manifest, warnings, max_households, digests, spill)
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8")) if (folder / MANIFEST).is_file() else {}
         known = {f"{name}.parquet" for name in TABLES} | {MANIFEST}
         warnings = [
@@ -87,6 +98,22 @@ class PartitionedSources:
             warnings,
             max_households,
             digests,
+            spill,
+        )
+
+    @classmethod
+    def open(cls, spill: Path | str) -> PartitionedSources:
+        """The partitions a `read(…, spill=spill)` wrote (tables memory-mapped, no digests)."""
+        spill = Path(spill)
+        index = json.loads((spill / _SPILL_INDEX).read_text(encoding="utf-8"))
+        tables = {name: _mapped(spill / f"{name}.arrow") for name in index["tables"]}
+        return cls(
+            [Partition(**p) for p in index["partitions"]],
+            tables,
+            {name: np.asarray(bounds, dtype=np.int64) for name, bounds in index["offsets"].items()},
+            index["manifest"],
+            index["warnings"],
+            spill=spill,
         )
 
     @classmethod
@@ -111,6 +138,7 @@ class PartitionedSources:
         warnings: list[str] | None,
         max_households: int,
         with_digests: bool = False,
+        spill: Path | None = None,
     ) -> PartitionedSources:
         """Load each table once (households and members first), sort it by partition and keep only the sorted
         copy, so that memory holds the sorted tables plus one table being sorted."""
@@ -119,6 +147,8 @@ class PartitionedSources:
         if "households" not in names:
             raise SourceFolderError("the source folder has no households table")
         warnings = list(warnings or [])
+        if spill is not None:
+            spill.mkdir(parents=True, exist_ok=True)
         households = load("households")
         partitions, of_household = _assign(households, max_households)
         count = len(partitions)
@@ -137,7 +167,7 @@ class PartitionedSources:
                 else load(name)
             )
             if name == "villages":
-                sorted_tables[name] = table  # reference data: every partition gets all of it
+                sorted_tables[name] = _spilled(table, spill, name)  # reference data: every partition gets all
                 if digests is not None:
                     reference = int(np.add.reduce(row_hashes(table, name), dtype=np.uint64))
                 continue
@@ -158,12 +188,22 @@ class PartitionedSources:
                 warnings.append(f"{name}: {orphans} rows belong to no household of the households table")
             order = np.argsort(of_row, kind="stable")
             kept = order[of_row[order] >= 0]
-            sorted_tables[name] = table.take(pa.array(kept))
+            sorted_tables[name] = _spilled(table.take(pa.array(kept)), spill, name)
             offsets[name] = np.concatenate(([0], np.cumsum(np.bincount(of_row[kept], minlength=count))))
             del table
         if digests is not None:
             digests = digests[np.argsort(of_household, kind="stable")]  # the sorted households table's order
-        return cls(partitions, sorted_tables, offsets, dict(manifest or {}), warnings, digests, reference)
+        manifest = dict(manifest or {})
+        if spill is not None:
+            index = {
+                "tables": list(sorted_tables),
+                "partitions": [asdict(p) for p in partitions],
+                "offsets": {name: bounds.tolist() for name, bounds in offsets.items()},
+                "manifest": manifest,
+                "warnings": warnings,
+            }
+            (spill / _SPILL_INDEX).write_text(json.dumps(index, ensure_ascii=False, default=str), encoding="utf-8")
+        return cls(partitions, sorted_tables, offsets, manifest, warnings, digests, reference, spill)
 
     def __len__(self) -> int:
         return len(self.partitions)
@@ -199,6 +239,40 @@ class PartitionedSources:
     def sources(self, index: int) -> Sources:
         """Partition `index` as contract-typed `Sources`."""
         return arrow_sources(self.arrow(index), self.manifest)
+
+
+@dataclass(frozen=True)
+class SpilledSpan:
+    """Partitions first … stop − 1 of a spilled `PartitionedSources`: what a worker on this machine is sent."""
+
+    spill: str
+    first: int
+    stop: int
+
+    def tables(self) -> dict[str, pa.Table]:
+        return _opened(self.spill).arrow_span(self.first, self.stop)
+
+
+@lru_cache(maxsize=4)
+def _opened(spill: str) -> PartitionedSources:
+    return PartitionedSources.open(spill)
+
+
+_SPILL_INDEX: Final = "partitions.json"
+
+
+def _spilled(table: pa.Table, spill: Path | None, name: str) -> pa.Table:
+    """`table` written to spill/name.arrow and memory-mapped back (no spill: `table` itself)."""
+    if spill is None:
+        return table
+    path = spill / f"{name}.arrow"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return _mapped(path)
+
+
+def _mapped(path: Path) -> pa.Table:
+    return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
 
 
 def _read_parquet(path: Path) -> pa.Table:

@@ -43,7 +43,14 @@ import pyarrow.parquet as pq
 from features.catalogue import catalogue_version
 from features.errors import SourceDataError
 from features.ingestion import ingest
-from features.partitions import Partition, PartitionedSources, arrow_sources, pack_tables, unpack_tables
+from features.partitions import (
+    Partition,
+    PartitionedSources,
+    SpilledSpan,
+    arrow_sources,
+    pack_tables,
+    unpack_tables,
+)
 from features.profiles import build_profiles
 from features.pseudonyms import PseudonymKey
 from features.row_digests import combine, keyed
@@ -316,9 +323,11 @@ def _prepare(
     tables = partitioned.arrow_span(first, stop)
     earlier = _previous_for(previous, tables)
     label = unit[0].name if len(unit) == 1 else f"{unit[0].name}…{unit[-1].name}"
+    whole: Any = SpilledSpan(str(partitioned.spill), first, stop) if packed and partitioned.spill else None
     span = partitioned.digest_span(first, stop)
     if span is None or run is None:
-        return _Unit(unit, (job, pack_tables(tables) if packed else tables, partitioned.manifest, earlier, label))
+        sent = whole or (pack_tables(tables) if packed else tables)
+        return _Unit(unit, (job, sent, partitioned.manifest, earlier, label))
     ids = tables["households"].column("household_id").to_numpy(zero_copy_only=False)
     digests = _hex(keyed(span, run))
     reused = None
@@ -332,7 +341,8 @@ def _prepare(
             tables = _only(tables, ids[~same]) if not same.all() else {}
     unit_ = _Unit(unit, None, ids, digests, reused)
     if tables:
-        unit_.arguments = (job, pack_tables(tables) if packed else tables, partitioned.manifest, earlier, label)
+        sent = whole if reused is None and whole else pack_tables(tables) if packed else tables
+        unit_.arguments = (job, sent, partitioned.manifest, earlier, label)
     return unit_
 
 
@@ -436,7 +446,9 @@ def _workers(executor: Any) -> int:
 
 def _call(arguments: tuple[Any, ...]) -> pd.DataFrame:
     job, tables, manifest, earlier, label = arguments
-    if tables and isinstance(next(iter(tables.values())), bytes):
+    if isinstance(tables, SpilledSpan):
+        tables = tables.tables()
+    elif tables and isinstance(next(iter(tables.values())), bytes):
         tables = unpack_tables(tables)
     return score_partition(job, tables, manifest, earlier, label)
 

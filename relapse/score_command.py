@@ -12,6 +12,7 @@ for every household whose profile did not change under the same model version.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,42 +81,55 @@ def score(
     started = time.perf_counter()
     key, _ = ensure_local_key(settings)
     model, model_version = registered_model(version)
-    with console.status(f"reading and partitioning {folder}"):
-        partitioned = PartitionedSources.read(folder, max_households=partition_households, digests=True)
-    for warning in partitioned.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
-    date = pd.Timestamp(as_of or partitioned.manifest.get("extract_date") or pd.Timestamp.today().normalize())
-    options = BatchOptions(top=top, sentences=sentences)
-    earlier = read_previous(previous or out)
-    job = ScoringJob(
-        model,
-        model_version,
-        date.date(),
-        options,
-        key=key,
-        cache_dir=settings.data_dir / "explanation-cache" if shap_cache else None,
-        synthetic=bool(partitioned.manifest.get("synthetic", False)),
-    )
+    # With worker processes, the sorted partitions go to a temporary folder they memory-map (bounded memory).
+    spill = tempfile.TemporaryDirectory(prefix="relapse-partitions-") if workers > 1 else None
     try:
-        with _executor(workers, scheduler, local_cluster) as executor:
-            where = "" if executor is None else f" on {getattr(executor, 'workers', workers)} workers"
-            title = f"{partitioned.households:,} households in {len(partitioned)} partitions{where}"
-            with progress_bar(title) as report:
-                rows = write_scores(
-                    score_partitions(job, partitioned, previous=earlier, executor=executor, progress=report),
-                    out,
-                    options,
-                )
-    except PartitionError as error:
-        console.print(f"[red]{error}[/]")
-        raise typer.Exit(1) from None
-    reused = "" if earlier is None else ", reusing unchanged households of the earlier run"
-    console.print(
-        f"scored {rows:,} households as of {date.date()} with model version {model_version} "
-        f"in {time.perf_counter() - started:.1f} s{reused} → {out}"
-    )
-    if job.synthetic:
-        console.print("[bold yellow]SYNTHETIC DATA: a fictional city; the scores say nothing about real households.[/]")
+        with console.status(f"reading and partitioning {folder}"):
+            partitioned = PartitionedSources.read(
+                folder,
+                max_households=partition_households,
+                digests=True,
+                spill=Path(spill.name) if spill else None,  # worker processes map the partitions from there
+            )
+        for warning in partitioned.warnings:
+            console.print(f"[yellow]warning:[/] {warning}")
+        date = pd.Timestamp(as_of or partitioned.manifest.get("extract_date") or pd.Timestamp.today().normalize())
+        options = BatchOptions(top=top, sentences=sentences)
+        earlier = read_previous(previous or out)
+        job = ScoringJob(
+            model,
+            model_version,
+            date.date(),
+            options,
+            key=key,
+            cache_dir=settings.data_dir / "explanation-cache" if shap_cache else None,
+            synthetic=bool(partitioned.manifest.get("synthetic", False)),
+        )
+        try:
+            with _executor(workers, scheduler, local_cluster) as executor:
+                where = "" if executor is None else f" on {getattr(executor, 'workers', workers)} workers"
+                title = f"{partitioned.households:,} households in {len(partitioned)} partitions{where}"
+                with progress_bar(title) as report:
+                    rows = write_scores(
+                        score_partitions(job, partitioned, previous=earlier, executor=executor, progress=report),
+                        out,
+                        options,
+                    )
+        except PartitionError as error:
+            console.print(f"[red]{error}[/]")
+            raise typer.Exit(1) from None
+        reused = "" if earlier is None else ", reusing unchanged households of the earlier run"
+        console.print(
+            f"scored {rows:,} households as of {date.date()} with model version {model_version} "
+            f"in {time.perf_counter() - started:.1f} s{reused} → {out}"
+        )
+        if job.synthetic:
+            console.print(
+                "[bold yellow]SYNTHETIC DATA: a fictional city; the scores say nothing about real households.[/]"
+            )
+    finally:
+        if spill is not None:
+            spill.cleanup()
 
 
 @contextmanager

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from features.partitions import PartitionedSources, arrow_sources, pack_tables, unpack_tables
+from features.partitions import PartitionedSources, SpilledSpan, arrow_sources, pack_tables, unpack_tables
 from features.profiles import build_profiles
 from features.sources import read_arrow_tables, read_sources
 from tests.cities import city_folder
@@ -79,3 +81,23 @@ def test_max_households_must_be_positive() -> None:
     tables, manifest, _ = read_arrow_tables(city_folder(2_000, 1))
     with pytest.raises(ValueError, match="at least 1"):
         PartitionedSources.of(tables, manifest, max_households=0)
+
+
+def test_spilled_partitions_are_the_same_tables_mapped_from_disk(
+    partitioned: PartitionedSources, tmp_path: Path
+) -> None:
+    in_memory = partitioned
+    spilled = PartitionedSources.read(city_folder(2_000, 1), max_households=MAX, spill=tmp_path / "spill")
+    reopened = PartitionedSources.open(tmp_path / "spill")
+    assert spilled.partitions == reopened.partitions == in_memory.partitions
+    for name in in_memory.tables:
+        assert (tmp_path / "spill" / f"{name}.arrow").is_file()
+    for index in range(len(in_memory)):
+        expected = in_memory.arrow(index)
+        for other in (
+            spilled.arrow(index),
+            reopened.arrow(index),
+            SpilledSpan(str(tmp_path / "spill"), index, index + 1).tables(),
+        ):
+            assert list(other) == list(expected)
+            assert all(other[name].equals(expected[name]) for name in expected)

@@ -254,3 +254,16 @@ def test_a_rerun_on_an_executor_gives_the_same_table() -> None:
     with ThreadPoolExecutor(2) as executor:
         again = run(digested(changed), previous=digested_first_run(), executor=executor, in_flight=2)
     pd.testing.assert_frame_equal(again, run(digested(changed)), check_exact=True)
+
+
+def test_a_process_pool_on_spilled_partitions_gives_the_single_process_table(tmp_path: Path) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    spilled = PartitionedSources.read(city_folder(2_000, 1), max_households=400, digests=True, spill=tmp_path)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        first = run(spilled, executor=pool)
+        changed, touched = raised_wages(city_tables())
+        again = run(digested(changed), previous=first, executor=pool)
+    pd.testing.assert_frame_equal(first, digested_first_run(), check_exact=True)
+    pd.testing.assert_frame_equal(again, run(digested(changed)), check_exact=True)
