@@ -169,3 +169,11 @@ def test_keyed_digests_separate_runs_and_keep_equal_inputs_equal() -> None:
     a, b = keyed(digests, combine("v3", "2024-01-01")), keyed(digests, combine("v3", "2025-01-01"))
     assert a[1] == a[2] and len(set(a.tolist())) == 3
     assert not set(a.tolist()) & set(b.tolist())
+
+
+def test_distinct_strings_of_every_length_hash_apart() -> None:
+    rng = np.random.default_rng(11)
+    words = {"", "a", "a\x00", "\x00", "\x00\x00", "12345678", "123456789", "1234567\x00", "因病", "因病 "}
+    words |= {"".join(rng.choice(list("ab\x00因"), n)) for n in range(1, 20) for _ in range(40)}
+    column = pa.table({"x": pa.array(sorted(words))})
+    assert len(set(row_hashes(column).tolist())) == len(words)
