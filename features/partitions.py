@@ -12,9 +12,10 @@ Rows are matched to households through `household_id` (`member_status` through i
 row whose household is not in the households table belongs to no partition; such rows are counted in
 `warnings` (validation reports them row by row), never silently dropped.
 
-With `spill=FOLDER` every sorted table is written to an Arrow IPC file there and memory-mapped: the process
-keeps no copy of the tables, and worker processes on the same machine open the folder
-(`SpilledSpan.tables()`) and read their partitions from the page cache without copying them.
+With `spill=FOLDER` every sorted table is written to an Arrow IPC file there, one record batch run per
+partition, and memory-mapped: the process keeps no copy of the tables, and a worker process on the same
+machine is sent a `SpilledSpan` (folder and partition numbers), whose `tables()` reads just those partitions'
+record batches from the files (from the page cache, into memory the worker frees after the unit).
 
 With `digests=True` each household also gets a digest of its rows in every table (`features.row_digests`),
 and the villages table one of its own: a re-run compares them with the earlier run's to skip the households
@@ -23,6 +24,7 @@ whose records did not change.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -167,7 +169,7 @@ class PartitionedSources:
                 else load(name)
             )
             if name == "villages":
-                sorted_tables[name] = _spilled(table, spill, name)  # reference data: every partition gets all
+                sorted_tables[name] = _spilled(table, spill, name, None)  # reference data: every partition gets all
                 if digests is not None:
                     reference = int(np.add.reduce(row_hashes(table, name), dtype=np.uint64))
                 continue
@@ -188,8 +190,8 @@ class PartitionedSources:
                 warnings.append(f"{name}: {orphans} rows belong to no household of the households table")
             order = np.argsort(of_row, kind="stable")
             kept = order[of_row[order] >= 0]
-            sorted_tables[name] = _spilled(table.take(pa.array(kept)), spill, name)
             offsets[name] = np.concatenate(([0], np.cumsum(np.bincount(of_row[kept], minlength=count))))
+            sorted_tables[name] = _spilled(table.take(pa.array(kept)), spill, name, offsets[name])
             del table
         if digests is not None:
             digests = digests[np.argsort(of_household, kind="stable")]  # the sorted households table's order
@@ -250,29 +252,59 @@ class SpilledSpan:
     stop: int
 
     def tables(self) -> dict[str, pa.Table]:
-        return _opened(self.spill).arrow_span(self.first, self.stop)
+        """The partitions' rows of every table, read from the spill files (villages whole)."""
+        folder = Path(self.spill)
+        out = {}
+        for name in _spill_index(self.spill)["tables"]:
+            reader = pa.ipc.open_file(pa.OSFile(str(folder / f"{name}.arrow")))
+            batches = (reader.get_batch(k) for k in range(*_batch_span(reader, self.first, self.stop)))
+            out[name] = _decoded(pa.Table.from_batches(list(batches), schema=reader.schema))
+        return out
 
 
 @lru_cache(maxsize=4)
-def _opened(spill: str) -> PartitionedSources:
-    return PartitionedSources.open(spill)
+def _spill_index(spill: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads((Path(spill) / _SPILL_INDEX).read_text(encoding="utf-8"))
+    return result
 
 
 _SPILL_INDEX: Final = "partitions.json"
+_BATCH_BOUNDS: Final = b"relapse.partition_batches"  # file metadata: first record batch of each partition
 
 
-def _spilled(table: pa.Table, spill: Path | None, name: str) -> pa.Table:
-    """`table` written to spill/name.arrow and memory-mapped back (no spill: `table` itself)."""
+def _batch_span(reader: pa.ipc.RecordBatchFileReader, first: int, stop: int) -> tuple[int, int]:
+    bounds = (reader.schema.metadata or {}).get(_BATCH_BOUNDS)
+    if bounds is None:  # not partitioned (villages): every batch
+        return 0, reader.num_record_batches
+    starts = json.loads(bounds)
+    return starts[first], starts[stop]
+
+
+def _spilled(table: pa.Table, spill: Path | None, name: str, offsets: np.ndarray | None) -> pa.Table:
+    """`table` written to spill/name.arrow, each partition's rows as their own record batches, and
+    memory-mapped back (no spill: `table` itself)."""
     if spill is None:
         return table
     path = spill / f"{name}.arrow"
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    parts = [table] if offsets is None else [table.slice(a, b - a) for a, b in itertools.pairwise(offsets)]
+    batches = [part.to_batches() for part in parts]
+    starts = np.concatenate(([0], np.cumsum([len(b) for b in batches]))).tolist()
+    metadata = dict(table.schema.metadata or {})
+    if offsets is not None:
+        metadata[_BATCH_BOUNDS] = json.dumps(starts).encode()
+    schema = table.schema.with_metadata(metadata)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        for run in batches:
+            for batch in run:
+                writer.write_batch(batch)
     return _mapped(path)
 
 
 def _mapped(path: Path) -> pa.Table:
-    return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    """A spill file as a zero-copy table over its memory map (without the batch bounds)."""
+    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != _BATCH_BOUNDS}
+    return table.replace_schema_metadata(metadata or None)
 
 
 def _read_parquet(path: Path) -> pa.Table:
