@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -160,6 +161,7 @@ class PartitionedSources:
         digests = np.zeros(len(of_household), dtype=np.uint64) if with_digests else None
         reference = 0
         members: pa.Table | None = load("members") if "members" in names else None
+        hasher = ThreadPoolExecutor(1, thread_name_prefix="row-digests") if digests is not None else None
         for name in sorted(names, key=lambda n: n != "members"):
             table: pa.Table = (
                 households
@@ -182,8 +184,8 @@ class PartitionedSources:
             else:
                 warnings.append(f"{name}: no household_id column; not partitioned")
                 continue
-            if digests is not None:
-                digests += household_digests(table, owner, len(digests), label=name)
+            # The digests (compiled, without the GIL) on a second thread while this one sorts the table.
+            hashing = hasher.submit(household_digests, table, owner, len(of_household), label=name) if hasher else None
             of_row = np.where(owner >= 0, of_household[np.maximum(owner, 0)], -1)
             orphans = int((of_row < 0).sum())
             if orphans:
@@ -192,7 +194,11 @@ class PartitionedSources:
             kept = order[of_row[order] >= 0]
             offsets[name] = np.concatenate(([0], np.cumsum(np.bincount(of_row[kept], minlength=count))))
             sorted_tables[name] = _spilled(table.take(pa.array(kept)), spill, name, offsets[name])
+            if digests is not None and hashing is not None:
+                digests += hashing.result()
             del table
+        if hasher is not None:
+            hasher.shutdown()
         if digests is not None:
             digests = digests[np.argsort(of_household, kind="stable")]  # the sorted households table's order
         manifest = dict(manifest or {})
