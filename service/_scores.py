@@ -1,7 +1,12 @@
-"""Stored scores and their audit entries: validation, writing in one transaction, household history."""
+"""Stored scores and their audit entries: validation, writing in one transaction, household history.
+
+With every score, the same transaction brings the narrow tables region reports read up to date: the household's
+latest score per village (`latest_scores`) and its scoring run (`household_runs`).
+"""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import uuid
@@ -10,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Connection, Table, insert, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.errors import InvalidFieldError, OutOfScopeError
 from service.keys import Caller, Permission
 from service.scope import Scope, check_region_code
-from service.tables import AuditEntry, RiskLevel, ScoreRecord, utcnow
+from service.tables import AuditEntry, HouseholdRun, LatestScore, RiskLevel, ScoreRecord, utcnow
 
 # Pseudonyms are HMAC digests or source-system household ids: short, plain ASCII.
 PSEUDONYM_PATTERN: Final = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.:-]{0,63}")
@@ -26,6 +32,8 @@ TOKEN_PATTERN: Final = re.compile(r"[!-~]+")  # printable ASCII without spaces: 
 MAX_HISTORY: Final = 1000
 SCORES: Final = cast(Table, ScoreRecord.__table__)
 AUDIT: Final = cast(Table, AuditEntry.__table__)
+LATEST: Final = cast(Table, LatestScore.__table__)
+RUNS: Final = cast(Table, HouseholdRun.__table__)
 
 
 @dataclass(frozen=True)
@@ -200,13 +208,14 @@ def write_prepared(
     now = utcnow()
     # Core inserts on the tables (executemany / insertmanyvalues): no ORM bookkeeping per row.
     connection = session.connection()
-    connection.execute(
-        insert(SCORES),
+    ids = connection.scalars(
+        insert(SCORES).returning(SCORES.c.id, sort_by_parameter_order=True),
         [
             {key: value for key, value in row.items() if key != "input_hash"} | {"scored_at": now, "job_id": job_id}
             for row in prepared
         ],
-    )
+    ).all()
+    write_summaries(connection, prepared, ids, now)
     connection.execute(
         insert(AUDIT),
         [
@@ -225,6 +234,74 @@ def write_prepared(
                 "job_id": job_id,
             }
             for row in prepared
+        ],
+    )
+
+
+def reason_keys_text(reasons: list[Any]) -> str:
+    """The distinct reason keys of a score in their order, as the compact JSON list `latest_scores` keeps."""
+    keys = dict.fromkeys(str(reason["key"]) for reason in reasons if isinstance(reason, dict) and "key" in reason)
+    return json.dumps(list(keys), ensure_ascii=False, separators=(",", ":"))
+
+
+def any_rule_flag(rule_flags: dict[str, Any]) -> bool:
+    """Whether any official-rule flag is raised: the flags are a JSON object of booleans."""
+    return any(value is True for value in rule_flags.values())
+
+
+def _dialect_insert(connection: Connection, table: Table) -> Any:
+    # ON CONFLICT is spelled alike by SQLite and PostgreSQL, but SQLAlchemy builds it per dialect.
+    name = connection.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for the {name} dialect")
+
+
+def write_summaries(connection: Connection, prepared: list[dict[str, Any]], ids: Sequence[int], now: datetime) -> None:
+    """Bring `latest_scores` and `household_runs` up to date with the scores just inserted (ids in row order).
+
+    A household's row in `latest_scores` is replaced only by a score with a larger (as_of, scored_at, id), in
+    SQL, so concurrent writers of the same household end with the same row whatever order they commit in. Rows
+    are sorted by key, so concurrent batches take their row locks in the same order (no deadlocks).
+    """
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    runs: set[tuple[Any, RiskLevel, str, str]] = set()
+    for row, score_id in zip(prepared, ids, strict=True):
+        key = (row["region_code"], row["household_pseudonym"])
+        runs.add((row["as_of"], row["level"], row["household_pseudonym"], row["region_code"]))
+        seen = latest.get(key)
+        # One batch shares its scored_at: among its rows, the later as_of wins, then the later id.
+        if seen is not None and (seen["as_of"], seen["score_id"]) > (row["as_of"], score_id):
+            continue
+        latest[key] = {
+            "region_code": row["region_code"],
+            "household_pseudonym": row["household_pseudonym"],
+            "score_id": score_id,
+            "as_of": row["as_of"],
+            "scored_at": now,
+            "probability": row["probability"],
+            "level": row["level"],
+            "synthetic": row["synthetic"],
+            "any_rule_flag": any_rule_flag(row["rule_flags"]),
+            "reason_keys": reason_keys_text(row["reasons"]),
+        }
+    upsert = _dialect_insert(connection, LATEST)
+    newer = tuple_(upsert.excluded.as_of, upsert.excluded.scored_at, upsert.excluded.score_id) > tuple_(
+        LATEST.c.as_of, LATEST.c.scored_at, LATEST.c.score_id
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[LATEST.c.region_code, LATEST.c.household_pseudonym],
+        set_={column.name: upsert.excluded[column.name] for column in LATEST.columns if not column.primary_key},
+        where=newer,
+    )
+    connection.execute(upsert, [latest[key] for key in sorted(latest)])
+    connection.execute(
+        _dialect_insert(connection, RUNS).on_conflict_do_nothing(),
+        [
+            {"region_code": region, "as_of": as_of, "level": level, "household_pseudonym": pseudonym}
+            for as_of, level, pseudonym, region in sorted(runs)
         ],
     )
 

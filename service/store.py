@@ -19,24 +19,44 @@ from service._jobs import (
     update_job,
 )
 from service._scores import ScoreInput, ScoreView, household_history, record_scores
-from service._summary import RegionSummary, RiskTypeCount, region_summary
+from service._summary import (
+    Disagreement,
+    LatestRow,
+    LatestScores,
+    RegionSummary,
+    RiskTypeCount,
+    TrendPoint,
+    count_scores_after,
+    level_trend,
+    region_summary,
+    score_fingerprint,
+    summarise,
+)
 
 __all__ = [
     "TRANSITIONS",
+    "Disagreement",
     "JobView",
+    "LatestRow",
+    "LatestScores",
     "RegionSummary",
     "RiskTypeCount",
     "ScoreInput",
     "ScoreView",
+    "TrendPoint",
     "commit_chunk",
     "committed_chunks",
+    "count_scores_after",
     "create_job",
     "get_job",
     "household_history",
     "iter_job_scores",
+    "level_trend",
     "list_jobs",
     "mark_chunk_committed",
     "record_scores",
     "region_summary",
+    "score_fingerprint",
+    "summarise",
     "update_job",
 ]

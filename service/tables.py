@@ -1,4 +1,4 @@
-"""The service database: API keys, the audit log, stored scores and batch jobs (SQLAlchemy 2, typed ORM).
+"""The service database: API keys, the audit log, stored scores, their summaries and batch jobs (SQLAlchemy 2).
 
 Schema changes go through Alembic (`service/migrations/versions/`); `tests/service/test_migrations.py` checks
 that the migrations produce exactly these tables on SQLite and PostgreSQL.
@@ -161,7 +161,8 @@ class ScoreRecord(Base):
     __table_args__ = (
         Index("ix_score_records_household", "household_pseudonym", "as_of", "scored_at"),
         # varchar_pattern_ops lets PostgreSQL use the index for `LIKE 'prefix%'` under any collation.
-        Index("ix_score_records_region", "region_code", postgresql_ops={"region_code": "varchar_pattern_ops"}),
+        # With the id, a region's (count, largest id) — the report cache's fingerprint — is read from the index.
+        Index("ix_score_records_region", "region_code", "id", postgresql_ops={"region_code": "varchar_pattern_ops"}),
         CheckConstraint("probability >= 0 AND probability <= 1", name="probability_range"),
     )
 
@@ -178,6 +179,54 @@ class ScoreRecord(Base):
     rule_flags: Mapped[dict[str, Any]] = mapped_column()
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("jobs.id", ondelete="RESTRICT"), index=True)
+
+
+class LatestScore(Base):
+    """Each household's latest stored score in a village: what region reports and summaries read.
+
+    A narrow copy of the columns those need, so that a county's first report reads 50,000 short rows instead
+    of 100,000 scores with their reasons JSON (issue #7). `service._scores` writes it in the scores' own
+    transaction, so it never disagrees with `score_records`. Keyed by village and household, not household
+    alone: a household scored in two villages keeps its latest score in each, so a village's summary shows
+    what it showed before. "Latest" is the largest (as_of, scored_at, score_id), as in `household_history`.
+    """
+
+    __tablename__ = "latest_scores"
+    __table_args__ = (
+        Index("ix_latest_scores_region", "region_code", postgresql_ops={"region_code": "varchar_pattern_ops"}),
+    )
+
+    region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    household_pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score_id: Mapped[int] = mapped_column(BigId, ForeignKey("score_records.id", ondelete="RESTRICT"), unique=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    scored_at: Mapped[datetime] = mapped_column()
+    probability: Mapped[float] = mapped_column(Float)
+    level: Mapped[RiskLevel] = mapped_column(_enum(RiskLevel, "level"))
+    synthetic: Mapped[bool] = mapped_column(Boolean)
+    # Whether any official-rule flag of the score is raised (a value `true` in its `rule_flags`).
+    any_rule_flag: Mapped[bool] = mapped_column(Boolean)
+    # The distinct reason keys of the score, in order, as a compact JSON list: '["01","income","04"]'.
+    reason_keys: Mapped[str] = mapped_column(Text)
+
+
+class HouseholdRun(Base):
+    """That a household was scored in a village with an `as_of` date (a scoring run) at a level.
+
+    The region report's trend counts the households of each run by level over every stored score, not only the
+    latest; this table answers that from short rows. Written with the scores (insert, duplicates ignored).
+    """
+
+    __tablename__ = "household_runs"
+    __table_args__ = (
+        Index("ix_household_runs_region", "region_code", postgresql_ops={"region_code": "varchar_pattern_ops"}),
+    )
+
+    # Key in this order: SQLite counts the households of each run and level along the key, without sorting.
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    level: Mapped[RiskLevel] = mapped_column(_enum(RiskLevel, "level"), primary_key=True)
+    household_pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
 
 
 class Job(Base):

@@ -1,4 +1,5 @@
-"""Migrations: from empty to head and back, on SQLite and PostgreSQL, and head matches the ORM models."""
+"""Migrations: from empty to head and back, on SQLite and PostgreSQL, head matches the ORM models, and 0002 fills
+the narrow report tables from stored scores exactly as the write path fills them."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import func, inspect, select, text
 
-from service.db import create_db_engine
+from service.db import create_db_engine, open_database
 from service.migrate import current_revision, downgrade_database, head_revision, upgrade_database
-from service.tables import Base
+from service.settings import ServiceSettings
+from service.tables import Base, HouseholdRun, LatestScore, ScoreRecord
+from tests.service.test_reports_latest import store_random_data
 
-TABLES = {"api_keys", "audit_entries", "score_records", "jobs", "job_chunks"}
+TABLES = {"api_keys", "audit_entries", "score_records", "jobs", "job_chunks", "latest_scores", "household_runs"}
 
 
 def _tables(url: str) -> set[str]:
@@ -27,7 +30,7 @@ def test_upgrade_head_on_an_empty_database_creates_every_table(database_url: str
     assert current_revision(database_url) is None
     upgrade_database(database_url)
     assert _tables(database_url) == TABLES | {"alembic_version"}
-    assert current_revision(database_url) == head_revision() == "0001"
+    assert current_revision(database_url) == head_revision() == "0002"
 
 
 def test_upgrade_is_idempotent(database_url: str) -> None:
@@ -65,3 +68,36 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def _narrow_rows(url: str, folder: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], int]:
+    database = open_database(url, ServiceSettings(data_dir=folder, database_url=url))
+    try:
+        with database.session() as session:
+            latest = [
+                tuple(row) for row in session.execute(select(LatestScore.__table__).order_by(LatestScore.score_id))
+            ]
+            runs = session.execute(select(HouseholdRun.__table__)).all()
+            scores = session.scalar(select(func.count()).select_from(ScoreRecord)) or 0
+    finally:
+        database.dispose()
+    return latest, sorted(tuple(row) for row in runs), scores
+
+
+def test_0002_fills_the_report_tables_from_stored_scores_as_the_write_path_does(
+    database_url: str, tmp_path: Path
+) -> None:
+    upgrade_database(database_url)
+    database = open_database(database_url, ServiceSettings(data_dir=tmp_path, database_url=database_url))
+    try:
+        store_random_data(database, 6)  # written by the service: scores and their narrow rows together
+    finally:
+        database.dispose()
+    latest, runs, scores = _narrow_rows(database_url, tmp_path)
+    assert len(latest) > 70 and len(runs) > len(latest) and scores > len(runs)  # households in two villages
+
+    downgrade_database(database_url, "0001")
+    assert current_revision(database_url) == "0001"
+    assert _tables(database_url) == TABLES - {"latest_scores", "household_runs"} | {"alembic_version"}
+    upgrade_database(database_url)  # 0002 again, now filling the tables from the stored scores
+    assert _narrow_rows(database_url, tmp_path) == (latest, runs, scores)

@@ -241,28 +241,6 @@ def test_pdf_download(client: TestClient, db: Database) -> None:
     assert f"region-{COUNTY}-zh.pdf" in response.headers["content-disposition"]
 
 
-def test_one_pass_region_data_equals_the_separate_queries(
-    client: TestClient, db: Database, batch_profiles: pd.DataFrame
-) -> None:
-    """The report's single pass agrees with `region_summary` and the per-figure queries it replaces."""
-    from service.reports._queries import level_trend, region_data, rules_versus_model
-    from service.scope import Scope
-    from service.store import region_summary
-
-    score_region(client, db, batch_profiles, COUNTY, 40)
-    score_region(client, db, batch_profiles, OTHER_COUNTY, 5)
-    scope = Scope(COUNTY)
-    with db.session() as session:
-        data = region_data(session, scope, 15, 4)
-        summary = region_summary(session, scope, COUNTY, 15)
-        trend = level_trend(session, scope)
-        model_only, rules_only = rules_versus_model(session, scope, 4)
-    assert data.summary == summary
-    assert data.trend == trend
-    assert (data.model_only, data.rules_only) == (model_only, rules_only)
-    assert summary.households == 40 and len(trend) == 2
-
-
 def test_region_report_follows_new_scores(client: TestClient, db: Database, batch_profiles: pd.DataFrame) -> None:
     headers = bearer(db, Role.OFFICIAL, COUNTY)
     score_region(client, db, batch_profiles, COUNTY, 3)
