@@ -258,8 +258,10 @@ def score_partitions(
     Consecutive partitions are scored together up to `unit_households` (small counties cost mostly fixed
     overhead per call); rows are independent, so each partition's table is the one it gets alone. With an
     executor that has `submit` (concurrent.futures, `models.cluster.DaskExecutor`), at most `in_flight` units
-    (default: twice its workers) are out at a time, each sent as compact Arrow IPC bytes, so memory holds the
-    source tables plus a bounded number of units and results. An executor with only `map` gets every unit.
+    (default: twice its workers) are out at a time, each sent as compact Arrow IPC bytes — or, when the sources
+    were spilled (`PartitionedSources.read(…, spill=…)`), as a `SpilledSpan` the worker reads from the spill
+    files — so memory holds a bounded number of units and results. An executor with only `map` gets every unit.
+    Households whose source digest equals their `previous` row's are not sent at all (module docstring).
     """
     report = progress or (lambda *_: None)
     total = partitioned.households
