@@ -8,9 +8,12 @@ their audit entries and the chunk's marker are written in one transaction (`serv
 job stopped at any moment — process killed, machine restarted — resumes after its last committed chunk with
 no duplicated and no lost rows: chunks already committed are skipped, and a chunk committed twice is written once.
 
-One runner thread per service process works through queued jobs oldest first. At start it puts back in the
-queue the jobs a dead process left running (assumed: one runner per database; with several service processes
-on one PostgreSQL, run the runner in one of them — `RELAPSE_JOB_RUNNER=false` in the others).
+Every service process has a runner thread, but only the one holding the database's runner lease
+(`service._runner_lease`: an advisory lock on PostgreSQL, a file lock next to an SQLite file) works: it first
+puts back in the queue the jobs a dead process left running, then works through queued jobs oldest first. The
+others wait for the lease and take over when its holder exits, so `relapse serve --workers N` (or several
+machines on one PostgreSQL) runs each job once. Independently of the lease, a runner starts a job only by
+claiming it — one conditional UPDATE from queued to running — so two runners never start the same job.
 The job acts for the key that created it: its audit entries name that key, and every household must lie in
 the key's region scope (checked before anything is scored; the job fails naming the first household outside).
 """
@@ -29,6 +32,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
+from sqlalchemy import update
 
 from features.errors import FeaturesError
 from features.partitions import PartitionedSources
@@ -36,15 +40,16 @@ from features.pseudonyms import PseudonymKey
 from features.rules import RULES
 from models.batch import BatchOptions
 from models.streaming import RULE_PREFIX, Progress, ScoringJob, score_partitions
+from service._runner_lease import RunnerLease
 from service.db import Database
-from service.errors import ServiceError
+from service.errors import JobStateError, ServiceError
 from service.keys import caller_of_key
 from service.model_holder import ModelHolder
 from service.scope import Scope
 from service.scoring import risk_level
 from service.settings import ServiceSettings
 from service.store import ScoreInput, commit_chunk, committed_chunks, get_job, list_jobs, update_job
-from service.tables import JobStatus
+from service.tables import Job, JobStatus, utcnow
 
 log = logging.getLogger(__name__)
 EVERYWHERE: Final = Scope.everything()
@@ -75,6 +80,7 @@ class JobRunner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.lease = RunnerLease(database)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -91,6 +97,8 @@ class JobRunner:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+            if not self._thread.is_alive():
+                self.lease.release()
 
     def requeue_interrupted(self) -> list[uuid.UUID]:
         """Jobs left running by a process that died go back to the queue (they resume after their last chunk)."""
@@ -104,10 +112,14 @@ class JobRunner:
         requeued = False
         while not self._stop.is_set():
             try:
-                if not requeued:  # first thing, and again until the database answers
-                    self.requeue_interrupted()
-                    requeued = True
-                ran = self.run_next()
+                if not self.lease.acquire():  # another process runs the jobs; look again after the wait
+                    requeued = False
+                    ran = False
+                else:
+                    if not requeued:  # first thing as the lease holder, and again until the database answers
+                        self.requeue_interrupted()
+                        requeued = True
+                    ran = self.run_next()
             except Exception:  # noqa: BLE001 — the runner outlives any one job's failure (database down, …)
                 log.exception("job runner: unexpected error; retrying")
                 ran = False
@@ -117,17 +129,38 @@ class JobRunner:
 
     # --- one job --------------------------------------------------------------------------------------------
     def run_next(self) -> bool:
-        """Run the oldest queued job to its end (or until stopped); False when none is queued."""
+        """Run the oldest queued job this runner can claim to its end (or until stopped); False when none."""
         with self.database.session() as session:
             queued = list_jobs(session, EVERYWHERE, statuses=[JobStatus.QUEUED], limit=1000)
-        if not queued:
-            return False
-        self.run(queued[-1].id)  # list_jobs is newest first
-        return True
+        for job in reversed(queued):  # list_jobs is newest first
+            if self.claim(job.id):
+                self._run_claimed(job.id)
+                return True
+        return False
+
+    def claim(self, job_id: uuid.UUID) -> bool:
+        """Move the job from queued to running if it is still queued: True for exactly one of any number of
+        runners asking at once (one conditional UPDATE; the database serialises the writers)."""
+        with self.database.session() as session:
+            claimed = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+                .values(status=JobStatus.RUNNING, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(claimed, "rowcount", 0) == 1)
 
     def run(self, job_id: uuid.UUID, progress: Progress | None = None) -> JobStatus:
+        """Claim the queued job and run it to its end (or until stopped); its status afterwards."""
+        if not self.claim(job_id):
+            with self.database.session() as session:
+                status = get_job(session, EVERYWHERE, job_id).status
+            raise JobStateError(status.value, "be started: another runner claimed it, or it is not queued")
+        return self._run_claimed(job_id, progress)
+
+    def _run_claimed(self, job_id: uuid.UUID, progress: Progress | None = None) -> JobStatus:
         with self.database.session() as session:
-            job = update_job(session, EVERYWHERE, job_id, status=JobStatus.RUNNING)
+            job = get_job(session, EVERYWHERE, job_id)
             caller = caller_of_key(session, job.caller_key_id)
             done = committed_chunks(session, EVERYWHERE, job_id)
         log.info("job %s: running (%d chunks committed before)", job_id, len(done))

@@ -12,10 +12,13 @@ The booster is read from its LightGBM text file (RiskModel.load) — never from 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
 import time
+import uuid
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,12 +148,29 @@ class ModelHolder:
             return True
 
     def _cache(self, version: str, folder: Path, info: dict[str, Any]) -> None:
-        target = self.cache_dir / version
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(folder, target)
-        (target / "registry_info.json").write_text(json.dumps(info, ensure_ascii=False, default=str))
-        (self.cache_dir / _LATEST).write_text(json.dumps({"version": version}))
+        """Keep a copy of `version` for starts without the registry. Worker processes of one service share the
+        folder and load the same version at the same moment, so the copy is staged and renamed into place, and
+        `latest.json` replaced whole: a process never sees (or removes) another's half-written copy."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".staging-{version}-", dir=self.cache_dir))
+        try:
+            shutil.copytree(folder, staging, dirs_exist_ok=True)
+            (staging / "registry_info.json").write_text(json.dumps(info, ensure_ascii=False, default=str))
+            target = self.cache_dir / version
+            try:
+                os.rename(staging, target)  # atomic; fails when the version's folder exists
+            except OSError:
+                retired = self.cache_dir / f".retired-{version}-{uuid.uuid4().hex}"
+                with suppress(FileNotFoundError):
+                    os.rename(target, retired)
+                with suppress(OSError):  # another process put its complete copy in place first: keep that one
+                    os.rename(staging, target)
+                shutil.rmtree(retired, ignore_errors=True)
+            latest = self.cache_dir / f".{_LATEST}.{uuid.uuid4().hex}"
+            latest.write_text(json.dumps({"version": version}))
+            os.replace(latest, self.cache_dir / _LATEST)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def _load_cached(self) -> ServingModel | None:
         latest = self.cache_dir / _LATEST

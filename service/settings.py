@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,6 +40,10 @@ class ServiceSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # uvicorn worker processes of `relapse serve`. The work per request holds the GIL (pandas, pydantic,
+    # SQLAlchemy), so one process uses one core; N processes serve up to N cores. Each process loads and polls
+    # its own copy of the model; one of them at a time runs batch jobs (`service.job_runner`).
+    workers: int = Field(default=1, ge=1)
     # Households (or profiles) per scoring request; larger sets go through batch jobs.
     max_batch: int = 1000
     # Request bodies above this are refused with 413 before they are parsed (1,000 documents fit easily).

@@ -245,6 +245,54 @@ def test_a_job_killed_mid_way_resumes_without_lost_or_duplicated_rows(
         process.wait(timeout=30)
 
 
+@pytest.mark.slow
+def test_two_worker_processes_serve_and_run_each_job_once(
+    registered: Registered, county_folder: Path, tmp_path: Path
+) -> None:
+    """`relapse serve` with RELAPSE_WORKERS=2: two uvicorn worker processes answer, one of them runs the job,
+    every household of it is stored and audited once."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "RELAPSE_DATA_DIR": str(tmp_path),
+        "RELAPSE_MLFLOW_URI": registered.tracking_uri,
+        "RELAPSE_JOBS_ALLOWED_ROOT": str(county_folder),
+        "RELAPSE_JOB_CHUNK_HOUSEHOLDS": "40",
+        "RELAPSE_MODEL_POLL_S": "0",
+        "RELAPSE_WORKERS": "2",
+    }
+    env.pop("RELAPSE_DATABASE_URL", None)
+    process = _serve(env, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
+        assert sum(b"spawn_main" in command for command in commands) == 2  # the workers (not the resource tracker)
+        database = open_database(f"sqlite:///{tmp_path / 'service.db'}")
+        with database.session() as session:
+            created = create_key(session, role=Role.MONITOR, region_prefix=REGION, label="workers test")
+        headers = {"Authorization": f"Bearer {created.plaintext}"}
+        job_id = httpx.post(f"{base}/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers).json()["id"]
+        deadline = time.monotonic() + 180
+        job: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{base}/v1/jobs/{job_id}", headers=headers).json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        assert job["status"] == "done", job
+        ids = _county_households(registered)
+        with database.session() as session:
+            chunks = session.scalar(select(func.count()).select_from(JobChunk))
+            audited = session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.job_id.isnot(None)))
+            stored = session.scalar(select(func.count()).select_from(ScoreRecord).where(ScoreRecord.job_id.isnot(None)))
+        assert chunks == job["total_chunks"] and audited == stored == len(ids)
+        database.dispose()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def test_jobs_run_on_a_dask_scheduler_with_the_same_scores(
     tmp_path: Path, holder: ModelHolder, county_folder: Path, registered: Registered
 ) -> None:

@@ -93,3 +93,29 @@ def test_reload_swaps_versions_without_mixing_requests(
         expected = models[version].predict_proba(batch_profiles.iloc[indices])
         assert [item["probability"] for item in answer["items"]] == pytest.approx(list(expected), abs=1e-12)
     assert seen == {"1", second_version}
+
+
+def test_worker_processes_loading_at_once_share_one_complete_model_cache(
+    registered: Registered, tmp_path: Path
+) -> None:
+    """`relapse serve --workers N` starts N holders on one cache folder at the same moment: every one serves the
+    registry's model (none falls back degraded on a clash in the cache), and the copy left behind loads."""
+    cache = tmp_path / "model-cache"
+    holders = [ModelHolder(RegistrySource(registered.tracking_uri), cache) for _ in range(4)]
+    start = threading.Barrier(len(holders))
+
+    def load(holder: ModelHolder) -> None:
+        start.wait()
+        holder.start()
+
+    threads = [threading.Thread(target=load, args=(holder,)) for holder in holders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    versions = {holder.current.version if holder.current else None for holder in holders}
+    assert [holder.degraded for holder in holders] == [None] * len(holders)
+    assert len(versions) == 1 and None not in versions
+    cached = ModelHolder(RegistrySource(registered.tracking_uri), cache)._load_cached()  # as a start offline
+    assert cached is not None and cached.source == "cache" and cached.version in versions
+    assert sorted(p.name for p in cache.iterdir()) == sorted([*versions, "latest.json"])  # no staging leftovers
