@@ -11,9 +11,10 @@ missing (no income record, no housing check) never raises a flag: unknown is not
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -100,6 +101,49 @@ def rule_flags(profiles: pd.DataFrame, config: RuleConfig | None = None) -> pd.D
         "no_labour_household": col("no_labour_household") == 1,
     }
     return pd.DataFrame(flags, index=p.index)
+
+
+def rule_flags_row(profile: Mapping[str, Any], config: RuleConfig | None = None) -> dict[str, bool]:
+    """`rule_flags` of one profile (column name → value), in plain Python: the same flags in the same order.
+
+    The API asks for the flags of one household per request; the frame path's ~15 pandas column reads and
+    date arithmetic cost more than the rest of the rules together. Missing values (None, NaN, pd.NA) compare
+    false, as NaN does in the frame path.
+    """
+    config = config or RuleConfig()
+
+    def num(name: str) -> float:
+        value = profile[name]  # a missing column raises KeyError, as in the frame path
+        if value is None or value is pd.NA:
+            return math.nan
+        return float(value)
+
+    ratio = num("income_to_line")
+    alleviated = num("poverty_alleviated") == 1
+    protected = alleviated or num("under_monitoring") == 1
+    stay_threshold = config.single_stay_oop_protected_yuan if protected else config.single_stay_oop_other_yuan
+    as_of = profile["as_of"]
+    reference = math.nan
+    if as_of is not None and not pd.isna(as_of):
+        # The 12-month window ends on the day before as_of: that day's year is the expenditure year.
+        spend_year = (pd.Timestamp(as_of) - pd.Timedelta(days=1)).year
+        province = profile["province_code"]
+        reference = config.rural_incomes.value(spend_year, province if isinstance(province, str) else None)
+    share = config.yearly_oop_share_alleviated if alleviated else config.yearly_oop_share_other
+    hospital, last_year = num("hospital_oop_12m_yuan"), num("medical_oop_last_year_yuan")
+    yearly_oop = last_year if math.isnan(hospital) else hospital if math.isnan(last_year) else max(hospital, last_year)
+    return {
+        "income_below_line": ratio < config.income_line_multiple,
+        "income_near_line": config.income_line_multiple <= ratio < config.near_line_multiple,
+        "income_sharp_drop": num("income_pc_change_1y") <= -config.sharp_drop,
+        "rigid_medical_single_stay": num("max_stay_oop_12m_yuan") > stay_threshold,
+        "rigid_medical_yearly": yearly_oop > share * reference,
+        "child_out_of_school": num("children_out_of_school_count") > 0 or num("dropouts_12m") > 0,
+        "uninsured_member": num("uninsured_count") > 0,
+        "housing_unsafe": num("housing_unsafe") == 1,
+        "water_unsafe": num("water_unsafe") == 1,
+        "no_labour_household": num("no_labour_household") == 1,
+    }
 
 
 def rule_scores(profiles: pd.DataFrame, config: RuleConfig | None = None) -> pd.Series:

@@ -2,6 +2,10 @@
 
 Tests swap any of them with `app.dependency_overrides`. The database, the model holder and the pseudonym key are
 created once in the app's lifespan (`service.app`) and kept on `app.state`.
+
+The ones that only read `app.state` or a header are `async def`: FastAPI runs a plain `def` dependency in the
+thread pool, and a hand-off per dependency per request cost more than the dependency itself. `get_caller` reads
+the database and stays a plain `def`, so a slow database never blocks the event loop.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from service.problems import ModelUnavailableError
 from service.settings import ServiceSettings, get_settings
 
 
-def get_app_settings(request: Request) -> ServiceSettings:
+async def get_app_settings(request: Request) -> ServiceSettings:
     """The settings the app was created with (no dependency override: FastAPI re-analyses every dependency of a
     request while any override is set, a few milliseconds each time)."""
     settings = getattr(request.app.state, "settings", None)
@@ -30,7 +34,7 @@ def get_app_settings(request: Request) -> ServiceSettings:
 SettingsDep = Annotated[ServiceSettings, Depends(get_app_settings)]
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
@@ -38,7 +42,7 @@ def get_database(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-def get_holder(request: Request) -> ModelHolder:
+async def get_holder(request: Request) -> ModelHolder:
     holder: ModelHolder = request.app.state.holder
     return holder
 
@@ -46,7 +50,7 @@ def get_holder(request: Request) -> ModelHolder:
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 
 
-def get_pseudonym_key(request: Request) -> PseudonymKey | None:
+async def get_pseudonym_key(request: Request) -> PseudonymKey | None:
     key: PseudonymKey | None = request.app.state.pseudonym_key
     return key
 
@@ -75,7 +79,7 @@ def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def get_model(holder: HolderDep) -> ServingModel:
+def get_model(holder: ModelHolder) -> ServingModel:
     """The serving model, taken once: the whole request is answered by this version even if a reload swaps it."""
     current = holder.current
     if current is None:
@@ -83,10 +87,15 @@ def get_model(holder: HolderDep) -> ServingModel:
     return current
 
 
-ModelDep = Annotated[ServingModel, Depends(get_model)]
+async def get_serving_model(holder: HolderDep) -> ServingModel:
+    """`get_model` as a dependency (without a thread-pool hand-off)."""
+    return get_model(holder)
 
 
-def get_request_id(x_request_id: Annotated[str | None, Header(max_length=64, pattern=r"^[!-~]+$")] = None) -> str:
+ModelDep = Annotated[ServingModel, Depends(get_serving_model)]
+
+
+async def get_request_id(x_request_id: Annotated[str | None, Header(max_length=64, pattern=r"^[!-~]+$")] = None) -> str:
     """The caller's request id (echoed into the audit log), else a new one."""
     return x_request_id or uuid.uuid4().hex
 

@@ -26,7 +26,7 @@ from features.errors import SourceDataError
 from features.ingestion import ingest
 from features.profiles import build_profiles, feature_dtype
 from features.pseudonyms import PseudonymKey
-from features.rules import describe_flags, rule_flags
+from features.rules import describe_flags, rule_flags, rule_flags_row
 from features.sources import Sources, coerce_sources
 from models.explain import HouseholdExplanation, explain_prepared
 from models.reasons import with_sentences
@@ -266,15 +266,20 @@ def score_profiles(context: ScoreContext, profiles: pd.DataFrame, *, explain: bo
     else:
         explanations = [None] * len(profiles)
         probabilities = model.predict_proba(x)
-    flags = rule_flags(profiles)
-    flag_names = [str(name) for name in flags.columns]
+    # Each row's values as plain objects, read once: the rule flags and the input hash both need them.
+    values = [dict(zip(profile.index, profile.to_numpy(dtype=object), strict=True)) for profile in rows]
+    if len(rows) <= _ROWWISE_MAX:
+        flags = [rule_flags_row(row) for row in values]  # the frame path's flags, tested equal
+    else:
+        frame = rule_flags(profiles)
+        names = [str(name) for name in frame.columns]
+        flags = [dict(zip(names, row, strict=True)) for row in frame.to_numpy(dtype=bool).tolist()]
     items: list[ScoreItem] = []
     records: list[ScoreInput] = []
-    for i, (profile, flag_row) in enumerate(zip(rows, flags.to_numpy(dtype=bool).tolist(), strict=True)):
+    for i, (profile, flag_values) in enumerate(zip(rows, flags, strict=True)):
         probability = float(probabilities[i])
         level = risk_level(probability, settings)
         reasons, measures = _explanation_parts(explanations[i])
-        flag_values = dict(zip(flag_names, flag_row, strict=True))
         row_flags = cast(pd.Series, flag_values)  # describe_flags reads a row of flags by name only
         as_of = pd.Timestamp(profile["as_of"]).date()
         item = ScoreItem(
@@ -300,7 +305,7 @@ def score_profiles(context: ScoreContext, profiles: pd.DataFrame, *, explain: bo
                 model_version=serving.version,
                 probability=probability,
                 level=level,
-                input_hash=input_hash(profile),
+                input_hash=_hash_values(values[i]),
                 reasons=[reason.model_dump() for reason in reasons],
                 measures=[measure.model_dump() for measure in measures],
                 rule_flags=flag_values,
@@ -393,8 +398,12 @@ def _explanation_parts(explanation: HouseholdExplanation | None) -> tuple[list[R
 
 def input_hash(profile: pd.Series) -> str:
     """SHA-256 of the profile the decision was made on (after pseudonymisation: no ID number is hashed)."""
-    values = {name: _plain(value) for name, value in zip(profile.index, profile.to_numpy(dtype=object), strict=True)}
-    text = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
+    return _hash_values(dict(zip(profile.index, profile.to_numpy(dtype=object), strict=True)))
+
+
+def _hash_values(values: dict[str, Any]) -> str:
+    plain = {name: _plain(value) for name, value in values.items()}
+    text = json.dumps(plain, sort_keys=True, ensure_ascii=False, default=str)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

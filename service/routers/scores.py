@@ -1,10 +1,19 @@
-"""Scoring: household documents or already-built profiles in, probabilities with reasons and measures out."""
+"""Scoring: household documents or already-built profiles in, probabilities with reasons and measures out.
+
+The routes are `async def` and hand the whole scoring to the thread pool in one call: FastAPI runs a plain `def`
+route, and then the validation of its return value, each in a thread-pool hand-off of its own. The answer is
+serialised here with the same pydantic serialiser FastAPI uses for `response_model` (the same bytes), without
+validating the model just built a second time.
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Final
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import TypeAdapter
 
 from service.deps import CallerDep, DatabaseDep, ModelDep, PseudonymKeyDep, RequestIdDep, SettingsDep
 from service.keys import Permission
@@ -12,10 +21,11 @@ from service.schemas import HouseholdScoreRequest, ProfileScoreRequest, ScoreRes
 from service.scoring import ScoreContext, check_batch, profiles_from_documents, profiles_from_rows, score_profiles
 
 router = APIRouter(prefix="/v1", tags=["scores"])
+_RESPONSE: Final = TypeAdapter(ScoreResponse)
 
 
 @router.post("/households:score", response_model=ScoreResponse)
-def score_households(
+async def score_households(
     body: HouseholdScoreRequest,
     caller: CallerDep,
     serving: ModelDep,
@@ -24,21 +34,23 @@ def score_households(
     key: PseudonymKeyDep,
     request_id: RequestIdDep,
     request: Request,
-    response: Response,
-) -> ScoreResponse:
+) -> Response:
     """Score household documents (the source-data contract's shape); profiles built as in batch and training."""
-    caller.require(Permission.SCORE)
-    check_batch(len(body.households), settings, "households")
-    for i, document in enumerate(body.households):
-        caller.scope.require(str(document.household.get("region_code", "")), "household.region_code", i)
-    profiles = profiles_from_documents(body.households, body.as_of or date.today(), key)
-    response.headers["X-Request-ID"] = request_id
-    context = ScoreContext(caller, serving, database, settings, request_id)
-    return _counted(request, score_profiles(context, profiles, explain=body.explain))
+
+    def score() -> ScoreResponse:
+        caller.require(Permission.SCORE)
+        check_batch(len(body.households), settings, "households")
+        for i, document in enumerate(body.households):
+            caller.scope.require(str(document.household.get("region_code", "")), "household.region_code", i)
+        profiles = profiles_from_documents(body.households, body.as_of or date.today(), key)
+        context = ScoreContext(caller, serving, database, settings, request_id)
+        return score_profiles(context, profiles, explain=body.explain)
+
+    return _answer(request, await run_in_threadpool(score), request_id)
 
 
 @router.post("/profiles:score", response_model=ScoreResponse)
-def score_profile_rows(
+async def score_profile_rows(
     body: ProfileScoreRequest,
     caller: CallerDep,
     serving: ModelDep,
@@ -46,21 +58,25 @@ def score_profile_rows(
     settings: SettingsDep,
     request_id: RequestIdDep,
     request: Request,
-    response: Response,
-) -> ScoreResponse:
+) -> Response:
     """Score already-built profiles (catalogue feature → value), for systems that compute features themselves."""
-    caller.require(Permission.SCORE)
-    check_batch(len(body.profiles), settings, "profiles")
-    profiles = profiles_from_rows(body.profiles, body.as_of or date.today())
-    response.headers["X-Request-ID"] = request_id
-    context = ScoreContext(caller, serving, database, settings, request_id)
-    return _counted(request, score_profiles(context, profiles, explain=body.explain))
+
+    def score() -> ScoreResponse:
+        caller.require(Permission.SCORE)
+        check_batch(len(body.profiles), settings, "profiles")
+        profiles = profiles_from_rows(body.profiles, body.as_of or date.today())
+        context = ScoreContext(caller, serving, database, settings, request_id)
+        return score_profiles(context, profiles, explain=body.explain)
+
+    return _answer(request, await run_in_threadpool(score), request_id)
 
 
-def _counted(request: Request, answer: ScoreResponse) -> ScoreResponse:
-    """Scores by risk level for /metrics (counted after they were stored and audited)."""
+def _answer(request: Request, answer: ScoreResponse, request_id: str) -> Response:
+    """The JSON response; scores by risk level counted for /metrics (after they were stored and audited)."""
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
         for item in answer.items:
             metrics.scores.labels(item.risk_level).inc()
-    return answer
+    response = Response(_RESPONSE.dump_json(answer), media_type="application/json")
+    response.headers["X-Request-ID"] = request_id
+    return response

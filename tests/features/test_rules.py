@@ -12,7 +12,16 @@ from features.monitoring_lines import (
     YearProvinceTable,
     default_monitoring_lines,
 )
-from features.rules import RULE_NAMES, RULES, RuleConfig, describe_flags, rank_by_rules, rule_flags, rule_scores
+from features.rules import (
+    RULE_NAMES,
+    RULES,
+    RuleConfig,
+    describe_flags,
+    rank_by_rules,
+    rule_flags,
+    rule_flags_row,
+    rule_scores,
+)
 from features.simulation.config import CityConfig
 
 NAN = np.nan
@@ -85,6 +94,74 @@ CASES = [
 def test_each_flag_at_its_threshold(overrides: dict[str, float], flag: str | None) -> None:
     raised = set(_flags(**overrides)[lambda s: s].index)
     assert raised == ({flag} if flag else set())
+
+
+@pytest.mark.parametrize(("overrides", "flag"), CASES)
+def test_the_one_profile_path_raises_the_same_flag_at_each_threshold(
+    overrides: dict[str, float], flag: str | None
+) -> None:
+    flags = rule_flags_row(_profile(**overrides))
+    assert list(flags) == list(RULE_NAMES)
+    assert {name for name, raised in flags.items() if raised} == ({flag} if flag else set())
+
+
+def _random_profiles(seed: int, n: int) -> pd.DataFrame:
+    """Profiles around every threshold, with missing values of each kind a profile frame holds."""
+    rng = np.random.default_rng(seed)
+
+    def around(values: list[float], missing: float = 0.15) -> np.ndarray:
+        x = rng.choice(values, n) + rng.choice([-1.0, -0.01, 0.0, 0.01, 1.0], n)
+        return np.where(rng.random(n) < missing, NAN, x)
+
+    frame = pd.DataFrame(
+        {
+            "household_id": [f"H{i}" for i in range(n)],
+            "as_of": pd.to_datetime(rng.choice(["2019-01-01", "2021-07-15", "2024-01-01", "2031-03-01"], n)),
+            "province_code": rng.choice(np.array(["99", "61", "11", None], dtype=object), n),
+            "income_to_line": around([0.0, 1.0, 1.5, 3.0]),
+            "poverty_alleviated": np.where(rng.random(n) < 0.1, NAN, rng.integers(0, 2, n).astype(float)),
+            "under_monitoring": np.where(rng.random(n) < 0.1, NAN, rng.integers(0, 2, n).astype(float)),
+            "income_pc_change_1y": around([-0.5, 0.0]),
+            "max_stay_oop_12m_yuan": around([6_000.0, 10_000.0]),
+            "hospital_oop_12m_yuan": around([0.0, 7_350.0, 14_700.0, 20_000.0], missing=0.3),
+            "medical_oop_last_year_yuan": around([0.0, 7_350.0, 14_700.0], missing=0.3),
+            "children_out_of_school_count": pd.array(rng.integers(0, 2, n), dtype="Int64"),
+            "dropouts_12m": rng.integers(0, 2, n),
+            "uninsured_count": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 3, n)), dtype="Int64"),
+            "housing_unsafe": np.where(rng.random(n) < 0.2, NAN, rng.integers(0, 2, n).astype(float)),
+            "water_unsafe": rng.integers(0, 2, n).astype(float),
+            "no_labour_household": rng.integers(0, 2, n).astype(float),
+        }
+    )
+    frame.loc[rng.random(n) < 0.05, "as_of"] = pd.NaT
+    return frame
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_one_profile_path_equals_the_frame_path_on_random_profiles(seed: int) -> None:
+    frame = _random_profiles(seed, 400)
+    config = RuleConfig(rural_incomes=RuleConfig().rural_incomes.with_values("61", {2023: 11_000.0}))
+    for rules in (None, config):
+        expected = rule_flags(frame, rules)
+        rows = [dict(zip(frame.columns, row, strict=True)) for row in frame.itertuples(index=False)]
+        got = pd.DataFrame([rule_flags_row(row, rules) for row in rows])
+        pd.testing.assert_frame_equal(got, expected.reset_index(drop=True))
+        assert expected.to_numpy().any(axis=0).all()  # every flag is raised somewhere: the cases cover each rule
+
+
+def test_the_one_profile_path_equals_the_frame_path_on_built_profiles(city_profiles: pd.DataFrame) -> None:
+    expected = rule_flags(city_profiles)
+    got = [rule_flags_row(city_profiles.iloc[i]) for i in range(len(city_profiles))]
+    assert pd.DataFrame(got, index=city_profiles.index).equals(expected)
+
+
+def test_the_one_profile_path_refuses_a_profile_without_a_rule_column() -> None:
+    profile = _profile()
+    del profile["uninsured_count"]
+    with pytest.raises(KeyError, match="uninsured_count"):
+        rule_flags(pd.DataFrame([profile]))
+    with pytest.raises(KeyError, match="uninsured_count"):
+        rule_flags_row(profile)
 
 
 def test_thresholds_are_configurable() -> None:
