@@ -1,7 +1,7 @@
 """Benchmark: the scoring API under 8 concurrent clients (issue #6, "Speed").
 
-    python -m benchmarks.service_bench                  # one uvicorn worker, as `relapse serve` runs
-    python -m benchmarks.service_bench --workers 2      # uvicorn with two worker processes
+    python -m benchmarks.service_bench                  # one uvicorn worker, `relapse serve`'s default
+    python -m benchmarks.service_bench --workers 2      # `relapse serve --workers 2`: two worker processes
 
 Targets, server-side (request arrival → response, in the server process, read from the `Server-Timing` header
 the metrics middleware sets): `POST /v1/profiles:score` for one household with explanations p50 ≤ 5 ms,
@@ -11,7 +11,7 @@ registered model (which returns probabilities only), measured in the same run.
 
 The model is trained as `relapse train` trains it (`train_and_register` on the demo-sized city of the other
 benchmarks, 20,000 households, seed 1) and registered and promoted in an MLflow registry cached under
-`$RELAPSE_DATA_DIR/bench/`. The service is the real one: `uvicorn service.app:create_app --factory`, loading the
+`$RELAPSE_DATA_DIR/bench/`. The service is the real one: `relapse serve --workers N` (uvicorn), loading the
 champion from that registry, on a fresh SQLite database in a temporary folder, every decision audited; the
 clients hold an API key of role `monitor`. `mlflow models serve -m models:/relapse-risk@champion --env-manager
 local` (one uvicorn worker, its default) serves the same version. Requests cycle through --households-sampled
@@ -223,8 +223,9 @@ def our_service(tracking_uri: str, folder: Path, workers: int) -> Iterator[Serve
     }
     port = _free_port()
     log = folder / "uvicorn.log"
-    command = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    # Started as operators start it: `relapse serve` (migrations, keys, then uvicorn with N worker processes).
+    command = [sys.executable, "-m", "relapse", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers)]
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
