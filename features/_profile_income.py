@@ -34,7 +34,8 @@ INCOME_FLOOR_YUAN = 1_000.0
 def income_features(
     ctx: Context, income: pd.DataFrame, provinces: np.ndarray, lines: YearProvinceTable
 ) -> tuple[Columns, Columns]:
-    """(features, meta): meta holds income_year, monitoring_line_yuan and household net income."""
+    """(features, meta): meta holds income_year, monitoring_line_yuan, household net income and the share of
+    migrant wages in gross income (the last two for features._profile_shocks)."""
     recorded = days(income["recorded_date"])
     year = floats(income["income_year"])
     visible = np.flatnonzero((recorded < ctx.day) & (year >= ctx.as_of.year - INCOME_LOOKBACK_YEARS))
@@ -85,6 +86,9 @@ def income_features(
         "income_after_medical_to_line": ratio(after_medical, line),
         "income_pc_change_1y": ratio(pc_last, history[:, 1]) - 1,
         "income_record_age_years": (ctx.as_of.year - 1) - last_year,
+        # How long ago the income was recorded: right after the yearly collection it describes the household
+        # well; months later, shocks since then are not in it yet.
+        "income_recorded_days_ago": ctx.day - last(recorded[visible]),
         "wage_share": share(parts["wages"]),
         "business_share": share(parts["business"]),
         "property_share": share(parts["property"]),
@@ -99,6 +103,7 @@ def income_features(
         "income_year": last_year,
         "monitoring_line_yuan": line,
         "net_income_yuan": last(net),
+        "migrant_wage_share": share(column("wage_migrant_yuan")),
     }
     return out, meta
 

@@ -81,6 +81,7 @@ def member_features(
     # age whose skill is unrecorded (an unrecorded skill does not prove the absence of labour).
     some_labour = count(np.isin(skill, (*_ABLE, _WEAK))) + count(working & (skill < 0))
     out["no_labour_household"] = (some_labour == 0).astype(float)
+    out["labour_units"] = ctx.total(hh, _labour_units(age, skill, stage, st), alive)
     dependants = count((age < 16) | (age >= 65))
     out["dependency_ratio"] = ratio(dependants.astype(float), out["working_age_count"].astype(float))
     out.update(_head(ctx, members, hh, alive, age))
@@ -91,6 +92,26 @@ def member_features(
     np.fmax.at(best, hh[adult], education[adult])
     out["max_adult_education_level"] = best
     return out, out["members_count"]
+
+
+def _labour_units(age: np.ndarray, skill: np.ndarray, stage: np.ndarray, st: dict[str, np.ndarray]) -> np.ndarray:
+    """Each member's labour capacity in full-labourer units: 1 able, ½ weak or half labour, 0 none.
+
+    The recorded labour skill decides where there is one. Half of the members have none (DOMAIN.md §6), so
+    for them the capacity is estimated from what is recorded more often, the way a village official would:
+    16–64 and not in school counts as able, 65–74 as half; a serious illness or a grade 1–2 disability takes
+    all capacity, a chronic illness after 55 or a grade 3–4 disability half; under 16, 75 and over, none.
+    """
+    severe = st["serious"] | (st["grade"] <= 2)
+    reduced = (st["chronic"] & (age > 55)) | (st["grade"] >= 3)
+    in_school = stage > _STAGES.index("not_in_school")
+    estimate = np.select(
+        [(age < 16) | (age >= 75) | np.isnan(age) | severe | in_school, reduced | (age >= 65)],
+        [0.0, 0.5],
+        1.0,
+    )
+    recorded = np.select([np.isin(skill, _ABLE), skill == _WEAK], [1.0, 0.5], 0.0)
+    return np.where(skill >= 0, recorded, estimate)
 
 
 def _died_before(ctx: Context, index: KeyIndex, events: pd.DataFrame) -> np.ndarray:

@@ -56,6 +56,7 @@ AT_AS_OF = "members alive on as_of; their latest yearly status recorded in the 2
 LATEST_INCOME = "latest income year recorded before as_of (at most 5 years back)"
 INCOME_3Y = "up to 3 latest income years recorded before as_of"
 W3 = "[as_of − 3 months, as_of)"
+W6 = "[as_of − 6 months, as_of)"
 W12 = "[as_of − 12 months, as_of)"
 ACTIVE = "spells started before as_of and not ended before it"
 BEFORE = "all records dated before as_of"
@@ -119,6 +120,9 @@ NO_STATUS = "no member has a yearly status before as_of"
 NO_INCOME = "no income record before as_of"
 NO_HOUSING = "no housing check before as_of"
 NO_WATER = "no water check before as_of"
+NO_MARGIN = "no income record before as_of"
+# Margin above the line: per-capita net income of the latest income year − that year's monitoring line,
+# at least 0.1 × the line (features._profile_shocks).
 
 # One entry per feature, kept in table layout: (name, group, kind, unit, direction, source tables, window,
 # zh, en, (reason zh, reason en), what missing means, categories).
@@ -164,6 +168,11 @@ FEATURES: Final[tuple[Feature, ...]] = (
     _f("no_labour_count", "labour", "count", "persons", 1, _M, AT_AS_OF,
        "16岁以上丧失劳动力或无劳动力人数", "members aged 16+ who lost or have no labour capacity",
        ("丧失或无劳动力成员 {value:.0f} 人", "{value:.0f} members without labour capacity")),
+    _f("labour_units", "labour", "number", "labourer units", -1, _M, AT_AS_OF,
+       "劳动力折算数（技能或普通劳动力计1，弱或半劳动力计0.5；未采集者按年龄、健康和在校情况估计）",
+       "labour capacity in full-labourer units (able 1, weak or half ½; estimated from age, health and "
+       "schooling where the skill is unrecorded)",
+       ("劳动力折合 {value:.1f} 个", "labour capacity of {value:.1f} full labourers")),
     _f("labour_skill_missing_count", "labour", "count", "persons", 0, _M, AT_AS_OF,
        "劳动技能未采集人数", "members with no recorded labour skill",
        ("{value:.0f} 人劳动技能未采集", "labour skill unrecorded for {value:.0f} members")),
@@ -236,6 +245,16 @@ FEATURES: Final[tuple[Feature, ...]] = (
     _f("accident_loss_12m_yuan", "accident", "number", "yuan", 1, "events", W12,
        "近12个月意外事故损失", "accident losses in the last 12 months",
        ("近12个月意外事故损失 {value:,.0f} 元", "{value:,.0f} yuan accident losses in 12 months")),
+    _f("accident_medical_oop_12m_yuan", "accident", "number", "yuan", 1, "events", W12,
+       "近12个月意外事故受伤成员的住院自付费用",
+       "hospital out-of-pocket cost of members injured in an accident (12 months)",
+       ("意外受伤成员住院自付 {value:,.0f} 元", "{value:,.0f} yuan hospital costs of members injured in accidents")),
+    _f("accident_cost_to_margin_12m", "accident", "number", "ratio", 1, "events income", W12,
+       "近12个月意外事故损失与受伤成员住院自付之和（人均）÷ 人均纯收入高于监测线的部分（至少为监测线的10%）",
+       "accident losses and injured members' hospital costs (12 months) per member ÷ per-capita income above "
+       "the monitoring line (at least 10 % of the line)",
+       ("人均意外事故损失相当于收入高出监测线部分的 {value:.0%}",
+        "accident costs per member equal {value:.0%} of the income margin above the line"), NO_MARGIN),
     # --- natural disaster (02xx) -----------------------------------------------------------------
     _f("disasters_12m", "disaster", "count", "events", 1, "events", W12,
        "近12个月受灾次数", "natural disaster losses recorded in the last 12 months",
@@ -248,6 +267,13 @@ FEATURES: Final[tuple[Feature, ...]] = (
        "disaster losses (12 months) ÷ household net income of the last income year (floored at 1,000 yuan)",
        ("灾害损失相当于家庭纯收入的 {value:.0%}",
         "disaster losses equal {value:.0%} of household net income"), NO_INCOME),
+    _f("disaster_loss_6m_to_margin", "disaster", "number", "ratio", 1, "events income", W6,
+       "近6个月灾害直接经济损失（人均）÷ 人均纯收入高于监测线的部分（至少为监测线的10%）",
+       "direct disaster losses (6 months) per member ÷ per-capita income above the monitoring line "
+       "(at least 10 % of the line)",
+       ("近6个月人均灾害损失相当于收入高出监测线部分的 {value:.0%}",
+        "disaster losses in 6 months per member equal {value:.0%} of the income margin above the line"),
+       NO_MARGIN),
     # --- industry (06) ---------------------------------------------------------------------------
     _f("business_failures_12m", "industry", "count", "events", 1, "events", W12,
        "近12个月产业经营失败次数", "business failures in the last 12 months",
@@ -255,6 +281,12 @@ FEATURES: Final[tuple[Feature, ...]] = (
     _f("business_failure_loss_12m_yuan", "industry", "number", "yuan", 1, "events", W12,
        "近12个月产业经营损失", "business-failure losses in the last 12 months",
        ("近12个月产业损失 {value:,.0f} 元", "{value:,.0f} yuan business losses in 12 months")),
+    _f("business_loss_to_margin_12m", "industry", "number", "ratio", 1, "events income", W12,
+       "近12个月产业经营损失（人均）÷ 人均纯收入高于监测线的部分（至少为监测线的10%）",
+       "business-failure losses (12 months) per member ÷ per-capita income above the monitoring line "
+       "(at least 10 % of the line)",
+       ("人均产业损失相当于收入高出监测线部分的 {value:.0%}",
+        "business losses per member equal {value:.0%} of the income margin above the line"), NO_MARGIN),
     _f("land_area_mu", "industry", "number", "mu", 0, "households", STATIC,
        "耕地面积", "cultivated land", ("耕地 {value:.1f} 亩", "{value:.1f} mu of cultivated land"),
        "unrecorded"),
@@ -276,6 +308,13 @@ FEATURES: Final[tuple[Feature, ...]] = (
     _f("job_losses_12m", "employment", "count", "events", 1, "events", W12,
        "近12个月失业或务工中断次数", "job losses in the last 12 months",
        ("近12个月失业或务工中断 {value:.0f} 次", "{value:.0f} job losses in 12 months")),
+    _f("job_loss_income_share_12m", "employment", "number", "share", 1, "events members income", W12,
+       "近12个月失业的外出务工者所挣收入占家庭总收入的比例（失业人数 ÷ 务工人数 × 务工收入占比，上限为务工收入占比）",
+       "share of gross income earned by migrant workers who lost work in 12 months "
+       "(job losses ÷ migrant workers, at most 1, × migrant wages ÷ gross income)",
+       ("失业务工者的收入占家庭收入的 {value:.0%}",
+        "workers who lost their jobs earned {value:.0%} of household income"),
+       "no income record or gross income not positive"),
     # --- education (09) --------------------------------------------------------------------------
     _f("students_preschool_count", "education", "count", "persons", 0, _M, AT_AS_OF,
        "学前教育在读人数", "children in pre-school",
@@ -329,6 +368,9 @@ FEATURES: Final[tuple[Feature, ...]] = (
        "最新收入年度距参考日的年数（上年为0）",
        "years between the latest income year and the year before as_of",
        ("收入数据已 {value:.0f} 年未更新", "income not updated for {value:.0f} years"), NO_INCOME),
+    _f("income_recorded_days_ago", "income", "number", "days", 0, "income", LATEST_INCOME,
+       "最新收入记录的采集日距参考日的天数", "days between the recording of the latest income year and as_of",
+       ("收入记录已采集 {value:,.0f} 天", "income recorded {value:,.0f} days ago"), NO_INCOME),
     _f("wage_share", "income", "number", "share", 0, "income", LATEST_INCOME,
        "工资性收入占比", "wages ÷ gross income",
        ("工资性收入占 {value:.0%}", "wages are {value:.0%} of income"),

@@ -23,11 +23,12 @@ from pandas.api.internals import create_dataframe_from_blocks
 from features._profile_assistance import assistance_features
 from features._profile_context import Columns, Context, table
 from features._profile_events import event_features
-from features._profile_income import income_features, income_ratio, per_capita_net_income
+from features._profile_income import income_features, per_capita_net_income
 from features._profile_keys import KeyIndex
 from features._profile_living import housing_features, place_features
 from features._profile_members import member_features
 from features._profile_monitoring import monitoring_features
+from features._profile_shocks import shock_features
 from features.catalogue import FEATURES, META_COLUMNS, Feature
 from features.contract import HOUSEHOLD_TABLES
 from features.monitoring_lines import YearProvinceTable, default_monitoring_lines
@@ -72,9 +73,7 @@ def build_profiles(
     columns.update(income)
     report(STEPS[2], 2, len(STEPS))
     columns.update(event_features(ctx, events))
-    net_income = income_meta.pop("net_income_yuan")
-    columns["oop_to_income_12m"] = income_ratio(columns["hospital_oop_12m_yuan"], net_income)
-    columns["disaster_loss_to_income_12m"] = income_ratio(columns["disaster_loss_12m_yuan"], net_income)
+    columns.update(shock_features(columns, income_meta))
     report(STEPS[3], 3, len(STEPS))
     columns.update(assistance_features(ctx, table(sources, "assistance")))
     report(STEPS[4], 4, len(STEPS))

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from relapse._progress import console, progress_bar
+from training.settings import DEFAULT_SNAPSHOT_MONTHS
 
 if TYPE_CHECKING:
     from training.evaluate import Evaluation
@@ -23,7 +24,7 @@ DataOption = Annotated[
 ]
 
 
-def load_demo_or_folder(data: Path | None, snapshot_months: int = 12) -> TrainingData:
+def load_demo_or_folder(data: Path | None, snapshot_months: int = DEFAULT_SNAPSHOT_MONTHS) -> TrainingData:
     """Training data from a source folder, pseudonymised at ingestion like everything else."""
     from features.ingestion import load_sources
     from features.pseudonyms import ensure_local_key
@@ -61,7 +62,7 @@ def train(
     backtest: Annotated[bool, typer.Option(help="Run the rolling-origin backtest.")] = True,
     snapshot_months: Annotated[
         int, typer.Option(min=1, max=12, help="Months between reference dates of the training snapshots.")
-    ] = 12,
+    ] = DEFAULT_SNAPSHOT_MONTHS,
     dask_scheduler: Annotated[
         str | None, typer.Option(help="Train with lightgbm.dask on this Dask scheduler (tcp://host:8786).")
     ] = None,

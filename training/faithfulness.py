@@ -194,7 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--train", action="store_true", help="fit a model on --data instead of using the registry")
     parser.add_argument("--top", type=int, default=3)
     parser.add_argument("--reference", choices=["identification", "year_start"], default="identification")
-    parser.add_argument("--snapshot-months", type=int, default=12, help="with --train: months between snapshots")
+    parser.add_argument(
+        "--snapshot-months", type=int, default=None, help="with --train: months between snapshots (default: training's)"
+    )
     args = parser.parse_args(argv)
     folder, sources = load_city(args.data)
     model = trained_model(sources, args.snapshot_months) if args.train else registered_model(args.version)
@@ -242,12 +244,13 @@ def registered_model(version: str | None) -> RiskModel:
     return load_registered(client, settings, version)
 
 
-def trained_model(sources: Sources, snapshot_months: int = 12) -> RiskModel:
+def trained_model(sources: Sources, snapshot_months: int | None = None) -> RiskModel:
     from training.fit import fit_risk_model
     from training.pipeline import data_from_sources
+    from training.settings import DEFAULT_SNAPSHOT_MONTHS
     from training.split import latest_split
 
-    data = data_from_sources(sources, snapshot_months=snapshot_months)
+    data = data_from_sources(sources, snapshot_months=snapshot_months or DEFAULT_SNAPSHOT_MONTHS)
     split = latest_split(data.snapshots["as_of"], data.horizon_months)
     meta = {"split": split.describe(), "synthetic": data.synthetic}
     return fit_risk_model(data.snapshots, data.features, split, meta=meta).model

@@ -31,7 +31,7 @@ from training.labels import build_snapshots
 from training.metrics import bootstrap_ci, ranking_metrics, recall_at
 from training.model_card import CARD_FILE, render_model_card
 from training.registry import CHALLENGER, CHAMPION, alias_version
-from training.settings import TrainingSettings
+from training.settings import DEFAULT_SNAPSHOT_MONTHS, TrainingSettings
 from training.split import TimeSplit, latest_split, rolling_origin
 from training.tracking import configure, log_risk_model
 
@@ -82,16 +82,18 @@ def fairness_groups(profiles: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def default_as_of_dates(sources: Sources, months: int = 12) -> list[pd.Timestamp]:
-    """Reference dates every `months` months (yearly by default), from 1 January of the second year to the
+def default_as_of_dates(sources: Sources, months: int = DEFAULT_SNAPSHOT_MONTHS) -> list[pd.Timestamp]:
+    """Reference dates every `months` months (quarterly by default), from 1 January of the second year to the
     last date whose 12-month label window ends inside the data.
 
-    Yearly 1 January snapshots are the default because they rank best on the held-out year (the quality bar
-    of docs/model-quality.md). Quarterly snapshots (`months=3`, `relapse train --snapshot-months 3`) let the
-    model see households shortly after a shock — with yearly snapshots most recent shocks have already led to
-    identification by 1 January — which makes the reasons name the shock more often, at a small cost in
-    ranking (docs/model-quality.md compares both). The first year is skipped: a new monitoring system first
-    finds its standing stock of households in need, which is not what the model should learn to predict.
+    Quarterly snapshots are the default because households are scored all year round and a shock (hail in
+    June, an accident in March) leads to identification within weeks: on yearly 1 January snapshots such a
+    household has mostly been identified already (and left the population) or recovered, so the model never
+    sees a recent shock before the identification it causes, never learns it, and its exact explanations
+    cannot name it (docs/model-quality.md, "Faithfulness of reasons"). The held-out test date stays 1 January
+    (training/split.py), where the quality bars are measured. The first year is skipped: a new monitoring
+    system first finds its standing stock of households in need, which is not what the model should learn to
+    predict.
     """
     income = sources["income"]
     first = int(income["income_year"].min())
@@ -101,7 +103,10 @@ def default_as_of_dates(sources: Sources, months: int = 12) -> list[pd.Timestamp
 
 
 def data_from_sources(
-    sources: Sources, as_of_dates: list[pd.Timestamp] | None = None, *, snapshot_months: int = 12
+    sources: Sources,
+    as_of_dates: list[pd.Timestamp] | None = None,
+    *,
+    snapshot_months: int = DEFAULT_SNAPSHOT_MONTHS,
 ) -> TrainingData:
     dates = as_of_dates or default_as_of_dates(sources, snapshot_months)
     snapshots = build_snapshots(sources, dates)

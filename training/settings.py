@@ -7,6 +7,10 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Months between the reference dates of the training snapshots (`relapse train --snapshot-months`); why
+# quarterly: training.pipeline.default_as_of_dates.
+DEFAULT_SNAPSHOT_MONTHS = 3
+
 
 class TrainingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RELAPSE_", env_file=".env", extra="ignore")

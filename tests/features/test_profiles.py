@@ -34,6 +34,9 @@ EXPECTED = [
     ("labour_capable_count", 0, 1, 0),
     ("weak_labour_count", 1, 0, 0),
     ("labour_skill_missing_count", 1, 0, 0),
+    # M1 recorded weak (½); M2's skill is unrecorded: 62, health unknown, not in school → estimated able (1);
+    # M3 recorded "none"; M6 skilled, M7 none.
+    ("labour_units", 1.5, 1.0, 0.0),
     ("no_labour_household", 0, 0, 1),
     ("chronic_count", 1, 0, 0),
     ("serious_illness_count", 0, 0, 0),
@@ -70,6 +73,7 @@ EXPECTED = [
     ("income_pc_after_medical_yuan", 32_500 / 3 - 1_000, 10_000, np.nan),
     ("income_pc_change_1y", (32_500 / 3) / 12_000 - 1, np.nan, np.nan),
     ("income_record_age_years", 0, 0, np.nan),
+    ("income_recorded_days_ago", 17, 17, np.nan),  # both 2023 records dated 2023-12-15
     ("wage_share", 24_000 / 36_500, 1.0, np.nan),
     ("business_share", 10_000 / 36_500, 0.0, np.nan),
     ("property_share", 500 / 36_500, 0.0, np.nan),
@@ -80,6 +84,14 @@ EXPECTED = [
     ("education_expense_last_year_yuan", 1_200, np.nan, np.nan),
     ("oop_to_income_12m", 10_500 / 32_500, 0.0, np.nan),
     ("disaster_loss_to_income_12m", 6_000 / 32_500, 0.0, np.nan),
+    # Shocks per member ÷ per-capita income above the 2023 line of 6,600. E6 (2023-07-01) is the first day of
+    # the 6-month window; H3 has no income record, so no margin. H2's job loss hit a member with no migrant
+    # wages recorded: no income lost with it.
+    ("disaster_loss_6m_to_margin", 6_000 / 3 / (32_500 / 3 - 6_600), 0.0, np.nan),
+    ("business_loss_to_margin_12m", 0.0, 4_000 / 2 / (10_000 - 6_600), np.nan),
+    ("accident_medical_oop_12m_yuan", 0, 0, 0),
+    ("accident_cost_to_margin_12m", 0.0, 0.0, np.nan),
+    ("job_loss_income_share_12m", 0.0, 0.0, np.nan),
     # Housing: the C rating of 2023-10 (the 2024 A rating is after as_of); water: one criterion failed.
     ("housing_grade_level", 3, 2, np.nan),
     ("housing_unsafe", 1, 0, np.nan),
