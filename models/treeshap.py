@@ -35,8 +35,8 @@ from models._treeshap_kernels import P_FEATURE_START, P_FEATURES, P_TABLE, build
 
 __all__ = ["TreeExplainer", "UnsupportedModelError"]
 
-# A tree with at most this many splits gets one table of 2^splits rows (num_leaves ≤ 9: ≤ 256 rows).
-TREE_TABLE_MAX_SPLITS = 8
+# A tree with at most this many splits gets one table of 2^splits rows (num_leaves ≤ 11: ≤ 1,024 rows).
+TREE_TABLE_MAX_SPLITS = 10
 # A leaf with at most this many unique path features gets a table of 2^m rows × m (≤ 16 KiB).
 LEAF_TABLE_MAX_FEATURES = 8
 
