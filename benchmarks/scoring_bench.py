@@ -69,8 +69,13 @@ model = RiskModel.load(Path(model_dir))
 key = PseudonymKey.from_text("benchmark-key-" * 3, "v1")
 job = ScoringJob(model, "bench", date(2024, 1, 1), key=key, synthetic=True)
 t = time.perf_counter()
-import tempfile
+import multiprocessing, tempfile
+from concurrent.futures import ProcessPoolExecutor
+from models.streaming import warm_up
 spill = tempfile.TemporaryDirectory(prefix="relapse-partitions-") if mode == "pool" else None  # as relapse score
+pool = ProcessPoolExecutor(int(workers), mp_context=multiprocessing.get_context("spawn")) if mode == "pool" else None
+if pool is not None:
+    warm_up(pool, model)
 partitioned = PartitionedSources.read(folder, digests=True, spill=Path(spill.name) if spill else None)
 read_s = time.perf_counter() - t
 earlier = read_previous(Path(previous)) if previous != "-" else None
@@ -80,9 +85,7 @@ if mode == "cluster":
     with dask_executor(local_cluster=int(workers)) as executor:
         rows = write_scores(score_partitions(job, partitioned, previous=earlier, executor=executor), Path(out))
 elif mode == "pool":
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    with ProcessPoolExecutor(int(workers), mp_context=multiprocessing.get_context("spawn")) as executor:
+    with pool as executor:
         rows = write_scores(score_partitions(job, partitioned, previous=earlier, executor=executor), Path(out))
 else:
     rows = write_scores(score_partitions(job, partitioned, previous=earlier), Path(out))

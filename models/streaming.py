@@ -289,6 +289,13 @@ def score_partitions(
             yield partition, part
 
 
+def warm_up(executor: Any, model: RiskModel) -> None:
+    """Start an executor's workers now: each imports the scoring code and builds the model's explainer while
+    the caller reads the sources (nothing waits for it; a worker that fails here fails its first unit too)."""
+    for _ in range(max(_workers(executor), 1)):
+        executor.submit(_explainer, model)
+
+
 @dataclass
 class _Unit:
     """Consecutive partitions scored together: what a worker gets, and what is reused without one."""

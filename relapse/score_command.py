@@ -15,7 +15,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -69,7 +69,14 @@ def score(
     from features.pseudonyms import ensure_local_key
     from features.settings import get_settings
     from models.batch import BatchOptions
-    from models.streaming import PartitionError, ScoringJob, read_previous, score_partitions, write_scores
+    from models.streaming import (
+        PartitionError,
+        ScoringJob,
+        read_previous,
+        score_partitions,
+        warm_up,
+        write_scores,
+    )
     from relapse.demo_command import demo_sources_dir
 
     if sum(bool(x) for x in (scheduler, local_cluster, workers > 1)) > 1:
@@ -83,7 +90,12 @@ def score(
     model, model_version = registered_model(version)
     # With worker processes, the sorted partitions go to a temporary folder they memory-map (bounded memory).
     spill = tempfile.TemporaryDirectory(prefix="relapse-partitions-") if workers > 1 else None
+    stack = ExitStack()
     try:
+        # Workers start (imports, explainer) while this process reads the sources.
+        executor = stack.enter_context(_executor(workers, scheduler, local_cluster))
+        if executor is not None:
+            warm_up(executor, model)
         with console.status(f"reading and partitioning {folder}"):
             partitioned = PartitionedSources.read(
                 folder,
@@ -106,15 +118,14 @@ def score(
             synthetic=bool(partitioned.manifest.get("synthetic", False)),
         )
         try:
-            with _executor(workers, scheduler, local_cluster) as executor:
-                where = "" if executor is None else f" on {getattr(executor, 'workers', workers)} workers"
-                title = f"{partitioned.households:,} households in {len(partitioned)} partitions{where}"
-                with progress_bar(title) as report:
-                    rows = write_scores(
-                        score_partitions(job, partitioned, previous=earlier, executor=executor, progress=report),
-                        out,
-                        options,
-                    )
+            where = "" if executor is None else f" on {getattr(executor, 'workers', workers)} workers"
+            title = f"{partitioned.households:,} households in {len(partitioned)} partitions{where}"
+            with progress_bar(title) as report:
+                rows = write_scores(
+                    score_partitions(job, partitioned, previous=earlier, executor=executor, progress=report),
+                    out,
+                    options,
+                )
         except PartitionError as error:
             console.print(f"[red]{error}[/]")
             raise typer.Exit(1) from None
@@ -128,6 +139,7 @@ def score(
                 "[bold yellow]SYNTHETIC DATA: a fictional city; the scores say nothing about real households.[/]"
             )
     finally:
+        stack.close()
         if spill is not None:
             spill.cleanup()
 

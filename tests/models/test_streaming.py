@@ -262,6 +262,7 @@ def test_a_process_pool_on_spilled_partitions_gives_the_single_process_table(tmp
 
     spilled = PartitionedSources.read(city_folder(2_000, 1), max_households=400, digests=True, spill=tmp_path)
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        streaming.warm_up(pool, small_model())  # as relapse score does before reading
         first = run(spilled, executor=pool)
         changed, touched = raised_wages(city_tables())
         again = run(digested(changed), previous=first, executor=pool)
