@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import shap
 
-from models.treeshap import TreeExplainer, UnsupportedModelError
+from models.treeshap import TREE_TABLE_MAX_SPLITS, TreeExplainer, UnsupportedModelError
 
 N_FEATURES = 8
 CATEGORICAL = (3, 6)
@@ -210,3 +210,17 @@ def test_benchmark_runs_and_reports_the_ratios(capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "max |ours − pred_contrib|" in out
     assert "targets     batch" in out
+
+
+def test_trees_of_the_default_size_are_tabulated_whole_and_exact() -> None:
+    """The default model's trees have 11 leaves (10 splits): each gets a whole-tree table of 1,024 rows."""
+    booster = train(5, num_leaves=11, min_data_in_leaf=3, monotone_constraints=MONOTONE)
+    splits = [tree["num_leaves"] - 1 for tree in booster.dump_model()["tree_info"]]
+    assert max(splits) == 10 and TREE_TABLE_MAX_SPLITS == 10
+    explainer = TreeExplainer(booster)
+    whole = explainer._tree_plan[:, 0] >= 0  # first column: the tree's table offset (−1: none)
+    assert whole.all()
+    x = make_test_rows(5)
+    np.testing.assert_allclose(
+        explainer.shap_values(x), lightgbm_contributions(booster, x)[:, :-1], rtol=0, atol=TOLERANCE
+    )
