@@ -53,7 +53,14 @@ class FaithfulnessResult:
 
     @property
     def overall(self) -> float:
+        """Share of cases whose cause is among the top reasons of any kind (income, history … included)."""
         return float(self.table.loc[self.table["cause"] == "all", "share"].iloc[0])
+
+    @property
+    def overall_risk_types(self) -> float:
+        """Share of cases whose cause is among the top official risk types: issue #5's reading, where reasons
+        are contributions aggregated by risk type (docs/model-quality.md)."""
+        return float(self.table.loc[self.table["cause"] == "all", "share_risk_types"].iloc[0])
 
     def to_markdown(self) -> str:
         k = self.top
@@ -208,11 +215,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def report(result: FaithfulnessResult, folder: Path) -> str:
-    verdict = "meets" if result.overall >= TARGET else "misses"
+    verdict = "meets" if result.overall_risk_types >= TARGET else "misses"
     return (
         f"Faithfulness of reasons — {folder}; identifications {result.period[0]} … {result.period[1]} (exclusive); "
         f"reference date: {result.reference}; top-{result.top}\n\n{result.to_markdown()}\n\n"
-        f"overall {result.overall:.1%} {verdict} the {TARGET:.0%} target\n"
+        f"among the top-{result.top} risk types: {result.overall_risk_types:.1%} {verdict} the {TARGET:.0%} target; "
+        f"among the top-{result.top} reasons of any kind (income and monitoring history included): "
+        f"{result.overall:.1%}\n"
     )
 
 

@@ -53,6 +53,8 @@ def test_the_table_counts_hits_per_cause(reference: str) -> None:
     assert table.loc["all", "hits"] == hits
     assert table.drop(index="all")["cases"].sum() == len(cases)
     assert 0.0 <= result.overall <= 1.0
+    # Leaving out the non-coded reasons can only move a cause up: the risk-type share is never lower.
+    assert result.overall <= result.overall_risk_types <= 1.0
     assert (table["hits_risk_types"] >= 0).all()
     assert "| all |" in result.to_markdown()
     assert period_start(model, sources) == START
