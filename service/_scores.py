@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Final, cast
 
 from sqlalchemy import Connection, Table, insert, select, tuple_
@@ -249,14 +250,27 @@ def any_rule_flag(rule_flags: dict[str, Any]) -> bool:
     return any(value is True for value in rule_flags.values())
 
 
-def _dialect_insert(connection: Connection, table: Table) -> Any:
-    # ON CONFLICT is spelled alike by SQLite and PostgreSQL, but SQLAlchemy builds it per dialect.
-    name = connection.dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"no upsert for the {name} dialect")
+@lru_cache(maxsize=4)
+def _summary_statements(dialect: str) -> tuple[Any, Any]:
+    """The `latest_scores` upsert and the `household_runs` insert for a dialect, built once per process (every
+    scoring request writes them). ON CONFLICT is spelled alike by SQLite and PostgreSQL, but SQLAlchemy builds
+    it per dialect."""
+    if dialect == "postgresql":
+        insert_into: Any = postgresql.insert
+    elif dialect == "sqlite":
+        insert_into = sqlite.insert
+    else:
+        raise NotImplementedError(f"no upsert for the {dialect} dialect")
+    upsert = insert_into(LATEST)
+    newer = tuple_(upsert.excluded.as_of, upsert.excluded.scored_at, upsert.excluded.score_id) > tuple_(
+        LATEST.c.as_of, LATEST.c.scored_at, LATEST.c.score_id
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[LATEST.c.region_code, LATEST.c.household_pseudonym],
+        set_={column.name: upsert.excluded[column.name] for column in LATEST.columns if not column.primary_key},
+        where=newer,
+    )
+    return upsert, insert_into(RUNS).on_conflict_do_nothing()
 
 
 def write_summaries(connection: Connection, prepared: list[dict[str, Any]], ids: Sequence[int], now: datetime) -> None:
@@ -287,18 +301,10 @@ def write_summaries(connection: Connection, prepared: list[dict[str, Any]], ids:
             "any_rule_flag": any_rule_flag(row["rule_flags"]),
             "reason_keys": reason_keys_text(row["reasons"]),
         }
-    upsert = _dialect_insert(connection, LATEST)
-    newer = tuple_(upsert.excluded.as_of, upsert.excluded.scored_at, upsert.excluded.score_id) > tuple_(
-        LATEST.c.as_of, LATEST.c.scored_at, LATEST.c.score_id
-    )
-    upsert = upsert.on_conflict_do_update(
-        index_elements=[LATEST.c.region_code, LATEST.c.household_pseudonym],
-        set_={column.name: upsert.excluded[column.name] for column in LATEST.columns if not column.primary_key},
-        where=newer,
-    )
+    upsert, insert_runs = _summary_statements(connection.dialect.name)
     connection.execute(upsert, [latest[key] for key in sorted(latest)])
     connection.execute(
-        _dialect_insert(connection, RUNS).on_conflict_do_nothing(),
+        insert_runs,
         [
             {"region_code": region, "as_of": as_of, "level": level, "household_pseudonym": pseudonym}
             for as_of, level, pseudonym, region in sorted(runs)
