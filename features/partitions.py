@@ -108,7 +108,7 @@ class PartitionedSources:
     def open(cls, spill: Path | str) -> PartitionedSources:
         """The partitions a `read(…, spill=spill)` wrote (tables memory-mapped, no digests)."""
         spill = Path(spill)
-        index = json.loads((spill / _SPILL_INDEX).read_text(encoding="utf-8"))
+        index = _spill_index(str(spill))
         tables = {name: _mapped(spill / f"{name}.arrow") for name in index["tables"]}
         return cls(
             [Partition(**p) for p in index["partitions"]],

@@ -110,9 +110,13 @@ class ScoringJob:
 _EXPLAINERS: dict[bytes, Explainer] = {}
 
 
+def _model_digest(model: RiskModel) -> bytes:
+    return hashlib.blake2b(model.booster.model_to_string().encode(), digest_size=16).digest()
+
+
 def _explainer(model: RiskModel) -> Explainer:
     """One explainer per model in a process: worker processes get a new model object with every partition."""
-    digest = hashlib.blake2b(model.booster.model_to_string().encode(), digest_size=16).digest()
+    digest = _model_digest(model)
     if digest not in _EXPLAINERS:
         if len(_EXPLAINERS) >= 4:
             _EXPLAINERS.clear()
@@ -361,10 +365,9 @@ def _run_digest(job: ScoringJob, partitioned: PartitionedSources) -> np.uint64:
 
     key = job.key
     secret = hashlib.blake2b(key.secret, digest_size=16).hexdigest() if key is not None else "-"
-    model = hashlib.blake2b(job.model.booster.model_to_string().encode(), digest_size=16).hexdigest()
     return combine(
         job.model_version,
-        model,
+        _model_digest(job.model).hex(),
         job.as_of.isoformat(),
         repr(job.options),
         key.version if key is not None else "-",

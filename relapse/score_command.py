@@ -88,10 +88,10 @@ def score(
     started = time.perf_counter()
     key, _ = ensure_local_key(settings)
     model, model_version = registered_model(version)
-    # With worker processes, the sorted partitions go to a temporary folder they memory-map (bounded memory).
-    spill = tempfile.TemporaryDirectory(prefix="relapse-partitions-") if workers > 1 else None
-    stack = ExitStack()
-    try:
+    # With worker processes, the sorted partitions go to a temporary folder the workers read them from (bounded
+    # memory); the executor closes before the folder goes.
+    with ExitStack() as stack:
+        spill = stack.enter_context(tempfile.TemporaryDirectory(prefix="relapse-partitions-")) if workers > 1 else None
         # Workers start (imports, explainer) while this process reads the sources.
         executor = stack.enter_context(_executor(workers, scheduler, local_cluster))
         if executor is not None:
@@ -101,7 +101,7 @@ def score(
                 folder,
                 max_households=partition_households,
                 digests=True,
-                spill=Path(spill.name) if spill else None,  # worker processes map the partitions from there
+                spill=Path(spill) if spill else None,  # worker processes read their partitions from there
             )
         for warning in partitioned.warnings:
             console.print(f"[yellow]warning:[/] {warning}")
@@ -138,10 +138,6 @@ def score(
             console.print(
                 "[bold yellow]SYNTHETIC DATA: a fictional city; the scores say nothing about real households.[/]"
             )
-    finally:
-        stack.close()
-        if spill is not None:
-            spill.cleanup()
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -157,6 +158,13 @@ def test_relapse_score_writes_every_household_and_a_rerun_reuses_them(
     assert again.exit_code == 0, again.output
     assert "reusing unchanged households" in " ".join(again.output.split())  # rich wraps long lines
     pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), written, check_exact=True)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # where the spill folder goes
+    pooled = CliRunner().invoke(app, [*args, "--workers", "2", "--previous", str(tmp_path / "none.parquet")])
+    assert pooled.exit_code == 0, pooled.output  # two worker processes reading the spilled partitions
+    pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), written, check_exact=True)
+    assert not list(temporary.iterdir())  # the spill folder is gone
     both = CliRunner().invoke(app, [*args, "--workers", "2", "--local-cluster", "2"])
     assert both.exit_code != 0 and "choose one of" in " ".join(both.output.split())
 
