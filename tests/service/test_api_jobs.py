@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -194,11 +194,8 @@ def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     raise AssertionError("the service did not get ready")
 
 
-@pytest.mark.integration
-def test_a_job_killed_mid_way_resumes_without_lost_or_duplicated_rows(
-    registered: Registered, county_folder: Path, tmp_path: Path
-) -> None:
-    port = _free_port()
+def _serve_env(registered: Registered, county_folder: Path, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """What `relapse serve` gets in these tests: SQLite in tmp_path, small chunks, no model polling."""
     env = {
         **os.environ,
         "RELAPSE_DATA_DIR": str(tmp_path),
@@ -206,34 +203,62 @@ def test_a_job_killed_mid_way_resumes_without_lost_or_duplicated_rows(
         "RELAPSE_JOBS_ALLOWED_ROOT": str(county_folder),
         "RELAPSE_JOB_CHUNK_HOUSEHOLDS": "40",
         "RELAPSE_MODEL_POLL_S": "0",
+        **extra,
     }
     env.pop("RELAPSE_DATABASE_URL", None)
+    return env
+
+
+def _submit_county_job(database: Database, base: str, label: str) -> tuple[str, dict[str, str]]:
+    """A monitor key for the county and the id of the county job it submitted."""
+    with database.session() as session:
+        created = create_key(session, role=Role.MONITOR, region_prefix=REGION, label=label)
+    headers = {"Authorization": f"Bearer {created.plaintext}"}
+    job_id = httpx.post(f"{base}/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers).json()["id"]
+    return job_id, headers
+
+
+def _poll(
+    base: str,
+    job_id: str,
+    headers: dict[str, str],
+    until: Callable[[dict[str, Any]], bool],
+    timeout_s: float,
+    pause: float,
+) -> dict[str, Any]:
+    """The job's status once `until` holds (or the last one seen when `timeout_s` ran out)."""
+    deadline = time.monotonic() + timeout_s
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{base}/v1/jobs/{job_id}", headers=headers).json()
+        if until(job):
+            break
+        time.sleep(pause)
+    return job
+
+
+def _finished(job: dict[str, Any]) -> bool:
+    return job["status"] in ("done", "failed")
+
+
+@pytest.mark.integration
+def test_a_job_killed_mid_way_resumes_without_lost_or_duplicated_rows(
+    registered: Registered, county_folder: Path, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = _serve_env(registered, county_folder, tmp_path)
     process = _serve(env, port)
     base = f"http://127.0.0.1:{port}"
     try:
         database = open_database(f"sqlite:///{tmp_path / 'service.db'}")
-        with database.session() as session:
-            created = create_key(session, role=Role.MONITOR, region_prefix=REGION, label="kill test")
-        headers = {"Authorization": f"Bearer {created.plaintext}"}
-        job_id = httpx.post(f"{base}/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers).json()["id"]
-        deadline = time.monotonic() + 120
-        job: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            job = httpx.get(f"{base}/v1/jobs/{job_id}", headers=headers).json()
-            if job["done_chunks"] >= 2:
-                break
-            time.sleep(0.05)
+        job_id, headers = _submit_county_job(database, base, "kill test")
+        job = _poll(base, job_id, headers, lambda j: j["done_chunks"] >= 2, timeout_s=120, pause=0.05)
         assert job["status"] == "running" and 2 <= job["done_chunks"] < job["total_chunks"], job
         process.send_signal(signal.SIGKILL)  # no shutdown, no chance to tidy up
         process.wait(timeout=30)
 
         process = _serve(env, port)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            job = httpx.get(f"{base}/v1/jobs/{job_id}", headers=headers).json()
-            if job["status"] in ("done", "failed"):
-                break
-            time.sleep(0.2)
+        job = _poll(base, job_id, headers, _finished, timeout_s=180, pause=0.2)
         assert job["status"] == "done", job
         ids = _county_households(registered)
         table = pd.read_parquet(io.BytesIO(httpx.get(f"{base}{job['results']}", headers=headers).content))
@@ -255,34 +280,15 @@ def test_two_worker_processes_serve_and_run_each_job_once(
     """`relapse serve` with RELAPSE_WORKERS=2: two uvicorn worker processes answer, one of them runs the job,
     every household of it is stored and audited once."""
     port = _free_port()
-    env = {
-        **os.environ,
-        "RELAPSE_DATA_DIR": str(tmp_path),
-        "RELAPSE_MLFLOW_URI": registered.tracking_uri,
-        "RELAPSE_JOBS_ALLOWED_ROOT": str(county_folder),
-        "RELAPSE_JOB_CHUNK_HOUSEHOLDS": "40",
-        "RELAPSE_MODEL_POLL_S": "0",
-        "RELAPSE_WORKERS": "2",
-    }
-    env.pop("RELAPSE_DATABASE_URL", None)
-    process = _serve(env, port)
+    process = _serve(_serve_env(registered, county_folder, tmp_path, RELAPSE_WORKERS="2"), port)
     base = f"http://127.0.0.1:{port}"
     try:
         children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
         assert sum(b"spawn_main" in command for command in commands) == 2  # the workers (not the resource tracker)
         database = open_database(f"sqlite:///{tmp_path / 'service.db'}")
-        with database.session() as session:
-            created = create_key(session, role=Role.MONITOR, region_prefix=REGION, label="workers test")
-        headers = {"Authorization": f"Bearer {created.plaintext}"}
-        job_id = httpx.post(f"{base}/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers).json()["id"]
-        deadline = time.monotonic() + 180
-        job: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            job = httpx.get(f"{base}/v1/jobs/{job_id}", headers=headers).json()
-            if job["status"] in ("done", "failed"):
-                break
-            time.sleep(0.2)
+        job_id, headers = _submit_county_job(database, base, "workers test")
+        job = _poll(base, job_id, headers, _finished, timeout_s=180, pause=0.2)
         assert job["status"] == "done", job
         ids = _county_households(registered)
         with database.session() as session:
