@@ -63,7 +63,7 @@ started = time.perf_counter()
 from features.partitions import PartitionedSources
 from features.pseudonyms import PseudonymKey
 from models.risk_model import RiskModel
-from models.streaming import ScoringJob, read_previous, score_partitions, write_scores
+from models.streaming import Earlier, ScoringJob, score_partitions, write_scores
 
 model = RiskModel.load(Path(model_dir))
 key = PseudonymKey.from_text("benchmark-key-" * 3, "v1")
@@ -76,9 +76,10 @@ spill = tempfile.TemporaryDirectory(prefix="relapse-partitions-") if mode == "po
 pool = ProcessPoolExecutor(int(workers), mp_context=multiprocessing.get_context("spawn")) if mode == "pool" else None
 if pool is not None:
     warm_up(pool, model)
-partitioned = PartitionedSources.read(folder, digests=True, spill=Path(spill.name) if spill else None)
+earlier = Earlier.read(Path(previous)) if previous != "-" else None  # as relapse score: before the sources
+settled = earlier.settled(job) if earlier is not None else None
+partitioned = PartitionedSources.read(folder, digests=True, spill=Path(spill.name) if spill else None, settled=settled)
 read_s = time.perf_counter() - t
-earlier = read_previous(Path(previous)) if previous != "-" else None
 t = time.perf_counter()
 if mode == "cluster":
     from models.cluster import dask_executor

@@ -19,7 +19,10 @@ record batches from the files (from the page cache, into memory the worker frees
 
 With `digests=True` each household also gets a digest of its rows in every table (`features.row_digests`),
 and the villages table one of its own: a re-run compares them with the earlier run's to skip the households
-whose records did not change.
+whose records did not change. With `settled=` (a function of the household ids, their digests and the
+villages digest, e.g. `models.streaming.Earlier.settled`) the tables are held as read until every digest is
+known; the households it names keep their households row and lose their rows in every other table, so a
+re-run sorts and spills only the changed households' rows (`settled_span` tells which are which).
 """
 
 from __future__ import annotations
@@ -41,9 +44,11 @@ import pyarrow.parquet as pq
 from features.contract import TABLES
 from features.errors import SourceFolderError
 from features.row_digests import household_digests, row_hashes
-from features.sources import MANIFEST, Sources, arrow_to_frame, coerce_sources, read_arrow_tables
+from features.sources import MANIFEST, Sources, arrow_to_frame, coerce_sources, read_arrow_tables, read_manifest
 
 DEFAULT_MAX_HOUSEHOLDS: Final = 50_000
+# (household ids, their row digests, the villages table's digest) → the households an earlier result stands for
+Settled = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 COUNTY_DIGITS: Final = 6
 
 
@@ -71,6 +76,7 @@ class PartitionedSources:
     digests: np.ndarray | None = None  # uint64 per household, in the sorted households table's order
     reference_digest: int = 0  # the villages table's (reference data every profile reads)
     spill: Path | None = None  # where the sorted tables are memory-mapped from
+    settled: np.ndarray | None = None  # households whose rows were left out (`read(…, settled=…)`), sorted order
 
     @classmethod
     def read(
@@ -80,13 +86,15 @@ class PartitionedSources:
         max_households: int = DEFAULT_MAX_HOUSEHOLDS,
         digests: bool = False,
         spill: Path | None = None,
+        settled: Settled | None = None,
     ) -> PartitionedSources:
-        """Read and partition a source folder; Parquet tables are read and sorted one at a time."""
+        """Read and partition a source folder; Parquet tables are read and sorted one at a time (with `settled`,
+        sorted once every table is read: see the module docstring)."""
         folder = Path(folder)
         if not folder.is_dir() or any(folder.glob("*.csv")):
             tables, manifest, warnings = read_arrow_tables(folder)
-            return cls._build(list(tables), tables.pop, manifest, warnings, max_households, digests, spill)
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8")) if (folder / MANIFEST).is_file() else {}
+            return cls._build(list(tables), tables.pop, manifest, warnings, max_households, digests, spill, settled)
+        manifest = read_manifest(folder)
         known = {f"{name}.parquet" for name in TABLES} | {MANIFEST}
         warnings = [
             f"ignored file {file.name}: not a table of the contract"
@@ -102,6 +110,7 @@ class PartitionedSources:
             max_households,
             digests,
             spill,
+            settled,
         )
 
     @classmethod
@@ -128,9 +137,19 @@ class PartitionedSources:
         *,
         max_households: int = DEFAULT_MAX_HOUSEHOLDS,
         digests: bool = False,
+        settled: Settled | None = None,
     ) -> PartitionedSources:
         """Partition tables already read (see the module docstring)."""
-        return cls._build(list(tables), tables.__getitem__, manifest, warnings, max_households, digests)
+        return cls._build(
+            list(tables),
+            tables.__getitem__,
+            manifest,
+            warnings,
+            max_households,
+            digests or settled is not None,
+            None,
+            settled,
+        )
 
     @classmethod
     def _build(
@@ -142,13 +161,16 @@ class PartitionedSources:
         max_households: int,
         with_digests: bool = False,
         spill: Path | None = None,
+        settled: Settled | None = None,
     ) -> PartitionedSources:
         """Load each table once (households and members first), sort it by partition and keep only the sorted
-        copy, so that memory holds the sorted tables plus one table being sorted."""
+        copy, so that memory holds the sorted tables plus one table being sorted. With `settled`, the tables
+        are held as read until every digest is known, then each keeps only the unsettled households' rows."""
         if max_households < 1:
             raise ValueError("max_households must be at least 1")
         if "households" not in names:
             raise SourceFolderError("the source folder has no households table")
+        with_digests = with_digests or settled is not None
         warnings = list(warnings or [])
         if spill is not None:
             spill.mkdir(parents=True, exist_ok=True)
@@ -162,6 +184,18 @@ class PartitionedSources:
         reference = 0
         members: pa.Table | None = load("members") if "members" in names else None
         hasher = ThreadPoolExecutor(1, thread_name_prefix="row-digests") if digests is not None else None
+        held: list[tuple[str, pa.Table, np.ndarray]] = []
+
+        def place(name: str, table: pa.Table, owner: np.ndarray, keep: np.ndarray | None = None) -> None:
+            """The table's rows of partitioned households (and of `keep` ones), sorted by partition."""
+            of_row = np.where(owner >= 0, of_household[np.maximum(owner, 0)], -1)
+            if keep is not None:
+                of_row = np.where(keep[np.maximum(owner, 0)], of_row, -1)
+            order = np.argsort(of_row, kind="stable")
+            kept = order[of_row[order] >= 0]
+            offsets[name] = np.concatenate(([0], np.cumsum(np.bincount(of_row[kept], minlength=count))))
+            sorted_tables[name] = _spilled(table.take(pa.array(kept)), spill, name, offsets[name])
+
         for name in sorted(names, key=lambda n: n != "members"):
             table: pa.Table = (
                 households
@@ -186,21 +220,27 @@ class PartitionedSources:
                 continue
             # The digests (compiled, without the GIL) on a second thread while this one sorts the table.
             hashing = hasher.submit(household_digests, table, owner, len(of_household), label=name) if hasher else None
-            of_row = np.where(owner >= 0, of_household[np.maximum(owner, 0)], -1)
-            orphans = int((of_row < 0).sum())
+            orphans = int((owner < 0).sum())
             if orphans:
                 warnings.append(f"{name}: {orphans} rows belong to no household of the households table")
-            order = np.argsort(of_row, kind="stable")
-            kept = order[of_row[order] >= 0]
-            offsets[name] = np.concatenate(([0], np.cumsum(np.bincount(of_row[kept], minlength=count))))
-            sorted_tables[name] = _spilled(table.take(pa.array(kept)), spill, name, offsets[name])
+            if settled is None or name == "households":
+                place(name, table, owner)
+            else:
+                held.append((name, table, owner))
             if digests is not None and hashing is not None:
                 digests += hashing.result()
             del table
         if hasher is not None:
             hasher.shutdown()
-        if digests is not None:
-            digests = digests[np.argsort(of_household, kind="stable")]  # the sorted households table's order
+        unsettled = None
+        if settled is not None and digests is not None:
+            household_ids = ids.to_numpy(zero_copy_only=False)
+            unsettled = ~np.asarray(settled(household_ids, digests, reference), dtype=bool)
+            while held:
+                name, table, owner = held.pop(0)
+                place(name, table, owner, unsettled)
+                del table, owner
+        in_order = np.argsort(of_household, kind="stable")  # the sorted households table's order
         manifest = dict(manifest or {})
         if spill is not None:
             index = {
@@ -211,7 +251,17 @@ class PartitionedSources:
                 "warnings": warnings,
             }
             (spill / _SPILL_INDEX).write_text(json.dumps(index, ensure_ascii=False, default=str), encoding="utf-8")
-        return cls(partitions, sorted_tables, offsets, manifest, warnings, digests, reference, spill)
+        return cls(
+            partitions,
+            sorted_tables,
+            offsets,
+            manifest,
+            warnings,
+            digests[in_order] if digests is not None else None,
+            reference,
+            spill,
+            ~unsettled[in_order] if unsettled is not None else None,
+        )
 
     def __len__(self) -> int:
         return len(self.partitions)
@@ -243,6 +293,14 @@ class PartitionedSources:
             return None
         bounds = self.offsets["households"]
         return self.digests[bounds[first] : bounds[stop]]
+
+    def settled_span(self, first: int, stop: int) -> np.ndarray | None:
+        """Which households of partitions first … stop − 1 are settled: only their households row was kept
+        (None: read without `settled`)."""
+        if self.settled is None:
+            return None
+        bounds = self.offsets["households"]
+        return self.settled[bounds[first] : bounds[stop]]
 
     def sources(self, index: int) -> Sources:
         """Partition `index` as contract-typed `Sources`."""

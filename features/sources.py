@@ -180,6 +180,13 @@ def read_sources(path: Path | str) -> Sources:
     return sources
 
 
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """A source folder's manifest (`dataset.json`: extract date, synthetic …); empty when it has none."""
+    path = Path(folder) / MANIFEST
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return manifest
+
+
 def read_arrow_tables(path: Path | str) -> tuple[dict[str, pa.Table], dict[str, Any], list[str]]:
     """The folder's tables as Arrow tables (CSV cells as text), its manifest, and warnings about other files.
 
@@ -189,9 +196,7 @@ def read_arrow_tables(path: Path | str) -> tuple[dict[str, pa.Table], dict[str, 
     folder = Path(path)
     if not folder.is_dir():
         raise SourceFolderError(f"source folder {folder} does not exist")
-    manifest: dict[str, Any] = {}
-    if (folder / MANIFEST).is_file():
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    manifest = read_manifest(folder)
     tables: dict[str, pa.Table] = {}
     warnings: list[str] = []
     for name in TABLES:

@@ -8,8 +8,8 @@ pseudonymised (`features.ingestion.ingest`), turned into profiles as of the refe
 
 `score_partitions` scores consecutive small partitions together (up to `unit_households`), in this process or
 on an executor with a bounded number of units in flight (sent as Arrow IPC bytes), and yields each
-partition's table in partition order; memory holds the Arrow tables and the units in flight. `write_scores`
-appends the tables to one Parquet file with a fixed schema.
+partition's result as an Arrow table of `result_schema` (built where the unit ran) in partition order; memory
+holds the Arrow tables and the units in flight. `write_scores` appends the tables to one Parquet file.
 
 Re-runs: a result table of an earlier run (`previous`) is reused in two steps. When the sources were read with
 digests (`PartitionedSources.read(…, digests=True)`, as `relapse score` does), each result row carries
@@ -17,7 +17,10 @@ digests (`PartitionedSources.read(…, digests=True)`, as `relapse score` does),
 reference date, options, pseudonym key, catalogue version, villages table, package version). A household whose
 digest equals its earlier row's is not validated, profiled or scored again: its earlier row is the result.
 The rest are profiled, and an earlier row with the same model version and profile hash is reused (a change
-that does not reach the profile, e.g. a record after the reference date); only those left are explained. With a
+that does not reach the profile, e.g. a record after the reference date); only those left are explained.
+`Earlier` holds the earlier table; `relapse score` also gives `Earlier.settled` to `PartitionedSources.read`,
+which then keeps no source rows of unchanged households (only their households row, for their place and
+digest), so a re-run neither sorts nor spills them, and their earlier rows are copied as Arrow. With a
 `cache_dir`, the explanation cache (`models.explanation_cache`) also keeps SHAP values by (model version,
 profile hash) — opt-in, since it stores 800 bytes a household and version and the result file already
 serves unchanged households.
@@ -250,14 +253,15 @@ def score_partitions(
     job: ScoringJob,
     partitioned: PartitionedSources,
     *,
-    previous: pd.DataFrame | None = None,
+    previous: Earlier | pa.Table | None = None,
     executor: Executor | None = None,
     progress: Progress | None = None,
     skip: Iterable[int] = (),
     in_flight: int | None = None,
     unit_households: int = DEFAULT_UNIT_HOUSEHOLDS,
-) -> Iterator[tuple[Partition, pd.DataFrame]]:
-    """Each partition's result table, in partition order (module docstring); `skip` names done partitions.
+) -> Iterator[tuple[Partition, pa.Table]]:
+    """Each partition's result table (`result_schema`), in partition order (module docstring); `skip` names
+    done partitions.
 
     Consecutive partitions are scored together up to `unit_households` (small counties cost mostly fixed
     overhead per call); rows are independent, so each partition's table is the one it gets alone. With an
@@ -268,17 +272,18 @@ def score_partitions(
     Households whose source digest equals their `previous` row's are not sent at all (module docstring).
     """
     report = progress or (lambda *_: None)
+    earlier = previous if isinstance(previous, Earlier) or previous is None else Earlier.of(previous, job.options)
     total = partitioned.households
     skipped = set(skip)
     todo = [p for p in partitioned.partitions if p.index not in skipped]
     done = sum(p.households for p in partitioned.partitions if p.index in skipped)
     report("scoring", done, total)
     units = _units(todo, unit_households)
-    run = _run_digest(job, partitioned) if partitioned.digests is not None else None
+    run = _run_digest(job, partitioned.reference_digest) if partitioned.digests is not None else None
     if executor is None:
         job = job.with_explainer()  # built once here; worker processes build their own
-    prepared = (_prepare(job, partitioned, unit, previous, run, packed=executor is not None) for unit in units)
-    results: Iterator[tuple[_Unit, pd.DataFrame | None]]
+    prepared = (_prepare(job, partitioned, unit, earlier, run, packed=executor is not None) for unit in units)
+    results: Iterator[tuple[_Unit, pa.Table | None]]
     if executor is None:
         results = ((u, _call(u.arguments) if u.arguments else None) for u in prepared)
     elif hasattr(executor, "submit"):
@@ -286,7 +291,7 @@ def score_partitions(
     else:
         results = _mapped(executor, list(prepared))
     for unit, fresh in results:
-        table = unit.complete(fresh, job.options)
+        table = unit.complete(fresh)
         for partition, part in _split(partitioned, unit.partitions, table):
             done += partition.households
             report(f"scoring {partition.name}", done, total)
@@ -308,59 +313,146 @@ class _Unit:
     arguments: tuple[Any, ...] | None  # (job, tables, manifest, earlier rows, label); None: nothing to score
     ids: np.ndarray | None = None  # the unit's household ids in order (sources read with digests)
     digests: np.ndarray | None = None  # their source digests (hex)
-    reused: pd.DataFrame | None = None  # earlier rows of the households whose digest is unchanged
+    reused: pa.Table | None = None  # earlier rows of the households whose digest is unchanged
 
-    def complete(self, fresh: pd.DataFrame | None, options: BatchOptions) -> pd.DataFrame:
+    def complete(self, fresh: pa.Table | None) -> pa.Table:
         """The unit's result table in household order: fresh rows and reused ones, with their digests."""
         if self.ids is None or self.digests is None:
             assert fresh is not None
             return fresh
         parts = [p for p in (self.reused, fresh) if p is not None]
-        table = parts[0] if len(parts) == 1 and fresh is not None else _typed(pd.concat(parts), options)
-        at = pd.Index(table["household_id"].to_numpy()).get_indexer(self.ids)
-        table = table.iloc[at].reset_index(drop=True)
-        table["source_digest"] = self.digests
-        return table
+        table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        table = table.take(_rows_of(table.column("household_id"), self.ids, "the unit's result"))
+        at = table.schema.get_field_index("source_digest")
+        return table.set_column(at, "source_digest", pa.array(self.digests, pa.string()))
 
 
 def _prepare(
     job: ScoringJob,
     partitioned: PartitionedSources,
     unit: list[Partition],
-    previous: pd.DataFrame | None,
+    earlier: Earlier | None,
     run: np.uint64 | None,
     *,
     packed: bool,
 ) -> _Unit:
     first, stop = unit[0].index, unit[-1].index + 1
     tables = partitioned.arrow_span(first, stop)
-    earlier = _previous_for(previous, tables)
+    ids = tables["households"].column("household_id").to_numpy(zero_copy_only=False)
+    at = earlier.rows(ids) if earlier is not None else np.full(len(ids), -1, dtype=np.int64)
     label = unit[0].name if len(unit) == 1 else f"{unit[0].name}…{unit[-1].name}"
     whole: Any = SpilledSpan(str(partitioned.spill), first, stop) if packed and partitioned.spill else None
     span = partitioned.digest_span(first, stop)
     if span is None or run is None:
         sent = whole or (pack_tables(tables) if packed else tables)
-        return _Unit(unit, (job, sent, partitioned.manifest, earlier, label))
-    ids = tables["households"].column("household_id").to_numpy(zero_copy_only=False)
-    digests = _hex(keyed(span, run))
-    reused = None
-    if earlier is not None and len(earlier) and set(result_columns(job.options)) <= set(earlier.columns):
-        at = pd.Index(earlier["household_id"].to_numpy()).get_indexer(ids)
-        before = earlier["source_digest"].to_numpy(dtype=object)[np.maximum(at, 0)]
-        same = (at >= 0) & (before == digests)
+        return _Unit(unit, (job, sent, partitioned.manifest, _earlier_rows(earlier, at), label))
+    keyed_digests = keyed(span, run)
+    same = partitioned.settled_span(first, stop)
+    if same is None:
+        same = earlier.unchanged(at, keyed_digests) if earlier is not None else np.zeros(len(ids), dtype=bool)
+    elif (at[same] < 0).any():
+        raise ValueError(f"partition {label}: settled households without an earlier row (another earlier table?)")
+    reused = earlier.take(at[same]) if earlier is not None and same.any() else None
+    unit_ = _Unit(unit, None, ids, _hex(keyed_digests), reused)
+    if not same.all():
         if same.any():
-            reused = earlier.iloc[at[same]][result_columns(job.options)]
-            earlier = earlier.iloc[at[~same & (at >= 0)]]
-            tables = _only(tables, ids[~same]) if not same.all() else {}
-    unit_ = _Unit(unit, None, ids, digests, reused)
-    if tables:
-        sent = whole if reused is None and whole else pack_tables(tables) if packed else tables
-        unit_.arguments = (job, sent, partitioned.manifest, earlier, label)
+            tables = _only(tables, ids[~same])
+        sent = whole if not same.any() and whole else pack_tables(tables) if packed else tables
+        unit_.arguments = (job, sent, partitioned.manifest, _earlier_rows(earlier, np.where(same, -1, at)), label)
     return unit_
 
 
-def _run_digest(job: ScoringJob, partitioned: PartitionedSources) -> np.uint64:
-    """Everything a household's result depends on besides its own rows (module docstring)."""
+def _earlier_rows(earlier: Earlier | None, at: np.ndarray) -> pa.Table | None:
+    """The earlier rows at positions `at` (−1: none) that a worker may reuse by profile hash."""
+    if earlier is None or not (at >= 0).any():
+        return None
+    return earlier.table.take(pa.array(at[at >= 0]))
+
+
+class Earlier:
+    """An earlier run's result table, looked up by household: what a re-run reuses (module docstring).
+
+    Only the household ids and source digests are read up front; the whole table (all result columns of every
+    row) is read when a unit first needs it, after the sources were read and partitioned (peak memory).
+    """
+
+    def __init__(self, columns: pa.Table, load: Callable[[], pa.Table], options: BatchOptions) -> None:
+        ids = pd.Index(columns.column("household_id").to_numpy(zero_copy_only=False))
+        first = ~ids.duplicated() if not ids.is_unique else np.ones(len(ids), dtype=bool)
+        self.index = ids[first]  # household ids (the first row of each)
+        self.positions = np.flatnonzero(first)  # the row of each id in `index`
+        self.digests: np.ndarray | None = None  # source digests (uint64) by row; None: written without them
+        self.digested: np.ndarray | None = None  # rows that have one
+        if "source_digest" in columns.column_names:
+            self.digests, self.digested = _unhex(columns.column("source_digest"))
+        self._load = load
+        self._table: pa.Table | None = None
+        self.options = options
+
+    @classmethod
+    def of(cls, table: pa.Table | None, options: BatchOptions = DEFAULT_OPTIONS) -> Earlier | None:
+        """None when `table` cannot serve: absent, empty, or written with other options."""
+        if table is None or not table.num_rows or not set(output_columns(options)) <= set(table.column_names):
+            return None
+        return cls(_digest_columns(table.schema, table.select), lambda: table, options)
+
+    @classmethod
+    def read(cls, path: Path | None, options: BatchOptions = DEFAULT_OPTIONS) -> Earlier | None:
+        """An earlier run's result file, if `path` names one (None, like `of`, when it cannot serve)."""
+        if path is None or not Path(path).is_file():
+            return None
+        schema = pq.read_schema(path)
+        if not set(output_columns(options)) <= set(schema.names) or not pq.ParquetFile(path).metadata.num_rows:
+            return None
+        return cls(
+            _digest_columns(schema, lambda names: pq.read_table(path, columns=names)),
+            lambda: pq.read_table(path),
+            options,
+        )
+
+    @property
+    def table(self) -> pa.Table:
+        """Every earlier row: the result columns (`result_schema`) when it has them all."""
+        if self._table is None:
+            table = self._load()
+            if set(result_columns(self.options)) <= set(table.column_names):
+                table = table.select(result_columns(self.options)).cast(result_schema(self.options))
+            self._table = table
+        return self._table
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """Each household's earlier row (−1: none)."""
+        found = self.index.get_indexer(pd.Index(ids))
+        return np.where(found >= 0, self.positions[np.maximum(found, 0)], -1)
+
+    def unchanged(self, at: np.ndarray, digests: np.ndarray) -> np.ndarray:
+        """Whether each household's earlier row (`at`) has its source digest (keyed, uint64)."""
+        if self.digests is None or self.digested is None:
+            return np.zeros(len(at), dtype=bool)
+        row = np.maximum(at, 0)
+        return (at >= 0) & self.digested[row] & (self.digests[row] == digests)
+
+    def take(self, at: np.ndarray) -> pa.Table:
+        return self.table.take(pa.array(at))
+
+    def settled(self, job: ScoringJob) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
+        """For `PartitionedSources.read(…, settled=…)`: which households (ids, their row digests, the villages
+        digest) keep their earlier row under `job`, so that their source rows need not be kept at all."""
+
+        def settled(ids: np.ndarray, digests: np.ndarray, reference: int) -> np.ndarray:
+            return self.unchanged(self.rows(ids), keyed(digests, _run_digest(job, reference)))
+
+        return settled
+
+
+def _digest_columns(schema: pa.Schema, select: Callable[[list[str]], pa.Table]) -> pa.Table:
+    """The household ids and, with every result column there, the source digests (what the look-up needs)."""
+    digests = "source_digest" in schema.names and set(result_columns()) - set(output_columns()) <= set(schema.names)
+    return select(["household_id", "source_digest"] if digests else ["household_id"])
+
+
+def _run_digest(job: ScoringJob, reference: int) -> np.uint64:
+    """Everything a household's result depends on besides its own rows and the villages table (`reference`)."""
     from importlib.metadata import version
 
     key = job.key
@@ -374,7 +466,7 @@ def _run_digest(job: ScoringJob, partitioned: PartitionedSources) -> np.uint64:
         secret,
         job.synthetic,
         catalogue_version(),
-        partitioned.reference_digest,
+        reference,
         version("relapse-risk"),
     )
 
@@ -383,6 +475,18 @@ def _hex(values: np.ndarray) -> np.ndarray:
     """uint64 values as 16-character hex strings."""
     text = binascii.hexlify(values.astype(">u8").tobytes())
     return np.frombuffer(text, dtype="S16").astype(str)
+
+
+def _unhex(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """16-character hex strings as uint64 values, and which cells held one (others: 0)."""
+    text = pc.fill_null(column, "").to_numpy(zero_copy_only=False).astype("S16")
+    valid = np.char.str_len(text) == 16
+    text[~valid] = b"0" * 16
+    try:
+        values = np.frombuffer(binascii.unhexlify(text.tobytes()), dtype=">u8").astype(np.uint64)
+    except binascii.Error:  # not hex: no digest reused
+        return np.zeros(len(text), dtype=np.uint64), np.zeros(len(text), dtype=bool)
+    return values, valid
 
 
 def _only(tables: dict[str, pa.Table], ids: np.ndarray) -> dict[str, pa.Table]:
@@ -414,21 +518,25 @@ def _units(todo: list[Partition], households: int) -> list[list[Partition]]:
 
 
 def _split(
-    partitioned: PartitionedSources, unit: list[Partition], table: pd.DataFrame
-) -> Iterator[tuple[Partition, pd.DataFrame]]:
+    partitioned: PartitionedSources, unit: list[Partition], table: pa.Table
+) -> Iterator[tuple[Partition, pa.Table]]:
     if len(unit) == 1:
         yield unit[0], table
         return
-    index = pd.Index(table["household_id"].to_numpy())
     for p in unit:
-        ids = partitioned.arrow(p.index)["households"].column("household_id").to_numpy(zero_copy_only=False)
-        at = index.get_indexer(ids)
-        if (at < 0).any():
-            raise RuntimeError(f"partition {p.name}: households missing from its unit's result")
-        yield p, table.iloc[at].reset_index(drop=True)
+        ids = partitioned.arrow(p.index)["households"].column("household_id")
+        yield p, table.take(_rows_of(table.column("household_id"), ids, f"partition {p.name}'s result"))
 
 
-def _windowed(executor: Any, units: Iterator[_Unit], window: int) -> Iterator[tuple[_Unit, pd.DataFrame | None]]:
+def _rows_of(column: pa.ChunkedArray, ids: Any, what: str) -> pa.Array:
+    """The row of each id in `column` (every id must be there)."""
+    at = pc.index_in(pa.array(ids, pa.string()) if isinstance(ids, np.ndarray) else ids, value_set=column)
+    if at.null_count:
+        raise RuntimeError(f"households missing from {what}")
+    return at
+
+
+def _windowed(executor: Any, units: Iterator[_Unit], window: int) -> Iterator[tuple[_Unit, pa.Table | None]]:
     """Units with their results in order, with at most `window` submitted and not yet collected."""
     pending: deque[tuple[_Unit, Any]] = deque()
     for unit in units:
@@ -441,7 +549,7 @@ def _windowed(executor: Any, units: Iterator[_Unit], window: int) -> Iterator[tu
         yield done, future.result() if future is not None else None
 
 
-def _mapped(executor: Executor, units: list[_Unit]) -> Iterator[tuple[_Unit, pd.DataFrame | None]]:
+def _mapped(executor: Executor, units: list[_Unit]) -> Iterator[tuple[_Unit, pa.Table | None]]:
     """Units with their results, for an executor that only has `map` (it gets every unit to score at once)."""
     computed = iter(executor.map(_call, [u.arguments for u in units if u.arguments]))
     for unit in units:
@@ -456,46 +564,33 @@ def _workers(executor: Any) -> int:
     return 1
 
 
-def _call(arguments: tuple[Any, ...]) -> pd.DataFrame:
+def _call(arguments: tuple[Any, ...]) -> pa.Table:
+    """A unit's result table, built where it runs (a worker sends back Arrow, not pandas)."""
     job, tables, manifest, earlier, label = arguments
     if isinstance(tables, SpilledSpan):
         tables = tables.tables()
     elif tables and isinstance(next(iter(tables.values())), bytes):
         tables = unpack_tables(tables)
-    return score_partition(job, tables, manifest, earlier, label)
+    table = score_partition(job, tables, manifest, earlier.to_pandas() if earlier is not None else None, label)
+    return result_table(table, job.options)
 
 
-def _previous_for(previous: pd.DataFrame | None, tables: dict[str, pa.Table]) -> pd.DataFrame | None:
-    """The earlier rows of the partition's households (what a worker needs to reuse unchanged results)."""
-    if previous is None:
-        return None
-    ids = tables["households"].column("household_id").to_numpy(zero_copy_only=False)
-    index = pd.Index(previous["household_id"])
-    if index.is_unique:  # one row per household, as write_scores writes: a hash look-up, not a scan
-        at = index.get_indexer(ids)
-        return previous.iloc[at[at >= 0]]
-    return previous[previous["household_id"].isin(ids)]
+def result_table(table: pd.DataFrame, options: BatchOptions = DEFAULT_OPTIONS) -> pa.Table:
+    """A result frame (`score_partition`, `score_profiles`) as an Arrow table of `result_schema`."""
+    return pa.Table.from_pandas(table, schema=result_schema(options), preserve_index=False).replace_schema_metadata()
 
 
 def write_scores(
-    results: Iterable[tuple[Partition, pd.DataFrame]], out: Path, options: BatchOptions = DEFAULT_OPTIONS
+    results: Iterable[tuple[Partition, pa.Table]], out: Path, options: BatchOptions = DEFAULT_OPTIONS
 ) -> int:
     """Append every result table to the Parquet file `out` (written to a temporary name, then renamed)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    schema = result_schema(options)
     rows = 0
-    with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(partial, result_schema(options), compression="zstd") as writer:
         for _, table in results:
-            writer.write_table(pa.Table.from_pandas(table, schema=schema, preserve_index=False))
-            rows += len(table)
+            writer.write_table(table)
+            rows += table.num_rows
     partial.replace(out)
     return rows
-
-
-def read_previous(path: Path | None) -> pd.DataFrame | None:
-    """An earlier run's result table, if `path` names one."""
-    if path is None or not Path(path).is_file():
-        return None
-    return pq.read_table(path).to_pandas()

@@ -68,11 +68,12 @@ def score(
     from features.partitions import PartitionedSources
     from features.pseudonyms import ensure_local_key
     from features.settings import get_settings
+    from features.sources import read_manifest
     from models.batch import BatchOptions
     from models.streaming import (
+        Earlier,
         PartitionError,
         ScoringJob,
-        read_previous,
         score_partitions,
         warm_up,
         write_scores,
@@ -96,18 +97,9 @@ def score(
         executor = stack.enter_context(_executor(workers, scheduler, local_cluster))
         if executor is not None:
             warm_up(executor, model)
-        with console.status(f"reading and partitioning {folder}"):
-            partitioned = PartitionedSources.read(
-                folder,
-                max_households=partition_households,
-                digests=True,
-                spill=Path(spill) if spill else None,  # worker processes read their partitions from there
-            )
-        for warning in partitioned.warnings:
-            console.print(f"[yellow]warning:[/] {warning}")
-        date = pd.Timestamp(as_of or partitioned.manifest.get("extract_date") or pd.Timestamp.today().normalize())
+        manifest = read_manifest(folder)
+        date = pd.Timestamp(as_of or manifest.get("extract_date") or pd.Timestamp.today().normalize())
         options = BatchOptions(top=top, sentences=sentences)
-        earlier = read_previous(previous or out)
         job = ScoringJob(
             model,
             model_version,
@@ -115,8 +107,19 @@ def score(
             options,
             key=key,
             cache_dir=settings.data_dir / "explanation-cache" if shap_cache else None,
-            synthetic=bool(partitioned.manifest.get("synthetic", False)),
+            synthetic=bool(manifest.get("synthetic", False)),
         )
+        earlier = Earlier.read(previous or out, options)
+        with console.status(f"reading and partitioning {folder}"):
+            partitioned = PartitionedSources.read(
+                folder,
+                max_households=partition_households,
+                digests=True,
+                spill=Path(spill) if spill else None,  # worker processes read their partitions from there
+                settled=earlier.settled(job) if earlier is not None else None,  # unchanged households' rows left out
+            )
+        for warning in partitioned.warnings:
+            console.print(f"[yellow]warning:[/] {warning}")
         try:
             where = "" if executor is None else f" on {getattr(executor, 'workers', workers)} workers"
             title = f"{partitioned.households:,} households in {len(partitioned)} partitions{where}"

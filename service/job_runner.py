@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import update
 
@@ -253,9 +253,9 @@ def _check_scope(partitioned: PartitionedSources, region_prefix: str) -> None:
         )
 
 
-def score_inputs(table: pd.DataFrame, settings: ServiceSettings) -> list[ScoreInput]:
+def score_inputs(table: pa.Table, settings: ServiceSettings) -> list[ScoreInput]:
     """The rows to store for one result table of `models.streaming` (reasons and measures as JSON objects)."""
-    column = {name: table[name].tolist() for name in table.columns}  # plain Python values, read column-wise
+    column = {name: table.column(name).to_pylist() for name in table.column_names}  # plain Python, column-wise
     reason_ranks = sorted({int(c[6]) for c in column if c.startswith("reason") and c.endswith("_key")})
     measure_ranks = sorted(
         {int(c[7:].split("_")[0]) for c in column if c.startswith("measure") and c.endswith("_code")}
@@ -296,7 +296,7 @@ def score_inputs(table: pd.DataFrame, settings: ServiceSettings) -> list[ScoreIn
         ScoreInput(
             household_pseudonym=str(column["household_id"][i]),
             region_code=str(column["region_code"][i]),
-            as_of=pd.Timestamp(column["as_of"][i]).date(),
+            as_of=column["as_of"][i],
             model_version=str(column["model_version"][i]),
             probability=float(probability),
             level=risk_level(float(probability), settings),

@@ -20,10 +20,11 @@ from features.pseudonyms import PseudonymKey
 from features.sources import read_arrow_tables, read_sources
 from models import streaming
 from models.streaming import (
+    Earlier,
     ScoringJob,
-    read_previous,
     result_columns,
     result_schema,
+    result_table,
     score_partitions,
     score_profiles,
     write_scores,
@@ -45,12 +46,18 @@ def partitioned() -> PartitionedSources:
 
 
 @lru_cache(maxsize=1)
-def first_run() -> pd.DataFrame:
-    return pd.concat([table for _, table in score_partitions(job(), partitioned())], ignore_index=True)
+def first_run() -> pa.Table:
+    return pa.concat_tables([table for _, table in score_partitions(job(), partitioned())])
 
 
-def by_household(table: pd.DataFrame) -> pd.DataFrame:
-    return table.sort_values("household_id").reset_index(drop=True)
+def by_household(table: pa.Table) -> pa.Table:
+    return table.sort_by("household_id")
+
+
+def assert_same(got: pa.Table, expected: pa.Table) -> None:
+    """Equal tables: the same schema and the same values bit for bit (pandas names the first difference)."""
+    pd.testing.assert_frame_equal(got.to_pandas(), expected.to_pandas(), check_exact=True)
+    assert got.equals(expected)
 
 
 class CountingExplain:
@@ -69,11 +76,12 @@ class CountingExplain:
 
 def test_partitioned_run_equals_scoring_the_whole_city_at_once() -> None:
     whole_profiles = build_profiles(ingest(read_sources(city_folder(2_000, 1)), KEY), AS_OF)
-    whole = score_profiles(job(), whole_profiles)
-    assert list(first_run().columns) == result_columns()
-    assert len(first_run()) == 2_000 and first_run()["household_id"].is_unique
-    pd.testing.assert_frame_equal(by_household(first_run()), by_household(whole), check_exact=True)
-    assert first_run()["synthetic"].all() and (first_run()["model_version"] == "3").all()
+    whole = result_table(score_profiles(job(), whole_profiles))
+    assert first_run().schema.equals(result_schema()) and first_run().column_names == result_columns()
+    frame = first_run().to_pandas()
+    assert len(frame) == 2_000 and frame["household_id"].is_unique
+    assert_same(by_household(first_run()), by_household(whole))
+    assert frame["synthetic"].all() and (frame["model_version"] == "3").all()
 
 
 def test_each_partition_alone_gives_the_same_tables_as_partitions_scored_together() -> None:
@@ -81,18 +89,16 @@ def test_each_partition_alone_gives_the_same_tables_as_partitions_scored_togethe
     together = list(score_partitions(job(), partitioned(), unit_households=1_000))
     assert [p.index for p, _ in alone] == [p.index for p, _ in together] == list(range(len(partitioned())))
     for (p, a), (_, b) in zip(alone, together, strict=True):
-        assert len(a) == p.households
-        pd.testing.assert_frame_equal(a, b, check_exact=True)
+        assert a.num_rows == p.households
+        assert_same(a, b)
 
 
 def test_rerun_on_unchanged_data_reuses_every_row_and_gives_the_same_table(monkeypatch: pytest.MonkeyPatch) -> None:
     previous = first_run()
     counter = CountingExplain(monkeypatch)
-    again = pd.concat(
-        [table for _, table in score_partitions(job(), partitioned(), previous=previous)], ignore_index=True
-    )
+    again = pa.concat_tables([table for _, table in score_partitions(job(), partitioned(), previous=previous)])
     assert counter.rows == 0
-    pd.testing.assert_frame_equal(again, first_run(), check_exact=True)
+    assert_same(again, first_run())
 
 
 def test_rerun_after_changes_explains_only_changed_households_and_equals_a_fresh_run(
@@ -133,8 +139,8 @@ def test_write_scores_keeps_the_schema_and_every_row(tmp_path: Path) -> None:
     written = pq.read_table(out)
     assert written.schema.equals(result_schema())
     assert written.num_rows == rows == sum(p.households for p in partitioned().partitions[:2])
-    back = read_previous(out)
-    assert back is not None and back["household_id"].is_unique
+    back = Earlier.read(out)
+    assert back is not None and back.index.is_unique and back.digests is not None
     assert not (tmp_path / "scores.parquet.partial").exists()
 
 
@@ -179,8 +185,8 @@ def digested(tables: dict[str, pa.Table]) -> PartitionedSources:
     return PartitionedSources.of(dict(tables), digests=True, max_households=400)
 
 
-def run(parts: PartitionedSources, the_job: ScoringJob | None = None, **kwargs: object) -> pd.DataFrame:
-    return pd.concat([t for _, t in score_partitions(the_job or job(), parts, **kwargs)], ignore_index=True)  # type: ignore[arg-type]
+def run(parts: PartitionedSources, the_job: ScoringJob | None = None, **kwargs: object) -> pa.Table:
+    return pa.concat_tables([t for _, t in score_partitions(the_job or job(), parts, **kwargs)])  # type: ignore[arg-type]
 
 
 def raised_wages(tables: dict[str, pa.Table], share: float = 0.10) -> tuple[dict[str, pa.Table], set[str]]:
@@ -211,24 +217,64 @@ class CountingProfiles:
 
 
 @lru_cache(maxsize=1)
-def digested_first_run() -> pd.DataFrame:
+def digested_first_run() -> pa.Table:
     return run(digested(city_tables()))
+
+
+def digests_of(table: pa.Table) -> pd.Series:
+    frame = table.select(["household_id", "source_digest"]).to_pandas()
+    return frame.set_index("household_id")["source_digest"]
 
 
 def test_source_digests_let_a_rerun_profile_only_changed_households_and_equal_a_fresh_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first = digested_first_run()
-    pd.testing.assert_frame_equal(first.drop(columns="source_digest"), first_run().drop(columns="source_digest"))
-    assert first["source_digest"].str.fullmatch("[0-9a-f]{16}").all() and first["source_digest"].is_unique
+    assert_same(first.drop_columns("source_digest"), first_run().drop_columns("source_digest"))
+    assert digests_of(first).str.fullmatch("[0-9a-f]{16}").all() and digests_of(first).is_unique
     changed, touched = raised_wages(city_tables())
     fresh = run(digested(changed))
     counter = CountingProfiles(monkeypatch)
     again = run(digested(changed), previous=first)
     assert counter.households == len(touched) > 150
-    pd.testing.assert_frame_equal(again, fresh, check_exact=True)
-    moved = set(again.loc[again["source_digest"] != first["source_digest"], "household_id"])
-    assert moved == touched
+    assert_same(again, fresh)
+    before, after = digests_of(first), digests_of(again)
+    assert set(after.index[after != before.reindex(after.index)]) == touched
+
+
+def settled_read(
+    tables: dict[str, pa.Table], previous: pa.Table, the_job: ScoringJob | None = None
+) -> PartitionedSources:
+    """What `relapse score` reads on a re-run: households an earlier row stands for keep only their households row."""
+    earlier = Earlier.of(previous)
+    assert earlier is not None
+    return PartitionedSources.of(dict(tables), max_households=400, settled=earlier.settled(the_job or job()))
+
+
+def test_a_settled_read_keeps_only_changed_households_rows_and_the_rerun_equals_a_fresh_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = digested_first_run()
+    changed, touched = raised_wages(city_tables())
+    parts = settled_read(changed, first)
+    assert parts.settled is not None and int((~parts.settled).sum()) == len(touched)
+    assert parts.tables["households"].num_rows == 2_000  # every household keeps its place and its digest
+    for name in ("members", "income", "events", "member_status"):
+        expected = digested(changed).tables[name]
+        if name != "member_status":
+            kept = set(parts.tables[name].column("household_id").to_pylist())
+            assert kept == touched & set(expected.column("household_id").to_pylist())
+        assert 0 < parts.tables[name].num_rows < expected.num_rows / 5
+    counter = CountingProfiles(monkeypatch)
+    again = run(parts, previous=first)
+    assert counter.households == len(touched)
+    assert_same(again, run(digested(changed)))
+
+
+def test_a_settled_read_scored_without_its_earlier_table_fails_instead_of_scoring_missing_rows() -> None:
+    parts = settled_read(city_tables(), digested_first_run())
+    with pytest.raises(ValueError, match="settled households without an earlier row"):
+        run(parts)
 
 
 def test_unchanged_sources_send_nothing_to_score(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,7 +283,9 @@ def test_unchanged_sources_send_nothing_to_score(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(streaming, "_call", lambda arguments: calls.append(arguments[-1]))
     again = run(digested(city_tables()), previous=first)
     assert calls == []
-    pd.testing.assert_frame_equal(again, first, check_exact=True)
+    assert_same(again, first)
+    assert_same(run(settled_read(city_tables(), first), previous=first), first)
+    assert calls == []
 
 
 @pytest.mark.parametrize(
@@ -254,7 +302,9 @@ def test_source_digests_do_not_carry_over_to_another_run(monkeypatch: pytest.Mon
     counter = CountingProfiles(monkeypatch)
     again = run(digested(city_tables()), other, previous=first)
     assert counter.households == 2_000
-    assert not set(again["source_digest"]) & set(first["source_digest"])
+    assert not set(digests_of(again)) & set(digests_of(first))
+    parts = settled_read(city_tables(), first, other)
+    assert parts.settled is not None and not parts.settled.any()
 
 
 def test_a_rerun_on_an_executor_gives_the_same_table() -> None:
@@ -263,18 +313,29 @@ def test_a_rerun_on_an_executor_gives_the_same_table() -> None:
     changed, _ = raised_wages(city_tables())
     with ThreadPoolExecutor(2) as executor:
         again = run(digested(changed), previous=digested_first_run(), executor=executor, in_flight=2)
-    pd.testing.assert_frame_equal(again, run(digested(changed)), check_exact=True)
+    assert_same(again, run(digested(changed)))
 
 
 def test_a_process_pool_on_spilled_partitions_gives_the_single_process_table(tmp_path: Path) -> None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    spilled = PartitionedSources.read(city_folder(2_000, 1), max_households=400, digests=True, spill=tmp_path)
+    spilled = PartitionedSources.read(city_folder(2_000, 1), max_households=400, digests=True, spill=tmp_path / "a")
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         streaming.warm_up(pool, small_model())  # as relapse score does before reading
         first = run(spilled, executor=pool)
         changed, touched = raised_wages(city_tables())
         again = run(digested(changed), previous=first, executor=pool)
-    pd.testing.assert_frame_equal(first, digested_first_run(), check_exact=True)
-    pd.testing.assert_frame_equal(again, run(digested(changed)), check_exact=True)
+        folder = tmp_path / "changed"  # as relapse score reads a re-run: settled rows left out, the rest spilled
+        folder.mkdir()
+        for name, table in changed.items():
+            pq.write_table(table, folder / f"{name}.parquet")
+        earlier = Earlier.of(first)
+        assert earlier is not None
+        settled = PartitionedSources.read(
+            folder, max_households=400, spill=tmp_path / "b", settled=earlier.settled(job())
+        )
+        pruned = run(settled, previous=earlier, executor=pool)
+    assert_same(first, digested_first_run())
+    assert_same(again, run(digested(changed)))
+    assert_same(pruned, again)
