@@ -417,7 +417,7 @@ class Earlier:
             table = self._load()
             if set(result_columns(self.options)) <= set(table.column_names):
                 table = table.select(result_columns(self.options)).cast(result_schema(self.options))
-            self._table = table
+            self._table = table.combine_chunks()  # one chunk: `take` on many chunks concatenates them every time
         return self._table
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
