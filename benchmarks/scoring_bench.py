@@ -39,7 +39,7 @@ from datetime import date
 from pathlib import Path
 import psutil
 
-folder, model_dir, mode, workers, out, previous = sys.argv[1:7]
+folder, model_dir, mode, workers, out, previous, owner_cache = sys.argv[1:8]
 me = psutil.Process()
 peak = {"rss": 0}
 cpu = {}
@@ -78,7 +78,13 @@ if pool is not None:
     warm_up(pool, model)
 earlier = Earlier.read(Path(previous)) if previous != "-" else None  # as relapse score: before the sources
 settled = earlier.settled(job) if earlier is not None else None
-partitioned = PartitionedSources.read(folder, digests=True, spill=Path(spill.name) if spill else None, settled=settled)
+partitioned = PartitionedSources.read(
+    folder,
+    digests=True,
+    spill=Path(spill.name) if spill else None,
+    settled=settled,
+    owner_cache=Path(owner_cache) if owner_cache != "-" else None,
+)
 read_s = time.perf_counter() - t
 t = time.perf_counter()
 if mode == "cluster":
@@ -172,8 +178,16 @@ def changed_city(folder: Path, share: float = 0.10, seed: int = 7) -> Path:
     return out
 
 
-def child(folder: Path, model: Path, mode: str, workers: int, out: Path, previous: Path | None) -> dict[str, float]:
-    args = [str(folder), str(model), mode, str(workers), str(out), str(previous or "-")]
+def child(
+    folder: Path,
+    model: Path,
+    mode: str,
+    workers: int,
+    out: Path,
+    previous: Path | None,
+    owner_cache: Path | None = None,
+) -> dict[str, float]:
+    args = [str(folder), str(model), mode, str(workers), str(out), str(previous or "-"), str(owner_cache or "-")]
     result = subprocess.run([sys.executable, "-c", _CHILD, *args], check=True, capture_output=True, text=True)
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
@@ -213,7 +227,9 @@ def main(argv: list[str] | None = None) -> None:
             first: Path | None = None
             for mode in args.modes:
                 out = Path(tmp) / f"{households}-{mode}.parquet"
-                r = child(folder, model, mode, args.workers, out, None)
+                # Each first run starts with an empty row-owner cache (as on a first run of `relapse score`)
+                # and fills it; the re-run finds there the tables whose files did not change.
+                r = child(folder, model, mode, args.workers, out, None, Path(tmp) / f"owners-{households}-{mode}")
                 label = {"single": "one process", "pool": f"process pool, {args.workers} workers"}.get(
                     mode, f"LocalCluster, {args.workers} workers"
                 )
@@ -228,7 +244,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  cluster table identical to the one-process table: {same}", flush=True)
             if args.rerun and first is not None:
                 changed = changed_city(folder)
-                r = child(changed, model, args.modes[0], args.workers, Path(tmp) / "rerun.parquet", first)
+                owners = Path(tmp) / f"owners-{households}-{args.modes[0]}"
+                r = child(changed, model, args.modes[0], args.workers, Path(tmp) / "rerun.parquet", first, owners)
                 print(line("re-run, 10 % changed", households, r) + f" (target ≤ {TARGET_RERUN_SECONDS:.0f} s)")
             print(f"  targets at 1 M: ≤ {TARGET_SECONDS:.0f} s, ≤ {TARGET_PEAK_GB:.0f} GB", flush=True)
         if args.baseline:

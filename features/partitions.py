@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from features._row_owner_cache import RowOwnerCache
 from features.contract import TABLES
 from features.errors import SourceFolderError
 from features.row_digests import household_digests, row_hashes
@@ -87,9 +88,12 @@ class PartitionedSources:
         digests: bool = False,
         spill: Path | None = None,
         settled: Settled | None = None,
+        owner_cache: Path | None = None,
     ) -> PartitionedSources:
         """Read and partition a source folder; Parquet tables are read and sorted one at a time (with `settled`,
-        sorted once every table is read: see the module docstring)."""
+        sorted once every table is read: see the module docstring). With `owner_cache` (a folder) and digests,
+        each Parquet file's row matching and row digests are kept there for the next read of the same bytes
+        (`features._row_owner_cache`)."""
         folder = Path(folder)
         if not folder.is_dir() or any(folder.glob("*.csv")):
             tables, manifest, warnings = read_arrow_tables(folder)
@@ -102,15 +106,17 @@ class PartitionedSources:
             if file.is_file() and file.name not in known and not file.name.startswith(".")
         ]
         names = [name for name in TABLES if (folder / f"{name}.parquet").is_file()]
+        files = {name: folder / f"{name}.parquet" for name in names}
         return cls._build(
             names,
-            lambda name: _read_parquet(folder / f"{name}.parquet"),
+            lambda name: _read_parquet(files[name]),
             manifest,
             warnings,
             max_households,
             digests,
             spill,
             settled,
+            RowOwnerCache(owner_cache, files) if owner_cache is not None and (digests or settled) else None,
         )
 
     @classmethod
@@ -162,6 +168,7 @@ class PartitionedSources:
         with_digests: bool = False,
         spill: Path | None = None,
         settled: Settled | None = None,
+        cache: RowOwnerCache | None = None,
     ) -> PartitionedSources:
         """Load each table once (households and members first), sort it by partition and keep only the sorted
         copy, so that memory holds the sorted tables plus one table being sorted. With `settled`, the tables
@@ -209,7 +216,12 @@ class PartitionedSources:
                 if digests is not None:
                     reference = int(np.add.reduce(row_hashes(table, name), dtype=np.uint64))
                 continue
-            if name == "households":
+            kept = cache.get(name) if cache is not None else None
+            if kept is not None and (len(kept[0]) != table.num_rows or len(kept[1]) != len(of_household)):
+                kept = None
+            if kept is not None:
+                owner = kept[0]
+            elif name == "households":
                 owner = np.arange(len(of_household))
             elif name == "member_status":
                 owner = _through(table.column("member_id"), members, ids)
@@ -219,7 +231,11 @@ class PartitionedSources:
                 warnings.append(f"{name}: no household_id column; not partitioned")
                 continue
             # The digests (compiled, without the GIL) on a second thread while this one sorts the table.
-            hashing = hasher.submit(household_digests, table, owner, len(of_household), label=name) if hasher else None
+            hashing = (
+                hasher.submit(household_digests, table, owner, len(of_household), label=name)
+                if hasher and kept is None
+                else None
+            )
             orphans = int((owner < 0).sum())
             if orphans:
                 warnings.append(f"{name}: {orphans} rows belong to no household of the households table")
@@ -227,8 +243,13 @@ class PartitionedSources:
                 place(name, table, owner)
             else:
                 held.append((name, table, owner))
-            if digests is not None and hashing is not None:
-                digests += hashing.result()
+            if digests is not None and kept is not None:
+                digests += kept[1]
+            elif digests is not None and hashing is not None:
+                part = hashing.result()
+                digests += part
+                if cache is not None:
+                    cache.put(name, owner, part)
             del table
         if hasher is not None:
             hasher.shutdown()

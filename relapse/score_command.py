@@ -117,6 +117,7 @@ def score(
                 digests=True,
                 spill=Path(spill) if spill else None,  # worker processes read their partitions from there
                 settled=earlier.settled(job) if earlier is not None else None,  # unchanged households' rows left out
+                owner_cache=settings.data_dir / "row-owner-cache",  # unchanged files are not matched or hashed again
             )
         for warning in partitioned.warnings:
             console.print(f"[yellow]warning:[/] {warning}")
