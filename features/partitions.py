@@ -88,7 +88,7 @@ class PartitionedSources:
         digests: bool = False,
         spill: Path | None = None,
         settled: Settled | None = None,
-        owner_cache: Path | None = None,
+        owner_cache: Path | str | None = None,
     ) -> PartitionedSources:
         """Read and partition a source folder; Parquet tables are read and sorted one at a time (with `settled`,
         sorted once every table is read: see the module docstring). With `owner_cache` (a folder) and digests,
@@ -116,7 +116,7 @@ class PartitionedSources:
             digests,
             spill,
             settled,
-            RowOwnerCache(owner_cache, files) if owner_cache is not None and (digests or settled) else None,
+            RowOwnerCache(Path(owner_cache), files) if owner_cache is not None and (digests or settled) else None,
         )
 
     @classmethod
