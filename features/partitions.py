@@ -191,7 +191,8 @@ class PartitionedSources:
         reference = 0
         members: pa.Table | None = load("members") if "members" in names else None
         hasher = ThreadPoolExecutor(1, thread_name_prefix="row-digests") if digests is not None else None
-        held: list[tuple[str, pa.Table, np.ndarray]] = []
+        held: list[tuple[str, pa.Table, np.ndarray]] = []  # read for their digests, placed once settled is known
+        later: list[tuple[str, np.ndarray]] = []  # digests from the cache: read and placed once settled is known
 
         def place(name: str, table: pa.Table, owner: np.ndarray, keep: np.ndarray | None = None) -> None:
             """The table's rows of partitioned households (and of `keep` ones), sorted by partition."""
@@ -203,7 +204,26 @@ class PartitionedSources:
             offsets[name] = np.concatenate(([0], np.cumsum(np.bincount(of_row[kept], minlength=count))))
             sorted_tables[name] = _spilled(table.take(pa.array(kept)), spill, name, offsets[name])
 
+        def orphans(name: str, owner: np.ndarray) -> None:
+            count = int((owner < 0).sum())
+            if count:
+                warnings.append(f"{name}: {count} rows belong to no household of the households table")
+
         for name in sorted(names, key=lambda n: n != "members"):
+            kept = cache.get(name) if cache is not None and name != "villages" else None
+            if kept is not None and len(kept[1]) != len(of_household):
+                kept = None
+            if (
+                kept is not None
+                and digests is not None
+                and settled is not None
+                and name not in {"households", "members"}
+            ):
+                # Its digests are known without reading it: it is read once the settled households are known and
+                # keeps only the others' rows, so memory never holds it whole next to the tables held below.
+                digests += kept[1]
+                later.append((name, kept[0]))
+                continue
             table: pa.Table = (
                 households
                 if name == "households"
@@ -216,8 +236,7 @@ class PartitionedSources:
                 if digests is not None:
                     reference = int(np.add.reduce(row_hashes(table, name), dtype=np.uint64))
                 continue
-            kept = cache.get(name) if cache is not None else None
-            if kept is not None and (len(kept[0]) != table.num_rows or len(kept[1]) != len(of_household)):
+            if kept is not None and len(kept[0]) != table.num_rows:
                 kept = None
             if kept is not None:
                 owner = kept[0]
@@ -236,9 +255,7 @@ class PartitionedSources:
                 if hasher and kept is None
                 else None
             )
-            orphans = int((owner < 0).sum())
-            if orphans:
-                warnings.append(f"{name}: {orphans} rows belong to no household of the households table")
+            orphans(name, owner)
             if settled is None or name == "households":
                 place(name, table, owner)
             else:
@@ -261,6 +278,14 @@ class PartitionedSources:
                 name, table, owner = held.pop(0)
                 place(name, table, owner, unsettled)
                 del table, owner
+            for name, owner in later:
+                table = load(name)
+                if len(owner) != table.num_rows:
+                    folder = cache.folder if cache is not None else ""
+                    raise RuntimeError(f"the row-owner cache entry of {name} does not fit its file; remove {folder}")
+                orphans(name, owner)
+                place(name, table, owner, unsettled)
+                del table
         in_order = np.argsort(of_household, kind="stable")  # the sorted households table's order
         manifest = dict(manifest or {})
         if spill is not None:

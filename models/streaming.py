@@ -406,7 +406,7 @@ class Earlier:
             return None
         return cls(
             _digest_columns(schema, lambda names: pq.read_table(path, columns=names)),
-            lambda: pq.read_table(path),
+            lambda: _one_chunk(path, schema),
             options,
         )
 
@@ -443,6 +443,12 @@ class Earlier:
             return self.unchanged(self.rows(ids), keyed(digests, _run_digest(job, reference)))
 
         return settled
+
+
+def _one_chunk(path: Path, schema: pa.Schema) -> pa.Table:
+    """A Parquet file as a table of one chunk per column, read a column at a time (so that memory never holds
+    the row groups' chunks and their concatenation of the whole table together)."""
+    return pa.table({name: pq.read_table(path, columns=[name]).column(0).combine_chunks() for name in schema.names})
 
 
 def _digest_columns(schema: pa.Schema, select: Callable[[list[str]], pa.Table]) -> pa.Table:

@@ -103,3 +103,21 @@ def test_a_changed_households_file_invalidates_every_table(tmp_path: Path, monke
     assert "member_status" in counted.hashed and "income" in counted.hashed and counted.matched > 0
     monkeypatch.undo()
     assert_same_partitions(again, PartitionedSources.read(folder, max_households=MAX, digests=True))
+
+
+def test_a_settled_read_from_the_cache_keeps_the_same_rows_as_one_without_it(tmp_path: Path) -> None:
+    folder, cache = copy_of_city(tmp_path), tmp_path / "cache"
+    PartitionedSources.read(folder, max_households=MAX, digests=True, owner_cache=cache)
+    income = pq.read_table(folder / "income.parquet")
+    pq.write_table(income.slice(0, income.num_rows - 100), folder / "income.parquet")  # a changed file: read first
+
+    def settled(ids: np.ndarray, digests: np.ndarray, reference: int) -> np.ndarray:
+        return (digests % np.uint64(3)) != 0  # about two households in three
+
+    cached = PartitionedSources.read(folder, max_households=MAX, settled=settled, owner_cache=cache)
+    plain = PartitionedSources.read(folder, max_households=MAX, settled=settled)
+    assert cached.settled is not None and plain.settled is not None
+    np.testing.assert_array_equal(cached.settled, plain.settled)
+    assert 0 < cached.settled.mean() < 1
+    assert_same_partitions(cached, plain)
+    assert sorted(cached.warnings) == sorted(plain.warnings)
