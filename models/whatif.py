@@ -20,8 +20,10 @@ data, a household in difficulty), so the difference is labelled everywhere as a 
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+import math
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,7 +88,7 @@ def what_if_batch(
 
 def what_if_prepared(
     model: RiskModel,
-    profiles: pd.DataFrame,
+    profiles: pd.DataFrame | Sequence[Mapping[str, Any]],
     x: np.ndarray,
     measures: Sequence[Sequence[Measure]],
     before: np.ndarray | None = None,
@@ -95,6 +97,8 @@ def what_if_prepared(
 
     The effects change only numeric model features, so each changed row is the prepared row with the changed
     columns replaced — the values `model.prepare` would give the changed profile — and no profile is copied.
+    `profiles` may also be the rows themselves (`profiles.iloc[i]` as mappings, all with the same keys): the
+    API scores one household per request, and a frame of one row costs more than the what-if arithmetic.
     """
     if len(measures) != len(profiles):
         raise ValueError("one list of measures per profile row is needed")
@@ -115,7 +119,8 @@ def what_if_prepared(
         rows = rows_by_code[code]
         written = _effects(columns.rows(rows), by_code[code].effects)
         if categories.intersection(written):  # a category changed: prepare it as `model.prepare` would
-            changed.append(model.prepare(apply_measure(profiles.iloc[rows], by_code[code])))
+            chosen = profiles.iloc[rows] if isinstance(profiles, pd.DataFrame) else _frame([profiles[i] for i in rows])
+            changed.append(model.prepare(apply_measure(chosen, by_code[code])))
             keys.extend((i, code) for i in rows)
             continue
         block = x[rows]
@@ -161,10 +166,11 @@ class _FrameColumns(_Columns):
 
 class _MatrixColumns(_Columns):
     """Model features from the prepared matrix (prepare converts numeric columns exactly as `_column` does),
-    other columns from the frame; optionally restricted to some rows."""
+    other columns from the frame or rows; optionally restricted to some rows."""
 
-    def __init__(self, model: RiskModel, frame: pd.DataFrame, x: np.ndarray) -> None:
-        self.frame, self.x, self.names, self.length = frame, x, frame.columns, len(frame)
+    def __init__(self, model: RiskModel, frame: pd.DataFrame | Sequence[Mapping[str, Any]], x: np.ndarray) -> None:
+        names = frame.columns if isinstance(frame, pd.DataFrame) else (frame[0].keys() if len(frame) else ())
+        self.frame, self.x, self.names, self.length = frame, x, names, len(frame)
         self.position = {f.name: j for j, f in enumerate(model.features) if f.kind != "category"}
         self.selected: list[int] | None = None
         self._others: dict[str, np.ndarray] = {}
@@ -181,7 +187,10 @@ class _MatrixColumns(_Columns):
             column = self.x[:, j]
         else:
             if name not in self._others:
-                self._others[name] = _column(self.frame, name)
+                frame = self.frame
+                self._others[name] = (
+                    _column(frame, name) if isinstance(frame, pd.DataFrame) else _row_column(frame, name)
+                )
             column = self._others[name]
         return column[self.selected] if self.selected is not None else column.copy()
 
@@ -220,6 +229,25 @@ def _numbers(columns: _Columns, names: Sequence[str]) -> dict[str, np.ndarray]:
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+
+
+def _row_column(rows: Sequence[Mapping[str, Any]], name: str) -> np.ndarray:
+    """`_column` of the frame whose rows are `rows`: numbers as floats, missing as NaN; other values (text,
+    dates) converted by pandas as `_column` converts them."""
+    out = np.empty(len(rows), dtype=np.float64)
+    for i, row in enumerate(rows):
+        value = row[name]
+        if value is None or value is pd.NA or value is pd.NaT:
+            out[i] = math.nan
+        elif isinstance(value, int | float | np.integer | np.floating):  # bool is an int
+            out[i] = float(value)
+        else:
+            out[i] = _column(pd.DataFrame({name: pd.Series([value], dtype=object)}), name)[0]
+    return out
+
+
+def _frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series([row[name] for row in rows], dtype=object) for name in rows[0]})
 
 
 def _change(out: _Changed, change: Change) -> None:
