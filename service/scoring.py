@@ -235,7 +235,15 @@ def _cells(name: str, values: list[Any]) -> list[Any]:
     """The cells of a meta column as `pd.DataFrame` would type them: text as it is, else pandas' inference."""
     if name == "as_of" or all(isinstance(value, str) for value in values):
         return values  # Timestamps from `_as_of`; a column of text is `str`, its cells the same strings
-    column = pd.Series(values)
+    if all(value is None for value in values):
+        return values  # object
+    numbers = [value for value in values if value is not None]
+    if all(type(value) in (int, float) for value in numbers) and all(abs(value) < 2**63 for value in numbers):
+        # The income year and the monitoring line: int64 when all are ints, else float64 (None → NaN).
+        if len(numbers) == len(values) and all(type(value) is int for value in numbers):
+            return [np.int64(value) for value in values]
+        return [np.float64(math.nan if value is None else value) for value in values]
+    column = pd.Series(values)  # anything else as pandas types it
     return [column.iloc[i] for i in range(len(values))]
 
 

@@ -158,3 +158,17 @@ def test_every_measure_applies_without_error_and_leaves_the_input_alone() -> Non
 
 def test_the_income_floor_matches_the_profile_builder() -> None:
     assert INCOME_FLOOR_YUAN == PROFILE_FLOOR
+
+
+def test_the_fast_nan_to_num_is_numpys() -> None:
+    from models.whatif import _nan_to_num
+
+    rng = np.random.default_rng(3)
+    special = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1e308, -1e308, 5e-324, np.finfo(np.float64).max])
+    for size in (1, 2, 5, 40):
+        values = rng.choice(np.concatenate([special, rng.normal(0, 1e4, 20)]), size=size)
+        for nan in (0.0, 1.0):
+            got, expected = _nan_to_num(values, nan=nan), np.nan_to_num(values, nan=nan)
+            np.testing.assert_array_equal(got, expected)
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+            assert got.dtype == expected.dtype and got is not values

@@ -164,8 +164,16 @@ def _same_cells(got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> No
             assert cell == value or (pd.isna(cell) and pd.isna(value)), (i, name, cell, value)
 
 
+# Meta cells of two rows (the income year here): pandas types the column from all of them.
+META_CELLS = [(2024, 2023), (2024, 2023.0), (2024, None), (2024.5, None), (None, None), (True, 1), ("2024", 1)]
+META_CELLS += [(2**64, 1), (float("nan"), 1.0), (-(2**63) + 1, 2**63 - 1), (1e300, 1)]
+
+
 def test_profile_values_are_the_frame_rows(batch_profiles: pd.DataFrame) -> None:
     cases = [*_variants(_rows(batch_profiles, 6)), *(_random_rows(batch_profiles, seed) for seed in range(40))]
+    for first, second in META_CELLS:
+        two = _rows(batch_profiles, 2)
+        cases.append([{**two[0], "income_year": first}, {**two[1], "income_year": second}])
     for rows in cases:
         _same_cells(profile_values(rows, AS_OF), _frame_rows(profiles_from_rows(rows, AS_OF)))
 
