@@ -112,6 +112,18 @@ class Database:
             yield session
 
     @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction on a Core connection (no ORM session), committed when the block ends and rolled back
+        if it raises; unreachable or locked → `DatabaseUnavailableError`, as `session`. The API writes each
+        request's scores and audit entries in one of these."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except DBAPIError as error:
+            _raise_unavailable(error)
+            raise
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reads only (Core statements), in a transaction that never takes SQLite's write lock
         and is rolled back at the end; unreachable or locked → `DatabaseUnavailableError`, as `session`."""

@@ -393,8 +393,8 @@ def score_profiles(
                 synthetic=serving.synthetic,
             )
         )
-    with context.database.session() as session:
-        record_scores(session, caller.scope, caller, records, request_id=context.request_id)
+    with context.database.transaction() as connection:
+        record_scores(connection, caller.scope, caller, records, request_id=context.request_id)
     return ScoreResponse(
         model_version=serving.version,
         synthetic=serving.synthetic,
@@ -511,6 +511,14 @@ def _hash_values(values: dict[str, Any]) -> str:
 
 
 def _plain(value: Any) -> Any:
+    kind = type(value)
+    # The cells of a profile row, by far the most common first: `.item()` of a float64 is `float()` of it.
+    if kind is np.float64 or kind is float:
+        return None if value != value else float(value)
+    if kind is str or kind is int:
+        return value
+    if kind is np.int64:
+        return int(value)
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float | np.floating) and math.isnan(value):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -235,3 +236,23 @@ def test_large_requests_still_build_the_frame(batch_profiles: pd.DataFrame) -> N
     rows = _rows(batch_profiles, 1) * (_ROWWISE_MAX + 1)
     assert isinstance(profiles_for_scoring(rows, AS_OF), pd.DataFrame)
     assert isinstance(profiles_for_scoring(rows[:_ROWWISE_MAX], AS_OF), list)
+
+
+def _reference_plain(value: Any) -> Any:
+    """`service.scoring._plain` before its fast paths for the common cell types."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float | np.floating) and np.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def test_the_input_hash_cells_are_plain_as_before(batch_profiles: pd.DataFrame) -> None:
+    odd: list[Any] = [np.float64("nan"), float("nan"), -0.0, np.float64(-0.0), 1e308, np.int64(-3), 2**70, True]
+    odd += [np.bool_(False), pd.NA, pd.NaT, pd.Timestamp("2025-01-01"), "文本", None, np.float32(1.5), np.int32(7)]
+    cells = [*odd, *(value for row in _frame_rows(batch_profiles.head(50)) for value in row.values())]
+    for value in cells:
+        got, expected = scoring._plain(value), _reference_plain(value)
+        assert type(got) is type(expected) and json.dumps(got, default=str) == json.dumps(expected, default=str)
