@@ -92,7 +92,7 @@ def explain_households(
 
 def explain_prepared(
     model: RiskModel,
-    profiles: pd.DataFrame,
+    profiles: pd.DataFrame | Sequence[Mapping[str, Any]],
     x: np.ndarray,
     *,
     rows: Sequence[Mapping[str, Any] | pd.Series] | None = None,
@@ -103,8 +103,9 @@ def explain_prepared(
     explainer: Explainer | None = None,
 ) -> list[HouseholdExplanation]:
     """`explain_households` for callers that already hold the model's matrix `x = model.prepare(profiles)`
-    and, optionally, the profile rows (`profiles.iloc[i]`, or mappings with the same values). `lang=None`
-    fills no reason sentences (for callers that show none, such as the API); everything else is the same.
+    and, optionally, the profile rows (`profiles.iloc[i]`, or mappings with the same values). `profiles` may
+    itself be such rows (all with the same keys; `models.whatif.what_if_prepared`). `lang=None` fills no
+    reason sentences (for callers that show none, such as the API); everything else is the same.
     """
     if top < 1:
         raise ValueError("top must be at least 1")
@@ -112,7 +113,7 @@ def explain_prepared(
     explainer = explainer or default_explainer(model.booster)
     attribution = attribute(x, model.feature_names, explainer, model.calibrator, model.margin(x))
     if rows is None:
-        rows = [profiles.iloc[i] for i in range(len(profiles))]
+        rows = [profiles.iloc[i] for i in range(len(profiles))] if isinstance(profiles, pd.DataFrame) else profiles
     parts = []
     for i, row in enumerate(rows):
         everything = household_reasons(attribution, i, row, langs=langs, features_per_reason=features_per_reason)

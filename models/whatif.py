@@ -20,8 +20,10 @@ data, a household in difficulty), so the difference is labelled everywhere as a 
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+import math
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -86,7 +88,7 @@ def what_if_batch(
 
 def what_if_prepared(
     model: RiskModel,
-    profiles: pd.DataFrame,
+    profiles: pd.DataFrame | Sequence[Mapping[str, Any]],
     x: np.ndarray,
     measures: Sequence[Sequence[Measure]],
     before: np.ndarray | None = None,
@@ -95,6 +97,8 @@ def what_if_prepared(
 
     The effects change only numeric model features, so each changed row is the prepared row with the changed
     columns replaced — the values `model.prepare` would give the changed profile — and no profile is copied.
+    `profiles` may also be the rows themselves (`profiles.iloc[i]` as mappings, all with the same keys): the
+    API scores one household per request, and a frame of one row costs more than the what-if arithmetic.
     """
     if len(measures) != len(profiles):
         raise ValueError("one list of measures per profile row is needed")
@@ -115,7 +119,8 @@ def what_if_prepared(
         rows = rows_by_code[code]
         written = _effects(columns.rows(rows), by_code[code].effects)
         if categories.intersection(written):  # a category changed: prepare it as `model.prepare` would
-            changed.append(model.prepare(apply_measure(profiles.iloc[rows], by_code[code])))
+            chosen = profiles.iloc[rows] if isinstance(profiles, pd.DataFrame) else _frame([profiles[i] for i in rows])
+            changed.append(model.prepare(apply_measure(chosen, by_code[code])))
             keys.extend((i, code) for i in rows)
             continue
         block = x[rows]
@@ -161,10 +166,11 @@ class _FrameColumns(_Columns):
 
 class _MatrixColumns(_Columns):
     """Model features from the prepared matrix (prepare converts numeric columns exactly as `_column` does),
-    other columns from the frame; optionally restricted to some rows."""
+    other columns from the frame or rows; optionally restricted to some rows."""
 
-    def __init__(self, model: RiskModel, frame: pd.DataFrame, x: np.ndarray) -> None:
-        self.frame, self.x, self.names, self.length = frame, x, frame.columns, len(frame)
+    def __init__(self, model: RiskModel, frame: pd.DataFrame | Sequence[Mapping[str, Any]], x: np.ndarray) -> None:
+        names = frame.columns if isinstance(frame, pd.DataFrame) else (frame[0].keys() if len(frame) else ())
+        self.frame, self.x, self.names, self.length = frame, x, names, len(frame)
         self.position = {f.name: j for j, f in enumerate(model.features) if f.kind != "category"}
         self.selected: list[int] | None = None
         self._others: dict[str, np.ndarray] = {}
@@ -181,7 +187,10 @@ class _MatrixColumns(_Columns):
             column = self.x[:, j]
         else:
             if name not in self._others:
-                self._others[name] = _column(self.frame, name)
+                frame = self.frame
+                self._others[name] = (
+                    _column(frame, name) if isinstance(frame, pd.DataFrame) else _row_column(frame, name)
+                )
             column = self._others[name]
         return column[self.selected] if self.selected is not None else column.copy()
 
@@ -222,6 +231,25 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
 
 
+def _row_column(rows: Sequence[Mapping[str, Any]], name: str) -> np.ndarray:
+    """`_column` of the frame whose rows are `rows`: numbers as floats, missing as NaN; other values (text,
+    dates) converted by pandas as `_column` converts them."""
+    out = np.empty(len(rows), dtype=np.float64)
+    for i, row in enumerate(rows):
+        value = row[name]
+        if value is None or value is pd.NA or value is pd.NaT:
+            out[i] = math.nan
+        elif isinstance(value, int | float | np.integer | np.floating):  # bool is an int
+            out[i] = float(value)
+        else:
+            out[i] = _column(pd.DataFrame({name: pd.Series([value], dtype=object)}), name)[0]
+    return out
+
+
+def _frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series([row[name] for row in rows], dtype=object) for name in rows[0]})
+
+
 def _change(out: _Changed, change: Change) -> None:
     if change.feature not in out:
         return  # a model without this feature: nothing to change
@@ -229,7 +257,7 @@ def _change(out: _Changed, change: Change) -> None:
     if change.op == "set":
         new = np.full(len(out), change.value)
     elif change.op == "add":
-        new = np.nan_to_num(value) + change.value
+        new = _nan_to_num(value) + change.value
     elif change.op == "scale":
         new = value * change.value
     else:  # at_most
@@ -241,7 +269,7 @@ def _recompute_income(
     out: _Changed, original: _Columns, incomes: Sequence[Income], before: dict[str, np.ndarray]
 ) -> None:
     n = len(out)
-    members = np.fmax(np.nan_to_num(original.get("members_count"), nan=1.0), 1.0)
+    members = np.fmax(_nan_to_num(original.get("members_count"), nan=1.0), 1.0)
     pc = original.get("income_pc_yuan")
     known = ~np.isnan(pc)
     net = np.where(known, pc * members, np.nan)
@@ -250,7 +278,7 @@ def _recompute_income(
     for income in incomes:
         factor = members if income.per == "member" else 1.0
         if income.per not in ("household", "member"):
-            factor = np.nan_to_num(original.get(income.per)) if income.per in original else 0.0
+            factor = _nan_to_num(original.get(income.per)) if income.per in original else 0.0
         amount = income.yuan * factor
         added[income.part] = added[income.part] + amount
         if income.part == "safety_net":
@@ -274,7 +302,7 @@ def _recompute_income(
         after = original.get("income_pc_after_medical_yuan")
         oop_before = before.get("medical_oop_last_year_yuan", np.zeros(n))
         oop_after = out.get("medical_oop_last_year_yuan") if "medical_oop_last_year_yuan" in out else oop_before
-        saved = np.nan_to_num(oop_before) - np.nan_to_num(oop_after)
+        saved = _nan_to_num(oop_before) - _nan_to_num(oop_after)
         after_new = after + extra / members + saved / members
         out.set("income_pc_after_medical_yuan", after_new)
         _set_if(out, "income_after_medical_to_line", after_new / _line(original, pc))
@@ -307,14 +335,14 @@ def _line(original: _Columns, pc: np.ndarray) -> np.ndarray:
 def _shares(out: _Changed, original: _Columns, added: dict[str, np.ndarray], known: np.ndarray) -> None:
     if "wage_share" not in out:
         return
-    members = np.fmax(np.nan_to_num(original.get("members_count"), nan=1.0), 1.0)
+    members = np.fmax(_nan_to_num(original.get("members_count"), nan=1.0), 1.0)
     net = original.get("income_pc_yuan") * members
 
     def share(name: str) -> np.ndarray:
-        return np.nan_to_num(original.get(name)) if name in original else np.zeros(len(out))
+        return _nan_to_num(original.get(name)) if name in original else np.zeros(len(out))
 
     cost_ratio = original.get("production_cost_ratio") if "production_cost_ratio" in original else None
-    cost_share = np.nan_to_num(cost_ratio) * share("business_share") if cost_ratio is not None else 0.0
+    cost_share = _nan_to_num(cost_ratio) * share("business_share") if cost_ratio is not None else 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         gross = np.where(1.0 - cost_share > 0, net / (1.0 - cost_share), net)
     has_gross = ~np.isnan(original.get("wage_share")) & (gross > 0)
@@ -338,6 +366,16 @@ def _shares(out: _Changed, original: _Columns, added: dict[str, np.ndarray], kno
                 "production_cost_ratio",
                 np.where(known & ~np.isnan(cost_ratio), cost / (business + added["business"]), cost_ratio),
             )
+
+
+_LARGEST: Final = float(np.finfo(np.float64).max)
+
+
+def _nan_to_num(values: np.ndarray, nan: float = 0.0) -> np.ndarray:
+    """`np.nan_to_num(values, nan=nan)` of a float64 array, the same values: NaN → `nan`, ±inf → ± the largest
+    float. Three ufuncs instead of its per-call dtype look-ups, which cost more than the arithmetic on the
+    one or few rows of an API request (called ~30 times per household)."""
+    return np.minimum(np.maximum(np.where(np.isnan(values), nan, values), -_LARGEST), _LARGEST)
 
 
 def _set_if(out: _Changed, name: str, values: np.ndarray) -> None:

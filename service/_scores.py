@@ -173,7 +173,7 @@ def require_within(caller: Caller, scope: Scope) -> None:
 
 
 def record_scores(
-    session: Session,
+    session: Session | Connection,
     scope: Scope,
     caller: Caller,
     rows: Sequence[ScoreInput],
@@ -184,7 +184,8 @@ def record_scores(
     """Store the scores and their audit entries in the session's transaction; the number of rows written.
 
     Scores and audit entries are written together or not at all (ARCHITECTURE.md non-negotiable 4): the caller
-    commits both with `session_scope`, and if the database fails, neither exists. Rows outside `scope`, or a
+    commits both with `session_scope` (or `Database.transaction`, a Core connection in one transaction), and if
+    the database fails, neither exists. Rows outside `scope`, or a
     `scope` outside the caller's, are refused with `OutOfScopeError`; bad values with `InvalidFieldError`.
     """
     caller.require(Permission.SCORE)
@@ -197,7 +198,7 @@ def record_scores(
 
 
 def write_prepared(
-    session: Session,
+    session: Session | Connection,
     caller: Caller,
     prepared: list[dict[str, Any]],
     *,
@@ -208,7 +209,7 @@ def write_prepared(
         return
     now = utcnow()
     # Core inserts on the tables (executemany / insertmanyvalues): no ORM bookkeeping per row.
-    connection = session.connection()
+    connection = session if isinstance(session, Connection) else session.connection()
     ids = connection.scalars(
         insert(SCORES).returning(SCORES.c.id, sort_by_parameter_order=True),
         [

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -53,11 +53,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+# Execution option of the connections `Database.read` hands out: they only read, so they never take the write lock.
+READ_ONLY_OPTION: Final = "relapse_read_only"
+
+
 def _sqlite_begin(connection: Connection) -> None:
     # IMMEDIATE: take the write lock at the start. A deferred transaction that reads and then writes fails at
     # once ("database is locked", no busy wait) when another connection wrote in between; immediate ones queue
     # behind each other for up to the busy timeout instead. Readers outside transactions are not blocked (WAL).
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only connection (`Database.read`) begins a deferred transaction: a consistent snapshot for its
+    # reads, without queueing behind every writer for a lock it never needs (an API key check per request).
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -74,14 +83,19 @@ def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
         session.commit()
     except (OperationalError, DBAPIError) as error:
         session.rollback()
-        if isinstance(error, OperationalError) or error.connection_invalidated:
-            raise DatabaseUnavailableError("database unavailable; nothing was written") from error
+        _raise_unavailable(error)
         raise
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+def _raise_unavailable(error: DBAPIError) -> None:
+    """`DatabaseUnavailableError` for "cannot reach or lock the database"; other database errors pass."""
+    if isinstance(error, OperationalError) or error.connection_invalidated:
+        raise DatabaseUnavailableError("database unavailable; nothing was written") from error
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,30 @@ class Database:
         """`session_scope` on this database."""
         with session_scope(self.sessions) as session:
             yield session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction on a Core connection (no ORM session), committed when the block ends and rolled back
+        if it raises; unreachable or locked → `DatabaseUnavailableError`, as `session`. The API writes each
+        request's scores and audit entries in one of these."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except DBAPIError as error:
+            _raise_unavailable(error)
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads only (Core statements), in a transaction that never takes SQLite's write lock
+        and is rolled back at the end; unreachable or locked → `DatabaseUnavailableError`, as `session`."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execution_options(**{READ_ONLY_OPTION: True})
+                yield connection
+        except DBAPIError as error:
+            _raise_unavailable(error)
+            raise
 
     def ping(self) -> bool:
         """Whether the database answers (for `/health/ready`)."""

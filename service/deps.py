@@ -5,7 +5,8 @@ created once in the app's lifespan (`service.app`) and kept on `app.state`.
 
 The ones that only read `app.state` or a header are `async def`: FastAPI runs a plain `def` dependency in the
 thread pool, and a hand-off per dependency per request cost more than the dependency itself. `get_caller` reads
-the database and stays a plain `def`, so a slow database never blocks the event loop.
+the database (a read-only connection: no write lock) and stays a plain `def`, so a slow database never blocks
+the event loop.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ def get_caller(
         presented = credentials.strip()
     if not presented:
         raise AuthenticationError("an API key is required")
-    with database.session() as session:
-        return verify_key(session, presented)
+    with database.read() as connection:
+        return verify_key(connection, presented)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -15,9 +15,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, cast
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from service.errors import AuthenticationError, InvalidFieldError, KeyNotFoundError, PermissionDeniedError
@@ -160,12 +160,21 @@ def split_key(presented: str) -> tuple[str, str] | None:
     return prefix, secret
 
 
-def verify_key(session: Session, presented: str) -> Caller:
-    """The caller holding `presented`, or `AuthenticationError` (one error for every failure, by design)."""
+_KEYS: Final = cast(Table, ApiKey.__table__)
+# Built once: every request checks a key, and a Core select of five columns costs far less than an ORM query.
+_KEY_BY_PREFIX: Final = select(
+    _KEYS.c.id, _KEYS.c.role, _KEYS.c.region_prefix, _KEYS.c.secret_hash, _KEYS.c.revoked_at
+).where(_KEYS.c.key_prefix == bindparam("prefix"))
+
+
+def verify_key(connection: Connection | Session, presented: str) -> Caller:
+    """The caller holding `presented`, or `AuthenticationError` (one error for every failure, by design).
+
+    Reads only: the API checks keys on a read connection (`Database.read`), outside any write transaction."""
     parsed = split_key(presented)
     row = None
     if parsed is not None:
-        row = session.scalar(select(ApiKey).where(ApiKey.key_prefix == parsed[0]))
+        row = connection.execute(_KEY_BY_PREFIX, {"prefix": parsed[0]}).first()
     matches = _secret_matches(parsed[1] if parsed else "", row.secret_hash if row is not None else _DUMMY_HASH)
     if row is None or not matches or row.revoked_at is not None:
         raise AuthenticationError("invalid API key")

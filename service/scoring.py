@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -55,6 +55,7 @@ SYNTHETIC_NOTICE: Final = (
 # Tables a household document may carry, each a list of rows of the contract's table of the same name.
 DOCUMENT_TABLES: Final = (*(name for name in HOUSEHOLD_TABLES if name != "households"), "member_status")
 _FEATURES_BY_NAME: Final = {f.name: f for f in FEATURES}
+_FEATURE_KINDS: Final = {f.name: f.kind == "category" for f in FEATURES}  # name → whether a category
 
 
 @dataclass(frozen=True)
@@ -159,24 +160,14 @@ def profiles_from_documents(
 # --- already-built profiles -------------------------------------------------------------------------------------
 
 
+def profiles_for_scoring(rows: Sequence[dict[str, Any]], as_of: date) -> pd.DataFrame | list[dict[str, Any]]:
+    """What `score_profiles` takes: the rows' values (`profile_values`) for small requests, else the frame."""
+    return profile_values(rows, as_of) if len(rows) <= _ROWWISE_MAX else profiles_from_rows(rows, as_of)
+
+
 def profiles_from_rows(rows: Sequence[dict[str, Any]], as_of: date) -> pd.DataFrame:
     """A profile frame (catalogue dtypes) from JSON rows; unknown names and unreadable values name field and row."""
-    allowed = set(META_COLUMNS) | set(_FEATURES_BY_NAME)
-    for i, row in enumerate(rows):
-        for name in row:
-            if name not in allowed:
-                raise InvalidFieldError(name, "is not a catalogue feature or profile column", i)
-        if not isinstance(row.get("household_id"), str) or not row["household_id"]:
-            raise InvalidFieldError("household_id", "is required", i)
-        check_region_code(row.get("region_code"), row=i)
-    region = [row["region_code"] for row in rows]
-    meta: dict[str, list[Any]] = {
-        "household_id": [row["household_id"] for row in rows],
-        "as_of": [_as_of(row.get("as_of"), as_of, i) for i, row in enumerate(rows)],
-        "region_code": region,
-        "county_code": [row.get("county_code") or code[:6] for row, code in zip(rows, region, strict=True)],
-        "province_code": [row.get("province_code") or code[:2] for row, code in zip(rows, region, strict=True)],
-    }
+    meta = _meta_columns(rows, as_of)
     # The frame is assembled from one block per dtype, as `features.profiles` assembles it: inserting ~100
     # columns one by one into a DataFrame cost ~10 ms for a single household. The dtypes are those of
     # `pd.DataFrame` on the same lists (meta columns inferred; features as `_feature_values` types them).
@@ -201,6 +192,83 @@ def profiles_from_rows(rows: Sequence[dict[str, Any]], as_of: date) -> pd.DataFr
             blocks.append((block, np.array([position for position, _ in group])))
     order = pd.Index([*META_COLUMNS, *(item.name for item in FEATURES)])
     return create_dataframe_from_blocks(blocks, pd.RangeIndex(n), order)
+
+
+def _meta_columns(rows: Sequence[dict[str, Any]], as_of: date) -> dict[str, list[Any]]:
+    """The checked meta columns of the rows (the first problem raised, naming field and row)."""
+    allowed = set(META_COLUMNS) | set(_FEATURES_BY_NAME)
+    for i, row in enumerate(rows):
+        for name in row:
+            if name not in allowed:
+                raise InvalidFieldError(name, "is not a catalogue feature or profile column", i)
+        if not isinstance(row.get("household_id"), str) or not row["household_id"]:
+            raise InvalidFieldError("household_id", "is required", i)
+        check_region_code(row.get("region_code"), row=i)
+    region = [row["region_code"] for row in rows]
+    return {
+        "household_id": [row["household_id"] for row in rows],
+        "as_of": [_as_of(row.get("as_of"), as_of, i) for i, row in enumerate(rows)],
+        "region_code": region,
+        "county_code": [row.get("county_code") or code[:6] for row, code in zip(rows, region, strict=True)],
+        "province_code": [row.get("province_code") or code[:2] for row, code in zip(rows, region, strict=True)],
+    }
+
+
+def profile_values(rows: Sequence[dict[str, Any]], as_of: date) -> list[dict[str, Any]]:
+    """Each row's values exactly as `profiles_from_rows(rows, as_of).iloc[i]` holds them (same keys, order,
+    values and scalar types; same errors), without the frame: for one household a DataFrame of 108 columns
+    cost more than scoring it. Tested equal to the frame's rows (tests/service/test_scoring.py)."""
+    meta = _meta_columns(rows, as_of)
+    n = len(rows)
+    out: list[dict[str, Any]] = [{} for _ in range(n)]
+    for name in META_COLUMNS:
+        values = meta[name] if name in meta else [row.get(name) for row in rows]
+        for value, target in zip(_cells(name, values), out, strict=True):
+            target[name] = value
+    for item in FEATURES:
+        for value, target in zip(_feature_cells(item.name, [row.get(item.name) for row in rows]), out, strict=True):
+            target[item.name] = value
+    return out
+
+
+def _cells(name: str, values: list[Any]) -> list[Any]:
+    """The cells of a meta column as `pd.DataFrame` would type them: text as it is, else pandas' inference."""
+    if name == "as_of" or all(isinstance(value, str) for value in values):
+        return values  # Timestamps from `_as_of`; a column of text is `str`, its cells the same strings
+    if all(value is None for value in values):
+        return values  # object
+    numbers = [value for value in values if value is not None]
+    if all(type(value) in (int, float) for value in numbers) and all(abs(value) < 2**63 for value in numbers):
+        # The income year and the monitoring line: int64 when all are ints, else float64 (None → NaN).
+        if len(numbers) == len(values) and all(type(value) is int for value in numbers):
+            return [np.int64(value) for value in values]
+        return [np.float64(math.nan if value is None else value) for value in values]
+    column = pd.Series(values)  # anything else as pandas types it
+    return [column.iloc[i] for i in range(len(values))]
+
+
+def _feature_cells(name: str, values: list[Any]) -> list[Any]:
+    """`_feature_values` as a frame row holds it: category text or NaN, numpy float64, or int64 for a count
+    column without missing values (in any row). Checked, in order, as `_feature_values` checks."""
+    item = _FEATURES_BY_NAME[name]
+    if item.kind == "category":
+        for i, value in enumerate(values):
+            if value is not None and value not in item.categories:
+                raise InvalidFieldError(name, f"must be one of {', '.join(map(str, item.categories))}", i)
+        return [np.nan if value is None else item.categories[item.categories.index(value)] for value in values]
+    numbers: list[float] = []
+    for i, value in enumerate(values):
+        if value is None:
+            numbers.append(math.nan)
+        elif isinstance(value, bool | int | float) and math.isfinite(value):
+            numbers.append(float(value))
+        else:
+            raise InvalidFieldError(name, "must be a finite number or null", i)
+    if item.kind == "count" and not any(math.isnan(number) for number in numbers):
+        if all(abs(number) < 2.0**63 for number in numbers):
+            return [np.int64(number) for number in numbers]  # as `astype(np.int64)`: truncated toward zero
+        return list(np.array(numbers).astype(np.int64))
+    return [np.float64(number) for number in numbers]
 
 
 def _block(values: pd.Series) -> Any:
@@ -247,16 +315,31 @@ def _feature_values(name: str, values: list[Any]) -> pd.Categorical | np.ndarray
 # --- scoring ----------------------------------------------------------------------------------------------------
 
 
-def score_profiles(context: ScoreContext, profiles: pd.DataFrame, *, explain: bool) -> ScoreResponse:
-    """Score, explain, store with audit entries in one transaction, then answer; nothing unaudited leaves."""
+def score_profiles(
+    context: ScoreContext, profiles: pd.DataFrame | list[dict[str, Any]], *, explain: bool
+) -> ScoreResponse:
+    """Score, explain, store with audit entries in one transaction, then answer; nothing unaudited leaves.
+
+    `profiles` is a profile frame, or the values of its rows (`profile_values`): the same answer either way."""
     caller, serving, settings = context.caller, context.serving, context.settings
     caller.require(Permission.SCORE)
-    for i, code in enumerate(profiles["region_code"]):
-        caller.scope.require(str(code), row=i)  # from the codes alone: reveals nothing about stored households
     model = serving.model
-    # Each row is taken once and serves the matrix, the explanation and the input hash.
-    rows = [profiles.iloc[i] for i in range(len(profiles))]
-    x = model_matrix(model, profiles, rows)
+    values: list[dict[str, Any]]
+    rows: Sequence[Mapping[str, Any] | pd.Series]
+    if isinstance(profiles, pd.DataFrame):
+        for i, code in enumerate(profiles["region_code"]):
+            caller.scope.require(str(code), row=i)  # from the codes alone: reveals nothing about stored households
+        # Each row is taken once and serves the matrix, the explanation and the input hash.
+        series = [profiles.iloc[i] for i in range(len(profiles))]
+        x = model_matrix(model, profiles, series)
+        # Each row's values as plain objects, read once: the rule flags and the input hash both need them.
+        values = [dict(zip(profile.index, profile.to_numpy(dtype=object), strict=True)) for profile in series]
+        rows = series
+    else:
+        for i, row in enumerate(profiles):
+            caller.scope.require(str(row["region_code"]), row=i)
+        values = rows = profiles
+        x = values_matrix(model, values)
     explanations: list[HouseholdExplanation | None]
     if explain:
         # No reason sentences here: only the returned reasons get theirs (`_explanation_parts`).
@@ -264,19 +347,17 @@ def score_profiles(context: ScoreContext, profiles: pd.DataFrame, *, explain: bo
         # The same numbers as `model.predict_proba(profiles)`: the calibrator on the margin of the same matrix.
         probabilities = np.array([e.probability for e in explanations if e is not None])
     else:
-        explanations = [None] * len(profiles)
+        explanations = [None] * len(values)
         probabilities = model.predict_proba(x)
-    # Each row's values as plain objects, read once: the rule flags and the input hash both need them.
-    values = [dict(zip(profile.index, profile.to_numpy(dtype=object), strict=True)) for profile in rows]
     if len(rows) <= _ROWWISE_MAX:
         flags = [rule_flags_row(row) for row in values]  # the frame path's flags, tested equal
     else:
-        frame = rule_flags(profiles)
+        frame = rule_flags(profiles if isinstance(profiles, pd.DataFrame) else profiles_frame(values))
         names = [str(name) for name in frame.columns]
         flags = [dict(zip(names, row, strict=True)) for row in frame.to_numpy(dtype=bool).tolist()]
     items: list[ScoreItem] = []
     records: list[ScoreInput] = []
-    for i, (profile, flag_values) in enumerate(zip(rows, flags, strict=True)):
+    for i, (profile, flag_values) in enumerate(zip(values, flags, strict=True)):
         probability = float(probabilities[i])
         level = risk_level(probability, settings)
         reasons, measures = _explanation_parts(explanations[i])
@@ -312,8 +393,8 @@ def score_profiles(context: ScoreContext, profiles: pd.DataFrame, *, explain: bo
                 synthetic=serving.synthetic,
             )
         )
-    with context.database.session() as session:
-        record_scores(session, caller.scope, caller, records, request_id=context.request_id)
+    with context.database.transaction() as connection:
+        record_scores(connection, caller.scope, caller, records, request_id=context.request_id)
     return ScoreResponse(
         model_version=serving.version,
         synthetic=serving.synthetic,
@@ -356,6 +437,28 @@ def model_matrix(model: RiskModel, profiles: pd.DataFrame, rows: Sequence[pd.Ser
     if other:
         x[:, other] = prepare_matrix(profiles, tuple(features[j] for j in other))
     return x
+
+
+def values_matrix(model: RiskModel, values: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """`model.prepare` of the frame whose rows are `values` (`profile_values`), bitwise, as `model_matrix`
+    converts rows: numbers to float64, category text to its index in the model's list (else missing)."""
+    features = model.features
+    if not values or not all(_FEATURE_KINDS.get(f.name) == (f.kind == "category") for f in features):
+        # Features beyond the catalogue's, or of another kind: `prepare` converts them (and names missing ones).
+        return model.prepare(profiles_frame(values))
+    x = np.empty((len(values), len(features)), dtype=np.float64)
+    for j, f in enumerate(features):
+        if f.kind == "category":
+            index = _category_index(f.categories)
+            x[:, j] = [index.get(v, np.nan) if isinstance(v, str) else np.nan for v in (row[f.name] for row in values)]
+        else:
+            x[:, j] = [float(row[f.name]) for row in values]
+    return x
+
+
+def profiles_frame(values: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """A frame of profile rows as values (for the rare paths that need one)."""
+    return pd.DataFrame({name: pd.Series([row[name] for row in values], dtype=object) for name in values[0]})
 
 
 def _string_categories(dtype: object) -> bool:
@@ -408,6 +511,14 @@ def _hash_values(values: dict[str, Any]) -> str:
 
 
 def _plain(value: Any) -> Any:
+    kind = type(value)
+    # The cells of a profile row, by far the most common first: `.item()` of a float64 is `float()` of it.
+    if kind is np.float64 or kind is float:
+        return None if value != value else float(value)
+    if kind is str or kind is int:
+        return value
+    if kind is np.int64:
+        return int(value)
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float | np.floating) and math.isnan(value):

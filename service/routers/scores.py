@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 from service.deps import CallerDep, DatabaseDep, ModelDep, PseudonymKeyDep, RequestIdDep, SettingsDep
 from service.keys import Permission
 from service.schemas import HouseholdScoreRequest, ProfileScoreRequest, ScoreResponse
-from service.scoring import ScoreContext, check_batch, profiles_from_documents, profiles_from_rows, score_profiles
+from service.scoring import ScoreContext, check_batch, profiles_for_scoring, profiles_from_documents, score_profiles
 
 router = APIRouter(prefix="/v1", tags=["scores"])
 _RESPONSE: Final = TypeAdapter(ScoreResponse)
@@ -64,7 +64,7 @@ async def score_profile_rows(
     def score() -> ScoreResponse:
         caller.require(Permission.SCORE)
         check_batch(len(body.profiles), settings, "profiles")
-        profiles = profiles_from_rows(body.profiles, body.as_of or date.today())
+        profiles = profiles_for_scoring(body.profiles, body.as_of or date.today())
         context = ScoreContext(caller, serving, database, settings, request_id)
         return score_profiles(context, profiles, explain=body.explain)
 

@@ -9,7 +9,16 @@ import pytest
 from features._profile_income import INCOME_FLOOR_YUAN as PROFILE_FLOOR
 from models.explain import explain_households
 from models.measure_table import MEASURE_LIST, MEASURES, Income
-from models.whatif import INCOME_FLOOR_YUAN, LABEL_EN, LABEL_ZH, apply_effects, apply_measure, what_if, what_if_batch
+from models.whatif import (
+    INCOME_FLOOR_YUAN,
+    LABEL_EN,
+    LABEL_ZH,
+    apply_effects,
+    apply_measure,
+    what_if,
+    what_if_batch,
+    what_if_prepared,
+)
 from tests.models.explain_fixtures import explainer, profiles, small_model
 
 SHARES = ["wage_share", "business_share", "property_share", "transfer_share"]
@@ -50,6 +59,21 @@ def test_every_measure_re_scores_bitwise_as_the_changed_profile_frame() -> None:
         for item, scenario in zip(items, result[i], strict=True):
             expected = model.predict_proba(apply_measure(rows.iloc[[i]], item))[0]
             assert scenario.probability_after == expected, (i, item.code)
+
+
+@pytest.mark.parametrize("count", [1, 2, 7])
+def test_rows_as_mappings_re_score_bitwise_as_the_frame(count: int) -> None:
+    # The API passes one household's values as a dict instead of a one-row frame: the same numbers, exactly.
+    model = small_model()
+    frame = profiles().head(120).reset_index(drop=True)
+    frame.loc[::5, "monitoring_line_yuan"] = np.nan  # the line then comes from income ÷ its ratio to the line
+    x = model.prepare(frame)
+    for start in range(0, len(frame) - count + 1, count):
+        chunk = frame.iloc[start : start + count].reset_index(drop=True)
+        rows = [dict(zip(chunk.columns, chunk.iloc[i].to_numpy(dtype=object), strict=True)) for i in range(count)]
+        measures = [list(MEASURE_LIST[(start + i) % 3 :: 3]) for i in range(count)]
+        prepared = x[start : start + count].copy()
+        assert what_if_prepared(model, rows, prepared, measures) == what_if_prepared(model, chunk, prepared, measures)
 
 
 def test_one_household_and_the_batch_agree() -> None:
@@ -134,3 +158,17 @@ def test_every_measure_applies_without_error_and_leaves_the_input_alone() -> Non
 
 def test_the_income_floor_matches_the_profile_builder() -> None:
     assert INCOME_FLOOR_YUAN == PROFILE_FLOOR
+
+
+def test_the_fast_nan_to_num_is_numpys() -> None:
+    from models.whatif import _nan_to_num
+
+    rng = np.random.default_rng(3)
+    special = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1e308, -1e308, 5e-324, np.finfo(np.float64).max])
+    for size in (1, 2, 5, 40):
+        values = rng.choice(np.concatenate([special, rng.normal(0, 1e4, 20)]), size=size)
+        for nan in (0.0, 1.0):
+            got, expected = _nan_to_num(values, nan=nan), np.nan_to_num(values, nan=nan)
+            np.testing.assert_array_equal(got, expected)
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+            assert got.dtype == expected.dtype and got is not values

@@ -148,6 +148,41 @@ def test_database_down_gives_503_with_retry_after_and_no_decision(
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
 
 
+def test_a_key_check_against_a_database_that_is_down_is_503(settings: ServiceSettings, holder: ModelHolder) -> None:
+    down = open_database("postgresql+psycopg://nobody@127.0.0.1:1/none", settings)
+    app = create_app(settings, holder=holder, database=down, pseudonym_key=KEY)
+    row = {"household_id": "H1", "region_code": "990101001001"}
+    with TestClient(app) as client:
+        response = client.post(
+            "/v1/profiles:score", json={"profiles": [row]}, headers={"Authorization": "Bearer rr_0123456789ab_x"}
+        )
+    assert response.status_code == 503 and "Retry-After" in response.headers
+    down.dispose()
+
+
+def test_a_key_check_does_not_wait_for_the_sqlite_write_lock(
+    settings: ServiceSettings, holder: ModelHolder, tmp_path: Path
+) -> None:
+    """Key checks read outside the write lock: a long write elsewhere does not hold up reads (WAL)."""
+    from service.migrate import upgrade_database
+
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    upgrade_database(url)
+    busy_settings = settings.model_copy(update={"database_url": url, "sqlite_busy_timeout_s": 0.2})
+    database = open_database(url, busy_settings)
+    headers = bearer(database, Role.SCIENTIST, "99")
+    app = create_app(busy_settings, holder=holder, database=database, pseudonym_key=KEY)
+    blocker = database.engine.raw_connection()
+    try:
+        blocker.cursor().execute("BEGIN IMMEDIATE")  # another writer holds the write lock
+        with TestClient(app) as client:
+            assert client.get("/v1/model", headers=headers).status_code == 200
+    finally:
+        blocker.rollback()
+        blocker.close()
+    database.dispose()
+
+
 def test_locked_sqlite_gives_503_and_no_decision(
     settings: ServiceSettings, holder: ModelHolder, tmp_path: Path, batch_profiles: pd.DataFrame
 ) -> None:

@@ -32,6 +32,19 @@ def test_created_key_verifies_to_its_role_and_scope(db: Database) -> None:
     assert caller == Caller(created.info.id, Role.OFFICIAL, Scope("990101"))
 
 
+def test_a_read_connection_verifies_keys_as_a_session_does(db: Database) -> None:
+    with db.session() as session:
+        active = create_key(session, role="monitor", region_prefix="990101")
+        revoked = create_key(session, role="admin", region_prefix="")
+        revoke_key(session, revoked.info.id)
+    with db.session() as session:
+        expected = verify_key(session, active.plaintext)
+    with db.read() as connection:
+        assert verify_key(connection, active.plaintext) == expected
+        with pytest.raises(AuthenticationError, match="^invalid API key$"):
+            verify_key(connection, revoked.plaintext)
+
+
 def test_only_a_salted_hash_of_the_secret_is_stored(db: Database) -> None:
     with db.session() as session:
         first = create_key(session, role=Role.MONITOR, region_prefix="990101")

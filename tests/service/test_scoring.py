@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -14,9 +15,24 @@ from fastapi.testclient import TestClient
 from features.catalogue import FEATURES, META_COLUMNS
 from features.profiles import feature_dtype
 from models.explain import explain_households
+from service import scoring
 from service.db import Database
+from service.errors import InvalidFieldError
+from service.keys import Caller
 from service.model_holder import ModelHolder
-from service.scoring import _as_of, _feature_values, model_matrix, profiles_from_rows
+from service.scope import Scope
+from service.scoring import (
+    _ROWWISE_MAX,
+    _as_of,
+    _feature_values,
+    model_matrix,
+    profile_values,
+    profiles_for_scoring,
+    profiles_from_rows,
+    values_matrix,
+)
+from service.settings import ServiceSettings
+from service.store import ScoreInput
 from service.tables import Role
 from tests.service.api_support import bearer
 from tests.service.test_api_scores import _household_in, profile_row
@@ -109,3 +125,134 @@ def test_identical_requests_get_identical_answers(
     first, again = (client.post("/v1/profiles:score", json=body, headers=headers) for _ in range(2))
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
+
+
+def _random_rows(batch_profiles: pd.DataFrame, seed: int) -> list[dict[str, Any]]:
+    """1–4 real rows with random gaps, odd-but-valid values and meta cells of other types."""
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(batch_profiles), size=int(rng.integers(1, 5)), replace=False)
+    rows = [profile_row(batch_profiles, int(i)) for i in picks]
+    names = [item.name for item in FEATURES]
+    for row in rows:
+        for name in rng.choice(names, size=int(rng.integers(0, 12)), replace=False):
+            row[str(name)] = None if rng.random() < 0.5 else row.get(str(name))
+        count = next(item.name for item in FEATURES if item.kind == "count")
+        if rng.random() < 0.3:
+            row[count] = float(rng.integers(0, 4)) + (0.5 if rng.random() < 0.5 else 0.0)  # a float for a count
+        if rng.random() < 0.3:
+            row["income_year"] = int(rng.integers(2020, 2025))  # an int among floats in a multi-row request
+        if rng.random() < 0.2:
+            row["monitoring_line_yuan"] = None
+        if rng.random() < 0.2:
+            row["county_code"] = None
+        if rng.random() < 0.2:
+            row["as_of"] = "2024-12-31"
+        if rng.random() < 0.1:
+            row["main_industry"] = None
+    return rows
+
+
+def _frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [dict(zip(frame.columns, frame.iloc[i].to_numpy(dtype=object), strict=True)) for i in range(len(frame))]
+
+
+def _same_cells(got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+    assert [list(row) for row in got] == [list(row) for row in expected]  # the same columns, in order
+    for i, (row, reference) in enumerate(zip(got, expected, strict=True)):
+        for name, value in reference.items():
+            cell = row[name]
+            assert type(cell) is type(value), (i, name, cell, value)
+            assert cell == value or (pd.isna(cell) and pd.isna(value)), (i, name, cell, value)
+
+
+# Meta cells of two rows (the income year here): pandas types the column from all of them.
+META_CELLS = [(2024, 2023), (2024, 2023.0), (2024, None), (2024.5, None), (None, None), (True, 1), ("2024", 1)]
+META_CELLS += [(2**64, 1), (float("nan"), 1.0), (-(2**63) + 1, 2**63 - 1), (1e300, 1)]
+
+
+def test_profile_values_are_the_frame_rows(batch_profiles: pd.DataFrame) -> None:
+    cases = [*_variants(_rows(batch_profiles, 6)), *(_random_rows(batch_profiles, seed) for seed in range(40))]
+    for first, second in META_CELLS:
+        two = _rows(batch_profiles, 2)
+        cases.append([{**two[0], "income_year": first}, {**two[1], "income_year": second}])
+    for rows in cases:
+        _same_cells(profile_values(rows, AS_OF), _frame_rows(profiles_from_rows(rows, AS_OF)))
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "row"),
+    [
+        ({"nonsense": 1}, "nonsense", 1),
+        ({"household_id": ""}, "household_id", 1),
+        ({"main_industry": "rockets"}, "main_industry", 1),
+        ({"income_pc_yuan": "12"}, "income_pc_yuan", 1),
+        ({"income_pc_yuan": float("inf")}, "income_pc_yuan", 1),
+        ({"as_of": "2024-13-01"}, "as_of", 1),
+    ],
+)
+def test_profile_values_refuse_what_the_frame_refuses(
+    batch_profiles: pd.DataFrame, change: dict[str, Any], field: str, row: int
+) -> None:
+    rows = _rows(batch_profiles, 2)
+    rows[1] = {**rows[1], **change}
+    with pytest.raises(InvalidFieldError) as frame_error:
+        profiles_from_rows(rows, AS_OF)
+    with pytest.raises(InvalidFieldError) as values_error:
+        profile_values(rows, AS_OF)
+    assert (values_error.value.field, values_error.value.row) == (frame_error.value.field, frame_error.value.row)
+    assert (field, row) == (frame_error.value.field, frame_error.value.row)
+    assert str(values_error.value) == str(frame_error.value)
+
+
+def test_values_matrix_is_bitwise_prepare(holder: ModelHolder, batch_profiles: pd.DataFrame) -> None:
+    assert holder.current is not None
+    model = holder.current.model
+    for seed in range(20):
+        rows = _random_rows(batch_profiles, seed)
+        expected = model.prepare(profiles_from_rows(rows, AS_OF))
+        np.testing.assert_array_equal(values_matrix(model, profile_values(rows, AS_OF)), expected)
+
+
+@pytest.mark.parametrize("explain", [True, False])
+def test_scoring_the_values_answers_and_records_what_scoring_the_frame_does(
+    holder: ModelHolder, db: Database, batch_profiles: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, explain: bool
+) -> None:
+    """The whole decision — response, stored score, audit entry and input hash — from the row values and from
+    the frame, on real households with random gaps."""
+    assert holder.current is not None
+    recorded: list[list[ScoreInput]] = []
+    monkeypatch.setattr(scoring, "record_scores", lambda *args, **kwargs: recorded.append(list(args[3])))
+    caller = Caller(None, Role.MONITOR, Scope("99"))
+    context = scoring.ScoreContext(caller, holder.current, db, ServiceSettings(database_url="sqlite://"))
+    for seed in range(30):
+        rows = _random_rows(batch_profiles, seed)
+        by_values = scoring.score_profiles(context, profile_values(rows, AS_OF), explain=explain)
+        by_frame = scoring.score_profiles(context, profiles_from_rows(rows, AS_OF), explain=explain)
+        assert by_values.model_dump_json() == by_frame.model_dump_json()
+        assert recorded[-2] == recorded[-1]
+
+
+def test_large_requests_still_build_the_frame(batch_profiles: pd.DataFrame) -> None:
+    rows = _rows(batch_profiles, 1) * (_ROWWISE_MAX + 1)
+    assert isinstance(profiles_for_scoring(rows, AS_OF), pd.DataFrame)
+    assert isinstance(profiles_for_scoring(rows[:_ROWWISE_MAX], AS_OF), list)
+
+
+def _reference_plain(value: Any) -> Any:
+    """`service.scoring._plain` before its fast paths for the common cell types."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float | np.floating) and np.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def test_the_input_hash_cells_are_plain_as_before(batch_profiles: pd.DataFrame) -> None:
+    odd: list[Any] = [np.float64("nan"), float("nan"), -0.0, np.float64(-0.0), 1e308, np.int64(-3), 2**70, True]
+    odd += [np.bool_(False), pd.NA, pd.NaT, pd.Timestamp("2025-01-01"), "文本", None, np.float32(1.5), np.int32(7)]
+    cells = [*odd, *(value for row in _frame_rows(batch_profiles.head(50)) for value in row.values())]
+    for value in cells:
+        got, expected = scoring._plain(value), _reference_plain(value)
+        assert type(got) is type(expected) and json.dumps(got, default=str) == json.dumps(expected, default=str)
