@@ -20,7 +20,7 @@ from typing import Final
 
 import numpy as np
 
-FORMAT: Final = "row-owner-cache/1"
+FORMAT: Final = "row-owner-cache/1"  # change with features.row_digests or the matching in features.partitions
 
 
 class RowOwnerCache:
@@ -34,32 +34,35 @@ class RowOwnerCache:
 
     def get(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The table's row owners (household row, −1: none) and household digests, if kept."""
-        path = self._path(name)
-        if path is None or not path.is_file():
+        stem = self._stem(name)
+        if stem is None or not _digests(stem).is_file():
             return None
-        try:
-            with np.load(path) as kept:
-                owner, digests = kept["owner"].astype(np.int64), kept["digests"]
-        except (OSError, ValueError, KeyError):
-            path.unlink(missing_ok=True)
+        try:  # memory-mapped: the page cache holds the bytes, the copies below are all the reading there is
+            owner = np.load(_owner(stem), mmap_mode="r").astype(np.int64)
+            digests = np.array(np.load(_digests(stem), mmap_mode="r"), dtype=np.uint64)
+        except (OSError, ValueError):
+            _owner(stem).unlink(missing_ok=True)
+            _digests(stem).unlink(missing_ok=True)
             return None
-        os.utime(path)  # newest use last to go
+        os.utime(_digests(stem))  # newest use last to go
         return owner, digests
 
     def put(self, name: str, owner: np.ndarray, digests: np.ndarray) -> None:
-        path = self._path(name)
-        if path is None:
+        stem = self._stem(name)
+        if stem is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         small = owner.astype(np.int32) if len(digests) < np.iinfo(np.int32).max else owner
-        with tempfile.NamedTemporaryFile(dir=self.folder, suffix=".partial", delete=False) as sink:
-            np.savez(sink, owner=small, digests=digests)
-        os.replace(sink.name, path)
-        entries = sorted(self.folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for path, values in ((_owner(stem), small), (_digests(stem), digests)):  # digests last: they mark it whole
+            with tempfile.NamedTemporaryFile(dir=self.folder, suffix=".partial", delete=False) as sink:
+                np.save(sink, values)
+            os.replace(sink.name, path)
+        entries = sorted(self.folder.glob("*.digests.npy"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[self.keep :]:
             old.unlink(missing_ok=True)
+            old.with_name(old.name.replace(".digests.npy", ".owner.npy")).unlink(missing_ok=True)
 
-    def _path(self, name: str) -> Path | None:
+    def _stem(self, name: str) -> Path | None:
         needs = [name, "households", *(["members"] if name == "member_status" else [])]
         if any(n not in self.files for n in needs):
             return None
@@ -67,10 +70,18 @@ class RowOwnerCache:
         key.update(FORMAT.encode())
         for n in needs:
             key.update(f"\x1f{n}\x1f{self._digest(n)}".encode())
-        return self.folder / f"{name}-{key.hexdigest()}.npz"
+        return self.folder / f"{name}-{key.hexdigest()}"
 
     def _digest(self, name: str) -> str:
         if name not in self._file_digests:
             with self.files[name].open("rb") as source:
                 self._file_digests[name] = hashlib.file_digest(source, "blake2b").hexdigest()
         return self._file_digests[name]
+
+
+def _owner(stem: Path) -> Path:
+    return stem.with_name(stem.name + ".owner.npy")
+
+
+def _digests(stem: Path) -> Path:
+    return stem.with_name(stem.name + ".digests.npy")

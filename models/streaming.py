@@ -67,6 +67,7 @@ from models.risk_model import RiskModel
 Progress = Callable[[str, int, int], None]  # (step, households done, households in all)
 RULE_PREFIX: Final = "rule_"
 DEFAULT_UNIT_HOUSEHOLDS: Final = 50_000  # households scored in one call (consecutive partitions together)
+SETTLED_UNIT_FACTOR: Final = 4  # a unit of a settled read: at most this many × unit_households in all
 
 
 class PartitionError(SourceDataError):
@@ -278,7 +279,13 @@ def score_partitions(
     todo = [p for p in partitioned.partitions if p.index not in skipped]
     done = sum(p.households for p in partitioned.partitions if p.index in skipped)
     report("scoring", done, total)
-    units = _units(todo, unit_households)
+    spans = {p.index: partitioned.settled_span(p.index, p.index + 1) for p in todo}
+    scored = (
+        {i: int((~span).sum()) for i, span in spans.items() if span is not None}
+        if partitioned.settled is not None
+        else None
+    )
+    units = _units(todo, unit_households, scored)
     run = _run_digest(job, partitioned.reference_digest) if partitioned.digests is not None else None
     if executor is None:
         job = job.with_explainer()  # built once here; worker processes build their own
@@ -511,12 +518,21 @@ def _only(tables: dict[str, pa.Table], ids: np.ndarray) -> dict[str, pa.Table]:
     return out
 
 
-def _units(todo: list[Partition], households: int) -> list[list[Partition]]:
-    """Runs of consecutive partitions with at most `households` together (at least one partition each)."""
+def _units(todo: list[Partition], households: int, scored: dict[int, int] | None = None) -> list[list[Partition]]:
+    """Runs of consecutive partitions with at most `households` to score together (at least one partition
+    each). On a settled read (`scored`: each partition's households left to score) a run also holds at most
+    `SETTLED_UNIT_FACTOR` × `households` in all: the rest's earlier rows are copied, not scored, and fewer,
+    larger calls spare the workers their fixed cost per call."""
+    weight = (lambda p: scored[p.index]) if scored is not None else (lambda p: p.households)
     units: list[list[Partition]] = []
     for p in todo:
         last = units[-1] if units else None
-        if last and last[-1].index + 1 == p.index and sum(q.households for q in last) + p.households <= households:
+        if (
+            last
+            and last[-1].index + 1 == p.index
+            and sum(weight(q) for q in last) + weight(p) <= households
+            and sum(q.households for q in last) + p.households <= households * (SETTLED_UNIT_FACTOR if scored else 1)
+        ):
             last.append(p)
         else:
             units.append([p])

@@ -64,7 +64,7 @@ def test_a_second_read_of_the_same_files_neither_matches_nor_hashes_rows(
     counted = Counted(monkeypatch)
     first = PartitionedSources.read(folder, max_households=MAX, digests=True, owner_cache=cache)
     assert counted.matched > 0 and "member_status" in counted.hashed
-    assert len(list(cache.glob("*.npz"))) == len(counted.hashed)
+    assert len(list(cache.glob("*.digests.npy"))) == len(list(cache.glob("*.owner.npy"))) == len(counted.hashed)
     counted.hashed.clear()
     counted.matched = 0
     again = PartitionedSources.read(folder, max_households=MAX, digests=True, owner_cache=cache)
@@ -82,8 +82,8 @@ def test_a_changed_file_is_matched_and_hashed_again_and_a_broken_entry_is_replac
     at = income.column_names.index("wage_local_yuan")
     raised = pc.add(pc.fill_null(income.column(at), 0.0), 1.0)
     pq.write_table(income.set_column(at, "wage_local_yuan", raised), folder / "income.parquet")
-    events = next(cache.glob("events-*.npz"))
-    events.write_bytes(b"not an npz file")
+    events = next(cache.glob("events-*.owner.npy"))
+    events.write_bytes(b"not an npy file")
     counted = Counted(monkeypatch)
     again = PartitionedSources.read(folder, max_households=MAX, digests=True, owner_cache=cache)
     assert sorted(counted.hashed) == ["events", "income"]

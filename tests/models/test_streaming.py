@@ -339,3 +339,16 @@ def test_a_process_pool_on_spilled_partitions_gives_the_single_process_table(tmp
     assert_same(first, digested_first_run())
     assert_same(again, run(digested(changed)))
     assert_same(pruned, again)
+
+
+def test_units_of_a_settled_read_are_sized_by_the_households_left_to_score() -> None:
+    from features.partitions import Partition
+
+    parts = [Partition(i, "520102", i, 100) for i in range(10)]
+    assert [len(u) for u in streaming._units(parts, 50)] == [1] * 10  # every partition over the limit: alone
+    scored = {i: 10 if i < 6 else 40 for i in range(10)}
+    units = streaming._units(parts, 50, scored)
+    assert [p for u in units for p in u] == parts  # each partition once, in order
+    for u in units:
+        assert sum(scored[p.index] for p in u) <= 50 and sum(p.households for p in u) <= 50 * 4
+    assert [len(u) for u in units] == [2, 2, 2, 1, 1, 1, 1]
