@@ -202,7 +202,7 @@ class PartitionedSources:
             order = np.argsort(of_row, kind="stable")
             kept = order[of_row[order] >= 0]
             offsets[name] = np.concatenate(([0], np.cumsum(np.bincount(of_row[kept], minlength=count))))
-            sorted_tables[name] = _spilled(table.take(pa.array(kept)), spill, name, offsets[name])
+            sorted_tables[name] = _spilled(_take(table, pa.array(kept)), spill, name, offsets[name])
 
         def orphans(name: str, owner: np.ndarray) -> None:
             count = int((owner < 0).sum())
@@ -408,6 +408,16 @@ def _spilled(table: pa.Table, spill: Path | None, name: str, offsets: np.ndarray
             for batch in run:
                 writer.write_batch(batch)
     return _mapped(path)
+
+
+def _take(table: pa.Table, rows: pa.Array) -> pa.Table:
+    """`table.take(rows)`, a column per thread: gathering a 1 M-household city's rows by partition is memory-bound
+    work Arrow does one column after another on one core (member_status: 13 s alone, 6.8 s on two threads)."""
+    if table.num_columns < 2 or len(rows) < 100_000:
+        return table.take(rows)
+    with ThreadPoolExecutor(2, thread_name_prefix="take") as pool:
+        columns = list(pool.map(lambda column: column.take(rows), table.columns))
+    return pa.Table.from_arrays(columns, schema=table.schema)
 
 
 def _mapped(path: Path) -> pa.Table:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -101,3 +102,20 @@ def test_spilled_partitions_are_the_same_tables_mapped_from_disk(
         ):
             assert list(other) == list(expected)
             assert all(other[name].equals(expected[name]) for name in expected)
+
+
+def test_take_by_column_threads_equals_arrow_take() -> None:
+    from features.partitions import _take
+
+    rng = np.random.default_rng(3)
+    n = 150_000
+    table = pa.table(
+        {
+            "household_id": pa.chunked_array([[f"H{i}" for i in range(n // 2)], [f"H{i}" for i in range(n // 2, n)]]),
+            "amount": pa.array(rng.random(n), mask=rng.random(n) < 0.1),  # nulls: NaN never equals itself
+            "code": pa.array([None if i % 7 == 0 else str(i % 5) for i in range(n)]),
+        }
+    )
+    rows = pa.array(rng.permutation(n)[: n - 1_000])
+    taken = _take(table, rows)
+    assert taken.schema.equals(table.schema) and taken.equals(table.take(rows))
