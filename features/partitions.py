@@ -146,16 +146,7 @@ class PartitionedSources:
         settled: Settled | None = None,
     ) -> PartitionedSources:
         """Partition tables already read (see the module docstring)."""
-        return cls._build(
-            list(tables),
-            tables.__getitem__,
-            manifest,
-            warnings,
-            max_households,
-            digests or settled is not None,
-            None,
-            settled,
-        )
+        return cls._build(list(tables), tables.__getitem__, manifest, warnings, max_households, digests, None, settled)
 
     @classmethod
     def _build(
