@@ -214,6 +214,7 @@ class JobRunner:
             ):
                 rows = score_inputs(table, self.settings)
                 with self.database.session() as session:
+                    caller_of_key(session, caller.key_id)  # a key revoked mid-job fails it before its next chunk
                     commit_chunk(session, scope, caller, job_id, partition.index, rows)
                 if self._stop.is_set():
                     return False

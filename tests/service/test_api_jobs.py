@@ -331,3 +331,37 @@ def test_jobs_run_on_a_dask_scheduler_with_the_same_scores(
     got = table.set_index("household_pseudonym")["probability"]
     assert len(table) == len(ids)
     np.testing.assert_array_equal(got.loc[expected.index].to_numpy(), expected.to_numpy())
+
+
+def test_a_key_revoked_mid_job_fails_it_before_its_next_chunk_and_keeps_the_chunks_before(
+    tmp_path: Path, db: Database, holder: ModelHolder, county_folder: Path
+) -> None:
+    from service.job_runner import JobRunner
+    from service.keys import Caller, revoke_key
+    from service.scope import Scope
+    from service.store import create_job, get_job
+    from service.tables import JobStatus
+
+    settings = service_settings(tmp_path, db, jobs_allowed_root=county_folder, job_chunk_households=40)
+    with db.session() as session:
+        key = create_key(session, role=Role.MONITOR, region_prefix=REGION, label="revoked mid-job").info
+        caller = Caller(key.id, Role.MONITOR, Scope(REGION))
+        options = {"folder": str(county_folder / "county"), "as_of": AS_OF, "explain": False}
+        job_id = create_job(session, caller.scope, caller, source="county", options=options).id
+    results: list[int] = []
+
+    def revoke_at_the_second_chunk(step: str, done: int, total: int) -> None:
+        results.append(done)
+        if len(results) == 3:  # after "scoring" (0) and the first chunk's table: the second chunk's table is ready
+            with db.session() as session:
+                revoke_key(session, key.id)
+
+    status = JobRunner(db, holder, settings, KEY).run(job_id, progress=revoke_at_the_second_chunk)
+    assert status is JobStatus.FAILED, results
+    assert len(results) == 3  # the job stopped at the chunk after the revocation
+    with db.session() as session:
+        job = get_job(session, Scope.everything(), job_id)
+        chunks = session.scalar(select(func.count()).select_from(JobChunk).where(JobChunk.job_id == job_id))
+        stored = session.scalar(select(func.count()).select_from(ScoreRecord).where(ScoreRecord.job_id == job_id))
+    assert job.error is not None and "revoked" in job.error
+    assert chunks == 1 and 0 < stored == results[1] < results[2]  # the first chunk stays, nothing after it
