@@ -171,6 +171,11 @@ def test_relapse_score_writes_every_household_and_a_rerun_reuses_them(
     assert pooled.exit_code == 0, pooled.output  # two worker processes reading the spilled partitions
     pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), written, check_exact=True)
     assert not list(temporary.iterdir())  # the spill folder is gone
+    settled = CliRunner().invoke(app, [*args, "--workers", "2"])  # a re-run as users run it: settled read, pool
+    assert settled.exit_code == 0, settled.output
+    pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), written, check_exact=True)
+    assert not list(temporary.iterdir())
+    assert len(list((tmp_path / "data" / "row-owner-cache").glob("*.digests.npy"))) >= 9  # a table, an entry
     both = CliRunner().invoke(app, [*args, "--workers", "2", "--local-cluster", "2"])
     assert both.exit_code != 0 and "choose one of" in " ".join(both.output.split())
 
