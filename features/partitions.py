@@ -339,6 +339,12 @@ class PartitionedSources:
         bounds = self.offsets["households"]
         return self.settled[bounds[first] : bounds[stop]]
 
+    def to_score(self, index: int) -> int:
+        """Households of partition `index` left to score: all of them but the settled ones."""
+        bounds = self.offsets["households"]
+        settled = self.settled[bounds[index] : bounds[index + 1]] if self.settled is not None else ()
+        return self.partitions[index].households - int(np.count_nonzero(settled))
+
     def sources(self, index: int) -> Sources:
         """Partition `index` as contract-typed `Sources`."""
         return arrow_sources(self.arrow(index), self.manifest)

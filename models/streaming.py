@@ -279,12 +279,7 @@ def score_partitions(
     todo = [p for p in partitioned.partitions if p.index not in skipped]
     done = sum(p.households for p in partitioned.partitions if p.index in skipped)
     report("scoring", done, total)
-    spans = {p.index: partitioned.settled_span(p.index, p.index + 1) for p in todo}
-    scored = (
-        {i: int((~span).sum()) for i, span in spans.items() if span is not None}
-        if partitioned.settled is not None
-        else None
-    )
+    scored = {p.index: partitioned.to_score(p.index) for p in todo} if partitioned.settled is not None else None
     units = _units(todo, unit_households, scored)
     run = _run_digest(job, partitioned.reference_digest) if partitioned.digests is not None else None
     if executor is None:
@@ -401,7 +396,7 @@ class Earlier:
         """None when `table` cannot serve: absent, empty, or written with other options."""
         if table is None or not table.num_rows or not set(output_columns(options)) <= set(table.column_names):
             return None
-        return cls(_digest_columns(table.schema, table.select), lambda: table, options)
+        return cls(_digest_columns(table.schema, table.select, options), lambda: table, options)
 
     @classmethod
     def read(cls, path: Path | None, options: BatchOptions = DEFAULT_OPTIONS) -> Earlier | None:
@@ -412,7 +407,7 @@ class Earlier:
         if not set(output_columns(options)) <= set(schema.names) or not pq.ParquetFile(path).metadata.num_rows:
             return None
         return cls(
-            _digest_columns(schema, lambda names: pq.read_table(path, columns=names)),
+            _digest_columns(schema, lambda names: pq.read_table(path, columns=names), options),
             lambda: _one_chunk(path, schema),
             options,
         )
@@ -422,7 +417,7 @@ class Earlier:
         """Every earlier row: the result columns (`result_schema`) when it has them all."""
         if self._table is None:
             table = self._load()
-            if set(result_columns(self.options)) <= set(table.column_names):
+            if _whole(table.column_names, self.options):
                 table = table.select(result_columns(self.options)).cast(result_schema(self.options))
             self._table = table.combine_chunks()  # one chunk: `take` on many chunks concatenates them every time
         return self._table
@@ -458,10 +453,14 @@ def _one_chunk(path: Path, schema: pa.Schema) -> pa.Table:
     return pa.table({name: pq.read_table(path, columns=[name]).column(0).combine_chunks() for name in schema.names})
 
 
-def _digest_columns(schema: pa.Schema, select: Callable[[list[str]], pa.Table]) -> pa.Table:
-    """The household ids and, with every result column there, the source digests (what the look-up needs)."""
-    digests = "source_digest" in schema.names and set(result_columns()) - set(output_columns()) <= set(schema.names)
-    return select(["household_id", "source_digest"] if digests else ["household_id"])
+def _digest_columns(schema: pa.Schema, select: Callable[[list[str]], pa.Table], options: BatchOptions) -> pa.Table:
+    """The household ids and, when the rows can be reused whole, their source digests (what the look-up needs)."""
+    return select(["household_id", "source_digest"] if _whole(schema.names, options) else ["household_id"])
+
+
+def _whole(names: list[str], options: BatchOptions) -> bool:
+    """Whether an earlier table has every result column, source digest included: its rows are reused as they are."""
+    return set(result_columns(options)) <= set(names)
 
 
 def _run_digest(job: ScoringJob, reference: int) -> np.uint64:
