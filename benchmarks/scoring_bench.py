@@ -70,10 +70,9 @@ key = PseudonymKey.from_text("benchmark-key-" * 3, "v1")
 job = ScoringJob(model, "bench", date(2024, 1, 1), key=key, synthetic=True)
 t = time.perf_counter()
 import multiprocessing, tempfile
-from concurrent.futures import ProcessPoolExecutor
-from models.streaming import warm_up
+from models.streaming import process_pool, warm_up
 spill = tempfile.TemporaryDirectory(prefix="relapse-partitions-") if mode == "pool" else None  # as relapse score
-pool = ProcessPoolExecutor(int(workers), mp_context=multiprocessing.get_context("spawn")) if mode == "pool" else None
+pool = process_pool(int(workers)) if mode == "pool" else None  # as relapse score
 if pool is not None:
     warm_up(pool, model)
 earlier = Earlier.read(Path(previous)) if previous != "-" else None  # as relapse score: before the sources

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
@@ -30,7 +31,12 @@ class RowOwnerCache:
         self.folder = folder
         self.files = files
         self.keep = keep
-        self._file_digests: dict[str, str] = {}
+        # Every file is hashed on a thread from now on (hashlib releases the GIL), households and members first,
+        # while the caller reads them.
+        order = sorted(files, key=lambda n: (n != "households", n != "members", n))
+        pool = ThreadPoolExecutor(1, thread_name_prefix="file-digests")
+        self._file_digests = {name: pool.submit(_file_digest, files[name]) for name in order}
+        pool.shutdown(wait=False)
 
     def get(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The table's row owners (household row, −1: none) and household digests, if kept."""
@@ -73,10 +79,12 @@ class RowOwnerCache:
         return self.folder / f"{name}-{key.hexdigest()}"
 
     def _digest(self, name: str) -> str:
-        if name not in self._file_digests:
-            with self.files[name].open("rb") as source:
-                self._file_digests[name] = hashlib.file_digest(source, "blake2b").hexdigest()
-        return self._file_digests[name]
+        return self._file_digests[name].result()
+
+
+def _file_digest(path: Path) -> str:
+    with path.open("rb") as source:
+        return hashlib.file_digest(source, "blake2b").hexdigest()
 
 
 def _owner(stem: Path) -> Path:

@@ -190,10 +190,11 @@ class PartitionedSources:
             of_row = np.where(owner >= 0, of_household[np.maximum(owner, 0)], -1)
             if keep is not None:
                 of_row = np.where(keep[np.maximum(owner, 0)], of_row, -1)
-            order = np.argsort(of_row, kind="stable")
-            kept = order[of_row[order] >= 0]
+            kept = np.flatnonzero(of_row >= 0)  # then sorted by partition, in file order within one (stable)
+            small = of_row[kept].astype(np.int16 if count < np.iinfo(np.int16).max else np.int64)  # int16: radix sort
+            kept = kept[np.argsort(small, kind="stable")]
             offsets[name] = np.concatenate(([0], np.cumsum(np.bincount(of_row[kept], minlength=count))))
-            sorted_tables[name] = _spilled(_take(table, pa.array(kept)), spill, name, offsets[name])
+            sorted_tables[name] = _sorted(table, kept, spill, name, offsets[name])
 
         def orphans(name: str, owner: np.ndarray) -> None:
             count = int((owner < 0).sum())
@@ -223,7 +224,7 @@ class PartitionedSources:
                 else load(name)
             )
             if name == "villages":
-                sorted_tables[name] = _spilled(table, spill, name, None)  # reference data: every partition gets all
+                sorted_tables[name] = _spilled(table, spill, name)  # reference data: every partition gets all
                 if digests is not None:
                     reference = int(np.add.reduce(row_hashes(table, name), dtype=np.uint64))
                 continue
@@ -357,15 +358,21 @@ class SpilledSpan:
     spill: str
     first: int
     stop: int
+    settled: bytes | None = None  # `np.packbits` of the span's settled households (read with `settled`): left out
 
     def tables(self) -> dict[str, pa.Table]:
-        """The partitions' rows of every table, read from the spill files (villages whole)."""
+        """The partitions' rows of every table, read from the spill files (villages whole), without the settled
+        households (of a settled read only their households row was spilled)."""
         folder = Path(self.spill)
         out = {}
         for name in _spill_index(self.spill)["tables"]:
             reader = pa.ipc.open_file(pa.OSFile(str(folder / f"{name}.arrow")))
             batches = (reader.get_batch(k) for k in range(*_batch_span(reader, self.first, self.stop)))
             out[name] = _decoded(pa.Table.from_batches(list(batches), schema=reader.schema))
+        if self.settled is not None:
+            households = out["households"]
+            settled = np.unpackbits(np.frombuffer(self.settled, dtype=np.uint8), count=households.num_rows)
+            out["households"] = households.filter(pa.array(settled == 0))
         return out
 
 
@@ -387,24 +394,49 @@ def _batch_span(reader: pa.ipc.RecordBatchFileReader, first: int, stop: int) -> 
     return starts[first], starts[stop]
 
 
-def _spilled(table: pa.Table, spill: Path | None, name: str, offsets: np.ndarray | None) -> pa.Table:
-    """`table` written to spill/name.arrow, each partition's rows as their own record batches, and
-    memory-mapped back (no spill: `table` itself)."""
+def _spilled(table: pa.Table, spill: Path | None, name: str) -> pa.Table:
+    """A table every partition gets whole (villages), written to spill/name.arrow and memory-mapped back (no
+    spill: `table` itself)."""
     if spill is None:
         return table
     path = spill / f"{name}.arrow"
-    parts = [table] if offsets is None else [table.slice(a, b - a) for a, b in itertools.pairwise(offsets)]
-    batches = [part.to_batches() for part in parts]
-    starts = np.concatenate(([0], np.cumsum([len(b) for b in batches]))).tolist()
-    metadata = dict(table.schema.metadata or {})
-    if offsets is not None:
-        metadata[_BATCH_BOUNDS] = json.dumps(starts).encode()
-    schema = table.schema.with_metadata(metadata)
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-        for run in batches:
-            for batch in run:
-                writer.write_batch(batch)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
     return _mapped(path)
+
+
+def _sorted(table: pa.Table, rows: np.ndarray, spill: Path | None, name: str, offsets: np.ndarray) -> pa.Table:
+    """`table`'s `rows` (sorted by partition, partition k being rows offsets[k] … offsets[k + 1] − 1). Spilled,
+    each partition is gathered and written on its own, so memory holds the table and one partition's copy, and
+    comes back memory-mapped (one record batch per partition)."""
+    if spill is None:
+        return _take(table, pa.array(rows))
+    path = spill / f"{name}.arrow"
+    metadata = {**(table.schema.metadata or {}), _BATCH_BOUNDS: json.dumps(list(range(len(offsets)))).encode()}
+    schema = table.schema.with_metadata(metadata)
+    with (
+        pa.OSFile(str(path), "wb") as sink,
+        pa.ipc.new_file(sink, schema) as writer,
+        ThreadPoolExecutor(2, thread_name_prefix="take") as pool,
+    ):
+        for start, stop in itertools.pairwise(offsets):
+            within = rows[start:stop]  # increasing: a partition's rows are in file order
+            columns = pool.map(_gather, table.columns, itertools.repeat(within))
+            writer.write_batch(pa.record_batch(list(columns), schema=schema))
+    return _mapped(path)
+
+
+def _gather(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    """`column.take(rows)` for increasing `rows`, chunk by chunk: a `take` on a chunked array concatenates its
+    chunks first, which for each of many partitions would copy the whole column."""
+    bounds = np.cumsum([0, *(len(chunk) for chunk in column.chunks)])
+    cut = np.searchsorted(rows, bounds)
+    pieces = [
+        chunk.take(pa.array(rows[cut[i] : cut[i + 1]] - bounds[i]))
+        for i, chunk in enumerate(column.chunks)
+        if cut[i + 1] > cut[i]
+    ]
+    return pa.concat_arrays(pieces) if pieces else pa.array([], column.type)
 
 
 def _take(table: pa.Table, rows: pa.Array) -> pa.Table:

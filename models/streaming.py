@@ -30,8 +30,12 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import multiprocessing
+import multiprocessing.forkserver
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -67,6 +71,7 @@ from models.risk_model import RiskModel
 Progress = Callable[[str, int, int], None]  # (step, households done, households in all)
 RULE_PREFIX: Final = "rule_"
 DEFAULT_UNIT_HOUSEHOLDS: Final = 50_000  # households scored in one call (consecutive partitions together)
+WRITE_AHEAD: Final = 2  # result tables handed to the writer thread and not yet written
 SETTLED_UNIT_FACTOR: Final = 4  # a unit of a settled read: at most this many × unit_households in all
 
 
@@ -300,11 +305,35 @@ def score_partitions(
             yield partition, part
 
 
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` processes for `score_partitions`, forked from a server process that imported the
+    scoring code once (`forkserver`: no worker imports it again, and none inherits this process's threads or
+    LightGBM's OpenMP state); `spawn` where forking is unavailable."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        try:
+            multiprocessing.forkserver.ensure_running()  # starts it (returns before it has imported anything)
+            return ProcessPoolExecutor(workers, mp_context=context)
+        except OSError:  # e.g. a temporary folder whose path is too long for the server's socket
+            pass
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
 def warm_up(executor: Any, model: RiskModel) -> None:
     """Start an executor's workers now: each imports the scoring code and builds the model's explainer while
-    the caller reads the sources (nothing waits for it; a worker that fails here fails its first unit too)."""
-    for _ in range(max(_workers(executor), 1)):
-        executor.submit(_explainer, model)
+    the caller reads the sources. Nothing waits for it: the submissions run on a thread (a `process_pool`
+    worker starts only once its server has imported the scoring code), and a worker that fails here fails its
+    first unit too."""
+
+    def submit() -> None:
+        try:
+            for _ in range(max(_workers(executor), 1)):
+                executor.submit(_explainer, model)
+        except RuntimeError:  # shut down (or broken) before it started: the caller's own submissions say why
+            pass
+
+    threading.Thread(target=submit, name="warm-up", daemon=True).start()
 
 
 @dataclass
@@ -315,18 +344,38 @@ class _Unit:
     arguments: tuple[Any, ...] | None  # (job, tables, manifest, earlier rows, label); None: nothing to score
     ids: np.ndarray | None = None  # the unit's household ids in order (sources read with digests)
     digests: np.ndarray | None = None  # their source digests (hex)
-    reused: pa.Table | None = None  # earlier rows of the households whose digest is unchanged
+    earlier: pa.Table | None = None  # the earlier table, when some households keep their earlier row
+    kept: np.ndarray | None = None  # each household's row in it (−1: scored afresh)
 
     def complete(self, fresh: pa.Table | None) -> pa.Table:
         """The unit's result table in household order: fresh rows and reused ones, with their digests."""
         if self.ids is None or self.digests is None:
             assert fresh is not None
             return fresh
-        parts = [p for p in (self.reused, fresh) if p is not None]
-        table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-        table = table.take(_rows_of(table.column("household_id"), self.ids, "the unit's result"))
-        at = table.schema.get_field_index("source_digest")
-        return table.set_column(at, "source_digest", pa.array(self.digests, pa.string()))
+        scored = self.kept < 0 if self.kept is not None else np.ones(len(self.ids), dtype=bool)
+        at = _fresh_rows(fresh, self.ids[scored]) if scored.any() else None
+        if self.earlier is None or self.kept is None:
+            assert fresh is not None
+            table = fresh if at is None else fresh.take(pa.array(at))
+        else:
+            # One gather from the earlier table and the fresh rows (a chunked `take` does not concatenate them).
+            rows = self.kept.copy()
+            if fresh is not None:
+                rows[scored] = self.earlier.num_rows + (np.arange(fresh.num_rows) if at is None else at)
+            table = pa.concat_tables([self.earlier, fresh] if fresh is not None else [self.earlier]).take(rows)
+        where = table.schema.get_field_index("source_digest")
+        return table.set_column(where, "source_digest", pa.array(self.digests, pa.string()))
+
+
+def _fresh_rows(fresh: pa.Table | None, ids: np.ndarray) -> np.ndarray | None:
+    """The row of each of `ids` in a worker's result (None: the rows are those ids in that order, as they are
+    sent back)."""
+    if fresh is None:
+        raise RuntimeError("households missing from the unit's result")
+    names = fresh.column("household_id")
+    if fresh.num_rows == len(ids) and names.equals(pa.chunked_array([pa.array(ids, pa.string())], pa.string())):
+        return None
+    return np.asarray(_rows_of(names, ids, "the unit's result"), dtype=np.int64)
 
 
 def _prepare(
@@ -343,25 +392,45 @@ def _prepare(
     ids = tables["households"].column("household_id").to_numpy(zero_copy_only=False)
     at = earlier.rows(ids) if earlier is not None else np.full(len(ids), -1, dtype=np.int64)
     label = unit[0].name if len(unit) == 1 else f"{unit[0].name}…{unit[-1].name}"
-    whole: Any = SpilledSpan(str(partitioned.spill), first, stop) if packed and partitioned.spill else None
     span = partitioned.digest_span(first, stop)
     if span is None or run is None:
-        sent = whole or (pack_tables(tables) if packed else tables)
+        sent = _sent(partitioned, tables, first, stop, packed=packed)
         return _Unit(unit, (job, sent, partitioned.manifest, _earlier_rows(earlier, at), label))
     keyed_digests = keyed(span, run)
-    same = partitioned.settled_span(first, stop)
+    settled = partitioned.settled_span(first, stop)
+    same = settled
     if same is None:
         same = earlier.unchanged(at, keyed_digests) if earlier is not None else np.zeros(len(ids), dtype=bool)
     elif (at[same] < 0).any():
         raise ValueError(f"partition {label}: settled households without an earlier row (another earlier table?)")
-    reused = earlier.take(at[same]) if earlier is not None and same.any() else None
-    unit_ = _Unit(unit, None, ids, _hex(keyed_digests), reused)
+    unit_ = _Unit(unit, None, ids, _hex(keyed_digests))
+    if earlier is not None and same.any():
+        unit_.earlier, unit_.kept = earlier.table, np.where(same, at, -1)
     if not same.all():
-        if same.any():
-            tables = _only(tables, ids[~same])
-        sent = whole if not same.any() and whole else pack_tables(tables) if packed else tables
+        sent = _sent(partitioned, tables, first, stop, packed=packed, leave_out=same if same.any() else None)
         unit_.arguments = (job, sent, partitioned.manifest, _earlier_rows(earlier, np.where(same, -1, at)), label)
     return unit_
+
+
+def _sent(
+    partitioned: PartitionedSources,
+    tables: dict[str, pa.Table],
+    first: int,
+    stop: int,
+    *,
+    packed: bool,
+    leave_out: np.ndarray | None = None,
+) -> Any:
+    """What a unit's worker gets: its tables without the households `leave_out` marks — a `SpilledSpan` when
+    they were spilled (on a settled read the spill holds only the others' rows, so the worker just drops the
+    settled households rows), else the tables (as IPC bytes for another process)."""
+    if packed and partitioned.spill is not None and (leave_out is None or partitioned.settled is not None):
+        dropped = np.packbits(leave_out).tobytes() if leave_out is not None else None
+        return SpilledSpan(str(partitioned.spill), first, stop, dropped)
+    if leave_out is not None:
+        ids = tables["households"].column("household_id").to_numpy(zero_copy_only=False)
+        tables = _only(tables, ids[~leave_out])
+    return pack_tables(tables) if packed else tables
 
 
 def _earlier_rows(earlier: Earlier | None, at: np.ndarray) -> pa.Table | None:
@@ -434,9 +503,6 @@ class Earlier:
         row = np.maximum(at, 0)
         return (at >= 0) & self.digested[row] & (self.digests[row] == digests)
 
-    def take(self, at: np.ndarray) -> pa.Table:
-        return self.table.take(pa.array(at))
-
     def settled(self, job: ScoringJob) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
         """For `PartitionedSources.read(…, settled=…)`: which households (ids, their row digests, the villages
         digest) keep their earlier row under `job`, so that their source rows need not be kept at all."""
@@ -447,10 +513,15 @@ class Earlier:
         return settled
 
 
-def _one_chunk(path: Path, schema: pa.Schema) -> pa.Table:
-    """A Parquet file as a table of one chunk per column, read a column at a time (so that memory never holds
-    the row groups' chunks and their concatenation of the whole table together)."""
-    return pa.table({name: pq.read_table(path, columns=[name]).column(0).combine_chunks() for name in schema.names})
+def _one_chunk(path: Path, schema: pa.Schema, columns: int = 16) -> pa.Table:
+    """A Parquet file as a table of one chunk per column, read `columns` columns at a time (decoded on Arrow's
+    threads; memory never holds the row groups' chunks and their concatenation of the whole table together)."""
+    out: dict[str, pa.Array] = {}
+    with pq.ParquetFile(path) as source:
+        for start in range(0, len(schema.names), columns):
+            part = source.read(columns=schema.names[start : start + columns])
+            out.update((name, part.column(name).combine_chunks()) for name in part.column_names)
+    return pa.table(out)
 
 
 def _digest_columns(schema: pa.Schema, select: Callable[[list[str]], pa.Table], options: BatchOptions) -> pa.Table:
@@ -541,12 +612,19 @@ def _units(todo: list[Partition], households: int, scored: dict[int, int] | None
 def _split(
     partitioned: PartitionedSources, unit: list[Partition], table: pa.Table
 ) -> Iterator[tuple[Partition, pa.Table]]:
+    """Each partition's rows of a unit's result (in the unit's household order: consecutive slices)."""
     if len(unit) == 1:
         yield unit[0], table
         return
+    names = table.column("household_id")
+    start = 0
     for p in unit:
         ids = partitioned.arrow(p.index)["households"].column("household_id")
-        yield p, table.take(_rows_of(table.column("household_id"), ids, f"partition {p.name}'s result"))
+        part = table.slice(start, len(ids))
+        if not names.slice(start, len(ids)).equals(ids):  # not in order after all: look the rows up
+            part = table.take(_rows_of(names, ids, f"partition {p.name}'s result"))
+        start += len(ids)
+        yield p, part
 
 
 def _rows_of(column: pa.ChunkedArray, ids: Any, what: str) -> pa.Array:
@@ -604,14 +682,27 @@ def result_table(table: pd.DataFrame, options: BatchOptions = DEFAULT_OPTIONS) -
 def write_scores(
     results: Iterable[tuple[Partition, pa.Table]], out: Path, options: BatchOptions = DEFAULT_OPTIONS
 ) -> int:
-    """Append every result table to the Parquet file `out` (written to a temporary name, then renamed)."""
+    """Append every result table to the Parquet file `out` (written to a temporary name, then renamed).
+
+    Encoding runs on a writer thread (Arrow releases the GIL) while the next tables are produced; at most
+    `WRITE_AHEAD` tables wait for it."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     rows = 0
-    with pq.ParquetWriter(partial, result_schema(options), compression="zstd") as writer:
-        for _, table in results:
-            writer.write_table(table)
-            rows += table.num_rows
+    pending: deque[Future[None]] = deque()
+    with (
+        pq.ParquetWriter(partial, result_schema(options), compression="zstd") as writer,
+        ThreadPoolExecutor(1, thread_name_prefix="write-scores") as thread,
+    ):
+        try:
+            for _, table in results:
+                pending.append(thread.submit(writer.write_table, table))
+                rows += table.num_rows
+                while len(pending) > WRITE_AHEAD:
+                    pending.popleft().result()
+        finally:
+            for future in pending:  # the tables already handed over are written (or their error raised)
+                future.result()
     partial.replace(out)
     return rows

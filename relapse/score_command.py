@@ -156,10 +156,9 @@ def _executor(workers: int, scheduler: str | None, local_cluster: int | None) ->
     if workers == 1:
         yield None
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from models.streaming import process_pool
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = process_pool(workers)
     try:
         yield pool
     finally:

@@ -119,3 +119,44 @@ def test_take_by_column_threads_equals_arrow_take() -> None:
     rows = pa.array(rng.permutation(n)[: n - 1_000])
     taken = _take(table, rows)
     assert taken.schema.equals(table.schema) and taken.equals(table.take(rows))
+
+
+def test_gathering_increasing_rows_chunk_by_chunk_equals_arrow_take() -> None:
+    from features.partitions import _gather
+
+    rng = np.random.default_rng(5)
+    sizes = [0, 7, 1, 0, 30, 12]  # empty chunks and chunks of one row among them
+    chunks = [
+        pa.array([None if rng.random() < 0.2 else f"h{rng.integers(1000)}" for _ in range(n)], pa.string())
+        for n in sizes
+    ]
+    column = pa.chunked_array(chunks, pa.string())
+    for _ in range(50):
+        rows = np.flatnonzero(rng.random(len(column)) < rng.random())  # increasing, from none to all
+        assert _gather(column, rows).equals(column.take(pa.array(rows, pa.int64())).combine_chunks())
+    assert len(_gather(pa.chunked_array([], pa.float64()), np.zeros(0, dtype=np.int64))) == 0
+
+
+def test_a_settled_read_keeps_only_the_unsettled_households_rows_spilled_or_not(tmp_path: Path) -> None:
+    folder = city_folder(2_000, 1)
+    ids = pd.read_parquet(Path(folder) / "households.parquet", columns=["household_id"])["household_id"].to_numpy()
+    settled_ids = set(np.random.default_rng(3).choice(ids, 1_500, replace=False))
+
+    def settled(household_ids: np.ndarray, digests: np.ndarray, reference: int) -> np.ndarray:
+        return np.isin(household_ids, list(settled_ids))
+
+    plain = PartitionedSources.read(folder, max_households=400, settled=settled)
+    spilled = PartitionedSources.read(folder, max_households=400, settled=settled, spill=tmp_path / "spill")
+    assert plain.settled is not None and spilled.settled is not None
+    for index, partition in enumerate(plain.partitions):
+        in_memory, mapped = plain.arrow(index), spilled.arrow(index)
+        for name, table in in_memory.items():
+            assert mapped[name].equals(table)
+            if name not in {"households", "villages", "member_status"} and "household_id" in table.column_names:
+                assert not set(table.column("household_id").to_pylist()) & settled_ids
+        # a worker sent the span drops the settled households rows too
+        marks = spilled.settled_span(index, index + 1)
+        sent = SpilledSpan(str(spilled.spill), index, index + 1, np.packbits(marks).tobytes()).tables()
+        kept = set(sent["households"].column("household_id").to_pylist())
+        assert kept == set(in_memory["households"].column("household_id").to_pylist()) - settled_ids
+        assert partition.households == in_memory["households"].num_rows

@@ -144,6 +144,16 @@ def test_write_scores_keeps_the_schema_and_every_row(tmp_path: Path) -> None:
     assert not (tmp_path / "scores.parquet.partial").exists()
 
 
+def test_a_table_the_writer_thread_rejects_fails_the_write_and_leaves_no_file(tmp_path: Path) -> None:
+    out = tmp_path / "scores.parquet"
+    first = partitioned().partitions[0]
+    good = first_run().slice(0, 10)
+    results = [(first, good), (first, good.drop_columns(["margin"])), (first, good)]
+    with pytest.raises(ValueError, match="schema"):
+        write_scores(iter(results), out)
+    assert not out.exists()
+
+
 def test_relapse_score_writes_every_household_and_a_rerun_reuses_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_settings: object
 ) -> None:
@@ -170,11 +180,11 @@ def test_relapse_score_writes_every_household_and_a_rerun_reuses_them(
     pooled = CliRunner().invoke(app, [*args, "--workers", "2", "--previous", str(tmp_path / "none.parquet")])
     assert pooled.exit_code == 0, pooled.output  # two worker processes reading the spilled partitions
     pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), written, check_exact=True)
-    assert not list(temporary.iterdir())  # the spill folder is gone
+    assert not list(temporary.glob("relapse-partitions-*"))  # the spill folder is gone (a forkserver keeps its own)
     settled = CliRunner().invoke(app, [*args, "--workers", "2"])  # a re-run as users run it: settled read, pool
     assert settled.exit_code == 0, settled.output
     pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), written, check_exact=True)
-    assert not list(temporary.iterdir())
+    assert not list(temporary.glob("relapse-partitions-*"))
     assert len(list((tmp_path / "data" / "row-owner-cache").glob("*.digests.npy"))) >= 9  # a table, an entry
     both = CliRunner().invoke(app, [*args, "--workers", "2", "--local-cluster", "2"])
     assert both.exit_code != 0 and "choose one of" in " ".join(both.output.split())
@@ -321,12 +331,18 @@ def test_a_rerun_on_an_executor_gives_the_same_table() -> None:
     assert_same(again, run(digested(changed)))
 
 
-def test_a_process_pool_on_spilled_partitions_gives_the_single_process_table(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", ["forkserver", "spawn"])
+def test_a_process_pool_on_spilled_partitions_gives_the_single_process_table(tmp_path: Path, start: str) -> None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     spilled = PartitionedSources.read(city_folder(2_000, 1), max_households=400, digests=True, spill=tmp_path / "a")
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+    if start == "forkserver":  # what relapse score uses: workers forked from a server that imported the code once
+        pool = streaming.process_pool(2)
+        assert pool._mp_context.get_start_method() == "forkserver"
+    else:
+        pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+    with pool:
         streaming.warm_up(pool, small_model())  # as relapse score does before reading
         first = run(spilled, executor=pool)
         changed, touched = raised_wages(city_tables())
@@ -344,6 +360,26 @@ def test_a_process_pool_on_spilled_partitions_gives_the_single_process_table(tmp
     assert_same(first, digested_first_run())
     assert_same(again, run(digested(changed)))
     assert_same(pruned, again)
+
+
+def test_result_rows_sent_back_in_another_order_are_put_back_in_household_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Workers send rows in the order of the households they got, and the fast paths rely on it (no look-up);
+    rows in any other order are looked up by household, so every table comes out the same."""
+    changed, _ = raised_wages(city_tables())
+    plain, first = first_run(), digested_first_run()  # before the patch
+    expected = run(digested(changed), previous=first)
+    scored = streaming._call
+
+    def reversed_rows(arguments: tuple[object, ...]) -> pa.Table:
+        table = scored(arguments)
+        return table.take(pa.array(np.arange(table.num_rows)[::-1]))
+
+    monkeypatch.setattr(streaming, "_call", reversed_rows)
+    assert_same(run(partitioned()), plain)  # one unit of five partitions, split by household
+    assert_same(run(digested(city_tables())), first)  # every row fresh, put in order
+    assert_same(run(digested(changed), previous=first), expected)  # fresh rows among reused ones
 
 
 def test_units_of_a_settled_read_are_sized_by_the_households_left_to_score() -> None:
