@@ -43,6 +43,14 @@ def row_hashes(table: pa.Table, label: str = "") -> np.ndarray:
     return h
 
 
+def string_hashes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A 64-bit hash of each string (what `row_hashes` mixes in): equal strings, equal hashes. A null hashes as
+    the empty string."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    parts = [_chunk_values(chunk)[0] for chunk in chunks]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+
 def combine(*digests: str | bytes | int) -> np.uint64:
     """A 64-bit value for run-level inputs (reference date, model version, options, villages table …)."""
     blob = "\x1f".join(str(d) for d in digests).encode()

@@ -60,7 +60,7 @@ from features.partitions import (
 )
 from features.profiles import build_profiles
 from features.pseudonyms import PseudonymKey
-from features.row_digests import combine, keyed
+from features.row_digests import combine, keyed, string_hashes
 from features.rules import RULE_NAMES, rule_flags
 from features.validation import validate_sources
 from models.batch import DEFAULT_OPTIONS, ID_COLUMNS, BatchOptions, explain_batch, output_columns
@@ -389,8 +389,9 @@ def _prepare(
 ) -> _Unit:
     first, stop = unit[0].index, unit[-1].index + 1
     tables = partitioned.arrow_span(first, stop)
-    ids = tables["households"].column("household_id").to_numpy(zero_copy_only=False)
-    at = earlier.rows(ids) if earlier is not None else np.full(len(ids), -1, dtype=np.int64)
+    names = tables["households"].column("household_id")
+    ids = names.to_numpy(zero_copy_only=False)
+    at = earlier.rows(names) if earlier is not None else np.full(len(ids), -1, dtype=np.int64)
     label = unit[0].name if len(unit) == 1 else f"{unit[0].name}…{unit[-1].name}"
     span = partitioned.digest_span(first, stop)
     if span is None or run is None:
@@ -448,10 +449,11 @@ class Earlier:
     """
 
     def __init__(self, columns: pa.Table, load: Callable[[], pa.Table], options: BatchOptions) -> None:
-        ids = pd.Index(columns.column("household_id").to_numpy(zero_copy_only=False))
-        first = ~ids.duplicated() if not ids.is_unique else np.ones(len(ids), dtype=bool)
-        self.index = ids[first]  # household ids (the first row of each)
-        self.positions = np.flatnonzero(first)  # the row of each id in `index`
+        self.ids = columns.column("household_id").combine_chunks().cast(pa.string())
+        hashes = pd.Index(string_hashes(self.ids))  # looked up by 64-bit hash, then the strings compared
+        first = ~hashes.duplicated() if not hashes.is_unique else np.ones(len(hashes), dtype=bool)
+        self.hashes = hashes[first]  # each hash's first row
+        self.positions = np.flatnonzero(first)  # that row
         self.digests: np.ndarray | None = None  # source digests (uint64) by row; None: written without them
         self.digested: np.ndarray | None = None  # rows that have one
         if "source_digest" in columns.column_names:
@@ -491,10 +493,23 @@ class Earlier:
             self._table = table.combine_chunks()  # one chunk: `take` on many chunks concatenates them every time
         return self._table
 
-    def rows(self, ids: np.ndarray) -> np.ndarray:
-        """Each household's earlier row (−1: none)."""
-        found = self.index.get_indexer(pd.Index(ids))
-        return np.where(found >= 0, self.positions[np.maximum(found, 0)], -1)
+    def rows(self, ids: np.ndarray | pa.ChunkedArray) -> np.ndarray:
+        """Each household's earlier row, its first (−1: none)."""
+        names = ids.cast(pa.string()) if isinstance(ids, pa.ChunkedArray) else pa.array(ids, pa.string())
+        found = self.hashes.get_indexer(string_hashes(names))
+        at = np.where(found >= 0, self.positions[np.maximum(found, 0)], -1)
+        hit = np.flatnonzero(at >= 0)
+        same = pc.equal(names.take(hit), self.ids.take(at[hit]))
+        if names.null_count or self.ids.null_count or not pc.all(same).as_py():  # a 64-bit collision, or nulls
+            return self._rows_exactly(names)
+        return at
+
+    def _rows_exactly(self, names: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """`rows` by the strings themselves (what a hash collision falls back to)."""
+        ids = pd.Index(self.ids.to_numpy(zero_copy_only=False))
+        first = np.flatnonzero(~ids.duplicated())
+        found = ids[first].get_indexer(pd.Index(names.to_numpy(zero_copy_only=False)))
+        return np.where(found >= 0, first[np.maximum(found, 0)], -1)
 
     def unchanged(self, at: np.ndarray, digests: np.ndarray) -> np.ndarray:
         """Whether each household's earlier row (`at`) has its source digest (keyed, uint64)."""
