@@ -9,7 +9,7 @@ block the writer) with foreign keys enforced (SQLite ignores them unless asked, 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from service._write_gate import WriteGate
 from service.errors import DatabaseUnavailableError
 from service.settings import ServiceSettings, get_settings
 
@@ -100,15 +101,16 @@ def _raise_unavailable(error: DBAPIError) -> None:
 
 @dataclass(frozen=True)
 class Database:
-    """An engine and its session factory, created once per process."""
+    """An engine and its session factory, created once per process; on an SQLite file, its write gate."""
 
     engine: Engine
     sessions: sessionmaker[Session]
+    gate: WriteGate | None = None  # writers queue here before SQLite's lock (service/_write_gate.py)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """`session_scope` on this database."""
-        with session_scope(self.sessions) as session:
+        """`session_scope` on this database (on SQLite a session's transaction takes the write lock)."""
+        with self._gated(), session_scope(self.sessions) as session:
             yield session
 
     @contextmanager
@@ -117,11 +119,14 @@ class Database:
         if it raises; unreachable or locked → `DatabaseUnavailableError`, as `session`. The API writes each
         request's scores and audit entries in one of these."""
         try:
-            with self.engine.begin() as connection:
+            with self._gated(), self.engine.begin() as connection:
                 yield connection
         except DBAPIError as error:
             _raise_unavailable(error)
             raise
+
+    def _gated(self) -> AbstractContextManager[None]:
+        return self.gate.held() if self.gate is not None else nullcontext()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -151,9 +156,16 @@ class Database:
 def open_database(url: str | None = None, settings: ServiceSettings | None = None) -> Database:
     """The database at `url` (default: the settings' `database_url`). Does not create tables: see `service.migrate`."""
     settings = settings or get_settings()
-    engine = create_db_engine(
-        url or settings.database_url,
-        busy_timeout_s=settings.sqlite_busy_timeout_s,
-        pool_size=settings.database_pool_size,
-    )
-    return Database(engine, create_session_factory(engine))
+    url = url or settings.database_url
+    engine = create_db_engine(url, busy_timeout_s=settings.sqlite_busy_timeout_s, pool_size=settings.database_pool_size)
+    return Database(engine, create_session_factory(engine), _write_gate(url, settings.sqlite_busy_timeout_s))
+
+
+def _write_gate(url: str, timeout_s: float) -> WriteGate | None:
+    """The gate of an SQLite file (none for an in-memory database or another server)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    if parsed.database.startswith("file:"):
+        return None
+    return WriteGate(Path(parsed.database + ".write-gate"), timeout_s)
