@@ -88,13 +88,13 @@ def score(
         raise typer.BadParameter(f"{folder} does not exist; run `relapse demo` or pass --data", param_hint="--data")
     started = time.perf_counter()
     key, _ = ensure_local_key(settings)
-    model, model_version = registered_model(version)
     # With worker processes, the sorted partitions go to a temporary folder the workers read them from (bounded
     # memory); the executor closes before the folder goes.
     with ExitStack() as stack:
         spill = stack.enter_context(tempfile.TemporaryDirectory(prefix="relapse-partitions-")) if workers > 1 else None
-        # Workers start (imports, explainer) while this process reads the sources.
+        # Workers start (imports, then the explainer) while this process finds the model and reads the sources.
         executor = stack.enter_context(_executor(workers, scheduler, local_cluster))
+        model, model_version = registered_model(version)
         if executor is not None:
             warm_up(executor, model)
         manifest = read_manifest(folder)
