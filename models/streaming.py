@@ -398,8 +398,7 @@ def _prepare(
         sent = _sent(partitioned, tables, first, stop, packed=packed)
         return _Unit(unit, (job, sent, partitioned.manifest, _earlier_rows(earlier, at), label))
     keyed_digests = keyed(span, run)
-    settled = partitioned.settled_span(first, stop)
-    same = settled
+    same = partitioned.settled_span(first, stop)
     if same is None:
         same = earlier.unchanged(at, keyed_digests) if earlier is not None else np.zeros(len(ids), dtype=bool)
     elif (at[same] < 0).any():
