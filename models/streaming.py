@@ -308,7 +308,7 @@ def score_partitions(
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of `workers` processes for `score_partitions`, forked from a server process that imported the
     scoring code once (`forkserver`: no worker imports it again, and none inherits this process's threads or
-    LightGBM's OpenMP state); `spawn` where forking is unavailable."""
+    LightGBM's OpenMP state); `spawn` where that server is unavailable or cannot start."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])
@@ -358,11 +358,15 @@ class _Unit:
             assert fresh is not None
             table = fresh if at is None else fresh.take(pa.array(at))
         else:
-            # One gather from the earlier table and the fresh rows (a chunked `take` does not concatenate them).
-            rows = self.kept.copy()
+            # One gather from the earlier rows and the fresh ones. A `take` across chunks costs in proportion to
+            # their length, so the earlier table is first sliced to the unit's span of it (contiguous when the
+            # earlier run had the same partitions), not the whole run.
+            lo, hi = int(self.kept[~scored].min()), int(self.kept[~scored].max()) + 1
+            earlier = self.earlier.slice(lo, hi - lo)
+            rows = self.kept - lo
             if fresh is not None:
-                rows[scored] = self.earlier.num_rows + (np.arange(fresh.num_rows) if at is None else at)
-            table = pa.concat_tables([self.earlier, fresh] if fresh is not None else [self.earlier]).take(rows)
+                rows[scored] = earlier.num_rows + (np.arange(fresh.num_rows) if at is None else at)
+            table = pa.concat_tables([earlier, fresh] if fresh is not None else [earlier]).take(rows)
         where = table.schema.get_field_index("source_digest")
         return table.set_column(where, "source_digest", pa.array(self.digests, pa.string()))
 
@@ -489,7 +493,7 @@ class Earlier:
             table = self._load()
             if _whole(table.column_names, self.options):
                 table = table.select(result_columns(self.options)).cast(result_schema(self.options))
-            self._table = table.combine_chunks()  # one chunk: `take` on many chunks concatenates them every time
+            self._table = table.combine_chunks()  # one chunk: a `take` across many chunks costs far more
         return self._table
 
     def rows(self, ids: np.ndarray | pa.ChunkedArray) -> np.ndarray:
