@@ -23,7 +23,7 @@ from typing import Final
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from service.db import Database
+from service.db import Database, sqlite_file
 
 # pg_try_advisory_lock takes a bigint; hashtext gives a stable int4 from the name and the schema.
 _PG_LOCK_KEY: Final = "hashtext('relapse-job-runner:' || current_schema())"
@@ -51,7 +51,7 @@ class RunnerLease:
             return True
         url = self.database.engine.url
         if url.get_backend_name() == "sqlite":
-            self._held = self._acquire_file(_lock_path(url.database))
+            self._held = self._acquire_file(_lock_path(sqlite_file(url)))
         else:
             self._held = self._acquire_advisory()
         return self._held
@@ -105,8 +105,6 @@ class RunnerLease:
         return True
 
 
-def _lock_path(database: str | None) -> Path | None:
+def _lock_path(database: Path | None) -> Path | None:
     """The lock file next to an SQLite database file; None for in-memory databases."""
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database).with_name(Path(database).name + ".job-runner.lock")
+    return database.with_name(database.name + ".job-runner.lock") if database is not None else None

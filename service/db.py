@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,8 +31,8 @@ def create_db_engine(url: str, *, busy_timeout_s: float = 15.0, pool_size: int =
     """An engine for `url`; for an SQLite file, its folder is created and every connection gets the pragmas."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if (file := sqlite_file(url)) is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False, "timeout": busy_timeout_s})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -161,11 +161,15 @@ def open_database(url: str | None = None, settings: ServiceSettings | None = Non
     return Database(engine, create_session_factory(engine), _write_gate(url, settings.sqlite_busy_timeout_s))
 
 
-def _write_gate(url: str, timeout_s: float) -> WriteGate | None:
-    """The gate of an SQLite file (none for an in-memory database or another server)."""
+def sqlite_file(url: str | URL) -> Path | None:
+    """The database file of an SQLite URL (None: another server, an in-memory database or a `file:` URI)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
-    if parsed.database.startswith("file:"):
-        return None
-    return WriteGate(Path(parsed.database + ".write-gate"), timeout_s)
+    return None if parsed.database.startswith("file:") else Path(parsed.database)
+
+
+def _write_gate(url: str, timeout_s: float) -> WriteGate | None:
+    """The gate of an SQLite file (none for an in-memory database or another server)."""
+    file = sqlite_file(url)
+    return WriteGate(file.with_name(file.name + ".write-gate"), timeout_s) if file is not None else None
