@@ -23,6 +23,7 @@ from pandas.arrays import ArrowStringArray
 
 from features import codes
 from features._arrow import as_arrow, dictionary_encode
+from features._frames import frame_of
 from features.contract import CODES_SEPARATOR, DROPPED_AT_INGESTION, PSEUDONYM_COLUMNS, Column, Table
 
 # Separators people type between health states in spreadsheets, besides the contract's "|".
@@ -79,8 +80,14 @@ def coerce_table(frame: pd.DataFrame, table: Table) -> CoercedTable:
         else:
             dropped.append(str(name))
     # concat keeps one block per column: building from a dict would copy every float column into one
-    # 2-D block, which at tens of millions of rows costs more than all the checks.
-    coerced = pd.concat(out, axis=1) if out else pd.DataFrame(index=frame.index)
+    # 2-D block, which at tens of millions of rows costs more than all the checks. A small table (one
+    # household's) is assembled from its columns' arrays: concat's fixed cost per column dominates there.
+    if not out:
+        coerced = pd.DataFrame(index=frame.index)
+    elif len(frame) <= _SMALL_ROWS:
+        coerced = frame_of(out, frame.index)
+    else:
+        coerced = pd.concat(out, axis=1)
     return CoercedTable(coerced, unparsed, tuple(missing), tuple(dropped))
 
 
@@ -93,16 +100,8 @@ def _all_missing(column: Column, n: int) -> pd.Series:
 def coerce_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Series | None]:
     """(coerced values, raw text of the unparseable cells or None)."""
     kind = column.kind
-    if kind == "str":
-        text = _text(values)
-        if column.personal:
-            text = pc.utf8_upper(text)  # ID check character: "x" and "X" are the same
-        return _to_pandas_string(text), None
-    if kind in ("code", "codes"):
-        assert column.codes is not None
-        text = _text(values)
-        mapped = _map_codes(text, column.codes) if kind == "codes" else _map_code(text, column.codes)
-        return _to_pandas_string(mapped), None
+    if kind in ("str", "code", "codes"):
+        return text_column(_text(values), column), None
     if kind == "bool":
         return _coerce_bool(values)
     if kind in ("int", "float"):
@@ -112,26 +111,41 @@ def coerce_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Seri
     raise AssertionError(f"unknown column kind {kind!r}")
 
 
+def text_column(text: pa.Array | pa.ChunkedArray, column: Column) -> pd.Series:
+    """A text column (`str`, `code` or `codes`) from its trimmed text (`_text`)."""
+    if column.kind == "str":
+        if column.personal:
+            text = pc.utf8_upper(text)  # ID check character: "x" and "X" are the same
+        return _to_pandas_string(text)
+    assert column.codes is not None
+    mapped = _map_codes(text, column.codes) if column.kind == "codes" else _map_code(text, column.codes)
+    return _to_pandas_string(mapped)
+
+
 def _text(values: pd.Series) -> pa.Array | pa.ChunkedArray:
     """Trimmed text as an Arrow array, with empty cells as nulls (an empty CSV cell is a missing value)."""
     if not isinstance(values.dtype, pd.StringDtype):  # also pandas 3 "str" and mixed object columns
         values = values.astype("string")
     arr = as_arrow(values)
     if len(arr) <= _SMALL_ROWS:
-        # One household's table (an API request): the same decisions from the cells in Python, instead of a
-        # dozen Arrow kernel calls per column whose fixed cost dominates at a few rows.
-        cells = arr.to_pylist()
-        if any(cell is not None and (cell.startswith(_SPACES) or cell.endswith(_SPACES)) for cell in cells):
-            arr = pc.utf8_trim_whitespace(arr)
-            cells = arr.to_pylist()
-        if "" in cells:
-            arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
-        return arr
+        return small_text(arr)
     # Clean data (the usual case for Parquet) is only scanned, never copied: at tens of millions of rows
     # every avoided copy of a column is seconds saved.
     if any(pc.any(edge(arr, space)).as_py() for space in _SPACES for edge in (pc.starts_with, pc.ends_with)):
         arr = pc.utf8_trim_whitespace(arr)
     if pc.any(pc.equal(arr, "")).as_py():
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    return arr
+
+
+def small_text(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """`_text` for a column of a few rows (one household's table, an API request): the same decisions from the
+    cells in Python, instead of a dozen Arrow kernel calls per column whose fixed cost dominates at a few rows."""
+    cells = arr.to_pylist()
+    if any(cell is not None and (cell.startswith(_SPACES) or cell.endswith(_SPACES)) for cell in cells):
+        arr = pc.utf8_trim_whitespace(arr)
+        cells = arr.to_pylist()
+    if "" in cells:
         arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
     return arr
 

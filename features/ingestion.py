@@ -30,7 +30,8 @@ def ingest(sources: Sources, key: PseudonymKey | None) -> Sources:
     for name, frame in sources.tables.items():
         personal = [c.name for c in TABLES[name].columns if c.personal and c.name != "id_number"]
         dropped = [c for c in (*DROPPED_AT_INGESTION, *personal) if c in frame.columns]
-        frame = frame.drop(columns=dropped)
+        if dropped:
+            frame = frame.drop(columns=dropped)
         if name == "members":
             frame = _pseudonymise_members(frame, key)
         tables[name] = frame

@@ -15,8 +15,10 @@ import codecs
 import csv
 import json
 from collections import deque
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +27,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from features._coercion import coerce_table
+from features._coercion import CoercedTable, coerce_table
+from features._coercion_rows import coerce_rows
 from features.contract import TABLES, Column, Table
 from features.errors import SourceFolderError
 
@@ -65,6 +68,20 @@ def arrow_schema(table: Table, columns: tuple[str, ...] | None = None) -> pa.Sch
 
 
 def empty_frame(table: Table) -> pd.DataFrame:
+    """A table without rows: every contract column, with its dtype (a copy the caller may change)."""
+    if TABLES.get(table.name) is table:
+        return _contract_empty_frame(table.name).copy()
+    return _build_empty_frame(table)
+
+
+@cache
+def _contract_empty_frame(name: str) -> pd.DataFrame:
+    # One household's document usually lacks several tables; building ~10 typed columns each time cost more
+    # than copying them.
+    return _build_empty_frame(TABLES[name])
+
+
+def _build_empty_frame(table: Table) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series([], dtype=pandas_dtype(c)) for c in table.columns})
 
 
@@ -222,17 +239,38 @@ def coerce_sources(sources: Sources) -> Sources:
         if name not in TABLES:
             result.warnings.append(f"ignored table {name}: not a table of the contract")
             continue
-        table = TABLES[name]
-        coerced = coerce_table(frame, table)
-        result.tables[name] = coerced.frame
-        for column, raw in coerced.unparsed.items():
-            result.unparsed[(name, column)] = raw
-        required = tuple(c for c in coerced.missing_columns if not table.column(c).nullable)
-        if required and len(frame):
-            result.missing_columns[name] = required
-        if coerced.dropped_columns:
-            result.warnings.append(f"{name}: dropped columns not in the contract: {', '.join(coerced.dropped_columns)}")
+        _add_table(result, name, coerce_table(frame, TABLES[name]), len(frame))
     return result
+
+
+def coerce_records(records: Mapping[str, Sequence[Mapping[str, Any]]], manifest: dict[str, Any]) -> Sources:
+    """`coerce_sources` of the tables `pd.DataFrame(rows)` makes of each table's rows (JSON objects).
+
+    A table of a few rows of plain JSON cells (one household's, as the API receives it) is coerced cell by
+    cell (`coerce_rows`), with the same result; any other table goes through its frame."""
+    result = Sources({}, dict(manifest), coerced=True)
+    for name, rows in records.items():
+        if name not in TABLES:
+            result.warnings.append(f"ignored table {name}: not a table of the contract")
+            continue
+        coerced = coerce_rows(rows, TABLES[name])
+        if coerced is None:
+            coerced = coerce_table(pd.DataFrame(list(rows)), TABLES[name])
+        _add_table(result, name, coerced, len(rows))
+    return result
+
+
+def _add_table(result: Sources, name: str, coerced: CoercedTable, rows: int) -> None:
+    """A coerced table and what coercion noticed (unparsed cells, absent required columns, dropped ones)."""
+    table = TABLES[name]
+    result.tables[name] = coerced.frame
+    for column, raw in coerced.unparsed.items():
+        result.unparsed[(name, column)] = raw
+    required = tuple(c for c in coerced.missing_columns if not table.column(c).nullable)
+    if required and rows:
+        result.missing_columns[name] = required
+    if coerced.dropped_columns:
+        result.warnings.append(f"{name}: dropped columns not in the contract: {', '.join(coerced.dropped_columns)}")
 
 
 def arrow_to_frame(table: pa.Table) -> pd.DataFrame:

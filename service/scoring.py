@@ -27,7 +27,7 @@ from features.ingestion import ingest
 from features.profiles import build_profiles, feature_dtype
 from features.pseudonyms import PseudonymKey
 from features.rules import describe_flags, rule_flags, rule_flags_row
-from features.sources import Sources, coerce_sources
+from features.sources import Sources, coerce_records
 from models.explain import HouseholdExplanation, explain_prepared
 from models.reasons import with_sentences
 from models.risk_model import RiskModel, prepare_matrix
@@ -114,8 +114,7 @@ def documents_to_sources(documents: Sequence[HouseholdDocument]) -> tuple[Source
                 seen_villages.add(village["region_code"])
                 rows["villages"].append(village)
                 owners["villages"].append(i)
-    tables = {name: pd.DataFrame(table_rows) for name, table_rows in rows.items() if table_rows}
-    sources = coerce_sources(Sources(tables, {"origin": "api"}))
+    sources = coerce_records({name: table_rows for name, table_rows in rows.items() if table_rows}, {"origin": "api"})
     for (name, column), raw in sources.unparsed.items():
         position = int(raw.index[0])
         raise InvalidFieldError(

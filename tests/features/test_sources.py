@@ -126,6 +126,15 @@ def test_absent_tables_read_as_empty_frames(tmp_path: Path) -> None:
     assert list(sources["events"].columns) == list(empty_frame(TABLES["events"]).columns)
 
 
+def test_empty_frames_are_typed_and_each_call_gets_its_own() -> None:
+    first = empty_frame(TABLES["events"])
+    assert [str(dtype) for dtype in first.dtypes] == [pandas_dtype(c) for c in TABLES["events"].columns]
+    first["extra"] = []
+    first.loc[0] = None  # a row added to one copy reaches no other
+    second = empty_frame(TABLES["events"])
+    assert second.empty and "extra" not in second.columns
+
+
 def test_ingestion_columns_are_kept_and_unknown_files_reported(tmp_path: Path) -> None:
     text = (
         "member_id,household_id,birth_date,person_pseudonym,pseudonym_key_version,name\nM1,H1,1990-01-01,ab,v1,张三\n"
