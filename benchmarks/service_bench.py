@@ -201,7 +201,9 @@ def _wait_ready(port: int, path: str, process: subprocess.Popen[bytes], log: Pat
 
 
 @contextmanager
-def our_service(tracking_uri: str, folder: Path, workers: int) -> Iterator[Server]:
+def our_service(
+    tracking_uri: str, folder: Path, workers: int, settings_env: dict[str, str] | None = None
+) -> Iterator[Server]:
     from service.db import open_database
     from service.keys import create_key
     from service.migrate import upgrade_database
@@ -220,6 +222,7 @@ def our_service(tracking_uri: str, folder: Path, workers: int) -> Iterator[Serve
         "RELAPSE_MLFLOW_URI": tracking_uri,
         "RELAPSE_MODEL_POLL_S": "0",
         "RELAPSE_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        **(settings_env or {}),
     }
     port = _free_port()
     log = folder / "uvicorn.log"
@@ -362,6 +365,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating throughput rounds")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of our service")
     parser.add_argument("--no-mlflow", action="store_true", help="skip the comparison with `mlflow models serve`")
+    parser.add_argument(
+        "--compare-coalescing",
+        action="store_true",
+        help="only profiles:score under the clients, with and without requests scored together (--rounds pairs)",
+    )
     args = parser.parse_args(argv)
 
     tracking_uri = registry(args.households, args.seed)
@@ -372,6 +380,9 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.sampled} households as of {args.as_of}",
         flush=True,
     )
+    if args.compare_coalescing:
+        compare_coalescing(tracking_uri, bodies, args)
+        return
     with tempfile.TemporaryDirectory() as tmp, our_service(tracking_uri, Path(tmp), args.workers) as ours:
         warm = min(len(bodies.profiles), 200)
         run_phase(ours, "/v1/profiles:score", bodies.profiles, warm, args.clients)
@@ -422,6 +433,36 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"    ratio {ratio:.1f}× (target ≥ {TARGET_RATIO:.0f}×) — {'met' if ratio >= TARGET_RATIO else 'MISSED'}")
     print(f"  load average at the end {load_average():.1f} on {os.cpu_count()} cores")
+
+
+def compare_coalescing(tracking_uri: str, bodies: Bodies, args: argparse.Namespace) -> None:
+    """profiles:score under the clients, with and without scoring together the requests that arrive together
+    (`RELAPSE_COALESCE_ROWS` 0 and 64), alternating in fresh services: the same machine state for both."""
+    results: dict[int, list[Phase]] = {0: [], 64: []}
+    for _ in range(args.rounds):
+        for rows in results:
+            env = {"RELAPSE_COALESCE_ROWS": str(rows)}
+            with tempfile.TemporaryDirectory() as tmp, our_service(tracking_uri, Path(tmp), args.workers, env) as ours:
+                path, clients = "/v1/profiles:score", args.clients
+                run_phase(ours, path, bodies.profiles, min(len(bodies.profiles), 200), clients)
+                results[rows].append(run_phase(ours, path, bodies.profiles, args.requests, clients))
+    print(f"  profiles:score + explanations, {args.rounds} alternating rounds of {args.requests} requests:")
+    for rows, phases in results.items():
+        label = "each request alone (RELAPSE_COALESCE_ROWS=0)" if rows == 0 else f"scored together, up to {rows} rows"
+        rounds = "; ".join(
+            f"{p.server_p(50):.1f} / {p.server_p(99):.1f} ms, {p.throughput:.0f} req/s, "
+            f"{p.server_cpu_s / p.requests * 1000:.2f} CPU ms/req"
+            for p in phases
+        )
+        print(f"    {label}: {rounds}")
+    medians = {
+        rows: (statistics.median(p.server_p(50) for p in phases), statistics.median(p.throughput for p in phases))
+        for rows, phases in results.items()
+    }
+    print(
+        f"    median p50 {medians[0][0]:.1f} → {medians[64][0]:.1f} ms; "
+        f"throughput {medians[64][1] / medians[0][1]:.2f}× with requests scored together"
+    )
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ def coerce_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Seri
     """(coerced values, raw text of the unparseable cells or None)."""
     kind = column.kind
     if kind in ("str", "code", "codes"):
-        return text_column(_text(values), column), None
+        return _to_pandas_string(text_values(_text(values), column)), None
     if kind == "bool":
         return _coerce_bool(values)
     if kind in ("int", "float"):
@@ -111,15 +111,14 @@ def coerce_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Seri
     raise AssertionError(f"unknown column kind {kind!r}")
 
 
-def text_column(text: pa.Array | pa.ChunkedArray, column: Column) -> pd.Series:
-    """A text column (`str`, `code` or `codes`) from its trimmed text (`_text`)."""
+def text_values(text: pa.Array | pa.ChunkedArray, column: Column) -> pa.Array | pa.ChunkedArray:
+    """The values of a text column (`str`, `code` or `codes`) from its trimmed text (`_text`)."""
     if column.kind == "str":
         if column.personal:
-            text = pc.utf8_upper(text)  # ID check character: "x" and "X" are the same
-        return _to_pandas_string(text)
+            return pc.utf8_upper(text)  # ID check character: "x" and "X" are the same
+        return text
     assert column.codes is not None
-    mapped = _map_codes(text, column.codes) if column.kind == "codes" else _map_code(text, column.codes)
-    return _to_pandas_string(mapped)
+    return _map_codes(text, column.codes) if column.kind == "codes" else _map_code(text, column.codes)
 
 
 def _text(values: pd.Series) -> pa.Array | pa.ChunkedArray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import pandas as pd
@@ -27,10 +27,9 @@ from features._coercion import (
     _SMALL_ROWS,
     KEPT_EXTRA_COLUMNS,
     CoercedTable,
-    _all_missing,
     _finish_number,
     small_text,
-    text_column,
+    text_values,
 )
 from features._frames import frame_of
 from features.contract import Column, Table
@@ -51,14 +50,14 @@ def coerce_rows(rows: Sequence[Mapping[str, Any]], table: Table) -> CoercedTable
         return None
     names = list(dict.fromkeys(name for row in rows for name in row))  # the frame's columns, in its order
     present = set(names)
-    out: dict[str, pd.Series | np.ndarray | ExtensionArray] = {}
+    out: dict[str, np.ndarray | ExtensionArray] = {}
     unparsed: dict[str, pd.Series] = {}
     missing = []
     try:
         for column in table.columns:
             if column.name not in present:
                 missing.append(column.name)
-                out[column.name] = _all_missing(column, len(rows))
+                out[column.name] = _missing(column, len(rows))
                 continue
             values, bad = _coerce_cells([row.get(column.name) for row in rows], column)
             out[column.name] = values
@@ -77,11 +76,22 @@ def coerce_rows(rows: Sequence[Mapping[str, Any]], table: Table) -> CoercedTable
     return CoercedTable(frame_of(out, pd.RangeIndex(len(rows))), unparsed, tuple(missing), tuple(dropped))
 
 
+def _missing(column: Column, n: int) -> np.ndarray | ExtensionArray:
+    """An absent column: all missing, in the column's dtype (as `_all_missing`)."""
+    from features.sources import pandas_dtype  # sources imports this module
+
+    if column.kind == "float":
+        return np.full(n, np.nan)
+    if column.kind == "date":
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    return pd.array([None] * n, dtype=cast(Any, pandas_dtype(column)))
+
+
 def _coerce_cells(cells: list[Any], column: Column) -> tuple[np.ndarray | ExtensionArray, pd.Series | None]:
     """A column's values (a fresh array) and its unparsed cells, if any."""
     kind = column.kind
     if kind in ("str", "code", "codes"):
-        return text_column(small_text(_text_array(cells)), column).array, None
+        return ArrowStringArray(text_values(small_text(_text_array(cells)), column)), None
     if kind == "bool":
         if not all(cell is None or type(cell) is bool for cell in cells):
             raise _Unplain

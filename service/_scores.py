@@ -188,13 +188,29 @@ def record_scores(
     the database fails, neither exists. Rows outside `scope`, or a
     `scope` outside the caller's, are refused with `OutOfScopeError`; bad values with `InvalidFieldError`.
     """
+    decisions = check_decisions(scope, caller, rows, request_id=request_id)
+    write_decisions(session, [decisions], job_id=job_id)
+    return len(decisions.prepared)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """One caller's checked rows (`prepare_rows`), ready to be stored, and the request they answer."""
+
+    caller: Caller
+    prepared: list[dict[str, Any]]
+    request_id: str | None = None
+
+
+def check_decisions(
+    scope: Scope, caller: Caller, rows: Sequence[ScoreInput], *, request_id: str | None = None
+) -> Decisions:
+    """`record_scores`' checks, without writing: the first problem raised as a typed error."""
     caller.require(Permission.SCORE)
     require_within(caller, scope)
     if request_id is not None:
         _token(request_id, "request_id", 64, None)
-    prepared = prepare_rows(scope, rows)
-    write_prepared(session, caller, prepared, request_id=request_id, job_id=job_id)
-    return len(prepared)
+    return Decisions(caller, prepare_rows(scope, rows), request_id)
 
 
 def write_prepared(
@@ -205,6 +221,15 @@ def write_prepared(
     request_id: str | None,
     job_id: uuid.UUID | None,
 ) -> None:
+    write_decisions(session, [Decisions(caller, prepared, request_id)], job_id=job_id)
+
+
+def write_decisions(
+    session: Session | Connection, parts: Sequence[Decisions], *, job_id: uuid.UUID | None = None
+) -> None:
+    """Store the scores of every part with their audit entries (each naming its own caller and request), in
+    the session's transaction: one statement per table for all parts."""
+    prepared = [row for part in parts for row in part.prepared]
     if not prepared:
         return
     now = utcnow()
@@ -223,8 +248,8 @@ def write_prepared(
         [
             {
                 "at": now,
-                "key_id": caller.key_id,
-                "role": caller.role,
+                "key_id": part.caller.key_id,
+                "role": part.caller.role,
                 "region_code": row["region_code"],
                 "household_pseudonym": row["household_pseudonym"],
                 "input_hash": row["input_hash"],
@@ -232,10 +257,11 @@ def write_prepared(
                 "probability": row["probability"],
                 "level": row["level"],
                 "reasons": row["reasons"],
-                "request_id": request_id,
+                "request_id": part.request_id,
                 "job_id": job_id,
             }
-            for row in prepared
+            for part in parts
+            for row in part.prepared
         ],
     )
 

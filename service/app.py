@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from features.pseudonyms import PseudonymKey, ensure_local_key
+from service._coalescing import Coalescer
 from service.db import Database, open_database
 from service.job_runner import JobRunner, job_executor
 from service.metrics import install_metrics
@@ -70,6 +71,8 @@ def create_app(
             await run_in_threadpool(app.state.holder.start)
         # The same key as `relapse ingest`: pseudonyms from the API match those of batch-ingested data.
         app.state.pseudonym_key = pseudonym_key or (await run_in_threadpool(ensure_local_key))[0]
+        # Per event loop: small profiles:score requests that arrive together are scored together.
+        app.state.coalescer = Coalescer(settings.coalesce_rows) if settings.coalesce_rows > 0 else None
         app.state.job_runner = None
         if settings.job_runner:
             app.state.job_runner = JobRunner(

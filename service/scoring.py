@@ -45,7 +45,7 @@ from service.schemas import (
 )
 from service.scope import check_region_code
 from service.settings import ServiceSettings
-from service.store import ScoreInput, record_scores
+from service.store import Decisions, ScoreInput, check_decisions, write_decisions
 from service.tables import RiskLevel
 
 SYNTHETIC_NOTICE: Final = (
@@ -320,14 +320,107 @@ def score_profiles(
     """Score, explain, store with audit entries in one transaction, then answer; nothing unaudited leaves.
 
     `profiles` is a profile frame, or the values of its rows (`profile_values`): the same answer either way."""
-    caller, serving, settings = context.caller, context.serving, context.settings
+    outcome = score_requests([ScoreRequest(context, profiles, explain)])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """One request's profiles to score: a profile frame, or the values of its rows (`profile_values`)."""
+
+    context: ScoreContext
+    profiles: pd.DataFrame | list[dict[str, Any]]
+    explain: bool
+
+    def __len__(self) -> int:
+        return len(self.profiles)
+
+
+def score_requests(requests: Sequence[ScoreRequest]) -> list[ScoreResponse | Exception]:
+    """Each request's answer, or the error it gets, scored together: one model pass per model version and
+    `explain` setting, and one transaction storing every decision with its audit entry.
+
+    Requests are checked one by one (caller, regions, stored values), so one request's bad input fails that
+    request only. Each request is answered by the one model version its context holds. When the transaction
+    fails, every request in it gets the error and no score: nothing unaudited leaves. Several requests are
+    only combined when they hold row values (`profile_values`); a frame is scored alone.
+    """
+    outcomes: list[ScoreResponse | Exception | None] = [None] * len(requests)
+    groups: dict[tuple[int, bool], list[int]] = {}
+    for k, request in enumerate(requests):
+        try:
+            _check_scope(request)
+        except Exception as error:  # handed to that request, which raises it
+            outcomes[k] = error
+            continue
+        combined = isinstance(request.profiles, list) and len(requests) > 1
+        group = (id(request.context.serving), request.explain) if combined else (-1 - k, request.explain)
+        groups.setdefault(group, []).append(k)
+    decided: dict[int, tuple[list[ScoreItem], Decisions]] = {}
+    for members in groups.values():
+        try:
+            parts = _decide([requests[k] for k in members])
+        except Exception as error:
+            for k in members:
+                outcomes[k] = error
+            continue
+        for k, (items, records) in zip(members, parts, strict=True):
+            context = requests[k].context
+            try:
+                checked = check_decisions(context.caller.scope, context.caller, records, request_id=context.request_id)
+            except Exception as error:
+                outcomes[k] = error
+                continue
+            decided[k] = (items, checked)
+    for database, members in _by_database(requests, decided).items():
+        try:
+            with database.transaction() as connection:
+                write_decisions(connection, [decided[k][1] for k in members])
+        except Exception as error:
+            for k in members:
+                outcomes[k] = error
+            continue
+        for k in members:
+            serving = requests[k].context.serving
+            outcomes[k] = ScoreResponse(
+                model_version=serving.version,
+                synthetic=serving.synthetic,
+                notice=SYNTHETIC_NOTICE if serving.synthetic else None,
+                items=decided[k][0],
+            )
+    assert all(outcome is not None for outcome in outcomes)
+    return cast(list[ScoreResponse | Exception], outcomes)
+
+
+def _check_scope(request: ScoreRequest) -> None:
+    caller = request.context.caller
     caller.require(Permission.SCORE)
+    profiles = request.profiles
+    codes = profiles["region_code"] if isinstance(profiles, pd.DataFrame) else (row["region_code"] for row in profiles)
+    for i, code in enumerate(codes):
+        caller.scope.require(str(code), row=i)  # from the codes alone: reveals nothing about stored households
+
+
+def _by_database(requests: Sequence[ScoreRequest], decided: Mapping[int, Any]) -> dict[Database, list[int]]:
+    out: dict[Database, list[int]] = {}
+    for k in sorted(decided):
+        out.setdefault(requests[k].context.database, []).append(k)
+    return out
+
+
+def _decide(requests: Sequence[ScoreRequest]) -> list[tuple[list[ScoreItem], list[ScoreInput]]]:
+    """Score and explain the requests' rows in one pass (one model version, one `explain` setting): each
+    request's answer items and the decisions to store, in request order."""
+    first = requests[0]
+    serving, settings, explain = first.context.serving, first.context.settings, first.explain
     model = serving.model
+    profiles: pd.DataFrame | list[dict[str, Any]]
+    profiles = first.profiles if len(requests) == 1 else [row for r in requests for row in cast(list, r.profiles)]
     values: list[dict[str, Any]]
     rows: Sequence[Mapping[str, Any] | pd.Series]
     if isinstance(profiles, pd.DataFrame):
-        for i, code in enumerate(profiles["region_code"]):
-            caller.scope.require(str(code), row=i)  # from the codes alone: reveals nothing about stored households
         # Each row is taken once and serves the matrix, the explanation and the input hash.
         series = [profiles.iloc[i] for i in range(len(profiles))]
         x = model_matrix(model, profiles, series)
@@ -335,8 +428,6 @@ def score_profiles(
         values = [dict(zip(profile.index, profile.to_numpy(dtype=object), strict=True)) for profile in series]
         rows = series
     else:
-        for i, row in enumerate(profiles):
-            caller.scope.require(str(row["region_code"]), row=i)
         values = rows = profiles
         x = values_matrix(model, values)
     explanations: list[HouseholdExplanation | None]
@@ -392,14 +483,13 @@ def score_profiles(
                 synthetic=serving.synthetic,
             )
         )
-    with context.database.transaction() as connection:
-        record_scores(connection, caller.scope, caller, records, request_id=context.request_id)
-    return ScoreResponse(
-        model_version=serving.version,
-        synthetic=serving.synthetic,
-        notice=SYNTHETIC_NOTICE if serving.synthetic else None,
-        items=items,
-    )
+    parts = []
+    start = 0
+    for request in requests:
+        end = start + len(request)
+        parts.append((items[start:end], records[start:end]))
+        start = end
+    return parts
 
 
 # Up to this many rows the matrix is converted from the rows already taken; larger frames column by column.

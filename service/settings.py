@@ -46,6 +46,10 @@ class ServiceSettings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     # Households (or profiles) per scoring request; larger sets go through batch jobs.
     max_batch: int = 1000
+    # `profiles:score` requests that arrive while others are being scored are scored together, up to this many
+    # profiles in one pass (`service._coalescing`); 0 scores each request on its own. Assumed: 64, the size up to
+    # which rows are scored without a frame, so a batch costs a few milliseconds and never delays a request long.
+    coalesce_rows: int = Field(default=64, ge=0)
     # Request bodies above this are refused with 413 before they are parsed (1,000 documents fit easily).
     max_body_bytes: int = 64 * 2**20
     # Risk levels from the calibrated probability. Assumed: neither the policy nor DOMAIN.md fixes figures; at a

@@ -18,7 +18,15 @@ from service._jobs import (
     mark_chunk_committed,
     update_job,
 )
-from service._scores import ScoreInput, ScoreView, household_history, record_scores
+from service._scores import (
+    Decisions,
+    ScoreInput,
+    ScoreView,
+    check_decisions,
+    household_history,
+    record_scores,
+    write_decisions,
+)
 from service._summary import (
     Disagreement,
     LatestRow,
@@ -35,6 +43,7 @@ from service._summary import (
 
 __all__ = [
     "TRANSITIONS",
+    "Decisions",
     "Disagreement",
     "JobView",
     "LatestRow",
@@ -44,6 +53,7 @@ __all__ = [
     "ScoreInput",
     "ScoreView",
     "TrendPoint",
+    "check_decisions",
     "commit_chunk",
     "committed_chunks",
     "count_scores_after",
@@ -59,4 +69,5 @@ __all__ = [
     "score_fingerprint",
     "summarise",
     "update_job",
+    "write_decisions",
 ]

@@ -15,10 +15,18 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
+from service._coalescing import Coalescer
 from service.deps import CallerDep, DatabaseDep, ModelDep, PseudonymKeyDep, RequestIdDep, SettingsDep
 from service.keys import Permission
 from service.schemas import HouseholdScoreRequest, ProfileScoreRequest, ScoreResponse
-from service.scoring import ScoreContext, check_batch, profiles_for_scoring, profiles_from_documents, score_profiles
+from service.scoring import (
+    ScoreContext,
+    ScoreRequest,
+    check_batch,
+    profiles_for_scoring,
+    profiles_from_documents,
+    score_profiles,
+)
 
 router = APIRouter(prefix="/v1", tags=["scores"])
 _RESPONSE: Final = TypeAdapter(ScoreResponse)
@@ -68,7 +76,16 @@ async def score_profile_rows(
         context = ScoreContext(caller, serving, database, settings, request_id)
         return score_profiles(context, profiles, explain=body.explain)
 
-    return _answer(request, await run_in_threadpool(score), request_id)
+    coalescer: Coalescer | None = getattr(request.app.state, "coalescer", None)
+    if coalescer is None or len(body.profiles) > coalescer.max_rows:
+        return _answer(request, await run_in_threadpool(score), request_id)
+    # A small request joins the requests scored in the worker's next pass; its rows are read here, on the
+    # event loop (a fraction of a millisecond), so that its own input errors never reach the others.
+    caller.require(Permission.SCORE)
+    check_batch(len(body.profiles), settings, "profiles")
+    profiles = profiles_for_scoring(body.profiles, body.as_of or date.today())
+    context = ScoreContext(caller, serving, database, settings, request_id)
+    return _answer(request, await coalescer.score(ScoreRequest(context, profiles, body.explain)), request_id)
 
 
 def _answer(request: Request, answer: ScoreResponse, request_id: str) -> Response:

@@ -32,7 +32,7 @@ from service.scoring import (
     values_matrix,
 )
 from service.settings import ServiceSettings
-from service.store import ScoreInput
+from service.store import Decisions
 from service.tables import Role
 from tests.service.api_support import bearer
 from tests.service.test_api_scores import _household_in, profile_row
@@ -220,8 +220,12 @@ def test_scoring_the_values_answers_and_records_what_scoring_the_frame_does(
     """The whole decision — response, stored score, audit entry and input hash — from the row values and from
     the frame, on real households with random gaps."""
     assert holder.current is not None
-    recorded: list[list[ScoreInput]] = []
-    monkeypatch.setattr(scoring, "record_scores", lambda *args, **kwargs: recorded.append(list(args[3])))
+    recorded: list[list[dict[str, Any]]] = []
+
+    def record(connection: object, parts: list[Decisions]) -> None:
+        recorded.append([row for part in parts for row in part.prepared])
+
+    monkeypatch.setattr(scoring, "write_decisions", record)
     caller = Caller(None, Role.MONITOR, Scope("99"))
     context = scoring.ScoreContext(caller, holder.current, db, ServiceSettings(database_url="sqlite://"))
     for seed in range(30):

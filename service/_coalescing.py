@@ -1,0 +1,91 @@
+"""Scoring requests that arrive together, scored together: one model pass and one transaction for all.
+
+A worker process scores one batch at a time on a thread. A request that arrives while a batch is being scored
+waits for the next batch, which takes every request waiting then (up to `max_rows` rows in all). With one
+client a request is scored alone, at once; under load the fixed costs of a scoring pass — the model and SHAP
+calls, the what-if predictions, the transaction with its write lock — are shared by the requests that would
+otherwise have queued for the CPU one after another (dynamic batching, as model servers do it).
+
+A batch changes nothing a request sees: each keeps its caller, region checks, model version, answer and
+errors (`service.scoring.score_requests`), and every decision is stored and audited before any answer of
+the batch leaves. When the transaction fails, each request of the batch gets the error and no score.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from fastapi.concurrency import run_in_threadpool
+
+from service.schemas import ScoreResponse
+from service.scoring import ScoreRequest, score_requests
+
+Scorer = Callable[[Sequence[ScoreRequest]], list[ScoreResponse | Exception]]
+
+
+class Coalescer:
+    """Collects the requests of one event loop and scores them in batches, one batch at a time."""
+
+    def __init__(self, max_rows: int, scorer: Scorer = score_requests) -> None:
+        if max_rows < 1:
+            raise ValueError("max_rows must be at least 1")
+        self.max_rows = max_rows
+        self._scorer = scorer
+        self._waiting: deque[tuple[ScoreRequest, asyncio.Future[ScoreResponse]]] = deque()
+        self._draining: asyncio.Task[None] | None = None
+        self.batches = 0  # batches scored so far, and the requests in them (for tests and metrics)
+        self.requests = 0
+
+    async def score(self, request: ScoreRequest) -> ScoreResponse:
+        """The request's answer, scored with whatever requests wait with it; its own error raised."""
+        future: asyncio.Future[ScoreResponse] = asyncio.get_running_loop().create_future()
+        self._waiting.append((request, future))
+        if self._draining is None:
+            self._draining = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        batch: list[tuple[ScoreRequest, asyncio.Future[ScoreResponse]]] = []
+        try:
+            while self._waiting:
+                batch = self._next_batch()
+                if not batch:
+                    break
+                try:
+                    outcomes = await run_in_threadpool(self._scorer, [request for request, _ in batch])
+                except Exception as error:  # the scorer hands errors back per request; this is a failure of its own
+                    outcomes = [error] * len(batch)
+                self.batches += 1
+                self.requests += len(batch)
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():  # the client went away; its decision is stored and audited all the same
+                        continue
+                    if isinstance(outcome, Exception):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self._draining = None
+            # Stopped (the event loop shuts down): no request is left waiting for an answer that never comes.
+            for _, future in [*batch, *self._waiting]:
+                future.cancel()
+            self._waiting.clear()
+
+    def _next_batch(self) -> list[tuple[ScoreRequest, asyncio.Future[ScoreResponse]]]:
+        """The waiting requests in arrival order, up to `max_rows` rows in all (at least one request, if any
+        waits). Requests whose callers went away before scoring began are dropped: nothing was decided."""
+        batch: list[tuple[ScoreRequest, asyncio.Future[ScoreResponse]]] = []
+        rows = 0
+        while self._waiting:
+            request, future = self._waiting[0]
+            if future.done():
+                self._waiting.popleft()
+                continue
+            if batch and rows + len(request) > self.max_rows:
+                break
+            self._waiting.popleft()
+            batch.append((request, future))
+            rows += len(request)
+        return batch
