@@ -28,11 +28,14 @@ Scorer = Callable[[Sequence[ScoreRequest]], list[ScoreResponse | Exception]]
 class Coalescer:
     """Collects the requests of one event loop and scores them in batches, one batch at a time."""
 
-    def __init__(self, max_rows: int, scorer: Scorer = score_requests) -> None:
+    def __init__(
+        self, max_rows: int, scorer: Scorer = score_requests, on_pass: Callable[[int], None] | None = None
+    ) -> None:
         if max_rows < 1:
             raise ValueError("max_rows must be at least 1")
         self.max_rows = max_rows
         self._scorer = scorer
+        self._on_pass = on_pass  # told the number of requests of every pass (the /metrics histogram)
         self._waiting: deque[tuple[ScoreRequest, asyncio.Future[ScoreResponse]]] = deque()
         self._draining: asyncio.Task[None] | None = None
         self.batches = 0  # batches scored so far, and the requests in them (for tests and metrics)
@@ -59,6 +62,8 @@ class Coalescer:
                     outcomes = [error] * len(batch)
                 self.batches += 1
                 self.requests += len(batch)
+                if self._on_pass is not None:
+                    self._on_pass(len(batch))
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():  # the client went away; its decision is stored and audited all the same
                         continue

@@ -72,7 +72,9 @@ def create_app(
         # The same key as `relapse ingest`: pseudonyms from the API match those of batch-ingested data.
         app.state.pseudonym_key = pseudonym_key or (await run_in_threadpool(ensure_local_key))[0]
         # Per event loop: small profiles:score requests that arrive together are scored together.
-        app.state.coalescer = Coalescer(settings.coalesce_rows) if settings.coalesce_rows > 0 else None
+        metrics = getattr(app.state, "metrics", None)
+        on_pass = metrics.scoring_passes.observe if metrics is not None else None
+        app.state.coalescer = Coalescer(settings.coalesce_rows, on_pass=on_pass) if settings.coalesce_rows else None
         app.state.job_runner = None
         if settings.job_runner:
             app.state.job_runner = JobRunner(

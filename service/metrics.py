@@ -33,6 +33,12 @@ class Metrics:
         self.scores = Counter(
             "relapse_scores_total", "Households scored, by risk level", ["level"], registry=self.registry
         )
+        self.scoring_passes = Histogram(
+            "relapse_scoring_pass_requests",
+            "profiles:score requests answered by one scoring pass (requests that arrived together)",
+            buckets=(1, 2, 3, 4, 6, 8, 16, 32, 64),
+            registry=self.registry,
+        )
         self.model = Gauge(
             "relapse_model_info",
             "Serving model version (value 1 for the serving one)",

@@ -42,6 +42,9 @@ def test_metrics_count_requests_scores_by_level_and_name_the_model(
     route = ("method", "POST"), ("route", "/v1/profiles:score"), ("status", "200")
     assert samples[("relapse_requests_total", route)] == 1
     assert samples[("relapse_request_seconds_count", (("route", "/v1/profiles:score"),))] == 1
+    # One scoring pass, answering that one request (service._coalescing)
+    passes = samples[("relapse_scoring_pass_requests_count", ())]
+    assert passes == samples[("relapse_scoring_pass_requests_sum", ())] == 1
     assert holder.current is not None
     assert samples[("relapse_model_info", (("source", "registry"), ("version", holder.current.version)))] == 1
     # Paths are never labels: a household pseudonym in a URL must not become a metric label.
