@@ -8,6 +8,7 @@ wherever they appear. Everything downstream calls `load_sources`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ import pandas as pd
 from features._violations import WITHHELD, Reason, Violation
 from features.contract import DROPPED_AT_INGESTION, TABLES
 from features.errors import PseudonymKeyError, SourceDataError
-from features.pseudonyms import PseudonymKey, check_id_numbers, load_key, pseudonymise
+from features.pseudonyms import PseudonymKey, check_id_numbers, load_key, pseudonym, pseudonymise, valid_id_number
 from features.sources import Sources, coerce_sources, read_sources
 from features.validation import DEFAULT_MAX_PER_KIND, validate_sources
 
@@ -47,6 +48,10 @@ def _pseudonymise_members(members: pd.DataFrame, key: PseudonymKey | None) -> pd
         return out  # nothing to pseudonymise; pseudonyms from an earlier ingestion are kept as they are
     if key is None:
         raise PseudonymKeyError("members hold ID numbers but no pseudonym key was given")
+    if len(ids) <= _SMALL_ROWS:
+        small = _pseudonymise_few(ids.tolist(), out, key)
+        if small is not None:
+            return small
     malformed, bad_checksum = check_id_numbers(ids)
     invalid = int(malformed.sum() + bad_checksum.sum())
     if invalid:
@@ -63,6 +68,30 @@ def _pseudonymise_members(members: pd.DataFrame, key: PseudonymKey | None) -> pd
     out["person_pseudonym"] = pseudonyms
     out["pseudonym_key_version"] = versions
     return out
+
+
+# Up to this many members (one household's, an API request) valid IDs are pseudonymised cell by cell: the same
+# result as the vectorised path, whose fixed cost (Arrow kernels, Series assignments) was ~3 ms per household.
+_SMALL_ROWS: Final = 64
+
+
+def _pseudonymise_few(ids: list[object], out: pd.DataFrame, key: PseudonymKey) -> pd.DataFrame | None:
+    """`_pseudonymise_members` for a few members whose IDs are all valid or missing; None if any is not
+    (the vectorised path then reports every invalid ID)."""
+    if not all(value is pd.NA or (isinstance(value, str) and valid_id_number(value)) for value in ids):
+        return None
+    pseudonyms = [None if value is pd.NA else pseudonym(str(value), key) for value in ids]
+    versions = [None if value is pd.NA else key.version for value in ids]
+    if "person_pseudonym" in out.columns:  # rows without an ID keep an earlier ingestion's pseudonym
+        pseudonyms = _filled(pseudonyms, out["person_pseudonym"])
+        versions = _filled(versions, out["pseudonym_key_version"])
+    out["person_pseudonym"] = pd.array(pseudonyms, dtype="string")
+    out["pseudonym_key_version"] = pd.array(versions, dtype="string")
+    return out
+
+
+def _filled(values: list[str | None], earlier: pd.Series) -> list[str | None]:
+    return [e if v is None and e is not pd.NA else v for v, e in zip(values, earlier.tolist(), strict=True)]
 
 
 def _id_violations(members: pd.DataFrame, malformed: np.ndarray, bad_checksum: np.ndarray) -> list[Violation]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Final
@@ -27,6 +28,7 @@ from features.settings import FeaturesSettings, get_settings
 
 # GB 11643-1999: 6-digit address code, 8-digit birth date, 3-digit sequence, 1 check character.
 ID_NUMBER_PATTERN: Final = r"^\d{17}[\dX]$"
+_ID_NUMBER: Final = re.compile(r"[0-9]{17}[0-9X]")  # the same, for Python's `re` (whose \d takes any digit)
 ID_WEIGHTS: Final = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 # Check character for (weighted digit sum mod 11) = 0, 1, …, 10.
 ID_CHECK_CHARACTERS: Final = "10X98765432"
@@ -87,16 +89,24 @@ def _ascii_matrix(values: pa.Array, width: int) -> np.ndarray:
     return data[offsets[0] : offsets[-1]].reshape(-1, width)
 
 
+def valid_id_number(value: str) -> bool:
+    """Whether one ID number is well formed (17 ASCII digits, then a digit or "X") with a right check character:
+    `check_id_numbers` for a single value."""
+    return _ID_NUMBER.fullmatch(value) is not None and id_check_character(value[:17]) == value[17]
+
+
+def pseudonym(value: str, key: PseudonymKey) -> str:
+    """The keyed pseudonym of one (checked) ID number, as `pseudonymise` makes it."""
+    return hmac.digest(key.secret, value.encode("ascii"), "sha256").hex()[:PSEUDONYM_HEX_CHARS]
+
+
 def pseudonymise(ids: pd.Series, key: PseudonymKey) -> pd.Series:
     """Keyed pseudonyms of ID numbers (missing stays missing); callers check the IDs first.
 
     HMAC has no vectorised form; `hmac.digest` is OpenSSL's one-shot path (about a second per million).
     """
     present = ids.notna().to_numpy()
-    digests = [
-        hmac.digest(key.secret, value.encode("ascii"), "sha256").hex()[:PSEUDONYM_HEX_CHARS]
-        for value in ids[present].astype(str)
-    ]
+    digests = [pseudonym(value, key) for value in ids[present].astype(str)]
     out = pd.Series(pd.NA, index=ids.index, dtype="string")
     out[present] = digests
     return out

@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from features import ingestion
 from features.errors import PseudonymKeyError, SourceDataError
 from features.ingestion import ingest, load_sources
 from features.pseudonyms import (
@@ -179,3 +182,43 @@ def test_ingest_command_creates_a_key_and_says_so(tmp_path: Path, isolated_setti
     assert "person_pseudonym" in clean["members"].columns and "name" not in clean["members"].columns
     again = CliRunner().invoke(app, ["ingest", str(tmp_path / "raw"), "--out", str(tmp_path / "clean2")])
     assert again.exit_code == 0 and "Created" not in again.output
+
+
+_FIRST17 = st.text(alphabet="0123456789", min_size=17, max_size=17)
+_ID_CELLS = st.one_of(
+    st.none(),
+    _FIRST17.map(lambda first17: first17 + gb11643_check_character(first17)),  # valid
+    _FIRST17.map(lambda first17: first17 + ("1" if gb11643_check_character(first17) == "0" else "0")),  # checksum
+    st.sampled_from(["11010519491231002", "１１０１０５１９４９１２３１００２Ｘ", "11010519491231002Y"]),  # malformed
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_ID_CELLS, st.sampled_from([None, "earlier-pseudonym"])), min_size=1, max_size=6))
+def test_a_households_members_are_pseudonymised_as_the_vectorised_path_does(
+    cells: list[tuple[str | None, str | None]],
+) -> None:
+    """The cell-by-cell path for a few members (an API request) against the vectorised one, forced; with and
+    without pseudonyms from an earlier ingestion, and with invalid IDs (the vectorised path names them)."""
+    ids = [cell for cell, _ in cells]
+    members = pd.DataFrame({"member_id": [f"m{i}" for i in range(len(cells))], "id_number": ids}, dtype="string")
+    earlier = members.assign(
+        person_pseudonym=pd.array([e for _, e in cells], dtype="string"),
+        pseudonym_key_version=pd.array(["v0" if e else None for _, e in cells], dtype="string"),
+    )
+    for frame in (members, earlier):
+        outcomes = []
+        for small_rows in (ingestion._SMALL_ROWS, -1):
+            original, ingestion._SMALL_ROWS = ingestion._SMALL_ROWS, small_rows
+            try:
+                outcomes.append(ingestion._pseudonymise_members(frame.copy(), KEY))
+            except SourceDataError as error:
+                outcomes.append(error.violations)
+            finally:
+                ingestion._SMALL_ROWS = original
+        small, vectorised = outcomes
+        if isinstance(vectorised, pd.DataFrame):
+            assert isinstance(small, pd.DataFrame)
+            pd.testing.assert_frame_equal(small, vectorised, check_exact=True)
+        else:
+            assert small == vectorised
