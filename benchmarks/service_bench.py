@@ -342,6 +342,18 @@ def run_phase(server: Server, path: str, bodies: list[bytes], requests: int, cli
     )
 
 
+def http_floor_ms(server: Server, requests: int) -> float:
+    """Server CPU per `GET /health/live` from one client: what uvicorn, routing and the middleware cost a request
+    that does no work (the part of every request's budget no scoring change can remove)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    before = server.cpu_seconds()
+    for _ in range(requests):
+        connection.request("GET", "/health/live")
+        connection.getresponse().read()
+    connection.close()
+    return (server.cpu_seconds() - before) / requests * 1000
+
+
 # --- report -------------------------------------------------------------------------------------------------
 def _latency_line(label: str, phase: Phase, target: tuple[float, float]) -> str:
     p50, p99 = phase.server_p(50), phase.server_p(99)
@@ -406,6 +418,8 @@ def main(argv: list[str] | None = None) -> None:
             "request (they share the cores with the server)",
             flush=True,
         )
+        floor_ms = http_floor_ms(ours, args.requests // 4)
+        print(f"  the HTTP floor: GET /health/live costs the server {floor_ms:.2f} ms CPU per request", flush=True)
         if args.no_mlflow:
             return
         ours_rounds: list[Phase] = []
