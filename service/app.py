@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from features.pseudonyms import PseudonymKey, ensure_local_key
-from service._coalescing import Coalescer
+from service._coalescing import Coalescer, scoring_lane
 from service.db import Database, open_database
 from service.job_runner import JobRunner, job_executor
 from service.metrics import install_metrics
@@ -71,10 +71,16 @@ def create_app(
             await run_in_threadpool(app.state.holder.start)
         # The same key as `relapse ingest`: pseudonyms from the API match those of batch-ingested data.
         app.state.pseudonym_key = pseudonym_key or (await run_in_threadpool(ensure_local_key))[0]
-        # Per event loop: small profiles:score requests that arrive together are scored together.
+        # Per event loop: small scoring requests take turns in one lane; profiles:score ones waiting together are
+        # scored together.
         metrics = getattr(app.state, "metrics", None)
         on_pass = metrics.scoring_passes.observe if metrics is not None else None
-        app.state.coalescer = Coalescer(settings.coalesce_rows, on_pass=on_pass) if settings.coalesce_rows else None
+        app.state.scoring_lane = scoring_lane() if settings.coalesce_rows else None
+        app.state.coalescer = (
+            Coalescer(settings.coalesce_rows, on_pass=on_pass, lane=app.state.scoring_lane)
+            if settings.coalesce_rows
+            else None
+        )
         app.state.job_runner = None
         if settings.job_runner:
             app.state.job_runner = JobRunner(

@@ -46,9 +46,10 @@ class ServiceSettings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     # Households (or profiles) per scoring request; larger sets go through batch jobs.
     max_batch: int = 1000
-    # `profiles:score` requests that arrive while others are being scored are scored together, up to this many
-    # profiles in one pass (`service._coalescing`); 0 scores each request on its own. Assumed: 64, the size up to
-    # which rows are scored without a frame, so a batch costs a few milliseconds and never delays a request long.
+    # Scoring requests of up to this many households or profiles take turns in the worker's scoring lane (one at a
+    # time, in arrival order), and `profiles:score` ones that wait together are scored together, up to this many
+    # profiles in one pass (`service._coalescing`); 0: every request on the thread pool, on its own. Assumed: 64,
+    # the size up to which rows are scored without a frame, so a turn is short and never delays others long.
     coalesce_rows: int = Field(default=64, ge=0)
     # Request bodies above this are refused with 413 before they are parsed (1,000 documents fit easily).
     max_body_bytes: int = 64 * 2**20

@@ -1,6 +1,8 @@
 """Scoring: household documents or already-built profiles in, probabilities with reasons and measures out.
 
-The routes are `async def` and hand the whole scoring to the thread pool in one call: FastAPI runs a plain `def`
+Small requests (up to `RELAPSE_COALESCE_ROWS` households or profiles) are scored in the worker's scoring lane: one
+at a time, in arrival order (`service._coalescing`); larger ones on the thread pool. The routes are `async def` and
+hand the whole scoring to a thread in one call: FastAPI runs a plain `def`
 route, and then the validation of its return value, each in a thread-pool hand-off of its own. The answer is
 serialised here with the same pydantic serialiser FastAPI uses for `response_model` (the same bytes), without
 validating the model just built a second time.
@@ -11,6 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Final
 
+import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
@@ -54,6 +57,9 @@ async def score_households(
         context = ScoreContext(caller, serving, database, settings, request_id)
         return score_profiles(context, profiles, explain=body.explain)
 
+    lane: anyio.CapacityLimiter | None = getattr(request.app.state, "scoring_lane", None)
+    if lane is not None and len(body.households) <= settings.coalesce_rows:
+        return _answer(request, await anyio.to_thread.run_sync(score, limiter=lane), request_id)
     return _answer(request, await run_in_threadpool(score), request_id)
 
 

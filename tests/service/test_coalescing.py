@@ -16,9 +16,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from service._coalescing import Coalescer
+from service.app import create_app
 from service.db import Database, open_database
 from service.errors import DatabaseUnavailableError, InvalidFieldError, OutOfScopeError
 from service.keys import Caller
@@ -28,7 +30,8 @@ from service.scope import Scope
 from service.scoring import ScoreContext, ScoreRequest, profile_values, score_profiles, score_requests
 from service.settings import ServiceSettings
 from service.tables import AuditEntry, Role, ScoreRecord
-from tests.service.test_api_scores import _household_in, profile_row
+from tests.service.api_support import KEY, Registered, bearer, service_settings
+from tests.service.test_api_scores import _household_in, document, profile_row
 
 AS_OF = pd.Timestamp("2025-07-01").date()
 SETTINGS = ServiceSettings(database_url="sqlite://")
@@ -205,3 +208,33 @@ def test_when_the_database_is_down_every_request_of_the_batch_gets_the_error_and
 def test_max_rows_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_rows"):
         Coalescer(0)
+
+
+def test_small_household_requests_wait_for_the_scoring_lane_and_large_ones_do_not(
+    holder: ModelHolder, db: Database, registered: Registered, batch_profiles: pd.DataFrame, tmp_path: Path
+) -> None:
+    """While something holds the worker's scoring lane, a request of up to RELAPSE_COALESCE_ROWS documents waits
+    for it (and is answered once it is free); a larger request is scored on the thread pool meanwhile."""
+    settings = service_settings(tmp_path, db, coalesce_rows=1)
+    ids = [str(batch_profiles["household_id"].iloc[_household_in(batch_profiles, "990101", k)]) for k in (0, 1)]
+    docs = [document(registered, household_id) for household_id in ids]
+    app = create_app(settings, holder=holder, database=db, pseudonym_key=KEY)
+    with TestClient(app) as client:
+        headers = bearer(db, Role.MONITOR)
+        lane = app.state.scoring_lane
+        assert client.portal is not None
+        client.portal.call(lane.acquire_on_behalf_of, "test")
+        answers: dict[str, int] = {}
+
+        def post(name: str, households: list[dict[str, Any]]) -> None:
+            body = {"households": households, "as_of": "2025-07-01"}
+            answers[name] = client.post("/v1/households:score", json=body, headers=headers).status_code
+
+        small = threading.Thread(target=post, args=("small", docs[:1]))
+        small.start()
+        post("large", docs)  # two documents: more than the lane takes, so not held up
+        small.join(1.0)
+        assert answers == {"large": 200} and small.is_alive()  # still waiting for the lane
+        client.portal.call(lane.release_on_behalf_of, "test")
+        small.join(60)
+        assert answers == {"large": 200, "small": 200}
