@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--compare-coalescing",
         action="store_true",
-        help="only profiles:score under the clients, with and without requests scored together (--rounds pairs)",
+        help="both endpoints under the clients, with and without the scoring lane (--rounds pairs of fresh services)",
     )
     args = parser.parse_args(argv)
 
@@ -450,33 +450,41 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def compare_coalescing(tracking_uri: str, bodies: Bodies, args: argparse.Namespace) -> None:
-    """profiles:score under the clients, with and without scoring together the requests that arrive together
-    (`RELAPSE_COALESCE_ROWS` 0 and 64), alternating in fresh services: the same machine state for both."""
-    results: dict[int, list[Phase]] = {0: [], 64: []}
+    """Both endpoints under the clients with and without the scoring lane (`RELAPSE_COALESCE_ROWS` 64 and 0:
+    small requests one at a time per worker, profiles:score ones that wait together scored together), alternating
+    in fresh services: the same machine state for both."""
+    endpoints = {
+        "profiles:score": (bodies.profiles, args.requests),
+        "households:score": (bodies.households, args.requests // 2),
+    }
+    results: dict[tuple[str, int], list[Phase]] = {(e, rows): [] for e in endpoints for rows in (0, 64)}
     for _ in range(args.rounds):
-        for rows in results:
+        for rows in (0, 64):
             env = {"RELAPSE_COALESCE_ROWS": str(rows)}
             with tempfile.TemporaryDirectory() as tmp, our_service(tracking_uri, Path(tmp), args.workers, env) as ours:
-                path, clients = "/v1/profiles:score", args.clients
-                run_phase(ours, path, bodies.profiles, min(len(bodies.profiles), 200), clients)
-                results[rows].append(run_phase(ours, path, bodies.profiles, args.requests, clients))
-    print(f"  profiles:score + explanations, {args.rounds} alternating rounds of {args.requests} requests:")
-    for rows, phases in results.items():
-        label = "each request alone (RELAPSE_COALESCE_ROWS=0)" if rows == 0 else f"scored together, up to {rows} rows"
-        rounds = "; ".join(
-            f"{p.server_p(50):.1f} / {p.server_p(99):.1f} ms, {p.throughput:.0f} req/s, "
-            f"{p.server_cpu_s / p.requests * 1000:.2f} CPU ms/req"
-            for p in phases
+                for endpoint, (endpoint_bodies, requests) in endpoints.items():
+                    path = f"/v1/{endpoint}"
+                    run_phase(ours, path, endpoint_bodies, min(len(endpoint_bodies), 200), args.clients)
+                    results[(endpoint, rows)].append(run_phase(ours, path, endpoint_bodies, requests, args.clients))
+    for endpoint in endpoints:
+        print(f"  {endpoint}, {args.rounds} alternating rounds, server-side p50 / p99:")
+        for rows in (0, 64):
+            phases = results[(endpoint, rows)]
+            label = "thread pool (RELAPSE_COALESCE_ROWS=0)" if rows == 0 else f"scoring lane (up to {rows} rows)"
+            rounds = "; ".join(
+                f"{p.server_p(50):.1f} / {p.server_p(99):.1f} ms, {p.throughput:.0f} req/s, "
+                f"{p.server_cpu_s / p.requests * 1000:.2f} CPU ms/req"
+                for p in phases
+            )
+            print(f"    {label}: {rounds}")
+        before, after = results[(endpoint, 0)], results[(endpoint, 64)]
+        print(
+            f"    median p50 {statistics.median(p.server_p(50) for p in before):.1f} → "
+            f"{statistics.median(p.server_p(50) for p in after):.1f} ms, p99 "
+            f"{statistics.median(p.server_p(99) for p in before):.1f} → "
+            f"{statistics.median(p.server_p(99) for p in after):.1f} ms; throughput "
+            f"{statistics.median(p.throughput for p in after) / statistics.median(p.throughput for p in before):.2f}×"
         )
-        print(f"    {label}: {rounds}")
-    medians = {
-        rows: (statistics.median(p.server_p(50) for p in phases), statistics.median(p.throughput for p in phases))
-        for rows, phases in results.items()
-    }
-    print(
-        f"    median p50 {medians[0][0]:.1f} → {medians[64][0]:.1f} ms; "
-        f"throughput {medians[64][1] / medians[0][1]:.2f}× with requests scored together"
-    )
 
 
 if __name__ == "__main__":
