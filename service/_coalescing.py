@@ -55,8 +55,6 @@ class Coalescer:
         self._on_pass = on_pass  # told the number of requests of every pass (the /metrics histogram)
         self._waiting: deque[tuple[ScoreRequest, asyncio.Future[ScoreResponse]]] = deque()
         self._draining: asyncio.Task[None] | None = None
-        self.batches = 0  # batches scored so far, and the requests in them (for tests and metrics)
-        self.requests = 0
 
     async def score(self, request: ScoreRequest) -> ScoreResponse:
         """The request's answer, scored with whatever requests wait with it; its own error raised."""
@@ -78,8 +76,6 @@ class Coalescer:
                     outcomes = await anyio.to_thread.run_sync(self._scorer, requests, limiter=self._lane)
                 except Exception as error:  # the scorer hands errors back per request; this is a failure of its own
                     outcomes = [error] * len(batch)
-                self.batches += 1
-                self.requests += len(batch)
                 if self._on_pass is not None:
                     self._on_pass(len(batch))
                 for (_, future), outcome in zip(batch, outcomes, strict=True):

@@ -348,15 +348,15 @@ def score_requests(requests: Sequence[ScoreRequest]) -> list[ScoreResponse | Exc
     only combined when they hold row values (`profile_values`); a frame is scored alone.
     """
     outcomes: list[ScoreResponse | Exception | None] = [None] * len(requests)
-    groups: dict[tuple[int, bool], list[int]] = {}
+    groups: dict[tuple[object, ...], list[int]] = {}
     for k, request in enumerate(requests):
         try:
             _check_scope(request)
         except Exception as error:  # handed to that request, which raises it
             outcomes[k] = error
             continue
-        combined = isinstance(request.profiles, list) and len(requests) > 1
-        group = (id(request.context.serving), request.explain) if combined else (-1 - k, request.explain)
+        alone = isinstance(request.profiles, pd.DataFrame)
+        group = ("frame", k) if alone else (id(request.context.serving), request.explain)
         groups.setdefault(group, []).append(k)
     decided: dict[int, tuple[list[ScoreItem], Decisions]] = {}
     for members in groups.values():

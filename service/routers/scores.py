@@ -2,8 +2,8 @@
 
 Small requests (up to `RELAPSE_COALESCE_ROWS` households or profiles) are scored in the worker's scoring lane: one
 at a time, in arrival order (`service._coalescing`); larger ones on the thread pool. The routes are `async def` and
-hand the whole scoring to a thread in one call: FastAPI runs a plain `def`
-route, and then the validation of its return value, each in a thread-pool hand-off of its own. The answer is
+hand the whole scoring to a thread in one call: FastAPI runs a plain `def` route, and then the validation of its
+return value, each in a thread-pool hand-off of its own. The answer is
 serialised here with the same pydantic serialiser FastAPI uses for `response_model` (the same bytes), without
 validating the model just built a second time.
 """
@@ -75,23 +75,22 @@ async def score_profile_rows(
 ) -> Response:
     """Score already-built profiles (catalogue feature → value), for systems that compute features themselves."""
 
-    def score() -> ScoreResponse:
+    def prepare() -> ScoreRequest:
         caller.require(Permission.SCORE)
         check_batch(len(body.profiles), settings, "profiles")
         profiles = profiles_for_scoring(body.profiles, body.as_of or date.today())
-        context = ScoreContext(caller, serving, database, settings, request_id)
-        return score_profiles(context, profiles, explain=body.explain)
+        return ScoreRequest(ScoreContext(caller, serving, database, settings, request_id), profiles, body.explain)
+
+    def score() -> ScoreResponse:
+        prepared = prepare()
+        return score_profiles(prepared.context, prepared.profiles, explain=prepared.explain)
 
     coalescer: Coalescer | None = getattr(request.app.state, "coalescer", None)
     if coalescer is None or len(body.profiles) > coalescer.max_rows:
         return _answer(request, await run_in_threadpool(score), request_id)
     # A small request joins the requests scored in the worker's next pass; its rows are read here, on the
     # event loop (a fraction of a millisecond), so that its own input errors never reach the others.
-    caller.require(Permission.SCORE)
-    check_batch(len(body.profiles), settings, "profiles")
-    profiles = profiles_for_scoring(body.profiles, body.as_of or date.today())
-    context = ScoreContext(caller, serving, database, settings, request_id)
-    return _answer(request, await coalescer.score(ScoreRequest(context, profiles, body.explain)), request_id)
+    return _answer(request, await coalescer.score(prepare()), request_id)
 
 
 def _answer(request: Request, answer: ScoreResponse, request_id: str) -> Response:
