@@ -23,8 +23,8 @@ from pandas.arrays import ArrowStringArray
 
 from features import codes
 from features._arrow import as_arrow, dictionary_encode
-from features._frames import frame_of
 from features.contract import CODES_SEPARATOR, DROPPED_AT_INGESTION, PSEUDONYM_COLUMNS, Column, Table
+from features.frames import frame_of
 
 # Separators people type between health states in spreadsheets, besides the contract's "|".
 _CODES_SPLIT: Final = re.compile(r"\s*[|、，,；;]\s*")

@@ -31,8 +31,8 @@ from features._coercion import (
     small_text,
     text_values,
 )
-from features._frames import frame_of
 from features.contract import Column, Table
+from features.frames import frame_of
 
 # A date exactly as ISO 8601 writes it: the first of the date formats `_coerce_date` tries.
 _ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

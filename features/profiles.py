@@ -31,6 +31,7 @@ from features._profile_monitoring import monitoring_features
 from features._profile_shocks import shock_features
 from features.catalogue import FEATURES, META_COLUMNS, Feature
 from features.contract import HOUSEHOLD_TABLES
+from features.frames import column_block
 from features.monitoring_lines import YearProvinceTable, default_monitoring_lines
 from features.sources import Sources
 
@@ -164,7 +165,7 @@ def _assemble(
     # most of the cost of a one-household profile, and it saves a copy of the whole table in a batch.
     blocks: list[tuple[Any, np.ndarray]] = []
     for name, values in (("household_id", ids), *meta.items()):
-        blocks.append((_block(values.reset_index(drop=True)), np.array([where[name]])))
+        blocks.append((column_block(values.reset_index(drop=True)), np.array([where[name]])))
     stamp = np.full((1, n), as_of.to_datetime64()).astype("datetime64[ns]")
     blocks.append((stamp, np.array([where["as_of"]])))
     numeric: list[tuple[list[str], Columns, type[np.generic]]] = [(list(income_meta), income_meta, np.float64)]
@@ -180,14 +181,6 @@ def _assemble(
             codes = columns.pop(item.name).astype(np.int64)
             blocks.append((pd.Categorical.from_codes(codes, dtype=_category_dtype(item)), np.array([where[item.name]])))
     return create_dataframe_from_blocks(blocks, pd.RangeIndex(n), pd.Index(order))
-
-
-def _block(values: pd.Series) -> Any:
-    """An extension array as it is; numpy values as a one-row 2-D block."""
-    array = values.array
-    if isinstance(array, pd.api.extensions.ExtensionArray) and not isinstance(array, pd.arrays.NumpyExtensionArray):
-        return array
-    return np.asarray(values).reshape(1, -1)
 
 
 @cache

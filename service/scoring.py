@@ -23,6 +23,7 @@ from pandas.api.internals import create_dataframe_from_blocks
 from features.catalogue import FEATURES, META_COLUMNS
 from features.contract import HOUSEHOLD_TABLES, TABLES
 from features.errors import SourceDataError
+from features.frames import column_block
 from features.ingestion import ingest
 from features.profiles import build_profiles, feature_dtype
 from features.pseudonyms import PseudonymKey
@@ -174,7 +175,7 @@ def profiles_from_rows(rows: Sequence[dict[str, Any]], as_of: date) -> pd.DataFr
     blocks: list[tuple[Any, np.ndarray]] = []
     for position, name in enumerate(META_COLUMNS):
         values = meta[name] if name in meta else [row.get(name) for row in rows]
-        blocks.append((_block(pd.Series(values)), np.array([position])))
+        blocks.append((column_block(pd.Series(values)), np.array([position])))
     floats: list[tuple[int, np.ndarray]] = []
     counts: list[tuple[int, np.ndarray]] = []
     for position, item in enumerate(FEATURES, start=len(META_COLUMNS)):
@@ -268,13 +269,6 @@ def _feature_cells(name: str, values: list[Any]) -> list[Any]:
             return [np.int64(number) for number in numbers]  # as `astype(np.int64)`: truncated toward zero
         return list(np.array(numbers).astype(np.int64))
     return [np.float64(number) for number in numbers]
-
-
-def _block(values: pd.Series) -> Any:
-    """An extension array as it is; numpy values as a one-row 2-D block."""
-    if isinstance(values.dtype, np.dtype):
-        return values.to_numpy().reshape(1, -1)
-    return values.array
 
 
 def _as_of(value: Any, default: date, row: int) -> pd.Timestamp:

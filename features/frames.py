@@ -15,16 +15,16 @@ from pandas.api.extensions import ExtensionArray
 from pandas.api.internals import create_dataframe_from_blocks
 
 
-def _block(values: pd.Series | np.ndarray | ExtensionArray) -> Any:
-    """A column's block: an extension array, or numpy values (datetime64 too) as one 2-D row. A Series' values
-    are copied; arrays are taken as they are (the caller's own)."""
+def column_block(values: pd.Series | np.ndarray | ExtensionArray, *, copy: bool = False) -> Any:
+    """A column's block for `create_dataframe_from_blocks`: an extension array as it is, numpy values (datetime64
+    too) as one 2-D row. With `copy`, a Series' values are copied; arrays are always taken as they are."""
     if isinstance(values, np.ndarray):
         return values.reshape(1, -1)
     if isinstance(values, ExtensionArray):
         return values
     if isinstance(values.dtype, np.dtype):
-        return values.to_numpy(copy=True).reshape(1, -1)
-    return values.array.copy()
+        return values.to_numpy(copy=copy).reshape(1, -1)
+    return values.array.copy() if copy else values.array
 
 
 def frame_of(columns: Mapping[str, pd.Series | np.ndarray | ExtensionArray], index: pd.Index) -> pd.DataFrame:
@@ -33,5 +33,7 @@ def frame_of(columns: Mapping[str, pd.Series | np.ndarray | ExtensionArray], ind
     The values of Series are copied (the new frame's blocks are not tracked by copy-on-write, so sharing them
     with a caller's frame could let a write reach it): meant for small frames, where copies cost next to
     nothing. Arrays are used as they are."""
-    blocks = [(_block(values), np.array([position])) for position, values in enumerate(columns.values())]
+    blocks = [
+        (column_block(values, copy=True), np.array([position])) for position, values in enumerate(columns.values())
+    ]
     return create_dataframe_from_blocks(blocks, index, pd.Index(list(columns)))
