@@ -378,11 +378,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of our service")
     parser.add_argument("--no-mlflow", action="store_true", help="skip the comparison with `mlflow models serve`")
     parser.add_argument(
+        "--compare",
+        metavar="VARIABLE=A,B",
+        help="both endpoints under the clients in fresh services with the environment variable at A and at B, "
+        "alternating (--rounds pairs), e.g. RELAPSE_SQLITE_CHECKPOINT_S=0,1",
+    )
+    parser.add_argument(
         "--compare-coalescing",
         action="store_true",
-        help="both endpoints under the clients, with and without the scoring lane (--rounds pairs of fresh services)",
+        help="--compare RELAPSE_COALESCE_ROWS=0,64: with and without the scoring lane",
     )
     args = parser.parse_args(argv)
+    if args.compare_coalescing:
+        args.compare = "RELAPSE_COALESCE_ROWS=0,64"
 
     tracking_uri = registry(args.households, args.seed)
     bodies = request_bodies(args.households, args.seed, args.as_of, args.sampled)
@@ -392,8 +400,9 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.sampled} households as of {args.as_of}",
         flush=True,
     )
-    if args.compare_coalescing:
-        compare_coalescing(tracking_uri, bodies, args)
+    if args.compare:
+        variable, _, values = args.compare.partition("=")
+        compare(tracking_uri, bodies, args, variable, values.split(","))
         return
     with tempfile.TemporaryDirectory() as tmp, our_service(tracking_uri, Path(tmp), args.workers) as ours:
         warm = min(len(bodies.profiles), 200)
@@ -449,42 +458,40 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  load average at the end {load_average():.1f} on {os.cpu_count()} cores")
 
 
-def compare_coalescing(tracking_uri: str, bodies: Bodies, args: argparse.Namespace) -> None:
-    """Both endpoints under the clients with and without the scoring lane (`RELAPSE_COALESCE_ROWS` 64 and 0:
-    small requests one at a time per worker, profiles:score ones that wait together scored together), alternating
-    in fresh services: the same machine state for both."""
+def compare(tracking_uri: str, bodies: Bodies, args: argparse.Namespace, variable: str, values: list[str]) -> None:
+    """Both endpoints under the clients with the service's environment `variable` at each of `values`, alternating
+    in fresh services: the same machine state for each."""
     endpoints = {
         "profiles:score": (bodies.profiles, args.requests),
         "households:score": (bodies.households, args.requests // 2),
     }
-    results: dict[tuple[str, int], list[Phase]] = {(e, rows): [] for e in endpoints for rows in (0, 64)}
+    results: dict[tuple[str, str], list[Phase]] = {(e, value): [] for e in endpoints for value in values}
     for _ in range(args.rounds):
-        for rows in (0, 64):
-            env = {"RELAPSE_COALESCE_ROWS": str(rows)}
+        for value in values:
+            env = {variable: value}
             with tempfile.TemporaryDirectory() as tmp, our_service(tracking_uri, Path(tmp), args.workers, env) as ours:
                 for endpoint, (endpoint_bodies, requests) in endpoints.items():
                     path = f"/v1/{endpoint}"
                     run_phase(ours, path, endpoint_bodies, min(len(endpoint_bodies), 200), args.clients)
-                    results[(endpoint, rows)].append(run_phase(ours, path, endpoint_bodies, requests, args.clients))
+                    results[(endpoint, value)].append(run_phase(ours, path, endpoint_bodies, requests, args.clients))
     for endpoint in endpoints:
-        print(f"  {endpoint}, {args.rounds} alternating rounds, server-side p50 / p99:")
-        for rows in (0, 64):
-            phases = results[(endpoint, rows)]
-            label = "thread pool (RELAPSE_COALESCE_ROWS=0)" if rows == 0 else f"scoring lane (up to {rows} rows)"
+        print(f"  {endpoint}, {args.rounds} alternating rounds, server-side p50 / p99 / max:")
+        for value in values:
             rounds = "; ".join(
-                f"{p.server_p(50):.1f} / {p.server_p(99):.1f} ms, {p.throughput:.0f} req/s, "
+                f"{p.server_p(50):.1f} / {p.server_p(99):.1f} / {p.server_p(100):.0f} ms, {p.throughput:.0f} req/s, "
                 f"{p.server_cpu_s / p.requests * 1000:.2f} CPU ms/req"
-                for p in phases
+                for p in results[(endpoint, value)]
             )
-            print(f"    {label}: {rounds}")
-        before, after = results[(endpoint, 0)], results[(endpoint, 64)]
-        print(
-            f"    median p50 {statistics.median(p.server_p(50) for p in before):.1f} → "
-            f"{statistics.median(p.server_p(50) for p in after):.1f} ms, p99 "
-            f"{statistics.median(p.server_p(99) for p in before):.1f} → "
-            f"{statistics.median(p.server_p(99) for p in after):.1f} ms; throughput "
-            f"{statistics.median(p.throughput for p in after) / statistics.median(p.throughput for p in before):.2f}×"
-        )
+            print(f"    {variable}={value}: {rounds}")
+        medians = [
+            f"{variable}={value}: p50 {statistics.median(p.server_p(50) for p in phases):.1f}, p99 "
+            f"{statistics.median(p.server_p(99) for p in phases):.1f}, max "
+            f"{statistics.median(p.server_p(100) for p in phases):.0f} ms, "
+            f"{statistics.median(p.throughput for p in phases):.0f} req/s"
+            for value in values
+            for phases in [results[(endpoint, value)]]
+        ]
+        print(f"    medians: {'; '.join(medians)}")
 
 
 if __name__ == "__main__":
