@@ -7,12 +7,20 @@ evaluate and promote a first model. Later starts reuse what exists.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from relapse._progress import console, progress_bar
+
+if TYPE_CHECKING:  # the commands import the service lazily, so that `relapse --help` starts fast
+    from models.streaming import Progress
+    from service.db import Database
+    from service.job_runner import JobRunner
+    from service.store import JobView
+    from service.tables import JobStatus
 
 DEMO_SEED = 20_260_101
 DEMO_JOB = "demo city (relapse demo)"
@@ -96,19 +104,14 @@ def ensure_demo_scores(folder: Path, extract_date: str | None) -> None:
     from features.pseudonyms import ensure_local_key
     from service.db import open_database
     from service.job_runner import JobRunner
-    from service.keys import Caller
     from service.model_holder import ModelHolder, RegistrySource
-    from service.scope import Scope
     from service.settings import get_settings as service_settings
-    from service.store import create_job, list_jobs
     from service.tables import JobStatus
 
     settings = service_settings()
     database = open_database(settings.database_url)
     try:
-        everywhere = Scope.everything()
-        with database.session() as session:
-            done = [j for j in list_jobs(session, everywhere, statuses=[JobStatus.DONE]) if j.source == DEMO_JOB]
+        done = demo_jobs(database, [JobStatus.DONE])
         if done:
             console.print(f"[green]✓[/] demo city scored ({done[0].rows_done:,} households, job {done[0].id})")
             return
@@ -116,20 +119,75 @@ def ensure_demo_scores(folder: Path, extract_date: str | None) -> None:
             RegistrySource(settings.mlflow_uri, settings.model_name, settings.model_alias),
             settings.model_cache_dir or settings.data_dir / "model-cache",
         )
-        holder.start()
         as_of = date.fromisoformat(extract_date) if extract_date else date.today()
         options = {"folder": str(folder.resolve()), "as_of": as_of.isoformat(), "explain": True}
-        with database.session() as session:
-            job = create_job(session, everywhere, Caller.local_operator(), source=DEMO_JOB, options=options)
         runner = JobRunner(database, holder, settings, ensure_local_key()[0])
         with progress_bar(f"scoring the demo city as of {as_of}") as report:
-            status = runner.run(job.id, progress=report)
-        if status is not JobStatus.DONE:
-            console.print(f"[red]scoring the demo city ended {status.value}; see GET /v1/jobs/{job.id}[/]")
+            job_id, status = run_demo_job(runner, options, progress=report)
+        if status is JobStatus.QUEUED:
+            console.print(
+                f"[yellow]A running service holds the job runner: it scores the demo city (batch job {job_id}); "
+                "reports have data once it is done.[/]"
+            )
+        elif status is not JobStatus.DONE:
+            console.print(f"[red]scoring the demo city ended {status.value}; see GET /v1/jobs/{job_id}[/]")
             raise typer.Exit(1)
-        console.print(f"[green]✓[/] scored the demo city as of {as_of} (batch job {job.id}): reports have data")
+        else:
+            console.print(f"[green]✓[/] scored the demo city as of {as_of} (batch job {job_id}): reports have data")
     finally:
         database.dispose()
+
+
+def demo_jobs(database: Database, statuses: list[JobStatus]) -> list[JobView]:
+    """The demo city's batch jobs in these states, newest first."""
+    from service.scope import Scope
+    from service.store import MAX_JOB_LIST, list_jobs
+
+    with database.session() as session:
+        jobs = list_jobs(session, Scope.everything(), statuses=statuses, limit=MAX_JOB_LIST)
+    return [job for job in jobs if job.source == DEMO_JOB]
+
+
+def run_demo_job(
+    runner: JobRunner, options: dict[str, object], progress: Progress | None = None
+) -> tuple[uuid.UUID, JobStatus]:
+    """The demo city's batch job, run in this process under the runner lease: the one a `relapse demo` stopped
+    midway left unfinished with the same options (it resumes after its last committed chunk), else a new one;
+    unfinished ones with other options (a regenerated city, another date) are cancelled. If a running service
+    holds the lease, the job is left queued for its runner (status QUEUED): running it here too would score it
+    twice, and the service would put a job this process was running back in the queue."""
+    from service.scope import Scope
+    from service.store import update_job
+    from service.tables import JobStatus
+
+    database = runner.database
+    if not runner.lease.acquire():
+        return _demo_job(database, options, [JobStatus.QUEUED, JobStatus.RUNNING]), JobStatus.QUEUED
+    try:
+        runner.requeue_interrupted()  # with the lease held, a running job is one whose process died
+        stale = [job.id for job in demo_jobs(database, [JobStatus.QUEUED]) if job.options != options]
+        with database.session() as session:
+            for job_id in stale:
+                update_job(session, Scope.everything(), job_id, status=JobStatus.CANCELLED)
+        job_id = _demo_job(database, options, [JobStatus.QUEUED])
+        if runner.holder.current is None:
+            runner.holder.start()
+        return job_id, runner.run(job_id, progress=progress)
+    finally:
+        runner.lease.release()
+
+
+def _demo_job(database: Database, options: dict[str, object], statuses: list[JobStatus]) -> uuid.UUID:
+    """An unfinished demo job with these options, else a new one."""
+    from service.keys import Caller
+    from service.scope import Scope
+    from service.store import create_job
+
+    same = [job for job in demo_jobs(database, statuses) if job.options == options]
+    if same:
+        return same[0].id
+    with database.session() as session:
+        return create_job(session, Scope.everything(), Caller.local_operator(), source=DEMO_JOB, options=options).id
 
 
 def ensure_champion(sources: object) -> str:

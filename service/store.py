@@ -7,6 +7,7 @@ ORM rows; the API checks the caller's permission to read before calling them.
 """
 
 from service._jobs import (
+    MAX_JOB_LIST,
     TRANSITIONS,
     JobView,
     commit_chunk,
@@ -42,6 +43,7 @@ from service._summary import (
 )
 
 __all__ = [
+    "MAX_JOB_LIST",
     "TRANSITIONS",
     "Decisions",
     "Disagreement",
