@@ -379,9 +379,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-mlflow", action="store_true", help="skip the comparison with `mlflow models serve`")
     parser.add_argument(
         "--compare",
-        metavar="VARIABLE=A,B",
-        help="both endpoints under the clients in fresh services with the environment variable at A and at B, "
-        "alternating (--rounds pairs), e.g. RELAPSE_SQLITE_CHECKPOINT_S=0,1",
+        metavar="VARIABLE=A,B[,…]",
+        help="both endpoints under the clients in fresh services with the service's environment variable at each "
+        "value in turn (--rounds rounds), e.g. RELAPSE_COALESCE_ROWS=0,16,64",
     )
     parser.add_argument(
         "--compare-coalescing",
@@ -391,6 +391,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.compare_coalescing:
         args.compare = "RELAPSE_COALESCE_ROWS=0,64"
+    if args.compare:
+        variable, _, listed = args.compare.partition("=")
+        values = [value for value in listed.split(",") if value]
+        if not variable.startswith("RELAPSE_") or len(values) < 2:
+            parser.error(f"--compare {args.compare!r}: give RELAPSE_<SETTING>=A,B (two values or more)")
 
     tracking_uri = registry(args.households, args.seed)
     bodies = request_bodies(args.households, args.seed, args.as_of, args.sampled)
@@ -401,8 +406,7 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     if args.compare:
-        variable, _, values = args.compare.partition("=")
-        compare(tracking_uri, bodies, args, variable, values.split(","))
+        compare(tracking_uri, bodies, args, variable, values)
         return
     with tempfile.TemporaryDirectory() as tmp, our_service(tracking_uri, Path(tmp), args.workers) as ours:
         warm = min(len(bodies.profiles), 200)
