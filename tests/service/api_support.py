@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
 from features.ingestion import ingest
-from features.profiles import build_profiles
+from features.profiles import build_profiles, select_households
 from features.pseudonyms import PseudonymKey
 from features.simulation import CityConfig, simulate_city
-from features.sources import Sources, read_sources
+from features.sources import Sources, read_sources, write_sources
 from service.app import create_app
 from service.db import Database
 from service.keys import create_key
@@ -56,6 +56,25 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
     outcome = train_and_register(data, settings, FAST, backtest=False)
     promote(MlflowClient(tracking_uri=settings.tracking_uri), settings, outcome.version, force=True, reason="test")
     return Registered(settings.tracking_uri, city, store, data, settings)
+
+
+# The county whose households the job tests (and `relapse demo`'s) score: a key for it may score them.
+COUNTY = "990101"
+
+
+@pytest.fixture(scope="session")
+def county_folder(registered: Registered, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the source tables of the city's households in `COUNTY` (`county/`) and of the whole city
+    (`city/`)."""
+    root = tmp_path_factory.mktemp("job-root")
+    write_sources(select_households(registered.city, county_households(registered)), root / "county")
+    write_sources(registered.city, root / "city")
+    return root
+
+
+def county_households(registered: Registered) -> pd.Series:
+    households = registered.city["households"]
+    return households.loc[households["region_code"].str.startswith(COUNTY), "household_id"]
 
 
 @pytest.fixture(scope="session")

@@ -91,4 +91,11 @@ def db(migrated_url: str, tmp_path: Path) -> Iterator[Database]:
 
 # The API tests' model, holder and clients: defined once here so that every module (and each xdist worker) trains
 # the small test model once per session, not once per importing module.
-from tests.service.api_support import batch_profiles, client, holder, registered, settings  # noqa: E402, F401
+from tests.service.api_support import (  # noqa: E402, F401
+    batch_profiles,
+    client,
+    county_folder,
+    holder,
+    registered,
+    settings,
+)

@@ -24,27 +24,21 @@ from sqlalchemy import func, select
 
 from features.ingestion import ingest
 from features.profiles import build_profiles, select_households
-from features.sources import write_sources
 from models.explain import explain_households
 from service.app import create_app
 from service.db import Database, open_database
 from service.keys import create_key
 from service.model_holder import ModelHolder
 from service.tables import AuditEntry, JobChunk, Role, ScoreRecord
-from tests.service.api_support import AS_OF, KEY, Registered, bearer, service_settings
-
-REGION = "990101"
-
-
-@pytest.fixture(scope="module")
-def county_folder(registered: Registered, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The source tables of the city's households in county 990101 (a key for that county may score them)."""
-    root = tmp_path_factory.mktemp("job-root")
-    households = registered.city["households"]
-    ids = households.loc[households["region_code"].str.startswith(REGION), "household_id"]
-    write_sources(select_households(registered.city, ids), root / "county")
-    write_sources(registered.city, root / "city")
-    return root
+from tests.service.api_support import (
+    AS_OF,
+    COUNTY,
+    KEY,
+    Registered,
+    bearer,
+    county_households,
+    service_settings,
+)
 
 
 @pytest.fixture
@@ -64,21 +58,16 @@ def _wait(client: TestClient, job_id: str, headers: dict[str, str], timeout_s: f
     raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
-def _county_households(registered: Registered) -> pd.Series:
-    households = registered.city["households"]
-    return households.loc[households["region_code"].str.startswith(REGION), "household_id"]
-
-
 def test_a_folder_job_scores_every_household_once_like_the_batch_path(
     jobs_client: TestClient, db: Database, registered: Registered, holder: ModelHolder
 ) -> None:
-    headers = bearer(db, Role.MONITOR, REGION)
+    headers = bearer(db, Role.MONITOR, COUNTY)
     submitted = jobs_client.post("/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers)
     assert submitted.status_code == 202, submitted.text
     assert submitted.headers["Location"] == f"/v1/jobs/{submitted.json()['id']}"
     job = _wait(jobs_client, submitted.json()["id"], headers)
     assert job["status"] == "done", job
-    ids = _county_households(registered)
+    ids = county_households(registered)
     assert job["households_done"] == len(ids)
     assert job["done_chunks"] == job["total_chunks"] == -(-len(ids) // 150)  # one county, split in parts of 150
     assert job["progress"] == 1.0
@@ -117,7 +106,7 @@ def test_a_folder_job_scores_every_household_once_like_the_batch_path(
 def test_an_upload_job_accepts_contract_files_and_gives_csv(
     jobs_client: TestClient, db: Database, county_folder: Path, registered: Registered
 ) -> None:
-    headers = bearer(db, Role.MONITOR, REGION)
+    headers = bearer(db, Role.MONITOR, COUNTY)
     folder = county_folder / "county"
     files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in sorted(folder.glob("*.parquet"))]
     submitted = jobs_client.post("/v1/jobs", files=files, data={"as_of": AS_OF, "explain": "false"}, headers=headers)
@@ -127,13 +116,13 @@ def test_an_upload_job_accepts_contract_files_and_gives_csv(
     assert job["status"] == "done", job
     text = jobs_client.get(job["results"], params={"format": "csv"}, headers=headers).text
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
-    assert sorted(r["household_pseudonym"] for r in rows) == sorted(_county_households(registered))
+    assert sorted(r["household_pseudonym"] for r in rows) == sorted(county_households(registered))
     assert all(r["reason1_sentence_zh"] == "" for r in rows)  # explain=false: no sentences
     assert {r["risk_level"] for r in rows} <= {"high", "medium", "low"}
 
 
 def test_households_outside_the_key_scope_fail_the_job_naming_one(jobs_client: TestClient, db: Database) -> None:
-    headers = bearer(db, Role.MONITOR, REGION)
+    headers = bearer(db, Role.MONITOR, COUNTY)
     submitted = jobs_client.post("/v1/jobs", json={"path": "city", "as_of": AS_OF}, headers=headers)
     job = _wait(jobs_client, submitted.json()["id"], headers)
     assert job["status"] == "failed"
@@ -142,7 +131,7 @@ def test_households_outside_the_key_scope_fail_the_job_naming_one(jobs_client: T
 
 
 def test_bad_submissions_name_the_field(jobs_client: TestClient, db: Database) -> None:
-    headers = bearer(db, Role.MONITOR, REGION)
+    headers = bearer(db, Role.MONITOR, COUNTY)
     outside = jobs_client.post("/v1/jobs", json={"path": "../..", "as_of": AS_OF}, headers=headers)
     assert outside.status_code == 422 and outside.json()["field"] == "path"
     unknown = jobs_client.post("/v1/jobs", json={"path": "county", "colour": "red"}, headers=headers)
@@ -152,12 +141,12 @@ def test_bad_submissions_name_the_field(jobs_client: TestClient, db: Database) -
     )
     assert bad_file.status_code == 422 and bad_file.json()["field"] == "files"
     assert "people.xlsx" in bad_file.json()["detail"]
-    official = bearer(db, Role.OFFICIAL, REGION)
+    official = bearer(db, Role.OFFICIAL, COUNTY)
     assert jobs_client.post("/v1/jobs", json={"path": "county"}, headers=official).status_code == 403
 
 
 def test_jobs_of_another_region_do_not_exist_for_a_key(jobs_client: TestClient, db: Database) -> None:
-    headers = bearer(db, Role.MONITOR, REGION)
+    headers = bearer(db, Role.MONITOR, COUNTY)
     job = jobs_client.post("/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers).json()
     other = bearer(db, Role.MONITOR, "990102")
     assert jobs_client.get(f"/v1/jobs/{job['id']}", headers=other).status_code == 404
@@ -212,7 +201,7 @@ def _serve_env(registered: Registered, county_folder: Path, tmp_path: Path, **ex
 def _submit_county_job(database: Database, base: str, label: str) -> tuple[str, dict[str, str]]:
     """A monitor key for the county and the id of the county job it submitted."""
     with database.session() as session:
-        created = create_key(session, role=Role.MONITOR, region_prefix=REGION, label=label)
+        created = create_key(session, role=Role.MONITOR, region_prefix=COUNTY, label=label)
     headers = {"Authorization": f"Bearer {created.plaintext}"}
     job_id = httpx.post(f"{base}/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers).json()["id"]
     return job_id, headers
@@ -260,7 +249,7 @@ def test_a_job_killed_mid_way_resumes_without_lost_or_duplicated_rows(
         process = _serve(env, port)
         job = _poll(base, job_id, headers, _finished, timeout_s=180, pause=0.2)
         assert job["status"] == "done", job
-        ids = _county_households(registered)
+        ids = county_households(registered)
         table = pd.read_parquet(io.BytesIO(httpx.get(f"{base}{job['results']}", headers=headers).content))
         assert len(table) == len(ids) and sorted(table["household_pseudonym"]) == sorted(ids)
         with database.session() as session:
@@ -290,7 +279,7 @@ def test_two_worker_processes_serve_and_run_each_job_once(
         job_id, headers = _submit_county_job(database, base, "workers test")
         job = _poll(base, job_id, headers, _finished, timeout_s=180, pause=0.2)
         assert job["status"] == "done", job
-        ids = _county_households(registered)
+        ids = county_households(registered)
         with database.session() as session:
             chunks = session.scalar(select(func.count()).select_from(JobChunk))
             audited = session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.job_id.isnot(None)))
@@ -317,13 +306,13 @@ def test_jobs_run_on_a_dask_scheduler_with_the_same_scores(
             tmp_path, database, jobs_allowed_root=county_folder, dask_scheduler=cluster.scheduler_address
         )
         with TestClient(create_app(settings, holder=holder, database=database, pseudonym_key=KEY)) as client:
-            headers = bearer(database, Role.MONITOR, REGION)
+            headers = bearer(database, Role.MONITOR, COUNTY)
             submitted = client.post("/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers)
             job = _wait(client, submitted.json()["id"], headers, timeout_s=180)
             assert job["status"] == "done", job
             table = pd.read_parquet(io.BytesIO(client.get(job["results"], headers=headers).content))
     database.dispose()
-    ids = _county_households(registered)
+    ids = county_households(registered)
     serving = holder.current
     assert serving is not None
     own = build_profiles(ingest(select_households(registered.city, ids), KEY), AS_OF)
@@ -344,8 +333,8 @@ def test_a_key_revoked_mid_job_fails_it_before_its_next_chunk_and_keeps_the_chun
 
     settings = service_settings(tmp_path, db, jobs_allowed_root=county_folder, job_chunk_households=40)
     with db.session() as session:
-        key = create_key(session, role=Role.MONITOR, region_prefix=REGION, label="revoked mid-job").info
-        caller = Caller(key.id, Role.MONITOR, Scope(REGION))
+        key = create_key(session, role=Role.MONITOR, region_prefix=COUNTY, label="revoked mid-job").info
+        caller = Caller(key.id, Role.MONITOR, Scope(COUNTY))
         options = {"folder": str(county_folder / "county"), "as_of": AS_OF, "explain": False}
         job_id = create_job(session, caller.scope, caller, source="county", options=options).id
     results: list[int] = []

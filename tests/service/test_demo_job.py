@@ -8,28 +8,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from features.sources import write_sources
 from relapse.demo_command import demo_jobs, run_demo_job
 from service._runner_lease import RunnerLease
 from service.db import Database
 from service.job_runner import JobRunner
 from service.model_holder import ModelHolder
 from service.tables import JobChunk, JobStatus, ScoreRecord
-from tests.service.api_support import AS_OF, KEY, Registered, service_settings
+from tests.service.api_support import AS_OF, KEY, Registered, county_households, service_settings
 
 CHUNK = 60
 
 
-@pytest.fixture(scope="module")
-def demo_folder(registered: Registered, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
-    """A small demo city's source tables (the county 990101 of the test city) and its number of households."""
-    from features.profiles import select_households
-
-    households = registered.city["households"]
-    ids = households.loc[households["region_code"].str.startswith("990101"), "household_id"]
-    folder = tmp_path_factory.mktemp("demo") / "sources"
-    write_sources(select_households(registered.city, ids), folder)
-    return folder, len(ids)
+@pytest.fixture
+def demo_folder(registered: Registered, county_folder: Path) -> tuple[Path, int]:
+    """A small demo city's source tables (the test city's county) and its number of households."""
+    return county_folder / "county", len(county_households(registered))
 
 
 def _runner(db: Database, holder: ModelHolder, tmp_path: Path) -> JobRunner:
