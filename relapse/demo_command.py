@@ -162,14 +162,16 @@ def run_demo_job(
 
     database = runner.database
     if not runner.lease.acquire():
-        return _demo_job(database, options, [JobStatus.QUEUED, JobStatus.RUNNING]), JobStatus.QUEUED
+        unfinished = demo_jobs(database, [JobStatus.QUEUED, JobStatus.RUNNING])
+        return _demo_job(database, options, unfinished), JobStatus.QUEUED
     try:
         runner.requeue_interrupted()  # with the lease held, a running job is one whose process died
-        stale = [job.id for job in demo_jobs(database, [JobStatus.QUEUED]) if job.options != options]
+        queued = demo_jobs(database, [JobStatus.QUEUED])
         with database.session() as session:
-            for job_id in stale:
-                update_job(session, Scope.everything(), job_id, status=JobStatus.CANCELLED)
-        job_id = _demo_job(database, options, [JobStatus.QUEUED])
+            for stale in queued:
+                if stale.options != options:
+                    update_job(session, Scope.everything(), stale.id, status=JobStatus.CANCELLED)
+        job_id = _demo_job(database, options, queued)
         if runner.holder.current is None:
             runner.holder.start()
         return job_id, runner.run(job_id, progress=progress)
@@ -177,13 +179,13 @@ def run_demo_job(
         runner.lease.release()
 
 
-def _demo_job(database: Database, options: dict[str, object], statuses: list[JobStatus]) -> uuid.UUID:
-    """An unfinished demo job with these options, else a new one."""
+def _demo_job(database: Database, options: dict[str, object], unfinished: list[JobView]) -> uuid.UUID:
+    """The first of the unfinished demo jobs with these options, else a new one."""
     from service.keys import Caller
     from service.scope import Scope
     from service.store import create_job
 
-    same = [job for job in demo_jobs(database, statuses) if job.options == options]
+    same = [job for job in unfinished if job.options == options]
     if same:
         return same[0].id
     with database.session() as session:
