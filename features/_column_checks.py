@@ -17,7 +17,7 @@ from features._arrow import as_arrow, dictionary_encode, lookup_rows
 from features._violations import Collector, Reason
 from features.contract import CODES_SEPARATOR, TABLES, Column, Table
 
-# Codes that describe the absence of every other state; "healthy|chronic" is a contradiction (DOMAIN.md §6).
+# Codes that describe the absence of every other state; "healthy|chronic" is a contradiction (docs/domain.md §6).
 EXCLUSIVE_CODES: Final = frozenset({"healthy"})
 
 

@@ -1,6 +1,6 @@
 """What every part of the profile builder shares: the reference date, its windows and the household index.
 
-Point-in-time rule (ARCHITECTURE.md non-negotiable 1): a row is visible when its time column is strictly
+Point-in-time rule (docs/architecture.md, non-negotiable 1): a row is visible when its time column is strictly
 before `as_of`. Windows are calendar months back from `as_of`: "12 months" is [as_of − 12 months, as_of).
 """
 

@@ -1,4 +1,4 @@
-"""Income features from the yearly income and expenditure records (DOMAIN.md §3).
+"""Income features from the yearly income and expenditure records (docs/domain.md §3).
 
 The latest income year recorded before `as_of` is "last year"; the two years before it give the 3-year
 trend and volatility. Per-capita net income = (wages + business + property + transfers − production costs)
@@ -109,7 +109,7 @@ def income_features(
 
 
 def per_capita_net_income(rows: pd.DataFrame) -> np.ndarray:
-    """Per-capita net income of each income row (DOMAIN.md §3), NaN when no component is recorded."""
+    """Per-capita net income of each income row (docs/domain.md §3), NaN when no component is recorded."""
     gross = _nansum_or_nan([floats(rows[c]) for c in (*WAGES, *BUSINESS, *PROPERTY, *TRANSFERS)])
     net = np.where(np.isnan(gross), np.nan, gross - np.nan_to_num(floats(rows["production_cost_yuan"])))
     return ratio(net, floats(rows["members_count"]))

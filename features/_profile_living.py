@@ -44,7 +44,7 @@ def housing_features(ctx: Context, housing: pd.DataFrame, water: pd.DataFrame, m
         problems[at] += (floats(water[column])[rows] == 0).astype(np.int64)  # a missing answer is not a failure
     return {
         "housing_grade_level": level,
-        "housing_unsafe": np.where(np.isnan(level), np.nan, (level >= 3).astype(float)),  # DOMAIN.md §5 C/D
+        "housing_unsafe": np.where(np.isnan(level), np.nan, (level >= 3).astype(float)),  # docs/domain.md §5 C/D
         "housing_area_pc_m2": ratio(area, members.astype(float)),
         "water_problems_count": problems,
         "water_unsafe": np.where(checked, (problems > 0).astype(float), np.nan),

@@ -66,7 +66,7 @@ def member_features(
         "students_compulsory_count": count(np.isin(stage, _COMPULSORY)),
         "students_senior_count": count(np.isin(stage, _SENIOR)),
         "students_higher_count": count(np.isin(stage, _HIGHER)),
-        # DOMAIN.md §5 compulsory education: no child aged 6–15 out of school.
+        # docs/domain.md §5 compulsory education: no child aged 6–15 out of school.
         "children_out_of_school_count": count((age >= 6) & (age <= 15) & (stage == _STAGES.index("not_in_school"))),
         "uninsured_count": count(st["medical_insurance"] == 0),
         "pension_uninsured_adults_count": count((age >= 16) & (st["pension"] == 0)),
@@ -97,7 +97,7 @@ def member_features(
 def _labour_units(age: np.ndarray, skill: np.ndarray, stage: np.ndarray, st: dict[str, np.ndarray]) -> np.ndarray:
     """Each member's labour capacity in full-labourer units: 1 able, ½ weak or half labour, 0 none.
 
-    The recorded labour skill decides where there is one. Half of the members have none (DOMAIN.md §6), so
+    The recorded labour skill decides where there is one. Half of the members have none (docs/domain.md §6), so
     for them the capacity is estimated from what is recorded more often, the way a village official would:
     16–64 and not in school counts as able, 65–74 as half; a serious illness or a grade 1–2 disability takes
     all capacity, a chronic illness after 55 or a grade 3–4 disability half; under 16, 75 and over, none.

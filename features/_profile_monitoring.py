@@ -1,6 +1,6 @@
 """Registration and monitoring history: poverty registration, earlier identifications and eliminations.
 
-Leakage (DOMAIN.md §7): only identifications dated before `as_of` are read, and of those only the
+Leakage (docs/domain.md §7): only identifications dated before `as_of` are read, and of those only the
 identification date, the elimination date and — when the elimination itself is dated before `as_of` —
 the elimination way. Risk types and the monitoring category are never read: they are outcome fields.
 """

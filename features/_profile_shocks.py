@@ -1,7 +1,7 @@
 """Shocks measured against the household's means: losses relative to its income and to the monitoring line.
 
 A monitoring office does not ask "was there a hailstorm?" but "does the loss take this household's income
-below the line?" (DOMAIN.md §2, 突发严重困难户: a sharp income drop). An orchard household that loses
+below the line?" (docs/domain.md §2, 突发严重困难户: a sharp income drop). An orchard household that loses
 10,000 yuan to hail is fine; a household of four living at 1.3 × the line that loses the same is not. So the
 disaster, accident and business losses are also given per member ÷ the household's *margin above the line*:
 per-capita net income of the latest income year minus that year's monitoring line, floored at a tenth of the

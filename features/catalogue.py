@@ -1,9 +1,9 @@
-"""The feature catalogue: every profile feature declared once, as data (STYLE.md "features as data").
+"""The feature catalogue: every profile feature declared once, as data (docs/contributing.md "features as data").
 
 The profile builder must produce exactly these columns (a test checks it); `docs/features.md`, the
 feature-spec file, the model's monotone constraints and the reason texts are all generated from here.
 
-A feature's *group* maps to an official risk type of DOMAIN.md §4 where one applies (illness → 01,
+A feature's *group* maps to an official risk type of docs/domain.md §4 where one applies (illness → 01,
 disaster → the 02xx family, …) or to a non-coded group (income, housing, water, insurance, …).
 *Direction* is +1 when policy logic says a larger value never lowers the risk (more out-of-pocket medical
 cost), −1 when it never raises it (more income), 0 when no such rule is clear.
@@ -29,7 +29,7 @@ Lang = Literal["zh", "en"]
 class Group:
     zh: str
     en: str
-    risk_type: str | None  # DOMAIN.md §4 code; "02" stands for the whole 02xx disaster family
+    risk_type: str | None  # docs/domain.md §4 code; "02" stands for the whole 02xx disaster family
 
 
 GROUPS: Final[dict[str, Group]] = {
@@ -51,7 +51,7 @@ GROUPS: Final[dict[str, Group]] = {
     "context": Group("村情县情", "village and county context", None),
 }
 
-# Time windows, relative to the reference date `as_of` (ARCHITECTURE.md non-negotiable 1).
+# Time windows, relative to the reference date `as_of` (docs/architecture.md, non-negotiable 1).
 AT_AS_OF = "members alive on as_of; their latest yearly status recorded in the 24 months before as_of"
 LATEST_INCOME = "latest income year recorded before as_of (at most 5 years back)"
 INCOME_3Y = "up to 3 latest income years recorded before as_of"

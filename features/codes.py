@@ -10,7 +10,7 @@ from typing import Final
 
 Labels = dict[str, tuple[str, str]]
 
-# DOMAIN.md §4. The 02xx disaster sub-codes follow the order of the disaster kinds listed there; they are
+# docs/domain.md §4. The 02xx disaster sub-codes follow the order of the disaster kinds listed there; they are
 # this project's coding (assumed), not a published national code table.
 RISK_TYPES: Final[Labels] = {
     "01": ("因病", "illness"),
@@ -105,7 +105,7 @@ SCHOOLING_STAGES: Final[Labels] = {
     "undergraduate_plus": ("本科及以上", "undergraduate or above"),
 }
 
-# Health is a combination ("chronic|disabled"); "healthy" stands alone. DOMAIN.md §6.
+# Health is a combination ("chronic|disabled"); "healthy" stands alone. docs/domain.md §6.
 HEALTH_STATES: Final[Labels] = {
     "healthy": ("健康", "healthy"),
     "chronic": ("长期慢性病", "long-term chronic illness"),

@@ -1,10 +1,10 @@
-"""The source-data contract: the tables a deployment feeds us (DOMAIN.md §6), defined once.
+"""The source-data contract: the tables a deployment feeds us (docs/domain.md §6), defined once.
 
 Everything else reads this module: the readers coerce types with it, `validate` checks rows against it,
 `docs/data-contract.md` is rendered from it and the synthetic city writes exactly these columns.
 
 Point-in-time: every table that changes over time names its `time_column`; a profile as of D only reads
-rows whose time column is before D (ARCHITECTURE.md non-negotiable 1).
+rows whose time column is before D (docs/architecture.md, non-negotiable 1).
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ INCOME = Table(
     ),
     notes=(
         "Per-capita net income = (wages + business receipts + property + transfers − production costs) "
-        "÷ members_count (DOMAIN.md §3).",
+        "÷ members_count (docs/domain.md §3).",
     ),
 )
 
@@ -335,7 +335,7 @@ IDENTIFICATIONS = Table(
     ),
     notes=(
         "Outcome table: risk types, monitoring type and elimination are set at or after identification "
-        "and are never features for a date before them (DOMAIN.md §7).",
+        "and are never features for a date before them (docs/domain.md §7).",
     ),
 )
 

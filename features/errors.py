@@ -1,7 +1,7 @@
 """Typed errors of the `features` package.
 
 The service maps them to RFC 9457 problem+json; each carries enough to name the table, row and field
-(ARCHITECTURE.md non-negotiable 8) and never the value of a personal column.
+(docs/architecture.md, non-negotiable 8) and never the value of a personal column.
 """
 
 from __future__ import annotations

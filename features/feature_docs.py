@@ -33,7 +33,7 @@ def render_features() -> str:
         "# Feature catalogue",
         "",
         f"{len(FEATURES)} features of a household profile as of a reference date `as_of`, declared once in "
-        "`features/catalogue.py`. Groups map to the risk types of DOMAIN.md §4 where one applies. "
+        "`features/catalogue.py`. Groups map to the risk types of docs/domain.md §4 where one applies. "
         "*Direction* is the monotone constraint policy logic allows. Every feature reads only records dated "
         "before `as_of`; the window column says which. Reason templates quote the household's own value "
         "(`features.catalogue.format_reason`).",
@@ -137,7 +137,7 @@ def render_profiles() -> str:
         "- Assistance is active on `as_of` when start_date < as_of and (end_date empty or ≥ as_of).",
         "- A household is under monitoring on `as_of` when identified before it and not eliminated "
         "before it; eliminations dated on or after `as_of` are invisible. Risk types and the monitoring "
-        "category are never read (DOMAIN.md §7).",
+        "category are never read (docs/domain.md §7).",
         f"- Ratios to household income floor the income at {INCOME_FLOOR_YUAN:,.0f} yuan.",
         "- The same function builds one household (the API) and millions (batch): "
         "`features.profiles.build_profile(select_households(sources, [id]), as_of)` equals that household's "

@@ -1,6 +1,6 @@
 """Ingestion: the one way source data enters the system — read, validate, pseudonymise.
 
-After `ingest`, no table holds a national ID number or a name (ARCHITECTURE.md non-negotiable 5):
+After `ingest`, no table holds a national ID number or a name (docs/architecture.md, non-negotiable 5):
 `members.id_number` becomes `person_pseudonym` + `pseudonym_key_version`, and `name` columns are dropped
 wherever they appear. Everything downstream calls `load_sources`.
 """

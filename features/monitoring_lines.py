@@ -1,6 +1,6 @@
 """Reference tables keyed by (year, province): the monitoring line and the rural income benchmark.
 
-Both change every year and, since 2023, by province (DOMAIN.md §3), so they are data, not constants:
+Both change every year and, since 2023, by province (docs/domain.md §3), so they are data, not constants:
 a deployment overrides them with its own province's published values. Province "99" is the fictional
 province of the demo city; it has no row of its own and falls back to the national values.
 """
@@ -16,7 +16,7 @@ import pandas as pd
 
 NATIONAL: Final = "00"
 
-# DOMAIN.md §3: 2020 ≈ 6,000 (1.5 × the poverty line); 2021–2025 assumed; 2019 assumed at the 2020 line
+# docs/domain.md §3: 2020 ≈ 6,000 (1.5 × the poverty line); 2021–2025 assumed; 2019 assumed at the 2020 line
 # deflated by ≈ 3 % (the synthetic city starts in 2019).
 DEFAULT_MONITORING_LINES: Final[dict[int, float]] = {
     2019: 5_800.0,
@@ -28,7 +28,7 @@ DEFAULT_MONITORING_LINES: Final[dict[int, float]] = {
     2025: 7_300.0,
 }
 
-# DOMAIN.md §3 rigid-expenditure trigger: the province's rural per-capita disposable income of the year
+# docs/domain.md §3 rigid-expenditure trigger: the province's rural per-capita disposable income of the year
 # *before* the expenditure year, keyed by the expenditure year. Anchored on 16,550 (Yan'an, 2024 → used
 # for 2025); other years assumed at ≈ 6–7 % growth — the same assumption as the synthetic city.
 DEFAULT_RURAL_INCOME_PRIOR_YEAR: Final[dict[int, float]] = {

@@ -1,7 +1,7 @@
 """Point-in-time household profiles: one row per household as of a reference date.
 
 `build_profiles(sources, as_of)` reads only rows whose time column is strictly before `as_of`
-(ARCHITECTURE.md non-negotiable 1), computes ages at `as_of` and windows back from it, and returns exactly
+(docs/architecture.md, non-negotiable 1), computes ages at `as_of` and windows back from it, and returns exactly
 the columns of `features.catalogue` after the meta columns. The same function serves a million households
 in a batch and one household in the API (`build_profile`): there is no second code path to drift apart.
 

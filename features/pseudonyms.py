@@ -1,4 +1,4 @@
-"""National ID numbers: checksum validation and keyed pseudonyms (ARCHITECTURE.md non-negotiable 5).
+"""National ID numbers: checksum validation and keyed pseudonyms (docs/architecture.md, non-negotiable 5).
 
 ID numbers never leave ingestion in clear. Each is replaced by `person_pseudonym` = the first 32 hex
 characters (128 bits) of HMAC-SHA256(key, ID number), with `pseudonym_key_version` beside it. 128 bits keep

@@ -1,6 +1,6 @@
 """The official-rule baseline: the criteria monitoring offices apply today, as flags on a profile table.
 
-Each flag cites its source in DOMAIN.md; thresholds that are local policy or our assumption live in
+Each flag cites its source in docs/domain.md; thresholds that are local policy or our assumption live in
 `RuleConfig` so that a deployment sets its own. The rule score ranks households by the weighted number of
 flags, ties broken by the lower income-to-line ratio: the baseline every model must beat, and the flags
 shown beside a model's score.
@@ -33,23 +33,23 @@ class Rule:
 
 RULES: Final[tuple[Rule, ...]] = (
     Rule("income_below_line", "人均纯收入低于监测线", "per-capita net income below the monitoring line",
-         "DOMAIN.md §2–§3 (income inside the monitoring range)", 3),
+         "docs/domain.md §2–§3 (income inside the monitoring range)", 3),
     Rule("income_near_line", "人均纯收入接近监测线", "per-capita net income just above the monitoring line",
-         "DOMAIN.md §2 (marginal households; band width assumed)", 1),
+         "docs/domain.md §2 (marginal households; band width assumed)", 1),
     Rule("income_sharp_drop", "收入大幅下降", "sharp drop of per-capita net income",
-         "DOMAIN.md §2 (突发严重困难户: sharp income drop; threshold assumed)", 2),
+         "docs/domain.md §2 (突发严重困难户: sharp income drop; threshold assumed)", 2),
     Rule("rigid_medical_single_stay", "单次住院自付超标", "one hospital stay over the out-of-pocket limit",
-         "DOMAIN.md §3 (single stay > 6,000 / 10,000 yuan)", 2),
+         "docs/domain.md §3 (single stay > 6,000 / 10,000 yuan)", 2),
     Rule("rigid_medical_yearly", "年度医疗自付超标", "yearly out-of-pocket medical cost over the threshold",
-         "DOMAIN.md §3 (> 50 % / 100 % of the prior-year provincial rural income)", 2),
+         "docs/domain.md §3 (> 50 % / 100 % of the prior-year provincial rural income)", 2),
     Rule("child_out_of_school", "义务教育阶段儿童失学辍学", "child aged 6–15 out of school or dropped out",
-         "DOMAIN.md §5 (compulsory education)", 1),
+         "docs/domain.md §5 (compulsory education)", 1),
     Rule("uninsured_member", "有成员未参加基本医保", "member without basic medical insurance",
-         "DOMAIN.md §5 (basic medical care)", 1),
-    Rule("housing_unsafe", "住房为C/D级危房", "house rated C/D", "DOMAIN.md §5 (safe housing)", 1),
-    Rule("water_unsafe", "饮水安全未达标", "drinking water not safe", "DOMAIN.md §5 (drinking water)", 1),
+         "docs/domain.md §5 (basic medical care)", 1),
+    Rule("housing_unsafe", "住房为C/D级危房", "house rated C/D", "docs/domain.md §5 (safe housing)", 1),
+    Rule("water_unsafe", "饮水安全未达标", "drinking water not safe", "docs/domain.md §5 (drinking water)", 1),
     Rule("no_labour_household", "整户无劳动力", "whole household without labour",
-         "DOMAIN.md §4 and §6 (households without labour)", 1),
+         "docs/domain.md §4 and §6 (households without labour)", 1),
 )  # fmt: skip
 
 RULE_NAMES: Final = tuple(r.name for r in RULES)
@@ -57,14 +57,14 @@ RULE_NAMES: Final = tuple(r.name for r in RULES)
 
 @dataclass(frozen=True)
 class RuleConfig:
-    """Thresholds of the rules. Defaults: DOMAIN.md §3 where it gives a figure, `assumed` otherwise."""
+    """Thresholds of the rules. Defaults: docs/domain.md §3 where it gives a figure, `assumed` otherwise."""
 
-    income_line_multiple: float = 1.0  # income inside the range: below k × line (DOMAIN.md §2)
+    income_line_multiple: float = 1.0  # income inside the range: below k × line (docs/domain.md §2)
     near_line_multiple: float = 1.5  # assumed: the band just above the range watched as "marginal"
     sharp_drop: float = 0.5  # assumed: a fall of at least 50 % on the year before
-    single_stay_oop_protected_yuan: float = 6_000.0  # DOMAIN.md §3: monitored or poverty-alleviated people
-    single_stay_oop_other_yuan: float = 10_000.0  # DOMAIN.md §3: others
-    yearly_oop_share_alleviated: float = 0.5  # DOMAIN.md §3: of the prior-year rural income
+    single_stay_oop_protected_yuan: float = 6_000.0  # docs/domain.md §3: monitored or poverty-alleviated people
+    single_stay_oop_other_yuan: float = 10_000.0  # docs/domain.md §3: others
+    yearly_oop_share_alleviated: float = 0.5  # docs/domain.md §3: of the prior-year rural income
     yearly_oop_share_other: float = 1.0
     rural_incomes: YearProvinceTable = field(default_factory=default_rural_incomes)
     weights: Mapping[str, int] = field(default_factory=lambda: {r.name: r.weight for r in RULES})

@@ -22,7 +22,7 @@ Probability points
     Points are probabilities (0.034 = 3.4 percentage points).
 
 Aggregation
-    A feature's *reason key* is its catalogue group's official risk-type code (DOMAIN.md §4; "02" stands for the
+    A feature's *reason key* is its catalogue group's official risk-type code (docs/domain.md §4; "02" stands for the
     whole 02xx disaster family) or, for groups without a code, the group itself (income, housing, water,
     insurance, household composition, …). A reason's points are the sum of its features' points. The top
     reasons are the keys with positive points, largest first, ties broken by key; each quotes the household's own

@@ -1,6 +1,6 @@
 """RiskModel: the deployable model — what training fits, MLflow stores and the service loads.
 
-A RiskModel is a folder of plain files, never a pickle (ARCHITECTURE.md non-negotiable 7):
+A RiskModel is a folder of plain files, never a pickle (docs/architecture.md, non-negotiable 7):
 
     booster.txt       the LightGBM booster in its own text format
     calibrator.json   the map from raw margin to calibrated probability (models.calibration)

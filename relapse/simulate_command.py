@@ -23,7 +23,7 @@ def simulate(
     households: Annotated[int, typer.Option(min=100, help="Number of households.")] = 50_000,
     years: Annotated[str, typer.Option(help="Simulated years, FIRST-LAST (2019–2025 have lines).")] = "2019-2025",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same city.")] = 20_260_101,
-    check: Annotated[bool, typer.Option(help="Print the calibration bands of DOMAIN.md §9.")] = False,
+    check: Annotated[bool, typer.Option(help="Print the calibration bands of docs/domain.md §9.")] = False,
 ) -> None:
     """Generate a fictional prefecture-level city (region codes 99…) with all source tables."""
     from features.simulation import CityConfig, simulate_city
@@ -47,7 +47,7 @@ def _print_calibration(out: Path) -> None:
     from features.simulation.calibration import compare, measure
     from features.sources import read_sources
 
-    table = Table("quantity", "measured", "band", "inside", title="Calibration (DOMAIN.md §9)")
+    table = Table("quantity", "measured", "band", "inside", title="Calibration (docs/domain.md §9)")
     for row in compare(measure(read_sources(out))).itertuples():
         table.add_row(
             str(row.quantity),

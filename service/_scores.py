@@ -27,7 +27,7 @@ from service.tables import AuditEntry, HouseholdRun, LatestScore, RiskLevel, Sco
 
 # Pseudonyms are HMAC digests or source-system household ids: short, plain ASCII.
 PSEUDONYM_PATTERN: Final = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.:-]{0,63}")
-# GB 11643 national ID numbers must never be stored in clear (ARCHITECTURE.md non-negotiable 5).
+# GB 11643 national ID numbers must never be stored in clear (docs/architecture.md, non-negotiable 5).
 ID_NUMBER_PATTERN: Final = re.compile(r"\d{17}[\dXx]")
 TOKEN_PATTERN: Final = re.compile(r"[!-~]+")  # printable ASCII without spaces: versions, hashes, request ids
 MAX_HISTORY: Final = 1000
@@ -183,7 +183,7 @@ def record_scores(
 ) -> int:
     """Store the scores and their audit entries in the session's transaction; the number of rows written.
 
-    Scores and audit entries are written together or not at all (ARCHITECTURE.md non-negotiable 4): the caller
+    Scores and audit entries are written together or not at all (docs/architecture.md, non-negotiable 4): the caller
     commits both with `session_scope` (or `Database.transaction`, a Core connection in one transaction), and if
     the database fails, neither exists. Rows outside `scope`, or a
     `scope` outside the caller's, are refused with `OutOfScopeError`; bad values with `InvalidFieldError`.

@@ -1,6 +1,6 @@
 """Typed errors of the `service` package.
 
-The API maps them to RFC 9457 problem+json (ARCHITECTURE.md non-negotiable 8): `field` and `row` name what was
+The API maps them to RFC 9457 problem+json (docs/architecture.md, non-negotiable 8): `field` and `row` name what was
 wrong. Messages never quote a personal value, and errors about data outside the caller's region never depend on
 whether such data exists (non-negotiable 6).
 """

@@ -1,7 +1,7 @@
 """RFC 9457 problem details (`application/problem+json`) for every error the API answers with.
 
 Each problem names what was wrong: `field` and, in a list body, `row` (the 0-based index in the list), so a
-caller can fix the exact cell (ARCHITECTURE.md non-negotiable 8). Details never quote a submitted value (it may be
+caller can fix the exact cell (docs/architecture.md, non-negotiable 8). Details never quote a submitted value (it may be
 personal) and errors about another region never depend on whether its data exists (non-negotiable 6).
 """
 

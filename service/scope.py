@@ -1,4 +1,4 @@
-"""Region scoping (ARCHITECTURE.md non-negotiable 6): a key for one county never sees another county's households.
+"""Region scoping (docs/architecture.md, non-negotiable 6): a key for one county never sees another county's households.
 
 A `Scope` is an administrative-code prefix. Every read and write in `service.store` takes one and filters in SQL
 with `region_code LIKE '<prefix>%'`, so rows outside it are never loaded, counted or revealed. Prefixes are whole

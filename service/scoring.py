@@ -1,7 +1,7 @@
 """Scoring requests: documents → sources → `ingest` → `build_profiles` → probabilities → explanations → audit.
 
 Profiles are built by `features.profiles.build_profiles`, the function batch scoring and training use
-(ARCHITECTURE.md non-negotiable 2). Every decision is stored with its audit entry in one transaction before the
+(docs/architecture.md, non-negotiable 2). Every decision is stored with its audit entry in one transaction before the
 response exists (non-negotiable 4): when the database fails, the caller gets 503 and no score.
 """
 

@@ -53,7 +53,7 @@ class ServiceSettings(BaseSettings):
     coalesce_rows: int = Field(default=64, ge=0)
     # Request bodies above this are refused with 413 before they are parsed (1,000 documents fit easily).
     max_body_bytes: int = 64 * 2**20
-    # Risk levels from the calibrated probability. Assumed: neither the policy nor DOMAIN.md fixes figures; at a
+    # Risk levels from the calibrated probability. Assumed: neither the policy nor docs/domain.md fixes figures; at a
     # base rate of about 2 %, 10 % is five times the average risk and 3 % one and a half times.
     high_threshold: float = 0.10
     medium_threshold: float = 0.03

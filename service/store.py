@@ -1,6 +1,6 @@
 """The service's data layer: what the API and the batch jobs read and write.
 
-Every function takes a `Scope` and filters by it in SQL (ARCHITECTURE.md non-negotiable 6), and works inside the
+Every function takes a `Scope` and filters by it in SQL (docs/architecture.md, non-negotiable 6), and works inside the
 caller's transaction (`service.db.session_scope`): nothing here commits. Writes take the verified `Caller` too,
 check its permission and write an audit entry with every stored score. Reads return plain frozen values, never
 ORM rows; the API checks the caller's permission to read before calling them.

@@ -3,7 +3,7 @@
 Schema changes go through Alembic (`service/migrations/versions/`); `tests/service/test_migrations.py` checks
 that the migrations produce exactly these tables on SQLite and PostgreSQL.
 
-Privacy (ARCHITECTURE.md non-negotiable 5): households appear only by pseudonym, keys only by salted hash.
+Privacy (docs/architecture.md, non-negotiable 5): households appear only by pseudonym, keys only by salted hash.
 Timestamps are stored in UTC and read back timezone-aware on every backend.
 """
 

@@ -1,1 +1,1 @@
-"""Training: labelled snapshots, splits, fitting, evaluation and the model registry (ARCHITECTURE.md)."""
+"""Training: labelled snapshots, splits, fitting, evaluation and the model registry (docs/architecture.md)."""

@@ -1,4 +1,4 @@
-"""Labelled snapshots: profiles as of several reference dates, each with what happened next (DOMAIN.md §7).
+"""Labelled snapshots: profiles as of several reference dates, each with what happened next (docs/domain.md §7).
 
 Default label "identified_12m": the household is newly identified as a monitoring object within 12 months
 after `as_of` — rows of households already under monitoring on `as_of` are left out, since they cannot be

@@ -1,4 +1,4 @@
-"""The synthetic city: a fictional prefecture-level city modelled on DOMAIN.md §8 (docs/simulation.md)."""
+"""The synthetic city: a fictional prefecture-level city modelled on docs/domain.md §8 (docs/simulation.md)."""
 
 from features.simulation.city import TRUTH_DIR, TRUTH_FILE, simulate_city
 from features.simulation.config import CityConfig

@@ -1,4 +1,4 @@
-"""Measure a generated city against the calibration bands of DOMAIN.md §9.
+"""Measure a generated city against the calibration bands of docs/domain.md §9.
 
 Used by the calibration test and by `relapse simulate --check`; also handy in the exploration notebook.
 """
@@ -20,7 +20,7 @@ class Band:
     basis: str
 
 
-# DOMAIN.md §9; identification rates are measured over the years after the first (the first year of the
+# docs/domain.md §9; identification rates are measured over the years after the first (the first year of the
 # simulation is a burn-in in which the monitoring process finds the standing stock of households in need).
 BANDS: tuple[Band, ...] = (
     Band("members_per_household", 2.6, 3.3, "census household sizes"),

@@ -1,6 +1,6 @@
-"""Parameters of the synthetic city. Every figure names its basis: DOMAIN.md or `assumed`.
+"""Parameters of the synthetic city. Every figure names its basis: docs/domain.md or `assumed`.
 
-The defaults are calibrated so that a 50,000-household city lands inside the bands of DOMAIN.md §9
+The defaults are calibrated so that a 50,000-household city lands inside the bands of docs/domain.md §9
 (checked by tests/features/test_simulation.py). Change them only with that test green.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from features.monitoring_lines import DEFAULT_MONITORING_LINES, DEFAULT_RURAL_INCOME_PRIOR_YEAR
 
 # The demo city is in the fictional province 99, which uses the national reference tables of
-# features.monitoring_lines (DOMAIN.md §3; 2019 and 2021–2025 assumed there).
+# features.monitoring_lines (docs/domain.md §3; 2019 and 2021–2025 assumed there).
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class CityConfig:
     households: int = 50_000
     first_year: int = 2019
     last_year: int = 2025
-    counties: int = 13  # DOMAIN.md §8: 13 county-level units
+    counties: int = 13  # docs/domain.md §8: 13 county-level units
     households_per_village: int = 300  # assumed
     villages_per_township: int = 14  # assumed
 
@@ -34,20 +34,20 @@ class CityConfig:
 
     monitoring_lines: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_MONITORING_LINES))
     rural_income_prior_year: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_RURAL_INCOME_PRIOR_YEAR))
-    # DOMAIN.md §3 rigid-expenditure triggers (configurable local rules).
+    # docs/domain.md §3 rigid-expenditure triggers (configurable local rules).
     single_stay_oop_poverty_alleviated_yuan: float = 6_000.0
     single_stay_oop_other_yuan: float = 10_000.0
     yearly_oop_share_poverty_alleviated: float = 0.5
     yearly_oop_share_other: float = 1.0
 
     wage_growth: float = 0.05  # assumed yearly nominal growth of wages and prices
-    # Missing member fields in the recorded data (DOMAIN.md §6 public extract: 21 % / 53 % / 99 %;
+    # Missing member fields in the recorded data (docs/domain.md §6 public extract: 21 % / 53 % / 99 %;
     # the bands ask ≈ 20 % / ≈ 50 % / ≥ 50 %; education here 60 %, assumed, so it still carries signal).
     missing_health: float = 0.20
     missing_labour_skill: float = 0.50
     missing_education: float = 0.60
 
-    # Discovery of households in difficulty (three channels, DOMAIN.md §1) — assumed.
+    # Discovery of households in difficulty (three channels, docs/domain.md §1) — assumed.
     discovery_probability: float = 0.75
     mean_discovery_delay_days: float = 75.0
     spurious_identification_rate: float = 0.001

@@ -2,14 +2,14 @@
 
 A household becomes a *case* when, as the verification sees it (income measured with error), its
 per-capita income after rigid expenditure falls under the year's monitoring line, when a rigid-expenditure
-trigger of DOMAIN.md §3 fires while its capacity to cope is low, or when its income halves. A case is
+trigger of docs/domain.md §3 fires while its capacity to cope is low, or when its income halves. A case is
 *discovered* through one of the three channels with a probability below one and a delay; a few households
 are identified without a case (verification is imperfect both ways). Risk types are the causes ranked by the
 money they cost the household this year — the ground truth the explanations are checked against.
 
 Risk elimination is reviewed once a year: a household is eliminated when its tentative date has come and
 its income, as measured, is back above the line with a margin; households without labour only through
-assistance (DOMAIN.md §4), and never without a safety-net transfer.
+assistance (docs/domain.md §4), and never without a safety-net transfer.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def identify(
         outcome.max_stay_oop
         > np.where(pa_, config.single_stay_oop_poverty_alleviated_yuan, config.single_stay_oop_other_yuan)
     )
-    # "Income in the monitoring range *and* at risk" (DOMAIN.md §2): a costed risk, weak labour or a
+    # "Income in the monitoring range *and* at risk" (docs/domain.md §2): a costed risk, weak labour or a
     # safety-net transfer must go with the low income.
     other_causes = [c for c in range(len(CAUSES)) if c != LACK_LABOUR]
     costed = outcome.impact[:, other_causes].sum(axis=1)

@@ -21,7 +21,7 @@ from features.simulation.records import EventLog, SpellLog
 
 PLACES = ("in_county", "in_province", "out_province")
 
-# Cause columns of YearOutcome.impact, in risk-type order (DOMAIN.md §4).
+# Cause columns of YearOutcome.impact, in risk-type order (docs/domain.md §4).
 CAUSES = ("01", "02", "03", "04", "05", "06", "07", "09")
 ILLNESS, DISASTER, DISABILITY, LACK_LABOUR, ACCIDENT, INDUSTRY, EMPLOYMENT, EDUCATION = range(8)
 
@@ -222,7 +222,7 @@ def simulate_year(
     serious_stay = stay_member[s_serious]
     note_shock(hh[serious_stay], stay_date[s_serious])
 
-    # Medical assistance (DOMAIN.md §4) for protected households with a large bill; insurers' anti-poverty
+    # Medical assistance (docs/domain.md §4) for protected households with a large bill; insurers' anti-poverty
     # insurance pays part of the rest. Both dampen the shock.
     med_assist = np.where(protected & (oop_hh > 5_000), 0.4 * (oop_hh - 5_000), 0.0)
     first_stay = np.full(n, np.datetime64("NaT"), "datetime64[D]")
@@ -432,7 +432,7 @@ def simulate_year(
     )
     impact[:, EDUCATION] += np.maximum(education_cost - edu_aid - 10_000, 0)
 
-    # Temporary assistance after a shock, for protected households (DOMAIN.md §4).
+    # Temporary assistance after a shock, for protected households (docs/domain.md §4).
     shocked = disaster_loss + fail_loss + _per_household(n, hh, serious_loss) > 5_000
     temp = protected & shocked & (rng.random(n) < 0.35)
     temp_amount = np.where(temp, rng.uniform(1_000, 5_000, n), 0)

@@ -1,7 +1,7 @@
 """Report contexts from the service's own state: the caller's scope, the database and the serving model.
 
 Used by the `/reports` pages and by `relapse report`; permissions and region scope are checked here, so both
-paths apply the same rules (ARCHITECTURE.md non-negotiable 6).
+paths apply the same rules (docs/architecture.md, non-negotiable 6).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def test_each_entry_is_complete(item) -> None:  # type: ignore[no-untyped-def]
     assert item.window and item.zh and item.en and item.reason_zh and item.reason_en
     assert (item.kind == "category") == bool(item.categories)
     if item.unit == "yuan":
-        assert item.name.endswith("_yuan"), "money is named with _yuan (STYLE.md)"
+        assert item.name.endswith("_yuan"), "money is named with _yuan (docs/contributing.md)"
     # Reasons quote the household's own value wherever there is a value to quote.
     if item.kind in ("number", "count"):
         assert "{value" in item.reason_zh and "{value" in item.reason_en, item.name
@@ -70,7 +70,7 @@ def test_reasons_quote_values_with_units() -> None:
 
 
 def test_policy_directions() -> None:
-    """More out-of-pocket cost never lowers risk; more income never raises it (DOMAIN.md §2–§3)."""
+    """More out-of-pocket cost never lowers risk; more income never raises it (docs/domain.md §2–§3)."""
     assert feature("hospital_oop_12m_yuan").direction == 1
     assert feature("income_pc_yuan").direction == -1
     assert feature("housing_unsafe").direction == 1

@@ -205,7 +205,7 @@ def test_flags_read_as_display_texts() -> None:
 
 def test_every_rule_cites_domain_and_has_a_weight() -> None:
     for rule in RULES:
-        assert rule.source.startswith("DOMAIN.md §"), rule.name
+        assert rule.source.startswith("docs/domain.md §"), rule.name
         assert rule.weight >= 1
 
 

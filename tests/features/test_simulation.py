@@ -1,4 +1,4 @@
-"""The synthetic city: determinism, contract conformity, calibration to DOMAIN.md §9, ground truth."""
+"""The synthetic city: determinism, contract conformity, calibration to docs/domain.md §9, ground truth."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def test_calibration_bands_on_a_50000_household_city(tmp_path: Path) -> None:
     bands = compare(measure(sources))
     outside = bands[~bands["inside"]]
     assert outside.empty, outside.to_string()
-    # Incomes of poverty-alleviated households rise year by year (DOMAIN.md §9).
+    # Incomes of poverty-alleviated households rise year by year (docs/domain.md §9).
     income = sources["income"]
     receipts = [
         c

@@ -1,4 +1,4 @@
-"""Measures: the table is consistent data, proposals follow DOMAIN.md §4, the docs are generated from it."""
+"""Measures: the table is consistent data, proposals follow docs/domain.md §4, the docs are generated from it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Labelled snapshots: hand-computed labels, the censoring guard, and the leakage test (DOMAIN.md §7)."""
+"""Labelled snapshots: hand-computed labels, the censoring guard, and the leakage test (docs/domain.md §7)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def test_snapshots_on_the_city_have_plausible_base_rates() -> None:
     snapshots = build_snapshots(sources, ["2022-01-01", "2023-01-01", "2024-01-01"])
     assert snapshots.groupby("as_of").size().between(1_800, 2_000).all()
     assert (snapshots["under_monitoring"] == 0).all()
-    assert 0.005 < snapshots["label"].mean() < 0.06  # DOMAIN.md §8: a few percent a year
+    assert 0.005 < snapshots["label"].mean() < 0.06  # docs/domain.md §8: a few percent a year
 
 
 def _scramble_outcomes(sources: Sources, as_of: pd.Timestamp) -> Sources:
