@@ -15,7 +15,8 @@ from features.simulation.identity import id_numbers
 from features.simulation.monitoring import MonitoringLog, finish, identify, review_eliminations
 from features.simulation.population import RELATION_CODES, Population, build_population
 from features.simulation.records import EventLog, SpellLog, _take, make_ids
-from features.simulation.year import State, YearOutcome, initial_state, simulate_year
+from features.simulation.state import State, YearOutcome, initial_state
+from features.simulation.year import simulate_year
 from features.sources import SourceWriter
 
 TRUTH_DIR = "_truth"

@@ -24,7 +24,7 @@ from features.codes import DISASTER_RISK_TYPE
 from features.simulation.config import CityConfig
 from features.simulation.population import Population
 from features.simulation.records import _take, make_ids
-from features.simulation.year import CAUSES, LACK_LABOUR, State, YearOutcome
+from features.simulation.state import CAUSES, LACK_LABOUR, State, YearOutcome
 
 _NAT = np.datetime64("NaT")
 

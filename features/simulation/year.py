@@ -9,109 +9,41 @@ looks at the outcome. Every amount is in yuan of the year.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
-import pandas as pd
 
+from features.simulation.assistance import assistance_for_next_year
 from features.simulation.config import CityConfig
+from features.simulation.context import dates as _dates
+from features.simulation.context import in_year as _in_year
+from features.simulation.context import per_household as _per_household
 from features.simulation.geography import Geography
-from features.simulation.population import ELDER_ALONE, Population
+from features.simulation.population import Population
 from features.simulation.records import EventLog, SpellLog
-
-PLACES = ("in_county", "in_province", "out_province")
-
-# Cause columns of YearOutcome.impact, in risk-type order (docs/domain.md §4).
-CAUSES = ("01", "02", "03", "04", "05", "06", "07", "09")
-ILLNESS, DISASTER, DISABILITY, LACK_LABOUR, ACCIDENT, INDUSTRY, EMPLOYMENT, EDUCATION = range(8)
+from features.simulation.schooling import (
+    HIGHER_VOCATIONAL,
+    NOT_IN_SCHOOL,
+    SECONDARY_VOCATIONAL,
+    SENIOR,
+    UNDERGRADUATE,
+)
+from features.simulation.schooling import schooling as _schooling
+from features.simulation.state import (
+    ACCIDENT,
+    CAUSES,
+    DISABILITY,
+    DISASTER,
+    EDUCATION,
+    EMPLOYMENT,
+    ILLNESS,
+    INDUSTRY,
+    LACK_LABOUR,
+    State,
+    YearOutcome,
+)
+from features.simulation.status import member_status as _member_status
 
 # Yearly probability that a migrant worker loses work for months (2020 and 2022: pandemic years) — assumed.
 _JOB_LOSS = {2019: 0.04, 2020: 0.16, 2021: 0.06, 2022: 0.11, 2023: 0.06, 2024: 0.05, 2025: 0.05}
-
-
-@dataclass
-class State:
-    """What carries from one year to the next."""
-
-    m_alive: np.ndarray
-    m_serious: np.ndarray
-    m_dropped_out: np.ndarray
-    m_uniform: np.ndarray  # a member's fixed draw: persistence of migrant work and schooling choices
-    m_wage_factor: np.ndarray
-    m_local_months: np.ndarray  # a member's usual months of local work (when able)
-    m_place: np.ndarray
-    hh_dibao_monthly: np.ndarray  # 0 when not on dibao
-    hh_dibao_start: np.ndarray
-    hh_tekun: np.ndarray
-    hh_welfare_post: np.ndarray  # member index holding a public-welfare post, -1 when none
-    hh_housing: np.ndarray  # 0..3 = A..D
-    hh_water_ok: np.ndarray
-    hh_monitored: np.ndarray
-    hh_prev_income_pc: np.ndarray
-    hh_dissolved: np.ndarray
-    disability_spell_start: np.ndarray  # per member, NaT when none
-
-
-@dataclass
-class YearOutcome:
-    year: int
-    income: dict[str, np.ndarray]  # income-table columns per household
-    members_count: np.ndarray
-    income_pc: np.ndarray  # per-capita net income
-    oop: np.ndarray  # compliant out-of-pocket medical spending after assistance
-    max_stay_oop: np.ndarray
-    education_cost: np.ndarray
-    labour_weight: np.ndarray
-    impact: np.ndarray  # (households, len(CAUSES)) yuan lost or spent by cause
-    shock_date: np.ndarray  # first shock date of the year per household (NaT when none)
-    disaster_kind: np.ndarray  # dominant disaster kind per household ("" when none)
-    status: dict[str, object] = field(default_factory=dict)  # member_status columns (alive members)
-    housing_checks: dict[str, np.ndarray] = field(default_factory=dict)
-    water_checks: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def initial_state(pop: Population, rng: np.random.Generator, start: np.datetime64) -> State:
-    n, m = pop.n_households, pop.n_members
-    pa = pop.hh_poverty_alleviated
-    housing = rng.choice(4, n, p=[0.55, 0.41, 0.03, 0.01])
-    housing = np.where(pa & (rng.random(n) < 0.03), 2, housing)
-    grade = pop.m_disability_grade
-    start_days = rng.integers(200, 3000, m).astype("timedelta64[D]")
-    return State(
-        m_alive=np.ones(m, bool),
-        m_serious=np.zeros(m, bool),
-        m_dropped_out=np.zeros(m, bool),
-        m_uniform=rng.random(m),
-        m_wage_factor=rng.lognormal(0, 0.2, m),
-        m_local_months=rng.normal(5, 2, m),
-        m_place=rng.choice(len(PLACES), m, p=[0.2, 0.35, 0.45]),
-        hh_dibao_monthly=np.zeros(n),
-        hh_dibao_start=np.full(n, np.datetime64("NaT"), "datetime64[D]"),
-        hh_tekun=np.zeros(n, bool),
-        hh_welfare_post=np.full(n, -1),
-        hh_housing=housing,
-        hh_water_ok=rng.random(n) > 0.025,
-        hh_monitored=np.zeros(n, bool),
-        hh_prev_income_pc=np.full(n, np.nan),
-        hh_dissolved=np.zeros(n, bool),
-        disability_spell_start=np.where(
-            (grade > 0) & (grade <= 2), np.maximum(start - start_days, pop.m_birth + 60), np.datetime64("NaT")
-        ).astype("datetime64[D]"),
-    )
-
-
-def _dates(rng: np.random.Generator, year: int, n: int, first_day: int = 0, last_day: int = 364) -> np.ndarray:
-    return np.datetime64(f"{year}-01-01", "D") + rng.integers(first_day, last_day + 1, n).astype("timedelta64[D]")
-
-
-def _in_year(dates: np.ndarray, year: int) -> np.ndarray:
-    """Follow-up payments are booked in the year of the shock (the books close on 31 December)."""
-    return np.minimum(dates, np.datetime64(f"{year}-12-31"))
-
-
-def _per_household(n: int, index: np.ndarray, values: np.ndarray | float) -> np.ndarray:
-    weights = np.broadcast_to(np.asarray(values, dtype=float), index.shape)
-    return np.bincount(index, weights=weights, minlength=n)
 
 
 def simulate_year(
@@ -496,7 +428,7 @@ def simulate_year(
     outcome.status = _member_status(
         year, pop, state, rng, age, student, serious, weight, migrant, months, member_post_months
     )
-    _assistance_for_next_year(year, pop, state, outcome, config, rng, spells)
+    assistance_for_next_year(year, pop, state, outcome, config, rng, spells)
     return outcome
 
 
@@ -527,166 +459,3 @@ def _record_disaster(
     disaster_kind[hit[bigger]] = kind
     disaster_kind_loss[hit[bigger]] = losses[hit[bigger]]
     np.fmin.at(shock_date, hit, dates)
-
-
-# Schooling stages by integer code (the order of features.codes.SCHOOLING_STAGES).
-STAGES = (
-    "not_in_school",
-    "preschool",
-    "primary",
-    "junior",
-    "senior",
-    "secondary_vocational",
-    "higher_vocational",
-    "undergraduate_plus",
-)
-NOT_IN_SCHOOL, PRESCHOOL, PRIMARY, JUNIOR, SENIOR, SECONDARY_VOCATIONAL, HIGHER_VOCATIONAL, UNDERGRADUATE = range(8)
-# Health combinations by code serious*4 + chronic*2 + disabled (contract order: serious|chronic|disabled).
-_HEALTH = (
-    "healthy",
-    "disabled",
-    "chronic",
-    "chronic|disabled",
-    "serious",
-    "serious|disabled",
-    "serious|chronic",
-    "serious|chronic|disabled",
-)
-_SKILLS = ("skilled", "ordinary", "weak", "lost", "none")
-
-
-def _schooling(
-    age: np.ndarray,
-    state: State,
-    pop: Population,
-    rng: np.random.Generator,
-    year: int,
-    events: EventLog,
-    protected_m: np.ndarray,
-) -> np.ndarray:
-    """Each member's schooling stage code this year; records dropouts as events."""
-    u = state.m_uniform
-    upper = np.where(u < 0.55, SENIOR, np.where(u < 0.85, SECONDARY_VOCATIONAL, NOT_IN_SCHOOL))
-    higher = np.where(u < 0.3, UNDERGRADUATE, np.where(u < 0.55, HIGHER_VOCATIONAL, NOT_IN_SCHOOL))
-    stage = np.select(
-        [age < 3, age < 6, age < 12, age < 15, age < 18, age < 22],
-        [NOT_IN_SCHOOL, PRESCHOOL, PRIMARY, JUNIOR, upper, higher],
-        NOT_IN_SCHOOL,
-    )
-    at_risk = state.m_alive & ~state.m_dropped_out & (age >= 12) & (age < 17) & (stage != NOT_IN_SCHOOL)
-    drop = at_risk & (rng.random(len(age)) < np.where(protected_m, 0.006, 0.003))
-    idx = np.flatnonzero(drop)
-    events.add("school_dropout", "education", pop.m_household[idx], _dates(rng, year, len(idx), 240, 300), idx)
-    state.m_dropped_out |= drop
-    stage[state.m_dropped_out] = NOT_IN_SCHOOL
-    return stage
-
-
-def _categorical(codes: np.ndarray, labels: tuple[str, ...], missing: np.ndarray | None = None) -> pd.Categorical:
-    codes = codes.astype(np.int8)
-    if missing is not None:
-        codes = np.where(missing, -1, codes).astype(np.int8)
-    return pd.Categorical.from_codes(codes, categories=list(labels))  # type: ignore[call-overload]
-
-
-def _member_status(
-    year: int,
-    pop: Population,
-    state: State,
-    rng: np.random.Generator,
-    age: np.ndarray,
-    stage: np.ndarray,
-    serious: np.ndarray,
-    weight: np.ndarray,
-    migrant: np.ndarray,
-    months: np.ndarray,
-    post_months: np.ndarray,
-) -> dict[str, object]:
-    alive = np.flatnonzero(state.m_alive)
-    grade = pop.m_disability_grade[alive]
-    ser = serious[alive]
-    health = ser * 4 + pop.m_chronic[alive] * 2 + (grade > 0)
-    w = weight[alive]
-    skill = np.where(
-        w >= 1,
-        np.where(pop.m_skilled[alive], 0, 1),
-        np.where(w > 0, 2, np.where(ser | ((grade >= 1) & (grade <= 2)), 3, 4)),
-    )
-    mig = migrant[alive]
-    mig_months = np.where(mig, np.round(months[alive]), 0).astype(float)
-    n = len(alive)
-    return {
-        "member": alive,
-        "survey_year": np.full(n, year),
-        "recorded_date": _dates(rng, year, n, 334, 353),  # December: the yearly information collection
-        "schooling_stage": _categorical(stage[alive], STAGES),
-        "health": _categorical(health, _HEALTH, pop.m_missing_health[alive]),
-        "disability_grade": np.where(grade > 0, grade, np.nan),
-        "labour_skill": _categorical(skill, _SKILLS, pop.m_missing_skill[alive]),
-        "migrant_work_months": np.where(age[alive] >= 16, mig_months, np.nan),
-        "migrant_work_place": _categorical(state.m_place[alive], PLACES, ~(mig & (mig_months > 0))),
-        "basic_medical_insurance": pop.m_insured[alive],
-        "pension_insurance": np.where((age[alive] >= 16), pop.m_pension[alive], False),
-        "public_welfare_post_months": post_months[alive].astype(float),
-    }
-
-
-def _assistance_for_next_year(
-    year: int,
-    pop: Population,
-    state: State,
-    outcome: YearOutcome,
-    config: CityConfig,
-    rng: np.random.Generator,
-    spells: SpellLog,
-) -> None:
-    """Dibao, tekun, disability subsidies, housing and water repairs decided from this year's outcome."""
-    n = pop.n_households
-    line = config.monitoring_lines[year]
-    standard = 0.9 * line  # rural dibao standard ≈ 0.9 × the monitoring line (assumed)
-    own_pc = outcome.income_pc - outcome.income["transfer_dibao_yuan"] / outcome.members_count
-    next_start = np.datetime64(f"{year + 1}-01-01") + rng.integers(0, 80, n).astype("timedelta64[D]")
-    on = state.hh_dibao_monthly > 0
-    weak = outcome.labour_weight < 1.0
-    # Monitored households are reviewed for the safety net up to the monitoring line itself.
-    grant = ~on & (own_pc < np.where(state.hh_monitored, line, standard)) & weak & (rng.random(n) < 0.85)
-    leave = on & (own_pc > 1.3 * standard)
-    # Close finished dibao spells.
-    li = np.flatnonzero(leave)
-    spells.add(
-        "dibao",
-        li,
-        state.hh_dibao_start[li],
-        np.full(len(li), np.datetime64(f"{year}-12-31")),
-        monthly=state.hh_dibao_monthly[li],
-    )
-    state.hh_dibao_monthly[li] = 0
-    gi = np.flatnonzero(grant)
-    # Monitored households get the gap to the line closed by combined safety-net measures (assumed).
-    target = np.where(state.hh_monitored[gi], 1.1 * line, standard)
-    state.hh_dibao_monthly[gi] = np.clip((target - own_pc[gi]) / 12, 80, target / 12) * outcome.members_count[gi]
-    state.hh_dibao_start[gi] = next_start[gi]
-    # Tekun: elderly people alone, without labour and without family support.
-    tk = (
-        ~state.hh_tekun
-        & (pop.hh_archetype == ELDER_ALONE)
-        & (outcome.labour_weight == 0)
-        & (pop.hh_elder_support == 0)
-        & (rng.random(n) < 0.5)
-    )
-    ti = np.flatnonzero(tk)
-    spells.add("tekun", ti, next_start[ti], None, monthly=np.full(len(ti), 700.0))
-    state.hh_tekun |= tk
-    # Housing: C/D houses renovated with a grant; water faults repaired.
-    renovate = (state.hh_housing >= 2) & (rng.random(n) < 0.45)
-    ri = np.flatnonzero(renovate)
-    r_date = np.datetime64(f"{year}-01-01") + rng.integers(150, 330, len(ri)).astype("timedelta64[D]")
-    spells.add("housing_renovation", ri, r_date, r_date + 90, lump=rng.uniform(20_000, 40_000, len(ri)))
-    state.hh_housing = np.where(
-        renovate, 0, np.where((state.hh_housing == 1) & (rng.random(n) < 0.01), 2, state.hh_housing)
-    )
-    fix = ~state.hh_water_ok & (rng.random(n) < 0.5)
-    fi = np.flatnonzero(fix)
-    f_date = np.datetime64(f"{year}-01-01") + rng.integers(100, 330, len(fi)).astype("timedelta64[D]")
-    spells.add("water_project", fi, f_date, f_date + 30, lump=rng.uniform(2_000, 8_000, len(fi)))
-    state.hh_water_ok = (state.hh_water_ok | fix) & ~(rng.random(n) < 0.004)
