@@ -2,7 +2,7 @@
 
 `coerce_rows(rows, table)` gives exactly what `coerce_table(pd.DataFrame(rows), table)` gives (values,
 dtypes, unparsed cells, missing and dropped columns) without the intermediate frame: building a DataFrame
-from records and running ~10 pandas and Arrow calls per column cost more than a household's whole profile.
+from records and running ~10 pandas and Arrow calls per column costs more than a household's whole profile.
 It takes the cells JSON brings, each of its column's kind: text for text, codes and dates, numbers for
 numbers, booleans for flags, and null anywhere. For any other cell it returns None and the caller takes
 the frame path, which judges every cell (tests/features/test_coercion_rows.py checks both agree).

@@ -1,7 +1,7 @@
 """Frames assembled from their columns' arrays, one block per column, without pandas' per-column machinery.
 
-`pd.concat(columns, axis=1)` and `pd.DataFrame(dict)` cost tens of microseconds per column: at one household
-(an API request: ~10 tables of ~10 columns) that was several milliseconds, more than the work on the values.
+`pd.concat(columns, axis=1)` and `pd.DataFrame(dict)` have a fixed cost per column: at one household (an API
+request: ~10 tables of ~10 columns) it adds up to more than the work on the values.
 """
 
 from __future__ import annotations

@@ -71,7 +71,8 @@ def _pseudonymise_members(members: pd.DataFrame, key: PseudonymKey | None) -> pd
 
 
 # Up to this many members (one household's, an API request) valid IDs are pseudonymised cell by cell: the same
-# result as the vectorised path, whose fixed cost (Arrow kernels, Series assignments) was ~3 ms per household.
+# result as the vectorised path, whose fixed cost (Arrow kernels, Series assignments) outweighs the work on a
+# single household's IDs.
 _SMALL_ROWS: Final = 64
 
 

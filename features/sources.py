@@ -76,7 +76,7 @@ def empty_frame(table: Table) -> pd.DataFrame:
 
 @cache
 def _contract_empty_frame(name: str) -> pd.DataFrame:
-    # One household's document usually lacks several tables; building ~10 typed columns each time cost more
+    # One household's document usually lacks several tables; building ~10 typed columns each time costs more
     # than copying them.
     return _build_empty_frame(TABLES[name])
 

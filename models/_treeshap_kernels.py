@@ -11,7 +11,7 @@ polynomial product). Because that is a function of a bit pattern, it can be tabu
 
 * a *tree table* for trees with few splits: the whole tree's contributions as a function of the vector of
   its split decisions (2^splits rows × the tree's unique features) — one lookup per tree and row, which is
-  the production case (num_leaves 7: 64 rows × ≤ 6 features);
+  the production case (num_leaves ≤ 11: ≤ 1,024 rows × ≤ 10 features);
 * a *leaf table* for larger trees: per leaf, 2^m rows × m;
 * otherwise (deep leaves, or the memory budget spent) the formula is evaluated per row.
 
@@ -199,12 +199,12 @@ def shap_rows(
         contributions = out[r]
         for t in range(tree_int.shape[0]):
             first_node, splits = tree_int[t, T_NODE_START], tree_int[t, T_SPLITS]
-            decisions = 0  # bit j: the row goes left at split j (used by tree tables, ≤ 8 splits)
+            decisions = 0  # bit j: the row goes left at split j (used by tree tables)
             for j in range(splits):
                 node = first_node + j
                 value = row[node_int[node, N_FEATURE]]
                 # Written out here rather than in a helper: a numba call with array arguments pays reference
-                # counting, which costs more than the decision itself (15 vs 11 µs a row on the production model).
+                # counting, which costs more than the decision itself, once per split and row.
                 kind = node_int[node, N_KIND]
                 if kind == NUMERICAL:
                     left = numerical_left(value, node_value[node, V_THRESHOLD], node_value[node, V_NAN_AS])

@@ -2,8 +2,8 @@
 
 The household's profile is built from the source folder (the demo city by default) with the same profile
 builder as training and serving, as of `--as-of` (default: the extract date of the data), and explained with
-the registry's champion (or `--version`). `--faithfulness` prints the faithfulness table of issue #5 §5 instead
-(`training.faithfulness`).
+the registry's champion (or `--version`). `--faithfulness` prints the faithfulness table instead
+(`training.faithfulness`; docs/model-quality.md, "Faithfulness of reasons").
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ otherwise have queued for the CPU one after another (dynamic batching, as model 
 
 The passes run in the worker's scoring lane (`scoring_lane`): one thread at a time, in arrival order, shared with
 small households:score requests. Scoring holds the GIL, so requests scored on several threads at once only take
-turns, slowly: each switch costs time, and a request can lose many turns in a row. Measured with 8 clients on
-two workers, households:score took a quarter less CPU per request in the lane, with p99 falling by a fifth to a
-half (docs/benchmarks.md).
+turns, slowly: each switch costs time, and a request can lose many turns in a row. The effect on latency and
+CPU per request, with the lane and without (`RELAPSE_COALESCE_ROWS=0`), is in docs/benchmarks.md ("Scoring
+service").
 
 A batch changes nothing a request sees: each keeps its caller, region checks, model version, answer and
 errors (`service.scoring.score_requests`), and every decision is stored and audited before any answer of

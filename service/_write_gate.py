@@ -3,13 +3,13 @@
 SQLite lets one connection write at a time. A connection that finds the write lock taken sleeps in SQLite's busy
 handler — 1, 2, 5, 10, … up to 100 ms between tries — and a later arrival may take the lock while it sleeps, so
 under steady concurrent writes (two uvicorn workers, each with several request threads) an unlucky writer
-waits tens to hundreds of milliseconds behind writes that each hold the lock for about a millisecond.
+waits many times longer than the writes ahead of it hold the lock.
 
 `WriteGate` queues writers before they begin: the threads of one process on a lock (they block, nothing
 polls), and the one thread at the head of each process on an advisory `flock` of `<database>.write-gate`,
 tried every 0.2 ms. The lock is then free when the writer's `BEGIN IMMEDIATE` asks for it. Waiting longer
 than the busy timeout is "database unavailable", as a busy SQLite is. The gate is advisory: writers that do not
-use it (migrations, other programs) still queue in SQLite's busy handler, as before.
+use it (migrations, other programs) still queue in SQLite's busy handler.
 """
 
 from __future__ import annotations

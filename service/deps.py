@@ -27,7 +27,7 @@ from service.settings import ServiceSettings, get_settings
 
 async def get_app_settings(request: Request) -> ServiceSettings:
     """The settings the app was created with (no dependency override: FastAPI re-analyses every dependency of a
-    request while any override is set, a few milliseconds each time)."""
+    request while any override is set, a cost paid on every request)."""
     settings = getattr(request.app.state, "settings", None)
     return settings if isinstance(settings, ServiceSettings) else get_settings()
 

@@ -41,7 +41,7 @@ class Permission(enum.StrEnum):
     KEYS = "keys"  # create, list and revoke keys
 
 
-# What each role may do (issue 6). Admin may do everything; the other roles are deliberately narrow.
+# What each role may do. Admin may do everything; the other roles are deliberately narrow.
 ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.MONITOR: frozenset({Permission.SCORE, Permission.READ}),
     Role.OFFICIAL: frozenset({Permission.READ, Permission.REPORTS}),

@@ -1,4 +1,4 @@
-"""Faithfulness of reasons (issue #5 §5): does the explanation name the cause the generator knows?
+"""Faithfulness of reasons (docs/model-quality.md): does the explanation name the cause the generator knows?
 
 For a synthetic city the generator writes the ground-truth cause of every identification
 (`<sources>/_truth/identification_causes.parquet`: the dominant cause's risk type and whether it is a *single
@@ -39,7 +39,7 @@ from models.risk_model import RiskModel
 
 Reference = Literal["identification", "year_start"]
 TRUTH_PATH = Path("_truth") / "identification_causes.parquet"
-TARGET = 0.85  # issue #5 §5
+TARGET = 0.85  # share of cases whose cause is among the top risk types (docs/model-quality.md)
 CAUSE_ORDER = ("01", "02", "03", "04", "05", "06", "07", "09")
 
 
@@ -58,7 +58,7 @@ class FaithfulnessResult:
 
     @property
     def overall_risk_types(self) -> float:
-        """Share of cases whose cause is among the top official risk types: issue #5's reading, where reasons
+        """Share of cases whose cause is among the top official risk types: the target's reading, where reasons
         are contributions aggregated by risk type (docs/model-quality.md)."""
         return float(self.table.loc[self.table["cause"] == "all", "share_risk_types"].iloc[0])
 

@@ -30,7 +30,8 @@ from training.split import TimeSplit
 # model also split on recent shocks (disaster, business failure) inside the income leaves, so that its
 # explanations can name them (docs/model-quality.md, "Faithfulness of reasons"), at equal ranking quality.
 # At most 11 (10 splits): the explainer tabulates whole trees up to that size (models/treeshap.py), which keeps
-# TreeSHAP several times faster than LightGBM's pred_contrib; 15-leaf trees were 1.4x.
+# TreeSHAP several times faster than LightGBM's pred_contrib; larger trees fall back to per-leaf tables and lose
+# most of that margin (docs/benchmarks.md, "TreeSHAP").
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
     # Early stopping watches the ranking that grid workers use, not the log-loss of reweighted classes.

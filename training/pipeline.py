@@ -70,7 +70,7 @@ def catalogue_features() -> tuple[FeatureSpec, ...]:
 
 
 def fairness_groups(profiles: pd.DataFrame) -> pd.DataFrame:
-    """Head's gender, minority head, disability in the household and county (issue #4)."""
+    """Head's gender, minority head, disability in the household and county: the groups the fairness gate checks."""
     return pd.DataFrame(
         {
             "head_gender": profiles["head_male"].astype("Float64").map({1.0: "male", 0.0: "female"}),

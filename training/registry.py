@@ -1,6 +1,6 @@
 """The model registry: a new model becomes `challenger`; `promote` moves `champion` through a gate.
 
-The gate (issue #4): on the latest period the challenger is not worse than the champion in PR-AUC and in
+The gate: on the latest period the challenger is not worse than the champion in PR-AUC and in
 recall at 5 % beyond bootstrap noise (the 95 % interval of the paired difference reaches zero or above),
 its expected calibration error is at most the limit, its fairness gaps are within the limits, and its run
 has a model card. The comparison with the champion is computed at training time on the challenger's test
