@@ -1,4 +1,4 @@
-"""Benchmark: a batch job of 100,000 households end to end (issue #6: ≤ 60 s), stored with its audit entries.
+"""Benchmark: a batch job of 100,000 households end to end (target ≤ 60 s), stored with its audit entries.
 
     python -m benchmarks.jobs_bench --households 100000
 

@@ -1,4 +1,4 @@
-"""Benchmark: household profiles (issue #3: 1,000,000 households in ≤ 60 s and ≤ 8 GB; one in ≤ 10 ms).
+"""Benchmark: household profiles (targets: 1,000,000 households in ≤ 60 s and ≤ 8 GB; one in ≤ 10 ms).
 
     python -m benchmarks.profiles_bench --households 1000000
 

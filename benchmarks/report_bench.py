@@ -1,4 +1,4 @@
-"""Benchmark: a county's region report over 50,000 households, rendered server-side (issue #7: ≤ 500 ms).
+"""Benchmark: a county's region report over 50,000 households, rendered server-side (target ≤ 500 ms).
 
     python -m benchmarks.report_bench                          # SQLite in a temporary folder
     python -m benchmarks.report_bench --database-url postgresql+psycopg://…   # an empty PostgreSQL database

@@ -1,4 +1,4 @@
-"""Benchmark: the scoring API under 8 concurrent clients (issue #6, "Speed").
+"""Benchmark: the scoring API under 8 concurrent clients (latency and throughput targets below).
 
     python -m benchmarks.service_bench                  # one uvicorn worker, `relapse serve`'s default
     python -m benchmarks.service_bench --workers 2      # `relapse serve --workers 2`: two worker processes

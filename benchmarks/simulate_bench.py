@@ -1,4 +1,4 @@
-"""Benchmark: the synthetic city generator (issue #2: 1,000,000 households × 7 years in ≤ 90 s, ≤ 8 GB).
+"""Benchmark: the synthetic city generator (target: 1,000,000 households × 7 years in ≤ 90 s, ≤ 8 GB).
 
     python -m benchmarks.simulate_bench --households 1000000
 

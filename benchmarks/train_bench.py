@@ -1,5 +1,6 @@
-"""Benchmark: training on 1,000,000 labelled snapshots with the full catalogue (issue #4: ≤ 5 minutes on 2 cores,
-including calibration).
+"""Benchmark: training on 1,000,000 labelled snapshots with the full catalogue, calibration included.
+
+Target: ≤ 5 minutes on 2 cores per 1,000,000 snapshots, including calibration.
 
     python -m benchmarks.train_bench --households 200000
 

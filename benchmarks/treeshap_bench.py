@@ -1,4 +1,4 @@
-"""Benchmark: TreeSHAP (issue #5: ≥ 5× LightGBM's pred_contrib at batch 10,000, ≥ 3× for one household).
+"""Benchmark: TreeSHAP (targets: ≥ 5× LightGBM's pred_contrib at batch 10,000, ≥ 3× for one household).
 
     python -m benchmarks.treeshap_bench                      # the demo city's model (20,000 households)
     python -m benchmarks.treeshap_bench --model synthetic    # 100 features, 300 trees of 7 leaves, no city
