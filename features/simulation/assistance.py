@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.simulation.config import CityConfig
-from features.simulation.population import ELDER_ALONE, Population
-from features.simulation.records import SpellLog
-from features.simulation.state import State, YearOutcome
+from features.simulation.context import YearContext
+from features.simulation.population import ELDER_ALONE
+from features.simulation.state import YearOutcome
 
 
-def assistance_for_next_year(
-    year: int,
-    pop: Population,
-    state: State,
-    outcome: YearOutcome,
-    config: CityConfig,
-    rng: np.random.Generator,
-    spells: SpellLog,
-) -> None:
-    """Dibao, tekun, disability subsidies, housing and water repairs decided from this year's outcome."""
+def assistance_for_next_year(ctx: YearContext, outcome: YearOutcome) -> None:
+    """Dibao, tekun, housing and water repairs decided from this year's outcome."""
+    year, pop, state, config, rng, spells = ctx.year, ctx.pop, ctx.state, ctx.config, ctx.rng, ctx.spells
     n = pop.n_households
     line = config.monitoring_lines[year]
     standard = 0.9 * line  # rural dibao standard ≈ 0.9 × the monitoring line (assumed)

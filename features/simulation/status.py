@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.simulation.context import dates
-from features.simulation.population import Population
+from features.simulation.context import YearContext
 from features.simulation.schooling import STAGES
-from features.simulation.state import PLACES, State
+from features.simulation.state import PLACES
 
 # Health combinations by code serious*4 + chronic*2 + disabled (contract order: serious|chronic|disabled).
 _HEALTH = (
@@ -32,11 +31,7 @@ def _categorical(codes: np.ndarray, labels: tuple[str, ...], missing: np.ndarray
 
 
 def member_status(
-    year: int,
-    pop: Population,
-    state: State,
-    rng: np.random.Generator,
-    age: np.ndarray,
+    ctx: YearContext,
     stage: np.ndarray,
     serious: np.ndarray,
     weight: np.ndarray,
@@ -44,6 +39,8 @@ def member_status(
     months: np.ndarray,
     post_months: np.ndarray,
 ) -> dict[str, object]:
+    """The member_status columns of the members alive at the end of the year."""
+    year, pop, state, age = ctx.year, ctx.pop, ctx.state, ctx.age
     alive = np.flatnonzero(state.m_alive)
     grade = pop.m_disability_grade[alive]
     ser = serious[alive]
@@ -60,7 +57,7 @@ def member_status(
     return {
         "member": alive,
         "survey_year": np.full(n, year),
-        "recorded_date": dates(rng, year, n, 334, 353),  # December: the yearly information collection
+        "recorded_date": ctx.dates(n, 334, 353),  # December: the yearly information collection
         "schooling_stage": _categorical(stage[alive], STAGES),
         "health": _categorical(health, _HEALTH, pop.m_missing_health[alive]),
         "disability_grade": np.where(grade > 0, grade, np.nan),
