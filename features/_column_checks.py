@@ -22,7 +22,6 @@ EXCLUSIVE_CODES: Final = frozenset({"healthy"})
 
 
 def check_columns(collector: Collector, table: Table) -> None:
-    frame = collector.sources[table.name]
     skipped = set(collector.sources.missing_columns.get(table.name, ()))
     for column_name in skipped:
         collector.add_table_level(table.name, column_name, Reason.MISSING_COLUMN)
@@ -32,9 +31,11 @@ def check_columns(collector: Collector, table: Table) -> None:
             collector.add(table.name, column.name, Reason.WRONG_TYPE, raw.index.to_numpy(), raw)
         if column.name in skipped:
             continue
-        values = frame[column.name]
         if not column.nullable:
             collector.add(table.name, column.name, Reason.MISSING_REQUIRED, collector.absent(table.name, column.name))
+        if collector.nulls(table.name, column.name).all():
+            continue  # codes, formats and ranges judge present values only
+        values = collector.column(table.name, column.name)
         if column.kind == "code":
             _check_code(collector, table, column, values)
         elif column.kind == "codes":
@@ -54,7 +55,7 @@ def _false_where_valid(flags: pa.Array) -> np.ndarray:
 def _check_code(collector: Collector, table: Table, column: Column, values: pd.Series) -> None:
     assert column.codes is not None
     known = pc.is_in(as_arrow(values), value_set=pa.array(list(column.codes)))
-    present = values.notna().to_numpy()
+    present = ~collector.nulls(table.name, column.name)
     collector.add(table.name, column.name, Reason.BAD_CODE, present & ~np.asarray(known))
 
 
@@ -126,7 +127,7 @@ def _later_duplicates(combined: np.ndarray, incomplete: np.ndarray, cardinality:
 def _key_codes(collector: Collector, table: Table, name: str) -> tuple[np.ndarray, int]:
     """Dense non-negative codes of one key column (-1 where empty) and their number."""
     column = table.column(name)
-    values = collector.sources[table.name][name]
+    values = collector.column(table.name, name)
     if column.kind in ("int", "date"):
         numbers = values.to_numpy(dtype=np.float64, na_value=np.nan) if column.kind == "int" else None
         if numbers is None:

@@ -52,8 +52,8 @@ def _has(collector: Collector, table: str) -> bool:
     return table in collector.sources.tables and len(collector.sources[table]) > 0
 
 
-def _dates(frame: pd.DataFrame, column: str) -> np.ndarray:
-    return frame[column].to_numpy(dtype="datetime64[ns]")
+def _dates(collector: Collector, table: str, column: str) -> np.ndarray:
+    return collector.column(table, column).to_numpy(dtype="datetime64[ns]")
 
 
 def _future_dates(collector: Collector, today: date) -> None:
@@ -61,43 +61,44 @@ def _future_dates(collector: Collector, today: date) -> None:
     for table in TABLES.values():
         if not _has(collector, table.name):
             continue
-        frame = collector.sources[table.name]
         for column in table.columns:
-            if column.kind == "date" and (table.name, column.name) not in FUTURE_ALLOWED:
-                collector.add(table.name, column.name, Reason.FUTURE_DATE, _dates(frame, column.name) > limit)
+            if column.kind != "date" or (table.name, column.name) in FUTURE_ALLOWED:
+                continue
+            if not collector.nulls(table.name, column.name).all():
+                future = _dates(collector, table.name, column.name) > limit
+                collector.add(table.name, column.name, Reason.FUTURE_DATE, future)
 
 
 def _member_links(collector: Collector) -> None:
     """Dates before the member's birth, and members attached to a household they do not belong to."""
     if not _has(collector, "members"):
         return  # every member_id is then an orphan, reported as such
-    members = collector.sources["members"]
-    member_ids = as_arrow(members["member_id"])
-    births = _dates(members, "birth_date")
-    households = as_arrow(members["household_id"])
+    member_ids = as_arrow(collector.column("members", "member_id"))
+    births = _dates(collector, "members", "birth_date")
+    households = as_arrow(collector.column("members", "household_id"))
     for table, column in MEMBER_DATES:
         if not _has(collector, table):
             continue
-        frame = collector.sources[table]
         encoded = collector.encoded(table, "member_id")
         # Position of each distinct member id among the members (-1: unknown, reported as an orphan).
         found = pc.index_in(encoded.dictionary, value_set=member_ids).fill_null(-1).to_numpy()
         positions = lookup_rows(encoded, found.astype(np.int64), missing=-1)
         is_found = positions >= 0
         birth = births[np.where(is_found, positions, 0)]
-        before = is_found & (_dates(frame, column) < birth)  # NaT compares false
+        before = is_found & (_dates(collector, table, column) < birth)  # NaT compares false
         collector.add(table, column, Reason.BEFORE_BIRTH, before)
         if table != "member_status":
             own = pc.take(households, pa.array(np.where(is_found, positions, 0)))
-            other = np.asarray(pc.fill_null(pc.not_equal(own, as_arrow(frame["household_id"])), False))
+            other = np.asarray(
+                pc.fill_null(pc.not_equal(own, as_arrow(collector.column(table, "household_id"))), False)
+            )
             collector.add(table, "member_id", Reason.MEMBER_OF_OTHER_HOUSEHOLD, is_found & other)
 
 
 def _events(collector: Collector) -> None:
     if not _has(collector, "events"):
         return
-    events = collector.sources["events"]
-    event_type = events["event_type"]
+    event_type = collector.column("events", "event_type")
     for kind, columns in REQUIRED_BY_EVENT_TYPE.items():
         of_kind = (event_type == kind).to_numpy(dtype=bool, na_value=False)
         for column in columns:
@@ -105,7 +106,10 @@ def _events(collector: Collector) -> None:
                 "events", column, Reason.REQUIRED_FOR_EVENT_TYPE, of_kind & collector.absent("events", column)
             )
     with np.errstate(invalid="ignore"):
-        exceeds = events["oop_cost_yuan"].to_numpy() > events["total_cost_yuan"].to_numpy()
+        exceeds = (
+            collector.column("events", "oop_cost_yuan").to_numpy()
+            > collector.column("events", "total_cost_yuan").to_numpy()
+        )
     collector.add("events", "oop_cost_yuan", Reason.OOP_EXCEEDS_TOTAL, exceeds)
 
 
@@ -113,42 +117,40 @@ def _households(collector: Collector) -> None:
     """Registration and exit years exist only for households that were registered poor (建档立卡)."""
     if not _has(collector, "households"):
         return
-    households = collector.sources["households"]
-    general = (households["household_type"] == "general").to_numpy(dtype=bool, na_value=False)
+    general = (collector.column("households", "household_type") == "general").to_numpy(dtype=bool, na_value=False)
     for column in ("registration_year", "exit_year"):
-        present = households[column].notna().to_numpy()
+        present = ~collector.nulls("households", column)
         collector.add("households", column, Reason.ONLY_FOR_POVERTY_ALLEVIATED, general & present)
-    exit_before = (households["exit_year"] < households["registration_year"]).to_numpy(dtype=bool, na_value=False)
+    exit_year, registration_year = (collector.column("households", c) for c in ("exit_year", "registration_year"))
+    exit_before = (exit_year < registration_year).to_numpy(dtype=bool, na_value=False)
     collector.add("households", "exit_year", Reason.EXIT_BEFORE_REGISTRATION, exit_before)
 
 
 def _assistance(collector: Collector) -> None:
     if not _has(collector, "assistance"):
         return
-    spells = collector.sources["assistance"]
     collector.add(
         "assistance",
         "end_date",
         Reason.END_BEFORE_START,
-        _dates(spells, "end_date") < _dates(spells, "start_date"),
+        _dates(collector, "assistance", "end_date") < _dates(collector, "assistance", "start_date"),
     )
 
 
 def _identifications(collector: Collector) -> None:
     if not _has(collector, "identifications"):
         return
-    found = collector.sources["identifications"]
-    eliminated = _dates(found, "elimination_date")
+    eliminated = _dates(collector, "identifications", "elimination_date")
     collector.add(
         "identifications",
         "elimination_date",
         Reason.ELIMINATION_BEFORE_IDENTIFICATION,
-        eliminated < _dates(found, "identified_date"),
+        eliminated < _dates(collector, "identifications", "identified_date"),
     )
     # Elimination is one decision: it has a date and a way, or neither (中农组发〔2021〕7号).
     has_date, has_way = (
-        found["elimination_date"].notna().to_numpy(),
-        found["elimination_way"].notna().to_numpy(),
+        ~collector.nulls("identifications", "elimination_date"),
+        ~collector.nulls("identifications", "elimination_way"),
     )
     no_date = collector.absent("identifications", "elimination_date")
     no_way = collector.absent("identifications", "elimination_way")

@@ -108,12 +108,30 @@ class Collector:
         self.counts: dict[Kind, int] = {}
         self.violations: list[Violation] = []
         self._encoded: dict[tuple[str, str], pa.DictionaryArray] = {}
+        self._columns: dict[str, dict[str, pd.Series]] = {}
+        self._nulls: dict[str, dict[str, np.ndarray]] = {}
+
+    def column(self, table: str, column: str) -> pd.Series:
+        """One column of a source table. Every check reads several columns several times; the table's columns
+        are taken from its frame in one pass, since a frame lookup per read costs as much as a check on a
+        one-household document."""
+        if table not in self._columns:
+            self._columns[table] = dict(self.sources[table].items())
+        return self._columns[table][column]
+
+    def nulls(self, table: str, column: str) -> np.ndarray:
+        """Rows whose cell is missing (empty or unreadable), for the whole table in one pass."""
+        if table not in self._nulls:
+            frame = self.sources[table]
+            missing = frame.isna().to_numpy()
+            self._nulls[table] = {name: missing[:, j] for j, name in enumerate(frame.columns)}
+        return self._nulls[table][column]
 
     def encoded(self, table: str, column: str) -> pa.DictionaryArray:
         """Dictionary encoding of a text column, computed once: keys, references and member links share
         it, so each id column of tens of millions of rows is hashed a single time."""
         if (table, column) not in self._encoded:
-            self._encoded[(table, column)] = dictionary_encode(as_arrow(self.sources[table][column]))
+            self._encoded[(table, column)] = dictionary_encode(as_arrow(self.column(table, column)))
         return self._encoded[(table, column)]
 
     def unparsed(self, table: str, column: str) -> np.ndarray:
@@ -126,7 +144,10 @@ class Collector:
 
     def absent(self, table: str, column: str) -> np.ndarray:
         """Rows with a truly empty cell (an unreadable cell is not also reported as empty)."""
-        return self.sources[table][column].isna().to_numpy() & ~self.unparsed(table, column)
+        nulls = self.nulls(table, column)
+        if (table, column) not in self.sources.unparsed:
+            return nulls
+        return nulls & ~self.unparsed(table, column)
 
     def add(self, table: str, column: str, reason: Reason, where: np.ndarray, values: pd.Series | None = None) -> None:
         """Record the rows in `where` (bool mask or positions); `values` is indexed by row position."""
