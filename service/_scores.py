@@ -57,6 +57,7 @@ class ScoreInput:
     measures: list[dict[str, Any]] = field(default_factory=list)
     rule_flags: dict[str, Any] = field(default_factory=dict)
     synthetic: bool = False
+    context_version: str | None = None  # the villages reference the profile was built with
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class ScoreView:
     rule_flags: dict[str, Any]
     synthetic: bool
     job_id: uuid.UUID | None
+    context_version: str | None = None
 
     @classmethod
     def of(cls, row: ScoreRecord) -> ScoreView:
@@ -93,6 +95,7 @@ class ScoreView:
             row.rule_flags,
             row.synthetic,
             row.job_id,
+            row.context_version,
         )
 
 
@@ -162,6 +165,9 @@ def prepare_rows(scope: Scope, rows: Sequence[ScoreInput]) -> list[dict[str, Any
                 "measures": row.measures,
                 "rule_flags": row.rule_flags,
                 "synthetic": bool(row.synthetic),
+                "context_version": None
+                if row.context_version is None
+                else _token(row.context_version, "context_version", 32, i),
             }
         )
     return prepared

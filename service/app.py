@@ -17,19 +17,21 @@ from fastapi.concurrency import run_in_threadpool
 from features.pseudonyms import PseudonymKey, ensure_local_key
 from service._coalescing import Coalescer, scoring_lane
 from service.db import Database, open_database
+from service.errors import DatabaseUnavailableError
 from service.job_runner import JobRunner, job_executor
 from service.metrics import install_metrics
 from service.migrate import upgrade_database
 from service.model_holder import ModelHolder, RegistrySource
 from service.problems import BodyLimitMiddleware, install_problem_handlers
-from service.routers import health, households, jobs, model, regions, reports, scores
+from service.references import ReferenceHolder
+from service.routers import health, households, jobs, model, references, regions, reports, scores
 from service.settings import ServiceSettings, get_settings
 
 log = logging.getLogger(__name__)
 
 
-async def poll_champion(holder: ModelHolder, interval_s: float) -> None:
-    """Pick up a new champion without a restart: every `interval_s` seconds, reload if the alias moved.
+async def poll_champion(holder: ModelHolder, interval_s: float, references: ReferenceHolder | None = None) -> None:
+    """Pick up a new champion, and a newer villages reference, without a restart: every `interval_s` seconds.
 
     A failed poll (registry down, a model that does not fit) leaves the serving model in place.
     """
@@ -41,6 +43,13 @@ async def poll_champion(holder: ModelHolder, interval_s: float) -> None:
         except Exception as error:  # noqa: BLE001 — keep serving; the next poll tries again
             holder.last_error = str(error)
             log.warning("model poll failed: %s", type(error).__name__)
+        if references is not None:
+            try:
+                if await run_in_threadpool(references.refresh):
+                    current = references.current
+                    log.info("now profiling with villages reference %s", current.label if current else None)
+            except Exception as error:  # noqa: BLE001 — keep the reference held; the next poll tries again
+                log.warning("villages reference poll failed: %s", type(error).__name__)
 
 
 def build_holder(settings: ServiceSettings) -> ModelHolder:
@@ -69,6 +78,11 @@ def create_app(
         app.state.holder = holder or build_holder(settings)
         if app.state.holder.current is None:
             await run_in_threadpool(app.state.holder.start)
+        app.state.references = ReferenceHolder(app.state.database)
+        try:
+            await run_in_threadpool(app.state.references.refresh)
+        except DatabaseUnavailableError:  # serve what needs no database; the poll reads the reference later
+            log.warning("villages reference not read: the database is unavailable")
         # The same key as `relapse ingest`: pseudonyms from the API match those of batch-ingested data.
         app.state.pseudonym_key = pseudonym_key or (await run_in_threadpool(ensure_local_key))[0]
         # Per event loop: small scoring requests take turns in one lane; profiles:score ones waiting together are
@@ -89,10 +103,11 @@ def create_app(
                 settings,
                 app.state.pseudonym_key,
                 executor_factory=job_executor(settings),
+                references=app.state.references,
             )
             await run_in_threadpool(app.state.job_runner.start)
         poller = (
-            asyncio.create_task(poll_champion(app.state.holder, settings.model_poll_s))
+            asyncio.create_task(poll_champion(app.state.holder, settings.model_poll_s, app.state.references))
             if settings.model_poll_s > 0
             else None
         )
@@ -126,6 +141,7 @@ def create_app(
         regions.router,
         jobs.router,
         model.router,
+        references.router,
         reports.router,
         health.router,
     ):

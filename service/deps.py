@@ -22,6 +22,7 @@ from service.errors import AuthenticationError
 from service.keys import Caller, verify_key
 from service.model_holder import ModelHolder, ServingModel
 from service.problems import ModelUnavailableError
+from service.references import ReferenceHolder
 from service.settings import ServiceSettings, get_settings
 
 
@@ -49,6 +50,14 @@ async def get_holder(request: Request) -> ModelHolder:
 
 
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+
+
+async def get_references(request: Request) -> ReferenceHolder:
+    references: ReferenceHolder = request.app.state.references
+    return references
+
+
+ReferencesDep = Annotated[ReferenceHolder, Depends(get_references)]
 
 
 async def get_pseudonym_key(request: Request) -> PseudonymKey | None:

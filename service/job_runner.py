@@ -38,6 +38,7 @@ from features.errors import FeaturesError
 from features.partitions import PartitionedSources
 from features.pseudonyms import PseudonymKey
 from features.rules import RULES
+from features.sources import arrow_to_frame
 from models.batch import BatchOptions
 from models.streaming import RULE_PREFIX, Progress, ScoringJob, score_partitions
 from service._runner_lease import RunnerLease
@@ -45,6 +46,7 @@ from service.db import Database
 from service.errors import JobStateError, ServiceError
 from service.keys import caller_of_key
 from service.model_holder import ModelHolder
+from service.references import InvalidReferenceError, ReferenceHolder, store_reference
 from service.scope import Scope
 from service.scoring import risk_level
 from service.settings import ServiceSettings
@@ -71,9 +73,11 @@ class JobRunner:
         key: PseudonymKey | None,
         *,
         executor_factory: Callable[[], AbstractContextManager[Any]] | None = None,
+        references: ReferenceHolder | None = None,
     ) -> None:
         self.database = database
         self.holder = holder
+        self.references = references
         self.settings = settings
         self.key = key
         self.executor_factory = executor_factory
@@ -190,6 +194,7 @@ class JobRunner:
         folder = Path(options["folder"])
         partitioned = PartitionedSources.read(folder, max_households=self.settings.job_chunk_households)
         _check_scope(partitioned, region_prefix)
+        context_version = self._store_villages(partitioned, job_id)
         with self.database.session() as session:
             update_job(session, EVERYWHERE, job_id, total_chunks=len(partitioned))
         scoring = ScoringJob(
@@ -212,13 +217,27 @@ class JobRunner:
                 progress=progress,
                 unit_households=self.settings.job_chunk_households,  # one chunk per unit of work: progress moves
             ):
-                rows = score_inputs(table, self.settings)
+                rows = score_inputs(table, self.settings, context_version)
                 with self.database.session() as session:
                     caller_of_key(session, caller.key_id)  # a key revoked mid-job fails it before its next chunk
                     commit_chunk(session, scope, caller, job_id, partition.index, rows)
                 if self._stop.is_set():
                     return False
         return True
+
+    def _store_villages(self, partitioned: PartitionedSources, job_id: uuid.UUID) -> str | None:
+        """The job's villages table becomes the service's villages reference (a new version when it differs), so
+        that documents scored later get the context this job's households got; the version its scores record."""
+        villages = partitioned.tables.get("villages")
+        if villages is None or not villages.num_rows:
+            return None
+        try:
+            version, _ = store_reference(self.database, arrow_to_frame(villages), origin=f"job {job_id}")
+        except InvalidReferenceError as error:
+            raise JobFailed(str(error).splitlines()[0]) from None
+        if self.references is not None:
+            self.references.refresh()
+        return f"villages-v{version}"
 
     def _finish(self, job_id: uuid.UUID, status: JobStatus, error: str | None = None) -> None:
         with self.database.session() as session:
@@ -254,7 +273,7 @@ def _check_scope(partitioned: PartitionedSources, region_prefix: str) -> None:
         )
 
 
-def score_inputs(table: pa.Table, settings: ServiceSettings) -> list[ScoreInput]:
+def score_inputs(table: pa.Table, settings: ServiceSettings, context_version: str | None = None) -> list[ScoreInput]:
     """The rows to store for one result table of `models.streaming` (reasons and measures as JSON objects)."""
     column = {name: table.column(name).to_pylist() for name in table.column_names}  # plain Python, column-wise
     reason_ranks = sorted({int(c[6]) for c in column if c.startswith("reason") and c.endswith("_key")})
@@ -306,6 +325,7 @@ def score_inputs(table: pa.Table, settings: ServiceSettings) -> list[ScoreInput]
             measures=measures[i],
             rule_flags={name: bool(values[i]) for name, values in flags},
             synthetic=bool(column["synthetic"][i]),
+            context_version=context_version,
         )
         for i, probability in enumerate(column["probability"])
     ]

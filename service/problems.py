@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.errors import SourceDataError
 from features.profiles import ProfileError
+from features.validation import describe_reason
+from service.documents import DocumentViolationsError
 from service.errors import (
     AuthenticationError,
     DatabaseUnavailableError,
@@ -26,6 +28,7 @@ from service.errors import (
     OutOfScopeError,
     PermissionDeniedError,
 )
+from service.references import InvalidReferenceError
 
 MEDIA_TYPE: Final = "application/problem+json"
 MAX_LISTED_ERRORS: Final = 50
@@ -94,6 +97,54 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int) -> None:
             errors=errors,
         )
 
+    async def on_documents(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, DocumentViolationsError)
+        # Every violation the contract's validator found, located in the request; never the submitted value.
+        errors = [
+            {
+                "field": v.field,
+                "row": v.row,
+                "table": v.table,
+                "item": v.item,
+                "column": v.column,
+                "reason": v.reason,
+                "message": v.message,
+            }
+            for v in error.violations
+        ]
+        first = errors[0]
+        return problem(
+            422,
+            "Invalid source data",
+            str(error),
+            field=first["field"],
+            row=first["row"],
+            count=error.total,
+            errors=errors,
+        )
+
+    async def on_reference(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, InvalidReferenceError)
+        violations = [v for v in error.report.violations if v.table == "villages"]
+        errors = [
+            {
+                "field": f"villages.{v.column}",
+                "row": None if v.row is None else v.row - 1,
+                "reason": v.reason,
+                "message": describe_reason(v.reason),
+            }
+            for v in violations
+        ]
+        first = errors[0] if errors else {"field": "villages", "row": None}
+        return problem(
+            422,
+            "Invalid villages table",
+            f"{error.report.total} violations of the source-data contract",
+            field=first["field"],
+            row=first["row"],
+            errors=errors,
+        )
+
     async def on_profile(_: Request, error: Exception) -> JSONResponse:
         return problem(422, "Invalid household documents", str(error), field="households")
 
@@ -134,6 +185,8 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int) -> None:
         RequestValidationError: on_validation,
         InvalidFieldError: on_invalid_field,
         SourceDataError: on_source_data,
+        DocumentViolationsError: on_documents,
+        InvalidReferenceError: on_reference,
         ProfileError: on_profile,
         OutOfScopeError: on_out_of_scope,
         AuthenticationError: on_authentication,

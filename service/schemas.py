@@ -83,6 +83,8 @@ class ScoreItem(BaseModel):
     rule_flags: RuleFlagsOut
     model_version: str
     synthetic: bool
+    # The villages reference the county and village context came from (households:score); None for profiles.
+    context_version: str | None = None
 
 
 class ScoreResponse(BaseModel):

@@ -21,14 +21,9 @@ import pandas as pd
 from pandas.api.internals import create_dataframe_from_blocks
 
 from features.catalogue import FEATURES, META_COLUMNS
-from features.contract import HOUSEHOLD_TABLES, TABLES
-from features.errors import SourceDataError
 from features.frames import column_block
-from features.ingestion import ingest
-from features.profiles import build_profiles, feature_dtype
-from features.pseudonyms import PseudonymKey
+from features.profiles import feature_dtype
 from features.rules import describe_flags, rule_flags, rule_flags_row
-from features.sources import Sources, coerce_records
 from models.explain import HouseholdExplanation, explain_prepared
 from models.reasons import with_sentences
 from models.risk_model import RiskModel, prepare_matrix
@@ -37,7 +32,6 @@ from service.errors import InvalidFieldError
 from service.keys import Caller, Permission
 from service.model_holder import ServingModel
 from service.schemas import (
-    HouseholdDocument,
     MeasureOut,
     ReasonOut,
     RuleFlagsOut,
@@ -53,8 +47,6 @@ SYNTHETIC_NOTICE: Final = (
     "SYNTHETIC: the serving model was trained on a fictional city (region codes 99…); "
     "its scores are a demonstration and say nothing about real households."
 )
-# Tables a household document may carry, each a list of rows of the contract's table of the same name.
-DOCUMENT_TABLES: Final = (*(name for name in HOUSEHOLD_TABLES if name != "households"), "member_status")
 _FEATURES_BY_NAME: Final = {f.name: f for f in FEATURES}
 _FEATURE_KINDS: Final = {f.name: f.kind == "category" for f in FEATURES}  # name → whether a category
 
@@ -83,80 +75,6 @@ def check_batch(count: int, settings: ServiceSettings, field: str) -> None:
         raise InvalidFieldError(field, f"at most {settings.max_batch} per request; use a batch job for more")
 
 
-# --- household documents → sources ---------------------------------------------------------------------------
-
-
-def documents_to_sources(documents: Sequence[HouseholdDocument]) -> tuple[Sources, dict[str, list[int]]]:
-    """The documents as contract tables, and for each table the document index of every row (for error rows)."""
-    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in ("households", *DOCUMENT_TABLES, "villages")}
-    owners: dict[str, list[int]] = {name: [] for name in rows}
-    seen_villages: set[str] = set()
-    for i, document in enumerate(documents):
-        household = _checked_row("households", document.household, i)
-        household_id = household.get("household_id")
-        if not isinstance(household_id, str) or not household_id:
-            raise InvalidFieldError("household.household_id", "is required", i)
-        check_region_code(household.get("region_code"), "household.region_code", i)
-        rows["households"].append(household)
-        owners["households"].append(i)
-        for name in DOCUMENT_TABLES:
-            for row in getattr(document, name):
-                row = _checked_row(name, row, i)
-                if "household_id" in TABLES[name].column_names:
-                    if row.setdefault("household_id", household_id) != household_id:
-                        raise InvalidFieldError(f"{name}.household_id", "differs from the document's household", i)
-                rows[name].append(row)
-                owners[name].append(i)
-        if document.village is not None:
-            village = _checked_row("villages", document.village, i)
-            if village.get("region_code") != household["region_code"]:
-                raise InvalidFieldError("village.region_code", "differs from the household's region_code", i)
-            if village["region_code"] not in seen_villages:
-                seen_villages.add(village["region_code"])
-                rows["villages"].append(village)
-                owners["villages"].append(i)
-    sources = coerce_records({name: table_rows for name, table_rows in rows.items() if table_rows}, {"origin": "api"})
-    for (name, column), raw in sources.unparsed.items():
-        position = int(raw.index[0])
-        raise InvalidFieldError(
-            f"{_document_field(name)}.{column}", "cannot be read as the contract's type", owners[name][position]
-        )
-    for name, columns in sources.missing_columns.items():
-        raise InvalidFieldError(f"{_document_field(name)}.{columns[0]}", "is required", owners[name][0])
-    return sources, owners
-
-
-def _document_field(table: str) -> str:
-    return {"households": "household", "villages": "village"}.get(table, table)
-
-
-def _checked_row(table: str, row: dict[str, Any], index: int) -> dict[str, Any]:
-    allowed = TABLES[table].column_names
-    for column in row:
-        if column not in allowed:
-            raise InvalidFieldError(f"{_document_field(table)}.{column}", "is not a column of the contract", index)
-    return dict(row)
-
-
-def profiles_from_documents(
-    documents: Sequence[HouseholdDocument], as_of: date, key: PseudonymKey | None
-) -> pd.DataFrame:
-    """Profiles as of `as_of`, one per document in order, built exactly like the batch builds them."""
-    sources, owners = documents_to_sources(documents)
-    # Member ID numbers become keyed pseudonyms here, as in ingestion; nothing personal goes further.
-    try:
-        ingested = ingest(sources, key)
-    except SourceDataError as error:
-        first = error.violations[0] if error.violations else None
-        if first is None or first.row is None:
-            raise
-        # Violation rows count from 1 within a table; the API names the document (0-based) and never the value.
-        raise InvalidFieldError(
-            f"{_document_field(first.table)}.{first.column}", first.reason, owners[first.table][first.row - 1]
-        ) from None
-    return build_profiles(ingested, as_of)
-
-
 # --- already-built profiles -------------------------------------------------------------------------------------
 
 
@@ -169,7 +87,7 @@ def profiles_from_rows(rows: Sequence[dict[str, Any]], as_of: date) -> pd.DataFr
     """A profile frame (catalogue dtypes) from JSON rows; unknown names and unreadable values name field and row."""
     meta = _meta_columns(rows, as_of)
     # The frame is assembled from one block per dtype, as `features.profiles` assembles it: inserting ~100
-    # columns one by one into a DataFrame cost ~10 ms for a single household. The dtypes are those of
+    # columns one by one into a DataFrame costs more than scoring one household. The dtypes are those of
     # `pd.DataFrame` on the same lists (meta columns inferred; features as `_feature_values` types them).
     n = len(rows)
     blocks: list[tuple[Any, np.ndarray]] = []
@@ -309,12 +227,16 @@ def _feature_values(name: str, values: list[Any]) -> pd.Categorical | np.ndarray
 
 
 def score_profiles(
-    context: ScoreContext, profiles: pd.DataFrame | list[dict[str, Any]], *, explain: bool
+    context: ScoreContext,
+    profiles: pd.DataFrame | list[dict[str, Any]],
+    *,
+    explain: bool,
+    context_version: str | None = None,
 ) -> ScoreResponse:
     """Score, explain, store with audit entries in one transaction, then answer; nothing unaudited leaves.
 
     `profiles` is a profile frame, or the values of its rows (`profile_values`): the same answer either way."""
-    outcome = score_requests([ScoreRequest(context, profiles, explain)])[0]
+    outcome = score_requests([ScoreRequest(context, profiles, explain, context_version)])[0]
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -327,6 +249,7 @@ class ScoreRequest:
     context: ScoreContext
     profiles: pd.DataFrame | list[dict[str, Any]]
     explain: bool
+    context_version: str | None = None  # the villages reference the profiles were built with
 
     def __len__(self) -> int:
         return len(self.profiles)
@@ -441,6 +364,7 @@ def _decide(requests: Sequence[ScoreRequest]) -> list[tuple[list[ScoreItem], lis
         flags = [dict(zip(names, row, strict=True)) for row in frame.to_numpy(dtype=bool).tolist()]
     items: list[ScoreItem] = []
     records: list[ScoreInput] = []
+    versions = [request.context_version for request in requests for _ in range(len(request))]
     for i, (profile, flag_values) in enumerate(zip(values, flags, strict=True)):
         probability = float(probabilities[i])
         level = risk_level(probability, settings)
@@ -460,6 +384,7 @@ def _decide(requests: Sequence[ScoreRequest]) -> list[tuple[list[ScoreItem], lis
             ),
             model_version=serving.version,
             synthetic=serving.synthetic,
+            context_version=versions[i],
         )
         items.append(item)
         records.append(
@@ -475,6 +400,7 @@ def _decide(requests: Sequence[ScoreRequest]) -> list[tuple[list[ScoreItem], lis
                 measures=[measure.model_dump() for measure in measures],
                 rule_flags=flag_values,
                 synthetic=serving.synthetic,
+                context_version=versions[i],
             )
         )
     parts = []

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -179,13 +180,29 @@ class ScoreRecord(Base):
     rule_flags: Mapped[dict[str, Any]] = mapped_column()
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("jobs.id", ondelete="RESTRICT"), index=True)
+    # The villages reference the profile's county and village context came from ("villages-v3"); NULL where the
+    # caller sent a built profile or the service held no reference.
+    context_version: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
+class VillageReferenceRecord(Base):
+    """One version of the villages table the service profiles household documents with (`service.references`)."""
+
+    __tablename__ = "village_references"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    digest: Mapped[str] = mapped_column(String(80))
+    origin: Mapped[str] = mapped_column(String(200))
+    rows: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # the table as Parquet
 
 
 class LatestScore(Base):
     """Each household's latest stored score in a village: what region reports and summaries read.
 
     A narrow copy of the columns those need, so that a county's first report reads 50,000 short rows instead
-    of 100,000 scores with their reasons JSON (issue #7). `service._scores` writes it in the scores' own
+    of 100,000 scores with their reasons JSON. `service._scores` writes it in the scores' own
     transaction, so it never disagrees with `score_records`. Keyed by village and household, not household
     alone: a household scored in two villages keeps its latest score in each, so a village's summary shows
     what it showed before. "Latest" is the largest (as_of, scored_at, score_id), as in `household_history`.

@@ -19,7 +19,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
 from service._coalescing import Coalescer
-from service.deps import CallerDep, DatabaseDep, ModelDep, PseudonymKeyDep, RequestIdDep, SettingsDep
+from service.deps import CallerDep, DatabaseDep, ModelDep, PseudonymKeyDep, ReferencesDep, RequestIdDep, SettingsDep
+from service.documents import profiles_from_documents
 from service.keys import Permission
 from service.schemas import HouseholdScoreRequest, ProfileScoreRequest, ScoreResponse
 from service.scoring import (
@@ -27,7 +28,6 @@ from service.scoring import (
     ScoreRequest,
     check_batch,
     profiles_for_scoring,
-    profiles_from_documents,
     score_profiles,
 )
 
@@ -43,19 +43,23 @@ async def score_households(
     database: DatabaseDep,
     settings: SettingsDep,
     key: PseudonymKeyDep,
+    references: ReferencesDep,
     request_id: RequestIdDep,
     request: Request,
 ) -> Response:
-    """Score household documents (the source-data contract's shape); profiles built as in batch and training."""
+    """Score household documents (the source-data contract's shape): validated, pseudonymised and profiled as in
+    batch, with the service's villages reference as county and village context; 422 lists every violation."""
 
     def score() -> ScoreResponse:
         caller.require(Permission.SCORE)
         check_batch(len(body.households), settings, "households")
         for i, document in enumerate(body.households):
             caller.scope.require(str(document.household.get("region_code", "")), "household.region_code", i)
-        profiles = profiles_from_documents(body.households, body.as_of or date.today(), key)
+        reference = references.current
+        profiles = profiles_from_documents(body.households, body.as_of or date.today(), key, reference)
         context = ScoreContext(caller, serving, database, settings, request_id)
-        return score_profiles(context, profiles, explain=body.explain)
+        version = reference.label if reference is not None else None
+        return score_profiles(context, profiles, explain=body.explain, context_version=version)
 
     lane: anyio.CapacityLimiter | None = getattr(request.app.state, "scoring_lane", None)
     if lane is not None and len(body.households) <= settings.coalesce_rows:
@@ -89,7 +93,7 @@ async def score_profile_rows(
     if coalescer is None or len(body.profiles) > coalescer.max_rows:
         return _answer(request, await run_in_threadpool(score), request_id)
     # A small request joins the requests scored in the worker's next pass; its rows are read here, on the
-    # event loop (a fraction of a millisecond), so that its own input errors never reach the others.
+    # event loop, so that its own input errors never reach the others.
     return _answer(request, await coalescer.score(prepare()), request_id)
 
 

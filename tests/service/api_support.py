@@ -6,15 +6,19 @@ loaded through `ModelHolder` from the registry, as the service loads it in produ
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
+from features.contract import TABLES
 from features.ingestion import ingest
 from features.profiles import build_profiles, select_households
 from features.pseudonyms import PseudonymKey
@@ -113,3 +117,46 @@ def bearer(db: Database, role: Role, region_prefix: str = "990101") -> dict[str,
     with db.session() as session:
         created = create_key(session, role=role, region_prefix=region_prefix, label=f"api test {role}")
     return {"Authorization": f"Bearer {created.plaintext}"}
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, float | np.floating) and math.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def rows_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def document(registered: Registered, household_id: str) -> dict[str, Any]:
+    """A household's source records in the contract's shape, as a source system would send them."""
+    city = registered.city
+    out: dict[str, Any] = {}
+    households = city["households"]
+    out["household"] = rows_of(households[households["household_id"] == household_id])[0]
+    members = city["members"][city["members"]["household_id"] == household_id]
+    for name in ("members", "income", "events", "assistance", "housing_checks", "water_checks", "identifications"):
+        frame = city[name]
+        out[name] = rows_of(frame[frame["household_id"] == household_id])
+    status = city["member_status"]
+    out["member_status"] = rows_of(status[status["member_id"].isin(members["member_id"])])
+    villages = city["villages"]
+    out["village"] = rows_of(villages[villages["region_code"] == out["household"]["region_code"]])[0]
+    for name, rows in out.items():
+        table = TABLES["households" if name == "household" else "villages" if name == "village" else name]
+        for row in rows if isinstance(rows, list) else [rows]:
+            assert set(row) <= set(table.column_names)
+    return out
+
+
+def profile_row(profiles: pd.DataFrame, i: int) -> dict[str, Any]:
+    return rows_of(profiles.iloc[[i]])[0]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import numpy as np
@@ -13,54 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from features.contract import TABLES
 from service.db import Database
 from service.model_holder import ModelHolder
 from service.tables import AuditEntry, Role, ScoreRecord
-from tests.service.api_support import AS_OF, Registered, bearer
-
-
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    if isinstance(value, float | np.floating) and math.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
-def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
-
-
-def document(registered: Registered, household_id: str) -> dict[str, Any]:
-    """A household's source records in the contract's shape, as a source system would send them."""
-    city = registered.city
-    out: dict[str, Any] = {}
-    households = city["households"]
-    out["household"] = _rows(households[households["household_id"] == household_id])[0]
-    members = city["members"][city["members"]["household_id"] == household_id]
-    for name in ("members", "income", "events", "assistance", "housing_checks", "water_checks", "identifications"):
-        frame = city[name]
-        out[name] = _rows(frame[frame["household_id"] == household_id])
-    status = city["member_status"]
-    out["member_status"] = _rows(status[status["member_id"].isin(members["member_id"])])
-    villages = city["villages"]
-    out["village"] = _rows(villages[villages["region_code"] == out["household"]["region_code"]])[0]
-    for name, rows in out.items():
-        table = TABLES["households" if name == "household" else "villages" if name == "village" else name]
-        for row in rows if isinstance(rows, list) else [rows]:
-            assert set(row) <= set(table.column_names)
-    return out
-
-
-def profile_row(profiles: pd.DataFrame, i: int) -> dict[str, Any]:
-    return _rows(profiles.iloc[[i]])[0]
+from tests.service.api_support import AS_OF, Registered, bearer, document, profile_row
 
 
 def _household_in(profiles: pd.DataFrame, prefix: str, skip: int = 0) -> int:

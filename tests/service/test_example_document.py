@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from features.pseudonyms import PseudonymKey
+from service.documents import profiles_from_documents
 from service.schemas import HouseholdScoreRequest
-from service.scoring import profiles_from_documents
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "household.json"
 

@@ -15,7 +15,16 @@ from service.settings import ServiceSettings
 from service.tables import Base, HouseholdRun, LatestScore, ScoreRecord
 from tests.service.test_reports_latest import store_random_data
 
-TABLES = {"api_keys", "audit_entries", "score_records", "jobs", "job_chunks", "latest_scores", "household_runs"}
+TABLES = {
+    "api_keys",
+    "audit_entries",
+    "score_records",
+    "jobs",
+    "job_chunks",
+    "latest_scores",
+    "household_runs",
+    "village_references",
+}
 
 
 def _tables(url: str) -> set[str]:
@@ -30,7 +39,7 @@ def test_upgrade_head_on_an_empty_database_creates_every_table(database_url: str
     assert current_revision(database_url) is None
     upgrade_database(database_url)
     assert _tables(database_url) == TABLES | {"alembic_version"}
-    assert current_revision(database_url) == head_revision() == "0002"
+    assert current_revision(database_url) == head_revision() == "0003"
 
 
 def test_upgrade_is_idempotent(database_url: str) -> None:
@@ -98,6 +107,8 @@ def test_0002_fills_the_report_tables_from_stored_scores_as_the_write_path_does(
 
     downgrade_database(database_url, "0001")
     assert current_revision(database_url) == "0001"
-    assert _tables(database_url) == TABLES - {"latest_scores", "household_runs"} | {"alembic_version"}
+    assert _tables(database_url) == TABLES - {"latest_scores", "household_runs", "village_references"} | {
+        "alembic_version"
+    }
     upgrade_database(database_url)  # 0002 again, now filling the tables from the stored scores
     assert _narrow_rows(database_url, tmp_path) == (latest, runs, scores)

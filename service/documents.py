@@ -1,0 +1,168 @@
+"""Household documents, the API's input, on the batch road: contract tables → validation → pseudonyms → profiles.
+
+A document carries one household's rows of the source-data contract. They become the same tables a batch
+folder holds and go through the same stages in the same order as `relapse score` (docs/architecture.md,
+non-negotiables 2 and 8): `features.validation.validate_sources` judges every rule at once, so the caller
+gets every violation in one 422, not the first one; `features.ingestion.ingest` pseudonymises ID numbers;
+`features.profiles.build_profiles` builds the profiles. Village context comes from the service's villages
+reference (`service.references`), never from whichever villages happen to travel with the request, so one
+household gets the same profile through every road.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final
+
+import pandas as pd
+
+from features.contract import HOUSEHOLD_TABLES, TABLES
+from features.ingestion import ingest
+from features.profiles import build_profiles
+from features.pseudonyms import PseudonymKey
+from features.sources import Sources, coerce_records
+from features.validation import ValidationReport, Violation, describe_reason, validate_sources
+from service.errors import InvalidFieldError, ServiceError
+from service.references import VillageReference
+from service.schemas import HouseholdDocument
+from service.scope import check_region_code
+
+# Tables a household document may carry, each a list of rows of the contract's table of the same name.
+DOCUMENT_TABLES: Final = (*(name for name in HOUSEHOLD_TABLES if name != "households"), "member_status")
+
+
+@dataclass(frozen=True)
+class DocumentViolation:
+    """One broken contract rule, located in the request: document `row` (0-based), its `table` and the row's
+    position `item` (0-based) in that table's list of the document. The submitted value is never repeated."""
+
+    row: int | None
+    table: str
+    item: int | None
+    column: str
+    reason: str
+
+    @property
+    def field(self) -> str:
+        return f"{document_field(self.table)}.{self.column}"
+
+    @property
+    def message(self) -> str:
+        return describe_reason(self.reason)
+
+
+class DocumentViolationsError(ServiceError, ValueError):
+    """The documents break the source-data contract; `violations` lists every one the validator found."""
+
+    def __init__(self, violations: list[DocumentViolation], total: int) -> None:
+        first = violations[0]
+        where = f"row {first.row}, " if first.row is not None else ""
+        super().__init__(
+            f"{total} violations of the source-data contract; first: {where}{first.field}: {first.message}"
+        )
+        self.violations = violations
+        self.total = total
+
+
+@dataclass(frozen=True)
+class DocumentSources:
+    """The documents as contract tables, and for each table the document index of every row."""
+
+    sources: Sources
+    owners: dict[str, list[int]]
+
+    def locate(self, violation: Violation) -> DocumentViolation:
+        """Where a validator's violation (1-based row within its table) lies in the request."""
+        owners = self.owners.get(violation.table, [])
+        if violation.row is None or violation.row > len(owners):
+            return DocumentViolation(
+                owners[0] if owners else None, violation.table, None, violation.column, violation.reason
+            )
+        document = owners[violation.row - 1]
+        item = owners[: violation.row - 1].count(document)
+        return DocumentViolation(document, violation.table, item, violation.column, violation.reason)
+
+
+def documents_to_sources(
+    documents: Sequence[HouseholdDocument], reference: VillageReference | None = None
+) -> DocumentSources:
+    """The documents as contract tables: the request's shape is checked here (known columns, one household per
+    document, its region code), the contract's rules by `validate_documents`.
+
+    The villages table is the reference's villages of the documents' counties; a document's own village row is
+    used only where the reference does not know that village (or the service holds no reference)."""
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in ("households", *DOCUMENT_TABLES, "villages")}
+    owners: dict[str, list[int]] = {name: [] for name in rows}
+    seen_villages: set[str] = set()
+    for i, document in enumerate(documents):
+        household = _checked_row("households", document.household, i)
+        household_id = household.get("household_id")
+        if not isinstance(household_id, str) or not household_id:
+            raise InvalidFieldError("household.household_id", "is required", i)
+        check_region_code(household.get("region_code"), "household.region_code", i)
+        rows["households"].append(household)
+        owners["households"].append(i)
+        for name in DOCUMENT_TABLES:
+            for row in getattr(document, name):
+                row = _checked_row(name, row, i)
+                if "household_id" in TABLES[name].column_names:
+                    if row.setdefault("household_id", household_id) != household_id:
+                        raise InvalidFieldError(f"{name}.household_id", "differs from the document's household", i)
+                rows[name].append(row)
+                owners[name].append(i)
+        if document.village is not None:
+            village = _checked_row("villages", document.village, i)
+            if village.get("region_code") != household["region_code"]:
+                raise InvalidFieldError("village.region_code", "differs from the household's region_code", i)
+            known = reference is not None and reference.knows(str(village["region_code"]))
+            if not known and village["region_code"] not in seen_villages:
+                seen_villages.add(village["region_code"])
+                rows["villages"].append(village)
+                owners["villages"].append(i)
+    sources = coerce_records({name: table_rows for name, table_rows in rows.items() if table_rows}, {"origin": "api"})
+    if reference is not None:
+        counties = {str(row["region_code"])[:6] for row in rows["households"]}
+        sources.tables["villages"] = reference.with_villages(counties, sources.tables.get("villages"))
+        # The reference's rows were validated when they were loaded; only the request's own rows are located.
+        owners["villages"] = [-1] * (len(sources.tables["villages"]) - len(owners["villages"])) + owners["villages"]
+    return DocumentSources(sources, owners)
+
+
+def validate_documents(documents: DocumentSources, today: date | None = None) -> None:
+    """Every violation of the contract in the documents, as one `DocumentViolationsError`; nothing if valid."""
+    report: ValidationReport = validate_sources(documents.sources, today=today)
+    if report.ok:
+        return
+    violations = [documents.locate(v) for v in report.violations]
+    violations = [v for v in violations if v.row != -1]  # a reference row: the request cannot fix it
+    if violations:
+        raise DocumentViolationsError(violations, report.total)
+
+
+def profiles_from_documents(
+    documents: Sequence[HouseholdDocument],
+    as_of: date,
+    key: PseudonymKey | None,
+    reference: VillageReference | None = None,
+    *,
+    today: date | None = None,
+) -> pd.DataFrame:
+    """Profiles as of `as_of`, one per document in order, built exactly like the batch builds them."""
+    tables = documents_to_sources(documents, reference)
+    validate_documents(tables, today)
+    # Member ID numbers become keyed pseudonyms here, as in ingestion; nothing personal goes further.
+    return build_profiles(ingest(tables.sources, key), as_of)
+
+
+def document_field(table: str) -> str:
+    return {"households": "household", "villages": "village"}.get(table, table)
+
+
+def _checked_row(table: str, row: dict[str, Any], index: int) -> dict[str, Any]:
+    allowed = TABLES[table].column_names
+    for column in row:
+        if column not in allowed:
+            raise InvalidFieldError(f"{document_field(table)}.{column}", "is not a column of the contract", index)
+    return dict(row)
