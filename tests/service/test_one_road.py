@@ -1,0 +1,283 @@
+"""One road for a household: the same probability, reasons and measures through every way in.
+
+The four roads are `households:score` (a document, profiled with the service's villages reference),
+`profiles:score` (the batch profile row), a batch job of the service and `relapse score`'s streaming scorer
+(`models.streaming.score_partitions`) over the same folder. The independent expectation for validation is
+`features.validation.validate_sources` — what `relapse validate` runs — over the same rows.
+"""
+# ruff: noqa: F811 — the shared fixtures are imported by name, and tests take them as parameters of that name
+
+from __future__ import annotations
+
+import copy
+import io
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from features.partitions import PartitionedSources
+from features.sources import Sources
+from features.validation import validate_sources
+from models.batch import BatchOptions
+from models.streaming import ScoringJob, score_partitions
+from service.app import create_app
+from service.db import Database
+from service.model_holder import ModelHolder
+from service.tables import AuditEntry, Role, ScoreRecord
+from tests.service.api_support import (
+    AS_OF,
+    COUNTY,
+    KEY,
+    Registered,
+    bearer,
+    county_households,
+    document,
+    profile_row,
+    service_settings,
+)
+
+
+@pytest.fixture
+def road_client(tmp_path: Path, db: Database, holder: ModelHolder, county_folder: Path) -> Iterator[TestClient]:
+    settings = service_settings(tmp_path, db, jobs_allowed_root=county_folder, job_chunk_households=400)
+    with TestClient(create_app(settings, holder=holder, database=db, pseudonym_key=KEY)) as client:
+        yield client
+
+
+def _run_job(client: TestClient, headers: dict[str, str]) -> pd.DataFrame:
+    submitted = client.post("/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers)
+    assert submitted.status_code == 202, submitted.text
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{submitted.json()['id']}", headers=headers).json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.2)
+    assert job["status"] == "done", job
+    results = client.get(job["results"], headers=headers)
+    return pd.read_parquet(io.BytesIO(results.content)).set_index("household_pseudonym")
+
+
+def _streamed(holder: ModelHolder, folder: Path) -> pd.DataFrame:
+    serving = holder.current
+    assert serving is not None
+    job = ScoringJob(
+        serving.model, serving.version, date.fromisoformat(AS_OF), BatchOptions(), key=KEY, explainer=serving.explainer
+    )
+    tables = [table for _, table in score_partitions(job, PartitionedSources.read(folder))]
+    return pa.concat_tables(tables).to_pandas().set_index("household_id")
+
+
+def _flat(row: pd.Series) -> dict[str, Any]:
+    """A flat result row (batch job, `relapse score`) as the API's item: probability, reasons, measures."""
+    reasons = [
+        (row[f"reason{k}_key"], float(row[f"reason{k}_points"]))
+        for k in range(1, 4)
+        if isinstance(row.get(f"reason{k}_key"), str)
+    ]
+    measures = [
+        (row[f"measure{k}_code"], float(row[f"measure{k}_probability_after"]))
+        for k in range(1, 7)
+        if isinstance(row.get(f"measure{k}_code"), str)
+    ]
+    return {"probability": float(row["probability"]), "reasons": reasons, "measures": measures}
+
+
+def _nested(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "probability": item["probability"],
+        "reasons": [(r["key"], r["points"]) for r in item["reasons"]],
+        "measures": [(m["measure"], m["probability_after"]) for m in item["measures"]],
+    }
+
+
+@pytest.mark.slow
+def test_four_roads_give_one_answer_for_every_household(
+    road_client: TestClient,
+    db: Database,
+    holder: ModelHolder,
+    registered: Registered,
+    batch_profiles: pd.DataFrame,
+    county_folder: Path,
+) -> None:
+    headers = bearer(db, Role.MONITOR, COUNTY)
+    job_rows = _run_job(road_client, headers)  # stores the folder's villages as the service's reference
+    streamed = _streamed(holder, county_folder / "county")
+    reference = road_client.get("/v1/references/villages", headers=headers).json()
+    assert reference["version"] == "villages-v1" and reference["villages"] > 0
+    positions = {str(h): i for i, h in enumerate(batch_profiles["household_id"])}
+
+    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(household=st.sampled_from(sorted(county_households(registered))), drop_village=st.booleans())
+    def one_answer(household: str, drop_village: bool) -> None:
+        sent = document(registered, household)
+        if drop_village:
+            del sent["village"]  # the reference knows the village: the document need not carry it
+        by_document = road_client.post(
+            "/v1/households:score", json={"households": [sent], "as_of": AS_OF}, headers=headers
+        )
+        assert by_document.status_code == 200, by_document.text
+        item = by_document.json()["items"][0]
+        assert item["context_version"] == "villages-v1"
+        by_profile = road_client.post(
+            "/v1/profiles:score",
+            json={"profiles": [profile_row(batch_profiles, positions[household])], "as_of": AS_OF},
+            headers=headers,
+        )
+        assert by_profile.status_code == 200, by_profile.text
+        answers = [
+            _nested(item),
+            _nested(by_profile.json()["items"][0]),
+            _flat(job_rows.loc[household]),
+            _flat(streamed.loc[household]),
+        ]
+        assert all(answer == answers[0] for answer in answers[1:]), (household, answers)
+
+    one_answer()
+    with db.session() as session:
+        versions = set(session.scalars(select(ScoreRecord.context_version).where(ScoreRecord.job_id.isnot(None))))
+    assert versions == {"villages-v1"}
+
+
+def test_a_document_village_the_reference_knows_does_not_change_the_context(
+    road_client: TestClient, db: Database, registered: Registered, county_folder: Path
+) -> None:
+    admin = bearer(db, Role.ADMIN, "")
+    villages = pd.read_parquet(county_folder / "city" / "villages.parquet")
+    rows = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in villages.to_dict("records")]
+    loaded = road_client.put("/v1/references/villages", json={"villages": rows}, headers=admin)
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["version"] == "villages-v1" and loaded.json()["stored"] is True
+    again = road_client.put("/v1/references/villages", json={"villages": rows}, headers=admin)
+    assert again.json() == {**loaded.json(), "stored": False}  # the same table keeps its version
+
+    headers = bearer(db, Role.MONITOR, COUNTY)
+    household = str(county_households(registered).iloc[0])
+    sent = document(registered, household)
+    changed = copy.deepcopy(sent)
+    other = "general" if sent["village"]["village_type"] != "general" else "former_poor"
+    changed["village"]["village_type"] = other  # a stale or wrong copy of the village in the request
+    answers = [
+        road_client.post("/v1/households:score", json={"households": [d], "as_of": AS_OF}, headers=headers).json()
+        for d in (sent, changed)
+    ]
+    assert answers[0]["items"][0]["probability"] == answers[1]["items"][0]["probability"]
+    assert answers[1]["items"][0]["context_version"] == "villages-v1"
+
+
+def test_only_an_admin_loads_a_villages_reference_and_a_bad_one_lists_every_violation(
+    road_client: TestClient, db: Database, county_folder: Path
+) -> None:
+    villages = pd.read_parquet(county_folder / "city" / "villages.parquet").head(3)
+    rows = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in villages.to_dict("records")]
+    refused = road_client.put("/v1/references/villages", json={"villages": rows}, headers=bearer(db, Role.MONITOR))
+    assert refused.status_code == 403
+    rows[0]["village_type"] = "not-a-type"
+    rows[2]["collective_income_yuan"] = -5.0
+    bad = road_client.put("/v1/references/villages", json={"villages": rows}, headers=bearer(db, Role.ADMIN, ""))
+    assert bad.status_code == 422, bad.text
+    found = {(e["field"], e["row"], e["reason"]) for e in bad.json()["errors"]}
+    assert found == {
+        ("villages.village_type", 0, "bad_code"),
+        ("villages.collective_income_yuan", 2, "negative_amount"),
+    }
+    current = road_client.get("/v1/references/villages", headers=bearer(db, Role.MONITOR)).json()
+    assert current["version"] is None  # nothing was stored
+
+
+# --- validation: the API reports what the batch validator reports ----------------------------------------------
+
+INJECTIONS = ("negative_wage", "duplicate_income", "future_event", "bad_code", "missing_required", "unreadable")
+
+
+def _inject(sent: dict[str, Any], kind: str) -> None:
+    """Break one contract rule in the document (each kind where the document has the rows it needs)."""
+    if kind == "negative_wage" and sent["income"]:
+        sent["income"][0]["wage_local_yuan"] = -100.0
+    elif kind == "duplicate_income" and sent["income"]:
+        sent["income"].append(dict(sent["income"][-1]))
+    elif kind == "future_event" and sent["events"]:
+        sent["events"][0]["event_date"] = "2030-03-01"
+    elif kind == "bad_code" and sent["members"]:
+        sent["members"][0]["gender"] = "unknown-code"
+    elif kind == "missing_required" and sent["members"]:
+        sent["members"][-1]["birth_date"] = None
+    elif kind == "unreadable" and sent["housing_checks"]:
+        sent["housing_checks"][0]["housing_area_m2"] = "eighty"
+
+
+def _expected(sent: dict[str, Any]) -> set[tuple[str, str, str, int | None]]:
+    """`relapse validate`'s findings on the document's rows as tables: (table, column, reason, row in table)."""
+    tables = {"households": [sent["household"]], "villages": [sent["village"]]}
+    for name in ("members", "member_status", "income", "events", "assistance", "housing_checks", "water_checks"):
+        tables[name] = [{"household_id": sent["household"]["household_id"], **r} for r in sent.get(name, [])]
+    tables["identifications"] = list(sent.get("identifications", []))
+    frames = {name: pd.DataFrame(rows) for name, rows in tables.items() if rows}
+    report = validate_sources(Sources(frames, {}))  # the same "today" as the service
+    return {(v.table, v.column, v.reason, None if v.row is None else v.row - 1) for v in report.violations}
+
+
+@pytest.mark.slow
+def test_the_api_reports_every_violation_the_batch_validator_finds(
+    client: TestClient, db: Database, registered: Registered
+) -> None:
+    headers = bearer(db, Role.MONITOR)
+    ids = sorted(county_households(registered))
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(household=st.sampled_from(ids), kinds=st.sets(st.sampled_from(INJECTIONS), min_size=1))
+    def same_findings(household: str, kinds: set[str]) -> None:
+        sent = document(registered, household)
+        for kind in sorted(kinds):
+            _inject(sent, kind)
+        expected = _expected(sent)
+        answer = client.post("/v1/households:score", json={"households": [sent], "as_of": AS_OF}, headers=headers)
+        if not expected:
+            assert answer.status_code == 200, answer.text
+            return
+        assert answer.status_code == 422, answer.text
+        body = answer.json()
+        got = {(e["table"], e["column"], e["reason"], e["item"]) for e in body["errors"]}
+        assert got == expected
+        assert body["count"] == len(expected) and all(e["row"] == 0 for e in body["errors"])
+        assert "eighty" not in answer.text and "unknown-code" not in answer.text  # values are never echoed
+
+    same_findings()
+    with db.session() as session:  # nothing invalid was scored or audited
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == session.scalar(
+            select(func.count()).select_from(ScoreRecord)
+        )
+
+
+def test_the_readme_example_with_three_faults_is_refused_naming_each(
+    client: TestClient, db: Database, registered: Registered
+) -> None:
+    events = registered.city["events"]
+    household = str(events.loc[events["household_id"].isin(county_households(registered)), "household_id"].iloc[0])
+    sent = document(registered, household)
+    assert sent["income"] and sent["events"], "the test needs income rows and an event"
+    sent["income"][0]["wage_local_yuan"] = -1.0
+    sent["income"].append(dict(sent["income"][0]))
+    sent["events"][0]["event_date"] = "2099-01-01"
+    answer = client.post(
+        "/v1/households:score", json={"households": [sent], "as_of": AS_OF}, headers=bearer(db, Role.MONITOR)
+    )
+    assert answer.status_code == 422, answer.text
+    reasons = {(e["field"], e["reason"]) for e in answer.json()["errors"]}
+    assert {
+        ("income.wage_local_yuan", "negative_amount"),
+        ("income.household_id,income_year", "duplicate_key"),
+        ("events.event_date", "future_date"),
+    } <= reasons
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(ScoreRecord)) == 0
