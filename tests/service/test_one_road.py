@@ -114,7 +114,8 @@ def test_four_roads_give_one_answer_for_every_household(
     job_rows = _run_job(road_client, headers)  # stores the folder's villages as the service's reference
     streamed = _streamed(holder, county_folder / "county")
     reference = road_client.get("/v1/references/villages", headers=headers).json()
-    assert reference["version"] == "villages-v1" and reference["villages"] > 0
+    version = reference["version"]
+    assert version is not None and version.startswith("villages-v") and reference["villages"] > 0
     positions = {str(h): i for i, h in enumerate(batch_profiles["household_id"])}
 
     @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -128,7 +129,7 @@ def test_four_roads_give_one_answer_for_every_household(
         )
         assert by_document.status_code == 200, by_document.text
         item = by_document.json()["items"][0]
-        assert item["context_version"] == "villages-v1"
+        assert item["context_version"] == version
         by_profile = road_client.post(
             "/v1/profiles:score",
             json={"profiles": [profile_row(batch_profiles, positions[household])], "as_of": AS_OF},
@@ -146,7 +147,7 @@ def test_four_roads_give_one_answer_for_every_household(
     one_answer()
     with db.session() as session:
         versions = set(session.scalars(select(ScoreRecord.context_version).where(ScoreRecord.job_id.isnot(None))))
-    assert versions == {"villages-v1"}
+    assert versions == {version}
 
 
 def test_a_document_village_the_reference_knows_does_not_change_the_context(
@@ -157,7 +158,7 @@ def test_a_document_village_the_reference_knows_does_not_change_the_context(
     rows = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in villages.to_dict("records")]
     loaded = road_client.put("/v1/references/villages", json={"villages": rows}, headers=admin)
     assert loaded.status_code == 200, loaded.text
-    assert loaded.json()["version"] == "villages-v1" and loaded.json()["stored"] is True
+    assert loaded.json()["stored"] is True
     again = road_client.put("/v1/references/villages", json={"villages": rows}, headers=admin)
     assert again.json() == {**loaded.json(), "stored": False}  # the same table keeps its version
 
@@ -172,7 +173,7 @@ def test_a_document_village_the_reference_knows_does_not_change_the_context(
         for d in (sent, changed)
     ]
     assert answers[0]["items"][0]["probability"] == answers[1]["items"][0]["probability"]
-    assert answers[1]["items"][0]["context_version"] == "villages-v1"
+    assert answers[1]["items"][0]["context_version"] == loaded.json()["version"]
 
 
 def test_only_an_admin_loads_a_villages_reference_and_a_bad_one_lists_every_violation(
