@@ -13,7 +13,7 @@ import pytest
 from service.reports.i18n import catalogue
 from tests.browser.conftest import COUNTY, Service
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("reports")]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("reports")]
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}

@@ -93,6 +93,7 @@ def _assert_same(got: CoercedTable, expected: CoercedTable) -> None:
 _SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(_rows(plain=True))
 def test_plain_json_rows_are_coerced_as_the_frame_path_coerces_them(case: tuple[str, list[dict[str, Any]]]) -> None:
@@ -102,6 +103,7 @@ def test_plain_json_rows_are_coerced_as_the_frame_path_coerces_them(case: tuple[
     _assert_same(got, coerce_table(pd.DataFrame(rows), table))
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(_rows(plain=False))
 def test_any_rows_are_coerced_as_the_frame_path_coerces_them_or_declined(

@@ -82,6 +82,7 @@ def test_members_born_on_or_after_as_of_change_nothing(
     pd.testing.assert_frame_equal(build_profiles(Sources(tables), AS_OF), sample_profiles)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("as_of", ["2022-01-01", "2023-07-15", "2024-01-01", "2025-03-01"])
 def test_one_household_equals_its_batch_row(small_city: Sources, as_of: str) -> None:
     batch = build_profiles(small_city, as_of)

@@ -193,6 +193,7 @@ _ID_CELLS = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(_ID_CELLS, st.sampled_from([None, "earlier-pseudonym"])), min_size=1, max_size=6))
 def test_a_households_members_are_pseudonymised_as_the_vectorised_path_does(

@@ -85,6 +85,7 @@ def test_partitioned_run_equals_scoring_the_whole_city_at_once() -> None:
     assert frame["synthetic"].all() and (frame["model_version"] == "3").all()
 
 
+@pytest.mark.slow
 def test_each_partition_alone_gives_the_same_tables_as_partitions_scored_together() -> None:
     alone = list(score_partitions(job(), partitioned(), unit_households=1))
     together = list(score_partitions(job(), partitioned(), unit_households=1_000))
@@ -156,6 +157,7 @@ def test_a_table_the_writer_thread_rejects_fails_the_write_and_leaves_no_file(tm
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_relapse_score_writes_every_household_and_a_rerun_reuses_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_settings: object
 ) -> None:
@@ -268,6 +270,7 @@ def settled_read(
     return PartitionedSources.of(dict(tables), max_households=400, settled=earlier.settled(the_job or job()))
 
 
+@pytest.mark.slow
 def test_a_settled_read_keeps_only_changed_households_rows_and_the_rerun_equals_a_fresh_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -333,6 +336,7 @@ def test_a_rerun_on_an_executor_gives_the_same_table() -> None:
     assert_same(again, run(digested(changed)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start", ["forkserver", "spawn"])
 def test_a_process_pool_on_spilled_partitions_gives_the_single_process_table(tmp_path: Path, start: str) -> None:
     import multiprocessing
@@ -364,6 +368,7 @@ def test_a_process_pool_on_spilled_partitions_gives_the_single_process_table(tmp
     assert_same(pruned, again)
 
 
+@pytest.mark.slow
 def test_result_rows_sent_back_in_another_order_are_put_back_in_household_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

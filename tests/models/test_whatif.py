@@ -30,6 +30,7 @@ def _with_income() -> pd.DataFrame:
     return known.head(50).reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_the_re_score_is_the_models_probability_of_the_changed_profile() -> None:
     model = small_model()
     rows = profiles().head(40)
@@ -49,6 +50,7 @@ def test_the_re_score_is_the_models_probability_of_the_changed_profile() -> None
     assert item.what_if_label_zh == "模型估计，非因果效应" and "not a causal effect" in item.what_if_label_en
 
 
+@pytest.mark.slow
 def test_every_measure_re_scores_bitwise_as_the_changed_profile_frame() -> None:
     # what_if_batch changes the prepared matrix instead of copying the profile: the reference is the frame path.
     model = small_model()

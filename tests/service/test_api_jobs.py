@@ -230,6 +230,7 @@ def _finished(job: dict[str, Any]) -> bool:
     return job["status"] in ("done", "failed")
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_a_job_killed_mid_way_resumes_without_lost_or_duplicated_rows(
     registered: Registered, county_folder: Path, tmp_path: Path
@@ -291,6 +292,8 @@ def test_two_worker_processes_serve_and_run_each_job_once(
         process.wait(timeout=30)
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_jobs_run_on_a_dask_scheduler_with_the_same_scores(
     tmp_path: Path, holder: ModelHolder, county_folder: Path, registered: Registered
 ) -> None:

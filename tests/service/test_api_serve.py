@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.service.api_support import Registered
 
@@ -21,6 +22,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_relapse_serve_starts_migrates_and_gets_ready(registered: Registered, tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "RELAPSE_DATA_DIR": str(tmp_path), "RELAPSE_MLFLOW_URI": registered.tracking_uri}

@@ -77,6 +77,7 @@ def test_region_pdf_in_english_lists_the_visits(client: TestClient, db: Database
     assert all(item["household_pseudonym"] in text for item in items)
 
 
+@pytest.mark.slow
 def test_cli_writes_the_same_reports_and_the_drift(
     client: TestClient,
     db: Database,

@@ -170,6 +170,7 @@ META_CELLS = [(2024, 2023), (2024, 2023.0), (2024, None), (2024.5, None), (None,
 META_CELLS += [(2**64, 1), (float("nan"), 1.0), (-(2**63) + 1, 2**63 - 1), (1e300, 1)]
 
 
+@pytest.mark.slow
 def test_profile_values_are_the_frame_rows(batch_profiles: pd.DataFrame) -> None:
     cases = [*_variants(_rows(batch_profiles, 6)), *(_random_rows(batch_profiles, seed) for seed in range(40))]
     for first, second in META_CELLS:

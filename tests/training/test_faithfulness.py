@@ -84,6 +84,7 @@ def test_relapse_explain_refuses_an_unknown_household(demo_like: str) -> None:
     assert result.exit_code != 0 and "no household" in result.output
 
 
+@pytest.mark.slow
 def test_relapse_explain_faithfulness(demo_like: str) -> None:
     result = CliRunner().invoke(app, ["explain", "--faithfulness", "--data", demo_like])
     assert result.exit_code == 0, result.output

@@ -60,6 +60,7 @@ def test_split_is_by_time(snapshots: pd.DataFrame) -> None:
     assert all(max(s.train) < s.valid < s.test for s in backtest)
 
 
+@pytest.mark.slow
 def test_fit_is_deterministic_and_respects_monotone_constraints(snapshots: pd.DataFrame) -> None:
     split = latest_split(snapshots["as_of"])
     config = TrainConfig(num_boost_round=200, early_stopping_rounds=20)
@@ -76,6 +77,7 @@ def test_fit_is_deterministic_and_respects_monotone_constraints(snapshots: pd.Da
     ).all()
 
 
+@pytest.mark.slow
 def test_calibrated_probabilities_match_outcomes_on_the_test_period(snapshots: pd.DataFrame) -> None:
     split = latest_split(snapshots["as_of"])
     result = fit_risk_model(snapshots, FEATURES, split, TrainConfig(num_boost_round=300))
@@ -85,6 +87,7 @@ def test_calibrated_probabilities_match_outcomes_on_the_test_period(snapshots: p
     assert set(result.calibrator_scores) == {"isotonic", "sigmoid"}
 
 
+@pytest.mark.slow
 def test_saved_model_is_plain_files_and_predicts_identically(snapshots: pd.DataFrame, tmp_path: Path) -> None:
     split = latest_split(snapshots["as_of"])
     result = fit_risk_model(snapshots, FEATURES, split, TrainConfig(num_boost_round=100))

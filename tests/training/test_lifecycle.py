@@ -24,6 +24,8 @@ from training.pipeline import TrainingData, data_from_sources, train_and_registe
 from training.registry import CHALLENGER, CHAMPION, alias_version, promote
 from training.settings import TrainingSettings
 
+pytestmark = pytest.mark.slow  # every test trains on the module's city
+
 FAST = TrainConfig(num_boost_round=150, early_stopping_rounds=30)
 
 
