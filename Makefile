@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export RELAPSE_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test install lint typecheck contracts pytest os-deps benchmarks docs clean
+.PHONY: run test test-fast install lint typecheck contracts pytest os-deps benchmarks docs clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -46,6 +46,11 @@ pytest: install os-deps
 	url="$$(./scripts/start-postgres.sh)" && RELAPSE_TEST_POSTGRES_URL="$$url" $(BIN)/pytest -n 2 --dist loadgroup
 
 test: lint typecheck contracts pytest
+
+## The inner loop: lint, then the tests marked neither slow nor integration (no PostgreSQL, browser or Dask
+## cluster), in parallel. `make test` (CI) still runs everything.
+test-fast: lint
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow and not integration"
 
 benchmarks: install
 	$(BIN)/python -m benchmarks
