@@ -53,6 +53,7 @@ def _with_late_rows(sources: Sources, table: str, picks: list[int], offsets: lis
     return Sources(tables, sources.manifest)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     table=st.sampled_from(sorted(TIMED)),

@@ -39,6 +39,7 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("calibrator", ["sigmoid", "isotonic"])
 def test_batch_table_equals_explain_households_row_for_row(calibrator: str) -> None:
     model = small_model(calibrator)

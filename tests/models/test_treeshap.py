@@ -202,6 +202,7 @@ def test_refuses_multiclass_and_linear_tree_models() -> None:
         TreeExplainer(linear)
 
 
+@pytest.mark.slow
 @pytest.mark.benchmark
 def test_benchmark_runs_and_reports_the_ratios(capsys: pytest.CaptureFixture[str]) -> None:
     from benchmarks.treeshap_bench import main
