@@ -27,10 +27,10 @@ def main(argv: list[str] | None = None) -> None:
     from mlflow import MlflowClient
     from sqlalchemy import func, select
 
-    from features.partitions import PartitionedSources
-    from features.pseudonyms import PseudonymKey
+    from features.pseudonyms.keys import PseudonymKey
+    from features.reading.partitions import PartitionedSources
+    from features.reading.sources import read_sources
     from features.simulation import CityConfig, simulate_city
-    from features.sources import read_sources
     from models.streaming import ScoringJob, score_partitions, write_scores
     from service.db import open_database
     from service.job_runner import JobRunner

@@ -30,16 +30,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from features.contract import TABLES
-from features.profiles import build_profile, build_profiles, select_households
-from features.sources import Sources
+from features.contract.tables import TABLES
+from features.profiles.build import build_profile, build_profiles, select_households
+from features.reading.sources import Sources
 
 folder, as_of, samples, baseline_n = Path(sys.argv[1]), pd.Timestamp(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 
 def rss_gb():
     return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 1024**3
 
-# The dtypes `features.sources.read_sources` gives (nullable ints/booleans, Arrow strings, datetimes),
+# The dtypes `features.reading.sources.read_sources` gives (nullable ints/booleans, Arrow strings, datetimes),
 # read straight from Parquet so that the figure measures the profiles, not the reader.
 mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype(),
            pa.large_string(): pd.StringDtype()}

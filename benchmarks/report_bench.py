@@ -33,7 +33,7 @@ REASON_KEYS = ("01", "income", "04", "03", "07", "06", "02", "housing", "09", "0
 
 
 def fake_scores(households: int, as_of: date, seed: int) -> list[Any]:
-    from features.rules import RULES
+    from features.profiles.rules import RULES
     from models.measure_table import MEASURES
     from models.reasons import reason_names
     from service.store import ScoreInput

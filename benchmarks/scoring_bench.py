@@ -63,8 +63,8 @@ def sample():
 
 threading.Thread(target=sample, daemon=True).start()
 started = time.perf_counter()
-from features.partitions import PartitionedSources
-from features.pseudonyms import PseudonymKey
+from features.reading.partitions import PartitionedSources
+from features.pseudonyms.keys import PseudonymKey
 from models.risk_model import RiskModel
 from models.streaming import Earlier, ScoringJob, score_partitions, write_scores
 
@@ -110,10 +110,10 @@ print(json.dumps({
 _BASELINE = r"""
 import json, sys, time
 from pathlib import Path
-from features.ingestion import ingest
-from features.partitions import PartitionedSources
-from features.profiles import build_profiles
-from features.pseudonyms import PseudonymKey
+from features.pseudonyms.ingestion import ingest
+from features.reading.partitions import PartitionedSources
+from features.profiles.build import build_profiles
+from features.pseudonyms.keys import PseudonymKey
 from models.explain import explain_households
 from models.reasons import default_explainer
 from models.risk_model import RiskModel
@@ -142,7 +142,7 @@ def bench_model(seed: int = 1) -> Path:
     if (folder / "booster.txt").is_file():
         return folder
     from benchmarks.profiles_bench import city_folder
-    from features.sources import read_sources
+    from features.reading.sources import read_sources
     from training.fit import TrainConfig, fit_risk_model
     from training.pipeline import data_from_sources
     from training.split import latest_split

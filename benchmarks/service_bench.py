@@ -59,7 +59,7 @@ def registry(households: int, seed: int) -> str:
     from mlflow import MlflowClient
 
     from benchmarks.profiles_bench import city_folder
-    from features.sources import read_sources
+    from features.reading.sources import read_sources
     from training.fit import TrainConfig
     from training.pipeline import data_from_sources, train_and_register
     from training.registry import promote
@@ -110,11 +110,11 @@ class Bodies:
 def request_bodies(households: int, seed: int, as_of: str, count: int) -> Bodies:
     """Bodies for `count` households of the city drawn at random (the same households for every endpoint)."""
     from benchmarks.profiles_bench import city_folder
-    from features.catalogue import FEATURES
-    from features.ingestion import ingest
-    from features.profiles import build_profiles, select_households
-    from features.pseudonyms import PseudonymKey
-    from features.sources import read_sources
+    from features.profiles.build import build_profiles, select_households
+    from features.profiles.catalogue import FEATURES
+    from features.pseudonyms.ingestion import ingest
+    from features.pseudonyms.keys import PseudonymKey
+    from features.reading.sources import read_sources
 
     city = read_sources(city_folder(households, seed))
     ids = city["households"]["household_id"].to_numpy()

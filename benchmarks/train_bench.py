@@ -26,8 +26,8 @@ TARGET_SECONDS = 300.0
 
 
 def main(argv: list[str] | None = None) -> None:
+    from features.reading.sources import read_sources
     from features.simulation import CityConfig, simulate_city
-    from features.sources import read_sources
     from training.fit import TrainConfig, fit_risk_model
     from training.pipeline import data_from_sources
     from training.split import latest_split

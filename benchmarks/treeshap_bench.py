@@ -45,7 +45,7 @@ print(json.dumps({"import_s": imported, "build_s": time.perf_counter() - t}))
 
 def city_model(households: int, seed: int) -> tuple[lgb.Booster, np.ndarray, str]:
     from benchmarks.profiles_bench import city_folder
-    from features.sources import read_sources
+    from features.reading.sources import read_sources
     from training.fit import TrainConfig, fit_risk_model
     from training.pipeline import data_from_sources
     from training.split import latest_split

@@ -1,4 +1,4 @@
-"""Benchmark: validating a large source folder (`relapse validate`, `features.validation.validate_sources`).
+"""Benchmark: validating a large source folder (`relapse validate`, `features.validation.report.validate_sources`).
 
     python -m benchmarks.validation_bench --households 100000
 
@@ -38,9 +38,9 @@ def _timed(call: Callable[[], T], wall: list[float], cpu: list[float]) -> T:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from features.reading.sources import read_sources
     from features.simulation import CityConfig, simulate_city
-    from features.sources import read_sources
-    from features.validation import validate_sources
+    from features.validation.report import validate_sources
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=100_000)

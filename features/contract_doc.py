@@ -1,4 +1,4 @@
-"""Render `docs/data-contract.md` from `features.contract` (the doc is generated, never edited by hand).
+"""Render `docs/data-contract.md` from `features.contract.tables` (the doc is generated, never edited by hand).
 
 A test compares the committed file with `render_contract_doc()`, so the doc cannot drift from the code.
 """
@@ -8,19 +8,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from features import codes
-from features._row_rules import FUTURE_ALLOWED, MEMBER_DATES, REQUIRED_BY_EVENT_TYPE
-from features._violations import Reason
-from features.contract import CODES_SEPARATOR, PSEUDONYM_COLUMNS, TABLES, Column, Table
-from features.pseudonyms import PSEUDONYM_HEX_CHARS
-from features.sources import pandas_dtype
+from features.contract.dtypes import pandas_dtype
+from features.contract.tables import CODES_SEPARATOR, PSEUDONYM_COLUMNS, TABLES, Column, Table, codes
+from features.contract.violations import Reason
+from features.pseudonyms.keys import PSEUDONYM_HEX_CHARS
+from features.validation._row_rules import FUTURE_ALLOWED, MEMBER_DATES, REQUIRED_BY_EVENT_TYPE
 
-DOC_PATH: Final = Path(__file__).resolve().parent.parent / "docs" / "data-contract.md"
+DOC_PATH: Final = Path(__file__).resolve().parents[1] / "docs" / "data-contract.md"
 
 _INTRO: Final = f"""\
 # Source-data contract (数据契约)
 
-Generated from `features/contract.py` by `relapse docs` — do not edit by hand.
+Generated from `features/contract/tables.py` by `relapse docs` — do not edit by hand.
 
 A source folder holds one file per table, `<table>.parquet` or `<table>.csv` (UTF-8, with or without BOM,
 or GB 18030), plus an optional manifest `dataset.json`. Tables a deployment does not have yet may be absent.
@@ -141,7 +140,7 @@ def _code_list_name(labels: codes.Labels) -> str:
     for name, value in vars(codes).items():
         if value is labels and name.isupper():
             return name
-    raise KeyError("code list not defined in features.codes")
+    raise KeyError("code list not defined in features.contract.codes")
 
 
 def _code_lists() -> str:

@@ -7,10 +7,8 @@ The service maps them to RFC 9457 problem+json; each carries enough to name the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # validation imports this module; only the type is needed here
-    from features.validation import ValidationReport, Violation
+from features.contract.violations import Violation
 
 
 class FeaturesError(Exception):
@@ -20,10 +18,10 @@ class FeaturesError(Exception):
 class SourceDataError(FeaturesError):
     """Source tables break the contract; `violations` lists the (capped) offending rows."""
 
-    def __init__(self, message: str, violations: Sequence[Violation], report: ValidationReport | None = None):
+    def __init__(self, message: str, violations: Sequence[Violation], total: int | None = None):
         super().__init__(message)
         self.violations = list(violations)
-        self.report = report
+        self.total = len(self.violations) if total is None else total  # counted in full; examples are capped
 
     def __str__(self) -> str:
         lines = [super().__str__()]

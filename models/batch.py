@@ -28,7 +28,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from features import catalogue
+from features.profiles import catalogue
 from models._batch_measures import margins, propose_groups, what_if_probabilities
 from models.explanation_cache import ExplanationCache, profile_hashes
 from models.measures import Proposal
@@ -272,7 +272,7 @@ def _sentences(columns: np.ndarray, model: RiskModel, profiles: pd.DataFrame, x:
 
     Every distinct (feature, value) is formatted once and spread to the rows that quote it: numeric catalogue
     features through their template's format spec on the float the model saw (what
-    `features.catalogue.format_reason` does with `float(value)`), others through
+    `features.profiles.catalogue.format_reason` does with `float(value)`), others through
     `models.reasons.feature_sentence`.
     """
     names = model.feature_names

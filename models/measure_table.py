@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from features import codes
+from features.contract import codes
 
 Op = Literal["set", "add", "scale", "at_most"]
 IncomePart = Literal["wages", "business", "property", "transfers", "safety_net"]
@@ -91,7 +91,7 @@ class Condition:
 
 @dataclass(frozen=True)
 class Measure:
-    code: str  # a key of features.codes.MEASURES (its zh/en label)
+    code: str  # a key of features.contract.codes.MEASURES (its zh/en label)
     category: str  # a key of CATEGORIES
     effects: tuple[Effect, ...]
     received_when: Condition | None = None  # the profile shows the household already receives it

@@ -26,7 +26,8 @@ Aggregation
     whole 02xx disaster family) or, for groups without a code, the group itself (income, housing, water,
     insurance, household composition, …). A reason's points are the sum of its features' points. The top
     reasons are the keys with positive points, largest first, ties broken by key; each quotes the household's own
-    values of its risk-raising features through the catalogue's reason templates (`features.catalogue`). The top
+    values of its risk-raising features through the catalogue's reason templates (`features.profiles.catalogue`).
+    The top
     *risk types* are the same list restricted to keys with an official code — what the national system records
     as a household's risk types 1–5; income, monitoring history and the like are context, not causes.
 """
@@ -42,7 +43,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features import catalogue, codes
+from features.contract import codes
+from features.profiles import catalogue
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")

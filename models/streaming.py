@@ -1,8 +1,8 @@
 """Streaming batch scoring: source partitions → profiles → calibrated scores → reasons, measures, what-if.
 
-`score_partition` is the unit of work: one partition's Arrow tables (`features.partitions`) are validated,
-pseudonymised (`features.ingestion.ingest`), turned into profiles as of the reference date
-(`features.profiles.build_profiles`, the function training and the API use) and explained
+`score_partition` is the unit of work: one partition's Arrow tables (`features.reading.partitions`) are validated,
+pseudonymised (`features.pseudonyms.ingestion.ingest`), turned into profiles as of the reference date
+(`features.profiles.build.build_profiles`, the function training and the API use) and explained
 (`models.batch.explain_batch`). It is a plain function of its inputs, so a process pool or a Dask worker
 (`models.cluster`) runs it as it is and gets bitwise the same table.
 
@@ -47,10 +47,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from features.catalogue import catalogue_version
 from features.errors import SourceDataError
-from features.ingestion import ingest
-from features.partitions import (
+from features.profiles.build import build_profiles
+from features.profiles.catalogue import catalogue_version
+from features.profiles.rules import RULE_NAMES, rule_flags
+from features.pseudonyms.ingestion import ingest
+from features.pseudonyms.keys import PseudonymKey
+from features.reading.partitions import (
     Partition,
     PartitionedSources,
     SpilledSpan,
@@ -58,11 +61,8 @@ from features.partitions import (
     pack_tables,
     unpack_tables,
 )
-from features.profiles import build_profiles
-from features.pseudonyms import PseudonymKey
-from features.row_digests import combine, keyed, string_hashes
-from features.rules import RULE_NAMES, rule_flags
-from features.validation import validate_sources
+from features.reading.row_digests import combine, keyed, string_hashes
+from features.validation.report import validate_sources
 from models.batch import DEFAULT_OPTIONS, ID_COLUMNS, BatchOptions, explain_batch, output_columns
 from models.explanation_cache import ExplanationCache, profile_hashes
 from models.reasons import Explainer, default_explainer
@@ -176,7 +176,7 @@ def score_partition(
             f"partition {label}: {report.total} contract violations, e.g. {first}; "
             "`relapse validate` lists them with their file rows",
             report.violations,
-            report,
+            report.total,
         )
     profiles = build_profiles(ingest(sources, job.key), job.as_of)
     return score_profiles(job, profiles, previous)

@@ -2,7 +2,7 @@
 
 A measure's declared effects (`models.measure_table`) change base quantities of the profile: a flag, a count,
 an out-of-pocket cost, a yearly income component. The features derived from them are then recomputed the way
-the profile builder defines them (features/_profile_income.py), so that the changed profile stays consistent:
+the profile builder defines them (features/profiles/_income.py), so that the changed profile stays consistent:
 
 - household net income = income_pc_yuan × members_count (members floored at 1); gross income follows from
   the production-cost ratio and the business share (net = gross − cost, cost = ratio × business receipts);
@@ -34,7 +34,7 @@ from models.risk_model import RiskModel
 LABEL_ZH = "模型估计，非因果效应"
 LABEL_EN = "model estimate, not a causal effect"
 
-# The floor the profile builder puts under household net income in ratios (features/_profile_income.py);
+# The floor the profile builder puts under household net income in ratios (features/profiles/_income.py);
 # tests/models/test_whatif.py checks that the two agree.
 INCOME_FLOOR_YUAN = 1_000.0
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from features.validation import ValidationReport
+    from features.validation.report import ValidationReport
 
 console = Console()
 errors = Console(stderr=True)
@@ -36,7 +36,7 @@ def validate(
 ) -> None:
     """Check a source folder against the data contract and list every violation."""
     from features.errors import SourceFolderError
-    from features.validation import validate_sources
+    from features.validation.report import validate_sources
 
     try:
         report = validate_sources(path, max_per_kind=max_per_kind)
@@ -55,10 +55,10 @@ def ingest(
 ) -> None:
     """Validate, pseudonymise ID numbers, drop names and write the tables to --out."""
     from features.errors import FeaturesError, SourceDataError
-    from features.ingestion import ingest as ingest_sources
-    from features.pseudonyms import ensure_local_key
-    from features.sources import read_sources, write_sources
-    from features.validation import validate_sources
+    from features.pseudonyms.ingestion import ingest as ingest_sources
+    from features.pseudonyms.keys import ensure_local_key
+    from features.reading.sources import read_sources, write_sources
+    from features.validation.report import validate_sources
 
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter("use parquet or csv", param_hint="--format")

@@ -35,12 +35,12 @@ def demo(
     regenerate: Annotated[bool, typer.Option(help="Generate the demo city again even if it exists.")] = False,
 ) -> None:
     """Set up the demo on this machine: pseudonym key, synthetic city, validation, ingestion."""
-    from features.ingestion import load_sources
-    from features.pseudonyms import ensure_local_key
+    from features.pseudonyms.ingestion import load_sources
+    from features.pseudonyms.keys import ensure_local_key
+    from features.reading.sources import MANIFEST
     from features.settings import get_settings
     from features.simulation import CityConfig, simulate_city
-    from features.sources import MANIFEST
-    from features.validation import validate_sources
+    from features.validation.report import validate_sources
 
     settings = get_settings()
     key, created = ensure_local_key(settings)
@@ -101,7 +101,7 @@ def ensure_demo_scores(folder: Path, extract_date: str | None) -> None:
     show from the first start (`relapse demo` runs it in this process, like the service's runner would)."""
     from datetime import date
 
-    from features.pseudonyms import ensure_local_key
+    from features.pseudonyms.keys import ensure_local_key
     from service.db import open_database
     from service.job_runner import JobRunner
     from service.model_holder import ModelHolder, RegistrySource

@@ -47,8 +47,8 @@ def explain(
     ] = "identification",
 ) -> None:
     """Explain one household: reasons in the policy's risk types, measures, and what-if (model estimates)."""
-    from features.ingestion import load_sources
-    from features.pseudonyms import ensure_local_key
+    from features.pseudonyms.ingestion import load_sources
+    from features.pseudonyms.keys import ensure_local_key
     from features.settings import get_settings
     from relapse.demo_command import demo_sources_dir
 
@@ -80,7 +80,7 @@ def explain(
 def _profile(sources: object, household: str, as_of: str | None) -> tuple[pd.DataFrame, str]:
     import pandas as pd
 
-    from features.profiles import build_profile, select_households
+    from features.profiles.build import build_profile, select_households
 
     households = sources["households"]  # type: ignore[index]
     if not (households["household_id"].astype(str) == household).any():

@@ -36,8 +36,8 @@ def build(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from features.errors import FeaturesError
-    from features.profiles import STEPS, ProfileError, build_profiles
-    from features.sources import read_sources
+    from features.profiles.build import STEPS, ProfileError, build_profiles
+    from features.reading.sources import read_sources
 
     if out.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter("use a .parquet or .csv file name", param_hint="--out")
@@ -82,7 +82,7 @@ def docs(
     ),
 ) -> None:
     """Regenerate docs/features.md and docs/profiles.md from the feature catalogue."""
-    from features.feature_docs import write_feature_docs
+    from features.profiles.docs import write_feature_docs
 
     for path in write_feature_docs(folder):
         console.print(f"[green]✓[/green] wrote {escape(str(path))}")

@@ -150,9 +150,9 @@ def drift(
     """Feature drift of the champion: PSI of every feature at AS_OF versus its last training date."""
     import pandas as pd
 
-    from features.ingestion import load_sources
-    from features.profiles import build_profiles
-    from features.pseudonyms import ensure_local_key
+    from features.profiles.build import build_profiles
+    from features.pseudonyms.ingestion import load_sources
+    from features.pseudonyms.keys import ensure_local_key
     from service.reports.drift import compare, write_drift
     from service.settings import get_settings
 

@@ -4,7 +4,7 @@
     relapse score ... --scheduler tcp://host:8786      # partitions on a Dask cluster
     relapse score ... --local-cluster 2                # on a Dask LocalCluster of 2 worker processes
 
-Source tables are read once with Arrow and split by county (`features.partitions`); each partition is
+Source tables are read once with Arrow and split by county (`features.reading.partitions`); each partition is
 validated, pseudonymised, profiled, scored and explained (`models.streaming`) and appended to the Parquet
 file, with a progress bar. A re-run reuses the earlier file's rows (`--previous`, by default `--out` itself)
 for every household whose profile did not change under the same model version.
@@ -65,10 +65,10 @@ def score(
     """Score every household of a source folder: probability, reasons, measures and what-if, to Parquet."""
     import pandas as pd
 
-    from features.partitions import PartitionedSources
-    from features.pseudonyms import ensure_local_key
+    from features.pseudonyms.keys import ensure_local_key
+    from features.reading.partitions import PartitionedSources
+    from features.reading.sources import read_manifest
     from features.settings import get_settings
-    from features.sources import read_manifest
     from models.batch import BatchOptions
     from models.streaming import (
         Earlier,

@@ -60,7 +60,7 @@ def prepare_shared_state(settings: ServiceSettings) -> None:
     """What every worker process shares, made once before they start: the migrated database, the pseudonym key
     and the report-signing secret. Created by racing workers instead, two processes could each write a key
     file (pseudonyms or report sessions that differ between workers) or run the same migration at once."""
-    from features.pseudonyms import ensure_local_key
+    from features.pseudonyms.keys import ensure_local_key
     from service.migrate import upgrade_database
     from service.reports.auth import load_secret
 

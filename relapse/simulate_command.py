@@ -44,8 +44,8 @@ def simulate(
 def _print_calibration(out: Path) -> None:
     from rich.table import Table
 
+    from features.reading.sources import read_sources
     from features.simulation.calibration import compare, measure
-    from features.sources import read_sources
 
     table = Table("quantity", "measured", "band", "inside", title="Calibration (docs/domain.md §9)")
     for row in compare(measure(read_sources(out))).itertuples():

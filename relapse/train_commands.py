@@ -26,8 +26,8 @@ DataOption = Annotated[
 
 def load_demo_or_folder(data: Path | None, snapshot_months: int = DEFAULT_SNAPSHOT_MONTHS) -> TrainingData:
     """Training data from a source folder, pseudonymised at ingestion like everything else."""
-    from features.ingestion import load_sources
-    from features.pseudonyms import ensure_local_key
+    from features.pseudonyms.ingestion import load_sources
+    from features.pseudonyms.keys import ensure_local_key
     from features.settings import get_settings
     from relapse.demo_command import demo_sources_dir
     from training.pipeline import data_from_sources

@@ -38,7 +38,7 @@ def tune(
     """Search LightGBM parameters on the validation period (the test period stays unseen); log to MLflow."""
     import optuna
 
-    from features.feature_spec import FeatureSpecError
+    from features.profiles.spec import FeatureSpecError
     from training.fit import TrainConfig
     from training.settings import get_settings
     from training.tuning import tune as run_tune
@@ -94,8 +94,8 @@ def _load_data(
     if spec or label or time or groups:
         raise typer.BadParameter("--spec, --label, --time and --group go with --profiles")
 
-    from features.ingestion import load_sources
-    from features.pseudonyms import ensure_local_key
+    from features.pseudonyms.ingestion import load_sources
+    from features.pseudonyms.keys import ensure_local_key
     from features.settings import get_settings
     from relapse.demo_command import demo_sources_dir
     from training.pipeline import data_from_sources

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from features.pseudonyms import PseudonymKey, ensure_local_key
+from features.pseudonyms.keys import PseudonymKey, ensure_local_key
 from service._coalescing import Coalescer, scoring_lane
 from service.db import Database, open_database
 from service.errors import DatabaseUnavailableError

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from features.pseudonyms import PseudonymKey
+from features.pseudonyms.keys import PseudonymKey
 from service.db import Database
 from service.errors import AuthenticationError
 from service.keys import Caller, verify_key

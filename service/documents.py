@@ -2,9 +2,9 @@
 
 A document carries one household's rows of the source-data contract. They become the same tables a batch
 folder holds and go through the same stages in the same order as `relapse score` (docs/architecture.md,
-non-negotiables 2 and 8): `features.validation.validate_sources` judges every rule at once, so the caller
-gets every violation in one 422, not the first one; `features.ingestion.ingest` pseudonymises ID numbers;
-`features.profiles.build_profiles` builds the profiles. Village context comes from the service's villages
+non-negotiables 2 and 8): `features.validation.report.validate_sources` judges every rule at once, so the caller
+gets every violation in one 422, not the first one; `features.pseudonyms.ingestion.ingest` pseudonymises ID numbers;
+`features.profiles.build.build_profiles` builds the profiles. Village context comes from the service's villages
 reference (`service.references`), never from whichever villages happen to travel with the request, so one
 household gets the same profile through every road.
 """
@@ -18,12 +18,12 @@ from typing import Any, Final
 
 import pandas as pd
 
-from features.contract import HOUSEHOLD_TABLES, TABLES
-from features.ingestion import ingest
-from features.profiles import build_profiles
-from features.pseudonyms import PseudonymKey
-from features.sources import Sources, coerce_records
-from features.validation import ValidationReport, Violation, describe_reason, validate_sources
+from features.contract.tables import HOUSEHOLD_TABLES, TABLES
+from features.profiles.build import build_profiles
+from features.pseudonyms.ingestion import ingest
+from features.pseudonyms.keys import PseudonymKey
+from features.reading.sources import Sources, coerce_records
+from features.validation.report import ValidationReport, Violation, describe_reason, validate_sources
 from service.errors import InvalidFieldError, ServiceError
 from service.references import VillageReference
 from service.schemas import HouseholdDocument

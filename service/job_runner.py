@@ -1,7 +1,7 @@
 """The batch-job runner: scores queued jobs partition by partition and commits each partition as one chunk.
 
 A job names a source folder (an upload kept under `data_dir/jobs/<id>/sources`, or a folder under the allowed
-root). The runner reads it once with Arrow, splits it into partitions (`features.partitions`, at most
+root). The runner reads it once with Arrow, splits it into partitions (`features.reading.partitions`, at most
 `job_chunk_households` households each, in a fixed order), and streams the partitions through the batch
 scorer (`models.streaming`, the same profiles and explanations as `relapse score`). Each partition's scores,
 their audit entries and the chunk's marker are written in one transaction (`service.store.commit_chunk`), so a
@@ -35,10 +35,10 @@ import pyarrow.compute as pc
 from sqlalchemy import update
 
 from features.errors import FeaturesError
-from features.partitions import PartitionedSources
-from features.pseudonyms import PseudonymKey
-from features.rules import RULES
-from features.sources import arrow_to_frame
+from features.profiles.rules import RULES
+from features.pseudonyms.keys import PseudonymKey
+from features.reading.partitions import PartitionedSources
+from features.reading.sources import arrow_to_frame
 from models.batch import BatchOptions
 from models.streaming import RULE_PREFIX, Progress, ScoringJob, score_partitions
 from service._runner_lease import RunnerLease

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from features.catalogue import FEATURES, catalogue_version
+from features.profiles.catalogue import FEATURES, catalogue_version
 from models.reasons import Explainer, default_explainer
 from models.risk_model import RiskModel
 

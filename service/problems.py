@@ -16,8 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.errors import SourceDataError
-from features.profiles import ProfileError
-from features.validation import describe_reason
+from features.profiles.build import ProfileError
+from features.validation.report import describe_reason
 from service.documents import DocumentViolationsError
 from service.errors import (
     AuthenticationError,

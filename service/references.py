@@ -27,9 +27,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import func, insert, select
 
-from features.contract import TABLES
-from features.sources import Sources, arrow_schema, arrow_to_frame, coerce_sources
-from features.validation import ValidationReport, validate_sources
+from features.contract.dtypes import arrow_schema
+from features.contract.tables import TABLES
+from features.reading.sources import Sources, arrow_to_frame, coerce_sources
+from features.validation.report import ValidationReport, validate_sources
 from service.db import Database
 from service.tables import VillageReferenceRecord, utcnow
 

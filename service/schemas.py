@@ -25,7 +25,7 @@ class ProfileScoreRequest(_Request):
 
 
 class HouseholdDocument(_Request):
-    """One household's source records in the contract's shape (`features.contract.TABLES`): lists of rows."""
+    """One household's source records in the contract's shape (`features.contract.tables.TABLES`): lists of rows."""
 
     household: Row  # the households-table row: household_id, region_code, household_type, …
     members: list[Row] = Field(default_factory=list, max_length=SCHEMA_MAX_ITEMS)
@@ -40,7 +40,7 @@ class HouseholdDocument(_Request):
 
 
 class HouseholdScoreRequest(_Request):
-    """1..N household documents; profiles are built from them with `features.profiles.build_profiles`."""
+    """1..N household documents; profiles are built from them with `features.profiles.build.build_profiles`."""
 
     households: list[HouseholdDocument] = Field(min_length=1, max_length=SCHEMA_MAX_ITEMS)
     as_of: date | None = None  # default today

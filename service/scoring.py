@@ -1,6 +1,6 @@
 """Scoring requests: documents → sources → `ingest` → `build_profiles` → probabilities → explanations → audit.
 
-Profiles are built by `features.profiles.build_profiles`, the function batch scoring and training use
+Profiles are built by `features.profiles.build.build_profiles`, the function batch scoring and training use
 (docs/architecture.md, non-negotiable 2). Every decision is stored with its audit entry in one transaction before the
 response exists (non-negotiable 4): when the database fails, the caller gets 503 and no score.
 """
@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from pandas.api.internals import create_dataframe_from_blocks
 
-from features.catalogue import FEATURES, META_COLUMNS
-from features.frames import column_block
-from features.profiles import feature_dtype
-from features.rules import describe_flags, rule_flags, rule_flags_row
+from features.profiles.build import feature_dtype
+from features.profiles.catalogue import FEATURES, META_COLUMNS
+from features.profiles.rules import describe_flags, rule_flags, rule_flags_row
+from features.reading.frames import column_block
 from models.explain import HouseholdExplanation, explain_prepared
 from models.reasons import with_sentences
 from models.risk_model import RiskModel, prepare_matrix
@@ -86,7 +86,7 @@ def profiles_for_scoring(rows: Sequence[dict[str, Any]], as_of: date) -> pd.Data
 def profiles_from_rows(rows: Sequence[dict[str, Any]], as_of: date) -> pd.DataFrame:
     """A profile frame (catalogue dtypes) from JSON rows; unknown names and unreadable values name field and row."""
     meta = _meta_columns(rows, as_of)
-    # The frame is assembled from one block per dtype, as `features.profiles` assembles it: inserting ~100
+    # The frame is assembled from one block per dtype, as `features.profiles.build` assembles it: inserting ~100
     # columns one by one into a DataFrame costs more than scoring one household. The dtypes are those of
     # `pd.DataFrame` on the same lists (meta columns inferred; features as `_feature_values` types them).
     n = len(rows)

@@ -6,8 +6,8 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from features.reading.sources import Sources, read_sources
 from features.simulation import CityConfig, simulate_city
-from features.sources import Sources, read_sources
 
 _ROOT = Path(tempfile.mkdtemp(prefix="relapse-test-cities-"))
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from features.reading.sources import Sources, write_sources
 from features.settings import FeaturesSettings, get_settings
-from features.sources import Sources, write_sources
 from tests.factories import make_sources
 
 

@@ -8,13 +8,13 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from features.sources import Sources
+from features.reading.sources import Sources
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def gb11643_check_character(first17: str) -> str:
-    """Reference implementation of the GB 11643 check character, independent of `features.pseudonyms`."""
+    """Reference implementation of the GB 11643 check character, independent of `features.pseudonyms.keys`."""
     remainder = sum(int(digit) * weight for digit, weight in zip(first17, ID_WEIGHTS, strict=True)) % 11
     return "10X98765432"[remainder]
 
@@ -226,7 +226,7 @@ def scale_sources(sources: Sources, copies: int, years: int = 2) -> Sources:
     A cheap, vectorised stand-in for a province-sized folder (benchmarks); ID numbers are dropped
     because copies would repeat them.
     """
-    from features.sources import coerce_sources
+    from features.reading.sources import coerce_sources
 
     typed = coerce_sources(sources)
     id_columns = {"household_id", "member_id", "event_id", "spell_id", "identification_id"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.sources import Sources
+from features.reading.sources import Sources
 
 AS_OF = pd.Timestamp("2024-01-01")
 NA = None

@@ -22,7 +22,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from features.feature_spec import FeatureSpecError, apply_feature_spec, read_feature_spec
+from features.profiles.spec import FeatureSpecError, apply_feature_spec, read_feature_spec
 from models.risk_model import FeatureSpec
 from training.pipeline import TrainingData
 from training.split import latest_split

@@ -12,7 +12,7 @@ unchanged), with two differences that distributed LightGBM imposes:
 
 The training rows are sent to the workers as a Dask array in one chunk per worker. Snapshots are built on
 the client, as `relapse train` builds them; beyond one machine's memory they would be built per partition
-on the workers (`features.partitions`), which this module does not do yet.
+on the workers (`features.reading.partitions`), which this module does not do yet.
 """
 
 from __future__ import annotations

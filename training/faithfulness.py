@@ -31,8 +31,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features.profiles import build_profiles, select_households
-from features.sources import Sources
+from features.profiles.build import build_profiles, select_households
+from features.reading.sources import Sources
 from models.explain import explain_households
 from models.reasons import Explainer, default_explainer, reason_names
 from models.risk_model import RiskModel
@@ -226,8 +226,8 @@ def report(result: FaithfulnessResult, folder: Path) -> str:
 
 
 def load_city(data: Path | None) -> tuple[Path, Sources]:
-    from features.ingestion import load_sources
-    from features.pseudonyms import ensure_local_key
+    from features.pseudonyms.ingestion import load_sources
+    from features.pseudonyms.keys import ensure_local_key
     from features.settings import get_settings
 
     settings = get_settings()

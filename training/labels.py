@@ -5,7 +5,7 @@ after `as_of` — rows of households already under monitoring on `as_of` are lef
 newly identified. Alternative "income_below_line": the per-capita net income of the year in which the
 horizon ends is below that year's monitoring line (households without that income record are left out).
 
-Features come from `features.profiles.build_profiles`, which reads only records dated before `as_of`;
+Features come from `features.profiles.build.build_profiles`, which reads only records dated before `as_of`;
 labels read only records dated on or after it. A horizon that runs past the end of the data would label
 late identifications as negatives, so it is refused unless explicitly allowed.
 """
@@ -19,9 +19,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features.monitoring_lines import YearProvinceTable, default_monitoring_lines
-from features.profiles import as_of_timestamp, build_profiles, per_capita_net_income, source_table
-from features.sources import Sources
+from features.contract.monitoring_lines import YearProvinceTable, default_monitoring_lines
+from features.profiles.build import as_of_timestamp, build_profiles, per_capita_net_income, source_table
+from features.reading.sources import Sources
 
 Label = Literal["identified_12m", "income_below_line"]
 LABELS: tuple[Label, ...] = ("identified_12m", "income_below_line")

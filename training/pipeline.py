@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from features.catalogue import FEATURES, catalogue_version
-from features.rules import rule_scores
-from features.sources import Sources
+from features.profiles.catalogue import FEATURES, catalogue_version
+from features.profiles.rules import rule_scores
+from features.reading.sources import Sources
 from models.risk_model import FeatureSpec, RiskModel
 from training import plots
 from training.evaluate import Evaluation, evaluate, rank_scores_as_unit_interval

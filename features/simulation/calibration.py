@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from features.sources import Sources
+from features.reading.sources import Sources
 
 
 @dataclass(frozen=True)

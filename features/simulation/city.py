@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from features.reading.sources import SourceWriter
 from features.simulation.config import CityConfig
 from features.simulation.geography import build_geography
 from features.simulation.identity import id_numbers
@@ -17,7 +18,6 @@ from features.simulation.population import RELATION_CODES, Population, build_pop
 from features.simulation.records import EventLog, SpellLog, _take, make_ids
 from features.simulation.state import State, YearOutcome, initial_state
 from features.simulation.year import simulate_year
-from features.sources import SourceWriter
 
 TRUTH_DIR = "_truth"
 TRUTH_FILE = "identification_causes.parquet"

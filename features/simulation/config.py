@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from features.monitoring_lines import DEFAULT_MONITORING_LINES, DEFAULT_RURAL_INCOME_PRIOR_YEAR
+from features.contract.monitoring_lines import DEFAULT_MONITORING_LINES, DEFAULT_RURAL_INCOME_PRIOR_YEAR
 
 # The demo city is in the fictional province 99, which uses the national reference tables of
-# features.monitoring_lines (docs/domain.md §3; 2019 and 2021–2025 assumed there).
+# features.contract.monitoring_lines (docs/domain.md §3; 2019 and 2021–2025 assumed there).
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features.codes import DISASTER_RISK_TYPE
+from features.contract.codes import DISASTER_RISK_TYPE
 from features.simulation.config import CityConfig
 from features.simulation.population import Population
 from features.simulation.records import _take, make_ids

@@ -8,7 +8,7 @@ import numpy as np
 from features.simulation.context import YearContext
 from features.simulation.state import EDUCATION
 
-# Schooling stages by integer code (the order of features.codes.SCHOOLING_STAGES).
+# Schooling stages by integer code (the order of features.contract.codes.SCHOOLING_STAGES).
 STAGES = (
     "not_in_school",
     "preschool",

@@ -1,8 +1,8 @@
 """Message catalogues: every word a report shows comes from `messages/<lang>.json`, none from the templates.
 
 Domain names (risk types, rule flags, measures, features) come from the catalogues the rest of the system
-already keeps in both languages (`features.codes`, `features.rules`, `models.measure_table`,
-`features.catalogue`); this module adds the words of the pages themselves. A missing key is an error, never a
+already keeps in both languages (`features.contract.codes`, `features.profiles.rules`, `models.measure_table`,
+`features.profiles.catalogue`); this module adds the words of the pages themselves. A missing key is an error, never a
 silently blank label: `tests/service/test_reports_i18n.py` checks both catalogues carry the same keys and every
 key the templates use.
 """

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from features import catalogue
-from features.rules import RULES
+from features.profiles import catalogue
+from features.profiles.rules import RULES
 from models.reasons import reason_names
 from service._scores import ScoreView
 from service._summary import RegionSummary

@@ -27,8 +27,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
-from features.contract import TABLES
-from features.sources import MANIFEST
+from features.contract.tables import TABLES
+from features.reading.sources import MANIFEST
 from service.db import Database
 from service.deps import CallerDep, DatabaseDep, SettingsDep
 from service.errors import InvalidFieldError, JobStateError

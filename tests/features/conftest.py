@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.profiles import build_profiles
-from features.sources import Sources
+from features.profiles.build import build_profiles
+from features.reading.sources import Sources
 from tests.cities import city
 
 AS_OF = pd.Timestamp("2024-01-01")

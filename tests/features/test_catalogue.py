@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features import codes
-from features.catalogue import (
+from features.contract.tables import TABLES, codes
+from features.profiles.catalogue import (
     FEATURE_NAMES,
     FEATURES,
     GROUPS,
@@ -18,8 +18,7 @@ from features.catalogue import (
     format_reason,
     monotone_constraints,
 )
-from features.contract import TABLES
-from features.feature_docs import render_features, render_profiles
+from features.profiles.docs import render_features, render_profiles
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

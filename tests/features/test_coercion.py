@@ -7,9 +7,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from features import _coercion
-from features._coercion import coerce_table
-from features.contract import TABLES
+from features.contract.tables import TABLES
+from features.reading import _coercion
+from features.reading._coercion import coerce_table
 
 CELLS = [
     *("a", " a", "a ", "\ta", "a\n", "\u3000甲", "乙\u3000", "a\r"),  # padding `_text` looks for

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features._coercion import CoercedTable, coerce_table
-from features._coercion_rows import coerce_rows
-from features.contract import TABLES, Column
+from features.contract.tables import TABLES, Column
+from features.reading._coercion import CoercedTable, coerce_table
+from features.reading._coercion_rows import coerce_rows
 
 _TEXT = st.sampled_from(["a", "甲乙", " a", "a\u3000", "", "  ", "Ab-1", "1", "2.5", "是", "yes", "x"])
 _ODD = st.one_of(

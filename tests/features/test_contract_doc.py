@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from features import codes
-from features.contract import TABLES
+from features.contract.tables import TABLES, codes
 from features.contract_doc import DOC_PATH, render_contract_doc
 
 

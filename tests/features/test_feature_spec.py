@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.catalogue import FEATURE_NAMES
-from features.feature_spec import (
+from features.profiles.catalogue import FEATURE_NAMES
+from features.profiles.spec import (
     FeatureSpec,
     FeatureSpecEntry,
     FeatureSpecError,

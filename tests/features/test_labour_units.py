@@ -1,12 +1,12 @@
-"""Labour capacity per member (features._profile_members._labour_units): recorded skill first, else estimated."""
+"""Labour capacity per member (features.profiles._members._labour_units): recorded skill first, else estimated."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from features import codes
-from features._profile_members import _labour_units
+from features.contract import codes
+from features.profiles._members import _labour_units
 
 SKILLS = list(codes.LABOUR_SKILLS)
 STAGES = list(codes.SCHOOLING_STAGES)

@@ -9,9 +9,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from features.partitions import PartitionedSources, SpilledSpan, arrow_sources, pack_tables, unpack_tables
-from features.profiles import build_profiles
-from features.sources import read_arrow_tables, read_sources
+from features.profiles.build import build_profiles
+from features.reading.partitions import PartitionedSources, SpilledSpan, arrow_sources, pack_tables, unpack_tables
+from features.reading.sources import read_arrow_tables, read_sources
 from tests.cities import city_folder
 
 AS_OF = pd.Timestamp("2024-01-01")
@@ -105,7 +105,7 @@ def test_spilled_partitions_are_the_same_tables_mapped_from_disk(
 
 
 def test_take_by_column_threads_equals_arrow_take() -> None:
-    from features.partitions import _take
+    from features.reading.partitions import _take
 
     rng = np.random.default_rng(3)
     n = 150_000
@@ -122,7 +122,7 @@ def test_take_by_column_threads_equals_arrow_take() -> None:
 
 
 def test_gathering_increasing_rows_chunk_by_chunk_equals_arrow_take() -> None:
-    from features.partitions import _gather
+    from features.reading.partitions import _gather
 
     rng = np.random.default_rng(5)
     sizes = [0, 7, 1, 0, 30, 12]  # empty chunks and chunks of one row among them

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.catalogue import FEATURES, META_COLUMNS
-from features.monitoring_lines import default_monitoring_lines
-from features.profiles import ProfileError, build_profile, build_profiles, feature_dtype, select_households
+from features.contract.monitoring_lines import default_monitoring_lines
+from features.profiles.build import ProfileError, build_profile, build_profiles, feature_dtype, select_households
+from features.profiles.catalogue import FEATURES, META_COLUMNS
 from tests.tiny_city import AS_OF, tiny_sources
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 from typer.testing import CliRunner
 
-from features.feature_docs import render_features
-from features.profiles import build_profiles
-from features.sources import read_sources, write_sources
+from features.profiles.build import build_profiles
+from features.profiles.docs import render_features
+from features.reading.sources import read_sources, write_sources
 from relapse.cli import app
 from tests.tiny_city import AS_OF, tiny_sources
 

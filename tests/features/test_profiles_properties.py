@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.contract import TABLES
-from features.profiles import build_profile, build_profiles, select_households
-from features.sources import Sources
+from features.contract.tables import TABLES
+from features.profiles.build import build_profile, build_profiles, select_households
+from features.reading.sources import Sources
 from tests.features.conftest import AS_OF
 
-# Tables whose rows are dated, with the column that dates them (features.contract Table.time_column).
+# Tables whose rows are dated, with the column that dates them (features.contract.tables Table.time_column).
 TIMED = {name: t.time_column for name, t in TABLES.items() if t.time_column}
 
 

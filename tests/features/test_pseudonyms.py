@@ -13,20 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from features import ingestion
+from features.contract.id_numbers import check_id_numbers, id_check_character
 from features.errors import PseudonymKeyError, SourceDataError
-from features.ingestion import ingest, load_sources
-from features.pseudonyms import (
+from features.pseudonyms import ingestion
+from features.pseudonyms.ingestion import ingest, load_sources
+from features.pseudonyms.keys import (
     PSEUDONYM_HEX_CHARS,
     PseudonymKey,
-    check_id_numbers,
     ensure_local_key,
-    id_check_character,
     load_key,
     pseudonymise,
 )
+from features.reading.sources import Sources, write_sources
 from features.settings import FeaturesSettings, get_settings
-from features.sources import Sources, write_sources
 from relapse import data_commands
 from tests.factories import gb11643_check_character, make_id_number, make_sources
 

@@ -10,12 +10,12 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from features.ingestion import ingest
-from features.partitions import PartitionedSources, arrow_sources
-from features.profiles import build_profiles
-from features.pseudonyms import PseudonymKey
-from features.row_digests import combine, household_digests, keyed, row_hashes
-from features.sources import read_arrow_tables
+from features.profiles.build import build_profiles
+from features.pseudonyms.ingestion import ingest
+from features.pseudonyms.keys import PseudonymKey
+from features.reading.partitions import PartitionedSources, arrow_sources
+from features.reading.row_digests import combine, household_digests, keyed, row_hashes
+from features.reading.sources import read_arrow_tables
 from tests.cities import city_folder
 
 KEY = PseudonymKey.from_text("k" * 40, "v1")

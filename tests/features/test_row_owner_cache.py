@@ -11,8 +11,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from features import partitions
-from features.partitions import PartitionedSources
+from features.reading import partitions
+from features.reading.partitions import PartitionedSources
 from tests.cities import city_folder
 
 MAX = 300

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import math
+import operator
+from dataclasses import fields
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from features.monitoring_lines import (
+from features.contract.monitoring_lines import (
     DEFAULT_MONITORING_LINES,
     DEFAULT_RURAL_INCOME_PRIOR_YEAR,
     YearProvinceTable,
     default_monitoring_lines,
 )
-from features.rules import (
+from features.profiles.rules import (
     RULE_NAMES,
     RULES,
     RuleConfig,
@@ -55,6 +62,16 @@ def _flags(**values: float) -> pd.Series:
     return rule_flags(pd.DataFrame([_profile(**values)])).iloc[0]
 
 
+# The hand-computed cases hold for both evaluations: the frame (`rule_flags`) and one profile (`rule_flags_row`).
+PATHS = pytest.mark.parametrize("path", ["frame", "row"])
+
+
+def _evaluate(path: str, profile: dict[str, object], config: RuleConfig | None = None) -> dict[str, bool]:
+    if path == "row":
+        return rule_flags_row(profile, config)
+    return {str(k): bool(v) for k, v in rule_flags(pd.DataFrame([profile]), config).iloc[0].items()}
+
+
 def test_a_comfortable_household_raises_no_flag() -> None:
     assert not _flags().any()
 
@@ -91,93 +108,176 @@ CASES = [
 
 
 @pytest.mark.parametrize(("overrides", "flag"), CASES)
-def test_each_flag_at_its_threshold(overrides: dict[str, float], flag: str | None) -> None:
-    raised = set(_flags(**overrides)[lambda s: s].index)
+@PATHS
+def test_each_flag_at_its_threshold(path: str, overrides: dict[str, float], flag: str | None) -> None:
+    raised = {name for name, value in _evaluate(path, _profile(**overrides)).items() if value}
     assert raised == ({flag} if flag else set())
 
 
-@pytest.mark.parametrize(("overrides", "flag"), CASES)
-def test_the_one_profile_path_raises_the_same_flag_at_each_threshold(
-    overrides: dict[str, float], flag: str | None
+# --- the two evaluations of the one declaration agree ------------------------------------------------------
+
+_READ = tuple(dict.fromkeys(column for rule in RULES for column in rule.columns))
+_NUMERIC = tuple(c for c in _READ if c not in ("as_of", "province_code"))
+_PROVINCES = ["99", "61", "11", None]
+_MISSING = st.sampled_from([None, NAN, pd.NA])
+_CONFIGS = st.builds(
+    RuleConfig,
+    income_line_multiple=st.sampled_from([1.0, 1.2]),
+    near_line_multiple=st.sampled_from([1.5, 1.1]),  # 1.1 < 1.2: an empty band
+    sharp_drop=st.sampled_from([0.5, 0.3]),
+    single_stay_oop_protected_yuan=st.sampled_from([6_000.0, 3_000.0]),
+    single_stay_oop_other_yuan=st.sampled_from([10_000.0, 5_000.0]),
+    yearly_oop_share_alleviated=st.sampled_from([0.5, 0.2]),
+    yearly_oop_share_other=st.sampled_from([1.0, 0.4]),
+    # Province 61 publishes some years of its own; the others fall back to the national values.
+    rural_incomes=st.sampled_from(
+        [
+            RuleConfig().rural_incomes,
+            RuleConfig().rural_incomes.with_values("61", {2019: 9_000.0, 2023: 11_000.0, 2025: 13_000.0}),
+        ]
+    ),
+)
+
+
+def _near(x: float) -> st.SearchStrategy[float]:
+    """`x`, the floats just beside it, or a unit off."""
+    return st.sampled_from([x, float(np.nextafter(x, -np.inf)), float(np.nextafter(x, np.inf)), x - 1, x + 1])
+
+
+def _boundaries(config: RuleConfig, as_of: pd.Timestamp | None, province: str | None) -> st.SearchStrategy[float]:
+    """Values on or beside a threshold a rule can meet under `config` for one household.
+
+    The thresholds: 0, 1, each setting and its negation, and each setting times the rural income reference
+    of as_of's year or the year before, in the household's province or nationally: a value between two of
+    these tells which one a path read.
+    """
+    settings_ = [v for f in fields(config) if isinstance(v := getattr(config, f.name), float)]
+    plain = st.sampled_from([0.0, 1.0, *settings_, *(-v for v in settings_)])
+    if as_of is None:
+        return plain.flatmap(_near)
+    incomes = [config.rural_incomes.value(y, p) for y in (as_of.year - 1, as_of.year) for p in (province, None)]
+    shares = st.builds(operator.mul, st.sampled_from(settings_), st.sampled_from(incomes))
+    return (plain | shares).flatmap(_near)
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+@st.composite
+def _profiles(draw: st.DrawFn) -> tuple[RuleConfig | None, pd.DataFrame, list[dict[str, Any]]]:
+    """A profile table in the dtypes a profile frame holds, and the same rows as an API client sends them.
+
+    Numbers sit on or just beside a threshold of the household (`_boundaries`) or anywhere, or are missing
+    as None, NaN or pd.NA; as_of, naive or in a time zone, is a timestamp, ISO text or a date.
+    """
+    config = draw(st.none() | _CONFIGS)
+    n = draw(st.integers(1, 6))
+    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    columns: dict[str, Any] = {}
+
+    def cells(values: st.SearchStrategy[Any]) -> list[Any]:
+        return draw(st.lists(values, min_size=n, max_size=n))
+
+    zone = draw(st.sampled_from([None, "Asia/Shanghai", "UTC"]))
+    form = draw(st.sampled_from(["timestamp", "text", "date"])) if zone is None else "timestamp"
+    # Around New Year, where the expenditure year (that of the day before as_of) is not as_of's, and mid-year.
+    days = [(1, 1, 0), (1, 1, 16), (1, 2, 0), (12, 31, 23), (7, 15, 8)]
+    years = st.sampled_from(range(2017, 2028))
+    moment = st.builds(lambda year, day: pd.Timestamp(year, *day), years, st.sampled_from(days))
+    stamps = cells(st.none() | moment.map(lambda t: t.tz_localize(zone) if zone else t))
+    if form == "text":
+        raw_as_of: list[Any] = [None if t is None else t.isoformat() for t in stamps]
+    elif form == "date":
+        raw_as_of = [None if t is None else t.date() for t in stamps]
+    else:
+        raw_as_of = [draw(st.sampled_from([None, pd.NaT])) if t is None else t for t in stamps]
+    columns["as_of"] = pd.to_datetime(pd.Series(raw_as_of, dtype=object))
+    provinces = cells(st.sampled_from(_PROVINCES))
+    columns["province_code"] = pd.Series(provinces, dtype=draw(st.sampled_from([object, "string", "str"])))
+    for row, as_of, province in zip(rows, raw_as_of, provinces, strict=True):
+        row["as_of"], row["province_code"] = as_of, province
+
+    near = [_boundaries(config or RuleConfig(), t, p) for t, p in zip(stamps, provinces, strict=True)]
+    for name in _NUMERIC:
+        dtype = draw(st.sampled_from(["float64", "Int64", "int64"]))
+        if dtype == "float64":
+            raw = [draw(_MISSING | boundary | st.floats()) for boundary in near]
+            columns[name] = pd.Series([NAN if _is_missing(v) else v for v in raw], dtype="float64")
+        elif dtype == "Int64":
+            raw = [draw(_MISSING | st.integers(-2, 3) | boundary.map(math.floor)) for boundary in near]
+            columns[name] = pd.array([None if _is_missing(v) else v for v in raw], dtype="Int64")
+        else:
+            raw = [draw(st.integers(-2, 3) | boundary.map(math.floor)) for boundary in near]
+            columns[name] = np.array(raw, dtype=np.int64)
+        for row, value in zip(rows, raw, strict=True):
+            row[name] = value
+    return config, pd.DataFrame(columns), rows
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=_profiles())
+def test_the_one_profile_path_equals_the_frame_path(
+    drawn: tuple[RuleConfig | None, pd.DataFrame, list[dict[str, Any]]],
 ) -> None:
-    flags = rule_flags_row(_profile(**overrides))
-    assert list(flags) == list(RULE_NAMES)
-    assert {name for name, raised in flags.items() if raised} == ({flag} if flag else set())
+    """Both evaluations of the declaration: the same flags, as bool, in the same order, for any profile.
+
+    Rows are read as an API client sends them, as the service reads a frame's row (object values) and as
+    a pandas row.
+    """
+    config, frame, sent = drawn
+    expected = rule_flags(frame, config)
+    assert list(expected.columns) == list(RULE_NAMES)
+    assert set(expected.dtypes) == {np.dtype(bool)}
+    assert expected.index.equals(frame.index)
+    as_objects = [
+        dict(zip(frame.columns, frame.iloc[i].to_numpy(dtype=object), strict=True)) for i in range(len(frame))
+    ]
+    pandas_rows = [frame.iloc[i] for i in range(len(frame))]
+    for rows in (sent, as_objects, pandas_rows):
+        got = [rule_flags_row(row, config) for row in rows]
+        assert all(list(flags) == list(RULE_NAMES) for flags in got)
+        assert all(type(raised) is bool for flags in got for raised in flags.values())
+        assert got == expected.to_dict("records")
 
 
-def _random_profiles(seed: int, n: int) -> pd.DataFrame:
-    """Profiles around every threshold, with missing values of each kind a profile frame holds."""
-    rng = np.random.default_rng(seed)
-
-    def around(values: list[float], missing: float = 0.15) -> np.ndarray:
-        x = rng.choice(values, n) + rng.choice([-1.0, -0.01, 0.0, 0.01, 1.0], n)
-        return np.where(rng.random(n) < missing, NAN, x)
-
-    frame = pd.DataFrame(
-        {
-            "household_id": [f"H{i}" for i in range(n)],
-            "as_of": pd.to_datetime(rng.choice(["2019-01-01", "2021-07-15", "2024-01-01", "2031-03-01"], n)),
-            "province_code": rng.choice(np.array(["99", "61", "11", None], dtype=object), n),
-            "income_to_line": around([0.0, 1.0, 1.5, 3.0]),
-            "poverty_alleviated": np.where(rng.random(n) < 0.1, NAN, rng.integers(0, 2, n).astype(float)),
-            "under_monitoring": np.where(rng.random(n) < 0.1, NAN, rng.integers(0, 2, n).astype(float)),
-            "income_pc_change_1y": around([-0.5, 0.0]),
-            "max_stay_oop_12m_yuan": around([6_000.0, 10_000.0]),
-            "hospital_oop_12m_yuan": around([0.0, 7_350.0, 14_700.0, 20_000.0], missing=0.3),
-            "medical_oop_last_year_yuan": around([0.0, 7_350.0, 14_700.0], missing=0.3),
-            "children_out_of_school_count": pd.array(rng.integers(0, 2, n), dtype="Int64"),
-            "dropouts_12m": rng.integers(0, 2, n),
-            "uninsured_count": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 3, n)), dtype="Int64"),
-            "housing_unsafe": np.where(rng.random(n) < 0.2, NAN, rng.integers(0, 2, n).astype(float)),
-            "water_unsafe": rng.integers(0, 2, n).astype(float),
-            "no_labour_household": rng.integers(0, 2, n).astype(float),
-        }
-    )
-    frame.loc[rng.random(n) < 0.05, "as_of"] = pd.NaT
-    return frame
+@PATHS
+def test_the_expenditure_year_is_read_in_the_as_of_time_zone(path: str) -> None:
+    """Equal instants in two zones: the day before 2024-01-02 00:00 in Beijing is in 2024, in UTC in 2023."""
+    beijing = pd.Timestamp("2024-01-02 00:00", tz="Asia/Shanghai")
+    utc = beijing.tz_convert("UTC")  # 2024-01-01 16:00
+    # 15,000 exceeds the 2023 expenditure year's 14,700 but not the 2024 year's 15,600.
+    flags = [_evaluate(path, _profile(as_of=t, hospital_oop_12m_yuan=15_000)) for t in (beijing, utc, beijing)]
+    assert [f["rigid_medical_yearly"] for f in flags] == [False, True, False]
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_one_profile_path_equals_the_frame_path_on_random_profiles(seed: int) -> None:
-    frame = _random_profiles(seed, 400)
-    config = RuleConfig(rural_incomes=RuleConfig().rural_incomes.with_values("61", {2023: 11_000.0}))
-    for rules in (None, config):
-        expected = rule_flags(frame, rules)
-        rows = [dict(zip(frame.columns, row, strict=True)) for row in frame.itertuples(index=False)]
-        got = pd.DataFrame([rule_flags_row(row, rules) for row in rows])
-        pd.testing.assert_frame_equal(got, expected.reset_index(drop=True))
-        assert expected.to_numpy().any(axis=0).all()  # every flag is raised somewhere: the cases cover each rule
-
-
-def test_the_one_profile_path_equals_the_frame_path_on_built_profiles(city_profiles: pd.DataFrame) -> None:
-    expected = rule_flags(city_profiles)
-    got = [rule_flags_row(city_profiles.iloc[i]) for i in range(len(city_profiles))]
-    assert pd.DataFrame(got, index=city_profiles.index).equals(expected)
-
-
-def test_the_one_profile_path_refuses_a_profile_without_a_rule_column() -> None:
+@pytest.mark.parametrize("column", _READ)
+def test_both_paths_refuse_a_profile_without_a_column_a_rule_reads(column: str) -> None:
     profile = _profile()
-    del profile["uninsured_count"]
-    with pytest.raises(KeyError, match="uninsured_count"):
+    del profile[column]
+    with pytest.raises(KeyError, match=column):
         rule_flags(pd.DataFrame([profile]))
-    with pytest.raises(KeyError, match="uninsured_count"):
+    with pytest.raises(KeyError, match=column):
         rule_flags_row(profile)
 
 
-def test_thresholds_are_configurable() -> None:
-    frame = pd.DataFrame([_profile(income_to_line=1.05, max_stay_oop_12m_yuan=8_000)])
-    default = rule_flags(frame).iloc[0]
+@PATHS
+def test_thresholds_are_configurable(path: str) -> None:
+    profile = _profile(income_to_line=1.05, max_stay_oop_12m_yuan=8_000)
+    default = _evaluate(path, profile)
     assert not default["income_below_line"] and not default["rigid_medical_single_stay"]
     strict = RuleConfig(income_line_multiple=1.1, single_stay_oop_other_yuan=7_500)
-    flags = rule_flags(frame, strict).iloc[0]
+    flags = _evaluate(path, profile, strict)
     assert flags["income_below_line"] and flags["rigid_medical_single_stay"]
 
 
-def test_provincial_rural_income_table_is_used() -> None:
-    frame = pd.DataFrame([_profile(hospital_oop_12m_yuan=12_000, province_code="61")])
-    assert not rule_flags(frame).iloc[0]["rigid_medical_yearly"]
+@PATHS
+def test_provincial_rural_income_table_is_used(path: str) -> None:
+    profile = _profile(hospital_oop_12m_yuan=12_000, province_code="61")
+    assert not _evaluate(path, profile)["rigid_medical_yearly"]
     config = RuleConfig(rural_incomes=RuleConfig().rural_incomes.with_values("61", {2023: 11_000.0}))
-    assert rule_flags(frame, config).iloc[0]["rigid_medical_yearly"]
+    assert _evaluate(path, profile, config)["rigid_medical_yearly"]
 
 
 def test_score_is_weighted_flags_plus_an_income_tie_break() -> None:
@@ -207,6 +307,13 @@ def test_every_rule_cites_domain_and_has_a_weight() -> None:
     for rule in RULES:
         assert rule.source.startswith("docs/domain.md §"), rule.name
         assert rule.weight >= 1
+
+
+def test_every_rule_reads_profile_columns_and_config_thresholds(city_profiles: pd.DataFrame) -> None:
+    settings_ = {f.name for f in fields(RuleConfig)}
+    for rule in RULES:
+        assert set(rule.columns) <= set(city_profiles.columns), rule.name
+        assert set(rule.settings) <= settings_, rule.name
 
 
 def test_rules_on_the_city_rank_identified_households_higher(city_profiles: pd.DataFrame) -> None:

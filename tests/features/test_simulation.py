@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contract import TABLES
+from features.contract.tables import TABLES
+from features.reading.sources import read_sources
 from features.simulation import TRUTH_DIR, TRUTH_FILE, CityConfig, simulate_city
 from features.simulation.calibration import compare, measure
-from features.sources import read_sources
-from features.validation import validate_sources
+from features.validation.report import validate_sources
 
 
 def _checksum_ok(id_number: str) -> bool:

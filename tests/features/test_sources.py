@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contract import TABLES
+from features.contract.dtypes import pandas_dtype
+from features.contract.tables import TABLES
 from features.errors import SourceFolderError
-from features.sources import (
+from features.reading.sources import (
     Sources,
     SourceWriter,
     coerce_sources,
     empty_frame,
-    pandas_dtype,
     read_sources,
     write_sources,
 )

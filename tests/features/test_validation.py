@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from features.sources import Sources, write_sources
-from features.validation import WITHHELD, Reason, Violation, validate_sources
+from features.reading.sources import Sources, write_sources
+from features.validation.report import WITHHELD, Reason, Violation, validate_sources
 from relapse import data_commands
 from tests.factories import make_sources, scale_sources
 

@@ -8,7 +8,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.catalogue import FEATURES
+from features.profiles.catalogue import FEATURES
 from models.calibration import IsotonicCalibrator, SigmoidCalibrator
 from models.reasons import PredContribExplainer
 from models.risk_model import FeatureSpec, RiskModel, prepare_matrix

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features import codes
-from features.catalogue import BY_NAME, GROUPS
+from features.contract import codes
+from features.profiles.catalogue import BY_NAME, GROUPS
 from models.explain import explain_households
 from models.measure_table import BY_RISK, CATEGORIES, MEASURE_LIST, MEASURES, RISK_MEASURES, Change, Income
 from models.measures import DOC_PATH, applies, has_labour, propose_measures, receives, render_measures_doc

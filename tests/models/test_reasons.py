@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.catalogue import BY_NAME, format_reason
+from features.profiles.catalogue import BY_NAME, format_reason
 from models.calibration import IsotonicCalibrator, SigmoidCalibrator
 from models.explain import explain_households
 from models.reasons import (

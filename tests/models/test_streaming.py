@@ -14,11 +14,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from features.ingestion import ingest
-from features.partitions import PartitionedSources
-from features.profiles import build_profiles
-from features.pseudonyms import PseudonymKey
-from features.sources import read_arrow_tables, read_sources
+from features.profiles.build import build_profiles
+from features.pseudonyms.ingestion import ingest
+from features.pseudonyms.keys import PseudonymKey
+from features.reading.partitions import PartitionedSources
+from features.reading.sources import read_arrow_tables, read_sources
 from models import streaming
 from models.streaming import (
     Earlier,
@@ -221,7 +221,7 @@ def raised_wages(tables: dict[str, pa.Table], share: float = 0.10) -> tuple[dict
 
 
 class CountingProfiles:
-    """Wraps features.profiles.build_profiles as the streaming module calls it, counting households profiled."""
+    """Wraps features.profiles.build.build_profiles as the streaming module calls it, counting households profiled."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.households = 0
@@ -406,7 +406,7 @@ def test_earlier_rows_are_each_households_first_row(monkeypatch: pytest.MonkeyPa
 
 
 def test_units_of_a_settled_read_are_sized_by_the_households_left_to_score() -> None:
-    from features.partitions import Partition
+    from features.reading.partitions import Partition
 
     parts = [Partition(i, "520102", i, 100) for i in range(10)]
     assert [len(u) for u in streaming._units(parts, 50)] == [1] * 10  # every partition over the limit: alone

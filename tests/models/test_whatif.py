@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features._profile_income import INCOME_FLOOR_YUAN as PROFILE_FLOOR
+from features.profiles._income import INCOME_FLOOR_YUAN as PROFILE_FLOOR
 from models.explain import explain_households
 from models.measure_table import MEASURE_LIST, MEASURES, Income
 from models.whatif import (

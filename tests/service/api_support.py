@@ -18,12 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
-from features.contract import TABLES
-from features.ingestion import ingest
-from features.profiles import build_profiles, select_households
-from features.pseudonyms import PseudonymKey
+from features.contract.tables import TABLES
+from features.profiles.build import build_profiles, select_households
+from features.pseudonyms.ingestion import ingest
+from features.pseudonyms.keys import PseudonymKey
+from features.reading.sources import Sources, read_sources, write_sources
 from features.simulation import CityConfig, simulate_city
-from features.sources import Sources, read_sources, write_sources
 from service.app import create_app
 from service.db import Database
 from service.keys import create_key

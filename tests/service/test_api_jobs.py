@@ -22,8 +22,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from features.ingestion import ingest
-from features.profiles import build_profiles, select_households
+from features.profiles.build import build_profiles, select_households
+from features.pseudonyms.ingestion import ingest
 from models.explain import explain_households
 from service.app import create_app
 from service.db import Database, open_database

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.pseudonyms import PseudonymKey
+from features.pseudonyms.keys import PseudonymKey
 from service.documents import profiles_from_documents
 from service.schemas import HouseholdScoreRequest
 

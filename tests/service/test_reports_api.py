@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from features.rules import RULES
+from features.profiles.rules import RULES
 from service.db import Database
 from service.keys import create_key, revoke_key
 from service.reports import auth

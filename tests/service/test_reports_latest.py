@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import String, Subquery, case, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
-from features.rules import RULES
+from features.profiles.rules import RULES
 from service.db import Database
 from service.keys import Caller
 from service.reports._cache import region_data_cached

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
-from features.sources import write_sources
+from features.reading.sources import write_sources
 from relapse.cli import app
 from service.db import Database
 from service.reports.i18n import catalogue

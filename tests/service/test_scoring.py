@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from features.catalogue import FEATURES, META_COLUMNS
-from features.profiles import feature_dtype
+from features.profiles.build import feature_dtype
+from features.profiles.catalogue import FEATURES, META_COLUMNS
 from models.explain import explain_households
 from service import scoring
 from service.db import Database

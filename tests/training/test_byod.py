@@ -11,7 +11,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from features.feature_spec import FeatureSpecError
+from features.profiles.spec import FeatureSpecError
 from tests.fixtures import MESSY_PROFILES, MESSY_SPEC, MESSY_YEARS, messy_profiles_csv
 from training.byod import (
     FOLD_DATES,

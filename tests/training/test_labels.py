@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.profiles import build_profiles
-from features.sources import Sources
+from features.profiles.build import build_profiles
+from features.reading.sources import Sources
 from tests.cities import city
 from tests.tiny_city import AS_OF, tiny_sources
 from training.labels import LabelWindowError, build_snapshots
@@ -43,7 +43,7 @@ def test_income_label_uses_the_year_the_horizon_ends_in() -> None:
 
 
 def _lines_with(year: int, value: float):  # type: ignore[no-untyped-def]
-    from features.monitoring_lines import default_monitoring_lines
+    from features.contract.monitoring_lines import default_monitoring_lines
 
     return default_monitoring_lines().with_values("99", {year: value})
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from features.reading.sources import read_sources
 from features.simulation import CityConfig, simulate_city
-from features.sources import read_sources
 from training.fit import TrainConfig
 from training.model_card import CARD_FILE
 from training.pipeline import TrainingData, data_from_sources, train_and_register

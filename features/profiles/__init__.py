@@ -1,0 +1,1 @@
+"""Point-in-time household profiles: the feature catalogue, the profile builder, the official-rule flags."""

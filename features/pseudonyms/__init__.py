@@ -1,0 +1,1 @@
+"""Pseudonymisation at ingestion: keyed HMAC pseudonyms for ID numbers, names dropped."""

@@ -1,0 +1,1 @@
+"""Validation of source tables against the contract: every violation at once, named by table, row and column."""
