@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Table, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from features.contract.id_numbers import contains_id_number
 from service.errors import InvalidFieldError, OutOfScopeError
 from service.keys import Caller, Permission
 from service.scope import Scope, check_region_code
@@ -27,8 +28,6 @@ from service.tables import AuditEntry, HouseholdRun, LatestScore, RiskLevel, Sco
 
 # Pseudonyms are HMAC digests or source-system household ids: short, plain ASCII.
 PSEUDONYM_PATTERN: Final = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.:-]{0,63}")
-# GB 11643 national ID numbers must never be stored in clear (docs/architecture.md, non-negotiable 5).
-ID_NUMBER_PATTERN: Final = re.compile(r"\d{17}[\dXx]")
 TOKEN_PATTERN: Final = re.compile(r"[!-~]+")  # printable ASCII without spaces: versions, hashes, request ids
 MAX_HISTORY: Final = 1000
 SCORES: Final = cast(Table, ScoreRecord.__table__)
@@ -102,8 +101,8 @@ class ScoreView:
 def check_pseudonym(value: object, field: str = "household_pseudonym", row: int | None = None) -> str:
     if not isinstance(value, str) or not PSEUDONYM_PATTERN.fullmatch(value):
         raise InvalidFieldError(field, "must be 1-64 characters of letters, digits, '_', '.', ':' or '-'", row)
-    if ID_NUMBER_PATTERN.fullmatch(value):
-        raise InvalidFieldError(field, "looks like a national ID number; pass its pseudonym", row)
+    if contains_id_number(value):  # never stored in clear (docs/architecture.md, non-negotiable 5)
+        raise InvalidFieldError(field, "holds a national ID number; pass its pseudonym", row)
     return value
 
 

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # Hard upper bound of list lengths in the schema; the configured `max_batch` (default 1,000) is checked on top.
 SCHEMA_MAX_ITEMS = 100_000
 Row = dict[str, Any]
+
+# Reference dates the service accepts. Profiles count calendar months back from `as_of` and the data's own dates
+# are nanosecond timestamps, which end in 2262; monitoring records start in the 2010s. Assumed bounds.
+EARLIEST_AS_OF: Final = date(1900, 1, 1)
+LATEST_AS_OF: Final = date(2100, 12, 31)
+
+
+def check_as_of(value: date) -> date:
+    if not EARLIEST_AS_OF <= value <= LATEST_AS_OF:
+        raise ValueError(f"must lie between {EARLIEST_AS_OF.isoformat()} and {LATEST_AS_OF.isoformat()}")
+    return value
+
+
+AsOf = Annotated[date, AfterValidator(check_as_of)]
 
 
 class _Request(BaseModel):
@@ -20,7 +34,7 @@ class ProfileScoreRequest(_Request):
     """Already-built profiles: catalogue feature → value, plus `household_id` and `region_code` of each."""
 
     profiles: list[Row] = Field(min_length=1, max_length=SCHEMA_MAX_ITEMS)
-    as_of: date | None = None  # of profiles that do not carry their own; default today
+    as_of: AsOf | None = None  # of profiles that do not carry their own; default today
     explain: bool = True
 
 
@@ -43,7 +57,7 @@ class HouseholdScoreRequest(_Request):
     """1..N household documents; profiles are built from them with `features.profiles.build.build_profiles`."""
 
     households: list[HouseholdDocument] = Field(min_length=1, max_length=SCHEMA_MAX_ITEMS)
-    as_of: date | None = None  # default today
+    as_of: AsOf | None = None  # default today
     explain: bool = True
 
 

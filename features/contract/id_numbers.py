@@ -60,3 +60,38 @@ def valid_id_number(value: str) -> bool:
     """Whether one ID number is well formed (17 ASCII digits, then a digit or "X") with a right check character:
     `check_id_numbers` for a single value."""
     return _ID_NUMBER.fullmatch(value) is not None and id_check_character(value[:17]) == value[17]
+
+
+# An ID number inside other text: 18 characters not joined to further digits (longer digit runs are codes).
+_EMBEDDED_ID: Final = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+
+
+def contains_id_number(text: str) -> bool:
+    """Whether `text` holds a national ID number anywhere: 18 characters with a valid check character and a
+    real birth date. Used to refuse identifiers and notes that would carry one into storage in clear."""
+    for match in _EMBEDDED_ID.finditer(text):
+        candidate = match.group().upper()
+        if id_check_character(candidate[:17]) == candidate[17] and _birth_date_ok(candidate[6:14]):
+            return True
+    return False
+
+
+def _birth_date_ok(digits: str) -> bool:
+    year, month, day = int(digits[:4]), int(digits[4:6]), int(digits[6:])
+    if not 1850 <= year <= 2100 or not 1 <= month <= 12:
+        return False
+    days = (
+        31,
+        29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28,
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    )
+    return 1 <= day <= days[month - 1]

@@ -33,6 +33,7 @@ from service.db import Database
 from service.deps import CallerDep, DatabaseDep, SettingsDep
 from service.errors import InvalidFieldError, JobStateError
 from service.keys import Caller, Permission
+from service.schemas import AsOf, check_as_of
 from service.settings import ServiceSettings
 from service.store import JobView, ScoreView, create_job, get_job, iter_job_scores, list_jobs
 from service.tables import JobStatus
@@ -49,7 +50,7 @@ class JobFromPath(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     path: str = Field(min_length=1, max_length=1000)
-    as_of: date | None = None
+    as_of: AsOf | None = None
     explain: bool = True
 
 
@@ -180,9 +181,10 @@ def _form_date(value: object) -> date | None:
     if value is None or value == "":
         return None
     try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidFieldError("as_of", "must be a date (YYYY-MM-DD)") from None
+        return check_as_of(date.fromisoformat(str(value)))
+    except ValueError as error:
+        reason = str(error) if str(error).startswith("must") else "must be a date (YYYY-MM-DD)"
+        raise InvalidFieldError("as_of", reason) from None
 
 
 def _from_path(body: bytes, settings: ServiceSettings) -> tuple[Path, str, date | None, bool]:

@@ -1,0 +1,82 @@
+"""Bounds: reference dates outside the documented range and ID numbers inside identifiers are 422, never 500."""
+# ruff: noqa: F811 — the shared fixtures are imported by name, and tests take them as parameters of that name
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from features.contract.id_numbers import contains_id_number, id_check_character
+from service.db import Database
+from service.schemas import EARLIEST_AS_OF, LATEST_AS_OF
+from service.tables import Role, ScoreRecord
+from tests.service.api_support import AS_OF, Registered, bearer, county_households, document
+
+ID17 = "11010519491231002"
+ID = ID17 + id_check_character(ID17)
+
+
+@pytest.mark.parametrize(
+    ("text", "holds"),
+    [
+        (ID, True),
+        ("x" + ID, True),  # embedded in an identifier
+        ("note " + ID.lower() + " end", True),
+        ("H000000212", False),
+        ("9" + ID, False),  # a 19-digit run is a code, not an ID number
+        (ID17 + ("0" if ID[-1] != "0" else "1"), False),  # wrong check character
+        ("11010519491331" + "0021", False),  # no 13th month (whatever its check character)
+    ],
+)
+def test_an_id_number_is_found_wherever_it_stands(text: str, holds: bool) -> None:
+    assert contains_id_number(text) is holds
+
+
+def test_a_household_id_holding_an_id_number_is_refused_and_nothing_stored(
+    client: TestClient, db: Database, registered: Registered
+) -> None:
+    sent = document(registered, str(county_households(registered).iloc[0]))
+    hidden = "x" + ID
+    sent["household"]["household_id"] = hidden
+    for name in ("members", "income", "events", "assistance", "housing_checks", "water_checks", "identifications"):
+        for row in sent[name]:
+            row["household_id"] = hidden
+    answer = client.post(
+        "/v1/households:score", json={"households": [sent], "as_of": AS_OF}, headers=bearer(db, Role.MONITOR)
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "household_pseudonym" and ID not in answer.text
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(ScoreRecord)) == 0
+
+
+dates = st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31))
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(as_of=st.one_of(dates, st.sampled_from([date(1, 1, 1), EARLIEST_AS_OF - timedelta(days=1), date(9999, 12, 31)])))
+def test_reference_dates_outside_the_bounds_are_422_naming_the_field_and_never_500(
+    client: TestClient, db: Database, registered: Registered, as_of: date
+) -> None:
+    headers = bearer(db, Role.MONITOR)
+    sent = document(registered, str(county_households(registered).iloc[0]))
+    answers = {
+        "households:score": client.post(
+            "/v1/households:score", json={"households": [sent], "as_of": as_of.isoformat()}, headers=headers
+        ),
+        "jobs": client.post("/v1/jobs", json={"path": "nowhere", "as_of": as_of.isoformat()}, headers=headers),
+    }
+    inside = EARLIEST_AS_OF <= as_of <= LATEST_AS_OF
+    for route, answer in answers.items():
+        assert answer.status_code < 500, (route, answer.text)
+        if not inside:
+            assert answer.status_code == 422, (route, answer.text)
+            assert answer.json()["field"] == "as_of", (route, answer.text)
+    if inside:
+        assert answers["households:score"].status_code == 200, answers["households:score"].text
