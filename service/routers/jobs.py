@@ -13,24 +13,29 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, BinaryIO, Final, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from features.contract.tables import TABLES
-from features.reading.sources import MANIFEST
+from features.pseudonyms.ingestion import ingest
+from features.pseudonyms.keys import PseudonymKey
+from features.reading.sources import MANIFEST, read_sources, write_sources
 from service.db import Database
-from service.deps import CallerDep, DatabaseDep, SettingsDep
+from service.deps import CallerDep, DatabaseDep, PseudonymKeyDep, SettingsDep
 from service.errors import InvalidFieldError, JobStateError
 from service.keys import Caller, Permission
 from service.schemas import AsOf, check_as_of
@@ -120,13 +125,18 @@ def job_out(view: JobView) -> JobOut:
     },
 )
 async def submit_job(
-    request: Request, caller: CallerDep, database: DatabaseDep, settings: SettingsDep, response: Response
+    request: Request,
+    caller: CallerDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    key: PseudonymKeyDep,
+    response: Response,
 ) -> JobOut:
     """Queue a batch job over uploaded source tables or a folder under the allowed root (202 + the job)."""
     caller.require(Permission.SCORE)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        folder, source, as_of, explain = await _save_upload(request, settings)
+        folder, source, as_of, explain = await _save_upload(request, settings, key)
     elif content_type.startswith("application/json"):
         folder, source, as_of, explain = _from_path(await request.body(), settings)
     else:
@@ -150,7 +160,10 @@ def _create(database: Database, caller: Caller, source: str, options: dict[str, 
         return create_job(session, caller.scope, caller, source=source, options=options)
 
 
-async def _save_upload(request: Request, settings: ServiceSettings) -> tuple[Path, str, date | None, bool]:
+async def _save_upload(
+    request: Request, settings: ServiceSettings, key: PseudonymKey | None
+) -> tuple[Path, str, date | None, bool]:
+    """The uploaded tables, pseudonymised on arrival: the job's folder holds no ID number and no name."""
     form = await request.form(max_files=len(UPLOAD_NAMES), max_fields=10)
     files = [item for item in form.getlist("files") if isinstance(item, UploadFile)]
     if not files:
@@ -164,14 +177,18 @@ async def _save_upload(request: Request, settings: ServiceSettings) -> tuple[Pat
     if not any(name.startswith("households.") for name in names):
         raise InvalidFieldError("files", "the households table is required")
     folder = settings.data_dir / "jobs" / "uploads" / uuid.uuid4().hex
-    folder.mkdir(parents=True)
+    raw = folder.with_name(folder.name + ".raw")
+    raw.mkdir(mode=0o700, parents=True)
     try:
         for item, name in zip(files, names, strict=True):
-            with (folder / name).open("wb") as out:
+            with private_file(raw / name) as out:
                 shutil.copyfileobj(item.file, out, length=1 << 20)
-    except OSError:
+        await run_in_threadpool(pseudonymise_upload, raw, folder, key)
+    except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    finally:
+        shutil.rmtree(raw, ignore_errors=True)  # the raw tables (ID numbers, names) never outlive the request
     as_of = _form_date(form.get("as_of"))
     explain = str(form.get("explain", "true")).lower() not in ("false", "0", "no")
     return folder, f"upload: {', '.join(sorted(names))}", as_of, explain
@@ -330,3 +347,21 @@ def _result_schema() -> pa.Schema:
             kind = pa.string()
         fields.append(pa.field(name, kind))
     return pa.schema(fields)
+
+
+def pseudonymise_upload(raw: Path, folder: Path, key: PseudonymKey | None) -> None:
+    """Read the raw upload, replace ID numbers by pseudonyms and drop names (`features.pseudonyms.ingestion`), and
+    write the result, owner-only, to `folder`. Invalid ID numbers refuse the upload (422 naming each row)."""
+    sources = ingest(read_sources(raw), key)
+    folder.mkdir(mode=0o700)
+    write_sources(sources, folder)
+    for path in folder.iterdir():
+        path.chmod(0o600)
+
+
+@contextmanager
+def private_file(path: Path) -> Iterator[BinaryIO]:
+    """A new file only its owner can read, whatever the process umask."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        yield out

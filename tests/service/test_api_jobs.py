@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -357,3 +358,54 @@ def test_a_key_revoked_mid_job_fails_it_before_its_next_chunk_and_keeps_the_chun
         stored = session.scalar(select(func.count()).select_from(ScoreRecord).where(ScoreRecord.job_id == job_id))
     assert job.error is not None and "revoked" in job.error
     assert chunks == 1 and 0 < stored == results[1] < results[2]  # the first chunk stays, nothing after it
+
+
+def test_an_upload_is_pseudonymised_on_arrival_and_leaves_no_raw_file(
+    jobs_client: TestClient, db: Database, county_folder: Path, tmp_path: Path
+) -> None:
+    headers = bearer(db, Role.MONITOR, COUNTY)
+    folder = county_folder / "county"
+    members = pd.read_parquet(folder / "members.parquet")
+    assert members["id_number"].notna().any(), "the test needs raw ID numbers"
+    files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in sorted(folder.glob("*.parquet"))]
+    submitted = jobs_client.post("/v1/jobs", files=files, data={"as_of": AS_OF}, headers=headers)
+    assert submitted.status_code == 202, submitted.text
+    _wait(jobs_client, submitted.json()["id"], headers)
+    uploads = tmp_path / "jobs" / "uploads"  # the service's data directory is the test's tmp_path
+    kept = [path for path in uploads.rglob("*") if path.is_file()]
+    assert kept and not [path for path in uploads.iterdir() if path.name.endswith(".raw")]
+    for path in kept:
+        assert path.stat().st_mode & 0o077 == 0, path  # only the service's user may read them
+        if path.suffix == ".parquet":
+            columns = pq.read_schema(path).names
+            assert "id_number" not in columns and "name" not in columns, path
+    ids = set(members["id_number"].dropna())
+    for path in kept:
+        assert not any(i.encode() in path.read_bytes() for i in list(ids)[:50]), path
+
+
+def test_an_upload_with_a_bad_id_number_is_refused_at_once_naming_the_row(
+    jobs_client: TestClient, db: Database, county_folder: Path, tmp_path: Path
+) -> None:
+    headers = bearer(db, Role.MONITOR, COUNTY)
+    folder = county_folder / "county"
+    members = pd.read_parquet(folder / "members.parquet")
+    first = members["id_number"].first_valid_index()
+    members.loc[first, "id_number"] = members.loc[first, "id_number"][:17] + (
+        "0" if members.loc[first, "id_number"][17] != "0" else "1"
+    )
+    buffer = io.BytesIO()
+    members.to_parquet(buffer, index=False)
+    files = [
+        (
+            "files",
+            (p.name, buffer.getvalue() if p.name == "members.parquet" else p.read_bytes(), "application/octet-stream"),
+        )
+        for p in sorted(folder.glob("*.parquet"))
+    ]
+    refused = jobs_client.post("/v1/jobs", files=files, data={"as_of": AS_OF}, headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["field"] == "members.id_number" and refused.json()["row"] == int(first)
+    assert str(members.loc[first, "id_number"]) not in refused.text
+    uploads = tmp_path / "jobs" / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())  # nothing kept, raw or pseudonymised
