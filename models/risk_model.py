@@ -8,24 +8,30 @@ A RiskModel is a folder of plain files, never a pickle (docs/architecture.md, no
     meta.json         catalogue version, training data fingerprint, metrics, whether the data was synthetic
 
 The same `prepare` turns a profile table into the booster's matrix for training, evaluation and serving, so
-the model that is evaluated is the model that serves.
+the model that is evaluated is the model that serves. `prepare_rows` is its row-wise twin for API requests of a
+few households (models/_prepare_rows.py), bitwise the same matrix, and falls back to `prepare` for the rest.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from models._prepare_rows import frame_rows_matrix, values_matrix
 from models.calibration import IsotonicCalibrator, SigmoidCalibrator, calibrator_from_dict
 
 Kind = Literal["number", "count", "flag", "category"]
 FILES = ("booster.txt", "calibrator.json", "spec.json", "meta.json")
+# Up to this many rows a request's profiles are handled row by row (`prepare_rows`, and in the service the profile
+# rows and rule flags); larger ones column by column, where pandas' per-column cost is spread over many rows.
+ROWWISE_MAX: Final = 64
 
 
 class ModelSpecError(ValueError):
@@ -61,6 +67,30 @@ class RiskModel:
     def prepare(self, profiles: pd.DataFrame) -> np.ndarray:
         """The booster's float matrix: categories as their index in the spec (unknown → missing)."""
         return prepare_matrix(profiles, self.features)
+
+    def prepare_rows(
+        self, profiles: pd.DataFrame | Sequence[Mapping[str, Any]], rows: Sequence[pd.Series] | None = None
+    ) -> np.ndarray:
+        """`prepare`, bitwise, without its per-column pandas calls for a request of a few rows.
+
+        `profiles` is a profile frame with its rows already taken (`rows`, each `profiles.iloc[i]`), or the values
+        of such rows (mappings, each cell as the frame's row holds it). A frame of more than `ROWWISE_MAX` rows,
+        or without `rows`, goes through `prepare`, and so does whatever the row-wise conversion leaves: dtypes
+        other than numpy numbers and text categories, features beyond the catalogue, missing features (which
+        `prepare` names). Tested equal to `prepare` (tests/models/test_prepare_rows.py).
+        """
+        if not isinstance(profiles, pd.DataFrame):
+            x = values_matrix(self.features, profiles)
+            return self.prepare(profiles_frame(profiles)) if x is None else x
+        if rows is None or len(rows) > ROWWISE_MAX:
+            return self.prepare(profiles)
+        converted = frame_rows_matrix(self.features, profiles, rows)
+        if converted is None:
+            return self.prepare(profiles)
+        x, other = converted
+        if other:
+            x[:, other] = prepare_matrix(profiles, tuple(self.features[j] for j in other))
+        return x
 
     # --- output ---------------------------------------------------------------------------------------
     def margin(self, profiles: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -115,6 +145,11 @@ def prepare_matrix(profiles: pd.DataFrame, features: tuple[FeatureSpec, ...]) ->
         else:
             out[:, j] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy(na_value=np.nan)
     return out
+
+
+def profiles_frame(values: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """A frame of profile rows given as values, in object columns (for the rare paths that need a frame)."""
+    return pd.DataFrame({name: pd.Series([row[name] for row in values], dtype=object) for name in values[0]})
 
 
 def _write_json(path: Path, data: Any) -> None:
