@@ -22,12 +22,12 @@ from service._coalescing import Coalescer
 from service.deps import CallerDep, DatabaseDep, ModelDep, PseudonymKeyDep, ReferencesDep, RequestIdDep, SettingsDep
 from service.documents import profiles_from_documents
 from service.keys import Permission
+from service.profile_rows import profiles_for_scoring
 from service.schemas import HouseholdScoreRequest, ProfileScoreRequest, ScoreResponse
 from service.scoring import (
     ScoreContext,
     ScoreRequest,
     check_batch,
-    profiles_for_scoring,
     score_profiles,
 )
 

@@ -25,9 +25,10 @@ from service.db import Database, open_database
 from service.errors import DatabaseUnavailableError, InvalidFieldError, OutOfScopeError
 from service.keys import Caller
 from service.model_holder import ModelHolder, ServingModel
+from service.profile_rows import profile_values
 from service.schemas import ScoreResponse
 from service.scope import Scope
-from service.scoring import ScoreContext, ScoreRequest, profile_values, score_profiles, score_requests
+from service.scoring import ScoreContext, ScoreRequest, score_profiles, score_requests
 from service.settings import ServiceSettings
 from service.tables import AuditEntry, Role, ScoreRecord
 from tests.service.api_support import KEY, Registered, bearer, service_settings
