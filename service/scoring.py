@@ -172,10 +172,26 @@ def _decide(requests: Sequence[ScoreRequest]) -> list[tuple[list[ScoreItem], lis
     """Score and explain the requests' rows in one pass (one model version, one `explain` setting): each
     request's answer items and the decisions to store, in request order."""
     first = requests[0]
-    serving, settings, explain = first.context.serving, first.context.settings, first.explain
-    model = serving.model
     profiles: pd.DataFrame | list[dict[str, Any]]
     profiles = first.profiles if len(requests) == 1 else [row for r in requests for row in cast(list, r.profiles)]
+    values, probabilities, explanations = _predict(first.context.serving, profiles, first.explain)
+    flags = _rule_flags(profiles, values)
+    versions = [request.context_version for request in requests for _ in range(len(request))]
+    items, records = _decisions(first.context, values, probabilities, explanations, flags, versions)
+    parts = []
+    start = 0
+    for request in requests:
+        end = start + len(request)
+        parts.append((items[start:end], records[start:end]))
+        start = end
+    return parts
+
+
+def _predict(
+    serving: ServingModel, profiles: pd.DataFrame | list[dict[str, Any]], explain: bool
+) -> tuple[list[dict[str, Any]], np.ndarray, list[HouseholdExplanation | None]]:
+    """Each row's values, probability and explanation (None without `explain`), from one model matrix."""
+    model = serving.model
     values: list[dict[str, Any]]
     rows: Sequence[Mapping[str, Any] | pd.Series]
     if isinstance(profiles, pd.DataFrame):
@@ -197,15 +213,30 @@ def _decide(requests: Sequence[ScoreRequest]) -> list[tuple[list[ScoreItem], lis
     else:
         explanations = [None] * len(values)
         probabilities = model.predict_proba(x)
-    if len(rows) <= ROWWISE_MAX:
-        flags = [rule_flags_row(row) for row in values]  # the frame path's flags, tested equal
-    else:
-        frame = rule_flags(profiles if isinstance(profiles, pd.DataFrame) else profiles_frame(values))
-        names = [str(name) for name in frame.columns]
-        flags = [dict(zip(names, row, strict=True)) for row in frame.to_numpy(dtype=bool).tolist()]
+    return values, probabilities, explanations
+
+
+def _rule_flags(profiles: pd.DataFrame | list[dict[str, Any]], values: list[dict[str, Any]]) -> list[dict[str, bool]]:
+    """The official-rule flags of each row: row by row for small requests (tested equal), else on the frame."""
+    if len(values) <= ROWWISE_MAX:
+        return [rule_flags_row(row) for row in values]
+    frame = rule_flags(profiles if isinstance(profiles, pd.DataFrame) else profiles_frame(values))
+    names = [str(name) for name in frame.columns]
+    return [dict(zip(names, row, strict=True)) for row in frame.to_numpy(dtype=bool).tolist()]
+
+
+def _decisions(
+    context: ScoreContext,
+    values: list[dict[str, Any]],
+    probabilities: np.ndarray,
+    explanations: list[HouseholdExplanation | None],
+    flags: list[dict[str, bool]],
+    versions: list[str | None],
+) -> tuple[list[ScoreItem], list[ScoreInput]]:
+    """Each row's answer item and the decision to store with its audit entry."""
+    serving, settings = context.serving, context.settings
     items: list[ScoreItem] = []
     records: list[ScoreInput] = []
-    versions = [request.context_version for request in requests for _ in range(len(request))]
     for i, (profile, flag_values) in enumerate(zip(values, flags, strict=True)):
         probability = float(probabilities[i])
         level = risk_level(probability, settings)
@@ -244,13 +275,7 @@ def _decide(requests: Sequence[ScoreRequest]) -> list[tuple[list[ScoreItem], lis
                 context_version=versions[i],
             )
         )
-    parts = []
-    start = 0
-    for request in requests:
-        end = start + len(request)
-        parts.append((items[start:end], records[start:end]))
-        start = end
-    return parts
+    return items, records
 
 
 def _explanation_parts(explanation: HouseholdExplanation | None) -> tuple[list[ReasonOut], list[MeasureOut]]:
