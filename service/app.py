@@ -18,6 +18,7 @@ from features.pseudonyms.keys import PseudonymKey, ensure_local_key
 from service._coalescing import Coalescer, scoring_lane
 from service.db import Database, open_database
 from service.errors import DatabaseUnavailableError
+from service.headers import SecurityHeadersMiddleware
 from service.job_runner import JobRunner, job_executor
 from service.metrics import install_metrics
 from service.migrate import upgrade_database
@@ -135,6 +136,7 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, larger={"/v1/jobs": settings.max_upload_bytes}
     )
+    app.add_middleware(SecurityHeadersMiddleware)
     for router in (
         scores.router,
         households.router,
