@@ -78,6 +78,18 @@ def rank_scores_as_unit_interval(scores: np.ndarray) -> np.ndarray:
     return (s - s.min()) / (s.max() - s.min()) if s.max() > s.min() else np.zeros_like(s)
 
 
+FAIRNESS_COLUMNS = (
+    "attribute",
+    "group",
+    "households",
+    "positives",
+    "tpr_at_5pct",
+    "observed_rate",
+    "mean_predicted",
+    "calibration_gap",
+)
+
+
 def fairness_table(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
     selected = top_k_mask(p, FAIRNESS_CAPACITY).astype(int)
     rows, gaps = [], {}
@@ -103,4 +115,6 @@ def fairness_table(y: np.ndarray, p: np.ndarray, groups: pd.DataFrame) -> tuple[
         rows.append(table)
         eligible = table[table["positives"] >= MIN_GROUP_POSITIVES]["tpr_at_5pct"].dropna()
         gaps[attribute] = float(eligible.max() - eligible.min()) if len(eligible) >= 2 else float("nan")
+    if not rows:  # no group columns (bring-your-own data without --group): nothing to compare
+        return pd.DataFrame(columns=FAIRNESS_COLUMNS), gaps
     return pd.concat(rows, ignore_index=True), gaps

@@ -262,3 +262,15 @@ def test_gbk_csv_is_read(tmp_path: Path) -> None:
     path = tmp_path / "gbk.csv"
     path.write_bytes(MESSY_PROFILES.read_text(encoding="utf-8").encode("gb18030"))
     assert read_profile_table(path).equals(messy_frame())
+
+
+@pytest.mark.slow
+def test_a_run_without_groups_trains_evaluates_and_registers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's `relapse train --profiles … --label … --time …` without --group: no fairness table, no crash."""
+    monkeypatch.chdir(tmp_path)
+    data = data_from_profile_table(MESSY_PROFILES, MESSY_SPEC, "relapsed", "survey_year", [])
+    assert data.groups.columns.empty
+    outcome = train_and_register(data, TrainingSettings(data_dir=tmp_path / "data"), FAST, backtest=False)
+    assert outcome.version == "1"
+    assert outcome.evaluation.fairness.empty and outcome.evaluation.fairness_gaps == {}
+    assert outcome.evaluation.metrics["roc_auc"] > 0.65
