@@ -6,7 +6,7 @@ A model is trained on a small city (20,000 households) and registered in a tempo
 service loads it by alias as in production (`service.model_holder`). The timed step is one job of the runner
 (`service.job_runner`) over a separate city of N households: source tables → partitions → profiles → scores →
 reasons, measures, what-if → scores and audit entries committed chunk by chunk to a fresh SQLite database.
-The baseline measured in the same run is the same scoring written to a Parquet file (`models.streaming`, what
+The baseline measured in the same run is the same scoring written to a Parquet file (`scoring`, what
 `relapse score` does) — the ratio is the cost of storing every decision with its audit entry.
 """
 
@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     from features.reading.partitions import PartitionedSources
     from features.reading.sources import read_sources
     from features.simulation import CityConfig, simulate_city
-    from models.streaming import ScoringJob, score_partitions, write_scores
+    from scoring.job import ScoringJob
+    from scoring.results import write_scores
+    from scoring.run import score_partitions
     from service.db import open_database
     from service.job_runner import JobRunner
     from service.keys import Caller

@@ -12,7 +12,7 @@ model is trained once as `relapse train` trains it (`fit_risk_model`, latest tim
 20,000-household bench city and cached there as a RiskModel folder. Each run is a child process doing what
 `relapse score` does without the registry: read and partition the source tables (`PartitionedSources`),
 validate, pseudonymise, build profiles, score, explain (3 reasons, 6 measures with what-if, zh/en sentences)
-and write Parquet (`models.streaming`). A sampler thread adds up the resident memory and CPU time of the
+and write Parquet (`scoring`). A sampler thread adds up the resident memory and CPU time of the
 child and every process under it (LocalCluster workers included), so peak memory is the whole job's.
 
 `--rerun` changes 10 % of the households (their income records: +1,000 yuan local wages; households
@@ -66,14 +66,17 @@ started = time.perf_counter()
 from features.reading.partitions import PartitionedSources
 from features.pseudonyms.keys import PseudonymKey
 from models.risk_model import RiskModel
-from models.streaming import Earlier, ScoringJob, score_partitions, write_scores
+from scoring.job import ScoringJob
+from scoring.results import write_scores
+from scoring.reuse import Earlier
+from scoring.run import score_partitions
 
 model = RiskModel.load(Path(model_dir))
 key = PseudonymKey.from_text("benchmark-key-" * 3, "v1")
 job = ScoringJob(model, "bench", date(2024, 1, 1), key=key, synthetic=True)
 t = time.perf_counter()
 import multiprocessing, tempfile
-from models.streaming import process_pool, warm_up
+from scoring.pool import process_pool, warm_up
 spill = tempfile.TemporaryDirectory(prefix="relapse-partitions-") if mode == "pool" else None  # as relapse score
 pool = process_pool(int(workers)) if mode == "pool" else None  # as relapse score
 if pool is not None:
@@ -90,7 +93,7 @@ partitioned = PartitionedSources.read(
 read_s = time.perf_counter() - t
 t = time.perf_counter()
 if mode == "cluster":
-    from models.cluster import dask_executor
+    from scoring.cluster import dask_executor
     with dask_executor(local_cluster=int(workers)) as executor:
         rows = write_scores(score_partitions(job, partitioned, previous=earlier, executor=executor), Path(out))
 elif mode == "pool":

@@ -16,7 +16,7 @@ import typer
 from relapse._progress import console, progress_bar
 
 if TYPE_CHECKING:  # the commands import the service lazily, so that `relapse --help` starts fast
-    from models.streaming import Progress
+    from scoring.run import Progress
     from service.db import Database
     from service.job_runner import JobRunner
     from service.store import JobView

@@ -5,7 +5,7 @@
     relapse score ... --local-cluster 2                # on a Dask LocalCluster of 2 worker processes
 
 Source tables are read once with Arrow and split by county (`features.reading.partitions`); each partition is
-validated, pseudonymised, profiled, scored and explained (`models.streaming`) and appended to the Parquet
+validated, pseudonymised, profiled, scored and explained (`scoring`) and appended to the Parquet
 file, with a progress bar. A re-run reuses the earlier file's rows (`--previous`, by default `--out` itself)
 for every household whose profile did not change under the same model version.
 """
@@ -70,15 +70,13 @@ def score(
     from features.reading.sources import read_manifest
     from features.settings import get_settings
     from models.batch import BatchOptions
-    from models.streaming import (
-        Earlier,
-        PartitionError,
-        ScoringJob,
-        score_partitions,
-        warm_up,
-        write_scores,
-    )
     from relapse.demo_command import demo_sources_dir
+    from scoring.job import ScoringJob
+    from scoring.partition import PartitionError
+    from scoring.pool import warm_up
+    from scoring.results import write_scores
+    from scoring.reuse import Earlier
+    from scoring.run import score_partitions
 
     if sum(bool(x) for x in (scheduler, local_cluster, workers > 1)) > 1:
         raise typer.BadParameter("choose one of --workers, --scheduler and --local-cluster", param_hint="--scheduler")
@@ -146,9 +144,9 @@ def score(
 
 @contextmanager
 def _executor(workers: int, scheduler: str | None, local_cluster: int | None) -> Iterator[Any]:
-    """None (this process), a process pool, or a Dask cluster (models.cluster)."""
+    """None (this process), a process pool, or a Dask cluster (scoring.cluster)."""
     if scheduler or local_cluster:
-        from models.cluster import dask_executor
+        from scoring.cluster import dask_executor
 
         with dask_executor(scheduler, local_cluster=local_cluster) as executor:
             yield executor
@@ -156,7 +154,7 @@ def _executor(workers: int, scheduler: str | None, local_cluster: int | None) ->
     if workers == 1:
         yield None
         return
-    from models.streaming import process_pool
+    from scoring.pool import process_pool
 
     pool = process_pool(workers)
     try:

@@ -105,7 +105,7 @@ def _fit_model(scheduler: str | None, local_cluster: int | None, rounds: int) ->
         return
     from functools import partial
 
-    from models.cluster import dask_executor
+    from scoring.cluster import dask_executor
     from training.dask_fit import fit_risk_model_dask
 
     with dask_executor(scheduler, local_cluster=local_cluster) as executor:

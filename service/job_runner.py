@@ -3,7 +3,7 @@
 A job names a source folder (an upload kept under `data_dir/jobs/<id>/sources`, or a folder under the allowed
 root). The runner reads it once with Arrow, splits it into partitions (`features.reading.partitions`, at most
 `job_chunk_households` households each, in a fixed order), and streams the partitions through the batch
-scorer (`models.streaming`, the same profiles and explanations as `relapse score`). Each partition's scores,
+scorer (`scoring.run`, the same profiles and explanations as `relapse score`). Each partition's scores,
 their audit entries and the chunk's marker are written in one transaction (`service.store.commit_chunk`), so a
 job stopped at any moment — process killed, machine restarted — resumes after its last committed chunk with
 no duplicated and no lost rows: chunks already committed are skipped, and a chunk committed twice is written once.
@@ -40,7 +40,9 @@ from features.pseudonyms.keys import PseudonymKey
 from features.reading.partitions import PartitionedSources
 from features.reading.sources import arrow_to_frame
 from models.batch import BatchOptions
-from models.streaming import RULE_PREFIX, Progress, ScoringJob, score_partitions
+from scoring.job import ScoringJob
+from scoring.results import RULE_PREFIX
+from scoring.run import Progress, score_partitions
 from service._runner_lease import RunnerLease
 from service.db import Database
 from service.errors import JobStateError, ServiceError
@@ -251,7 +253,7 @@ def job_executor(settings: ServiceSettings) -> Callable[[], AbstractContextManag
     (connected for each job, so that a scheduler restarted between jobs is found again)."""
     if not settings.dask_scheduler:
         return None
-    from models.cluster import dask_executor
+    from scoring.cluster import dask_executor
 
     address = settings.dask_scheduler
     return lambda: dask_executor(address)
@@ -274,7 +276,7 @@ def _check_scope(partitioned: PartitionedSources, region_prefix: str) -> None:
 
 
 def score_inputs(table: pa.Table, settings: ServiceSettings, context_version: str | None = None) -> list[ScoreInput]:
-    """The rows to store for one result table of `models.streaming` (reasons and measures as JSON objects)."""
+    """The rows to store for one result table of `scoring.run` (reasons and measures as JSON objects)."""
     column = {name: table.column(name).to_pylist() for name in table.column_names}  # plain Python, column-wise
     reason_ranks = sorted({int(c[6]) for c in column if c.startswith("reason") and c.endswith("_key")})
     measure_ranks = sorted(

@@ -2,7 +2,7 @@
 
 The four roads are `households:score` (a document, profiled with the service's villages reference),
 `profiles:score` (the batch profile row), a batch job of the service and `relapse score`'s streaming scorer
-(`models.streaming.score_partitions`) over the same folder. The independent expectation for validation is
+(`scoring.run.score_partitions`) over the same folder. The independent expectation for validation is
 `features.validation.report.validate_sources` — what `relapse validate` runs — over the same rows.
 """
 # ruff: noqa: F811 — the shared fixtures are imported by name, and tests take them as parameters of that name
@@ -29,7 +29,8 @@ from features.reading.partitions import PartitionedSources
 from features.reading.sources import Sources
 from features.validation.report import validate_sources
 from models.batch import BatchOptions
-from models.streaming import ScoringJob, score_partitions
+from scoring.job import ScoringJob
+from scoring.run import score_partitions
 from service.app import create_app
 from service.db import Database
 from service.model_holder import ModelHolder

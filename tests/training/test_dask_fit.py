@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from models.cluster import dask_executor
+from scoring.cluster import dask_executor
 from tests.models.explain_fixtures import snapshots
 from training.dask_fit import fit_risk_model_dask
 from training.fit import TrainConfig, fit_risk_model

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pytest
 from distributed import Client, LocalCluster
 
-from models.cluster import DaskExecutor, dask_executor
-from models.streaming import score_partitions
-from tests.models.test_streaming import assert_same, first_run, job, partitioned
+from scoring.cluster import DaskExecutor, dask_executor
+from scoring.run import score_partitions
+from tests.scoring.test_run import assert_same, first_run, job, partitioned
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

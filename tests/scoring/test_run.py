@@ -14,22 +14,21 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+import scoring.partition
+import scoring.pool
+import scoring.reuse
+import scoring.run
+import scoring.units
 from features.profiles.build import build_profiles
 from features.pseudonyms.ingestion import ingest
 from features.pseudonyms.keys import PseudonymKey
 from features.reading.partitions import PartitionedSources
 from features.reading.sources import read_arrow_tables, read_sources
-from models import streaming
-from models.streaming import (
-    Earlier,
-    ScoringJob,
-    result_columns,
-    result_schema,
-    result_table,
-    score_partitions,
-    score_profiles,
-    write_scores,
-)
+from scoring.job import ScoringJob
+from scoring.partition import score_profiles
+from scoring.results import result_columns, result_schema, result_table, write_scores
+from scoring.reuse import Earlier
+from scoring.run import score_partitions
 from tests.cities import city_folder
 from tests.models.explain_fixtures import small_model
 
@@ -62,17 +61,17 @@ def assert_same(got: pa.Table, expected: pa.Table) -> None:
 
 
 class CountingExplain:
-    """Wraps models.batch.explain_batch as the streaming module calls it, counting the rows explained."""
+    """Wraps models.batch.explain_batch as scoring.partition calls it, counting the rows explained."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.rows = 0
-        original = streaming.explain_batch
+        original = scoring.partition.explain_batch
 
         def counted(model, profiles, **kwargs):  # type: ignore[no-untyped-def]
             self.rows += len(profiles)
             return original(model, profiles, **kwargs)
 
-        monkeypatch.setattr(streaming, "explain_batch", counted)
+        monkeypatch.setattr(scoring.partition, "explain_batch", counted)
 
 
 def test_partitioned_run_equals_scoring_the_whole_city_at_once() -> None:
@@ -221,18 +220,18 @@ def raised_wages(tables: dict[str, pa.Table], share: float = 0.10) -> tuple[dict
 
 
 class CountingProfiles:
-    """Wraps features.profiles.build.build_profiles as the streaming module calls it, counting households profiled."""
+    """Wraps features.profiles.build.build_profiles as scoring.partition calls it, counting households profiled."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.households = 0
-        original = streaming.build_profiles
+        original = scoring.partition.build_profiles
 
         def counted(sources, as_of):  # type: ignore[no-untyped-def]
             built = original(sources, as_of)
             self.households += len(built)
             return built
 
-        monkeypatch.setattr(streaming, "build_profiles", counted)
+        monkeypatch.setattr(scoring.partition, "build_profiles", counted)
 
 
 @lru_cache(maxsize=1)
@@ -300,7 +299,7 @@ def test_a_settled_read_scored_without_its_earlier_table_fails_instead_of_scorin
 def test_unchanged_sources_send_nothing_to_score(monkeypatch: pytest.MonkeyPatch) -> None:
     first = digested_first_run()  # before the patch: the first run does score
     calls: list[str] = []
-    monkeypatch.setattr(streaming, "_call", lambda arguments: calls.append(arguments[-1]))
+    monkeypatch.setattr(scoring.run, "_call", lambda arguments: calls.append(arguments[-1]))
     again = run(digested(city_tables()), previous=first)
     assert calls == []
     assert_same(again, first)
@@ -336,6 +335,10 @@ def test_a_rerun_on_an_executor_gives_the_same_table() -> None:
     assert_same(again, run(digested(changed)))
 
 
+def test_the_forkserver_preloads_the_module_whose_function_workers_run() -> None:
+    assert scoring.pool.WORKER_MODULE == scoring.run._call.__module__
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("start", ["forkserver", "spawn"])
 def test_a_process_pool_on_spilled_partitions_gives_the_single_process_table(tmp_path: Path, start: str) -> None:
@@ -344,12 +347,12 @@ def test_a_process_pool_on_spilled_partitions_gives_the_single_process_table(tmp
 
     spilled = PartitionedSources.read(city_folder(2_000, 1), max_households=400, digests=True, spill=tmp_path / "a")
     if start == "forkserver":  # what relapse score uses: workers forked from a server that imported the code once
-        pool = streaming.process_pool(2)
+        pool = scoring.pool.process_pool(2)
         assert pool._mp_context.get_start_method() == "forkserver"
     else:
         pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
     with pool:
-        streaming.warm_up(pool, small_model())  # as relapse score does before reading
+        scoring.pool.warm_up(pool, small_model())  # as relapse score does before reading
         first = run(spilled, executor=pool)
         changed, touched = raised_wages(city_tables())
         again = run(digested(changed), previous=first, executor=pool)
@@ -377,13 +380,13 @@ def test_result_rows_sent_back_in_another_order_are_put_back_in_household_order(
     changed, _ = raised_wages(city_tables())
     plain, first = first_run(), digested_first_run()  # before the patch
     expected = run(digested(changed), previous=first)
-    scored = streaming._call
+    scored = scoring.run._call
 
     def reversed_rows(arguments: tuple[object, ...]) -> pa.Table:
         table = scored(arguments)
         return table.take(pa.array(np.arange(table.num_rows)[::-1]))
 
-    monkeypatch.setattr(streaming, "_call", reversed_rows)
+    monkeypatch.setattr(scoring.run, "_call", reversed_rows)
     assert_same(run(partitioned()), plain)  # one unit of five partitions, split by household
     assert_same(run(digested(city_tables())), first)  # every row fresh, put in order
     assert_same(run(digested(changed), previous=first), expected)  # fresh rows among reused ones
@@ -394,7 +397,7 @@ def test_earlier_rows_are_each_households_first_row(monkeypatch: pytest.MonkeyPa
     """Looked up by hash and checked by string; with hashes that collide (every id of one length alike) the
     strings decide, so the rows are the same."""
     if hashing == "colliding":
-        monkeypatch.setattr(streaming, "string_hashes", lambda names: pc.utf8_length(names).to_numpy().astype("u8"))
+        monkeypatch.setattr(scoring.reuse, "string_hashes", lambda names: pc.utf8_length(names).to_numpy().astype("u8"))
     rng = np.random.default_rng(11)
     written = [f"h{n}" for n in rng.integers(0, 400, 600)]  # repeated ids: the first row counts
     earlier = Earlier.of(first_run().slice(0, 600).set_column(0, "household_id", pa.array(written)))
@@ -409,9 +412,9 @@ def test_units_of_a_settled_read_are_sized_by_the_households_left_to_score() -> 
     from features.reading.partitions import Partition
 
     parts = [Partition(i, "520102", i, 100) for i in range(10)]
-    assert [len(u) for u in streaming._units(parts, 50)] == [1] * 10  # every partition over the limit: alone
+    assert [len(u) for u in scoring.units.plan_units(parts, 50)] == [1] * 10  # every partition over the limit: alone
     scored = {i: 10 if i < 6 else 40 for i in range(10)}
-    units = streaming._units(parts, 50, scored)
+    units = scoring.units.plan_units(parts, 50, scored)
     assert [p for u in units for p in u] == parts  # each partition once, in order
     for u in units:
         assert sum(scored[p.index] for p in u) <= 50 and sum(p.households for p in u) <= 50 * 4

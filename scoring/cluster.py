@@ -1,9 +1,9 @@
-"""Scoring partitions on a Dask cluster: the same `models.streaming` unit of work on `dask.distributed` workers.
+"""Scoring partitions on a Dask cluster: the same `scoring.run` unit of work on `dask.distributed` workers.
 
 `dask_executor(scheduler="tcp://host:8786")` connects to a running scheduler; `dask_executor(local_cluster=N)`
 starts a `LocalCluster` of N single-threaded worker processes on this machine. Either yields a `DaskExecutor`,
 whose `submit` hands one partition (its Arrow IPC bytes, the job, the earlier rows of its households) to the
-cluster; `models.streaming.score_partitions` keeps a bounded number of partitions in flight and collects
+cluster; `scoring.run.score_partitions` keeps a bounded number of partitions in flight and collects
 results in partition order, so the output is the single-process table, row for row.
 
 Failure: a task's inputs travel inside the task, never as data scattered to one worker, so when a worker
