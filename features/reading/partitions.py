@@ -20,7 +20,7 @@ record batches from the files (from the page cache, into memory the worker frees
 With `digests=True` each household also gets a digest of its rows in every table (`features.reading.row_digests`),
 and the villages table one of its own: a re-run compares them with the earlier run's to skip the households
 whose records did not change. With `settled=` (a function of the household ids, their digests and the
-villages digest, e.g. `models.streaming.Earlier.settled`) the tables are held as read until every digest is
+villages digest, e.g. `scoring.reuse.Earlier.settled`) the tables are held as read until every digest is
 known; the households it names keep their households row and lose their rows in every other table, so a
 re-run sorts and spills only the changed households' rows (`settled_span` tells which are which).
 """
