@@ -82,6 +82,17 @@ def check_gate(client: MlflowClient, settings: TrainingSettings, version: str) -
             )
         )
         return result
+    if metrics.get("vs_champion_incomparable"):
+        result.checks.append(
+            (
+                "versus champion",
+                False,
+                f"not comparable: the challenger's test rows lack features the champion (version {champion}) "
+                "reads, so the two cannot be scored on the same households; promote with --force --reason if "
+                "the change of features is intended",
+            )
+        )
+        return result
     for metric in ("pr_auc", "recall_at_5pct"):
         upper = metrics.get(f"vs_champion_{metric}_diff_ci_high", float("-inf"))
         diff = metrics.get(f"vs_champion_{metric}_diff", float("nan"))

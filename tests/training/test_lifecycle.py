@@ -178,3 +178,28 @@ def test_mlflow_models_serve_answers_invocations(data: TrainingData, registry: t
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_challenger_without_the_champions_features_is_not_comparable(
+    data: TrainingData, registry: tuple[TrainingSettings, str]
+) -> None:
+    settings, champion = registry
+    dropped = data.features[0].name
+    fewer = TrainingData(
+        data.snapshots.drop(columns=[dropped]),
+        tuple(f for f in data.features if f.name != dropped),
+        data.groups,
+        data.rules,
+        data.label,
+        data.synthetic,
+        data.catalogue_version,
+        data.feature_groups,
+    )
+    outcome = train_and_register(fewer, settings, FAST, backtest=False)
+    client = MlflowClient()
+    result = promote(client, settings, outcome.version)
+    assert not result.passed
+    failed = {name: detail for name, ok, detail in result.checks if not ok}
+    assert failed["versus champion"].startswith("not comparable"), failed
+    assert "nan" not in failed["versus champion"] and "inf" not in failed["versus champion"]
+    assert alias_version(client, settings.registered_model, CHAMPION) == champion
