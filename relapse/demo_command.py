@@ -120,7 +120,12 @@ def ensure_demo_scores(folder: Path, extract_date: str | None) -> None:
             settings.model_cache_dir or settings.data_dir / "model-cache",
         )
         as_of = date.fromisoformat(extract_date) if extract_date else date.today()
-        options = {"folder": str(folder.resolve()), "as_of": as_of.isoformat(), "explain": True}
+        options = {
+            "folder": str(folder.resolve()),
+            "as_of": as_of.isoformat(),
+            "explain": True,
+            "chunk_households": settings.job_chunk_households,
+        }
         runner = JobRunner(database, holder, settings, ensure_local_key()[0])
         with progress_bar(f"scoring the demo city as of {as_of}") as report:
             job_id, status = run_demo_job(runner, options, progress=report)
@@ -169,7 +174,7 @@ def run_demo_job(
         queued = demo_jobs(database, [JobStatus.QUEUED])
         with database.session() as session:
             for stale in queued:
-                if stale.options != options:
+                if not same_job(stale.options, options):
                     update_job(session, Scope.everything(), stale.id, status=JobStatus.CANCELLED)
         job_id = _demo_job(database, options, queued)
         if runner.holder.current is None:
@@ -185,7 +190,7 @@ def _demo_job(database: Database, options: dict[str, object], unfinished: list[J
     from service.scope import Scope
     from service.store import create_job
 
-    same = [job for job in unfinished if job.options == options]
+    same = [job for job in unfinished if same_job(job.options, options)]
     if same:
         return same[0].id
     with database.session() as session:
@@ -231,3 +236,12 @@ def ensure_champion(sources: object) -> str:
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.command()(demo)
+
+
+def same_job(stored: dict[str, object], wanted: dict[str, object]) -> bool:
+    """Whether a stored demo job scores what is wanted; its partitioning is its own (a resume keeps it)."""
+
+    def scored(options: dict[str, object]) -> dict[str, object]:
+        return {key: value for key, value in options.items() if key != "chunk_households"}
+
+    return scored(stored) == scored(wanted)

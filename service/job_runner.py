@@ -194,7 +194,10 @@ class JobRunner:
         if serving is None:
             raise JobFailed("no model is loaded; the job runs once the service has a model")
         folder = Path(options["folder"])
-        partitioned = PartitionedSources.read(folder, max_households=self.settings.job_chunk_households)
+        # The partitioning is part of the job: committed chunks are numbered by it, so a resumed job must cut its
+        # households as it did when it started, whatever the setting is now (jobs of older releases: the setting).
+        chunk = int(options.get("chunk_households") or self.settings.job_chunk_households)
+        partitioned = PartitionedSources.read(folder, max_households=chunk)
         _check_scope(partitioned, region_prefix)
         context_version = self._store_villages(partitioned, job_id)
         with self.database.session() as session:
@@ -217,7 +220,7 @@ class JobRunner:
                 skip=done,
                 executor=executor,
                 progress=progress,
-                unit_households=self.settings.job_chunk_households,  # one chunk per unit of work: progress moves
+                unit_households=chunk,  # one chunk per unit of work: progress moves
             ):
                 rows = score_inputs(table, self.settings, context_version)
                 with self.database.session() as session:

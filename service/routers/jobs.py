@@ -141,7 +141,12 @@ async def submit_job(
         folder, source, as_of, explain = _from_path(await request.body(), settings)
     else:
         raise InvalidFieldError("content-type", "must be multipart/form-data (upload) or application/json (path)")
-    options = {"folder": str(folder), "as_of": (as_of or date.today()).isoformat(), "explain": explain}
+    options = {
+        "folder": str(folder),
+        "as_of": (as_of or date.today()).isoformat(),
+        "explain": explain,
+        "chunk_households": settings.job_chunk_households,  # fixed with the job: a resume cuts the same chunks
+    }
     try:
         view = _create(database, caller, source, options)
     except Exception:
