@@ -1,46 +1,28 @@
-"""The input hash of a decision: SHA-256 of the profile it was made on, stored with its audit entry.
+"""The input hash of a decision, one rule for every road (docs/architecture.md, non-negotiable 4).
 
-docs/architecture.md, non-negotiable 4. The profile is hashed after pseudonymisation, so no ID number is hashed.
-Its cells are hashed as plain JSON values (sorted keys, missing values as null), so a frame's row and the same
-row's values (`service.profile_rows.profile_values`) hash alike.
+The hash names what the model read: BLAKE2b-128 of the household's row of the model matrix (float64,
+little-endian, one NaN bit pattern, no negative zero; `models.explanation_cache.profile_hashes`). The batch
+runner computes the same bytes as each result row's `profile_hash` (the explanation cache's key), so a household
+scored through the API and through a batch job with the same profile is audited with the same hash. The matrix
+is built after pseudonymisation, so no ID number is hashed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-from typing import Any
+from typing import Final
 
 import numpy as np
-import pandas as pd
+
+from models.explanation_cache import profile_hashes
+
+PREFIX: Final = "blake2b:"
 
 
-def input_hash(profile: pd.Series) -> str:
-    """SHA-256 of the profile the decision was made on (after pseudonymisation: no ID number is hashed)."""
-    return hash_values(dict(zip(profile.index, profile.to_numpy(dtype=object), strict=True)))
+def input_hashes(x: np.ndarray) -> list[str]:
+    """The input hash of each row of a model matrix."""
+    return [PREFIX + digest.hex() for digest in profile_hashes(x)]
 
 
-def hash_values(values: dict[str, Any]) -> str:
-    """`input_hash` of the profile row whose values (column → cell) these are."""
-    plain = {name: _plain(value) for name, value in values.items()}
-    text = json.dumps(plain, sort_keys=True, ensure_ascii=False, default=str)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _plain(value: Any) -> Any:
-    kind = type(value)
-    # The cells of a profile row, by far the most common first: `.item()` of a float64 is `float()` of it.
-    if kind is np.float64 or kind is float:
-        return None if value != value else float(value)
-    if kind is str or kind is int:
-        return value
-    if kind is np.int64:
-        return int(value)
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float | np.floating) and math.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+def from_profile_hash(profile_hash: str) -> str:
+    """The input hash of a batch result row, from its `profile_hash` column."""
+    return PREFIX + profile_hash

@@ -46,6 +46,7 @@ from scoring.run import Progress, score_partitions
 from service._runner_lease import RunnerLease
 from service.db import Database
 from service.errors import JobStateError, ServiceError
+from service.input_hash import from_profile_hash
 from service.keys import caller_of_key
 from service.model_holder import ModelHolder
 from service.references import InvalidReferenceError, ReferenceHolder, store_reference
@@ -325,7 +326,7 @@ def score_inputs(table: pa.Table, settings: ServiceSettings, context_version: st
             model_version=str(column["model_version"][i]),
             probability=float(probability),
             level=risk_level(float(probability), settings),
-            input_hash="blake2b:" + str(column["profile_hash"][i]),
+            input_hash=from_profile_hash(str(column["profile_hash"][i])),
             reasons=reasons[i],
             measures=measures[i],
             rule_flags={name: bool(values[i]) for name, values in flags},

@@ -22,7 +22,7 @@ from models.reasons import with_sentences
 from models.risk_model import ROWWISE_MAX, profiles_frame
 from service.db import Database
 from service.errors import InvalidFieldError
-from service.input_hash import hash_values
+from service.input_hash import input_hashes
 from service.keys import Caller, Permission
 from service.model_holder import ServingModel
 from service.schemas import (
@@ -174,10 +174,11 @@ def _decide(requests: Sequence[ScoreRequest]) -> list[tuple[list[ScoreItem], lis
     first = requests[0]
     profiles: pd.DataFrame | list[dict[str, Any]]
     profiles = first.profiles if len(requests) == 1 else [row for r in requests for row in cast(list, r.profiles)]
-    values, probabilities, explanations = _predict(first.context.serving, profiles, first.explain)
+    values, x, probabilities, explanations = _predict(first.context.serving, profiles, first.explain)
     flags = _rule_flags(profiles, values)
     versions = [request.context_version for request in requests for _ in range(len(request))]
-    items, records = _decisions(first.context, values, probabilities, explanations, flags, versions)
+    hashes = input_hashes(x)
+    items, records = _decisions(first.context, values, hashes, probabilities, explanations, flags, versions)
     parts = []
     start = 0
     for request in requests:
@@ -189,16 +190,17 @@ def _decide(requests: Sequence[ScoreRequest]) -> list[tuple[list[ScoreItem], lis
 
 def _predict(
     serving: ServingModel, profiles: pd.DataFrame | list[dict[str, Any]], explain: bool
-) -> tuple[list[dict[str, Any]], np.ndarray, list[HouseholdExplanation | None]]:
-    """Each row's values, probability and explanation (None without `explain`), from one model matrix."""
+) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray, list[HouseholdExplanation | None]]:
+    """Each row's values, the model matrix, and each row's probability and explanation (None without
+    `explain`), all from that one matrix."""
     model = serving.model
     values: list[dict[str, Any]]
     rows: Sequence[Mapping[str, Any] | pd.Series]
     if isinstance(profiles, pd.DataFrame):
-        # Each row is taken once and serves the matrix, the explanation and the input hash.
+        # Each row is taken once and serves the matrix, the explanation and the rule flags.
         series = [profiles.iloc[i] for i in range(len(profiles))]
         x = model.prepare_rows(profiles, series)
-        # Each row's values as plain objects, read once: the rule flags and the input hash both need them.
+        # Each row's values as plain objects, read once: the rule flags and the answer read them.
         values = [dict(zip(profile.index, profile.to_numpy(dtype=object), strict=True)) for profile in series]
         rows = series
     else:
@@ -213,7 +215,7 @@ def _predict(
     else:
         explanations = [None] * len(values)
         probabilities = model.predict_proba(x)
-    return values, probabilities, explanations
+    return values, x, probabilities, explanations
 
 
 def _rule_flags(profiles: pd.DataFrame | list[dict[str, Any]], values: list[dict[str, Any]]) -> list[dict[str, bool]]:
@@ -228,6 +230,7 @@ def _rule_flags(profiles: pd.DataFrame | list[dict[str, Any]], values: list[dict
 def _decisions(
     context: ScoreContext,
     values: list[dict[str, Any]],
+    hashes: list[str],
     probabilities: np.ndarray,
     explanations: list[HouseholdExplanation | None],
     flags: list[dict[str, bool]],
@@ -267,7 +270,7 @@ def _decisions(
                 model_version=serving.version,
                 probability=probability,
                 level=level,
-                input_hash=hash_values(values[i]),
+                input_hash=hashes[i],
                 reasons=[reason.model_dump() for reason in reasons],
                 measures=[measure.model_dump() for measure in measures],
                 rule_flags=flag_values,

@@ -70,7 +70,7 @@ def test_every_decision_is_audited_with_its_score(
         scores = session.scalar(select(func.count()).select_from(ScoreRecord))
     assert scores == 2
     assert sorted(a.household_pseudonym for a in audits) == sorted(r["household_id"] for r in rows)
-    assert all(a.input_hash.startswith("sha256:") and a.key_id is not None for a in audits)
+    assert all(a.input_hash.startswith("blake2b:") and a.key_id is not None for a in audits)
 
 
 def test_unknown_fields_are_422_naming_field_and_row(

@@ -148,7 +148,14 @@ def test_four_roads_give_one_answer_for_every_household(
     one_answer()
     with db.session() as session:
         versions = set(session.scalars(select(ScoreRecord.context_version).where(ScoreRecord.job_id.isnot(None))))
+        # One input-hash rule: a household's audit entries from the API and from the job name the same input.
+        by_road: dict[str, set[str]] = {}
+        for pseudonym, digest in session.execute(select(AuditEntry.household_pseudonym, AuditEntry.input_hash)):
+            by_road.setdefault(pseudonym, set()).add(digest)
     assert versions == {version}
+    scored_twice = {household: digests for household, digests in by_road.items() if len(digests) > 1}
+    assert not scored_twice, scored_twice
+    assert all(digest.startswith("blake2b:") for digests in by_road.values() for digest in digests)
 
 
 def test_a_document_village_the_reference_knows_does_not_change_the_context(

@@ -1,7 +1,7 @@
 """The scoring path's shortcuts give bitwise what the plain pandas path gives: answers, explanations, decisions.
 
 The shortcuts' own equality tests sit beside them: tests/service/test_profile_rows.py (rows → frame or values),
-tests/models/test_prepare_rows.py (→ matrix), tests/service/test_input_hash.py.
+tests/models/test_prepare_rows.py (→ matrix).
 """
 # ruff: noqa: F811 — the shared fixtures are imported by name, and tests take them as parameters of that name
 
