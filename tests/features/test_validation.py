@@ -312,7 +312,8 @@ def test_duplicate_single_column_key() -> None:
 def test_validation_benchmark_runs_and_reports_the_ratio(capsys: pytest.CaptureFixture[str]) -> None:
     from benchmarks.validation_bench import main
 
-    main(["--households", "300", "--repeats", "1"])
+    main(["--households", "300", "--repeats", "1", "--document-repeats", "3"])
     out = capsys.readouterr().out
     assert "report: valid" in out
     assert "ratio validate / read" in out
+    assert out.count("ratio columns / rows") == 2  # one document, and copies of it up to the row path's limit
