@@ -45,11 +45,10 @@ from models.reasons import (
     reason_key,
     reason_names,
 )
+from models.record import measure_columns, reason_columns
 from models.risk_model import RiskModel
 
 ID_COLUMNS: Final = ("household_id", "region_code", "as_of")
-REASON_FIELDS: Final = ("key", "code", "zh", "en", "points", "sentence_zh", "sentence_en")
-MEASURE_FIELDS: Final = ("code", "zh", "en", "risks", "probability_after", "points")
 _TEXT_SUFFIXES: Final = ("_key", "_code", "_zh", "_en", "_risks")
 SEPARATORS: Final[dict[Lang, str]] = {"zh": "；", "en": "; "}  # between the quoted features of one reason
 
@@ -68,11 +67,7 @@ DEFAULT_OPTIONS: Final = BatchOptions()
 def output_columns(options: BatchOptions = DEFAULT_OPTIONS) -> list[str]:
     """The columns of `explain_batch`'s table, in order (the measure count is bounded by top × per_reason)."""
     columns = [*ID_COLUMNS, "probability", "margin", "profile_hash"]
-    for k in range(1, options.top + 1):
-        columns += [f"reason{k}_{field}" for field in REASON_FIELDS]
-    for k in range(1, options.top * options.per_reason + 1):
-        columns += [f"measure{k}_{field}" for field in MEASURE_FIELDS]
-    return columns
+    return [*columns, *reason_columns(options.top), *measure_columns(options.top * options.per_reason)]
 
 
 def explain_batch(

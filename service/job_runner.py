@@ -40,6 +40,7 @@ from features.pseudonyms.keys import PseudonymKey
 from features.reading.partitions import PartitionedSources
 from features.reading.sources import arrow_to_frame
 from models.batch import BatchOptions
+from models.record import nested_measures, nested_reasons
 from scoring.job import ScoringJob
 from scoring.results import RULE_PREFIX
 from scoring.run import Progress, score_partitions
@@ -282,41 +283,8 @@ def _check_scope(partitioned: PartitionedSources, region_prefix: str) -> None:
 def score_inputs(table: pa.Table, settings: ServiceSettings, context_version: str | None = None) -> list[ScoreInput]:
     """The rows to store for one result table of `scoring.run` (reasons and measures as JSON objects)."""
     column = {name: table.column(name).to_pylist() for name in table.column_names}  # plain Python, column-wise
-    reason_ranks = sorted({int(c[6]) for c in column if c.startswith("reason") and c.endswith("_key")})
-    measure_ranks = sorted(
-        {int(c[7:].split("_")[0]) for c in column if c.startswith("measure") and c.endswith("_code")}
-    )
-    reasons: list[list[dict[str, Any]]] = [[] for _ in range(len(table))]
-    for k in reason_ranks:
-        fields = [column[f"reason{k}_{f}"] for f in ("key", "code", "zh", "en", "points", "sentence_zh", "sentence_en")]
-        for i, (key, code, zh, en, points, sentence_zh, sentence_en) in enumerate(zip(*fields, strict=True)):
-            if isinstance(key, str):
-                reasons[i].append(
-                    {
-                        "key": key,
-                        "code": _text(code),
-                        "zh": _text(zh),
-                        "en": _text(en),
-                        "points": float(points),
-                        "sentence_zh": _text(sentence_zh),
-                        "sentence_en": _text(sentence_en),
-                    }
-                )
-    measures: list[list[dict[str, Any]]] = [[] for _ in range(len(table))]
-    for k in measure_ranks:
-        fields = [column[f"measure{k}_{f}"] for f in ("code", "zh", "en", "risks", "probability_after", "points")]
-        for i, (code, zh, en, risks, after, points) in enumerate(zip(*fields, strict=True)):
-            if isinstance(code, str):
-                measures[i].append(
-                    {
-                        "measure": code,
-                        "zh": _text(zh),
-                        "en": _text(en),
-                        "risks": [risk for risk in (_text(risks) or "").split(",") if risk],
-                        "probability_after": float(after),
-                        "points": float(points),
-                    }
-                )
+    reasons = nested_reasons(column, len(table))
+    measures = nested_measures(column, len(table))
     flags = [(rule.name, column[RULE_PREFIX + rule.name]) for rule in RULES]
     return [
         ScoreInput(
@@ -335,8 +303,3 @@ def score_inputs(table: pa.Table, settings: ServiceSettings, context_version: st
         )
         for i, probability in enumerate(column["probability"])
     ]
-
-
-def _text(value: object) -> str | None:
-    """A text cell, or None where the table holds a missing marker (None, NaN, pd.NA)."""
-    return value if isinstance(value, str) else None

@@ -34,6 +34,7 @@ from features.contract.tables import TABLES
 from features.pseudonyms.ingestion import ingest
 from features.pseudonyms.keys import PseudonymKey
 from features.reading.sources import MANIFEST, read_sources, write_sources
+from models.record import flat_cells, measure_columns, reason_columns
 from service.db import Database
 from service.deps import CallerDep, DatabaseDep, PseudonymKeyDep, SettingsDep
 from service.errors import InvalidFieldError, JobStateError
@@ -271,12 +272,8 @@ def read_results(
 
 def result_columns() -> list[str]:
     columns = ["household_pseudonym", "region_code", "as_of", "probability", "risk_level", "model_version"]
-    columns += ["synthetic", "scored_at", "rule_flags"]
-    for k in range(1, RESULT_REASONS + 1):
-        columns += [f"reason{k}_{f}" for f in ("key", "zh", "en", "points", "sentence_zh", "sentence_en")]
-    for k in range(1, RESULT_MEASURES + 1):
-        columns += [f"measure{k}_{f}" for f in ("code", "zh", "en", "probability_after", "points")]
-    return columns
+    columns += ["synthetic", "scored_at", "context_version", "rule_flags"]
+    return [*columns, *reason_columns(RESULT_REASONS), *measure_columns(RESULT_MEASURES)]
 
 
 def result_row(view: ScoreView) -> dict[str, Any]:
@@ -289,18 +286,10 @@ def result_row(view: ScoreView) -> dict[str, Any]:
         "model_version": view.model_version,
         "synthetic": view.synthetic,
         "scored_at": view.scored_at,
+        "context_version": view.context_version,
         "rule_flags": ",".join(name for name, raised in view.rule_flags.items() if raised),
     }
-    for k in range(1, RESULT_REASONS + 1):
-        reason = view.reasons[k - 1] if len(view.reasons) >= k else {}
-        for field in ("key", "zh", "en", "points", "sentence_zh", "sentence_en"):
-            row[f"reason{k}_{field}"] = reason.get(field)
-    for k in range(1, RESULT_MEASURES + 1):
-        measure = view.measures[k - 1] if len(view.measures) >= k else {}
-        row[f"measure{k}_code"] = measure.get("measure")
-        for field in ("zh", "en", "probability_after", "points"):
-            row[f"measure{k}_{field}"] = measure.get(field)
-    return row
+    return row | flat_cells(view.reasons, view.measures, RESULT_REASONS, RESULT_MEASURES)
 
 
 def _rows(database: Database, caller: Caller, job_id: uuid.UUID) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,88 @@
+"""The result of scoring one household, defined once, with its two encodings.
+
+*Nested* — what the API answers and the audit table stores: `reasons` and `measures` are lists of objects with
+the fields below. *Flat* — what Parquet and CSV carry (`relapse score`, batch-job results, exports): one column
+per rank and field, `reason1_key`, `reason1_points`, …, `measure1_code`, …, empty past a household's last reason
+or measure. A measure's code is `measure` in the nested form and `measure{k}_code` in the flat one, and its
+risk keys are a list nested and comma-joined flat; everything else has the same name in both. The conversions
+below are the only place either encoding is spelled out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+REASON_FIELDS: Final = ("key", "code", "zh", "en", "points", "sentence_zh", "sentence_en")
+MEASURE_FIELDS: Final = ("measure", "zh", "en", "risks", "probability_after", "points")
+# A field's flat column suffix where it differs from its nested name.
+_FLAT_NAMES: Final = {"measure": "code"}
+_NUMBERS: Final = frozenset({"points", "probability_after"})
+
+
+def flat_measure_field(field: str) -> str:
+    return _FLAT_NAMES.get(field, field)
+
+
+def reason_columns(top: int) -> list[str]:
+    return [f"reason{k}_{field}" for k in range(1, top + 1) for field in REASON_FIELDS]
+
+
+def measure_columns(slots: int) -> list[str]:
+    return [f"measure{k}_{flat_measure_field(field)}" for k in range(1, slots + 1) for field in MEASURE_FIELDS]
+
+
+def nested_reasons(columns: Mapping[str, Sequence[Any]], rows: int) -> list[list[dict[str, Any]]]:
+    """Each row's reasons as objects, from flat columns (plain Python lists; a missing marker ends the list)."""
+    out: list[list[dict[str, Any]]] = [[] for _ in range(rows)]
+    for k in _ranks(columns, "reason", "key"):
+        fields = [columns[f"reason{k}_{field}"] for field in REASON_FIELDS]
+        for i, cells in enumerate(zip(*fields, strict=True)):
+            if isinstance(cells[0], str):
+                out[i].append({field: _nested(field, cell) for field, cell in zip(REASON_FIELDS, cells, strict=True)})
+    return out
+
+
+def nested_measures(columns: Mapping[str, Sequence[Any]], rows: int) -> list[list[dict[str, Any]]]:
+    """Each row's measures as objects, from flat columns."""
+    out: list[list[dict[str, Any]]] = [[] for _ in range(rows)]
+    for k in _ranks(columns, "measure", "code"):
+        fields = [columns[f"measure{k}_{flat_measure_field(field)}"] for field in MEASURE_FIELDS]
+        for i, cells in enumerate(zip(*fields, strict=True)):
+            if isinstance(cells[0], str):
+                out[i].append({field: _nested(field, cell) for field, cell in zip(MEASURE_FIELDS, cells, strict=True)})
+    return out
+
+
+def flat_cells(
+    reasons: Sequence[Mapping[str, Any]], measures: Sequence[Mapping[str, Any]], top: int, slots: int
+) -> dict[str, Any]:
+    """One row's flat cells from its nested reasons and measures (None past the last of each)."""
+    row: dict[str, Any] = {}
+    for k in range(1, top + 1):
+        reason = reasons[k - 1] if len(reasons) >= k else {}
+        for field in REASON_FIELDS:
+            row[f"reason{k}_{field}"] = reason.get(field)
+    for k in range(1, slots + 1):
+        measure = measures[k - 1] if len(measures) >= k else {}
+        for field in MEASURE_FIELDS:
+            value = measure.get(field)
+            row[f"measure{k}_{flat_measure_field(field)}"] = ",".join(value) if field == "risks" and value else value
+    return row
+
+
+def _ranks(columns: Mapping[str, Any], prefix: str, field: str) -> list[int]:
+    suffix = f"_{field}"
+    return sorted(
+        int(name[len(prefix) : -len(suffix)])
+        for name in columns
+        if name.startswith(prefix) and name.endswith(suffix) and name[len(prefix) : -len(suffix)].isdigit()
+    )
+
+
+def _nested(field: str, cell: Any) -> Any:
+    if field in _NUMBERS:
+        return float(cell)
+    if field == "risks":
+        return [risk for risk in (cell if isinstance(cell, str) else "").split(",") if risk]
+    return cell if isinstance(cell, str) else None  # a missing marker (None, NaN, pd.NA) is None

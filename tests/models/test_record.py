@@ -1,0 +1,63 @@
+"""The result record: its flat encoding and its nested one carry the same reasons and measures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from models.batch import output_columns
+from models.record import (
+    MEASURE_FIELDS,
+    REASON_FIELDS,
+    flat_cells,
+    measure_columns,
+    nested_measures,
+    nested_reasons,
+    reason_columns,
+)
+from service.schemas import MeasureOut, ReasonOut
+
+text = st.text(alphabet="因病学灾abc01 ", min_size=1, max_size=8)
+points = st.floats(min_value=-1, max_value=1, allow_nan=False)
+reason = st.fixed_dictionaries(
+    {
+        "key": text,
+        "code": st.one_of(st.none(), text),
+        "zh": text,
+        "en": text,
+        "points": points,
+        "sentence_zh": st.one_of(st.none(), text),
+        "sentence_en": st.one_of(st.none(), text),
+    }
+)
+measure = st.fixed_dictionaries(
+    {
+        "measure": text,
+        "zh": text,
+        "en": text,
+        "risks": st.lists(st.sampled_from(["01", "02", "income", "04"]), max_size=3, unique=True),
+        "probability_after": points,
+        "points": points,
+    }
+)
+
+
+@given(rows=st.lists(st.tuples(st.lists(reason, max_size=3), st.lists(measure, max_size=6)), max_size=5))
+def test_nested_to_flat_and_back_is_the_identity(rows: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]) -> None:
+    flat = [flat_cells(reasons, measures, 3, 6) for reasons, measures in rows]
+    columns = {name: [row[name] for row in flat] for name in [*reason_columns(3), *measure_columns(6)]}
+    assert nested_reasons(columns, len(rows)) == [reasons for reasons, _ in rows]
+    assert nested_measures(columns, len(rows)) == [measures for _, measures in rows]
+
+
+def test_the_api_objects_and_the_batch_table_use_the_record_fields() -> None:
+    assert tuple(ReasonOut.model_fields) == REASON_FIELDS
+    assert tuple(MeasureOut.model_fields) == MEASURE_FIELDS
+    columns = output_columns()
+    assert [c for c in columns if c.startswith("reason1_")] == [f"reason1_{f}" for f in REASON_FIELDS]
+    assert [c for c in columns if c.startswith("measure1_")] == [
+        "measure1_code",
+        *(f"measure1_{f}" for f in MEASURE_FIELDS[1:]),
+    ]
