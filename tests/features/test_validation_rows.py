@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from features.contract.tables import TABLES, Column
 from features.reading.sources import Sources, coerce_records, coerce_sources
-from features.validation._rows import _pattern
+from features.validation._rows import _pattern, check_rows
 from features.validation.report import ValidationReport, validate_sources
 from tests.factories import make_id_number, make_sources
 from tests.features.test_validation import SINGLE_CELL_FAULTS, TODAY, _set
@@ -124,6 +124,30 @@ def test_the_example_document_and_its_faults_as_the_api_reads_them() -> None:
         "only_for_poverty_alleviated",
         "oop_exceeds_total",
     }
+
+
+def test_auto_judges_small_sources_by_rows_and_larger_ones_by_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from features.validation import report
+
+    calls: list[int] = []
+
+    def spy(sources: Sources, max_per_kind: int, today: date) -> Any:
+        calls.append(1)
+        return check_rows(sources, max_per_kind, today)
+
+    monkeypatch.setattr(report, "check_rows", spy)
+    sources = make_sources()  # 95 rows
+    validate_sources(sources, today=TODAY)
+    assert calls == [1]
+    monkeypatch.setattr(report, "ROWWISE_MAX_ROWS", 94)
+    validate_sources(sources, today=TODAY)
+    assert calls == [1]
+
+
+def test_rows_are_read_without_pandas_column_accessor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should pandas drop the private accessor the row path reads columns with, it reads Series instead."""
+    monkeypatch.delattr(pd.DataFrame, "_get_column_array")
+    assert_same_report(_set("events", 0, "oop_cost_yuan", 20_000.0))
 
 
 def test_an_unknown_method_is_refused() -> None:
