@@ -7,6 +7,7 @@ loaded through `ModelHolder` from the registry, as the service loads it in produ
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,3 +161,22 @@ def document(registered: Registered, household_id: str) -> dict[str, Any]:
 
 def profile_row(profiles: pd.DataFrame, i: int) -> dict[str, Any]:
     return rows_of(profiles.iloc[[i]])[0]
+
+
+@pytest.fixture
+def jobs_client(tmp_path: Path, db: Database, holder: ModelHolder, county_folder: Path) -> Iterator[TestClient]:
+    """The app with a job runner that may read the county folders, in chunks of 150 households."""
+    settings = service_settings(tmp_path, db, jobs_allowed_root=county_folder, job_chunk_households=150)
+    with TestClient(create_app(settings, holder=holder, database=db, pseudonym_key=KEY)) as client:
+        yield client
+
+
+def wait_for_job(client: TestClient, job_id: str, headers: dict[str, str], timeout_s: float = 120) -> dict[str, Any]:
+    """The job once it is done or failed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
+        if job["status"] in ("done", "failed"):
+            return dict(job)
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish: {job}")

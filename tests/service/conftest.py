@@ -96,6 +96,7 @@ from tests.service.api_support import (  # noqa: E402, F401
     client,
     county_folder,
     holder,
+    jobs_client,
     registered,
     settings,
 )

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,24 +39,8 @@ from tests.service.api_support import (
     bearer,
     county_households,
     service_settings,
+    wait_for_job,
 )
-
-
-@pytest.fixture
-def jobs_client(tmp_path: Path, db: Database, holder: ModelHolder, county_folder: Path) -> Iterator[TestClient]:
-    settings = service_settings(tmp_path, db, jobs_allowed_root=county_folder, job_chunk_households=150)
-    with TestClient(create_app(settings, holder=holder, database=db, pseudonym_key=KEY)) as client:
-        yield client
-
-
-def _wait(client: TestClient, job_id: str, headers: dict[str, str], timeout_s: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
 def test_a_folder_job_scores_every_household_once_like_the_batch_path(
@@ -66,7 +50,7 @@ def test_a_folder_job_scores_every_household_once_like_the_batch_path(
     submitted = jobs_client.post("/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers)
     assert submitted.status_code == 202, submitted.text
     assert submitted.headers["Location"] == f"/v1/jobs/{submitted.json()['id']}"
-    job = _wait(jobs_client, submitted.json()["id"], headers)
+    job = wait_for_job(jobs_client, submitted.json()["id"], headers)
     assert job["status"] == "done", job
     ids = county_households(registered)
     assert job["households_done"] == len(ids)
@@ -113,7 +97,7 @@ def test_an_upload_job_accepts_contract_files_and_gives_csv(
     submitted = jobs_client.post("/v1/jobs", files=files, data={"as_of": AS_OF, "explain": "false"}, headers=headers)
     assert submitted.status_code == 202, submitted.text
     assert submitted.json()["source"].startswith("upload: ")
-    job = _wait(jobs_client, submitted.json()["id"], headers)
+    job = wait_for_job(jobs_client, submitted.json()["id"], headers)
     assert job["status"] == "done", job
     text = jobs_client.get(job["results"], params={"format": "csv"}, headers=headers).text
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
@@ -125,7 +109,7 @@ def test_an_upload_job_accepts_contract_files_and_gives_csv(
 def test_households_outside_the_key_scope_fail_the_job_naming_one(jobs_client: TestClient, db: Database) -> None:
     headers = bearer(db, Role.MONITOR, COUNTY)
     submitted = jobs_client.post("/v1/jobs", json={"path": "city", "as_of": AS_OF}, headers=headers)
-    job = _wait(jobs_client, submitted.json()["id"], headers)
+    job = wait_for_job(jobs_client, submitted.json()["id"], headers)
     assert job["status"] == "failed"
     assert "households.region_code" in job["error"] and "outside" in job["error"]
     assert job["households_done"] == 0
@@ -313,7 +297,7 @@ def test_jobs_run_on_a_dask_scheduler_with_the_same_scores(
         with TestClient(create_app(settings, holder=holder, database=database, pseudonym_key=KEY)) as client:
             headers = bearer(database, Role.MONITOR, COUNTY)
             submitted = client.post("/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers)
-            job = _wait(client, submitted.json()["id"], headers, timeout_s=180)
+            job = wait_for_job(client, submitted.json()["id"], headers, timeout_s=180)
             assert job["status"] == "done", job
             table = pd.read_parquet(io.BytesIO(client.get(job["results"], headers=headers).content))
     database.dispose()
@@ -371,7 +355,7 @@ def test_an_upload_is_pseudonymised_on_arrival_and_leaves_no_raw_file(
     files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in sorted(folder.glob("*.parquet"))]
     submitted = jobs_client.post("/v1/jobs", files=files, data={"as_of": AS_OF}, headers=headers)
     assert submitted.status_code == 202, submitted.text
-    _wait(jobs_client, submitted.json()["id"], headers)
+    wait_for_job(jobs_client, submitted.json()["id"], headers)
     uploads = tmp_path / "jobs" / "uploads"  # the service's data directory is the test's tmp_path
     kept = [path for path in uploads.rglob("*") if path.is_file()]
     assert kept and not [path for path in uploads.iterdir() if path.name.endswith(".raw")]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import copy
 import io
-import time
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,6 @@ from features.validation.report import validate_sources
 from models.batch import BatchOptions
 from scoring.job import ScoringJob
 from scoring.run import score_partitions
-from service.app import create_app
 from service.db import Database
 from service.model_holder import ModelHolder
 from service.tables import AuditEntry, Role, ScoreRecord
@@ -44,26 +41,14 @@ from tests.service.api_support import (
     county_households,
     document,
     profile_row,
-    service_settings,
+    wait_for_job,
 )
-
-
-@pytest.fixture
-def road_client(tmp_path: Path, db: Database, holder: ModelHolder, county_folder: Path) -> Iterator[TestClient]:
-    settings = service_settings(tmp_path, db, jobs_allowed_root=county_folder, job_chunk_households=400)
-    with TestClient(create_app(settings, holder=holder, database=db, pseudonym_key=KEY)) as client:
-        yield client
 
 
 def _run_job(client: TestClient, headers: dict[str, str]) -> pd.DataFrame:
     submitted = client.post("/v1/jobs", json={"path": "county", "as_of": AS_OF}, headers=headers)
     assert submitted.status_code == 202, submitted.text
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{submitted.json()['id']}", headers=headers).json()
-        if job["status"] in ("done", "failed"):
-            break
-        time.sleep(0.2)
+    job = wait_for_job(client, submitted.json()["id"], headers, timeout_s=300)
     assert job["status"] == "done", job
     results = client.get(job["results"], headers=headers)
     return pd.read_parquet(io.BytesIO(results.content)).set_index("household_pseudonym")
@@ -104,7 +89,7 @@ def _nested(item: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_four_roads_give_one_answer_for_every_household(
-    road_client: TestClient,
+    jobs_client: TestClient,
     db: Database,
     holder: ModelHolder,
     registered: Registered,
@@ -112,9 +97,9 @@ def test_four_roads_give_one_answer_for_every_household(
     county_folder: Path,
 ) -> None:
     headers = bearer(db, Role.MONITOR, COUNTY)
-    job_rows = _run_job(road_client, headers)  # stores the folder's villages as the service's reference
+    job_rows = _run_job(jobs_client, headers)  # stores the folder's villages as the service's reference
     streamed = _streamed(holder, county_folder / "county")
-    reference = road_client.get("/v1/references/villages", headers=headers).json()
+    reference = jobs_client.get("/v1/references/villages", headers=headers).json()
     version = reference["version"]
     assert version is not None and version.startswith("villages-v") and reference["villages"] > 0
     positions = {str(h): i for i, h in enumerate(batch_profiles["household_id"])}
@@ -125,13 +110,13 @@ def test_four_roads_give_one_answer_for_every_household(
         sent = document(registered, household)
         if drop_village:
             del sent["village"]  # the reference knows the village: the document need not carry it
-        by_document = road_client.post(
+        by_document = jobs_client.post(
             "/v1/households:score", json={"households": [sent], "as_of": AS_OF}, headers=headers
         )
         assert by_document.status_code == 200, by_document.text
         item = by_document.json()["items"][0]
         assert item["context_version"] == version
-        by_profile = road_client.post(
+        by_profile = jobs_client.post(
             "/v1/profiles:score",
             json={"profiles": [profile_row(batch_profiles, positions[household])], "as_of": AS_OF},
             headers=headers,
@@ -159,15 +144,15 @@ def test_four_roads_give_one_answer_for_every_household(
 
 
 def test_a_document_village_the_reference_knows_does_not_change_the_context(
-    road_client: TestClient, db: Database, registered: Registered, county_folder: Path
+    jobs_client: TestClient, db: Database, registered: Registered, county_folder: Path
 ) -> None:
     admin = bearer(db, Role.ADMIN, "")
     villages = pd.read_parquet(county_folder / "city" / "villages.parquet")
     rows = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in villages.to_dict("records")]
-    loaded = road_client.put("/v1/references/villages", json={"villages": rows}, headers=admin)
+    loaded = jobs_client.put("/v1/references/villages", json={"villages": rows}, headers=admin)
     assert loaded.status_code == 200, loaded.text
     assert loaded.json()["stored"] is True
-    again = road_client.put("/v1/references/villages", json={"villages": rows}, headers=admin)
+    again = jobs_client.put("/v1/references/villages", json={"villages": rows}, headers=admin)
     assert again.json() == {**loaded.json(), "stored": False}  # the same table keeps its version
 
     headers = bearer(db, Role.MONITOR, COUNTY)
@@ -177,7 +162,7 @@ def test_a_document_village_the_reference_knows_does_not_change_the_context(
     other = "general" if sent["village"]["village_type"] != "general" else "former_poor"
     changed["village"]["village_type"] = other  # a stale or wrong copy of the village in the request
     answers = [
-        road_client.post("/v1/households:score", json={"households": [d], "as_of": AS_OF}, headers=headers).json()
+        jobs_client.post("/v1/households:score", json={"households": [d], "as_of": AS_OF}, headers=headers).json()
         for d in (sent, changed)
     ]
     assert answers[0]["items"][0]["probability"] == answers[1]["items"][0]["probability"]
@@ -185,22 +170,22 @@ def test_a_document_village_the_reference_knows_does_not_change_the_context(
 
 
 def test_only_an_admin_loads_a_villages_reference_and_a_bad_one_lists_every_violation(
-    road_client: TestClient, db: Database, county_folder: Path
+    jobs_client: TestClient, db: Database, county_folder: Path
 ) -> None:
     villages = pd.read_parquet(county_folder / "city" / "villages.parquet").head(3)
     rows = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in villages.to_dict("records")]
-    refused = road_client.put("/v1/references/villages", json={"villages": rows}, headers=bearer(db, Role.MONITOR))
+    refused = jobs_client.put("/v1/references/villages", json={"villages": rows}, headers=bearer(db, Role.MONITOR))
     assert refused.status_code == 403
     rows[0]["village_type"] = "not-a-type"
     rows[2]["collective_income_yuan"] = -5.0
-    bad = road_client.put("/v1/references/villages", json={"villages": rows}, headers=bearer(db, Role.ADMIN, ""))
+    bad = jobs_client.put("/v1/references/villages", json={"villages": rows}, headers=bearer(db, Role.ADMIN, ""))
     assert bad.status_code == 422, bad.text
     found = {(e["field"], e["row"], e["reason"]) for e in bad.json()["errors"]}
     assert found == {
         ("villages.village_type", 0, "bad_code"),
         ("villages.collective_income_yuan", 2, "negative_amount"),
     }
-    current = road_client.get("/v1/references/villages", headers=bearer(db, Role.MONITOR)).json()
+    current = jobs_client.get("/v1/references/villages", headers=bearer(db, Role.MONITOR)).json()
     assert current["version"] is None  # nothing was stored
 
 

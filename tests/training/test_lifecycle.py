@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -79,16 +80,7 @@ def test_the_gate_refuses_a_deliberately_worse_challenger(
     shuffled["label"] = rng.permutation(shuffled["label"].to_numpy())  # learns nothing real
     test_dates = shuffled["as_of"] == shuffled["as_of"].max()
     shuffled.loc[test_dates, "label"] = data.snapshots.loc[test_dates, "label"]  # judged on the truth
-    worse = TrainingData(
-        shuffled,
-        data.features,
-        data.groups,
-        data.rules,
-        data.label,
-        data.synthetic,
-        data.catalogue_version,
-        data.feature_groups,
-    )
+    worse = dataclasses.replace(data, snapshots=shuffled)
     outcome = train_and_register(worse, settings, FAST, backtest=False)
     client = MlflowClient()
     result = promote(client, settings, outcome.version)
@@ -185,15 +177,10 @@ def test_a_challenger_without_the_champions_features_is_not_comparable(
 ) -> None:
     settings, champion = registry
     dropped = data.features[0].name
-    fewer = TrainingData(
-        data.snapshots.drop(columns=[dropped]),
-        tuple(f for f in data.features if f.name != dropped),
-        data.groups,
-        data.rules,
-        data.label,
-        data.synthetic,
-        data.catalogue_version,
-        data.feature_groups,
+    fewer = dataclasses.replace(
+        data,
+        snapshots=data.snapshots.drop(columns=[dropped]),
+        features=tuple(f for f in data.features if f.name != dropped),
     )
     outcome = train_and_register(fewer, settings, FAST, backtest=False)
     client = MlflowClient()
