@@ -23,6 +23,7 @@ from features.profiles.catalogue import FEATURES, META_COLUMNS
 from features.reading.frames import column_block
 from models.risk_model import ROWWISE_MAX
 from service.errors import InvalidFieldError
+from service.schemas import check_as_of
 from service.scope import check_region_code
 
 _FEATURES_BY_NAME: Final = {f.name: f for f in FEATURES}
@@ -129,8 +130,8 @@ def _feature_cells(name: str, values: list[Any]) -> list[Any]:
     for i, value in enumerate(values):
         if value is None:
             numbers.append(math.nan)
-        elif isinstance(value, bool | int | float) and math.isfinite(value):
-            numbers.append(float(value))
+        elif (number := _finite(value)) is not None:
+            numbers.append(number)
         else:
             raise InvalidFieldError(name, "must be a finite number or null", i)
     if item.kind == "count" and not any(math.isnan(number) for number in numbers):
@@ -140,15 +141,30 @@ def _feature_cells(name: str, values: list[Any]) -> list[Any]:
     return [np.float64(number) for number in numbers]
 
 
+def _finite(value: Any) -> float | None:
+    """A JSON number as a float, or None when it is not one, not finite, or beyond float range (a huge integer)."""
+    if not isinstance(value, bool | int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _as_of(value: Any, default: date, row: int) -> pd.Timestamp:
     if value is None:
         return pd.Timestamp(default)
     try:
         stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # pandas' out-of-bounds dates are ValueErrors too
         raise InvalidFieldError("as_of", "must be a date (YYYY-MM-DD)", row) from None
     if stamp.tz is not None or stamp != stamp.normalize():
         raise InvalidFieldError("as_of", "must be a date without time of day", row)
+    try:
+        check_as_of(stamp.date())
+    except ValueError as error:
+        raise InvalidFieldError("as_of", str(error), row) from None
     return stamp
 
 
@@ -165,8 +181,8 @@ def _feature_values(name: str, values: list[Any]) -> pd.Categorical | np.ndarray
     for i, value in enumerate(values):
         if value is None:
             numbers[i] = np.nan
-        elif isinstance(value, bool | int | float) and math.isfinite(value):
-            numbers[i] = float(value)
+        elif (number := _finite(value)) is not None:
+            numbers[i] = number
         else:
             raise InvalidFieldError(name, "must be a finite number or null", i)
     if item.kind == "count" and not np.isnan(numbers).any():

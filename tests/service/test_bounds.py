@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +17,7 @@ from features.contract.id_numbers import contains_id_number, id_check_character
 from service.db import Database
 from service.schemas import EARLIEST_AS_OF, LATEST_AS_OF
 from service.tables import Role, ScoreRecord
-from tests.service.api_support import AS_OF, Registered, bearer, county_households, document
+from tests.service.api_support import AS_OF, Registered, bearer, county_households, document, profile_row
 
 ID17 = "11010519491231002"
 ID = ID17 + id_check_character(ID17)
@@ -80,3 +82,24 @@ def test_reference_dates_outside_the_bounds_are_422_naming_the_field_and_never_5
             assert answer.json()["field"] == "as_of", (route, answer.text)
     if inside:
         assert answers["households:score"].status_code == 200, answers["households:score"].text
+
+
+@pytest.mark.parametrize(
+    ("cell", "field"),
+    [
+        ({"members_count": 10**400}, "members_count"),  # a 400-digit integer: not a number the model can read
+        ({"income_pc_yuan": -(10**309)}, "income_pc_yuan"),
+        ({"as_of": "0001-01-01"}, "as_of"),  # a profile's own reference date outside the bounds
+        ({"as_of": "9999-12-31"}, "as_of"),
+        ({"as_of": "2101-01-01"}, "as_of"),
+    ],
+)
+def test_profile_cells_out_of_range_are_422_naming_the_field(
+    client: TestClient, db: Database, batch_profiles: pd.DataFrame, cell: dict[str, object], field: str
+) -> None:
+    row = profile_row(batch_profiles, 0) | cell
+    headers = bearer(db, Role.MONITOR, str(row["region_code"])[:6])
+    headers["Content-Type"] = "application/json"  # the body is written here: a 400-digit integer is valid JSON
+    answer = client.post("/v1/profiles:score", content=json.dumps({"profiles": [row]}), headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert (answer.json()["field"], answer.json().get("row")) == (field, 0), answer.text
