@@ -6,6 +6,10 @@ Heavy imports happen inside the commands so that `relapse --help` stays fast.
 
 from __future__ import annotations
 
+import os
+import sys
+from typing import Annotated, Any
+
 import typer
 
 from relapse import (
@@ -22,11 +26,49 @@ from relapse import (
     tune_command,
 )
 
-app = typer.Typer(
+DEBUG_ENV = "RELAPSE_DEBUG"
+
+
+class _App(typer.Typer):
+    """The app, run as a program: a user's mistake (bad data, a bad spec, a missing file, a weak key) is one line
+    naming what and where, with exit code 2; the traceback only with `--debug` (or RELAPSE_DEBUG=1)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except _user_errors() as error:
+            if os.environ.get(DEBUG_ENV) == "1" or "--debug" in sys.argv[1:]:
+                raise
+            print(f"relapse: {_one_line(error)}  (--debug shows the traceback)", file=sys.stderr)  # noqa: T201
+            raise SystemExit(2) from None
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """What a user's input can cause; anything else is a defect and keeps its traceback."""
+    from features.errors import FeaturesError
+    from features.profiles.build import ProfileError
+    from features.profiles.spec import FeatureSpecError
+    from models.risk_model import ModelSpecError
+    from training.labels import LabelWindowError
+
+    return (FeaturesError, FeatureSpecError, ProfileError, ModelSpecError, LabelWindowError, OSError)
+
+
+def _one_line(error: BaseException) -> str:
+    from features.errors import SourceDataError
+
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    if isinstance(error, SourceDataError):
+        return f"{lines[0]}; `relapse validate DIR` lists every violation with its row"
+    return lines[0]
+
+
+app = _App(
     name="relapse",
     help="relapse-risk: predict, explain and act on the risk of (re)entering poverty.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
 demo_command.register(app)
@@ -43,11 +85,14 @@ serve_command.register(app)
 
 
 @app.callback()
-def _quiet_libraries() -> None:
+def _quiet_libraries(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")] = False,
+) -> None:
     """MLflow and friends log at INFO by default; the CLI shows its own progress instead."""
-    import os
     import warnings
 
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read by MLflow when it is first imported
     warnings.filterwarnings("ignore", module="mlflow")
 

@@ -1,0 +1,52 @@
+"""A user's mistake on the command line is one line naming what and where, exit code 2; --debug shows the traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from tests.fixtures import MESSY_PROFILES, MESSY_SPEC
+
+RELAPSE = Path(sys.executable).with_name("relapse")
+
+
+def _run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RELAPSE_DATA_DIR": str(tmp_path / "data")}
+    env.pop("RELAPSE_DEBUG", None)
+    return subprocess.run([str(RELAPSE), *args], capture_output=True, text=True, env=env, timeout=300, check=False)
+
+
+def test_a_bad_cell_in_bring_your_own_profiles_is_one_line_with_exit_code_2(tmp_path: Path) -> None:
+    frame = pd.read_csv(MESSY_PROFILES, dtype=str, keep_default_na=False)
+    frame.loc[5, "income_per_capita_yuan"] = "12k"
+    table = tmp_path / "profiles.csv"
+    frame.to_csv(table, index=False)
+    args = ("train", "--profiles", str(table), "--spec", str(MESSY_SPEC), "--label", "relapsed")
+    done = _run(*args, "--time", "survey_year", tmp_path=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "income_per_capita_yuan" in lines[0] and "12k" in lines[0], lines[0]
+
+    debug = _run("--debug", *args, "--time", "survey_year", tmp_path=tmp_path)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_a_missing_source_folder_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    done = _run(
+        "features",
+        "build",
+        "--data",
+        str(tmp_path / "nowhere"),
+        "--as-of",
+        "2024-01-01",
+        "--out",
+        str(tmp_path / "p.parquet"),
+        tmp_path=tmp_path,
+    )
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr and "nowhere" in done.stderr and "exist" in done.stderr, done.stderr
