@@ -98,6 +98,17 @@ def check_fits_catalogue(model: RiskModel) -> None:
         raise ModelLoadError(f"the model was trained with catalogue {version}, this service has {catalogue_version()}")
 
 
+def load_checked(version: str, folder: Path) -> RiskModel:
+    """The version's RiskModel, or `ModelLoadError` naming what is wrong with its files. Whatever fails once the
+    files are here is the model's fault, not the registry's: the caller answers 409, not 503."""
+    try:
+        model = RiskModel.load(folder)
+    except Exception as error:  # noqa: BLE001 — a broken spec, calibrator or booster text, named below
+        raise ModelLoadError(f"version {version} cannot be loaded: {type(error).__name__}: {error}") from error
+    check_fits_catalogue(model)
+    return model
+
+
 class ModelHolder:
     """Holds the serving model; `reload()` is safe to call from any thread while requests are served."""
 
@@ -131,8 +142,7 @@ class ModelHolder:
                 return False
             with tempfile.TemporaryDirectory() as tmp:
                 folder, info = self.source.download(version, Path(tmp))
-                model = RiskModel.load(folder)
-                check_fits_catalogue(model)  # raises: the previous model keeps serving
+                model = load_checked(version, folder)  # raises: the previous model keeps serving
                 self._cache(version, folder, info)
             self.current = ServingModel(
                 version,

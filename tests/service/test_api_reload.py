@@ -119,3 +119,35 @@ def test_worker_processes_loading_at_once_share_one_complete_model_cache(
     cached = ModelHolder(RegistrySource(registered.tracking_uri), cache)._load_cached()  # as a start offline
     assert cached is not None and cached.source == "cache" and cached.version in versions
     assert sorted(p.name for p in cache.iterdir()) == sorted([*versions, "latest.json"])  # no staging leftovers
+
+
+@pytest.mark.slow
+def test_a_version_with_a_broken_calibrator_is_refused_with_409_and_the_old_model_keeps_serving(
+    registered: Registered, settings: ServiceSettings, db: Database, batch_profiles: pd.DataFrame, tmp_path: Path
+) -> None:
+    client_mlflow = MlflowClient(tracking_uri=registered.tracking_uri, registry_uri=registered.tracking_uri)
+    name = registered.settings.registered_model
+    alias = "broken-calibrator-test"
+    client_mlflow.set_registered_model_alias(name, alias, "1")
+    holder = ModelHolder(RegistrySource(registered.tracking_uri, name, alias), tmp_path / "cache")
+    holder.start()
+    assert holder.current is not None and holder.current.version == "1"
+
+    # A version whose files arrive intact but whose calibrator is not one: registered like any other version.
+    folder, _ = holder.source.download("1", tmp_path / "copy")
+    (folder / "calibrator.json").write_text('{"kind": "isotonic"}', encoding="utf-8")
+    default = client_mlflow.get_experiment_by_name("Default")
+    run = client_mlflow.create_run(default.experiment_id if default is not None else "0")
+    client_mlflow.log_artifacts(run.info.run_id, str(folder), artifact_path="model")
+    client_mlflow.set_terminated(run.info.run_id)
+    broken = client_mlflow.create_model_version(name, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    client_mlflow.set_registered_model_alias(name, alias, broken.version)
+
+    row = profile_row(batch_profiles, _household_in(batch_profiles, "990101"))
+    app = create_app(settings, holder=holder, database=db, pseudonym_key=KEY)
+    with TestClient(app) as client:
+        reloaded = client.post("/v1/admin/model:reload", headers=bearer(db, Role.ADMIN, ""))
+        assert reloaded.status_code == 409, reloaded.text
+        assert f"version {broken.version} cannot be loaded" in reloaded.json()["detail"]
+        answer = client.post("/v1/profiles:score", json={"profiles": [row]}, headers=bearer(db, Role.MONITOR))
+        assert answer.status_code == 200 and answer.json()["model_version"] == "1"
