@@ -185,6 +185,15 @@ class ScoreRecord(Base):
     context_version: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
+class EndedSession(Base):
+    """A report session ended by logout, by the SHA-256 of its token, kept until the token would expire."""
+
+    __tablename__ = "ended_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class VillageReferenceRecord(Base):
     """One version of the villages table the service profiles household documents with (`service.references`)."""
 

@@ -1,10 +1,12 @@
 """Sign-in for report pages: an API key becomes a session cookie, or a short-lived link is signed for one page.
 
 Officials read in a browser, where sending an `Authorization` header is not an option. They sign in once with
-their API key; the service answers with an HttpOnly, SameSite=Lax cookie holding a signed token (key id and
+their API key; the service answers with an HttpOnly, SameSite=Strict cookie holding a signed token (key id and
 expiry) — never the key itself. A signed link carries the same kind of token bound to one path, for a report
 sent to someone's phone. Both are checked on every request against the key's row, so revoking the key ends
-every session and link at once.
+every session and link at once; logging out ends that session on the server too (its token's digest is kept
+until it would have expired). A session token is never accepted in a URL, and the sign-in and sign-out forms
+accept posts from the service's own pages only.
 
 Tokens are `base64url(json payload) "." base64url(HMAC-SHA256(secret, payload))`. The secret comes from
 `RELAPSE_REPORTS_SECRET` or, unset, from a local file `<data dir>/secrets/reports.key` (mode 0600) created on
@@ -21,16 +23,18 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from service.errors import AuthenticationError
 from service.keys import Caller
 from service.scope import Scope
-from service.tables import ApiKey
+from service.tables import ApiKey, EndedSession
 
 COOKIE: Final = "relapse_report_session"
 SECRET_BYTES: Final = 32
@@ -70,8 +74,9 @@ def sign(secret: bytes, token: Token) -> str:
     return f"{_b64(payload)}.{_b64(mac)}"
 
 
-def verify(secret: bytes, text: str, *, path: str | None, now: float | None = None) -> Token:
-    """The token if its signature holds, it has not expired and (for links) it names `path`."""
+def verify(secret: bytes, text: str, *, path: str | None, now: float | None = None, link: bool = False) -> Token:
+    """The token if its signature holds, it has not expired and (for links) it names `path`. With `link`, the
+    token must be a signed link: a session token in a URL is refused, so a session never travels in one."""
     try:
         encoded, mac_text = text.split(".", 1)
         payload = _unb64(encoded)
@@ -86,7 +91,36 @@ def verify(secret: bytes, text: str, *, path: str | None, now: float | None = No
         raise AuthenticationError("invalid or expired sign-in")
     if token.path is not None and token.path != path:
         raise AuthenticationError("this signed link is for another page")
+    if link and token.path is None:
+        raise AuthenticationError("a session is not a link: sign in, or ask for a signed link")
     return token
+
+
+def session_digest(text: str) -> str:
+    """How an ended session is remembered: the SHA-256 of its token (the token itself is never stored)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def end_session(session: Session, text: str, expires: int) -> None:
+    """Remember a logged-out session until it would have expired, so that its cookie signs nobody in again."""
+    digest = session_digest(text)
+    if session.get(EndedSession, digest) is None:
+        session.add(EndedSession(digest=digest, expires_at=datetime.fromtimestamp(expires, UTC)))
+    session.execute(delete(EndedSession).where(EndedSession.expires_at < datetime.now(UTC)))
+
+
+def check_not_ended(session: Session, text: str) -> None:
+    if session.get(EndedSession, session_digest(text)) is not None:
+        raise AuthenticationError("this session was ended: sign in again")
+
+
+def same_origin(origin: str | None, referer: str | None, host: str | None) -> bool:
+    """Whether a form post comes from this service's own pages. Browsers send `Origin` with every cross-site
+    POST; a post without either header (a script, not a browser) is not a cross-site request."""
+    source = origin if origin and origin != "null" else referer
+    if not source:
+        return origin != "null"
+    return urlsplit(source).netloc == (host or "")
 
 
 def caller_of(session: Session, key_id: int) -> Caller:

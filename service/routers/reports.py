@@ -96,15 +96,16 @@ def _caller(request: Request, database: DatabaseDep, settings: ServiceSettings, 
             return verify_key(session, presented), "key"
         link = request.query_params.get("token")
         if link:
-            token = auth.verify(_secret(request, settings), link, path=request.url.path)
+            token = auth.verify(_secret(request, settings), link, path=request.url.path, link=True)
             return auth.caller_of(session, token.key_id), "link"
         cookie = request.cookies.get(auth.COOKIE)
         if cookie:
             try:
                 token = auth.verify(_secret(request, settings), cookie, path=None)
+                auth.check_not_ended(session, cookie)
                 return auth.caller_of(session, token.key_id), "session"
             except AuthenticationError:
-                pass  # an expired or stale cookie: sign in again
+                pass  # an expired, ended or stale cookie: sign in again
     if "text/html" in request.headers.get("accept", ""):
         raise HTTPException(303, "sign in first", headers={"Location": _login_url(request, lang)})
     raise AuthenticationError("an API key, a report session or a signed link is required")
@@ -272,9 +273,10 @@ def login(
     next: Annotated[str | None, Form()] = None,
     lang: Annotated[str | None, Form()] = None,
 ) -> Response:
-    """Check the key; on success set the HttpOnly, SameSite=Lax session cookie and go to the page asked for."""
+    """Check the key; on success set the HttpOnly, SameSite=Strict session cookie and go to the page asked for."""
     m = _messages(lang)
     target = _safe_next(next)
+    _require_same_origin(request)
     try:
         with database.session() as session:
             caller = verify_key(session, api_key)
@@ -291,19 +293,36 @@ def login(
         max_age=int(settings.reports_session_hours * 3600),
         path="/reports",
         httponly=True,
-        samesite="lax",
+        samesite="strict",
         secure=settings.reports_cookie_secure,
     )
     return response
 
 
 @router.post("/logout")
-def logout(lang: LangQuery = None) -> Response:
-    """End the browser's report session."""
+def logout(request: Request, database: DatabaseDep, settings: SettingsDep, lang: LangQuery = None) -> Response:
+    """End the browser's report session, on the server too: its cookie signs nobody in afterwards."""
+    _require_same_origin(request)
     m = _messages(lang)
+    cookie = request.cookies.get(auth.COOKIE)
+    if cookie:
+        try:
+            token = auth.verify(_secret(request, settings), cookie, path=None)
+        except AuthenticationError:
+            token = None  # expired or forged: nothing to end
+        if token is not None:
+            with database.session() as session:
+                auth.end_session(session, cookie, token.expires)
     response = RedirectResponse(f"/reports/login?lang={m.lang}", status_code=303, headers=NO_STORE)
     response.delete_cookie(auth.COOKIE, path="/reports")
     return response
+
+
+def _require_same_origin(request: Request) -> None:
+    """Sign-in and sign-out take posts from this service's own pages only (no cross-site request forgery)."""
+    origin, referer = request.headers.get("origin"), request.headers.get("referer")
+    if not auth.same_origin(origin, referer, request.headers.get("host")):
+        raise HTTPException(403, "cross-site form posts are refused")
 
 
 class LinkRequest(BaseModel):

@@ -24,6 +24,7 @@ TABLES = {
     "latest_scores",
     "household_runs",
     "village_references",
+    "ended_sessions",
 }
 
 
@@ -107,8 +108,11 @@ def test_0002_fills_the_report_tables_from_stored_scores_as_the_write_path_does(
 
     downgrade_database(database_url, "0001")
     assert current_revision(database_url) == "0001"
-    assert _tables(database_url) == TABLES - {"latest_scores", "household_runs", "village_references"} | {
-        "alembic_version"
-    }
+    assert _tables(database_url) == TABLES - {
+        "latest_scores",
+        "household_runs",
+        "village_references",
+        "ended_sessions",
+    } | {"alembic_version"}
     upgrade_database(database_url)  # 0002 again, now filling the tables from the stored scores
     assert _narrow_rows(database_url, tmp_path) == (latest, runs, scores)

@@ -56,7 +56,7 @@ def login(client: TestClient, key: str) -> None:
     response = client.post("/reports/login", data={"api_key": key, "next": "/reports/"}, follow_redirects=False)
     assert response.status_code == 303, response.text
     cookie = response.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/reports" in cookie
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/reports" in cookie
     assert key not in cookie  # the cookie holds a signed key id, never the key
 
 
@@ -283,3 +283,32 @@ def test_township_and_village_reports_narrow_the_county(
         assert zh["region.title"].format(level=zh[f"region.level.{level}"], code=code) in html
         assert zh["region.households_n"].format(n=len(inside)) in html
         assert all(i["household_pseudonym"] in html for i in inside)
+
+
+def test_logout_ends_the_session_on_the_server_and_a_session_is_never_a_link(client: TestClient, db: Database) -> None:
+    login(client, key_of(db, Role.OFFICIAL, COUNTY))
+    cookie = client.cookies[auth.COOKIE]
+    assert client.get(f"/reports/region/{COUNTY}").status_code == 200
+    client.cookies.clear()
+    assert client.get(f"/reports/region/{COUNTY}?token={cookie}").status_code == 401  # not accepted in a URL
+    client.cookies.set(auth.COOKIE, cookie, path="/reports")
+    logged_out = client.post("/reports/logout", follow_redirects=False)
+    assert logged_out.status_code == 303
+    client.cookies.set(auth.COOKIE, cookie, path="/reports")  # a copy of the cookie kept after logout
+    assert client.get(f"/reports/region/{COUNTY}").status_code == 401
+
+
+def test_sign_in_and_sign_out_refuse_cross_site_posts(client: TestClient, db: Database) -> None:
+    key = key_of(db, Role.OFFICIAL, COUNTY)
+    form = {"api_key": key, "next": "/reports/"}
+    forged = client.post(
+        "/reports/login", data=form, headers={"Origin": "https://evil.example"}, follow_redirects=False
+    )
+    assert forged.status_code == 403 and "set-cookie" not in forged.headers
+    referred = client.post(
+        "/reports/login", data=form, headers={"Referer": "https://evil.example/page"}, follow_redirects=False
+    )
+    assert referred.status_code == 403
+    own = client.post("/reports/login", data=form, headers={"Origin": "http://testserver"}, follow_redirects=False)
+    assert own.status_code == 303 and auth.COOKIE in own.headers["set-cookie"]
+    assert client.post("/reports/logout", headers={"Origin": "https://evil.example"}).status_code == 403

@@ -1,5 +1,5 @@
 """The villages reference: versions of the villages table the service profiles documents with, and the version
-each stored score was computed with.
+each stored score was computed with; report sessions ended by logout.
 
 Revision ID: 0003
 Revises: 0002
@@ -33,6 +33,13 @@ def upgrade() -> None:
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_village_references")),
     )
+    op.create_table(
+        "ended_sessions",
+        sa.Column("digest", sa.String(64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("digest", name=op.f("pk_ended_sessions")),
+    )
+    op.create_index(op.f("ix_ended_sessions_expires_at"), "ended_sessions", ["expires_at"])
     # A nullable column without a default: a plain ALTER TABLE on both backends, no copy of the scores.
     op.add_column("score_records", sa.Column("context_version", sa.String(32), nullable=True))
 
@@ -42,3 +49,4 @@ def downgrade() -> None:
     # foreign keys pointing at score_records refuse.
     op.execute("ALTER TABLE score_records DROP COLUMN context_version")
     op.drop_table("village_references")
+    op.drop_table("ended_sessions")  # its index goes with it
