@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, insert, make_url, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service._write_gate import WriteGate
 from service.errors import DatabaseUnavailableError
 from service.settings import ServiceSettings, get_settings
+from service.tables import HealthProbe, utcnow
 
 
 def is_sqlite(url: str) -> bool:
@@ -146,6 +147,19 @@ class Database:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
         except DBAPIError:
+            return False
+        return True
+
+    def probe_write(self) -> bool:
+        """Whether the database takes a write now (for `/health/ready`): one row rewritten in one transaction,
+        through the write gate like every decision. A full disk, a read-only file or a held lock says False."""
+        try:
+            with self.transaction() as connection:
+                now = utcnow()
+                changed = connection.execute(update(HealthProbe).where(HealthProbe.id == 1).values(written_at=now))
+                if changed.rowcount == 0:
+                    connection.execute(insert(HealthProbe).values(id=1, written_at=now))
+        except (DatabaseUnavailableError, DBAPIError):
             return False
         return True
 

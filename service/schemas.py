@@ -163,5 +163,6 @@ class ReloadResponse(BaseModel):
 class ReadyResponse(BaseModel):
     ready: bool
     model_version: str | None
-    database: bool
+    database: bool  # answers a read
+    writable: bool  # took the latest write probe
     degraded: str | None

@@ -185,6 +185,15 @@ class ScoreRecord(Base):
     context_version: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
+class HealthProbe(Base):
+    """One row the readiness check rewrites: proof that the database takes writes, not only reads."""
+
+    __tablename__ = "health_probe"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    written_at: Mapped[datetime] = mapped_column()
+
+
 class EndedSession(Base):
     """A report session ended by logout, by the SHA-256 of its token, kept until the token would expire."""
 

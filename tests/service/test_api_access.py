@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,35 @@ def test_a_key_check_does_not_wait_for_the_sqlite_write_lock(
     finally:
         blocker.rollback()
         blocker.close()
+    database.dispose()
+
+
+def test_not_ready_while_the_database_answers_reads_but_takes_no_writes(
+    settings: ServiceSettings, holder: ModelHolder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.migrate import upgrade_database
+    from service.routers import health
+
+    monkeypatch.setattr(health, "PROBE_INTERVAL_S", 0.0)  # probe on every call, so the test sees each state
+    path = tmp_path / "probe.db"
+    url = f"sqlite:///{path}"
+    upgrade_database(url)
+    probe_settings = settings.model_copy(update={"database_url": url, "sqlite_busy_timeout_s": 0.2})
+    database = open_database(url, probe_settings)
+    app = create_app(probe_settings, holder=holder, database=database, pseudonym_key=KEY)
+    with TestClient(app) as client:
+        before = client.get("/health/ready")
+        assert before.status_code == 200 and before.json()["writable"] is True
+        database.engine.dispose()
+        # An immutable file: every read answers, every write fails (as on a read-only or damaged volume).
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False).returncode != 0:
+            pytest.skip("chattr +i is not supported on this file system")
+        try:
+            ready = client.get("/health/ready")
+            assert ready.status_code == 503, ready.text
+            assert ready.json()["database"] is True and ready.json()["writable"] is False
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
     database.dispose()
 
 

@@ -25,6 +25,7 @@ TABLES = {
     "household_runs",
     "village_references",
     "ended_sessions",
+    "health_probe",
 }
 
 
@@ -113,6 +114,7 @@ def test_0002_fills_the_report_tables_from_stored_scores_as_the_write_path_does(
         "household_runs",
         "village_references",
         "ended_sessions",
+        "health_probe",
     } | {"alembic_version"}
     upgrade_database(database_url)  # 0002 again, now filling the tables from the stored scores
     assert _narrow_rows(database_url, tmp_path) == (latest, runs, scores)

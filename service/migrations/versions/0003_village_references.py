@@ -1,5 +1,5 @@
 """The villages reference: versions of the villages table the service profiles documents with, and the version
-each stored score was computed with; report sessions ended by logout.
+each stored score was computed with; report sessions ended by logout; the readiness check's write probe.
 
 Revision ID: 0003
 Revises: 0002
@@ -34,6 +34,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_village_references")),
     )
     op.create_table(
+        "health_probe",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_health_probe")),
+    )
+    op.create_table(
         "ended_sessions",
         sa.Column("digest", sa.String(64), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
@@ -50,3 +56,4 @@ def downgrade() -> None:
     op.execute("ALTER TABLE score_records DROP COLUMN context_version")
     op.drop_table("village_references")
     op.drop_table("ended_sessions")  # its index goes with it
+    op.drop_table("health_probe")
