@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, insert, make_url, text, update
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service._write_gate import WriteGate
@@ -159,6 +159,8 @@ class Database:
                 changed = connection.execute(update(HealthProbe).where(HealthProbe.id == 1).values(written_at=now))
                 if changed.rowcount == 0:
                     connection.execute(insert(HealthProbe).values(id=1, written_at=now))
+        except IntegrityError:
+            return True  # another process inserted the row at the same moment: the database took its write
         except (DatabaseUnavailableError, DBAPIError):
             return False
         return True
