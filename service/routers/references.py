@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -29,7 +28,6 @@ class VillageReferenceResponse(BaseModel):
     digest: str | None
     villages: int
     stored: bool | None = None  # after an upload: whether it was new (an identical table keeps its version)
-    loaded_at: datetime | None = None
 
 
 @router.get("/references/villages", response_model=VillageReferenceResponse)
