@@ -1,8 +1,11 @@
-"""Security headers on every response: no MIME sniffing, no framing, no referrer, and no caching of API data.
+"""Security headers on every response: no MIME sniffing, no framing, no referrer to other sites, and no caching
+of API data.
 
 Answers under `/v1/` carry household pseudonyms, scores and reasons: `Cache-Control: no-store` keeps them out of
-browser and proxy caches. A route that sets its own value (report pages, PDFs) keeps it. Pure ASGI, so the
-headers cost a few list operations per response rather than a middleware task.
+browser and proxy caches. A route that sets its own value (report pages, PDFs) keeps it. The referrer policy is
+`same-origin`, not `no-referrer`: a page URL (which may name a household) never reaches another site, while the
+service's own form posts keep their `Origin`, which the report sign-in checks against cross-site posts. Pure
+ASGI, so the headers cost a few list operations per response rather than a middleware task.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 ALWAYS: Final = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
 )
 NO_STORE: Final = (b"cache-control", b"no-store")
 

@@ -38,7 +38,7 @@ T = TypeVar("T")
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 Format = Literal["html", "pdf"]
-NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 # Pages need nothing but their inline stylesheet and inline SVG: no script, no external resource, no framing.
 PAGE_HEADERS = NO_STORE | {
     "Content-Security-Policy": (

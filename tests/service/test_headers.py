@@ -21,7 +21,7 @@ def test_api_answers_are_not_stored_and_refuse_sniffing_and_framing(client: Test
         assert answer.headers["cache-control"] == "no-store", answer.request.url
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert answer.headers["x-frame-options"] == "DENY"
-        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["referrer-policy"] == "same-origin"
 
 
 def test_health_checks_carry_the_page_headers_but_may_be_cached(client: TestClient) -> None:
