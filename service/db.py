@@ -141,12 +141,19 @@ class Database:
             _raise_unavailable(error)
             raise
 
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """An ORM session for reads only, on a `read` connection: it never takes SQLite's write lock, so pages,
+        histories and job listings answer while a batch job or another request writes. Rolled back at the end."""
+        with self.read() as connection, Session(bind=connection, expire_on_commit=False) as session:
+            yield session
+
     def ping(self) -> bool:
-        """Whether the database answers (for `/health/ready`)."""
+        """Whether the database answers a read (for `/health/ready`)."""
         try:
-            with self.engine.connect() as connection:
+            with self.read() as connection:
                 connection.execute(text("SELECT 1"))
-        except DBAPIError:
+        except (DBAPIError, DatabaseUnavailableError):
             return False
         return True
 

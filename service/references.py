@@ -111,13 +111,13 @@ def store_reference(database: Database, villages: pd.DataFrame, origin: str) -> 
 
 
 def latest_version(database: Database) -> int | None:
-    with database.session() as session:
+    with database.read_session() as session:
         return session.scalar(select(func.max(VillageReferenceRecord.id)))
 
 
 def load_reference(database: Database, version: int | None = None) -> VillageReference | None:
     """The given version (default: the newest), or None when the service holds none."""
-    with database.session() as session:
+    with database.read_session() as session:
         query = select(VillageReferenceRecord)
         query = query.where(VillageReferenceRecord.id == version) if version is not None else query
         record = session.scalars(query.order_by(VillageReferenceRecord.id.desc()).limit(1)).first()

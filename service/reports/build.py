@@ -36,7 +36,7 @@ def require_model_report(caller: Caller) -> None:
 def household_report(database: Database, caller: Caller, pseudonym: str, m: Messages) -> dict[str, Any]:
     """404 alike for an unknown household and for one in another region."""
     require_reports(caller)
-    with database.session() as session:
+    with database.read_session() as session:
         history = household_history(session, caller.scope, pseudonym, limit=HISTORY_LIMIT)
     if not history:
         raise NotFoundError("no scores for this household in your region")
@@ -49,7 +49,7 @@ def region_report(
     """403 for a region outside the caller's scope (decided from the codes alone)."""
     require_reports(caller)
     inner = caller.scope.narrow(code)  # OutOfScopeError before anything is read or cached
-    with database.session() as session:
+    with database.read_session() as session:
         data = region_data_cached(database, session, inner, settings.reports_visit_list, settings.reports_compare_list)
     return pages.region_context(data.summary, data.trend, data.model_only, data.rules_only, m)
 

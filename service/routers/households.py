@@ -37,7 +37,7 @@ def read_history(
 ) -> HistoryResponse:
     """The household's stored scores, newest first; 404 alike for unknown households and other regions'."""
     caller.require(Permission.READ)
-    with database.session() as session:
+    with database.read_session() as session:
         views = household_history(session, caller.scope, pseudonym, limit=limit)
     if not views:
         raise NotFoundError("no scores for this household in your region")

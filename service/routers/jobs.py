@@ -231,7 +231,7 @@ def _from_path(body: bytes, settings: ServiceSettings) -> tuple[Path, str, date 
 def read_jobs(caller: CallerDep, database: DatabaseDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> JobList:
     """Jobs in the caller's region scope, newest first."""
     caller.require(Permission.READ)
-    with database.session() as session:
+    with database.read_session() as session:
         return JobList(jobs=[job_out(view) for view in list_jobs(session, caller.scope, limit=limit)])
 
 
@@ -239,7 +239,7 @@ def read_jobs(caller: CallerDep, database: DatabaseDep, limit: Annotated[int, Qu
 def read_job(job_id: str, caller: CallerDep, database: DatabaseDep) -> JobOut:
     """A job's status and progress; 404 alike for unknown jobs and other regions' jobs."""
     caller.require(Permission.READ)
-    with database.session() as session:
+    with database.read_session() as session:
         return job_out(get_job(session, caller.scope, job_id))
 
 
@@ -252,7 +252,7 @@ def read_results(
 ) -> Response:
     """The scores of a finished job, one row per household (reasons, measures and rule flags flattened)."""
     caller.require(Permission.READ)
-    with database.session() as session:
+    with database.read_session() as session:
         view = get_job(session, caller.scope, job_id)
     if view.status is not JobStatus.DONE:
         raise JobStateError(view.status.value, "give results before it is done")
@@ -293,7 +293,7 @@ def result_row(view: ScoreView) -> dict[str, Any]:
 
 
 def _rows(database: Database, caller: Caller, job_id: uuid.UUID) -> Iterator[dict[str, Any]]:
-    with database.session() as session:
+    with database.read_session() as session:
         for view in iter_job_scores(session, caller.scope, job_id):
             yield result_row(view)
 

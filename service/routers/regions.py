@@ -21,7 +21,7 @@ def read_summary(
 ) -> RegionSummaryResponse:
     """Summary of a region (any level) inside the caller's scope; 403 for a region outside it."""
     caller.require(Permission.READ)
-    with database.session() as session:
+    with database.read_session() as session:
         summary = region_summary(session, caller.scope, code, top_k)
     return RegionSummaryResponse(
         region_code=summary.region_code,

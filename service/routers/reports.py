@@ -91,7 +91,7 @@ def _caller(request: Request, database: DatabaseDep, settings: ServiceSettings, 
         if scheme.lower() != "bearer" or not credentials.strip():
             raise AuthenticationError("use 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
         presented = credentials.strip()
-    with database.session() as session:
+    with database.read_session() as session:
         if presented:
             return verify_key(session, presented), "key"
         link = request.query_params.get("token")

@@ -213,6 +213,35 @@ def test_not_ready_while_the_database_answers_reads_but_takes_no_writes(
     database.dispose()
 
 
+def test_reads_answer_while_another_writer_holds_the_lock(
+    settings: ServiceSettings, holder: ModelHolder, tmp_path: Path, batch_profiles: pd.DataFrame
+) -> None:
+    from service.migrate import upgrade_database
+
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    upgrade_database(url)
+    busy_settings = settings.model_copy(update={"database_url": url, "sqlite_busy_timeout_s": 0.2})
+    database = open_database(url, busy_settings)
+    headers = bearer(database, Role.MONITOR)
+    row = profile_row(batch_profiles, _household_in(batch_profiles, "990101"))
+    app = create_app(busy_settings, holder=holder, database=database, pseudonym_key=KEY)
+    with TestClient(app) as client:
+        assert client.post("/v1/profiles:score", json={"profiles": [row]}, headers=headers).status_code == 200
+        blocker = database.engine.raw_connection()
+        try:
+            blocker.cursor().execute("BEGIN IMMEDIATE")  # a batch job's chunk, say, is being written
+            history = client.get(f"/v1/households/{row['household_id']}/scores", headers=headers)
+            assert history.status_code == 200 and len(history.json()["scores"]) == 1, history.text
+            assert client.get("/v1/jobs", headers=headers).status_code == 200
+            assert client.get("/health/ready").json()["database"] is True  # reads answer; writes wait
+            blocked = client.post("/v1/profiles:score", json={"profiles": [row]}, headers=headers)
+            assert blocked.status_code == 503  # a decision still needs the lock, and gets it or nothing
+        finally:
+            blocker.rollback()
+            blocker.close()
+    database.dispose()
+
+
 def test_locked_sqlite_gives_503_and_no_decision(
     settings: ServiceSettings, holder: ModelHolder, tmp_path: Path, batch_profiles: pd.DataFrame
 ) -> None:
