@@ -30,10 +30,14 @@ DEBUG_ENV = "RELAPSE_DEBUG"
 
 
 class _App(typer.Typer):
-    """The app, run as a program: a user's mistake (bad data, a bad spec, a missing file, a weak key) is one line
-    naming what and where, with exit code 2; the traceback only with `--debug` (or RELAPSE_DEBUG=1)."""
+    """The app, run as a program: files it writes are its user's only, and a user's mistake (bad data, a bad spec,
+    a missing file, a weak key) is one line naming what and where, with exit code 2; the traceback only with
+    `--debug` (or RELAPSE_DEBUG=1)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Everything the commands write under the data directory (the database, keys, model and explanation
+        # caches, jobs, reports) can hold personal data: readable by the service's own user only.
+        os.umask(0o077)
         try:
             return super().__call__(*args, **kwargs)
         except _user_errors() as error:

@@ -50,3 +50,12 @@ def test_a_missing_source_folder_is_a_message_not_a_traceback(tmp_path: Path) ->
     )
     assert done.returncode == 2, (done.returncode, done.stderr)
     assert "Traceback" not in done.stderr and "nowhere" in done.stderr and "exist" in done.stderr, done.stderr
+
+
+def test_what_the_commands_write_is_readable_by_their_user_only(tmp_path: Path) -> None:
+    done = _run("keys", "create", "--role", "admin", "--region", "", "--label", "perm test", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    written = list((tmp_path / "data").rglob("*"))
+    assert any(path.suffix == ".db" for path in written), written
+    for path in written:
+        assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
