@@ -57,7 +57,10 @@ def train(
     time: Annotated[str | None, typer.Option(help="Time column of --profiles (date or year).")] = None,
     group: Annotated[list[str] | None, typer.Option(help="Fairness group column of --profiles (repeatable).")] = None,
     params: Annotated[Path | None, typer.Option(help="JSON file of LightGBM parameters (from relapse tune).")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (with --threads, makes training deterministic).")] = 42,
+    seed: Annotated[
+        int,
+        typer.Option(help="Random seed of the split (without --time) and of training (deterministic with --threads)."),
+    ] = 42,
     threads: Annotated[int, typer.Option(help="LightGBM threads.")] = 2,
     backtest: Annotated[bool, typer.Option(help="Run the rolling-origin backtest.")] = True,
     snapshot_months: Annotated[
@@ -82,7 +85,7 @@ def train(
             raise typer.BadParameter("--profiles needs --spec and --label", param_hint="--profiles")
         from training.byod import data_from_profile_table
 
-        training_data = data_from_profile_table(profiles, spec, label, time, list(group or []))
+        training_data = data_from_profile_table(profiles, spec, label, time, list(group or []), seed=seed)
         backtest = backtest and time is not None
     else:
         training_data = load_demo_or_folder(data, snapshot_months)

@@ -59,3 +59,12 @@ def test_what_the_commands_write_is_readable_by_their_user_only(tmp_path: Path) 
     assert any(path.suffix == ".db" for path in written), written
     for path in written:
         assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
+
+
+def test_train_seed_drives_the_split_of_bring_your_own_profiles(tmp_path: Path) -> None:
+    """Without --time the split is random; `--seed` is the seed it is drawn with (the note says which)."""
+    args = ("train", "--profiles", str(MESSY_PROFILES), "--spec", str(MESSY_SPEC), "--label", "relapsed")
+    done = _run(*args, "--seed", "7", "--no-backtest", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    said = " ".join((done.stdout + done.stderr).split())
+    assert "seed 7" in said, said
