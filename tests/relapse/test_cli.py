@@ -1,4 +1,5 @@
-"""A user's mistake on the command line is one line naming what and where, exit code 2; --debug shows the traceback."""
+"""The `relapse` program as users run it: one-line errors (exit code 2, --debug for the traceback), owner-only
+files, and options that reach what they promise."""
 
 from __future__ import annotations
 
