@@ -20,6 +20,7 @@ from service.db import Database, open_database
 from service.errors import DatabaseUnavailableError
 from service.headers import SecurityHeadersMiddleware
 from service.job_runner import JobRunner, job_executor
+from service.limits import KeyLimits
 from service.metrics import install_metrics
 from service.migrate import upgrade_database
 from service.model_holder import ModelHolder, RegistrySource
@@ -79,6 +80,7 @@ def create_app(
         app.state.holder = holder or build_holder(settings)
         if app.state.holder.current is None:
             await run_in_threadpool(app.state.holder.start)
+        app.state.key_limits = KeyLimits(settings.rate_limits_per_minute, settings.concurrent_requests_per_key)
         app.state.references = ReferenceHolder(app.state.database)
         try:
             await run_in_threadpool(app.state.references.refresh)

@@ -12,6 +12,7 @@ the event loop.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -20,6 +21,7 @@ from features.pseudonyms.keys import PseudonymKey
 from service.db import Database
 from service.errors import AuthenticationError
 from service.keys import Caller, verify_key
+from service.limits import KeyLimits
 from service.model_holder import ModelHolder, ServingModel
 from service.problems import ModelUnavailableError
 from service.references import ReferenceHolder
@@ -68,7 +70,7 @@ async def get_pseudonym_key(request: Request) -> PseudonymKey | None:
 PseudonymKeyDep = Annotated[PseudonymKey | None, Depends(get_pseudonym_key)]
 
 
-def get_caller(
+def get_verified_caller(
     database: DatabaseDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
@@ -84,6 +86,22 @@ def get_caller(
         raise AuthenticationError("an API key is required")
     with database.read() as connection:
         return verify_key(connection, presented)
+
+
+async def get_caller(
+    request: Request, caller: Annotated[Caller, Depends(get_verified_caller)]
+) -> AsyncIterator[Caller]:
+    """The verified caller, counted against its key's limits (`service.limits`, 429 past them) until the request
+    has been answered. On the event loop: the counting takes no thread-pool hop."""
+    limits: KeyLimits | None = getattr(request.app.state, "key_limits", None)
+    if limits is None:
+        yield caller
+        return
+    limits.acquire(caller.key_id, caller.role.value)
+    try:
+        yield caller
+    finally:
+        limits.release(caller.key_id)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

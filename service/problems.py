@@ -28,6 +28,7 @@ from service.errors import (
     OutOfScopeError,
     PermissionDeniedError,
 )
+from service.limits import RateLimitedError
 from service.references import InvalidReferenceError
 
 MEDIA_TYPE: Final = "application/problem+json"
@@ -165,6 +166,10 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int) -> None:
         assert isinstance(error, JobStateError)
         return problem(409, "Conflict", str(error), field=error.field)
 
+    async def on_rate_limited(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RateLimitedError)
+        return problem(429, "Too many requests", str(error), headers={"Retry-After": str(error.retry_after_s)})
+
     async def on_database(_: Request, error: Exception) -> JSONResponse:
         return problem(
             503,
@@ -194,6 +199,7 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int) -> None:
         NotFoundError: on_not_found,
         JobStateError: on_job_state,
         DatabaseUnavailableError: on_database,
+        RateLimitedError: on_rate_limited,
         ModelUnavailableError: on_model,
         StarletteHTTPException: on_http,
     }

@@ -28,6 +28,13 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = 5
     # Seconds a client is told to wait (Retry-After) when the database is unavailable.
     retry_after_s: int = 5
+    # Requests per minute one API key may make, by role (per worker process; 0: no limit), and requests one key
+    # may have in flight at once. Assumed defaults: far above what a monitoring system or a report reader
+    # needs, low enough that one leaked key cannot take the service's whole capacity.
+    rate_limits_per_minute: dict[str, int] = Field(
+        default_factory=lambda: {"monitor": 60_000, "official": 6_000, "scientist": 6_000, "admin": 60_000}
+    )
+    concurrent_requests_per_key: int = Field(default=32, ge=1)
 
     # The registry the model comes from. Unset: the same local MLflow store `relapse train` registers into.
     mlflow_uri: str = ""
