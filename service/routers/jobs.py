@@ -12,6 +12,7 @@ A job is scored in the background by `service.job_runner` and stored chunk by ch
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import shutil
@@ -47,6 +48,8 @@ from service.tables import JobStatus
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 UPLOAD_NAMES: Final = frozenset({f"{name}{ext}" for name in TABLES for ext in (".parquet", ".csv")} | {MANIFEST})
+# How many of the caller's latest jobs an idempotency key is looked up among.
+IDEMPOTENCY_WINDOW: Final = 1000
 RESULT_REASONS: Final = 3
 RESULT_MEASURES: Final = 6
 
@@ -133,27 +136,37 @@ async def submit_job(
     key: PseudonymKeyDep,
     response: Response,
 ) -> JobOut:
-    """Queue a batch job over uploaded source tables or a folder under the allowed root (202 + the job)."""
+    """Queue a batch job over uploaded source tables or a folder under the allowed root (202 + the job).
+
+    With an `Idempotency-Key` header, submitting the same request again with the same key answers the first job
+    instead of queuing another; the same key with another request is 422."""
     caller.require(Permission.SCORE)
+    idempotency = _idempotency_key(request)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        folder, source, as_of, explain = await _save_upload(request, settings, key)
+        folder, source, as_of, explain, digest = await _save_upload(request, settings, key)
     elif content_type.startswith("application/json"):
-        folder, source, as_of, explain = _from_path(await request.body(), settings)
+        body = await request.body()
+        folder, source, as_of, explain = _from_path(body, settings)
+        digest = hashlib.sha256(body).hexdigest()
     else:
         raise InvalidFieldError("content-type", "must be multipart/form-data (upload) or application/json (path)")
-    options = {
+    options: dict[str, Any] = {
         "folder": str(folder),
         "as_of": (as_of or date.today()).isoformat(),
         "explain": explain,
         "chunk_households": settings.job_chunk_households,  # fixed with the job: a resume cuts the same chunks
     }
+    if idempotency is not None:
+        options["idempotency"] = {"key": idempotency, "request": digest}
     try:
-        view = _create(database, caller, source, options)
+        view, created = _create(database, caller, source, options)
     except Exception:
-        if source.startswith("upload"):
-            shutil.rmtree(folder, ignore_errors=True)
+        created = False
         raise
+    finally:
+        if not created and source.startswith("upload"):
+            shutil.rmtree(folder, ignore_errors=True)  # refused, or a repeat: the first job keeps its own input
     runner = getattr(request.app.state, "job_runner", None)
     if runner is not None:
         runner.wake()
@@ -161,14 +174,34 @@ async def submit_job(
     return job_out(view)
 
 
-def _create(database: Database, caller: Caller, source: str, options: dict[str, Any]) -> JobView:
+def _create(database: Database, caller: Caller, source: str, options: dict[str, Any]) -> tuple[JobView, bool]:
+    """The new job, or the caller's earlier job with the same idempotency key (and whether one was created).
+    The look-up and the insert share one transaction, so on SQLite two repeats cannot both create a job."""
+    wanted = options.get("idempotency")
     with database.session() as session:
-        return create_job(session, caller.scope, caller, source=source, options=options)
+        if wanted is not None:
+            for job in list_jobs(session, caller.scope, limit=IDEMPOTENCY_WINDOW):
+                earlier = job.options.get("idempotency") or {}
+                if job.caller_key_id != caller.key_id or earlier.get("key") != wanted["key"]:
+                    continue
+                if earlier.get("request") != wanted["request"]:
+                    raise InvalidFieldError("Idempotency-Key", "was used for another request; use a new key")
+                return job, False
+        return create_job(session, caller.scope, caller, source=source, options=options), True
+
+
+def _idempotency_key(request: Request) -> str | None:
+    value = request.headers.get("idempotency-key")
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 128 or not all("!" <= c <= "~" for c in value):
+        raise InvalidFieldError("Idempotency-Key", "must be 1-128 printable ASCII characters without spaces")
+    return value
 
 
 async def _save_upload(
     request: Request, settings: ServiceSettings, key: PseudonymKey | None
-) -> tuple[Path, str, date | None, bool]:
+) -> tuple[Path, str, date | None, bool, str]:
     """The uploaded tables, pseudonymised on arrival: the job's folder holds no ID number and no name."""
     form = await request.form(max_files=len(UPLOAD_NAMES), max_fields=10)
     files = [item for item in form.getlist("files") if isinstance(item, UploadFile)]
@@ -185,10 +218,14 @@ async def _save_upload(
     folder = settings.data_dir / "jobs" / "uploads" / uuid.uuid4().hex
     raw = folder.with_name(folder.name + ".raw")
     raw.mkdir(mode=0o700, parents=True)
+    digest = hashlib.sha256()
     try:
         for item, name in zip(files, names, strict=True):
+            digest.update(name.encode() + b"\0")
             with private_file(raw / name) as out:
-                shutil.copyfileobj(item.file, out, length=1 << 20)
+                while chunk := item.file.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
         await run_in_threadpool(pseudonymise_upload, raw, folder, key)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -197,7 +234,8 @@ async def _save_upload(
         shutil.rmtree(raw, ignore_errors=True)  # the raw tables (ID numbers, names) never outlive the request
     as_of = _form_date(form.get("as_of"))
     explain = str(form.get("explain", "true")).lower() not in ("false", "0", "no")
-    return folder, f"upload: {', '.join(sorted(names))}", as_of, explain
+    digest.update(f"\0{as_of}\0{explain}".encode())
+    return folder, f"upload: {', '.join(sorted(names))}", as_of, explain, digest.hexdigest()
 
 
 def _form_date(value: object) -> date | None:

@@ -394,3 +394,30 @@ def test_an_upload_with_a_bad_id_number_is_refused_at_once_naming_the_row(
     assert str(members.loc[first, "id_number"]) not in refused.text
     uploads = tmp_path / "jobs" / "uploads"
     assert not uploads.exists() or not any(uploads.iterdir())  # nothing kept, raw or pseudonymised
+
+
+def test_the_same_idempotency_key_and_request_give_the_first_job(
+    jobs_client: TestClient, db: Database, county_folder: Path, tmp_path: Path
+) -> None:
+    headers = bearer(db, Role.MONITOR, COUNTY) | {"Idempotency-Key": "county-2025-07"}
+    body = {"path": "county", "as_of": AS_OF}
+    first = jobs_client.post("/v1/jobs", json=body, headers=headers)
+    again = jobs_client.post("/v1/jobs", json=body, headers=headers)
+    assert first.status_code == again.status_code == 202, (first.text, again.text)
+    assert again.json()["id"] == first.json()["id"] and again.headers["Location"] == first.headers["Location"]
+    other = jobs_client.post("/v1/jobs", json={"path": "county", "as_of": "2025-01-01"}, headers=headers)
+    assert other.status_code == 422 and other.json()["field"] == "Idempotency-Key"
+    files = [
+        ("files", (p.name, p.read_bytes(), "application/octet-stream"))
+        for p in sorted((county_folder / "county").glob("*.parquet"))
+    ]
+    upload_headers = bearer(db, Role.MONITOR, COUNTY) | {"Idempotency-Key": "upload-1"}
+    uploads = [
+        jobs_client.post("/v1/jobs", files=files, data={"as_of": AS_OF}, headers=upload_headers) for _ in range(2)
+    ]
+    assert [u.status_code for u in uploads] == [202, 202] and uploads[0].json()["id"] == uploads[1].json()["id"]
+    assert len(list((tmp_path / "jobs" / "uploads").iterdir())) == 1  # the repeat kept no second copy
+    listed = jobs_client.get("/v1/jobs", headers=headers).json()["jobs"]
+    assert len(listed) == 2  # one path job, one upload job
+    wait_for_job(jobs_client, first.json()["id"], headers)
+    wait_for_job(jobs_client, uploads[0].json()["id"], headers)
