@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from datetime import date
 from functools import lru_cache
@@ -347,8 +349,17 @@ def test_a_process_pool_on_spilled_partitions_gives_the_single_process_table(tmp
 
     spilled = PartitionedSources.read(city_folder(2_000, 1), max_households=400, digests=True, spill=tmp_path / "a")
     if start == "forkserver":  # what relapse score uses: workers forked from a server that imported the code once
+        # A fresh process (as `relapse score` is) gets the forkserver. This test process may not: a server an
+        # earlier test started here can be gone, and then the pool falls back to spawn, by design.
+        fresh = subprocess.run(
+            [sys.executable, "-c", "import scoring.pool as p; print(p.process_pool(1)._mp_context.get_start_method())"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        assert fresh.stdout.strip() == "forkserver", fresh.stderr
         pool = scoring.pool.process_pool(2)
-        assert pool._mp_context.get_start_method() == "forkserver"
     else:
         pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
     with pool:
