@@ -165,12 +165,7 @@ def test_a_key_check_does_not_wait_for_the_sqlite_write_lock(
     settings: ServiceSettings, holder: ModelHolder, tmp_path: Path
 ) -> None:
     """Key checks read outside the write lock: a long write elsewhere does not hold up reads (WAL)."""
-    from service.migrate import upgrade_database
-
-    url = f"sqlite:///{tmp_path / 'busy.db'}"
-    upgrade_database(url)
-    busy_settings = settings.model_copy(update={"database_url": url, "sqlite_busy_timeout_s": 0.2})
-    database = open_database(url, busy_settings)
+    busy_settings, database = _own_sqlite(settings, tmp_path / "busy.db")
     headers = bearer(database, Role.SCIENTIST, "99")
     app = create_app(busy_settings, holder=holder, database=database, pseudonym_key=KEY)
     blocker = database.engine.raw_connection()
@@ -184,18 +179,24 @@ def test_a_key_check_does_not_wait_for_the_sqlite_write_lock(
     database.dispose()
 
 
+def _own_sqlite(settings: ServiceSettings, path: Path) -> tuple[ServiceSettings, Database]:
+    """A migrated SQLite file of the test's own, whose writers give up a held lock after 0.2 s."""
+    from service.migrate import upgrade_database
+
+    url = f"sqlite:///{path}"
+    upgrade_database(url)
+    own = settings.model_copy(update={"database_url": url, "sqlite_busy_timeout_s": 0.2})
+    return own, open_database(url, own)
+
+
 def test_not_ready_while_the_database_answers_reads_but_takes_no_writes(
     settings: ServiceSettings, holder: ModelHolder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.migrate import upgrade_database
     from service.routers import health
 
     monkeypatch.setattr(health, "PROBE_INTERVAL_S", 0.0)  # probe on every call, so the test sees each state
     path = tmp_path / "probe.db"
-    url = f"sqlite:///{path}"
-    upgrade_database(url)
-    probe_settings = settings.model_copy(update={"database_url": url, "sqlite_busy_timeout_s": 0.2})
-    database = open_database(url, probe_settings)
+    probe_settings, database = _own_sqlite(settings, path)
     app = create_app(probe_settings, holder=holder, database=database, pseudonym_key=KEY)
     with TestClient(app) as client:
         before = client.get("/health/ready")
@@ -216,12 +217,7 @@ def test_not_ready_while_the_database_answers_reads_but_takes_no_writes(
 def test_reads_answer_while_another_writer_holds_the_lock(
     settings: ServiceSettings, holder: ModelHolder, tmp_path: Path, batch_profiles: pd.DataFrame
 ) -> None:
-    from service.migrate import upgrade_database
-
-    url = f"sqlite:///{tmp_path / 'busy.db'}"
-    upgrade_database(url)
-    busy_settings = settings.model_copy(update={"database_url": url, "sqlite_busy_timeout_s": 0.2})
-    database = open_database(url, busy_settings)
+    busy_settings, database = _own_sqlite(settings, tmp_path / "busy.db")
     headers = bearer(database, Role.MONITOR)
     row = profile_row(batch_profiles, _household_in(batch_profiles, "990101"))
     app = create_app(busy_settings, holder=holder, database=database, pseudonym_key=KEY)
@@ -245,12 +241,7 @@ def test_reads_answer_while_another_writer_holds_the_lock(
 def test_locked_sqlite_gives_503_and_no_decision(
     settings: ServiceSettings, holder: ModelHolder, tmp_path: Path, batch_profiles: pd.DataFrame
 ) -> None:
-    from service.migrate import upgrade_database
-
-    url = f"sqlite:///{tmp_path / 'locked.db'}"
-    upgrade_database(url)
-    locked_settings = settings.model_copy(update={"database_url": url, "sqlite_busy_timeout_s": 0.2})
-    database = open_database(url, locked_settings)
+    locked_settings, database = _own_sqlite(settings, tmp_path / "locked.db")
     headers = bearer(database, Role.MONITOR)
     app = create_app(locked_settings, holder=holder, database=database, pseudonym_key=KEY)
     row = profile_row(batch_profiles, _household_in(batch_profiles, "990101"))

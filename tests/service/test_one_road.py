@@ -253,7 +253,7 @@ def test_the_api_reports_every_violation_the_batch_validator_finds(
         )
 
 
-def test_the_readme_example_with_three_faults_is_refused_naming_each(
+def test_a_document_with_three_faults_is_refused_naming_each(
     client: TestClient, db: Database, registered: Registered
 ) -> None:
     events = registered.city["events"]
