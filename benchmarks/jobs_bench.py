@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     from service.store import create_job
     from service.tables import AuditEntry
     from training.fit import TrainConfig
-    from training.pipeline import data_from_sources, train_and_register
+    from training.pipeline import data_from_sources, model_signing_key, train_and_register
     from training.registry import promote
     from training.settings import TrainingSettings
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         promote(MlflowClient(tracking_uri=training.tracking_uri), training, version, force=True, reason="bench")
         simulate_city(CityConfig(households=args.households), seed=20_261_128, out_dir=root / "city")
 
-        holder = ModelHolder(RegistrySource(training.tracking_uri), root / "model-cache")
+        holder = ModelHolder(RegistrySource(training.tracking_uri), root / "model-cache", model_signing_key(training))
         holder.start()
         serving = holder.current
         assert serving is not None, holder.degraded

@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
             times.append(elapsed)
         median = statistics.median(times)
 
-        holder = ModelHolder(RegistrySource("sqlite:///unused"), Path(tmp) / "cache")  # no model needed
+        holder = ModelHolder(RegistrySource("sqlite:///unused"), Path(tmp) / "cache", None)  # no model needed
         app = create_app(settings, holder=holder, database=database)
         app.router.lifespan_context = _no_lifespan(app, database, holder)
         with database.session() as session:

@@ -102,9 +102,9 @@ def ensure_demo_scores(folder: Path, extract_date: str | None) -> None:
     from datetime import date
 
     from features.pseudonyms.keys import ensure_local_key
+    from service.app import build_holder
     from service.db import open_database
     from service.job_runner import JobRunner
-    from service.model_holder import ModelHolder, RegistrySource
     from service.settings import get_settings as service_settings
     from service.tables import JobStatus
 
@@ -115,10 +115,7 @@ def ensure_demo_scores(folder: Path, extract_date: str | None) -> None:
         if done:
             console.print(f"[green]✓[/] demo city scored ({done[0].rows_done:,} households, job {done[0].id})")
             return
-        holder = ModelHolder(
-            RegistrySource(settings.mlflow_uri, settings.model_name, settings.model_alias),
-            settings.model_cache_dir or settings.data_dir / "model-cache",
-        )
+        holder = build_holder(settings)
         as_of = date.fromisoformat(extract_date) if extract_date else date.today()
         options = {
             "folder": str(folder.resolve()),

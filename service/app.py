@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from features.pseudonyms.keys import PseudonymKey, ensure_local_key
+from models.signing import ModelIntegrityError, SigningKey, signing_key
 from service._coalescing import Coalescer, scoring_lane
 from service.db import Database, open_database
 from service.errors import DatabaseUnavailableError
@@ -56,7 +57,12 @@ async def poll_champion(holder: ModelHolder, interval_s: float, references: Refe
 
 def build_holder(settings: ServiceSettings) -> ModelHolder:
     source = RegistrySource(settings.mlflow_uri, settings.model_name, settings.model_alias)
-    return ModelHolder(source, settings.model_cache_dir or settings.data_dir / "model-cache")
+    try:
+        signing: SigningKey | None = signing_key(settings.data_dir, settings.model_signing_key)
+    except ModelIntegrityError as error:  # no key: every model is refused, and /v1/model says why
+        log.warning("%s", error)
+        signing = None
+    return ModelHolder(source, settings.model_cache_dir or settings.data_dir / "model-cache", signing)
 
 
 def create_app(

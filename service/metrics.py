@@ -46,6 +46,12 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.model_refusals = Gauge(
+            "relapse_model_refusals",
+            "Model versions refused since start (unsigned, tampered or unloadable); the previous one keeps serving",
+            registry=self.registry,
+        )
+
     def set_model(self, version: str | None, source: str | None) -> None:
         self.model.clear()
         if version is not None:
@@ -89,6 +95,7 @@ def install_metrics(app: FastAPI) -> Metrics:
         holder = getattr(app.state, "holder", None)
         current = holder.current if holder is not None else None
         metrics.set_model(current.version if current else None, current.source if current else None)
+        metrics.model_refusals.set(holder.refusals if holder is not None else 0)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return metrics

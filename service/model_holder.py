@@ -6,7 +6,9 @@ A model whose feature spec does not match this service's catalogue is refused an
 serving. The last model loaded is kept in a local cache folder; if the registry is unreachable at start, the
 service serves that copy and reports itself degraded.
 
-The booster is read from its LightGBM text file (RiskModel.load) — never from a pickle.
+The booster is read from its LightGBM text file (RiskModel.load) — never from a pickle — and only after the
+model's signed manifest checks out (models.signing), in the registry's copy and in the cache alike: a truncated
+or edited file is refused before LightGBM parses it, and the previous model keeps serving.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from features.profiles.catalogue import FEATURES, catalogue_version
 from models.reasons import Explainer, default_explainer
 from models.risk_model import RiskModel
+from models.signing import ModelIntegrityError, SigningKey, verify_folder
 
 _LATEST = "latest.json"
 
@@ -98,9 +101,18 @@ def check_fits_catalogue(model: RiskModel) -> None:
         raise ModelLoadError(f"the model was trained with catalogue {version}, this service has {catalogue_version()}")
 
 
-def load_checked(version: str, folder: Path) -> RiskModel:
+def load_checked(version: str, folder: Path, signing: SigningKey | None) -> RiskModel:
     """The version's RiskModel, or `ModelLoadError` naming what is wrong with its files. Whatever fails once the
-    files are here is the model's fault, not the registry's: the caller answers 409, not 503."""
+    files are here is the model's fault, not the registry's: the caller answers 409, not 503.
+
+    The files' signature is checked first (models.signing); LightGBM parses only a model that passes. Without a
+    key (none configured and no key file) every model is refused."""
+    try:
+        if signing is None:
+            raise ModelIntegrityError("this service has no model-signing key, so no model can be verified")
+        verify_folder(folder, signing)
+    except ModelIntegrityError as error:
+        raise ModelLoadError(f"version {version} is refused: {error}") from error
     try:
         model = RiskModel.load(folder)
     except Exception as error:  # noqa: BLE001 — a broken spec, calibrator or booster text, named below
@@ -112,26 +124,34 @@ def load_checked(version: str, folder: Path) -> RiskModel:
 class ModelHolder:
     """Holds the serving model; `reload()` is safe to call from any thread while requests are served."""
 
-    def __init__(self, source: RegistrySource, cache_dir: Path) -> None:
+    def __init__(self, source: RegistrySource, cache_dir: Path, signing: SigningKey | None) -> None:
         self.source = source
+        self.signing = signing
         self.cache_dir = Path(cache_dir)
         self.current: ServingModel | None = None
         self.degraded: str | None = None  # why, when serving from the cache or not at all
         self.last_error: str | None = None
+        self.refused: str | None = None  # why the alias's latest version was refused (the previous one serves)
+        self.refusals = 0  # versions refused since start
         self._lock = threading.Lock()
 
     def start(self) -> None:
         """Load the alias's version; fall back to the cached copy (degraded) if the registry is unreachable."""
         try:
             self.reload()
-        except Exception as error:  # noqa: BLE001 — any registry failure leads to the cached copy
+        except Exception as error:  # noqa: BLE001 — a registry failure or a refused model leads to the cached copy
             self.last_error = str(error)
-            cached = self._load_cached()
+            problem = "refused" if isinstance(error, ModelLoadError) else "unavailable"
+            try:
+                cached = self._load_cached()
+            except ModelLoadError as refused:
+                self.degraded = f"no model: registry model {problem} ({error}); cached copy refused ({refused})"
+                return
             if cached is None:
-                self.degraded = f"no model: registry unavailable ({error}) and nothing cached"
+                self.degraded = f"no model: registry model {problem} ({error}) and nothing cached"
                 return
             self.current = cached
-            self.degraded = f"serving cached version {cached.version}: registry unavailable ({error})"
+            self.degraded = f"serving cached version {cached.version}: registry model {problem} ({error})"
 
     def reload(self) -> bool:
         """Load the alias's current version if it differs from the serving one. True when a new model serves."""
@@ -142,7 +162,11 @@ class ModelHolder:
                 return False
             with tempfile.TemporaryDirectory() as tmp:
                 folder, info = self.source.download(version, Path(tmp))
-                model = load_checked(version, folder)  # raises: the previous model keeps serving
+                try:
+                    model = load_checked(version, folder, self.signing)  # raises: the previous model keeps serving
+                except ModelLoadError as error:
+                    self.refused, self.refusals = str(error), self.refusals + 1
+                    raise
                 self._cache(version, folder, info)
             self.current = ServingModel(
                 version,
@@ -155,6 +179,7 @@ class ModelHolder:
             )
             self.degraded = None
             self.last_error = None
+            self.refused = None
             return True
 
     def _cache(self, version: str, folder: Path, info: dict[str, Any]) -> None:
@@ -188,8 +213,7 @@ class ModelHolder:
             return None
         version = json.loads(latest.read_text())["version"]
         folder = self.cache_dir / version
-        model = RiskModel.load(folder)
-        check_fits_catalogue(model)
+        model = load_checked(version, folder, self.signing)
         info_file = folder / "registry_info.json"
         info = json.loads(info_file.read_text()) if info_file.is_file() else {}
         synthetic = bool(model.meta.get("synthetic"))

@@ -150,6 +150,7 @@ class ModelResponse(BaseModel):
     synthetic: bool
     loaded_at: datetime
     degraded: str | None
+    refused: str | None = None  # why the alias's newest version was refused; the version above keeps serving
     metrics: dict[str, float]
     model_card: str | None
     meta: dict[str, Any]

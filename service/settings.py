@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +44,9 @@ class ServiceSettings(BaseSettings):
     model_poll_s: float = 60.0
     # The last loaded model is copied here, so the service can start when the registry is unreachable.
     model_cache_dir: Path | None = None
+    # The key the trainer signs models with (models.signing): a model whose signature does not check out under
+    # it is refused before it is parsed. Unset: the local key file data_dir/secrets/model-signing.key.
+    model_signing_key: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = 8000

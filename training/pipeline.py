@@ -23,6 +23,7 @@ from features.profiles.catalogue import FEATURES, catalogue_version
 from features.profiles.rules import rule_scores
 from features.reading.sources import Sources
 from models.risk_model import FeatureSpec, RiskModel
+from models.signing import SigningKey, signing_key, verify_folder
 from training import plots
 from training.evaluate import Evaluation, evaluate, rank_scores_as_unit_interval
 from training.fingerprint import data_fingerprint
@@ -212,7 +213,7 @@ def train_and_register(
         )
         mlflow.log_text(card, CARD_FILE)
         report("registering", 7, STEPS)
-        info = log_risk_model(model, test, settings.registered_model if register else None)
+        info = log_risk_model(model, test, settings.registered_model if register else None, model_signing_key(settings))
         version = str(info.registered_model_version) if register and info.registered_model_version else None
         if version:
             client.set_registered_model_alias(settings.registered_model, CHALLENGER, version)
@@ -285,12 +286,19 @@ def _paired_difference(metric: Callable[[np.ndarray, np.ndarray], float]) -> Cal
     return lambda y, both: metric(y, both[:, 0]) - metric(y, both[:, 1])
 
 
+def model_signing_key(settings: TrainingSettings) -> SigningKey:
+    """The key this installation signs its models with (created on first use when none is configured)."""
+    return signing_key(settings.data_dir, settings.model_signing_key, create=True)
+
+
 def load_registered(client: MlflowClient, settings: TrainingSettings, version: str) -> RiskModel:
-    """The RiskModel files of a registered version (downloaded from the artifact store)."""
+    """The RiskModel files of a registered version (downloaded from the artifact store), read only once their
+    signature checks out (models.signing: `ModelIntegrityError` otherwise)."""
     uri = f"models:/{settings.registered_model}/{version}"
     with tempfile.TemporaryDirectory() as tmp:
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
         folder = next(Path(local).rglob("booster.txt")).parent
+        verify_folder(folder, model_signing_key(settings))
         return RiskModel.load(folder)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Months between the reference dates of the training snapshots (`relapse train --snapshot-months`); why
@@ -20,6 +21,9 @@ class TrainingSettings(BaseSettings):
     mlflow_uri: str | None = None
     experiment: str = "relapse-risk"
     registered_model: str = "relapse-risk"
+    # HMAC key that signs every model this trains (models.signing); the service checks it with the same key.
+    # Unset: a local key file data_dir/secrets/model-signing.key, created on first training.
+    model_signing_key: SecretStr | None = None
 
     # Promotion gate (relapse promote). ECE and fairness limits are absolute.
     gate_max_ece: float = 0.02

@@ -1,4 +1,5 @@
-"""MLflow tracking: where runs go, and logging a RiskModel as a registered python_function model."""
+"""MLflow tracking: where runs go, and logging a RiskModel (its files signed, models.signing) as a registered
+python_function model."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mlflow.types.schema import AnyType, ColSpec, Schema
 import models
 from models.mlflow_model import ARTIFACT_KEY
 from models.risk_model import RiskModel
+from models.signing import SigningKey, sign_folder
 from training.settings import TrainingSettings
 
 _ENTRY = Path(models.__file__).parent / "mlflow_model.py"
@@ -32,10 +34,12 @@ def configure(settings: TrainingSettings) -> str:
     return experiment.experiment_id
 
 
-def log_risk_model(model: RiskModel, example: pd.DataFrame, registered_model: str | None) -> Any:
-    """Log the model in the active run (and register it when a name is given). Returns the ModelInfo."""
+def log_risk_model(model: RiskModel, example: pd.DataFrame, registered_model: str | None, signing: SigningKey) -> Any:
+    """Log the model, its files signed with `signing`, in the active run (and register it when a name is given).
+    Returns the ModelInfo."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = model.save(Path(tmp) / "risk_model")
+        sign_folder(folder, signing)
         example = example[model.feature_names].head(5).copy()
         # The signature follows the profile table's own dtypes (counts are whole numbers and never missing;
         # everything that can be missing is a double). Categories travel as text in JSON requests.

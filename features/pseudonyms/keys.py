@@ -12,14 +12,13 @@ The key text (from `RELAPSE_PSEUDONYM_KEY`, or the local key file) is used as UT
 from __future__ import annotations
 
 import hmac
-import os
-import secrets
 from dataclasses import dataclass, field
 from typing import Final
 
 import pandas as pd
 
 from features.errors import PseudonymKeyError
+from features.secret_files import create_secret_file
 from features.settings import FeaturesSettings, get_settings
 
 PSEUDONYM_HEX_CHARS: Final = 32
@@ -88,14 +87,5 @@ def ensure_local_key(settings: FeaturesSettings | None = None) -> tuple[Pseudony
     except PseudonymKeyError:
         if settings.pseudonym_key is not None:
             raise  # a configured key that is too weak must not be silently replaced
-    path = settings.pseudonym_key_file
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.parent.chmod(0o700)
-    # O_EXCL: two concurrent ingests must not both write a key; the loser reads the winner's file.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return load_key(settings), False
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secrets.token_hex(32) + "\n")
-    return load_key(settings), True
+    created = create_secret_file(settings.pseudonym_key_file)
+    return load_key(settings), created

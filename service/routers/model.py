@@ -28,6 +28,7 @@ def read_model(caller: CallerDep, serving: ModelDep, holder: HolderDep) -> Model
         synthetic=serving.synthetic,
         loaded_at=datetime.fromtimestamp(serving.loaded_at, UTC),
         degraded=holder.degraded,
+        refused=holder.refused,
         metrics={str(k): float(v) for k, v in metrics.items()},
         model_card=serving.info.get("model_card"),
         meta={k: v for k, v in serving.model.meta.items() if isinstance(v, str | int | float | bool)},

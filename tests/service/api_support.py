@@ -25,6 +25,7 @@ from features.pseudonyms.ingestion import ingest
 from features.pseudonyms.keys import PseudonymKey
 from features.reading.sources import Sources, read_sources, write_sources
 from features.simulation import CityConfig, simulate_city
+from models.signing import SigningKey, signing_key
 from service.app import create_app
 from service.db import Database
 from service.keys import create_key
@@ -48,6 +49,11 @@ class Registered:
     store: Path
     data: TrainingData
     settings: TrainingSettings
+
+    @property
+    def signing(self) -> SigningKey:
+        """The key the registered models were signed with (the training store's local key)."""
+        return signing_key(self.store)
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +90,9 @@ def county_households(registered: Registered) -> pd.Series:
 
 @pytest.fixture(scope="session")
 def holder(registered: Registered, tmp_path_factory: pytest.TempPathFactory) -> ModelHolder:
-    loaded = ModelHolder(RegistrySource(registered.tracking_uri), tmp_path_factory.mktemp("model-cache"))
+    loaded = ModelHolder(
+        RegistrySource(registered.tracking_uri), tmp_path_factory.mktemp("model-cache"), registered.signing
+    )
     loaded.start()
     assert loaded.current is not None, loaded.degraded
     return loaded

@@ -118,7 +118,7 @@ def test_health(client: TestClient, holder: ModelHolder) -> None:
 
 
 def test_not_ready_and_503_without_a_model(settings: ServiceSettings, db: Database, tmp_path: Path) -> None:
-    empty = ModelHolder(RegistrySource(f"sqlite:///{tmp_path / 'no-registry' / 'mlflow.db'}"), tmp_path / "cache")
+    empty = ModelHolder(RegistrySource(f"sqlite:///{tmp_path / 'no-registry' / 'mlflow.db'}"), tmp_path / "cache", None)
     empty.start = lambda: None  # type: ignore[method-assign] — nothing to load: stay without a model
     app = create_app(settings, holder=empty, database=db, pseudonym_key=KEY)
     with TestClient(app) as client:

@@ -71,7 +71,7 @@ def test_the_poller_reloads_on_schedule_and_survives_failures(holder: ModelHolde
                 raise ConnectionError("registry unreachable")
             return self.inner.resolve()  # type: ignore[attr-defined, no-any-return]
 
-    watched = ModelHolder(FlakyRegistry(holder.source), holder.cache_dir)  # type: ignore[arg-type]
+    watched = ModelHolder(FlakyRegistry(holder.source), holder.cache_dir, holder.signing)  # type: ignore[arg-type]
     watched.current = holder.current
 
     async def run() -> None:

@@ -47,7 +47,7 @@ def _status(db: Database, job_id: uuid.UUID) -> JobStatus:
 def _runner(db: Database, tmp_path: Path) -> JobRunner:
     """A runner with a holder that has no model: any job it runs fails at once, naming why."""
     settings = ServiceSettings(data_dir=tmp_path, database_url=_url(db))
-    holder = ModelHolder(RegistrySource("sqlite:///nowhere.db"), tmp_path / "model-cache")
+    holder = ModelHolder(RegistrySource("sqlite:///nowhere.db"), tmp_path / "model-cache", None)
     return JobRunner(db, holder, settings, None)
 
 
