@@ -38,6 +38,7 @@ class _App(typer.Typer):
         # Everything the commands write under the data directory (the database, keys, model and explanation
         # caches, jobs, reports) can hold personal data: readable by the service's own user only.
         os.umask(0o077)
+        _private_numba_cache()
         try:
             return super().__call__(*args, **kwargs)
         except _user_errors() as error:
@@ -47,15 +48,42 @@ class _App(typer.Typer):
             raise SystemExit(2) from None
 
 
+def _private_numba_cache() -> None:
+    """Numba's compiled kernels (models.treeshap, models._forest_margin) are cached in the data folder, in a
+    directory only this user can read or write (0700), instead of beside the package's source files: the cache
+    is loaded into the process at every start, so it must be as trusted as the process itself. An operator's
+    own NUMBA_CACHE_DIR is kept."""
+    if "NUMBA_CACHE_DIR" in os.environ:
+        return
+    from features.settings import get_settings
+
+    folder = get_settings().data_dir / "numba-cache"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    except OSError:  # a read-only data folder: numba then compiles in memory, as without a cache
+        return
+    os.environ["NUMBA_CACHE_DIR"] = str(folder.resolve())
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
     """What a user's input can cause; anything else is a defect and keeps its traceback."""
     from features.errors import FeaturesError
     from features.profiles.build import ProfileError
     from features.profiles.spec import FeatureSpecError
     from models.risk_model import ModelSpecError
+    from models.signing import ModelIntegrityError
     from training.labels import LabelWindowError
 
-    return (FeaturesError, FeatureSpecError, ProfileError, ModelSpecError, LabelWindowError, OSError)
+    return (
+        FeaturesError,
+        FeatureSpecError,
+        ProfileError,
+        ModelSpecError,
+        ModelIntegrityError,
+        LabelWindowError,
+        OSError,
+    )
 
 
 def _one_line(error: BaseException) -> str:

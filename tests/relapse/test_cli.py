@@ -60,6 +60,31 @@ def test_what_the_commands_write_is_readable_by_their_user_only(tmp_path: Path) 
     assert any(path.suffix == ".db" for path in written), written
     for path in written:
         assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
+    # Numba's compiled kernels are loaded at every start: their cache is the data folder's, owner-only, not
+    # the package's folder.
+    assert (tmp_path / "data" / "numba-cache").is_dir()
+
+
+def test_numba_caches_its_kernels_in_the_owner_only_data_folder(tmp_path: Path) -> None:
+    code = "import os, sys; print(os.environ.get('NUMBA_CACHE_DIR'))"
+    env = {**os.environ, "RELAPSE_DATA_DIR": str(tmp_path / "data")}
+    env.pop("NUMBA_CACHE_DIR", None)
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from relapse.cli import app; import sys; sys.argv=['relapse','--help']\n"
+            f"try:\n    app()\nexcept SystemExit:\n    pass\n{code}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    folder = tmp_path / "data" / "numba-cache"
+    assert shown.stdout.strip().splitlines()[-1] == str(folder.resolve()), shown.stdout + shown.stderr
+    assert folder.stat().st_mode & 0o777 == 0o700
 
 
 def test_train_seed_drives_the_split_of_bring_your_own_profiles(tmp_path: Path) -> None:
