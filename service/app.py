@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from features.pseudonyms.keys import PseudonymKey, ensure_local_key
 from models.signing import ModelIntegrityError, SigningKey, signing_key
 from service._coalescing import Coalescer, scoring_lane
+from service.api_docs import install_api_docs
 from service.db import Database, open_database
 from service.errors import DatabaseUnavailableError
 from service.headers import SecurityHeadersMiddleware
@@ -137,7 +138,11 @@ def create_app(
         version="1",
         summary="Household relapse-risk scores with reasons, measures and an audit trail",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None if settings.api_docs == "off" else "/openapi.json",
     )
+    install_api_docs(app, settings.api_docs)
     app.state.settings = settings
     install_problem_handlers(app, settings.retry_after_s)
     install_metrics(app)

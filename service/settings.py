@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,10 @@ class ServiceSettings(BaseSettings):
     # The key the trainer signs models with (models.signing): a model whose signature does not check out under
     # it is refused before it is parsed. Unset: the local key file data_dir/secrets/model-signing.key.
     model_signing_key: SecretStr | None = None
+
+    # The API's documentation pages (/docs, /redoc) and /openapi.json, served with local assets: "public", or
+    # "off" where the OpenAPI document is published some other way.
+    api_docs: Literal["public", "off"] = "public"
 
     host: str = "127.0.0.1"
     port: int = 8000
