@@ -88,20 +88,47 @@ def household(
     _write("household", context, fmt, out)
 
 
+RegionFormatOption = Annotated[
+    Literal["html", "pdf", "xlsx", "csv"],
+    typer.Option("--format", help="html or pdf: the whole report; xlsx or csv: the work list alone."),
+]
+
+
 @report_app.command("region")
 def region(
     code: Annotated[str, typer.Argument(help="Region code: 6-digit county, 9-digit township or 12-digit village.")],
     out: OutOption,
-    fmt: FormatOption = "html",
+    fmt: RegionFormatOption = "html",
     lang: LangOption = "zh",
+    visits_per_worker: Annotated[
+        int | None, typer.Option(min=1, help="Work list: home visits one worker makes in a round.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Work list: workers per village.")] = None,
+    visits_per_village: Annotated[
+        int | None, typer.Option(min=1, help="Work list: households per village, instead of the two above.")
+    ] = None,
 ) -> None:
-    """A region's report: levels, trend, risk types, visit list, rules versus model."""
+    """A region's report — levels, trend, risk types, the work list per village, rules versus model — or, with
+    --format xlsx or csv, the work list alone (each village's highest-probability households, as many as its
+    staff can visit: visits per worker × workers)."""
     from service.keys import Caller
     from service.reports import Messages, region_report
+    from service.reports.build import capacity_of, work_list_file
     from service.settings import get_settings
 
+    settings = get_settings()
+    capacity = _run(lambda: {"capacity": capacity_of(settings, visits_per_worker, workers, visits_per_village)})[
+        "capacity"
+    ]
+    if fmt in ("xlsx", "csv"):
+        caller, messages = Caller.local_operator(), Messages(lang)
+        data = _with_database(lambda db: {"file": work_list_file(db, caller, code, capacity, messages, fmt)})["file"]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        errors.print(f"[green]✓[/] wrote {out} ({out.stat().st_size:,} bytes)")
+        return
     context = _with_database(
-        lambda db: region_report(db, Caller.local_operator(), code, get_settings(), Messages(lang))
+        lambda db: region_report(db, Caller.local_operator(), code, settings, Messages(lang), capacity)
     )
     _write("region", context, fmt, out)
 

@@ -95,6 +95,12 @@ class ServiceSettings(BaseSettings):
     # Households on the printed visit list, and in each rules-versus-model list, of a region report.
     reports_visit_list: int = 200
     reports_compare_list: int = 20
+    # The work list of a region report lists, per village, what its staff can visit in one round:
+    # `visits_per_worker × workers`, or `reports_visits_per_village` when set (a request may override each).
+    # Assumed defaults (no source gives a figure): two grid workers per village, ten home visits each a round.
+    reports_visits_per_worker: int = Field(default=10, ge=1)
+    reports_workers: int = Field(default=2, ge=1)
+    reports_visits_per_village: int | None = Field(default=None, ge=1)
     # Population stability index bands of the model report (assumed: the usual 0.10 / 0.25 convention).
     reports_psi_watch: float = 0.10
     reports_psi_warning: float = 0.25

@@ -12,11 +12,12 @@ from service.db import Database
 from service.errors import NotFoundError, PermissionDeniedError
 from service.keys import Caller, Permission
 from service.model_holder import ServingModel
-from service.reports import pages
+from service.reports import pages, work_table
 from service.reports._cache import region_data_cached
 from service.reports._registry import RegistryReader
 from service.reports.drift import read_drift
 from service.reports.i18n import Messages
+from service.reports.worklist import Capacity, WorkList, reference_places, work_list
 from service.settings import ServiceSettings
 from service.store import household_history
 
@@ -40,18 +41,63 @@ def household_report(database: Database, caller: Caller, pseudonym: str, m: Mess
         history = household_history(session, caller.scope, pseudonym, limit=HISTORY_LIMIT)
     if not history:
         raise NotFoundError("no scores for this household in your region")
-    return pages.household_context(history, m)
+    return pages.household_context(history, m, places=reference_places(database))
+
+
+def capacity_of(
+    settings: ServiceSettings,
+    visits_per_worker: int | None = None,
+    workers: int | None = None,
+    visits_per_village: int | None = None,
+) -> Capacity:
+    """The request's capacity where it sets one, else the deployment's (`RELAPSE_REPORTS_*`). A request that
+    names visits per worker or workers is sized by them, not by the deployment's explicit count."""
+    per_village = visits_per_village
+    if per_village is None and visits_per_worker is None and workers is None:
+        per_village = settings.reports_visits_per_village
+    return Capacity(
+        visits_per_worker or settings.reports_visits_per_worker,
+        workers or settings.reports_workers,
+        per_village,
+    )
+
+
+def region_work_list(database: Database, caller: Caller, code: str, capacity: Capacity) -> WorkList:
+    """The region's work list alone (for the CSV and Excel exports); 403 outside the caller's scope."""
+    require_reports(caller)
+    inner = caller.scope.narrow(code)
+    places = reference_places(database)
+    with database.read_session() as session:
+        return work_list(session, inner, capacity, places)
+
+
+def work_list_file(database: Database, caller: Caller, code: str, capacity: Capacity, m: Messages, fmt: str) -> bytes:
+    """The region's work list as an Excel (`xlsx`) or CSV file, titled with the region's name."""
+    work = region_work_list(database, caller, code, capacity)
+    if fmt == "csv":
+        return work_table.to_csv(work, m)
+    places = reference_places(database)
+    title = m.t("region.visit_list") + m.t("punct.colon") + pages.place_title(work.region_code, places, m)
+    return work_table.to_xlsx(work, m, title, [pages.worklist_context(work, m)["note"]])
 
 
 def region_report(
-    database: Database, caller: Caller, code: str, settings: ServiceSettings, m: Messages
+    database: Database,
+    caller: Caller,
+    code: str,
+    settings: ServiceSettings,
+    m: Messages,
+    capacity: Capacity | None = None,
 ) -> dict[str, Any]:
-    """403 for a region outside the caller's scope (decided from the codes alone)."""
+    """403 for a region outside the caller's scope (decided from the codes alone). The work list is cut to
+    `capacity` per village (default: the deployment's settings)."""
     require_reports(caller)
     inner = caller.scope.narrow(code)  # OutOfScopeError before anything is read or cached
+    places = reference_places(database)
     with database.read_session() as session:
         data = region_data_cached(database, session, inner, settings.reports_visit_list, settings.reports_compare_list)
-    return pages.region_context(data.summary, data.trend, data.model_only, data.rules_only, m)
+        work = work_list(session, inner, capacity or capacity_of(settings), places)
+    return pages.region_context(data.summary, data.trend, data.model_only, data.rules_only, m, work=work, places=places)
 
 
 def model_report(

@@ -10,16 +10,21 @@ key the templates use.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo
 
 Lang = Literal["zh", "en"]
 LANGS: Final[tuple[Lang, ...]] = ("zh", "en")
 DEFAULT_LANG: Final[Lang] = "zh"
 HTML_LANG: Final[dict[Lang, str]] = {"zh": "zh-CN", "en": "en"}
 MESSAGES_DIR: Final = Path(__file__).parent / "messages"
+# Pages show times as the offices read them, in China Standard Time; the API keeps UTC.
+LOCAL_TIME: Final = ZoneInfo("Asia/Shanghai")
 
 
 class UnknownLanguageError(ValueError):
@@ -65,3 +70,18 @@ class Messages:
     def pick(self, zh: str, en: str) -> str:
         """One of a pair of texts from the domain catalogues."""
         return zh if self.lang == "zh" else en
+
+    def join(self, items: Iterable[str]) -> str:
+        """A list inside a sentence: 因病、因灾 in Chinese, "illness, disaster" in English."""
+        return ("、" if self.lang == "zh" else ", ").join(items)
+
+    def date(self, day: date | None) -> str:
+        """2026年1月1日 in Chinese, 2026-01-01 in English; "—" for none."""
+        if day is None:
+            return "—"
+        return f"{day.year}年{day.month}月{day.day}日" if self.lang == "zh" else day.isoformat()
+
+    def time(self, moment: datetime) -> str:
+        """A moment in Beijing time (naive values are UTC, as the database stores them), with its zone named."""
+        local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(LOCAL_TIME)
+        return self.t("time.local", date=self.date(local.date()), clock=local.strftime("%H:%M"))

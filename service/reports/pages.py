@@ -6,6 +6,7 @@ values. Numbers are formatted here (percent, percentage points, dates) so that t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Final
@@ -16,11 +17,12 @@ from models.reasons import reason_names
 from service._scores import ScoreView
 from service._summary import RegionSummary
 from service.model_holder import ServingModel
-from service.reports import charts
+from service.reports import charts, work_table
 from service.reports._queries import Disagreement, TrendPoint
 from service.reports._registry import RunArtifacts, VersionHistory
 from service.reports.drift import DriftReport, status
-from service.reports.i18n import Messages
+from service.reports.i18n import LOCAL_TIME, Messages
+from service.reports.worklist import Place, WorkList
 from service.scope import Scope
 from service.tables import RiskLevel
 
@@ -96,10 +98,18 @@ def level_text(level: RiskLevel | str, m: Messages) -> str:
 
 
 def _common(m: Messages, synthetic: bool, now: datetime) -> dict[str, Any]:
-    return {"m": m, "synthetic": synthetic, "generated_at": now.strftime("%Y-%m-%d %H:%M UTC")}
+    return {"m": m, "synthetic": synthetic, "generated_at": m.time(now)}
 
 
-def household_context(history: Sequence[ScoreView], m: Messages, now: datetime | None = None) -> dict[str, Any]:
+def freshness(as_of: date, m: Messages, now: datetime) -> str:
+    """How old the data is: days from the data's date (`as_of`) to today in Beijing, not from the scoring."""
+    days = (now.astimezone(LOCAL_TIME).date() - as_of).days
+    return m.t("meta.freshness_days", date=m.date(as_of), days=max(days, 0))
+
+
+def household_context(
+    history: Sequence[ScoreView], m: Messages, now: datetime | None = None, places: Mapping[str, Place] | None = None
+) -> dict[str, Any]:
     """The household report of the latest of `history` (newest first, non-empty)."""
     now = now or datetime.now(UTC)
     latest = history[0]
@@ -122,7 +132,7 @@ def household_context(history: Sequence[ScoreView], m: Messages, now: datetime |
     return _common(m, any(v.synthetic for v in history), now) | {
         "title": m.t("household.title", pseudonym=latest.household_pseudonym),
         "pseudonym": latest.household_pseudonym,
-        "village": latest.region_code,
+        "village": place_title(latest.region_code, places or {}, m),
         "probability": percent(latest.probability),
         "probability_words": probability_words(latest.probability, m),
         "level": latest.level.value,
@@ -133,7 +143,7 @@ def household_context(history: Sequence[ScoreView], m: Messages, now: datetime |
         "measures": measure_items(latest.measures, m),
         "history": [
             {
-                "as_of": str(v.as_of),
+                "as_of": m.date(v.as_of),
                 "probability": percent(v.probability),
                 "level": v.level.value,
                 "level_text": level_text(v.level, m),
@@ -143,25 +153,84 @@ def household_context(history: Sequence[ScoreView], m: Messages, now: datetime |
         ],
         "history_chart": history_chart,
         "model_version": latest.model_version,
-        "as_of": str(latest.as_of),
-        "scored_at": latest.scored_at.strftime("%Y-%m-%d %H:%M UTC"),
-        "freshness": m.t("meta.freshness_days", days=max((now - latest.scored_at).days, 0)),
+        "as_of": m.date(latest.as_of),
+        "scored_at": m.time(latest.scored_at),
+        "freshness": freshness(latest.as_of, m, now),
     }
 
 
-def visit_row(view: ScoreView, m: Messages, reasons: int = 3) -> dict[str, Any]:
+def place_title(code: str, places: Mapping[str, Place], m: Messages) -> str:
+    """A region as an office names it — "岭峁县 北岭镇 北岭村" with the code — from the villages reference;
+    where the reference has no name, its level ("县级单位", never "县" for a 区 or 县级市) and code."""
+    level = Scope(code).level if code else "everything"
+    for place in places.values():
+        names = {
+            "county": (place.county_code, [place.county]),
+            "township": (place.township_code, [place.county, place.township]),
+            "village": (place.village_code, [place.county, place.township, place.village]),
+        }.get(level)
+        if names is not None and names[0] == code and all(names[1]):
+            return m.t("region.named", name=" ".join(names[1]), code=code)
+    return m.t("region.unnamed", level=m.t(f"region.level.{level}"), code=code or "*")
+
+
+def worklist_context(work: WorkList, m: Messages) -> dict[str, Any]:
+    """The work list grouped by township, then village, with the capacity it was cut to."""
+    capacity = work.capacity
+    capacity_text = (
+        m.t("worklist.capacity_count", n=capacity.per_village)
+        if capacity.count is not None
+        else m.t("worklist.capacity", per=capacity.visits_per_worker, workers=capacity.workers)
+    )
+    cells = iter(work_table.rows(work, m))
+    townships: list[dict[str, Any]] = []
+    for village in work.villages:
+        listed = [next(cells) for _ in village.rows]
+        township = work_table.place_name(village.place, "township")
+        if not townships or townships[-1]["code"] != village.place.township_code:
+            townships.append({"code": village.place.township_code, "name": township, "villages": [], "n": 0})
+        townships[-1]["villages"].append(
+            {
+                "code": village.place.village_code,
+                "heading": m.t(
+                    "worklist.village",
+                    township=township,
+                    village=work_table.place_name(village.place, "village"),
+                    households=f"{village.households:,}",
+                    n=len(listed),
+                ),
+                "rows": listed,
+            }
+        )
+        townships[-1]["n"] += len(listed)
+    for group in townships:
+        group["heading"] = m.t("worklist.township", name=group["name"], villages=len(group["villages"]), n=group["n"])
+    return {
+        "townships": townships,
+        "note": m.t(
+            "region.visit_list_note",
+            per_village=capacity.per_village,
+            capacity=capacity_text,
+            villages=len(work.villages),
+            n=work.rows,
+        ),
+        "n": work.rows,
+    }
+
+
+def visit_row(view: ScoreView, m: Messages, places: Mapping[str, Place], reasons: int = 3) -> dict[str, Any]:
     measure = view.measures[0] if view.measures else None
+    place = places.get(view.region_code)
     return {
         "pseudonym": view.household_pseudonym,
         "village": view.region_code,
+        "village_name": place.village if place is not None and place.village else view.region_code,
         "probability": percent(view.probability),
         "level": view.level.value,
         "level_text": level_text(view.level, m),
-        "reasons": "、".join(reason_name(r, m) for r in view.reasons[:reasons])
-        if m.lang == "zh"
-        else ", ".join(reason_name(r, m) for r in view.reasons[:reasons]),
+        "reasons": m.join(reason_name(r, m) for r in view.reasons[:reasons]),
         "measure": m.pick(str(measure.get("zh", "")), str(measure.get("en", ""))) if measure else "",
-        "rules": "; ".join(rule_texts(view.rule_flags, m)),
+        "rules": m.t("punct.semicolon").join(rule_texts(view.rule_flags, m)),
     }
 
 
@@ -173,8 +242,12 @@ def region_context(
     m: Messages,
     now: datetime | None = None,
     top_risk_types: int = 8,
+    *,
+    work: WorkList | None = None,
+    places: Mapping[str, Place] | None = None,
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
+    places = places or {}
     counts = {level.value: summary.by_level.get(level, 0) for level in LEVELS}
     total = max(summary.households, 1)
     by_level_chart = charts.bar_chart(
@@ -203,9 +276,8 @@ def region_context(
         ],
         m.t("region.trend_alt", n=len(trend)),
     )
-    level = Scope(summary.region_code).level
     return _common(m, summary.synthetic, now) | {
-        "title": m.t("region.title", level=m.t(f"region.level.{level}"), code=summary.region_code or "*"),
+        "title": m.t("region.title", name=place_title(summary.region_code, places, m)),
         "code": summary.region_code,
         "households": summary.households,
         "households_text": m.t("region.households_n", n=f"{summary.households:,}"),
@@ -219,14 +291,16 @@ def region_context(
             for lv in LEVELS
         ],
         "by_level_chart": by_level_chart,
-        "trend": [{"as_of": str(p.as_of), **{lv.value: f"{p.by_level.get(lv, 0):,}" for lv in LEVELS}} for p in trend],
+        "trend": [
+            {"as_of": m.date(p.as_of), **{lv.value: f"{p.by_level.get(lv, 0):,}" for lv in LEVELS}} for p in trend
+        ],
         "trend_chart": trend_chart,
         "risk_types": risk_types,
         "risk_chart": risk_chart,
-        "visits": [visit_row(v, m) for v in summary.visit_list],
-        "model_only": {"n": model_only.households, "rows": [visit_row(v, m) for v in model_only.listed]},
-        "rules_only": {"n": rules_only.households, "rows": [visit_row(v, m) for v in rules_only.listed]},
-        "as_of": str(summary.latest_as_of) if summary.latest_as_of else "—",
+        "worklist": worklist_context(work, m) if work is not None else None,
+        "model_only": {"n": model_only.households, "rows": [visit_row(v, m, places) for v in model_only.listed]},
+        "rules_only": {"n": rules_only.households, "rows": [visit_row(v, m, places) for v in rules_only.listed]},
+        "as_of": m.date(summary.latest_as_of),
         "model_versions": sorted({v.model_version for v in summary.visit_list}),
     }
 
@@ -247,6 +321,33 @@ def _count(value: Any) -> str:
         return f"{float(value):,.0f}"
     except (TypeError, ValueError):
         return "—"
+
+
+_CARD_SECTION: Final = re.compile(r"^<!-- lang:(zh|en) -->$", re.M)
+
+
+def model_card_for(card: str | None, m: Messages) -> tuple[str | None, str]:
+    """The card's section in the page's language, and that language.
+
+    Training writes one card with a section per language, each opened by a line `<!-- lang:zh -->` (see
+    `training/model_card.py`); a card without such lines is an English card of an older version."""
+    if not card:
+        return None, m.lang
+    parts = _CARD_SECTION.split(card)
+    sections = {parts[i]: parts[i + 1].strip() + "\n" for i in range(1, len(parts) - 1, 2)}
+    if m.lang in sections:
+        return sections[m.lang], m.lang
+    return sections.get("en", card), "en"
+
+
+def group_text(kind: str, value: Any, m: Messages) -> str:
+    """A fairness attribute or group in words (户主性别, 女); a value without a translation (a county code) as is."""
+    key = f"model.group.{kind}" if kind != "value" else f"model.group.value.{value}"
+    key = f"model.group.{value}" if kind == "attribute" else key
+    try:
+        return m.t(key)
+    except KeyError:
+        return str(value)
 
 
 def feature_label(name: str, m: Messages) -> str:
@@ -296,8 +397,8 @@ def model_context(
                 )
     fairness = [
         {
-            "attribute": row.get("attribute", ""),
-            "group": row.get("group", ""),
+            "attribute": group_text("attribute", row.get("attribute", ""), m),
+            "group": group_text("value", row.get("group", ""), m),
             "households": _count(row.get("households")),
             "positives": _count(row.get("positives")),
             "tpr": _number(row.get("tpr_at_5pct")),
@@ -312,7 +413,8 @@ def model_context(
         try:
             points.append(
                 charts.Point(
-                    f"{row.get('attribute')}={row.get('group')}",
+                    f"{group_text('attribute', row.get('attribute'), m)}{m.t('punct.colon')}"
+                    f"{group_text('value', row.get('group'), m)}",
                     float(row["mean_predicted"]),
                     float(row["observed_rate"]),
                 )
@@ -363,6 +465,7 @@ def model_context(
             label_width=170,
             width=480,
         )
+    card, card_lang = model_card_for(serving.info.get("model_card"), m)
     gate_text = {"passed": m.t("model.gate.passed"), "overridden": m.t("model.gate.overridden")}
     return _common(m, serving.synthetic, now) | {
         "title": m.t("model.title", name=name, version=serving.version),
@@ -370,9 +473,10 @@ def model_context(
         "name": name,
         "alias": alias,
         "source": serving.source,
-        "loaded_at": datetime.fromtimestamp(serving.loaded_at, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "loaded_at": m.time(datetime.fromtimestamp(serving.loaded_at, UTC)),
         "degraded": degraded,
-        "model_card": serving.info.get("model_card"),
+        "model_card": card,
+        "model_card_lang": card_lang,
         "metrics": rows,
         "performance_chart": charts.bar_chart(
             performance_bars, m.t("model.performance_alt"), label_width=200, width=480
@@ -393,7 +497,7 @@ def model_context(
         else [
             {
                 "version": h.version,
-                "created": h.created_at.strftime("%Y-%m-%d %H:%M") if h.created_at else "—",
+                "created": m.time(h.created_at) if h.created_at else "—",
                 "aliases": ", ".join(h.aliases),
                 "promoted_at": h.promoted_at or "—",
                 "replaced": h.replaced or "—",

@@ -38,6 +38,7 @@ T = TypeVar("T")
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 Format = Literal["html", "pdf"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 # Pages need nothing but their inline stylesheet and inline SVG: no script, no external resource, no framing.
 PAGE_HEADERS = NO_STORE | {
@@ -114,12 +115,15 @@ def _caller(request: Request, database: DatabaseDep, settings: ServiceSettings, 
 def _urls(request: Request, m: Messages, how: str) -> dict[str, str]:
     params = {k: v for k, v in request.query_params.items() if k not in ("lang", "format")}
     path = request.url.path
-    return {
+    urls = {
         "switch": f"{path}?{urlencode({**params, 'lang': m.other})}",
         "pdf": f"{path}?{urlencode({**params, 'lang': m.lang, 'format': 'pdf'})}",
         "model": "" if path.endswith("/model") else f"/reports/model?lang={m.lang}",
         "logout": "/reports/logout" if how == "session" else "",
     }
+    if path.startswith("/reports/region/"):  # the work list's files, with the same capacity parameters
+        urls |= {f: f"{path}?{urlencode({**params, 'lang': m.lang, 'format': f})}" for f in ("xlsx", "csv")}
+    return urls
 
 
 def _page(
@@ -186,6 +190,9 @@ def household_page(
     return _page(request, "household", context, m, how, format, f"household-{pseudonym}")
 
 
+CapacityQuery = Annotated[int | None, Query(ge=1, description="work list: default from the service settings")]
+
+
 @router.get("/region/{code}", response_class=HTMLResponse)
 def region_page(
     code: str,
@@ -193,15 +200,35 @@ def region_page(
     database: DatabaseDep,
     settings: SettingsDep,
     lang: LangQuery = None,
-    format: FormatQuery = "html",
+    format: Annotated[Literal["html", "pdf", "xlsx", "csv"], Query(description="xlsx, csv: the work list")] = "html",
+    visits_per_worker: CapacityQuery = None,
+    workers: CapacityQuery = None,
+    visits_per_village: CapacityQuery = None,
 ) -> Response:
-    """A village, township or county: levels, trend, risk types, visit list, rules versus model."""
+    """A village, township or county: levels, trend, risk types, the work list per village, rules versus model."""
     m = _messages(lang)
     caller, how = _caller(request, database, settings, m.lang)
-    context = _guarded(request, m, lambda: build.region_report(database, caller, code, settings, m))
+    capacity = _guarded(request, m, lambda: build.capacity_of(settings, visits_per_worker, workers, visits_per_village))
+    if isinstance(capacity, Response):
+        return capacity
+    if format in ("xlsx", "csv"):
+        return _work_list_file(request, database, caller, code, capacity, m, format)
+    context = _guarded(request, m, lambda: build.region_report(database, caller, code, settings, m, capacity))
     if isinstance(context, Response):
         return context
-    return _page(request, "region", context, m, how, format, f"region-{code}")
+    return _page(request, "region", context, m, how, "pdf" if format == "pdf" else "html", f"region-{code}")
+
+
+def _work_list_file(
+    request: Request, database: DatabaseDep, caller: Caller, code: str, capacity: Any, m: Messages, fmt: str
+) -> Response:
+    files = _guarded(request, m, lambda: build.work_list_file(database, caller, code, capacity, m, fmt))
+    if isinstance(files, Response):
+        return files
+    media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
+    name = f"worklist-{code}-{m.lang}.{fmt}"
+    disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(files, media_type=media, headers={**NO_STORE, "Content-Disposition": disposition})
 
 
 @router.get("/model", response_class=HTMLResponse)

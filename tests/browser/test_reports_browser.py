@@ -104,9 +104,10 @@ def test_official_signs_in_and_reads_the_county_report_in_chinese(
     assert zh["synthetic.banner"] in official.inner_text("main")
     assert official.locator("svg[role=img]").count() >= 3  # levels, trend, risk types
     top = service.own_households[0]["household_pseudonym"]
-    assert official.locator("table.visit").first.locator("tbody tr").first.inner_text().startswith(top)
+    village = official.locator("table.work").filter(has=official.locator(f"a:text-is('{top}')"))
+    assert village.locator("tbody tr").first.locator("td").nth(1).inner_text() == top  # first of its village
     _check(official, errors, screenshots, "region")
-    official.locator("table.visit").first.locator(f"a:text-is('{top}')").click()  # the visit list links households
+    official.locator("table.work").locator(f"a:text-is('{top}')").click()  # the work list links households
     official.wait_for_load_state()
     assert official.url.endswith(f"/reports/household/{top}?lang=zh") and top in official.inner_text("h1")
 

@@ -73,7 +73,7 @@ def test_region_pdf_in_english_lists_the_visits(client: TestClient, db: Database
     items = score_region(client, db, batch_profiles, COUNTY, 10)
     response = client.get(f"/reports/region/{COUNTY}?format=pdf&lang=en", headers=bearer(db, Role.OFFICIAL, COUNTY))
     text = assert_clean_cjk(response.content)
-    assert "Visitlistforgridworkers" in text
+    assert catalogue("en")["region.visit_list"].replace(" ", "") in text
     assert all(item["household_pseudonym"] in text for item in items)
 
 
@@ -91,6 +91,8 @@ def test_cli_writes_the_same_reports_and_the_drift(
     monkeypatch.setenv("RELAPSE_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("RELAPSE_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("RELAPSE_MLFLOW_URI", registered.tracking_uri)
+    for name, value in registered.signing_env.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     try:

@@ -1,0 +1,263 @@
+"""The work list: which households each village's staff visit next, as many as they can visit in one round.
+
+A fixed "top N of the region" hands a 261-household village two hundred rows, most of them low risk, and a
+county of fifty villages a list that reaches three of them. Staff work per village, so the list is cut per
+village: the capacity is `visits per worker × workers` (or an explicit count), the same for every village of
+the request, and each village lists its own highest-probability households up to it. Rows are grouped by
+township and village, named from the service's villages reference (docs/reports.md, "Work list").
+
+"Why now" compares each listed household's latest score with its previous one (the latest stored score with
+an earlier `as_of`): the reasons that are new since then and the change of the probability. The service stores
+scores, not the department events behind them, so new *reasons* stand in for new events; a household scored
+once has no comparison and says so.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service._scores import ScoreView
+from service.db import Database
+from service.errors import InvalidFieldError
+from service.references import VillageReference, latest_version, load_reference
+from service.scope import Scope
+from service.tables import LatestScore, ScoreRecord
+
+MAX_PER_VILLAGE: Final = 500  # larger is not a round of visits but a census; ask for the export of scores instead
+_PARAMETERS: Final = 900  # ids per IN (...) list: below SQLite's smallest limit on bound parameters
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """How many households one village's staff can visit in one round: `count` when given, else
+    `visits_per_worker × workers`."""
+
+    visits_per_worker: int
+    workers: int
+    count: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("visits_per_worker", "workers"):
+            if getattr(self, name) < 1:
+                raise InvalidFieldError(name, "must be at least 1")
+        if self.count is not None and self.count < 1:
+            raise InvalidFieldError("count", "must be at least 1")
+        if self.per_village > MAX_PER_VILLAGE:
+            raise InvalidFieldError("count", f"visits per village must be at most {MAX_PER_VILLAGE}")
+
+    @property
+    def per_village(self) -> int:
+        return self.count if self.count is not None else self.visits_per_worker * self.workers
+
+
+@dataclass(frozen=True)
+class Place:
+    """A village's names, as the villages reference gives them (empty where it has none)."""
+
+    village_code: str
+    village: str = ""
+    township_code: str = ""
+    township: str = ""
+    county_code: str = ""
+    county: str = ""
+    province_code: str = ""
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The household's score before the listed one: its date, probability and reason keys."""
+
+    as_of: date
+    probability: float
+    reason_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WorkRow:
+    view: ScoreView
+    previous: Previous | None
+
+    @property
+    def new_reason_keys(self) -> list[str]:
+        """Reason keys of the latest score that the previous score did not name (all of them without one)."""
+        before = set(self.previous.reason_keys) if self.previous else set()
+        return [str(r.get("key")) for r in self.view.reasons if str(r.get("key")) not in before]
+
+
+@dataclass(frozen=True)
+class VillageWork:
+    place: Place
+    households: int  # scored households of the village the list could choose from
+    rows: list[WorkRow]  # highest probability first, at most the capacity
+
+
+@dataclass(frozen=True)
+class WorkList:
+    region_code: str
+    capacity: Capacity
+    villages: list[VillageWork]  # by township code, then village code
+
+    @property
+    def rows(self) -> int:
+        return sum(len(v.rows) for v in self.villages)
+
+
+def place_of(code: str, places: Mapping[str, Place]) -> Place:
+    """The village's names, or a place with its codes alone (derived from the 12-digit code)."""
+    known = places.get(code)
+    if known is not None:
+        return known
+    return Place(code, township_code=code[:9], county_code=code[:6], province_code=code[:2])
+
+
+def places_from(villages: pd.DataFrame) -> dict[str, Place]:
+    """Village code → names, from a villages table of the source contract."""
+
+    def text(value: Any) -> str:
+        return "" if value is None or pd.isna(value) else str(value)
+
+    places = {}
+    for row in villages.itertuples(index=False):
+        code = text(row.region_code)
+        places[code] = Place(
+            code,
+            text(row.village_name),
+            text(row.township_code),
+            text(row.township_name),
+            text(row.county_code),
+            text(row.county_name),
+            text(row.province_code),
+        )
+    return places
+
+
+_places: weakref.WeakKeyDictionary[Database, tuple[int, dict[str, Place]]] = weakref.WeakKeyDictionary()
+_places_lock = threading.Lock()
+
+
+def reference_places(database: Database) -> dict[str, Place]:
+    """The names of the service's current villages reference (empty without one), read once per version."""
+    version = latest_version(database)
+    if version is None:
+        return {}
+    with _places_lock:
+        held = _places.get(database)
+        if held is not None and held[0] == version:
+            return held[1]
+    reference: VillageReference | None = load_reference(database, version)
+    places = places_from(reference.villages) if reference is not None else {}
+    with _places_lock:
+        _places[database] = (version, places)
+    return places
+
+
+def _chunks(items: Sequence[Any], size: int = _PARAMETERS) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _latest_rows(session: Session, scope: Scope) -> list[tuple[str, str, int, float, Any, Any]]:
+    """(village, pseudonym, score id, probability, as_of, scored_at) of each household's latest score; a household
+    scored in two villages of the scope is listed once, in the village of its later score."""
+    rows = session.execute(
+        select(
+            LatestScore.region_code,
+            LatestScore.household_pseudonym,
+            LatestScore.score_id,
+            LatestScore.probability,
+            LatestScore.as_of,
+            LatestScore.scored_at,
+        ).where(scope.filter(LatestScore.region_code))
+    ).all()
+    latest: dict[str, tuple[str, str, int, float, Any, Any]] = {}
+    for village, pseudonym, score_id, probability, as_of, scored_at in rows:
+        row = (village, pseudonym, int(score_id), float(probability), as_of, scored_at)
+        seen = latest.get(pseudonym)
+        if seen is None or (as_of, scored_at, row[2]) > (seen[4], seen[5], seen[2]):
+            latest[pseudonym] = row
+    return list(latest.values())
+
+
+def _views(session: Session, scope: Scope, ids: Sequence[int]) -> dict[int, ScoreView]:
+    views: dict[int, ScoreView] = {}
+    for chunk in _chunks(sorted(ids)):
+        query = select(ScoreRecord).where(ScoreRecord.id.in_(chunk), scope.filter(ScoreRecord.region_code))
+        views.update((row.id, ScoreView.of(row)) for row in session.scalars(query))
+    return views
+
+
+def _previous(session: Session, scope: Scope, latest: Sequence[ScoreView]) -> dict[str, Previous]:
+    """Each household's latest score dated before its listed one (largest as_of, scored_at, id)."""
+    as_of = {v.household_pseudonym: v.as_of for v in latest}
+    found: dict[str, tuple[tuple[Any, ...], Previous]] = {}
+    for chunk in _chunks(sorted(as_of)):
+        query = select(
+            ScoreRecord.household_pseudonym,
+            ScoreRecord.as_of,
+            ScoreRecord.scored_at,
+            ScoreRecord.id,
+            ScoreRecord.probability,
+            ScoreRecord.reasons,
+        ).where(ScoreRecord.household_pseudonym.in_(chunk), scope.filter(ScoreRecord.region_code))
+        for pseudonym, day, scored_at, score_id, probability, reasons in session.execute(query):
+            if day >= as_of[pseudonym]:
+                continue
+            order = (day, scored_at, score_id)
+            seen = found.get(pseudonym)
+            if seen is None or order > seen[0]:
+                keys = tuple(str(r.get("key")) for r in reasons or [] if isinstance(r, dict))
+                found[pseudonym] = (order, Previous(day, float(probability), keys))
+    return {pseudonym: previous for pseudonym, (_, previous) in found.items()}
+
+
+def work_list(
+    session: Session,
+    scope: Scope,
+    capacity: Capacity,
+    places: Mapping[str, Place],
+    *,
+    listable: Callable[[ScoreView], bool] = lambda view: True,
+) -> WorkList:
+    """Each village's `capacity.per_village` households with the highest probability (ties by pseudonym).
+
+    `listable` leaves households out of the list after their score is read (e.g. current monitoring
+    objects, which are followed up, not newly identified); the next household of the village takes the place.
+    """
+    by_village: dict[str, list[tuple[str, str, int, float, Any, Any]]] = defaultdict(list)
+    for row in _latest_rows(session, scope):
+        by_village[row[0]].append(row)
+    villages = []
+    for code in sorted(by_village, key=lambda c: (place_of(c, places).township_code, c)):
+        ranked = sorted(by_village[code], key=lambda row: (-row[3], row[1]))
+        chosen: list[ScoreView] = []
+        # read in slices of the capacity: usually one slice suffices, more when households are left out
+        for start in range(0, len(ranked), capacity.per_village):
+            piece = ranked[start : start + capacity.per_village]
+            views = _views(session, scope, [row[2] for row in piece])
+            chosen += [views[row[2]] for row in piece if row[2] in views and listable(views[row[2]])]
+            if len(chosen) >= capacity.per_village:
+                break
+        villages.append((code, len(ranked), chosen[: capacity.per_village]))
+    previous = _previous(session, scope, [view for _, _, chosen in villages for view in chosen])
+    return WorkList(
+        scope.region_prefix,
+        capacity,
+        [
+            VillageWork(
+                place_of(code, places),
+                households,
+                [WorkRow(view, previous.get(view.household_pseudonym)) for view in chosen],
+            )
+            for code, households, chosen in villages
+        ],
+    )
