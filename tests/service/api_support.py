@@ -55,6 +55,11 @@ class Registered:
         """The key the registered models were signed with (the training store's local key)."""
         return signing_key(self.store)
 
+    @property
+    def signing_env(self) -> dict[str, str]:
+        """The environment that gives a `relapse` process in another data folder the trainer's key."""
+        return {"RELAPSE_MODEL_SIGNING_KEY": self.signing.secret.decode()}
+
 
 @pytest.fixture(scope="session")
 def registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:

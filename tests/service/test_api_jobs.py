@@ -177,6 +177,7 @@ def _serve_env(registered: Registered, county_folder: Path, tmp_path: Path, **ex
         "RELAPSE_JOBS_ALLOWED_ROOT": str(county_folder),
         "RELAPSE_JOB_CHUNK_HOUSEHOLDS": "40",
         "RELAPSE_MODEL_POLL_S": "0",
+        **registered.signing_env,
         **extra,
     }
     env.pop("RELAPSE_DATABASE_URL", None)

@@ -25,7 +25,12 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_relapse_serve_starts_migrates_and_gets_ready(registered: Registered, tmp_path: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "RELAPSE_DATA_DIR": str(tmp_path), "RELAPSE_MLFLOW_URI": registered.tracking_uri}
+    env = {
+        **os.environ,
+        "RELAPSE_DATA_DIR": str(tmp_path),
+        "RELAPSE_MLFLOW_URI": registered.tracking_uri,
+        **registered.signing_env,
+    }
     env.pop("RELAPSE_DATABASE_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "relapse", "serve", "--port", str(port)],
