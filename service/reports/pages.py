@@ -454,7 +454,7 @@ def model_context(
         drift_chart = charts.bar_chart(
             [
                 charts.Bar(
-                    feature_label(f.feature, m)[:18],
+                    feature_label(f.feature, m),
                     f.psi,
                     f"{f.psi:.3f}",
                     colours[status(f.psi, psi_watch, psi_warning)],

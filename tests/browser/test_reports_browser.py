@@ -160,3 +160,68 @@ def test_scientist_reads_the_model_report_but_no_household(
         assert response is not None and response.status == 403
     finally:
         page.context.close()
+
+
+# Every element of the work list lies inside the viewport (the page does not scroll sideways, and no cell is cut
+# off inside a scrolling box either), and the work list is there.
+OVERFLOW_SCRIPT = """() => {
+  const width = window.innerWidth, out = [];
+  const cells = document.querySelectorAll('table.work, table.work *');
+  for (const el of cells) {
+    const box = el.getBoundingClientRect();
+    if (box.width && (box.left < -0.5 || box.right > width + 0.5)) out.push(`${el.tagName} ${box.left}-${box.right}`);
+  }
+  if (document.documentElement.scrollWidth > width) out.push(`page ${document.documentElement.scrollWidth}`);
+  return {problems: out.slice(0, 10), cells: cells.length};
+}"""
+
+# Every text of every chart lies inside its SVG's box: nothing is clipped at the chart's edge.
+CLIPPED_SCRIPT = """() => {
+  const out = [];
+  let texts = 0;
+  for (const svg of document.querySelectorAll('svg.chart')) {
+    const frame = svg.getBoundingClientRect();
+    for (const t of svg.querySelectorAll('text')) {
+      texts += 1;
+      const b = t.getBoundingClientRect();
+      if (b.left < frame.left - 0.5 || b.right > frame.right + 0.5 || b.top < frame.top - 0.5 ||
+          b.bottom > frame.bottom + 0.5) out.push(t.textContent);
+    }
+  }
+  return {clipped: out, texts: texts};
+}"""
+
+
+def test_the_work_list_fits_a_phone(browser: Any, service: Service, errors: list[str], screenshots: Path) -> None:
+    page = _page(browser, service, service.official_key, PHONE, errors)
+    try:
+        page.goto(f"/reports/region/{COUNTY}?lang=zh&visits_per_worker=3&workers=2")
+        result = page.evaluate(OVERFLOW_SCRIPT)
+        assert result["cells"] > 0, "no work list on the page"
+        assert result["problems"] == []
+        assert page.locator("table.work tbody tr").count() <= 6 * page.locator("table.work").count()
+        page.screenshot(path=str(screenshots / "worklist-390.png"), full_page=True)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_no_chart_label_is_clipped(browser: Any, service: Service, errors: list[str], lang: str) -> None:
+    official = _page(browser, service, service.official_key, DESKTOP, errors)
+    scientist = _page(browser, service, service.scientist_key, DESKTOP, errors)
+    try:
+        pseudonym = service.own_households[0]["household_pseudonym"]
+        checked = 0
+        for page, path in (
+            (official, f"/reports/region/{COUNTY}"),
+            (official, f"/reports/household/{pseudonym}"),
+            (scientist, "/reports/model"),
+        ):
+            page.goto(f"{path}?lang={lang}")
+            result = page.evaluate(CLIPPED_SCRIPT)
+            assert result["clipped"] == [], path
+            checked += result["texts"]
+        assert checked > 20, "too few chart labels to have checked anything"
+    finally:
+        official.context.close()
+        scientist.context.close()
