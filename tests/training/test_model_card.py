@@ -1,0 +1,88 @@
+"""The model card in two languages: a Chinese section an office can read, the English one, and how reports pick."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from service.reports.i18n import Messages
+from service.reports.pages import model_card_for
+from training.evaluate import Evaluation
+from training.model_card import SECTION, render_model_card
+
+METRICS = {
+    "roc_auc": 0.81,
+    "pr_auc": 0.12,
+    "recall_at_1pct": 0.1,
+    "recall_at_5pct": 0.3,
+    "recall_at_10pct": 0.45,
+    "precision_at_5pct": 0.09,
+    "brier": 0.015,
+    "ece": 0.004,
+    "base_rate": 0.0168,
+}
+FAIRNESS = pd.DataFrame(
+    {
+        "attribute": ["head_gender", "head_gender", "minority", "minority", "county"],
+        "group": ["female", "male", "minority", "han", "990101"],
+        "households": [100, 300, 50, 350, 400],
+        "positives": [5, 9, 2, 12, 14],
+        "tpr_at_5pct": [0.4, 0.3, 0.5, 0.33, 0.35],
+        "observed_rate": [0.05, 0.03, 0.04, 0.034, 0.035],
+        "mean_predicted": [0.045, 0.031, 0.05, 0.033, 0.034],
+        "calibration_gap": [-0.005, 0.001, 0.01, -0.001, -0.001],
+    }
+)
+
+
+def card() -> str:
+    evaluation = Evaluation(
+        metrics=METRICS,
+        intervals={"roc_auc": (0.78, 0.84), "pr_auc": (0.1, 0.14), "recall_at_5pct": (0.25, 0.35)},
+        rules={},
+        lift={},
+        fairness=FAIRNESS,
+        fairness_gaps={"head_gender": 0.1, "minority": 0.17},
+    )
+    return render_model_card(
+        evaluation=evaluation,
+        fingerprint={
+            "synthetic": True,
+            "as_of_first": "2021-01-01",
+            "as_of_last": "2025-01-01",
+            "rows": 1234,
+            "content_sha256": "ab" * 32,
+        },
+        split={"train": "2021-01-01,2023-01-01", "valid": "2024-01-01", "test": "2025-01-01"},
+        params={"learning_rate": 0.05},
+        backtest=pd.DataFrame(),
+        label="identified_12m",
+        catalogue_version="7",
+    )
+
+
+def test_the_card_has_a_chinese_and_an_english_section() -> None:
+    text = card()
+    assert text.startswith(SECTION.format(lang="zh")) and SECTION.format(lang="en") in text
+    zh, zh_lang = model_card_for(text, Messages("zh"))
+    en, en_lang = model_card_for(text, Messages("en"))
+    assert (zh_lang, en_lang) == ("zh", "en")
+    assert zh is not None and en is not None
+    assert "模型卡" in zh and "Model card" not in zh and "human review" in en and "模型卡" not in en
+    assert "| 户主性别 | 女 |" in zh and "| 户主民族 | 少数民族 |" in zh and "| 县级单位 | 990101 |" in zh
+    assert "female" not in zh and "head_gender" not in zh  # no raw group codes in the Chinese card
+    assert "| head's gender | female |" in en
+    assert "前 5% 召回率" in zh and "0.300" in zh  # the reports' own term for recall at 5 %
+
+
+def test_the_chinese_card_uses_full_width_punctuation() -> None:
+    zh, _ = model_card_for(card(), Messages("zh"))
+    assert zh is not None
+    prose = re.sub(r"`[^`]*`|```.*?```", "", zh, flags=re.S)  # code and parameters stay as they are
+    assert not re.search(r"[\u4e00-\u9fff][,;:!?()]|[,;:!?(][\u4e00-\u9fff]", prose)
+
+
+def test_an_older_english_only_card_is_shown_as_english() -> None:
+    assert model_card_for("# Model card: relapse-risk\n", Messages("zh")) == ("# Model card: relapse-risk\n", "en")
+    assert model_card_for(None, Messages("zh")) == (None, "zh")
