@@ -6,6 +6,10 @@ per rank and field, `reason1_key`, `reason1_points`, …, `measure1_code`, …, 
 or measure. A measure's code is `measure` in the nested form and `measure{k}_code` in the flat one, and its
 risk keys are a list nested and comma-joined flat; everything else has the same name in both. The conversions
 below are the only place either encoding is spelled out.
+
+Every record also carries the household's monitoring status as of `as_of` (`STATUS_FIELDS`, from
+`features.profiles.status`): the same names in both encodings; `monitoring_risk_types` is a list nested and
+comma-joined flat, and a record without a status says `unknown`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from features.profiles.status import STATUS_COLUMNS, status_of
+
+STATUS_FIELDS: Final = tuple(STATUS_COLUMNS)
 REASON_FIELDS: Final = ("key", "code", "zh", "en", "points", "sentence_zh", "sentence_en")
 MEASURE_FIELDS: Final = ("measure", "zh", "en", "risks", "probability_after", "points")
 # A field's flat column suffix where it differs from its nested name.
@@ -68,6 +75,27 @@ def flat_cells(
         for field in MEASURE_FIELDS:
             value = measure.get(field)
             row[f"measure{k}_{flat_measure_field(field)}"] = ",".join(value) if field == "risks" and value else value
+    return row
+
+
+def nested_status(cells: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's status fields in the nested form, from flat cells or a profile row (missing: `unknown`)."""
+    status = status_of(cells)
+    return {
+        "monitoring_status": status.status,
+        "monitoring_type": status.monitoring_type,
+        "monitoring_risk_types": list(status.risk_types),
+        "identified_date": status.identified_date,
+        "elimination_date": status.elimination_date,
+        "elimination_way": status.elimination_way,
+    }
+
+
+def flat_status(status: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's status fields in the flat form, from the nested ones (risk types comma-joined, None when none)."""
+    row = {field: status.get(field) for field in STATUS_FIELDS}
+    row["monitoring_status"] = row["monitoring_status"] or "unknown"
+    row["monitoring_risk_types"] = ",".join(status.get("monitoring_risk_types") or ()) or None
     return row
 
 

@@ -23,6 +23,7 @@ import pyarrow as pa
 from features.errors import SourceDataError
 from features.profiles.build import build_profiles
 from features.profiles.rules import RULE_NAMES, rule_flags
+from features.profiles.status import status_frame
 from features.pseudonyms.ingestion import ingest
 from features.reading.partitions import arrow_sources
 from features.validation.report import validate_sources
@@ -88,6 +89,9 @@ def score_profiles(job: ScoringJob, profiles: pd.DataFrame, previous: pd.DataFra
     table = table.reset_index(drop=True)
     table["model_version"] = job.model_version
     table["synthetic"] = job.synthetic
+    status = status_frame(profiles)
+    for column in status.columns:  # the profiles' own: a reused row may be another household's
+        table[column] = status[column].to_numpy()
     flags = rule_flags(profiles)
     for name in RULE_NAMES:
         table[RULE_PREFIX + name] = flags[name].to_numpy()

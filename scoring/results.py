@@ -1,4 +1,8 @@
-"""Result records: their columns and fixed Arrow schema, typed frames and tables, and the Parquet writer."""
+"""Result records: their columns and fixed Arrow schema, typed frames and tables, and the Parquet writer.
+
+A result row carries the household's monitoring status as of `as_of` (`models.record.STATUS_FIELDS`) from its
+profile: its dates as dates, the rest as text, `unknown` when the profile had none.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.profiles.rules import RULE_NAMES
+from features.profiles.status import DATE_COLUMNS
 from features.reading.partitions import Partition
 from models.batch import DEFAULT_OPTIONS, BatchOptions, output_columns
+from models.record import STATUS_FIELDS
 
 RULE_PREFIX: Final = "rule_"
 WRITE_AHEAD: Final = 2  # result tables handed to the writer thread and not yet written
@@ -22,7 +28,7 @@ WRITE_AHEAD: Final = 2  # result tables handed to the writer thread and not yet 
 
 def result_columns(options: BatchOptions = DEFAULT_OPTIONS) -> list[str]:
     rules = (RULE_PREFIX + name for name in RULE_NAMES)
-    return [*output_columns(options), "model_version", "synthetic", *rules, "source_digest"]
+    return [*output_columns(options), *STATUS_FIELDS, "model_version", "synthetic", *rules, "source_digest"]
 
 
 def result_schema(options: BatchOptions = DEFAULT_OPTIONS) -> pa.Schema:
@@ -30,7 +36,7 @@ def result_schema(options: BatchOptions = DEFAULT_OPTIONS) -> pa.Schema:
     floats = {"probability", "margin"}
     fields = []
     for name in result_columns(options):
-        if name == "as_of":
+        if name == "as_of" or name in DATE_COLUMNS:
             kind = pa.date32()
         elif name == "synthetic" or name.startswith(RULE_PREFIX):
             kind = pa.bool_()

@@ -10,7 +10,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from features.contract.id_numbers import contains_id_number
+from features.profiles.status import NEWLY_IDENTIFIABLE, UNKNOWN, StatusValueError, status_of
 from service.errors import InvalidFieldError, OutOfScopeError
 from service.keys import Caller, Permission
 from service.scope import Scope, check_region_code
@@ -42,7 +43,8 @@ class ScoreInput:
 
     `reasons` are the top reasons as JSON objects, each with at least a string `key` (a risk-type code such as
     "01" or a group such as "income", as `models.reasons` names them); `measures` and `rule_flags` are stored as
-    given. All three must be JSON-serialisable (plain Python numbers, not NumPy scalars).
+    given. All three must be JSON-serialisable (plain Python numbers, not NumPy scalars). `status` holds the
+    household's monitoring status fields (`models.record.STATUS_FIELDS`, nested form); none: `unknown`.
     """
 
     household_pseudonym: str
@@ -57,6 +59,7 @@ class ScoreInput:
     rule_flags: dict[str, Any] = field(default_factory=dict)
     synthetic: bool = False
     context_version: str | None = None  # the villages reference the profile was built with
+    status: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,29 @@ class ScoreView:
     synthetic: bool
     job_id: uuid.UUID | None
     context_version: str | None = None
+    # The household's monitoring status as of `as_of` (`features.profiles.status`), and its details.
+    monitoring_status: str = "unknown"
+    monitoring_type: str | None = None
+    monitoring_risk_types: tuple[str, ...] = ()
+    identified_date: date | None = None
+    elimination_date: date | None = None
+    elimination_way: str | None = None
+
+    @property
+    def newly_identifiable(self) -> bool:
+        """Whether the household can be newly identified (it is not a current monitoring object)."""
+        return self.monitoring_status in NEWLY_IDENTIFIABLE
+
+    def status_fields(self) -> dict[str, Any]:
+        """The status fields in the record's nested form (`models.record.STATUS_FIELDS`)."""
+        return {
+            "monitoring_status": self.monitoring_status,
+            "monitoring_type": self.monitoring_type,
+            "monitoring_risk_types": list(self.monitoring_risk_types),
+            "identified_date": self.identified_date,
+            "elimination_date": self.elimination_date,
+            "elimination_way": self.elimination_way,
+        }
 
     @classmethod
     def of(cls, row: ScoreRecord) -> ScoreView:
@@ -95,6 +121,12 @@ class ScoreView:
             row.synthetic,
             row.job_id,
             row.context_version,
+            row.monitoring_status or UNKNOWN,
+            row.monitoring_type,
+            tuple(row.monitoring_risk_types or ()),
+            row.identified_date,
+            row.elimination_date,
+            row.elimination_way,
         )
 
 
@@ -136,6 +168,27 @@ def _reasons(value: object, row: int | None) -> list[dict[str, Any]]:
     return value
 
 
+def _status(value: Mapping[str, Any] | None, row: int | None) -> dict[str, Any]:
+    """The status columns of a score from its nested status fields (checked against the code lists)."""
+    fields = dict(value or {})
+    risks = fields.get("monitoring_risk_types")
+    if risks is not None and not isinstance(risks, list | tuple):
+        raise InvalidFieldError("monitoring_risk_types", "must be a list of risk-type codes", row)
+    fields["monitoring_risk_types"] = ",".join(risks or ())
+    try:
+        status = status_of(fields)
+    except StatusValueError as error:
+        raise InvalidFieldError(error.field, error.message, row) from None
+    return {
+        "monitoring_status": status.status,
+        "monitoring_type": status.monitoring_type,
+        "monitoring_risk_types": list(status.risk_types) or None,
+        "identified_date": status.identified_date,
+        "elimination_date": status.elimination_date,
+        "elimination_way": status.elimination_way,
+    }
+
+
 def prepare_rows(scope: Scope, rows: Sequence[ScoreInput]) -> list[dict[str, Any]]:
     """Checked column values of every row, or the first problem as a typed error naming the row and field.
 
@@ -168,6 +221,7 @@ def prepare_rows(scope: Scope, rows: Sequence[ScoreInput]) -> list[dict[str, Any
                 if row.context_version is None
                 else _token(row.context_version, "context_version", 32, i),
             }
+            | _status(row.status, i)
         )
     return prepared
 
@@ -313,10 +367,10 @@ def write_summaries(connection: Connection, prepared: list[dict[str, Any]], ids:
     are sorted by key, so concurrent batches take their row locks in the same order (no deadlocks).
     """
     latest: dict[tuple[str, str], dict[str, Any]] = {}
-    runs: set[tuple[Any, RiskLevel, str, str]] = set()
+    runs: set[tuple[Any, RiskLevel, str, str, str]] = set()
     for row, score_id in zip(prepared, ids, strict=True):
         key = (row["region_code"], row["household_pseudonym"])
-        runs.add((row["as_of"], row["level"], row["household_pseudonym"], row["region_code"]))
+        runs.add((row["as_of"], row["level"], row["household_pseudonym"], row["region_code"], row["monitoring_status"]))
         seen = latest.get(key)
         # One batch shares its scored_at: among its rows, the later as_of wins, then the later id.
         if seen is not None and (seen["as_of"], seen["score_id"]) > (row["as_of"], score_id):
@@ -332,14 +386,22 @@ def write_summaries(connection: Connection, prepared: list[dict[str, Any]], ids:
             "synthetic": row["synthetic"],
             "any_rule_flag": any_rule_flag(row["rule_flags"]),
             "reason_keys": reason_keys_text(row["reasons"]),
+            "monitoring_status": row["monitoring_status"],
+            "identified_date": row["identified_date"],
         }
     upsert, insert_runs = _summary_statements(connection.dialect.name)
     connection.execute(upsert, [latest[key] for key in sorted(latest)])
     connection.execute(
         insert_runs,
         [
-            {"region_code": region, "as_of": as_of, "level": level, "household_pseudonym": pseudonym}
-            for as_of, level, pseudonym, region in sorted(runs)
+            {
+                "region_code": region,
+                "as_of": as_of,
+                "level": level,
+                "household_pseudonym": pseudonym,
+                "monitoring_status": status,
+            }
+            for as_of, level, pseudonym, region, status in sorted(runs)
         ],
     )
 

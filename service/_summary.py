@@ -3,15 +3,22 @@
 They read the narrow tables `service._scores` writes in the same transaction as every score — each household's
 latest score per village (`latest_scores`) and the households of each scoring run (`household_runs`) — and the
 wide score rows only of the few households they list. Every read filters by the caller's `Scope` in SQL.
+
+The model estimates whether a household will be *newly* identified, so every "new risk" output — counts by level,
+main risk types, the visit list, the disagreements with the official rules, the trend, the expected number of new
+identifications — covers only households that can be newly identified (`features.profiles.status`): current
+monitoring objects are left out and listed apart (`RegionSummary.monitored_list`). Households of unknown status
+stay in, and their rows say `unknown`.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Any, Final
@@ -19,6 +26,8 @@ from typing import Any, Final
 from sqlalchemy import Integer, Select, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
+from features.contract.codes import RISK_TYPES
+from features.profiles.status import MONITORED, STATUSES
 from service._scores import ScoreView
 from service.errors import InvalidFieldError
 from service.scope import Scope
@@ -27,19 +36,52 @@ from service.tables import HouseholdRun, LatestScore, RiskLevel, ScoreRecord
 MAX_VISIT_LIST: Final = 1000
 MAX_RUNS: Final = 12
 _LEVELS: Final = {level.value: level for level in RiskLevel}
+# Reason keys that are official risk types (docs/domain.md §4): the codes, and "02" for the whole disaster family.
+# Other keys (income, household composition, village context, …) are background, never a risk type.
+RISK_TYPE_KEYS: Final = frozenset({*RISK_TYPES, "02"})
+# Two-sided 95 % normal quantile for the interval of expected new identifications.
+CONFIDENCE: Final = 0.95
+_Z95: Final = 1.959963984540054
 
 
 @dataclass(frozen=True)
 class RiskTypeCount:
-    """A reason key (risk-type code or group) and how many households name it among their top reasons."""
+    """An official risk type and how many high- and medium-risk households that can be newly identified name it
+    among their top reasons; `share` is that count over all of those households (0 when there are none)."""
 
     key: str
     households: int
+    share: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExpectedIdentifications:
+    """How many households that can be newly identified the model expects to be identified within its horizon.
+
+    The count is a sum of independent Bernoulli outcomes with the households' probabilities (Poisson-binomial):
+    `expected` = Σ p, variance Σ p(1 − p); `low`–`high` is the normal approximation's `confidence` interval,
+    clipped at 0 and at `households`. Calibrated probabilities make the sum meaningful; independence is
+    assumed (a hail year strikes many households at once, so the true spread can be wider)."""
+
+    expected: float
+    low: float
+    high: float
+    households: int
+    confidence: float = CONFIDENCE
 
 
 @dataclass(frozen=True)
 class RegionSummary:
-    """The latest stored score of every household in the region, summarised."""
+    """The latest stored score of every household in the region, summarised (module docstring).
+
+    `households` counts every household with a score; `by_status` splits them by monitoring status. The new-risk
+    fields — `by_level`, `top_risk_types`, `visit_list`, `expected_identifications` — cover the
+    `newly_identifiable` households only. `monitored_list` lists current monitoring objects apart (oldest
+    identification first); their probability is not an estimate of a new identification and is not to be shown
+    as one. `latest_identifications_by_year` counts households by the year of their latest identification known
+    when scored: a lower bound of each year's identifications (a household identified twice counts once, at its
+    later identification; households never scored not at all) — the service keeps no identifications table.
+    """
 
     region_code: str
     households: int
@@ -48,6 +90,14 @@ class RegionSummary:
     visit_list: list[ScoreView]  # highest probability first
     latest_as_of: date | None
     synthetic: bool  # some of the scores come from synthetic (demo) data: reports must say so
+    newly_identifiable: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)  # every status, zero included
+    monitored_list: list[ScoreView] = field(default_factory=list)
+    expected_identifications: ExpectedIdentifications = field(
+        default_factory=lambda: ExpectedIdentifications(0.0, 0.0, 0.0, 0)
+    )
+    latest_identifications_by_year: dict[int, int] = field(default_factory=dict)
+    risk_type_households: int = 0  # high- and medium-risk households that can be newly identified: the shares' base
 
 
 @dataclass(frozen=True)
@@ -71,7 +121,19 @@ class Disagreement:
 # compare correctly with each other (SQLite's text is fixed-width ISO), and skipping the conversion of 50,000
 # rows is what keeps a county's first report fast. Rows compare as tuples: the same household's rows differ
 # first in (as_of, scored_at, score_id), so the larger row is the later score.
-PSEUDONYM, AS_OF, SCORED_AT, SCORE_ID, PROBABILITY, LEVEL, SYNTHETIC, ANY_RULE_FLAG, REASON_KEYS = range(9)
+(
+    PSEUDONYM,
+    AS_OF,
+    SCORED_AT,
+    SCORE_ID,
+    PROBABILITY,
+    LEVEL,
+    SYNTHETIC,
+    ANY_RULE_FLAG,
+    REASON_KEYS,
+    MONITORING_STATUS,
+    IDENTIFIED_DATE,
+) = range(11)
 LatestRow = tuple[Any, ...]
 
 
@@ -129,6 +191,8 @@ class LatestScores:
             type_coerce(LatestScore.synthetic, Integer),
             type_coerce(LatestScore.any_rule_flag, Integer),
             LatestScore.reason_keys,
+            LatestScore.monitoring_status,
+            type_coerce(LatestScore.identified_date, String),
         ).where(self.scope.filter(LatestScore.region_code))
         if after_score_id:  # a merge reads few rows, by the score id's index; a whole read scans the region
             query = query.where(LatestScore.score_id > after_score_id)
@@ -153,37 +217,81 @@ def _rank(row: LatestRow) -> tuple[float, str]:
     return -row[PROBABILITY], row[PSEUDONYM]  # highest probability first, ties by pseudonym
 
 
+def _monitored_rank(row: LatestRow) -> tuple[str, str]:
+    # Oldest identification first: the households whose elimination is most overdue for review. ISO dates
+    # compare as text; a missing date sorts last.
+    identified = row[IDENTIFIED_DATE]
+    return (str(identified)[:10] if identified is not None else "9999"), row[PSEUDONYM]
+
+
+def _risk_type_counts(rows: Iterable[LatestRow]) -> Counter[str]:
+    """How many of the rows name each official risk type among their top reasons (background keys skipped)."""
+    combinations = Counter(row[REASON_KEYS] for row in rows)
+    counts: Counter[str] = Counter()
+    for text, households in combinations.items():
+        for key in _reason_keys(text):
+            if key in RISK_TYPE_KEYS:
+                counts[key] += households
+    return counts
+
+
+def _identifications_by_year(rows: Iterable[LatestRow]) -> dict[int, int]:
+    years = Counter(int(str(row[IDENTIFIED_DATE])[:4]) for row in rows if row[IDENTIFIED_DATE] is not None)
+    return dict(sorted(years.items()))
+
+
+def expected_identifications(probabilities: Iterable[float]) -> ExpectedIdentifications:
+    """The expected count of new identifications and its interval (`ExpectedIdentifications`)."""
+    values = [float(p) for p in probabilities]
+    expected = math.fsum(values)
+    spread = _Z95 * math.sqrt(math.fsum(p * (1.0 - p) for p in values))
+    return ExpectedIdentifications(
+        expected, max(0.0, expected - spread), min(float(len(values)), expected + spread), len(values)
+    )
+
+
 def summarise(
     session: Session, scope: Scope, latest: Mapping[str, LatestRow], visit_max: int, compare_max: int = 0
 ) -> tuple[RegionSummary, Disagreement, Disagreement]:
-    """The summary of households' latest scores (visit list: the `visit_max` highest), and the two
-    disagreements between model and rules — high level without a rule flag, a rule flag at low level — with
-    their first `compare_max` households, highest probability first (ties by pseudonym)."""
+    """The summary of households' latest scores (visit list: the `visit_max` highest of those that can be newly
+    identified; monitored list: the first `visit_max` current monitoring objects), and the two disagreements
+    between model and rules among households that can be newly identified — high level without a rule flag, a
+    rule flag at low level — with their first `compare_max` households, highest probability first (ties by
+    pseudonym)."""
     rows = latest.values()
-    levels = Counter(row[LEVEL] for row in rows)
-    combinations = Counter(row[REASON_KEYS] for row in rows)
-    risk_types: Counter[str] = Counter()
-    for text, households in combinations.items():
-        for key in _reason_keys(text):
-            risk_types[key] += households
+    statuses = Counter(row[MONITORING_STATUS] or "unknown" for row in rows)
+    fresh = [row for row in rows if row[MONITORING_STATUS] != MONITORED]
+    monitored = [row for row in rows if row[MONITORING_STATUS] == MONITORED]
+    levels = Counter(row[LEVEL] for row in fresh)
+    high, medium, low = RiskLevel.HIGH.value, RiskLevel.MEDIUM.value, RiskLevel.LOW.value
+    at_risk = [row for row in fresh if row[LEVEL] in (high, medium)]
+    risk_types = _risk_type_counts(at_risk)
     latest_as_of = max((row[AS_OF] for row in rows), default=None)
-    high, low = RiskLevel.HIGH.value, RiskLevel.LOW.value
-    model_only = [row for row in rows if row[LEVEL] == high and not row[ANY_RULE_FLAG]]
-    rules_only = [row for row in rows if row[LEVEL] == low and row[ANY_RULE_FLAG]]
-    visits = heapq.nsmallest(visit_max, rows, key=_rank)
+    model_only = [row for row in fresh if row[LEVEL] == high and not row[ANY_RULE_FLAG]]
+    rules_only = [row for row in fresh if row[LEVEL] == low and row[ANY_RULE_FLAG]]
+    visits = heapq.nsmallest(visit_max, fresh, key=_rank)
+    listed_monitored = heapq.nsmallest(visit_max, monitored, key=_monitored_rank)
     first_model_only = heapq.nsmallest(compare_max, model_only, key=_rank)
     first_rules_only = heapq.nsmallest(compare_max, rules_only, key=_rank)
-    views = _score_views(session, scope, (row[SCORE_ID] for row in (*visits, *first_model_only, *first_rules_only)))
+    listed = (*visits, *listed_monitored, *first_model_only, *first_rules_only)
+    views = _score_views(session, scope, (row[SCORE_ID] for row in listed))
     summary = RegionSummary(
         region_code=scope.region_prefix,
         households=len(latest),
         by_level={level: levels.get(level.value, 0) for level in RiskLevel},
         top_risk_types=[
-            RiskTypeCount(key, count) for key, count in sorted(risk_types.items(), key=lambda item: (-item[1], item[0]))
+            RiskTypeCount(key, count, count / len(at_risk))
+            for key, count in sorted(risk_types.items(), key=lambda item: (-item[1], item[0]))
         ],
         visit_list=[views[row[SCORE_ID]] for row in visits],
         latest_as_of=None if latest_as_of is None else _as_date(latest_as_of),
         synthetic=any(row[SYNTHETIC] for row in rows),
+        newly_identifiable=len(fresh),
+        by_status={status: statuses.get(status, 0) for status in STATUSES},
+        monitored_list=[views[row[SCORE_ID]] for row in listed_monitored],
+        expected_identifications=expected_identifications([row[PROBABILITY] for row in fresh]),
+        latest_identifications_by_year=_identifications_by_year(rows),
+        risk_type_households=len(at_risk),
     )
     return (
         summary,
@@ -207,15 +315,16 @@ def region_summary(session: Session, scope: Scope, region_code: str, top_k: int 
 
 
 def level_trend(session: Session, scope: Scope, max_runs: int = MAX_RUNS) -> list[TrendPoint]:
-    """Households by level for each of the latest `max_runs` scoring dates, oldest first (over every stored
-    score, not only the latest: a household re-scored with the same date at another level counts at both)."""
+    """Households that could be newly identified, by level, for each of the latest `max_runs` scoring dates,
+    oldest first (over every stored score, not only the latest: a household re-scored with the same date at
+    another level counts at both). Households that were monitoring objects in a run are not counted in it."""
     rows = session.execute(
         select(
             HouseholdRun.as_of,
             type_coerce(HouseholdRun.level, String),
             func.count(func.distinct(HouseholdRun.household_pseudonym)),
         )
-        .where(scope.filter(HouseholdRun.region_code))
+        .where(scope.filter(HouseholdRun.region_code), HouseholdRun.monitoring_status != MONITORED)
         .group_by(HouseholdRun.as_of, HouseholdRun.level)
     )
     points: dict[date, dict[RiskLevel, int]] = {}

@@ -40,7 +40,7 @@ from features.pseudonyms.keys import PseudonymKey
 from features.reading.partitions import PartitionedSources
 from features.reading.sources import arrow_to_frame
 from models.batch import BatchOptions
-from models.record import nested_measures, nested_reasons
+from models.record import STATUS_FIELDS, nested_measures, nested_reasons, nested_status
 from scoring.job import ScoringJob
 from scoring.results import RULE_PREFIX
 from scoring.run import Progress, score_partitions
@@ -300,6 +300,7 @@ def score_inputs(table: pa.Table, settings: ServiceSettings, context_version: st
             rule_flags={name: bool(values[i]) for name, values in flags},
             synthetic=bool(column["synthetic"][i]),
             context_version=context_version,
+            status=nested_status({name: column[name][i] for name in STATUS_FIELDS}),
         )
         for i, probability in enumerate(column["probability"])
     ]

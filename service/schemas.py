@@ -31,7 +31,11 @@ class _Request(BaseModel):
 
 
 class ProfileScoreRequest(_Request):
-    """Already-built profiles: catalogue feature → value, plus `household_id` and `region_code` of each."""
+    """Already-built profiles: catalogue feature → value, plus `household_id` and `region_code` of each.
+
+    A profile may carry the monitoring status columns (`monitoring_status`, `monitoring_type`,
+    `monitoring_risk_types`, `identified_date`, `elimination_date`, `elimination_way`) as the profile builder
+    writes them; without `monitoring_status` its answer says `unknown`."""
 
     profiles: list[Row] = Field(min_length=1, max_length=SCHEMA_MAX_ITEMS)
     as_of: AsOf | None = None  # of profiles that do not carry their own; default today
@@ -86,7 +90,22 @@ class RuleFlagsOut(BaseModel):
     en: list[str]
 
 
-class ScoreItem(BaseModel):
+class MonitoringStatusFields(BaseModel):
+    """The household's monitoring status as of `as_of` (`features.profiles.status`), in every answer.
+
+    `monitoring_status` is `not_monitored` (未纳入监测), `monitored` (已纳入监测: a current monitoring object),
+    `eliminated` (已风险消除) or `unknown` (the input could not tell). For a monitored household the probability is
+    not an estimate of its being newly identified (it already is): region summaries list it apart."""
+
+    monitoring_status: str = "unknown"
+    monitoring_type: str | None = None  # unstable / marginal / sudden, of the latest identification
+    monitoring_risk_types: list[str] = Field(default_factory=list)  # risk-type codes of the latest identification
+    identified_date: date | None = None  # of the latest identification before as_of
+    elimination_date: date | None = None  # when its risk was eliminated (status eliminated only)
+    elimination_way: str | None = None  # assisted (帮扶消除) / natural (自然消除)
+
+
+class ScoreItem(MonitoringStatusFields):
     household_pseudonym: str
     region_code: str
     as_of: date
@@ -108,7 +127,7 @@ class ScoreResponse(BaseModel):
     items: list[ScoreItem]
 
 
-class StoredScore(BaseModel):
+class StoredScore(MonitoringStatusFields):
     household_pseudonym: str
     region_code: str
     as_of: date
@@ -128,16 +147,33 @@ class HistoryResponse(BaseModel):
 
 
 class RiskTypeOut(BaseModel):
-    key: str
+    key: str  # an official risk-type code ("01", "02" for the disaster family, …)
+    households: int  # high- and medium-risk households that can be newly identified naming it among top reasons
+    share: float  # households ÷ all high- and medium-risk households that can be newly identified
+
+
+class ExpectedIdentificationsOut(BaseModel):
+    """Expected new identifications: the sum of probabilities over households that can be newly identified, with
+    a normal-approximation interval of the Poisson-binomial count (docs/api.md)."""
+
+    expected: float
+    low: float
+    high: float
+    confidence: float
     households: int
 
 
 class RegionSummaryResponse(BaseModel):
     region_code: str
-    households: int
-    by_level: dict[str, int]
+    households: int  # every household with a stored score
+    newly_identifiable: int  # of them, not current monitoring objects: what the new-risk outputs cover
+    by_status: dict[str, int]  # households by monitoring status, every status
+    by_level: dict[str, int]  # households that can be newly identified, by risk level
     top_risk_types: list[RiskTypeOut]
-    visit_list: list[StoredScore]
+    visit_list: list[StoredScore]  # households that can be newly identified (status unknown included, marked)
+    monitored_list: list[StoredScore]  # current monitoring objects, longest monitored first
+    expected_identifications: ExpectedIdentificationsOut
+    latest_identifications_by_year: dict[int, int]
     latest_as_of: date | None
     synthetic: bool
 

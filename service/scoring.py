@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 
 from features.profiles.rules import describe_flags, rule_flags, rule_flags_row
+from features.profiles.status import StatusValueError
 from models.explain import HouseholdExplanation, explain_prepared
 from models.reasons import with_sentences
+from models.record import nested_status
 from models.risk_model import ROWWISE_MAX, profiles_frame
 from service.db import Database
 from service.errors import InvalidFieldError
@@ -246,7 +248,12 @@ def _decisions(
         reasons, measures = _explanation_parts(explanations[i])
         row_flags = cast(pd.Series, flag_values)  # describe_flags reads a row of flags by name only
         as_of = pd.Timestamp(profile["as_of"]).date()
+        try:
+            status = nested_status(profile)
+        except StatusValueError as error:
+            raise InvalidFieldError(error.field, error.message, i) from None
         item = ScoreItem(
+            **status,
             household_pseudonym=str(profile["household_id"]),
             region_code=str(profile["region_code"]),
             as_of=as_of,
@@ -276,6 +283,7 @@ def _decisions(
                 rule_flags=flag_values,
                 synthetic=serving.synthetic,
                 context_version=versions[i],
+                status=status,
             )
         )
     return items, records

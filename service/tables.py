@@ -183,6 +183,14 @@ class ScoreRecord(Base):
     # The villages reference the profile's county and village context came from ("villages-v3"); NULL where the
     # caller sent a built profile or the service held no reference.
     context_version: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The household's monitoring status as of `as_of` (features.profiles.status): "unknown" where the input
+    # could not tell, and for scores stored before the service recorded it.
+    monitoring_status: Mapped[str] = mapped_column(String(16), default="unknown", server_default="unknown")
+    monitoring_type: Mapped[str | None] = mapped_column(String(16), default=None)
+    monitoring_risk_types: Mapped[list[Any] | None] = mapped_column(default=None)  # risk-type codes
+    identified_date: Mapped[date | None] = mapped_column(Date, default=None)
+    elimination_date: Mapped[date | None] = mapped_column(Date, default=None)
+    elimination_way: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class HealthProbe(Base):
@@ -243,6 +251,9 @@ class LatestScore(Base):
     any_rule_flag: Mapped[bool] = mapped_column(Boolean)
     # The distinct reason keys of the score, in order, as a compact JSON list: '["01","income","04"]'.
     reason_keys: Mapped[str] = mapped_column(Text)
+    # The score's monitoring status and latest identification date: who is already a monitoring object.
+    monitoring_status: Mapped[str] = mapped_column(String(16), default="unknown", server_default="unknown")
+    identified_date: Mapped[date | None] = mapped_column(Date, default=None)
 
 
 class HouseholdRun(Base):
@@ -262,6 +273,8 @@ class HouseholdRun(Base):
     level: Mapped[RiskLevel] = mapped_column(_enum(RiskLevel, "level"), primary_key=True)
     household_pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
     region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    # The status the household had in that run: the trend counts households that can be newly identified.
+    monitoring_status: Mapped[str] = mapped_column(String(16), default="unknown", server_default="unknown")
 
 
 class Job(Base):

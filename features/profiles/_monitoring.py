@@ -1,8 +1,10 @@
 """Registration and monitoring history: poverty registration, earlier identifications and eliminations.
 
-Leakage (docs/domain.md §7): only identifications dated before `as_of` are read, and of those only the
-identification date, the elimination date and — when the elimination itself is dated before `as_of` —
-the elimination way. Risk types and the monitoring category are never read: they are outcome fields.
+Leakage (docs/domain.md §7): only identifications dated before `as_of` are read, and of those the features use
+only the identification date, the elimination date and — when the elimination itself is dated before `as_of` —
+the elimination way. Risk types and the monitoring category are outcome fields: never features. They are known
+on `as_of` for identifications dated before it, so `monitoring_status_columns` reads them into the status meta
+columns (`features.profiles.status`), which say who is already monitored and are never given to the model.
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.contract.tables import TABLES
 from features.profiles._context import Columns, Context
-from features.profiles._keys import code_index, days, floats
+from features.profiles._keys import code_index, days, floats, latest_rows
+from features.profiles.status import ELIMINATED, MONITORED, NOT_MONITORED
+
+_RISK_TYPE_COLUMNS = tuple(c.name for c in TABLES["identifications"].columns if c.name.startswith("risk_type_"))
 
 
 def monitoring_features(ctx: Context, households: pd.DataFrame, identifications: pd.DataFrame) -> Columns:
@@ -39,6 +45,65 @@ def monitoring_features(ctx: Context, households: pd.DataFrame, identifications:
         }
     )
     return out
+
+
+def monitoring_status_columns(ctx: Context, identifications: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The status meta columns (`features.profiles.status.STATUS_COLUMNS`) of every household as of `as_of`.
+
+    Of the identifications dated before `as_of`, an open one (no elimination dated before `as_of`) makes the
+    household monitored, and the latest open one gives the details; without an open one, the one whose risk was
+    eliminated last gives them (status eliminated). Households without any are not monitored.
+    """
+    identified = days(identifications["identified_date"])
+    visible = np.flatnonzero(identified < ctx.day)
+    hh = ctx.household_positions(identifications, visible)
+    identified = identified[visible]
+    eliminated_on = days(identifications["elimination_date"])[visible]
+    closed = eliminated_on < ctx.day  # an elimination dated on or after as_of is not known on as_of
+    # Open spells rank above closed ones (day numbers stay far below the offset); within each, the latest.
+    order = np.where(closed, eliminated_on, identified + 1e7)
+    chosen = latest_rows(hh, order, ctx.n)
+    has = chosen >= 0
+    if not has.any():
+        return _never_identified(ctx.n)
+    pick = visible[np.maximum(chosen, 0)]  # the chosen row of the table (row 0 where none: masked below)
+    is_closed = has & closed[np.maximum(chosen, 0)]
+    status = np.where(has, np.where(is_closed, ELIMINATED, MONITORED), NOT_MONITORED).astype(object)
+
+    def taken(name: str, where: np.ndarray) -> np.ndarray:
+        values = identifications[name].to_numpy(dtype=object)[pick]
+        return np.where(where & ~pd.isna(values), values, np.array(None, dtype=object))
+
+    def dates(name: str, where: np.ndarray) -> np.ndarray:
+        column = pd.to_datetime(identifications[name]).to_numpy(dtype="datetime64[ns]")
+        return np.where(where, column[pick], np.datetime64("NaT")).astype("datetime64[ns]")
+
+    risks = np.full(ctx.n, None, dtype=object)
+    columns = [taken(name, has) for name in _RISK_TYPE_COLUMNS]
+    for i in np.flatnonzero(has):
+        found = [str(column[i]) for column in columns if column[i] is not None]
+        risks[i] = ",".join(found) or None
+    return {
+        "monitoring_status": status,
+        "monitoring_type": taken("monitoring_type", has),
+        "monitoring_risk_types": risks,
+        "identified_date": dates("identified_date", has),
+        "elimination_date": dates("elimination_date", is_closed),
+        "elimination_way": taken("elimination_way", is_closed),
+    }
+
+
+def _never_identified(n: int) -> dict[str, np.ndarray]:
+    none = np.full(n, None, dtype=object)
+    nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    return {
+        "monitoring_status": np.full(n, NOT_MONITORED, dtype=object),
+        "monitoring_type": none,
+        "monitoring_risk_types": none.copy(),
+        "identified_date": nat,
+        "elimination_date": nat.copy(),
+        "elimination_way": none.copy(),
+    }
 
 
 def _latest(ctx: Context, hh: np.ndarray, when: np.ndarray, mask: np.ndarray) -> np.ndarray:

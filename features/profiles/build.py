@@ -29,7 +29,7 @@ from features.profiles._income import income_features, per_capita_net_income
 from features.profiles._keys import KeyIndex
 from features.profiles._living import housing_features, place_features
 from features.profiles._members import member_features
-from features.profiles._monitoring import monitoring_features
+from features.profiles._monitoring import monitoring_features, monitoring_status_columns
 from features.profiles._shocks import shock_features
 from features.profiles.catalogue import FEATURES, META_COLUMNS, Feature
 from features.reading.frames import column_block
@@ -78,7 +78,11 @@ def build_profiles(
     report(STEPS[3], 3, len(STEPS))
     columns.update(assistance_features(ctx, table(sources, "assistance")))
     report(STEPS[4], 4, len(STEPS))
-    columns.update(monitoring_features(ctx, households, table(sources, "identifications")))
+    identifications = table(sources, "identifications")
+    columns.update(monitoring_features(ctx, households, identifications))
+    status = monitoring_status_columns(ctx, identifications)
+    # Text as pandas' `str` whatever it holds (all missing included), so one household's frame types as a city's.
+    meta |= {name: pd.Series(v, dtype=None if v.dtype.kind == "M" else "str") for name, v in status.items()}
     report(STEPS[5], 5, len(STEPS))
     columns.update(housing_features(ctx, table(sources, "housing_checks"), table(sources, "water_checks"), members))
     columns.update(place)

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Final, Literal
 
 from features.contract import codes
+from features.profiles.status import STATUS_COLUMNS
 
 Kind = Literal["number", "count", "flag", "category"]
 Lang = Literal["zh", "en"]
@@ -516,6 +517,8 @@ META_COLUMNS: Final[dict[str, tuple[str, str]]] = {
     "province_code": ("省级代码", "province code"),
     "income_year": ("收入特征所用的收入年度", "income year the income features refer to"),
     "monitoring_line_yuan": ("该收入年度的监测线", "monitoring line of that income year"),
+    # The household's monitoring status as of as_of (features.profiles.status): who is already monitored.
+    **STATUS_COLUMNS,
 }
 
 BY_NAME: Final[dict[str, Feature]] = {f.name: f for f in FEATURES}

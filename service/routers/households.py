@@ -28,6 +28,7 @@ def stored_score(view: ScoreView) -> StoredScore:
         measures=view.measures,
         rule_flags=view.rule_flags,
         synthetic=view.synthetic,
+        **view.status_fields(),
     )
 
 

@@ -32,10 +32,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from features.contract.tables import TABLES
+from features.profiles.status import DATE_COLUMNS
 from features.pseudonyms.ingestion import ingest
 from features.pseudonyms.keys import PseudonymKey
 from features.reading.sources import MANIFEST, read_sources, write_sources
-from models.record import flat_cells, measure_columns, reason_columns
+from models.record import STATUS_FIELDS, flat_cells, flat_status, measure_columns, reason_columns
 from service.db import Database
 from service.deps import CallerDep, DatabaseDep, PseudonymKeyDep, SettingsDep
 from service.errors import InvalidFieldError, JobStateError
@@ -309,7 +310,8 @@ def read_results(
 
 
 def result_columns() -> list[str]:
-    columns = ["household_pseudonym", "region_code", "as_of", "probability", "risk_level", "model_version"]
+    columns = ["household_pseudonym", "region_code", "as_of", "probability", "risk_level", *STATUS_FIELDS]
+    columns += ["model_version"]
     columns += ["synthetic", "scored_at", "context_version", "rule_flags"]
     return [*columns, *reason_columns(RESULT_REASONS), *measure_columns(RESULT_MEASURES)]
 
@@ -326,7 +328,7 @@ def result_row(view: ScoreView) -> dict[str, Any]:
         "scored_at": view.scored_at,
         "context_version": view.context_version,
         "rule_flags": ",".join(name for name, raised in view.rule_flags.items() if raised),
-    }
+    } | flat_status(view.status_fields())
     return row | flat_cells(view.reasons, view.measures, RESULT_REASONS, RESULT_MEASURES)
 
 
@@ -367,7 +369,7 @@ def _parquet_bytes(database: Database, caller: Caller, job_id: uuid.UUID, batch:
 def _result_schema() -> pa.Schema:
     fields = []
     for name in result_columns():
-        if name == "as_of":
+        if name == "as_of" or name in DATE_COLUMNS:
             kind: pa.DataType = pa.date32()
         elif name == "scored_at":
             kind = pa.timestamp("us")

@@ -28,6 +28,7 @@ def make_score(
     reasons: list[str] | None = None,
     synthetic: bool = True,
     model_version: str = "relapse-risk/3",
+    status: dict[str, Any] | None = None,
 ) -> ScoreInput:
     keys = ["01", "income"] if reasons is None else reasons
     reason_objects: list[dict[str, Any]] = [
@@ -45,4 +46,5 @@ def make_score(
         measures=[{"measure": "medical_assistance", "risks": keys[:1]}],
         rule_flags={"income_below_line": probability > 0.5},
         synthetic=synthetic,
+        status=status,
     )

@@ -6,13 +6,16 @@ counts and the visit list from the wide rows, reason keys from the stored JSON, 
 per run and level over every score, and the rule flags tested on the JSON text. Random data covers what the
 narrow tables must get right: households scored several times, in several runs, twice in one batch, with ties
 in probability and in as_of, some in two villages or two counties, and scores arriving out of date order.
+The reference also leaves current monitoring objects out of every new-risk output, as the service must: it
+reads each household's status from its wide row.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import String, Subquery, case, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
+from features.contract.codes import RISK_TYPES
 from features.profiles.rules import RULES
 from service.db import Database
 from service.keys import Caller
@@ -28,6 +32,7 @@ from service.reports._queries import RegionData, region_data
 from service.scope import Scope
 from service.store import (
     Disagreement,
+    ExpectedIdentifications,
     RegionSummary,
     RiskTypeCount,
     ScoreInput,
@@ -72,38 +77,63 @@ def _latest_scores(inner: Scope) -> Subquery:
     return select(ranked.c.id).where(ranked.c.rank == 1).subquery("latest")
 
 
+OFFICIAL_RISK_TYPES = {*RISK_TYPES, "02"}  # "02": the disaster family as reason keys name it
+
+
 def reference_summary(session: Session, inner: Scope, top_k: int) -> RegionSummary:
     from service.tables import ScoreRecord
 
     latest = _latest_scores(inner)
     record = aliased(ScoreRecord, name="record")
     joined = select(record).join(latest, latest.c.id == record.id)
+    synthetic = bool(session.scalar(joined.with_only_columns(func.max(case((record.synthetic, 1), else_=0)))))
+    latest_as_of = session.scalar(joined.with_only_columns(func.max(record.as_of)))
+    fresh_rows = joined.where(record.monitoring_status != "monitored")
     by_level = dict.fromkeys(RiskLevel, 0)
-    synthetic, latest_as_of = False, None
-    counts = session.execute(
-        joined.with_only_columns(
-            record.level, func.count(), func.max(case((record.synthetic, 1), else_=0)), func.max(record.as_of)
-        ).group_by(record.level)
-    )
-    for level, count, any_synthetic, as_of in counts:
+    for level, count in session.execute(
+        fresh_rows.with_only_columns(record.level, func.count()).group_by(record.level)
+    ):
         by_level[level] = count
-        synthetic = synthetic or bool(any_synthetic)
-        latest_as_of = as_of if latest_as_of is None else max(latest_as_of, as_of)
-    visits = session.scalars(joined.order_by(record.probability.desc(), record.household_pseudonym).limit(top_k))
+    visits = session.scalars(fresh_rows.order_by(record.probability.desc(), record.household_pseudonym).limit(top_k))
+    monitored = session.scalars(
+        joined.where(record.monitoring_status == "monitored")
+        .order_by(record.identified_date.is_(None), record.identified_date, record.household_pseudonym)
+        .limit(top_k)
+    )
     risk_types: Counter[str] = Counter()
-    for (reasons,) in session.execute(joined.with_only_columns(record.reasons)):
-        risk_types.update({str(reason["key"]) for reason in reasons or [] if isinstance(reason, dict)})
+    at_risk = fresh_rows.where(record.level.in_([RiskLevel.HIGH, RiskLevel.MEDIUM]))
+    reasons_of_at_risk = list(session.execute(at_risk.with_only_columns(record.reasons)))
+    for (reasons,) in reasons_of_at_risk:
+        keys = {str(reason["key"]) for reason in reasons or [] if isinstance(reason, dict)}
+        risk_types.update(keys & OFFICIAL_RISK_TYPES)
+    probabilities = list(session.scalars(fresh_rows.with_only_columns(record.probability)))
+    statuses = Counter(session.scalars(joined.with_only_columns(record.monitoring_status)))
+    years = Counter(d.year for d in session.scalars(joined.with_only_columns(record.identified_date)) if d)
+    expected = math.fsum(probabilities)
+    half = 1.959963984540054 * math.sqrt(math.fsum(p * (1 - p) for p in probabilities))
     return RegionSummary(
         region_code=inner.region_prefix,
-        households=sum(by_level.values()),
+        households=sum(statuses.values()),
         by_level=by_level,
         top_risk_types=[
-            RiskTypeCount(key, count) for key, count in sorted(risk_types.items(), key=lambda item: (-item[1], item[0]))
+            RiskTypeCount(key, count, count / len(reasons_of_at_risk))
+            for key, count in sorted(risk_types.items(), key=lambda item: (-item[1], item[0]))
         ],
         visit_list=[ScoreView.of(row) for row in visits],
         latest_as_of=latest_as_of,
         synthetic=synthetic,
+        newly_identifiable=len(probabilities),
+        by_status={status: statuses.get(status, 0) for status in STATUS_ORDER},
+        monitored_list=[ScoreView.of(row) for row in monitored],
+        expected_identifications=ExpectedIdentifications(
+            expected, max(0.0, expected - half), min(float(len(probabilities)), expected + half), len(probabilities)
+        ),
+        latest_identifications_by_year=dict(sorted(years.items())),
+        risk_type_households=len(reasons_of_at_risk),
     )
+
+
+STATUS_ORDER = ("not_monitored", "monitored", "eliminated", "unknown")
 
 
 def reference_trend(session: Session, scope: Scope, max_runs: int = 12) -> list[TrendPoint]:
@@ -120,7 +150,11 @@ def reference_trend(session: Session, scope: Scope, max_runs: int = 12) -> list[
     )
     rows = session.execute(
         select(ScoreRecord.as_of, ScoreRecord.level, func.count(func.distinct(ScoreRecord.household_pseudonym)))
-        .where(scope.filter(ScoreRecord.region_code), ScoreRecord.as_of.in_(dates))
+        .where(
+            scope.filter(ScoreRecord.region_code),
+            ScoreRecord.as_of.in_(dates),
+            ScoreRecord.monitoring_status != "monitored",
+        )
         .group_by(ScoreRecord.as_of, ScoreRecord.level)
     )
     points = {as_of: dict.fromkeys(RiskLevel, 0) for as_of in dates}
@@ -137,7 +171,7 @@ def reference_disagreements(session: Session, scope: Scope, limit: int) -> tuple
     any_flag = cast(record.rule_flags, String).like("%true%")
     out = []
     for level, flagged in ((RiskLevel.HIGH, False), (RiskLevel.LOW, True)):
-        condition = (record.level == level, any_flag if flagged else ~any_flag)
+        condition = (record.level == level, any_flag if flagged else ~any_flag, record.monitoring_status != "monitored")
         base = select(record).join(latest, latest.c.id == record.id).where(*condition)
         count = session.scalar(base.with_only_columns(func.count()))
         rows = session.scalars(base.order_by(record.probability.desc(), record.household_pseudonym).limit(limit))
@@ -155,7 +189,9 @@ def reference_region_data(session: Session, scope: Scope, visit_max: int, compar
 # --- random data -----------------------------------------------------------------------------------------
 
 
-def random_batches(seed: int, households: int = 70, batches: int = 9) -> list[list[ScoreInput]]:
+def random_batches(
+    seed: int, households: int = 70, batches: int = 9, *, statuses: bool = True
+) -> list[list[ScoreInput]]:
     """Scoring batches in the order they are stored. Each batch has one as_of, not in date order across
     batches (a late re-run of an earlier date); some households appear twice in a batch, some in a second
     village (of the same or the other county), and probabilities repeat."""
@@ -187,9 +223,30 @@ def random_batches(seed: int, households: int = 70, batches: int = 9) -> list[li
                     measures=[{"measure": "medical_assistance", "risks": keys[:1]}],
                     rule_flags={name: rng.random() < 0.25 for name in rules},
                     synthetic=rng.random() < 0.15,
+                    status=random_status(pseudonym, as_of, seed) if statuses else None,
                 )
             )
         out.append(rows)
+    return out
+
+
+def random_status(pseudonym: str, as_of: date, seed: int) -> dict[str, Any] | None:
+    """A status that is a function of the household and the date, as the profile builder's is (None: unknown)."""
+    rng = random.Random(f"{seed}:{pseudonym}:{as_of}")
+    status = rng.choice(STATUS_ORDER)
+    if status == "unknown":
+        return None if rng.random() < 0.5 else {"monitoring_status": "unknown"}
+    if status == "not_monitored":
+        return {"monitoring_status": status}
+    identified = as_of - timedelta(days=rng.randint(30, 2000))
+    out: dict[str, Any] = {
+        "monitoring_status": status,
+        "monitoring_type": rng.choice(["unstable", "marginal", "sudden"]),
+        "monitoring_risk_types": rng.sample(["01", "0203", "03", "07"], rng.randint(1, 2)),
+        "identified_date": identified if rng.random() < 0.9 else None,
+    }
+    if status == "eliminated":
+        out |= {"elimination_date": identified + timedelta(days=20), "elimination_way": "natural"}
     return out
 
 
@@ -206,8 +263,8 @@ def store_batch(db: Database, rows: list[ScoreInput], *, as_job: bool) -> None:
         assert commit_chunk(session, everything, operator, job.id, 0, rows)
 
 
-def store_random_data(db: Database, seed: int) -> None:
-    for i, rows in enumerate(random_batches(seed)):
+def store_random_data(db: Database, seed: int, *, statuses: bool = True) -> None:
+    for i, rows in enumerate(random_batches(seed, statuses=statuses)):
         store_batch(db, rows, as_job=i % 3 == 2)
 
 
@@ -288,9 +345,30 @@ def test_summary_endpoint_answers_what_the_former_query_answered(client: TestCli
     expected = reference_summary_of(db, "990101", 12)
     assert body["households"] == expected.households
     assert body["by_level"] == {level.value: n for level, n in expected.by_level.items()}
-    assert body["top_risk_types"] == [{"key": t.key, "households": t.households} for t in expected.top_risk_types]
+    assert body["top_risk_types"] == [
+        {"key": t.key, "households": t.households, "share": t.share} for t in expected.top_risk_types
+    ]
     assert [(v["household_pseudonym"], v["probability"], v["as_of"]) for v in body["visit_list"]] == [
         (v.household_pseudonym, v.probability, v.as_of.isoformat()) for v in expected.visit_list
     ]
+    assert all(v["monitoring_status"] != "monitored" for v in body["visit_list"])
+    assert [
+        (v["household_pseudonym"], v["monitoring_status"], v["identified_date"]) for v in body["monitored_list"]
+    ] == [
+        (v.household_pseudonym, "monitored", v.identified_date and v.identified_date.isoformat())
+        for v in expected.monitored_list
+    ]
+    assert (body["newly_identifiable"], body["by_status"]) == (expected.newly_identifiable, expected.by_status)
+    counted = expected.expected_identifications
+    assert body["expected_identifications"] == {
+        "expected": counted.expected,
+        "low": counted.low,
+        "high": counted.high,
+        "confidence": counted.confidence,
+        "households": counted.households,
+    }
+    assert body["latest_identifications_by_year"] == {
+        str(y): n for y, n in expected.latest_identifications_by_year.items()
+    }
     assert expected.latest_as_of is not None and body["latest_as_of"] == expected.latest_as_of.isoformat()
     assert body["synthetic"] is expected.synthetic

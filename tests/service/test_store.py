@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import replace
@@ -32,6 +33,7 @@ from service.store import (
     get_job,
     household_history,
     iter_job_scores,
+    level_trend,
     list_jobs,
     record_scores,
     region_summary,
@@ -182,15 +184,83 @@ def test_region_summary_counts_latest_scores_and_lists_the_visits(db: Database) 
         summary = region_summary(session, COUNTY, "990101", top_k=2)
     assert summary.region_code == "990101" and summary.households == 4
     assert summary.by_level == {RiskLevel.HIGH: 2, RiskLevel.MEDIUM: 1, RiskLevel.LOW: 1}
-    assert [(t.key, t.households) for t in summary.top_risk_types] == [
-        ("01", 2),
-        ("income", 2),
-        ("0201", 1),
-        ("07", 1),
+    # Official risk types among the high- and medium-risk households (hh2, hh3, hh4); "income" is background.
+    assert [(t.key, t.households, t.share) for t in summary.top_risk_types] == [
+        ("01", 2, 2 / 3),
+        ("0201", 1, 1 / 3),
+        ("07", 1, 1 / 3),
     ]
     assert [(v.household_pseudonym, v.probability) for v in summary.visit_list] == [("hh2", 0.8), ("hh3", 0.6)]
     assert summary.visit_list[0].reasons[0]["key"] == "01" and summary.visit_list[0].measures
     assert summary.latest_as_of == date(2024, 6, 30) and summary.synthetic
+    # Scores stored without a status say unknown, and stay in the new-risk outputs.
+    assert summary.by_status == {"not_monitored": 0, "monitored": 0, "eliminated": 0, "unknown": 4}
+    assert summary.newly_identifiable == 4 and summary.monitored_list == []
+    assert all(v.monitoring_status == "unknown" for v in summary.visit_list)
+
+
+MONITORED = {
+    "monitoring_status": "monitored",
+    "monitoring_type": "unstable",
+    "monitoring_risk_types": ["01", "03"],
+    "identified_date": date(2021, 5, 4),
+}
+
+
+def test_current_monitoring_objects_are_left_out_of_every_new_risk_output(db: Database) -> None:
+    caller = None
+    with db.session() as session:
+        caller = make_caller(session, Role.MONITOR, "990101")
+        rows = [
+            make_score("m1", probability=0.95, level=RiskLevel.HIGH, reasons=["01"], status=MONITORED),
+            make_score("m2", probability=0.2, level=RiskLevel.LOW, reasons=["04"],
+                       status={**MONITORED, "identified_date": date(2019, 1, 2)}),
+            make_score("n1", probability=0.7, level=RiskLevel.HIGH, reasons=["05", "income"],
+                       status={"monitoring_status": "not_monitored"}),
+            make_score("e1", probability=0.4, level=RiskLevel.MEDIUM, reasons=["01"],
+                       status={"monitoring_status": "eliminated", "identified_date": date(2020, 3, 1),
+                               "elimination_date": date(2021, 3, 1), "elimination_way": "assisted"}),
+            make_score("u1", probability=0.1, level=RiskLevel.LOW, reasons=["income"]),
+        ]  # fmt: skip
+        record_scores(session, COUNTY, caller, rows)
+    with db.session() as session:
+        summary = region_summary(session, COUNTY, "990101", top_k=10)
+        trend = level_trend(session, COUNTY)
+    assert summary.households == 5 and summary.newly_identifiable == 3
+    assert summary.by_status == {"not_monitored": 1, "monitored": 2, "eliminated": 1, "unknown": 1}
+    assert summary.by_level == {RiskLevel.HIGH: 1, RiskLevel.MEDIUM: 1, RiskLevel.LOW: 1}
+    assert [v.household_pseudonym for v in summary.visit_list] == ["n1", "e1", "u1"]
+    assert [(t.key, t.households, t.share) for t in summary.top_risk_types] == [("01", 1, 0.5), ("05", 1, 0.5)]
+    # The monitored section: oldest identification first, with the status details.
+    assert [v.household_pseudonym for v in summary.monitored_list] == ["m2", "m1"]
+    first = summary.monitored_list[1]
+    assert (first.monitoring_type, first.monitoring_risk_types, first.identified_date) == (
+        "unstable",
+        ("01", "03"),
+        date(2021, 5, 4),
+    )
+    eliminated = summary.visit_list[1]
+    assert (eliminated.monitoring_status, eliminated.elimination_date, eliminated.elimination_way) == (
+        "eliminated",
+        date(2021, 3, 1),
+        "assisted",
+    )
+    # Hand-computed: p = 0.7, 0.4, 0.1 → Σp = 1.2, Σp(1−p) = 0.21 + 0.24 + 0.09 = 0.54.
+    expected = summary.expected_identifications
+    half = 1.959963984540054 * math.sqrt(0.54)
+    assert expected.households == 3 and expected.expected == pytest.approx(1.2)
+    assert (expected.low, expected.high) == (0.0, pytest.approx(1.2 + half))
+    assert summary.latest_identifications_by_year == {2019: 1, 2020: 1, 2021: 1}
+    assert trend[-1].by_level == {RiskLevel.HIGH: 1, RiskLevel.MEDIUM: 1, RiskLevel.LOW: 1}
+
+
+def test_a_status_outside_the_code_lists_is_refused_naming_the_field(db: Database) -> None:
+    with db.session() as session:
+        caller = make_caller(session, Role.MONITOR, "990101")
+        with pytest.raises(InvalidFieldError, match="monitoring_status"):
+            record_scores(session, COUNTY, caller, [make_score(status={"monitoring_status": "watched"})])
+        with pytest.raises(InvalidFieldError, match="monitoring_risk_types"):
+            record_scores(session, COUNTY, caller, [make_score(status={**MONITORED, "monitoring_risk_types": ["88"]})])
 
 
 def test_region_summary_of_a_village_and_of_an_empty_region(db: Database) -> None:
