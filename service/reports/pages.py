@@ -6,13 +6,16 @@ values. Numbers are formatted here (percent, percentage points, dates) so that t
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
+from features.contract import codes
 from features.profiles import catalogue
 from features.profiles.rules import RULES
+from features.profiles.status import MONITORED, STATUSES
 from models.reasons import reason_names
 from service._scores import ScoreView
 from service._summary import RegionSummary
@@ -132,6 +135,9 @@ def household_context(
     return _common(m, any(v.synthetic for v in history), now) | {
         "title": m.t("household.title", pseudonym=latest.household_pseudonym),
         "pseudonym": latest.household_pseudonym,
+        "status": work_table.status_text(latest, m),
+        # a current monitoring object's probability is no estimate of a new identification: not shown as one
+        "monitored": not latest.newly_identifiable,
         "village": place_title(latest.region_code, places or {}, m),
         "probability": percent(latest.probability),
         "probability_words": probability_words(latest.probability, m),
@@ -218,6 +224,35 @@ def worklist_context(work: WorkList, m: Messages) -> dict[str, Any]:
     }
 
 
+def expected_text(summary: RegionSummary, m: Messages) -> str:
+    """Expected new identifications as a sentence: the sum of probabilities with its interval, whole households."""
+    expected = summary.expected_identifications
+    return m.t(
+        "region.expected_text",
+        households=f"{expected.households:,}",
+        expected=f"{expected.expected:,.0f}",
+        low=f"{math.floor(expected.low):,}",
+        high=f"{math.ceil(expected.high):,}",
+        confidence=f"{expected.confidence:.0%}",
+    )
+
+
+def monitored_row(view: ScoreView, m: Messages, places: Mapping[str, Place]) -> dict[str, Any]:
+    """A current monitoring object as the report lists it: what its identification recorded, no probability."""
+    place = places.get(view.region_code)
+    return {
+        "pseudonym": view.household_pseudonym,
+        "village": view.region_code,
+        "village_name": place.village if place is not None and place.village else view.region_code,
+        "type": m.pick(*codes.MONITORING_TYPES[view.monitoring_type])
+        if view.monitoring_type in codes.MONITORING_TYPES
+        else "—",
+        "risk_types": m.join(m.pick(*codes.RISK_TYPES[c]) for c in view.monitoring_risk_types if c in codes.RISK_TYPES)
+        or "—",
+        "identified": m.date(view.identified_date),
+    }
+
+
 def visit_row(view: ScoreView, m: Messages, places: Mapping[str, Place], reasons: int = 3) -> dict[str, Any]:
     measure = view.measures[0] if view.measures else None
     place = places.get(view.region_code)
@@ -249,7 +284,7 @@ def region_context(
     now = now or datetime.now(UTC)
     places = places or {}
     counts = {level.value: summary.by_level.get(level, 0) for level in LEVELS}
-    total = max(summary.households, 1)
+    total = max(summary.newly_identifiable, 1)  # levels count only households that can be newly identified
     by_level_chart = charts.bar_chart(
         [
             charts.Bar(
@@ -261,7 +296,7 @@ def region_context(
     )
     top = summary.top_risk_types[:top_risk_types]
     risk_types = [
-        {"name": reason_name({"key": t.key}, m), "households": t.households, "share": f"{t.households / total:.0%}"}
+        {"name": reason_name({"key": t.key}, m), "households": f"{t.households:,}", "share": f"{t.share:.0%}"}
         for t in top
     ]
     risk_chart = charts.bar_chart(
@@ -300,6 +335,22 @@ def region_context(
         "worklist": worklist_context(work, m) if work is not None else None,
         "model_only": {"n": model_only.households, "rows": [visit_row(v, m, places) for v in model_only.listed]},
         "rules_only": {"n": rules_only.households, "rows": [visit_row(v, m, places) for v in rules_only.listed]},
+        "newly_identifiable": summary.newly_identifiable,
+        "monitored_count": summary.by_status.get(MONITORED, 0),
+        "scope_note": m.t(
+            "region.scope_note",
+            n=f"{summary.newly_identifiable:,}",
+            monitored=f"{summary.by_status.get(MONITORED, 0):,}",
+        ),
+        "by_status": [
+            {"text": m.pick(*STATUSES[status]), "count": f"{summary.by_status.get(status, 0):,}"} for status in STATUSES
+        ],
+        "expected": expected_text(summary, m),
+        "past_identifications": [
+            {"year": str(year), "count": f"{n:,}"} for year, n in sorted(summary.latest_identifications_by_year.items())
+        ],
+        "risk_types_note": m.t("region.risk_types_note", n=f"{summary.risk_type_households:,}"),
+        "monitored": [monitored_row(v, m, places) for v in summary.monitored_list],
         "as_of": m.date(summary.latest_as_of),
         "model_versions": sorted({v.model_version for v in summary.visit_list}),
     }

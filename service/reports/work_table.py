@@ -13,6 +13,8 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from features.contract import codes
+from features.profiles.status import ELIMINATED, MONITORED, STATUSES, UNKNOWN
 from models.reasons import reason_names
 from service._scores import ScoreView
 from service.reports.i18n import Messages
@@ -52,11 +54,24 @@ def reason_label(reason: Mapping[str, Any], m: Messages) -> str:
 
 
 def status_text(view: ScoreView, m: Messages) -> str:
-    """The household's monitoring status as of the score's date, or that the score does not record it."""
-    status = getattr(view, "monitoring", None)
-    if not status:
-        return m.t("status.unknown")
-    return str(status)
+    """The household's monitoring status as of the score's date, with its details: 已纳入监测（脱贫不稳定户，
+    因病，2024年3月5日纳入）, 已风险消除（2025年1月2日消除，帮扶消除）, 未纳入监测, 监测状态未知."""
+    status = view.monitoring_status if view.monitoring_status in STATUSES else UNKNOWN
+    label = m.pick(*STATUSES[status])
+    if status == MONITORED:
+        details = [
+            *([m.pick(*codes.MONITORING_TYPES[view.monitoring_type])] if view.monitoring_type else []),
+            *(m.pick(*codes.RISK_TYPES[c]) for c in view.monitoring_risk_types if c in codes.RISK_TYPES),
+            *([m.t("status.identified_on", date=m.date(view.identified_date))] if view.identified_date else []),
+        ]
+        return m.t("status.monitored_detail", details=m.t("punct.comma").join(details)) if details else label
+    if status == ELIMINATED:
+        details = [
+            *([m.t("status.eliminated_on", date=m.date(view.elimination_date))] if view.elimination_date else []),
+            *([m.pick(*codes.ELIMINATION_WAYS[view.elimination_way])] if view.elimination_way else []),
+        ]
+        return m.t("status.eliminated_detail", details=m.t("punct.comma").join(details)) if details else label
+    return label
 
 
 def why_now(row: WorkRow, m: Messages) -> str:

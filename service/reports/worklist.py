@@ -6,6 +6,9 @@ village: the capacity is `visits per worker × workers` (or an explicit count), 
 the request, and each village lists its own highest-probability households up to it. Rows are grouped by
 township and village, named from the service's villages reference (docs/reports.md, "Work list").
 
+Current monitoring objects are never on the list: the model estimates *new* identification, which does not
+apply to them, and they are followed up through their assistance plan (the region report lists them apart).
+
 "Why now" compares each listed household's latest score with its previous one (the latest stored score with
 an earlier `as_of`): the reasons that are new since then and the change of the probability. The service stores
 scores, not the department events behind them, so new *reasons* stand in for new events; a household scored
@@ -26,6 +29,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from features.profiles.status import MONITORED
 from service._scores import ScoreView
 from service.db import Database
 from service.errors import InvalidFieldError
@@ -97,8 +101,9 @@ class WorkRow:
 @dataclass(frozen=True)
 class VillageWork:
     place: Place
-    households: int  # scored households of the village the list could choose from
+    households: int  # scored households of the village that can be newly identified: what the list chose from
     rows: list[WorkRow]  # highest probability first, at most the capacity
+    monitored: int = 0  # current monitoring objects of the village, left out
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,10 @@ class WorkList:
     @property
     def rows(self) -> int:
         return sum(len(v.rows) for v in self.villages)
+
+    @property
+    def monitored(self) -> int:
+        return sum(v.monitored for v in self.villages)
 
 
 def place_of(code: str, places: Mapping[str, Place]) -> Place:
@@ -166,9 +175,12 @@ def _chunks(items: Sequence[Any], size: int = _PARAMETERS) -> Iterable[Sequence[
         yield items[start : start + size]
 
 
-def _latest_rows(session: Session, scope: Scope) -> list[tuple[str, str, int, float, Any, Any]]:
-    """(village, pseudonym, score id, probability, as_of, scored_at) of each household's latest score; a household
-    scored in two villages of the scope is listed once, in the village of its later score."""
+Row = tuple[str, str, int, float, Any, Any, str]
+
+
+def _latest_rows(session: Session, scope: Scope) -> list[Row]:
+    """(village, pseudonym, score id, probability, as_of, scored_at, monitoring status) of each household's latest
+    score; a household scored in two villages of the scope is listed once, in the village of its later score."""
     rows = session.execute(
         select(
             LatestScore.region_code,
@@ -177,11 +189,12 @@ def _latest_rows(session: Session, scope: Scope) -> list[tuple[str, str, int, fl
             LatestScore.probability,
             LatestScore.as_of,
             LatestScore.scored_at,
+            LatestScore.monitoring_status,
         ).where(scope.filter(LatestScore.region_code))
     ).all()
-    latest: dict[str, tuple[str, str, int, float, Any, Any]] = {}
-    for village, pseudonym, score_id, probability, as_of, scored_at in rows:
-        row = (village, pseudonym, int(score_id), float(probability), as_of, scored_at)
+    latest: dict[str, Row] = {}
+    for village, pseudonym, score_id, probability, as_of, scored_at, status in rows:
+        row = (village, pseudonym, int(score_id), float(probability), as_of, scored_at, str(status))
         seen = latest.get(pseudonym)
         if seen is None or (as_of, scored_at, row[2]) > (seen[4], seen[5], seen[2]):
             latest[pseudonym] = row
@@ -228,16 +241,20 @@ def work_list(
     *,
     listable: Callable[[ScoreView], bool] = lambda view: True,
 ) -> WorkList:
-    """Each village's `capacity.per_village` households with the highest probability (ties by pseudonym).
+    """Each village's `capacity.per_village` households with the highest probability (ties by pseudonym), among
+    those that can be newly identified (current monitoring objects are counted, never listed).
 
-    `listable` leaves households out of the list after their score is read (e.g. current monitoring
-    objects, which are followed up, not newly identified); the next household of the village takes the place.
+    `listable` leaves further households out after their score is read; the next of the village takes the place.
     """
-    by_village: dict[str, list[tuple[str, str, int, float, Any, Any]]] = defaultdict(list)
+    by_village: dict[str, list[Row]] = defaultdict(list)
+    monitored: dict[str, int] = defaultdict(int)
     for row in _latest_rows(session, scope):
-        by_village[row[0]].append(row)
-    villages = []
-    for code in sorted(by_village, key=lambda c: (place_of(c, places).township_code, c)):
+        if row[6] == MONITORED:
+            monitored[row[0]] += 1
+        else:
+            by_village[row[0]].append(row)
+    villages: list[tuple[str, int, list[ScoreView]]] = []
+    for code in sorted({*by_village, *monitored}, key=lambda c: (place_of(c, places).township_code, c)):
         ranked = sorted(by_village[code], key=lambda row: (-row[3], row[1]))
         chosen: list[ScoreView] = []
         # read in slices of the capacity: usually one slice suffices, more when households are left out
@@ -257,6 +274,7 @@ def work_list(
                 place_of(code, places),
                 households,
                 [WorkRow(view, previous.get(view.household_pseudonym)) for view in chosen],
+                monitored.get(code, 0),
             )
             for code, households, chosen in villages
         ],

@@ -7,6 +7,7 @@ per village in Python) over generated score histories; names, capacity rules and
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections import defaultdict
 from datetime import date
@@ -15,7 +16,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from service.db import Database
 from service.errors import InvalidFieldError
@@ -26,7 +28,7 @@ from service.reports.i18n import Messages
 from service.reports.worklist import Capacity, WorkList, places_from, work_list
 from service.scope import Scope
 from service.settings import ServiceSettings
-from service.store import ScoreInput, record_scores
+from service.store import ScoreInput, ScoreView, record_scores
 from service.tables import Base, RiskLevel
 
 pytestmark = pytest.mark.xdist_group("reports")
@@ -216,3 +218,57 @@ def test_the_page_groups_villages_by_township(db: Database) -> None:
     assert context["townships"][0]["villages"][0]["heading"] == "北岭镇 北岭村：已评分 4 户，列出 3 户"
     assert context["n"] == 5
     assert "每村按估计概率从高到低列出 3 户（每名工作人员 3 户 × 1 人）" in context["note"]
+
+
+def _with_status(row: ScoreInput, **status: object) -> ScoreInput:
+    return dataclasses.replace(row, status=status)
+
+
+def test_current_monitoring_objects_are_counted_never_listed_and_statuses_read_in_words(db: Database) -> None:
+    store(
+        db,
+        [
+            _with_status(
+                score("mon", VILLAGES[0], 0.95),
+                monitoring_status="monitored",
+                monitoring_type="unstable",
+                monitoring_risk_types=["01", "03"],
+                identified_date=date(2024, 3, 5),
+            ),
+            _with_status(
+                score("out", VILLAGES[0], 0.5),
+                monitoring_status="eliminated",
+                identified_date=date(2023, 1, 1),
+                elimination_date=date(2025, 1, 2),
+                elimination_way="assisted",
+            ),
+            _with_status(score("new", VILLAGES[0], 0.4), monitoring_status="not_monitored"),
+            score("old", VILLAGES[0], 0.3),  # a score without a status: unknown
+        ],
+    )
+    with db.read_session() as session:
+        work = work_list(session, Scope("990101"), Capacity(2, 1), {})
+    village = work.villages[0]
+    assert [r.view.household_pseudonym for r in village.rows] == ["out", "new"]
+    assert (village.households, village.monitored, work.monitored) == (3, 1, 1)
+    with db.read_session() as session:
+        views = {
+            r.view.household_pseudonym: r for r in work_list(session, Scope("99"), Capacity(5, 1), {}).villages[0].rows
+        }
+        monitored = record_view(session, "mon")
+    words = {name: work_table.status_text(row.view, ZH) for name, row in views.items()}
+    assert words == {
+        "out": "已风险消除（2025年1月2日消除，帮扶消除）",
+        "new": "未纳入监测",
+        "old": "监测状态未知",
+    }
+    assert work_table.status_text(monitored, ZH) == "已纳入监测（脱贫不稳定户，因病，因残，2024年3月5日纳入）"
+    assert work_table.status_text(monitored, EN) == (
+        "under monitoring (unstable poverty-alleviated household, illness, disability, identified 2024-03-05)"
+    )
+
+
+def record_view(session: Session, pseudonym: str) -> ScoreView:
+    from service.tables import ScoreRecord
+
+    return ScoreView.of(session.scalars(select(ScoreRecord).where(ScoreRecord.household_pseudonym == pseudonym)).one())
