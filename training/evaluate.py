@@ -14,7 +14,15 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
 
-from training.metrics import CAPACITIES, bootstrap_ci, ranking_metrics, recall_at, top_k_mask
+from training.chance import ece_by_chance, tpr_gap_by_chance
+from training.metrics import (
+    CAPACITIES,
+    bootstrap_ci,
+    expected_calibration_error,
+    ranking_metrics,
+    recall_at,
+    top_k_mask,
+)
 
 FAIRNESS_CAPACITY = 0.05
 MIN_GROUP_POSITIVES = 10  # smaller groups are reported but left out of the gap (too noisy to act on)
@@ -29,6 +37,8 @@ class Evaluation:
     fairness: pd.DataFrame  # one row per (attribute, group)
     fairness_gaps: dict[str, float]
     extra: dict[str, float] = field(default_factory=dict)
+    # What the gate figures would read by chance on this test set (training.chance): "ece" and one per attribute.
+    chance: dict[str, float] = field(default_factory=dict)
 
     def flat(self) -> dict[str, float]:
         """All figures as MLflow metric names."""
@@ -38,6 +48,7 @@ class Evaluation:
         out.update({f"rules_{k}": v for k, v in self.rules.items()})
         out.update({f"lift_{k}": v for k, v in self.lift.items()})
         out.update({f"fairness_tpr_gap_{k}": v for k, v in self.fairness_gaps.items()})
+        out.update({f"chance_{k}": v for k, v in self.chance.items()})
         out.update(self.extra)
         return {k: float(v) for k, v in out.items() if v == v}  # drop NaN
 
@@ -57,6 +68,7 @@ def evaluate(
         "pr_auc": bootstrap_ci(y, p, lambda a, b: ranking_metrics(a, b)["pr_auc"], n_boot=n_boot, seed=seed),
         "recall_at_5pct": bootstrap_ci(y, p, lambda a, b: recall_at(a, b, 0.05), n_boot=n_boot, seed=seed),
         "roc_auc": bootstrap_ci(y, p, lambda a, b: ranking_metrics(a, b)["roc_auc"], n_boot=n_boot, seed=seed),
+        "ece": bootstrap_ci(y, p, expected_calibration_error, n_boot=n_boot, seed=seed),
     }
     rules: dict[str, float] = {}
     lift: dict[str, float] = {}
@@ -69,7 +81,14 @@ def evaluate(
             r = rules[f"recall_at_{pct}pct"]
             lift[f"recall_at_{pct}pct"] = metrics[f"recall_at_{pct}pct"] / r if r else float("nan")
     fairness, gaps = fairness_table(y, p, groups)
-    return Evaluation(metrics, intervals, rules, lift, fairness, gaps)
+    chance = {"ece": ece_by_chance(p, seed=seed)}
+    selected = top_k_mask(p, FAIRNESS_CAPACITY)
+    for attribute in groups.columns:
+        sensitive = groups[attribute].astype("string").fillna("unknown").to_numpy()
+        chance[f"tpr_gap_{attribute}"] = tpr_gap_by_chance(
+            y, selected, sensitive, min_positives=MIN_GROUP_POSITIVES, seed=seed
+        )
+    return Evaluation(metrics, intervals, rules, lift, fairness, gaps, chance=chance)
 
 
 def rank_scores_as_unit_interval(scores: np.ndarray) -> np.ndarray:

@@ -2,10 +2,10 @@
 
 The gate: on the latest period the challenger is not worse than the champion in PR-AUC and in
 recall at 5 % beyond bootstrap noise (the 95 % interval of the paired difference reaches zero or above),
-its expected calibration error is at most the limit, its fairness gaps are within the limits, and its run
-has a model card. The comparison with the champion is computed at training time on the challenger's test
-period and recorded with the champion's version; if the champion changed since, the gate refuses and asks
-for a new evaluation.
+its expected calibration error and its fairness gaps are within their limits or within what they would read by
+chance on a test set of this size (training.chance), and its run has a model card. The comparison with the
+champion is computed at training time on the challenger's test period and recorded with the champion's version;
+if the champion changed since, the gate refuses and asks for a new evaluation.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from training.chance import passes
 from training.model_card import CARD_FILE
 from training.settings import TrainingSettings
 
@@ -56,15 +57,16 @@ def check_gate(client: MlflowClient, settings: TrainingSettings, version: str) -
     )
     ece = metrics.get("test_ece", float("inf"))
     result.checks.append(
-        ("calibration", ece <= settings.gate_max_ece, f"ECE {ece:.4f} (limit {settings.gate_max_ece})")
+        ("calibration", *_against(ece, settings.gate_max_ece, metrics.get("chance_ece"), "ECE", 4, metrics))
     )
     for key, value in sorted(metrics.items()):
         if not key.startswith("fairness_tpr_gap_"):
             continue
         attribute = key.removeprefix("fairness_tpr_gap_")
         limit = settings.gate_max_tpr_gap_county if attribute == "county" else settings.gate_max_tpr_gap
+        chance = metrics.get(f"chance_tpr_gap_{attribute}")
         result.checks.append(
-            (f"fairness {attribute}", value <= limit, f"true-positive-rate gap {value:.3f} (limit {limit})")
+            (f"fairness {attribute}", *_against(value, limit, chance, "true-positive-rate gap", 3, metrics))
         )
 
     champion = alias_version(client, name, CHAMPION)
@@ -104,6 +106,22 @@ def check_gate(client: MlflowClient, settings: TrainingSettings, version: str) -
             )
         )
     return result
+
+
+def _against(
+    value: float, limit: float, chance: float | None, what: str, digits: int, metrics: dict[str, float]
+) -> tuple[bool, str]:
+    """A figure fails only above its limit *and* above what it reads by chance on this test set (training.chance);
+    runs recorded before chance levels existed are judged by the limit alone."""
+    interval = ""
+    if what == "ECE" and "test_ece_ci_low" in metrics:
+        interval = f", 95 % interval {metrics['test_ece_ci_low']:.{digits}f}–{metrics['test_ece_ci_high']:.{digits}f}"
+    if chance is None:
+        return value <= limit, f"{what} {value:.{digits}f}{interval} (limit {limit})"
+    text = f"{what} {value:.{digits}f}{interval} (limit {limit}; by chance alone up to {chance:.{digits}f})"
+    if value > limit and passes(value, limit, chance):
+        return True, f"{text}: above the limit but within chance at this sample size, so not judged a failure"
+    return passes(value, limit, chance), text
 
 
 def promote(

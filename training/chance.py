@@ -1,0 +1,74 @@
+"""What a gate figure would read by chance alone, so that the gate fails real problems and passes noise.
+
+An absolute limit ignores sample size. On a few hundred test households a perfectly calibrated model shows an
+expected calibration error well above 0.02, and two groups of one county differ in their true-positive rate by
+more than 0.3 when the groups are drawn at random. Each figure here is the 95th percentile of the statistic under
+the hypothesis that there is nothing to find:
+
+- calibration: labels drawn from the model's own probabilities (y ~ Bernoulli(p)), i.e. a model that is
+  calibrated by construction on exactly these households, binned as the real ECE is;
+- fairness: the same labels and the same visit list (top 5 %), with the group labels shuffled among households,
+  i.e. groups that cannot differ except by chance.
+
+The gate (training.registry) fails a figure only when it is both above its limit and above its chance level.
+Draws are seeded: the same scores give the same chance levels.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+
+DRAWS: Final = 200
+QUANTILE: Final = 0.95
+
+
+def ece_by_chance(p: np.ndarray, *, bins: int = 15, draws: int = DRAWS, seed: int = 0) -> float:
+    """The 95th percentile of the ECE of a perfectly calibrated model with probabilities `p` (equal-mass bins,
+    as `training.metrics.expected_calibration_error`)."""
+    p = np.asarray(p, dtype=float)
+    if len(p) == 0:
+        return float("nan")
+    order = np.argsort(p, kind="stable")
+    bin_of = np.empty(len(p), dtype=np.int64)
+    for b, chunk in enumerate(np.array_split(order, bins)):
+        bin_of[chunk] = b
+    sizes = np.bincount(bin_of, minlength=bins).astype(float)
+    mean_p = np.bincount(bin_of, weights=p, minlength=bins) / np.maximum(sizes, 1)
+    rng = np.random.default_rng(seed)
+    values = np.empty(draws)
+    for i in range(draws):
+        y = rng.random(len(p)) < p
+        mean_y = np.bincount(bin_of, weights=y, minlength=bins) / np.maximum(sizes, 1)
+        values[i] = float(np.sum(sizes / len(p) * np.abs(mean_y - mean_p)))
+    return float(np.quantile(values, QUANTILE))
+
+
+def tpr_gap(y: np.ndarray, selected: np.ndarray, codes: np.ndarray, groups: int, min_positives: int) -> float:
+    """Largest minus smallest true-positive rate among groups with at least `min_positives` positives."""
+    positives = np.bincount(codes, weights=y, minlength=groups)
+    found = np.bincount(codes, weights=y * selected, minlength=groups)
+    eligible = positives >= min_positives
+    if eligible.sum() < 2:
+        return float("nan")
+    rates = found[eligible] / positives[eligible]
+    return float(rates.max() - rates.min())
+
+
+def tpr_gap_by_chance(
+    y: np.ndarray, selected: np.ndarray, sensitive: np.ndarray, *, min_positives: int, draws: int = DRAWS, seed: int = 0
+) -> float:
+    """The 95th percentile of the true-positive-rate gap when `sensitive` is shuffled among the households."""
+    y, selected = np.asarray(y, dtype=float), np.asarray(selected, dtype=float)
+    _, codes = np.unique(np.asarray(sensitive, dtype=object).astype(str), return_inverse=True)
+    groups = int(codes.max()) + 1 if len(codes) else 0
+    rng = np.random.default_rng(seed)
+    values = [tpr_gap(y, selected, rng.permutation(codes), groups, min_positives) for _ in range(draws)]
+    finite = [v for v in values if v == v]
+    return float(np.quantile(finite, QUANTILE)) if finite else float("nan")
+
+
+def passes(value: float, limit: float, chance: float | None) -> bool:
+    """The gate's rule: within the limit, or within what the figure reads by chance (when that is known)."""
+    return value <= limit or (chance is not None and chance == chance and value <= chance)
