@@ -1,7 +1,7 @@
 """A household's monitoring status as of the reference date: its codes and how a profile row's status is read.
 
 The profile builder computes the status from the identifications table (`features.profiles._monitoring`) as six
-meta columns (`STATUS_COLUMNS`), never as model features. The four states (docs/domain.md §10):
+meta columns (`STATUS_COLUMNS`), never as model features. The four states (docs/domain.md §11):
 
 - `not_monitored` 未纳入监测: no identification dated before `as_of`;
 - `monitored` 已纳入监测: an identification dated before `as_of` whose risk elimination is not dated before
@@ -108,7 +108,8 @@ def status_of(row: Mapping[str, Any]) -> MonitoringStatus:
         raise StatusValueError("monitoring_status", f"must be one of {', '.join(STATUSES)}")
     kind = _code(row, "monitoring_type", codes.MONITORING_TYPES)
     way = _code(row, "elimination_way", codes.ELIMINATION_WAYS)
-    risks = _text(row.get("monitoring_risk_types"))
+    raw = row.get("monitoring_risk_types")
+    risks = ",".join(map(str, raw)) if isinstance(raw, list | tuple) else _text(raw)  # nested or flat form
     risk_types = tuple(code.strip() for code in risks.split(",") if code.strip()) if risks else ()
     for code in risk_types:
         if code not in codes.RISK_TYPES:
@@ -129,7 +130,7 @@ def status_frame(profiles: pd.DataFrame) -> pd.DataFrame:
         if name in DATE_COLUMNS:
             out[name] = pd.to_datetime(column, errors="raise").dt.normalize().to_numpy(dtype="datetime64[ns]")
         else:
-            values = column.to_numpy(dtype=object)
+            values = column.to_numpy(dtype=object, copy=True)
             missing = pd.isna(column).to_numpy()
             values[missing] = None
             out[name] = values

@@ -11,13 +11,16 @@ from models.batch import output_columns
 from models.record import (
     MEASURE_FIELDS,
     REASON_FIELDS,
+    STATUS_FIELDS,
     flat_cells,
+    flat_status,
     measure_columns,
     nested_measures,
     nested_reasons,
+    nested_status,
     reason_columns,
 )
-from service.schemas import MeasureOut, ReasonOut
+from service.schemas import MeasureOut, MonitoringStatusFields, ReasonOut
 
 text = st.text(alphabet="因病学灾abc01 ", min_size=1, max_size=8)
 points = st.floats(min_value=-1, max_value=1, allow_nan=False)
@@ -61,3 +64,29 @@ def test_the_api_objects_and_the_batch_table_use_the_record_fields() -> None:
         "measure1_code",
         *(f"measure1_{f}" for f in MEASURE_FIELDS[1:]),
     ]
+
+
+status = st.fixed_dictionaries(
+    {
+        "monitoring_status": st.sampled_from(["not_monitored", "monitored", "eliminated", "unknown"]),
+        "monitoring_type": st.one_of(st.none(), st.sampled_from(["unstable", "marginal", "sudden"])),
+        "monitoring_risk_types": st.lists(st.sampled_from(["01", "0203", "03", "07", "99"]), max_size=5),
+        "identified_date": st.one_of(st.none(), st.dates()),
+        "elimination_date": st.one_of(st.none(), st.dates()),
+        "elimination_way": st.one_of(st.none(), st.sampled_from(["assisted", "natural"])),
+    }
+)
+
+
+@given(status)
+def test_status_fields_round_trip_between_the_two_encodings(nested: dict[str, Any]) -> None:
+    flat = flat_status(nested)
+    assert list(flat) == list(STATUS_FIELDS)
+    assert flat["monitoring_risk_types"] == (",".join(nested["monitoring_risk_types"]) or None)
+    assert nested_status(flat) == nested
+    assert MonitoringStatusFields(**nested).model_dump() == nested  # the API item carries the same fields
+
+
+def test_a_record_without_status_says_unknown() -> None:
+    assert nested_status({})["monitoring_status"] == "unknown"
+    assert flat_status({})["monitoring_status"] == "unknown"

@@ -27,6 +27,7 @@ from features.reading.partitions import PartitionedSources
 from features.reading.sources import Sources
 from features.validation.report import validate_sources
 from models.batch import BatchOptions
+from models.record import STATUS_FIELDS, nested_status
 from scoring.job import ScoringJob
 from scoring.run import score_partitions
 from service.db import Database
@@ -64,8 +65,14 @@ def _streamed(holder: ModelHolder, folder: Path) -> pd.DataFrame:
     return pa.concat_tables(tables).to_pandas().set_index("household_id")
 
 
+def _status(fields: dict[str, Any]) -> tuple[Any, ...]:
+    """The monitoring status fields of a nested record (dates as ISO text, as JSON carries them)."""
+    nested = nested_status(fields)
+    return tuple(value.isoformat() if isinstance(value, date) else value for value in nested.values())
+
+
 def _flat(row: pd.Series) -> dict[str, Any]:
-    """A flat result row (batch job, `relapse score`) as the API's item: probability, reasons, measures."""
+    """A flat result row (batch job, `relapse score`) as the API's item: probability, reasons, measures, status."""
     reasons = [
         (row[f"reason{k}_key"], float(row[f"reason{k}_points"]))
         for k in range(1, 4)
@@ -76,7 +83,13 @@ def _flat(row: pd.Series) -> dict[str, Any]:
         for k in range(1, 7)
         if isinstance(row.get(f"measure{k}_code"), str)
     ]
-    return {"probability": float(row["probability"]), "reasons": reasons, "measures": measures}
+    cells = {name: (None if pd.isna(row[name]) else row[name]) for name in STATUS_FIELDS}
+    return {
+        "probability": float(row["probability"]),
+        "reasons": reasons,
+        "measures": measures,
+        "status": _status(cells),
+    }
 
 
 def _nested(item: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +97,7 @@ def _nested(item: dict[str, Any]) -> dict[str, Any]:
         "probability": item["probability"],
         "reasons": [(r["key"], r["points"]) for r in item["reasons"]],
         "measures": [(m["measure"], m["probability_after"]) for m in item["measures"]],
+        "status": _status({name: item[name] for name in STATUS_FIELDS}),
     }
 
 
@@ -104,8 +118,17 @@ def test_four_roads_give_one_answer_for_every_household(
     assert version is not None and version.startswith("villages-v") and reference["villages"] > 0
     positions = {str(h): i for i, h in enumerate(batch_profiles["household_id"])}
 
+    # Households of every status are drawn: the monitored and eliminated ones are few among the county's.
+    status = batch_profiles.set_index("household_id")["monitoring_status"]
+    county = sorted(county_households(registered))
+    by_status = {name: [h for h in county if status[h] == name] for name in ("monitored", "eliminated")}
+    assert all(by_status.values()), "the county needs households of each status"
+
     @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-    @given(household=st.sampled_from(sorted(county_households(registered))), drop_village=st.booleans())
+    @given(
+        household=st.one_of(st.sampled_from(county), *(st.sampled_from(ids) for ids in by_status.values())),
+        drop_village=st.booleans(),
+    )
     def one_answer(household: str, drop_village: bool) -> None:
         sent = document(registered, household)
         if drop_village:
@@ -129,8 +152,11 @@ def test_four_roads_give_one_answer_for_every_household(
             _flat(streamed.loc[household]),
         ]
         assert all(answer == answers[0] for answer in answers[1:]), (household, answers)
+        statuses.add(answers[0]["status"][0])
 
+    statuses: set[str] = set()
     one_answer()
+    assert "unknown" not in statuses  # the roads built or carried the profile's status
     with db.session() as session:
         versions = set(session.scalars(select(ScoreRecord.context_version).where(ScoreRecord.job_id.isnot(None))))
         # One input-hash rule: a household's audit entries from the API and from the job name the same input.
