@@ -43,10 +43,17 @@ def load_demo_or_folder(data: Path | None, snapshot_months: int = DEFAULT_SNAPSH
         return data_from_sources(load_sources(folder, key), snapshot_months=snapshot_months)
 
 
-def _training_settings() -> TrainingSettings:
+ModelNameOption = Annotated[
+    str | None,
+    typer.Option(help="Registered model to work with (default: RELAPSE_REGISTERED_MODEL; byod-<spec> for --profiles)."),
+]
+
+
+def _training_settings(model_name: str | None = None) -> TrainingSettings:
     from training.settings import get_settings
 
-    return get_settings()
+    settings = get_settings()
+    return settings.model_copy(update={"registered_model": model_name}) if model_name else settings
 
 
 def train(
@@ -75,8 +82,13 @@ def train(
     dask_rounds: Annotated[
         int, typer.Option(min=10, help="Boosting rounds on Dask (trees then cut at the best validation round).")
     ] = 600,
+    model_name: ModelNameOption = None,
 ) -> None:
-    """Train, evaluate and register a model; it becomes the `challenger`."""
+    """Train, evaluate and register a model; it becomes the `challenger` of its registered model.
+
+    The demo city's (or a source folder's) models are registered as RELAPSE_REGISTERED_MODEL (`relapse-risk`, what
+    the service serves); a model of your own profiles under a name of its own (`byod-<spec file name>` unless
+    --model-name says otherwise), so that it never becomes a challenger of the production model."""
     from training.fit import TrainConfig
     from training.pipeline import train_and_register
 
@@ -90,14 +102,16 @@ def train(
     else:
         training_data = load_demo_or_folder(data, snapshot_months)
     config = TrainConfig(seed=seed, num_threads=threads, params=json.loads(params.read_text()) if params else {})
-    settings = _training_settings()
+    settings = _training_settings(model_name or (f"byod-{spec.stem}" if profiles is not None and spec else None))
     with _fit_model(dask_scheduler, dask_local_cluster, dask_rounds) as fit_model, progress_bar("training") as report:
         outcome = train_and_register(training_data, settings, config, backtest=backtest, progress=report, **fit_model)
     for note in training_data.notes:
         console.print(f"[yellow]note:[/] {note}")
-    print_evaluation(outcome.evaluation, title=f"model version {outcome.version} (challenger) — test period")
+    name = settings.registered_model
+    print_evaluation(outcome.evaluation, title=f"{name} version {outcome.version} (challenger) — test period")
     console.print(f"MLflow run {outcome.run_id}; tracking store {settings.tracking_uri}")
-    console.print("Next: `relapse promote` moves `champion` to it if it passes the gate.")
+    hint = "" if name == _training_settings().registered_model else f" --model-name {name}"
+    console.print(f"Next: `relapse promote{hint}` moves `champion` of {name} to it if it passes the gate.")
 
 
 @contextmanager
@@ -120,6 +134,7 @@ def evaluate(
     data: DataOption = None,
     version: Annotated[str | None, typer.Option(help="Model version (default: the challenger).")] = None,
     record: Annotated[bool, typer.Option(help="Write the figures back to the version's run (for the gate).")] = True,
+    model_name: ModelNameOption = None,
 ) -> None:
     """Evaluate a registered version on the latest period and compare it with the champion."""
     from mlflow import MlflowClient
@@ -128,7 +143,7 @@ def evaluate(
     from training.registry import CHALLENGER, alias_version
     from training.tracking import configure
 
-    settings = _training_settings()
+    settings = _training_settings(model_name)
     configure(settings)
     version = version or alias_version(MlflowClient(), settings.registered_model, CHALLENGER)
     if version is None:
@@ -149,6 +164,7 @@ def promote(
     version: Annotated[str | None, typer.Option(help="Model version (default: the challenger).")] = None,
     force: Annotated[bool, typer.Option(help="Promote even if the gate fails (needs --reason).")] = False,
     reason: Annotated[str | None, typer.Option(help="Why the gate is overridden (recorded as a tag).")] = None,
+    model_name: ModelNameOption = None,
 ) -> None:
     """Move `champion` to the challenger if it passes the gate; otherwise explain which check failed."""
     from mlflow import MlflowClient
@@ -157,7 +173,7 @@ def promote(
     from training.registry import promote as promote_version
     from training.tracking import configure
 
-    settings = _training_settings()
+    settings = _training_settings(model_name)
     configure(settings)
     client = MlflowClient()
     version = version or alias_version(client, settings.registered_model, CHALLENGER)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from mlflow import MlflowClient
 
 from tests.fixtures import MESSY_PROFILES, MESSY_SPEC
 
@@ -94,3 +95,11 @@ def test_train_seed_drives_the_split_of_bring_your_own_profiles(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     said = " ".join((done.stdout + done.stderr).split())
     assert "seed 7" in said, said
+
+    # A model of one's own profiles is registered under a name of its own, never as the production model's
+    # challenger: the service's `relapse-risk` does not even exist in this store.
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'data' / 'mlflow' / 'mlflow.db'}")
+    names = {model.name for model in client.search_registered_models()}
+    assert names == {f"byod-{MESSY_SPEC.stem}"}, names
+    assert str(client.get_model_version_by_alias(f"byod-{MESSY_SPEC.stem}", "challenger").version) == "1"
+    assert f"relapse promote --model-name byod-{MESSY_SPEC.stem}" in said
