@@ -63,6 +63,12 @@ def train(
     label: Annotated[str | None, typer.Option(help="Label column of --profiles.")] = None,
     time: Annotated[str | None, typer.Option(help="Time column of --profiles (date or year).")] = None,
     group: Annotated[list[str] | None, typer.Option(help="Fairness group column of --profiles (repeatable).")] = None,
+    horizon: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Months the --profiles label looks ahead of its row's date (purges overlapping windows)."
+        ),
+    ] = 0,
     params: Annotated[Path | None, typer.Option(help="JSON file of LightGBM parameters (from relapse tune).")] = None,
     seed: Annotated[
         int,
@@ -97,7 +103,9 @@ def train(
             raise typer.BadParameter("--profiles needs --spec and --label", param_hint="--profiles")
         from training.byod import data_from_profile_table
 
-        training_data = data_from_profile_table(profiles, spec, label, time, list(group or []), seed=seed)
+        training_data = data_from_profile_table(
+            profiles, spec, label, time, list(group or []), seed=seed, horizon_months=horizon
+        )
         backtest = backtest and time is not None
     else:
         training_data = load_demo_or_folder(data, snapshot_months)

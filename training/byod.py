@@ -6,7 +6,8 @@ is parsed, and a cell that does not parse is an error naming the column, the row
 counted from 0 over the data rows (the header is not a row); for a CSV the message also gives the file line.
 
 The label and the time column are parsed here. With a time column the usual time-based split applies (train on
-earlier dates, validate on the second latest, test on the latest). Without one, the rows are split 60/20/20 at
+earlier dates, validate on the second latest, test on the latest), purged by the label's horizon when the user
+gives one (`--horizon`). Without one, the rows are split 60/20/20 at
 random, stratified by label, and the folds are marked with pseudo `as_of` dates so that `TimeSplit` and the
 rest of the pipeline work unchanged; a note in `TrainingData.notes` (logged as the run's `notes` tag) says so.
 """
@@ -52,12 +53,18 @@ def data_from_profile_table(
     groups: list[str],
     *,
     seed: int = 42,
+    horizon_months: int = 0,
 ) -> TrainingData:
     """Read a profile table (CSV or Parquet) described by a feature spec into training data.
 
     `label` names the outcome column (0/1, true/false, yes/no, 是/否), `time` the column of reference dates or
     years (None: stratified random split, seeded by `seed`), `groups` the columns to report fairness by.
+    `horizon_months` is how far the label looks ahead of its row's date ("identified within 12 months": 12): the
+    split then purges overlapping label windows as for the demo city (training.split), so that no training label
+    looks into the validation or test period. 0 takes the periods as consecutive, with a note saying so.
     """
+    if horizon_months and time is None:
+        raise ProfileTableError("--horizon needs --time: without dates there are no label windows to separate")
     path = Path(path)
     spec = read_feature_spec(spec_path)
     frame = read_profile_table(path)
@@ -75,6 +82,15 @@ def data_from_profile_table(
     notes: list[str] = []
     if time is not None:
         snapshots.insert(1, "as_of", parse_time(frame[time], time, path))
+        dates = pd.Series(snapshots["as_of"].dropna().unique()).sort_values()
+        if not horizon_months and (dates.diff().dt.days < 365).any():
+            notes.append(
+                "no --horizon, and reference dates less than a year apart: the periods are taken as consecutive "
+                "and nothing is purged "
+                "between training, validation and test. If the label looks ahead of its row's date (e.g. "
+                "'within 12 months'), give --horizon 12, or the test figures count labels the training rows "
+                "already saw."
+            )
     else:
         if snapshots["household_id"].duplicated().any():
             repeated = snapshots.loc[snapshots["household_id"].duplicated(), "household_id"].iloc[0]
@@ -89,7 +105,7 @@ def data_from_profile_table(
             f"pseudo as_of dates {', '.join(str(d.date()) for d in FOLD_DATES)}. Figures describe households "
             "like the training ones, not the future."
         )
-    _check_split(snapshots)
+    _check_split(snapshots, horizon_months)
 
     features = tuple(
         FeatureSpec(e.name, e.type, e.direction, tuple(str(c) for c in e.parse.get("categories", ())))
@@ -105,9 +121,7 @@ def data_from_profile_table(
         catalogue_version=None,
         feature_groups={e.name: e.group or "ungrouped" for e in spec.features},
         notes=notes,
-        # A foreign table's periods are taken as consecutive: no purge between them (its label horizon is
-        # not known here); the split is train < validation < test by date.
-        horizon_months=0,
+        horizon_months=horizon_months,
     )
 
 
@@ -200,7 +214,7 @@ def _check_columns(
         raise ProfileTableError(f"features: {', '.join(reserved)} are reserved names; rename the column(s)")
 
 
-def _check_split(snapshots: pd.DataFrame) -> None:
+def _check_split(snapshots: pd.DataFrame, horizon_months: int) -> None:
     """The latest date is the test period, the one before validation: both need positives and negatives."""
     dates = snapshots["as_of"].nunique()
     if dates < 3:
@@ -208,7 +222,10 @@ def _check_split(snapshots: pd.DataFrame) -> None:
             f"the time column has {dates} distinct reference date(s); a time-based split needs at least 3 "
             "(train, validation, test)"
         )
-    split = latest_split(snapshots["as_of"], 0)
+    try:
+        split = latest_split(snapshots["as_of"], horizon_months)
+    except ValueError as error:
+        raise ProfileTableError(f"--horizon {horizon_months}: {error}") from None
     periods = split.describe()
     for name, key, mask in (
         ("training", "train", split.train_mask),

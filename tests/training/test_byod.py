@@ -25,6 +25,7 @@ from training.byod import (
 from training.fit import TrainConfig
 from training.pipeline import TrainingData, train_and_register
 from training.settings import TrainingSettings
+from training.split import latest_split
 
 FAST = TrainConfig(num_boost_round=300, early_stopping_rounds=30)
 GROUPS = ["county", "head_gender"]
@@ -274,3 +275,36 @@ def test_a_run_without_groups_trains_evaluates_and_registers(tmp_path: Path, mon
     assert outcome.version == "1"
     assert outcome.evaluation.fairness.empty and outcome.evaluation.fairness_gaps == {}
     assert outcome.evaluation.metrics["roc_auc"] > 0.65
+
+
+def _quarterly(tmp_path: Path) -> Path:
+    """The messy table with its rows spread over twelve quarterly reference dates (2021-01 … 2023-10)."""
+    frame = messy_frame()
+    quarters = pd.date_range("2021-01-01", periods=12, freq="QS")
+    frame["survey_year"] = [str(quarters[i % 12].date()) for i in range(len(frame))]
+    frame.to_csv(tmp_path / "quarterly.csv", index=False)
+    return tmp_path / "quarterly.csv"
+
+
+def test_a_label_horizon_purges_overlapping_windows_from_the_split(tmp_path: Path) -> None:
+    """With --horizon 12 no training label window reaches the validation date, nor a validation one the test date;
+    without it the periods are consecutive and a note says what that means."""
+    path = _quarterly(tmp_path)
+    data = data_from_profile_table(path, MESSY_SPEC, "relapsed", "survey_year", GROUPS, horizon_months=12)
+    split = latest_split(data.snapshots["as_of"], data.horizon_months)
+    assert data.horizon_months == 12
+    assert split.valid <= split.test - pd.DateOffset(months=12)
+    assert all(date <= split.valid - pd.DateOffset(months=12) for date in split.train)
+    assert split.test == pd.Timestamp("2023-10-01") and split.valid == pd.Timestamp("2022-10-01")
+
+    plain = data_from_profile_table(path, MESSY_SPEC, "relapsed", "survey_year", GROUPS)
+    consecutive = latest_split(plain.snapshots["as_of"], plain.horizon_months)
+    assert consecutive.valid == pd.Timestamp("2023-07-01")  # one quarter before the test date: windows overlap
+    assert any("--horizon" in note for note in plain.notes)
+
+
+def test_a_horizon_the_dates_cannot_hold_or_without_dates_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ProfileTableError, match="--horizon 36"):
+        data_from_profile_table(_quarterly(tmp_path), MESSY_SPEC, "relapsed", "survey_year", GROUPS, horizon_months=36)
+    with pytest.raises(ProfileTableError, match="--horizon needs --time"):
+        data_from_profile_table(MESSY_PROFILES, MESSY_SPEC, "relapsed", None, GROUPS, horizon_months=12)
