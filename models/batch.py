@@ -7,10 +7,13 @@ computed column-wise, so that a million households take seconds rather than a qu
 
 - contributions: exact TreeSHAP of the whole batch (cached by model version and profile hash when a cache is
   given, `models.explanation_cache`), turned into probability points by `models.reasons.probability_points`;
-- reasons: points summed per reason key column by column in feature order (so the sums are bitwise those of
-  `household_reasons`), ranked per row with the same keys (points, log-odds, key), risk-raising ones kept;
+- reasons: each row's columns routed to their reason keys by its evidence and missing values
+  (`models._reason_keys.route_batch`), points summed per key column by column in feature order (so the sums are
+  bitwise those of `household_reasons`), ranked per row as there (kind, points, log-odds, key), risk-raising
+  ones kept;
 - sentences: the catalogue's templates, filled once per distinct (feature, value);
-- measures: `models.measures.propose_measures`, evaluated once per distinct (reasons, household status);
+- measures: `models.measures.propose_measures` for the risk types and needs among the top reasons, once per
+  distinct (those keys, household status);
 - what-if: `models.whatif.what_if_batch`, one vectorised re-score per measure.
 
 The result has one row per profile with flat columns (`reason1_key`, `reason1_points`, …, `measure1`,
@@ -30,10 +33,13 @@ import pandas as pd
 
 from features.profiles import catalogue
 from models._batch_measures import margins, propose_groups, what_if_probabilities
+from models._reason_keys import plan, route_batch
 from models.explanation_cache import ExplanationCache, profile_hashes
 from models.measures import Proposal
 from models.reasons import (
     ADDITIVITY_TOLERANCE,
+    EVIDENCE_KINDS,
+    KIND_ORDER,
     LANGS,
     AdditivityError,
     Explainer,
@@ -42,7 +48,7 @@ from models.reasons import (
     feature_sentence,
     probability_points,
     reason_code,
-    reason_key,
+    reason_kind,
     reason_names,
 )
 from models.record import measure_columns, reason_columns
@@ -105,9 +111,12 @@ def explain_batch(
     out["probability"] = probability
     out["margin"] = margin
     out["profile_hash"] = [h.hex() for h in hashes]
-    names = model.feature_names
-    keys, ranks = _rank_reasons(names, phi, points, options.top)
-    quoted = [_quote(names, keys, key_index, phi, points, options.features_per_reason) for key_index, _ in ranks]
+    names = tuple(model.feature_names)
+    routes = route_batch(names, profiles, np.isnan(x))
+    keys, ranks = _rank_reasons(names, routes, phi, points, options.top)
+    quoted = [
+        _quote(keys, routes, key_index, phi, points, names, options.features_per_reason) for key_index, _ in ranks
+    ]
     # Lookup arrays with a trailing None: key index −1 (no reason at this rank) picks it.
     lookup = {
         "key": np.array([*keys, None], dtype=object),
@@ -123,7 +132,8 @@ def explain_batch(
             out[f"reason{k}_sentence_{lang}"] = (
                 _sentences(columns, model, profiles, x, lang) if options.sentences else [None] * len(profiles)
             )
-    key_indexes = np.column_stack([key_index for key_index, _ in ranks])
+    evidence = np.array([*(reason_kind(key) in EVIDENCE_KINDS for key in keys), False])
+    key_indexes = np.column_stack([np.where(evidence[key_index], key_index, -1) for key_index, _ in ranks])
     groups = propose_groups(profiles, keys, key_indexes, options.per_reason)
     slots = options.top * options.per_reason
     fields = _measure_fields(groups.proposals, slots)
@@ -186,29 +196,29 @@ def _shap(
 
 
 def _rank_reasons(
-    names: Sequence[str], phi: np.ndarray, points: np.ndarray, top: int
-) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]]]:
+    names: tuple[str, ...], routes: np.ndarray, phi: np.ndarray, points: np.ndarray, top: int
+) -> tuple[tuple[str, ...], list[tuple[np.ndarray, np.ndarray]]]:
     """The reason keys, and per rank 1…top each row's key index (−1: none) and the key's points (NaN: none).
 
-    Keys are ordered per row as `models.reasons.household_reasons` orders them — points, then log-odds
-    (both descending), then key — and only risk-raising ones count (positive points and at least one feature
-    with positive log-odds), as in `models.reasons.top_reasons`.
+    Keys are ordered per row as `models.reasons.household_reasons` orders them — kind, then points and
+    log-odds (both descending), then key — and only risk-raising ones count (positive points and at least one
+    feature with positive log-odds), data quality never, as in `models.reasons.top_reasons`.
     """
     n = len(phi)
-    columns_by_key = _columns_by_key(names)
-    keys = list(columns_by_key)
+    keys = plan(names).keys
     key_points = np.zeros((n, len(keys)))
     key_shap = np.zeros((n, len(keys)))
     raising = np.zeros((n, len(keys)), dtype=bool)
-    for r, columns in enumerate(columns_by_key.values()):
-        for j in columns:  # one column at a time, in feature order: the same sums as Python's sum()
-            key_points[:, r] += points[:, j]
-            key_shap[:, r] += phi[:, j]
-            raising[:, r] |= phi[:, j] > 0
-    key_rank = np.broadcast_to(_rank(keys), key_points.shape)
-    eligible = (key_points > 0) & raising
-    order = np.lexsort((key_rank, -key_shap, -key_points, ~eligible), axis=1)
     rows = np.arange(n)
+    for j in range(len(names)):  # one column at a time, in feature order: the same sums as Python's sum()
+        to = routes[:, j]
+        key_points[rows, to] += points[:, j]
+        key_shap[rows, to] += phi[:, j]
+        raising[rows, to] |= phi[:, j] > 0
+    kind_rank = np.broadcast_to(np.array([KIND_ORDER[reason_kind(key)] for key in keys]), key_points.shape)
+    key_rank = np.broadcast_to(_rank(keys), key_points.shape)
+    eligible = (key_points > 0) & raising & (kind_rank < KIND_ORDER["data_quality"])
+    order = np.lexsort((key_rank, -key_shap, -key_points, kind_rank, ~eligible), axis=1)
     ranks = []
     for k in range(top):
         if k >= len(keys):
@@ -221,35 +231,29 @@ def _rank_reasons(
 
 
 def _quote(
-    names: Sequence[str],
-    keys: list[str],
+    keys: Sequence[str],
+    routes: np.ndarray,
     key_index: np.ndarray,
     phi: np.ndarray,
     points: np.ndarray,
+    names: Sequence[str],
     width: int,
 ) -> np.ndarray:
     """Feature columns each row's reason quotes (−1: none): its risk-raising features by (−points, −shap, name)."""
     quoted = np.full((len(key_index), width), -1, dtype=np.int64)
-    columns_by_key = _columns_by_key(names)
     name_rank = _rank(names)
-    for r, key in enumerate(keys):
+    for r in range(len(keys)):
         rows = np.flatnonzero(key_index == r)
         if not len(rows):
             continue
-        columns = np.array(columns_by_key[key])
+        columns = np.flatnonzero((routes[rows] == r).any(axis=0))
         sub_phi, sub_points = phi[np.ix_(rows, columns)], points[np.ix_(rows, columns)]
+        candidate = (sub_phi > 0) & (routes[np.ix_(rows, columns)] == r)
         tie = np.broadcast_to(name_rank[columns], sub_phi.shape)
-        order = np.lexsort((tie, -sub_phi, -sub_points, ~(sub_phi > 0)), axis=1)[:, :width]
-        chosen = np.where(np.take_along_axis(sub_phi, order, axis=1) > 0, columns[order], -1)
+        order = np.lexsort((tie, -sub_phi, -sub_points, ~candidate), axis=1)[:, :width]
+        chosen = np.where(np.take_along_axis(candidate, order, axis=1), columns[order], -1)
         quoted[rows, : chosen.shape[1]] = chosen
     return quoted
-
-
-def _columns_by_key(names: Sequence[str]) -> dict[str, list[int]]:
-    columns_by_key: dict[str, list[int]] = {}
-    for j, name in enumerate(names):
-        columns_by_key.setdefault(reason_key(name), []).append(j)
-    return columns_by_key
 
 
 def _rank(labels: Sequence[str]) -> np.ndarray:

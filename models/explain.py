@@ -1,8 +1,9 @@
 """One entry point for what officials read about a household: probability, reasons, measures and what-if.
 
 `explain_households(model, profiles)` scores the profiles, attributes every score exactly to the features
-(`models.reasons`), keeps the top risk-raising reasons in the policy's risk types, proposes measures for them
-(`models.measures`) and re-scores each proposal (`models.whatif`, a model estimate, not a causal effect).
+(`models.reasons`), keeps the top risk-raising reasons — risk types only where the household shows evidence of
+them, backgrounds by their plain names — proposes measures for the evidence-backed risk types and needs among
+them (`models.measures`) and re-scores each proposal (`models.whatif`, a model estimate, not a causal effect).
 The result depends only on the model and the profiles: identical input gives identical output, in the same
 order.
 """
@@ -19,6 +20,7 @@ import pandas as pd
 from models.measure_table import measure
 from models.measures import Proposal, has_labour, propose_measures
 from models.reasons import (
+    EVIDENCE_KINDS,
     LANGS,
     Attribution,
     Explainer,
@@ -28,6 +30,7 @@ from models.reasons import (
     attribute,
     default_explainer,
     household_reasons,
+    missing_features,
     top_features,
     top_reasons,
     top_risk_types,
@@ -47,12 +50,13 @@ class HouseholdExplanation:
     margin: float
     expected_value: float
     has_labour: bool
-    reasons: tuple[Reason, ...]  # top risk-raising reasons
-    risk_types: tuple[Reason, ...]  # top risk-raising reasons with an official risk-type code
-    all_reasons: tuple[Reason, ...]  # every reason key, largest points first (they add up to p − p_base)
+    reasons: tuple[Reason, ...]  # top risk-raising reasons: evidence-backed risk types and needs, then backgrounds
+    risk_types: tuple[Reason, ...]  # top evidence-backed risk types and needs, whatever their points
+    all_reasons: tuple[Reason, ...]  # every reason key in reason order (their points add up to p − p_base)
     top_features: tuple[FeatureContribution, ...]  # the largest risk-raising features
     measures: tuple[Proposal, ...]
     what_if: tuple[WhatIf, ...]  # one per measure, same order
+    missing_features: tuple[str, ...] = ()  # features without a value: missing data, never part of a reason
     what_if_label_zh: str = LABEL_ZH
     what_if_label_en: str = LABEL_EN
 
@@ -118,7 +122,8 @@ def explain_prepared(
     for i, row in enumerate(rows):
         everything = household_reasons(attribution, i, row, langs=langs, features_per_reason=features_per_reason)
         reasons = top_reasons(everything, top)
-        parts.append((everything, reasons, propose_measures(row, [r.key for r in reasons], per_reason=per_reason)))
+        risks = [r.key for r in reasons if r.kind in EVIDENCE_KINDS]  # never a background or data quality
+        parts.append((everything, reasons, propose_measures(row, risks, per_reason=per_reason)))
     scenarios = what_if_prepared(
         model,
         profiles,
@@ -156,6 +161,7 @@ def _explanation(
         top_features=tuple(top_features(attribution, i, row, max(top, 5))),
         measures=tuple(proposals),
         what_if=tuple(scenarios),
+        missing_features=missing_features(attribution, i, row),
     )
 
 

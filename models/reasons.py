@@ -22,21 +22,27 @@ Probability points
     Points are probabilities (0.034 = 3.4 percentage points).
 
 Aggregation
-    A feature's *reason key* is its catalogue group's official risk-type code (docs/domain.md §4; "02" stands for the
-    whole 02xx disaster family) or, for groups without a code, the group itself (income, housing, water,
-    insurance, household composition, …). A reason's points are the sum of its features' points. The top
-    reasons are the keys with positive points, largest first, ties broken by key; each quotes the household's own
-    values of its risk-raising features through the catalogue's reason templates (`features.profiles.catalogue`).
-    The top
-    *risk types* are the same list restricted to keys with an official code — what the national system records
-    as a household's risk types 1–5; income, monitoring history and the like are context, not causes.
+    Reasons are named as a village review could check them (`features.profiles.evidence`). A feature whose
+    household has the evidence of its risk type or need (an illness, a disaster loss, a job loss, a C/D house …)
+    gives its points to that *risk type* (docs/domain.md §4; "02" stands for the whole 02xx disaster family) or
+    *need* (housing, water, insurance); otherwise its points go to its *background* — a plain name such as
+    income level or household structure, shown as 背景因素 and never counted as a risk type. A feature whose
+    value is missing, and the counts of unrecorded fields, give their points to *data quality*, which is never
+    a reason. Every feature's points go to exactly one key, so a household's reasons still add up to p − p₀.
+
+    Reasons are ordered risk types and needs first, then backgrounds, then data quality; inside each, by points,
+    then log-odds (both descending), then key. Officials record and act on risk types, so a household's
+    evidence-backed risk types lead even when a background (its income, say) weighs more; every reason shows its
+    points. The top reasons are the first ones with positive points and a risk-raising feature, data quality
+    excluded; each quotes the household's own values of its risk-raising features through the catalogue's reason
+    templates. The top *risk types* are the household's evidence-backed risk types and needs in the same order,
+    whatever their points — what the national system records as risk types 1–5 and what measures answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any, Literal, Protocol
 
 import lightgbm as lgb
@@ -45,11 +51,15 @@ import pandas as pd
 
 from features.contract import codes
 from features.profiles import catalogue
+from features.profiles.evidence import BACKGROUNDS, DATA_QUALITY, NEEDS
+from models._reason_keys import plan, route_row
 
 Lang = Literal["zh", "en"]
+Kind = Literal["risk_type", "need", "background", "data_quality"]
+EVIDENCE_KINDS: tuple[Kind, ...] = ("risk_type", "need")
+KIND_ORDER: dict[Kind, int] = {"risk_type": 0, "need": 0, "background": 1, "data_quality": 2}
 LANGS: tuple[Lang, ...] = ("zh", "en")
 ADDITIVITY_TOLERANCE = 1e-6
-OTHER_KEY = "other"  # features a bring-your-own-data model has beyond the catalogue
 
 
 class Calibrator(Protocol):
@@ -124,6 +134,7 @@ class Attribution:
     margin: np.ndarray  # (n,)
     probability: np.ndarray  # (n,) calibrated
     base_probability: float
+    missing: np.ndarray | None = None  # (n, k) the model saw no value (NaN); None: read from the profile
 
 
 def attribute(
@@ -144,34 +155,44 @@ def attribute(
         margin=np.asarray(margin, dtype=float),
         probability=np.asarray(calibrator.predict(margin), dtype=float),
         base_probability=float(np.asarray(calibrator.predict(np.array([expected])))[0]),
+        missing=np.isnan(np.asarray(x, dtype=float)),
     )
 
 
 # --- reason keys -----------------------------------------------------------------------------------
-def reason_key(feature_name: str) -> str:
-    """The feature's risk-type code, or its catalogue group when the group has none."""
-    item = catalogue.BY_NAME.get(feature_name)
-    if item is None:
-        return OTHER_KEY
-    return item.risk_type or item.group
+def reason_kind(key: str) -> Kind:
+    """What a reason key names: an official risk type, a basic-needs gap, a background, or data quality."""
+    if key in NEEDS:
+        return "need"
+    if key == DATA_QUALITY:
+        return "data_quality"
+    return "risk_type" if key[:1].isdigit() else "background"
 
 
 def reason_code(key: str) -> str | None:
-    """The official risk-type code of a reason key (None for non-coded groups)."""
-    return key if key[:1].isdigit() else None
+    """The official risk-type code of a reason key (None for needs, backgrounds and data quality)."""
+    return key if reason_kind(key) == "risk_type" else None
 
 
 def reason_names(key: str) -> tuple[str, str]:
-    """(zh, en) name of a reason key: the risk type's official name, or the catalogue group's."""
+    """(zh, en) name of a reason key: the risk type's official name, the need's, or "背景因素：<background>"."""
     if key == "02":
         group = catalogue.GROUPS["disaster"]
         return group.zh, group.en
     if key in codes.RISK_TYPES:
         return codes.RISK_TYPES[key]
-    if key in catalogue.GROUPS:
-        group = catalogue.GROUPS[key]
-        return group.zh, group.en
-    return "其他", "other"
+    if key in NEEDS:
+        return NEEDS[key]
+    if key == DATA_QUALITY:
+        return "数据缺失或未采集（不计为原因）", "missing or unrecorded data (never a reason)"
+    # A key of an earlier catalogue (a stored result) is read as the background it was.
+    zh, en = BACKGROUNDS.get(key) or _legacy_group(key)
+    return f"背景因素：{zh}", f"background factor: {en}"
+
+
+def _legacy_group(key: str) -> tuple[str, str]:
+    group = catalogue.GROUPS.get(key)
+    return (group.zh, group.en) if group else BACKGROUNDS["other"]
 
 
 @dataclass(frozen=True)
@@ -197,6 +218,10 @@ class Reason:
     def sentence(self, lang: Lang) -> str | None:
         return self.sentence_zh if lang == "zh" else self.sentence_en
 
+    @property
+    def kind(self) -> Kind:
+        return reason_kind(self.key)
+
 
 def feature_sentence(name: str, value: Any, lang: Lang) -> str:
     """The catalogue's reason template filled with the value; a generic one for non-catalogue features."""
@@ -213,27 +238,35 @@ def household_reasons(
     langs: Sequence[Lang] = LANGS,
     features_per_reason: int = 2,
 ) -> list[Reason]:
-    """Every reason key of one household with its points, largest first (ties: by key); sentences filled.
+    """Every reason key of one household with its points, in reason order (module docstring); sentences filled.
 
-    `profile` is the household's row (a Series, or any mapping from column name to value); only the values
-    of the quoted features are read. With `langs=()` no sentence is filled (both are None).
+    `profile` is the household's row (a Series, or any mapping from column name to value): its evidence decides
+    the keys, and the quoted features' values fill the sentences. With `langs=()` no sentence is filled.
     """
     names = attribution.feature_names
-    # Python floats: the same values as the array's, summed one by one in column order as before.
+    # Python floats: the same values as the array's, summed one by one in column order.
     phi, points = attribution.shap[row].tolist(), attribution.points[row].tolist()
+    if attribution.missing is not None:
+        missing = attribution.missing[row].tolist()
+    else:
+        missing = [_is_missing(profile.get(name)) for name in names]
+    keys = plan(names).keys
+    by_key: dict[int, list[int]] = {}
+    for j, k in enumerate(route_row(names, profile, missing)):
+        by_key.setdefault(k, []).append(j)
     reasons = []
-    for key, columns in _columns_by_key(names):
+    for k, columns in by_key.items():
         raising = sorted((j for j in columns if phi[j] > 0), key=lambda j: (-points[j], -phi[j], names[j]))
         quoted = tuple(
             FeatureContribution(names[j], profile.get(names[j]), float(phi[j]), float(points[j]))
             for j in raising[:features_per_reason]
         )
-        zh, en = reason_names(key)
+        zh, en = reason_names(keys[k])
         sentences = _sentences(quoted, langs)
         reasons.append(
             Reason(
-                key=key,
-                code=reason_code(key),
+                key=keys[k],
+                code=reason_code(keys[k]),
                 zh=zh,
                 en=en,
                 points=float(sum(points[j] for j in columns)),
@@ -243,16 +276,15 @@ def household_reasons(
                 sentence_en=sentences.get("en"),
             )
         )
-    return sorted(reasons, key=lambda r: (-r.points, -r.shap, r.key))
+    return sorted(reasons, key=lambda r: (KIND_ORDER[r.kind], -r.points, -r.shap, r.key))
 
 
-@lru_cache(maxsize=64)
-def _columns_by_key(names: tuple[str, ...]) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    """The model's columns grouped by reason key, keys in order of their first column (as reasons are built)."""
-    by_key: dict[str, list[int]] = {}
-    for j, name in enumerate(names):
-        by_key.setdefault(reason_key(name), []).append(j)
-    return tuple((key, tuple(columns)) for key, columns in by_key.items())
+def missing_features(attribution: Attribution, row: int, profile: Mapping[str, Any] | pd.Series) -> tuple[str, ...]:
+    """The features of one household the model saw no value for (reported as missing data, never a reason)."""
+    names = attribution.feature_names
+    if attribution.missing is not None:
+        return tuple(name for name, gap in zip(names, attribution.missing[row].tolist(), strict=True) if gap)
+    return tuple(name for name in names if _is_missing(profile.get(name)))
 
 
 def with_sentences(reason: Reason, langs: Sequence[Lang] = LANGS) -> Reason:
@@ -266,13 +298,15 @@ def _sentences(quoted: Sequence[FeatureContribution], langs: Sequence[Lang]) -> 
 
 
 def top_reasons(reasons: Sequence[Reason], top: int = 3) -> list[Reason]:
-    """The first `top` reasons that raise the risk (positive points and at least one risk-raising feature)."""
-    return [r for r in reasons if r.points > 0 and r.features][:top]
+    """The first `top` reasons that raise the risk (positive points and at least one risk-raising feature),
+    data quality excluded; `reasons` in reason order, as `household_reasons` gives them."""
+    return [r for r in reasons if r.points > 0 and r.features and r.kind != "data_quality"][:top]
 
 
 def top_risk_types(reasons: Sequence[Reason], top: int = 3) -> list[Reason]:
-    """The first `top` risk-raising reasons with an official risk-type code (the 风险类型 of the system)."""
-    return [r for r in top_reasons(reasons, len(reasons)) if r.code is not None][:top]
+    """The household's first `top` evidence-backed risk types and needs (the 风险类型 of the system), in reason
+    order whatever their points: what measures answer."""
+    return [r for r in reasons if r.kind in EVIDENCE_KINDS][:top]
 
 
 def feature_contributions(
@@ -302,6 +336,10 @@ def _join(parts: list[str], lang: Lang) -> str | None:
     if not parts:
         return None
     return ("；" if lang == "zh" else "; ").join(parts)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
 def _plain(value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Reasons: exact contributions → probability points by risk type, only risk-raising, deterministic, own values."""
+"""Reasons: exact contributions → probability points by evidence-backed risk type or background, only
+risk-raising, deterministic, own values."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pandas as pd
 import pytest
 
 from features.profiles.catalogue import BY_NAME, format_reason
+from features.profiles.evidence import evidence_keys, role
 from models.calibration import IsotonicCalibrator, SigmoidCalibrator
 from models.explain import explain_households
 from models.reasons import (
@@ -15,9 +17,10 @@ from models.reasons import (
     attribute,
     household_reasons,
     probability_points,
-    reason_key,
+    reason_kind,
     reason_names,
     top_reasons,
+    top_risk_types,
 )
 from tests.models.explain_fixtures import explainer, profiles, small_model
 
@@ -67,30 +70,50 @@ def test_a_margin_the_contributions_miss_is_refused() -> None:
         attribute(x, model.feature_names, Off(), model.calibrator, model.margin(x))
 
 
-def test_only_risk_raising_reasons_with_their_risk_type_and_names() -> None:
+def test_only_risk_raising_reasons_named_by_evidence_or_background() -> None:
     model = small_model()
-    result = explain_households(model, profiles().head(200), top=3, explainer=explainer(model))
-    seen = 0
-    for item in result:
+    rows = profiles().head(200)
+    result = explain_households(model, rows, top=3, explainer=explainer(model))
+    seen = risk_types = 0
+    for item, (_, row) in zip(result, rows.iterrows(), strict=True):
+        shown = evidence_keys(row)
         assert len(item.reasons) <= 3
         for reason in item.reasons:
             seen += 1
-            assert reason.points > 0
-            assert reason.features and all(f.shap > 0 and reason_key(f.name) == reason.key for f in reason.features)
-            assert (reason.code is not None) == reason.key[0].isdigit()
+            assert reason.points > 0 and reason.kind != "data_quality"
+            assert reason.features and all(f.shap > 0 for f in reason.features)
+            for f in reason.features:
+                assert reason.key in {role(f.name).evidence, role(f.name).background, "05"}
+            assert (reason.code is not None) == (reason.kind == "risk_type")
             assert (reason.zh, reason.en) == reason_names(reason.key)
-        assert all(r.code is not None and r.points > 0 for r in item.risk_types)
-    assert seen > 300
+        kinds = [r.kind for r in item.reasons]
+        assert kinds == sorted(kinds, key=lambda k: k == "background")  # risk types and needs lead
+        assert [r.key for r in item.risk_types] == [r.key for r in top_risk_types(item.all_reasons)]
+        assert all(r.key in shown for r in item.risk_types)
+        risk_types += len(item.risk_types)
+    assert seen > 300 and risk_types > 100
 
 
-def test_reason_keys_follow_the_catalogue() -> None:
-    assert reason_key("hospital_oop_12m_yuan") == "01"
-    assert reason_key("disaster_loss_12m_yuan") == "02"
-    assert reason_key("housing_unsafe") == "housing"
-    assert reason_key("income_to_line") == "income"
-    assert reason_key("not_in_the_catalogue") == "other"
-    assert reason_names("02") == ("因灾", "natural disaster")
-    assert reason_names("04") == ("缺劳动力", "lack of labour")
+@pytest.mark.parametrize(
+    ("key", "kind", "names"),
+    [
+        ("02", "risk_type", ("因灾", "natural disaster")),
+        ("04", "risk_type", ("缺劳动力", "lack of labour")),
+        ("05", "risk_type", ("因意外事故", "accident")),
+        ("housing", "need", ("住房安全", "unsafe housing")),
+        ("income", "background", ("背景因素：收入水平", "background factor: income level")),
+        ("work", "background", ("背景因素：务工与生产", "background factor: work and farming")),
+        ("demographics", "background", ("背景因素：人口结构", "background factor: household composition")),
+        (
+            "data_quality",
+            "data_quality",
+            ("数据缺失或未采集（不计为原因）", "missing or unrecorded data (never a reason)"),
+        ),
+    ],
+)
+def test_reason_keys_have_a_kind_and_plain_names(key: str, kind: str, names: tuple[str, str]) -> None:
+    assert reason_kind(key) == kind
+    assert reason_names(key) == names
 
 
 def test_identical_input_gives_identical_reasons_in_identical_order() -> None:
@@ -106,7 +129,8 @@ def test_identical_input_gives_identical_reasons_in_identical_order() -> None:
         assert [(r.key, r.points, r.sentence_zh) for r in item.reasons] == [
             (r.key, r.points, r.sentence_zh) for r in other.reasons
         ]
-        keys = [(-r.points, -r.shap, r.key) for r in item.all_reasons]
+        order = {"risk_type": 0, "need": 0, "background": 1, "data_quality": 2}
+        keys = [(order[r.kind], -r.points, -r.shap, r.key) for r in item.all_reasons]
         assert keys == sorted(keys)
 
 
@@ -142,7 +166,9 @@ def test_a_hand_made_profile_gets_its_values_with_units() -> None:
     phi = np.array([[1.0, 0.6, -0.2]])
     att = Attribution(names, phi, probability_points(phi, -3.0, SigmoidCalibrator(1.0, 0.0)), -3.0, np.array([-1.6]),
                       np.array([0.17]), 0.05)  # fmt: skip
-    profile = pd.Series({"hospital_oop_12m_yuan": 23_400.0, "oop_to_income_12m": 0.85, "income_to_line": 1.4})
+    profile = pd.Series(
+        {"hospital_oop_12m_yuan": 23_400.0, "oop_to_income_12m": 0.85, "income_to_line": 1.4, "hospital_stays_12m": 1}
+    )
     reasons = top_reasons(household_reasons(att, 0, profile), 3)
     assert [r.key for r in reasons] == ["01"]
     assert reasons[0].sentence_zh == "近12个月住院自付 23,400 元；住院自付相当于家庭纯收入的 85%"
