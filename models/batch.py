@@ -271,8 +271,8 @@ def _sentences(columns: np.ndarray, model: RiskModel, profiles: pd.DataFrame, x:
 
     Every distinct (feature, value) is formatted once and spread to the rows that quote it: numeric catalogue
     features through their template's format spec on the float the model saw (what
-    `features.profiles.catalogue.format_reason` does with `float(value)`), others through
-    `models.reasons.feature_sentence`.
+    `features.profiles.catalogue.format_reason` does with `float(value)`), others — and the catalogue's
+    features printed in words (levels, flags, categories) — through `models.reasons.feature_sentence`.
     """
     names = model.feature_names
     sentence = np.full(len(columns), None, dtype=object)
@@ -294,7 +294,7 @@ def _sentences(columns: np.ndarray, model: RiskModel, profiles: pd.DataFrame, x:
 def _feature_sentences(
     name: str, kind: str, profiles: pd.DataFrame, values: np.ndarray, rows: np.ndarray, lang: Lang
 ) -> np.ndarray:
-    template = _template(name, lang) if kind != "category" else None
+    template = _template(name, lang) if name not in catalogue.WORDED and kind != "category" else None
     if template is None:
         column = profiles[name].iloc[rows] if name in profiles.columns else pd.Series([None] * len(rows))
         codes, uniques = pd.factorize(column, use_na_sentinel=True)

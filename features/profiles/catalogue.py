@@ -148,11 +148,11 @@ FEATURES: Final[tuple[Feature, ...]] = (
        "户主为男性", "head is male", ("户主为男性", "male head"), "no living head or gender unrecorded"),
     _f("head_education_level", "demographics", "number", "level 0–6", 0, "members", AT_AS_OF,
        "户主文化程度（0文盲…6本科及以上）", "head's education (0 illiterate … 6 bachelor+)",
-       ("户主文化程度等级 {value:.0f}", "head's education level {value:.0f}"),
+       ("户主文化程度：{value}", "head's education: {value}"),
        "no living head or unrecorded"),
     _f("max_adult_education_level", "demographics", "number", "level 0–6", 0, "members", AT_AS_OF,
        "成年人最高文化程度", "highest education among adults (16+)",
-       ("成年人最高文化程度等级 {value:.0f}", "highest adult education level {value:.0f}"),
+       ("成年人最高文化程度：{value}", "highest education among adults: {value}"),
        "no adult with a recorded education"),
     _f("minority_head", "demographics", "flag", None, 0, "members", AT_AS_OF,
        "户主为少数民族", "head belongs to an ethnic minority", ("户主为少数民族", "minority head"),
@@ -400,7 +400,7 @@ FEATURES: Final[tuple[Feature, ...]] = (
     # --- housing, water, insurance ---------------------------------------------------------------
     _f("housing_grade_level", "housing", "number", "grade 1–4 (A–D)", 1, "housing_checks", LATEST_CHECK,
        "房屋安全等级（1=A … 4=D）", "housing safety grade (1 = A … 4 = D)",
-       ("房屋安全等级 {value:.0f}（1=A，4=D）", "housing grade {value:.0f} (1 = A, 4 = D)"), NO_HOUSING),
+       ("房屋安全等级为{value}级", "house rated {value}"), NO_HOUSING),
     _f("housing_unsafe", "housing", "flag", None, 1, "housing_checks", LATEST_CHECK,
        "住房为C/D级危房", "house rated C or D (dilapidated)",
        ("住房鉴定为C/D级危房", "house rated C/D (unsafe)"), NO_HOUSING),
@@ -549,15 +549,57 @@ def monotone_constraints(names: tuple[str, ...] | list[str] | None = None) -> li
     return [feature(n).direction for n in (names or FEATURE_NAMES)]
 
 
+# Levels printed as people read them: the level's position in its list (docs/domain.md §6, §5).
+_LEVEL_LABELS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "head_education_level": tuple(codes.EDUCATION_LEVELS.values()),
+    "max_adult_education_level": tuple(codes.EDUCATION_LEVELS.values()),
+    "housing_grade_level": (("A", "A (safe)"), ("B", "B (safe)"), ("C", "C (dilapidated)"), ("D", "D (dilapidated)")),
+}
+_LEVEL_BASE: Final[dict[str, int]] = {"housing_grade_level": 1}
+
+# What a flag's sentence says when the flag is 0 (its reason template says what 1 means).
+_FLAG_FALSE: Final[dict[str, tuple[str, str]]] = {
+    "head_male": ("户主为女性", "female head"),
+    "minority_head": ("户主为汉族", "Han head"),
+    "no_labour_household": ("家中有劳动力", "labour in the household"),
+    "housing_unsafe": ("住房非C/D级危房", "house not rated C/D"),
+    "water_unsafe": ("饮水安全达标", "drinking water safe"),
+    "dibao_active": ("未享受低保", "no dibao"),
+    "tekun_active": ("未享受特困供养", "no tekun support"),
+    "disability_subsidy_active": ("未享受残疾人两项补贴", "no disability subsidies"),
+    "public_welfare_post_active": ("无成员在公益岗位", "no member in a public-welfare post"),
+    "dibao_ever": ("从未享受低保", "never received dibao"),
+    "housing_renovation_ever": ("未实施过危房改造", "house never renovated with a grant"),
+    "poverty_alleviated": ("一般农户（非脱贫户）", "general household (not poverty-alleviated)"),
+    "relocated": ("非易地扶贫搬迁户", "not a relocated household"),
+    "previously_identified": ("从未被识别为监测对象", "never identified for monitoring"),
+    "under_monitoring": ("目前不是监测对象", "not under monitoring"),
+    "relocation_settlement": ("不在易地扶贫搬迁安置区", "not in a relocation settlement"),
+}
+# Features whose value is printed in words, not by a number format (`format_reason`).
+WORDED: Final[frozenset[str]] = frozenset(
+    {*_LEVEL_LABELS, *(f.name for f in FEATURES if f.kind in ("flag", "category"))}
+)
+
+
 def format_reason(name: str, value: object, lang: Lang = "zh") -> str:
-    """The feature's reason sentence with the household's own value filled in."""
+    """The feature's reason sentence with the household's own value filled in, as people read it: education
+    and housing grades by name, flags as what they say (a 0 by its own sentence), categories by their label."""
     item = feature(name)
     template = item.reason_zh if lang == "zh" else item.reason_en
+    pick = 0 if lang == "zh" else 1
     if item.kind == "category":
         labels = _CATEGORY_LABELS.get(name, {})
         label = labels.get(str(value), (str(value), str(value)))
-        return template.format(value=label[0] if lang == "zh" else label[1])
+        return template.format(value=label[pick])
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        missing = "缺失" if lang == "zh" else "missing"
-        return f"{item.zh if lang == 'zh' else item.en}: {missing}"
-    return template.format(value=float(value))  # type: ignore[arg-type]
+        return f"{item.zh}：缺失" if lang == "zh" else f"{item.en}: missing"
+    number = float(value)  # type: ignore[arg-type]
+    if item.kind == "flag" and number == 0 and name in _FLAG_FALSE:
+        return _FLAG_FALSE[name][pick]
+    if name in _LEVEL_LABELS:
+        levels = _LEVEL_LABELS[name]
+        position = round(number) - _LEVEL_BASE.get(name, 0)
+        label = levels[position][pick] if 0 <= position < len(levels) else f"{number:g}"
+        return template.format(value=label)
+    return template.format(value=number)

@@ -14,6 +14,7 @@ from features.contract import codes
 from features.profiles._context import INCOME_LOOKBACK_YEARS, STATUS_LOOKBACK_MONTHS
 from features.profiles._income import INCOME_FLOOR_YUAN
 from features.profiles.catalogue import FEATURES, GROUPS, META_COLUMNS
+from features.profiles.evidence import BACKGROUNDS, DATA_QUALITY, EVIDENCE, NEEDS, role
 from features.profiles.rules import RULES, RuleConfig
 from features.profiles.spec import DEFAULT_FALSE, DEFAULT_MISSING, DEFAULT_TRUE
 
@@ -36,7 +37,8 @@ def render_features() -> str:
         "`features/profiles/catalogue.py`. Groups map to the risk types of docs/domain.md §4 where one applies. "
         "*Direction* is the monotone constraint policy logic allows. Every feature reads only records dated "
         "before `as_of`; the window column says which. Reason templates quote the household's own value "
-        "(`features.profiles.catalogue.format_reason`).",
+        "(`features.profiles.catalogue.format_reason`). *Role* says what a feature's points are called in a "
+        'reason (`features/profiles/evidence.py`; section "Evidence and background" below).',
         "",
     ]
     for group_name, group in GROUPS.items():
@@ -57,6 +59,7 @@ def render_features() -> str:
             "中文",
             "English",
             "missing means",
+            "role",
         )
         lines += ["| " + " | ".join((*header, "reason (zh / en)")) + " |", "|---" * (len(header) + 1) + "|"]
         for f in items:
@@ -75,14 +78,54 @@ def render_features() -> str:
                         f.zh,
                         f.en,
                         f.missing or "never missing",
+                        _role(f.name),
                         f"{f.reason_zh} / {f.reason_en}",
                     )
                 )
                 + " |"
             )
         lines.append("")
+    lines += _evidence_section()
     lines += _rules_section()
     return "\n".join(lines)
+
+
+def _role(name: str) -> str:
+    item = role(name)
+    if item.background == DATA_QUALITY:
+        return "data quality (never a reason)"
+    background = "background: " + BACKGROUNDS[item.background][1]
+    if item.evidence is None:
+        return background
+    text = f"evidence of {_key_name(item.evidence)}"
+    if item.moves_to:
+        text += f"; of {_key_name(item.moves_to[0])} when {item.moves_to[1].describe()}"
+    return f"{text}; else {background}"
+
+
+def _key_name(key: str) -> str:
+    if key in NEEDS:
+        return f"{NEEDS[key][0]} ({key})"
+    return f"{key} {GROUPS[next(g for g, v in GROUPS.items() if v.risk_type == key)].zh}"
+
+
+def _evidence_section() -> list[str]:
+    lines = [
+        "## Evidence and background (`features/profiles/evidence.py`)",
+        "",
+        "A reason carries an official risk type or a basic-needs gap only for a household whose profile shows "
+        "the evidence below (any one line; a missing value never shows anything). Otherwise a feature's points "
+        "go to its background, shown as 背景因素 with the background's plain name; missing values and the "
+        "counts of unrecorded fields are data quality, never a reason.",
+        "",
+        "| risk type or need | evidence (any of) | basis |",
+        "|---|---|---|",
+    ]
+    for key, item in EVIDENCE.items():
+        facts = "; ".join(" and ".join(c.describe() for c in clause) for clause in item.any_of)
+        lines.append(f"| {_key_name(key)} | {_cell(facts)} | {_cell(item.basis)} |")
+    lines += ["", "Backgrounds: " + ", ".join(f"{zh} ({en})" for zh, en in BACKGROUNDS.values()) + ".", ""]
+    return lines
 
 
 def _rules_section() -> list[str]:

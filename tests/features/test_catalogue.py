@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 
@@ -66,6 +67,36 @@ def test_reasons_quote_values_with_units() -> None:
     assert (
         format_reason("income_pc_yuan", float("nan"), "en") == "per-capita net income of the last income year: missing"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "lang", "sentence"),
+    [
+        ("head_education_level", 0.0, "zh", "户主文化程度：文盲或半文盲"),
+        ("head_education_level", 1.0, "zh", "户主文化程度：小学"),
+        ("max_adult_education_level", 4.0, "zh", "成年人最高文化程度：中专/中职"),
+        ("max_adult_education_level", 6.0, "en", "highest education among adults: bachelor or above"),
+        ("housing_grade_level", 3.0, "zh", "房屋安全等级为C级"),
+        ("housing_grade_level", 1.0, "en", "house rated A (safe)"),
+        ("head_male", 1.0, "zh", "户主为男性"),
+        ("head_male", 0.0, "zh", "户主为女性"),
+        ("dibao_active", 0.0, "en", "no dibao"),
+        ("no_labour_household", 0.0, "zh", "家中有劳动力"),
+        ("income_pc_yuan", float("nan"), "zh", "上年人均纯收入：缺失"),
+    ],
+)
+def test_values_are_printed_as_people_read_them(name: str, value: float, lang: str, sentence: str) -> None:
+    assert format_reason(name, value, lang) == sentence  # type: ignore[arg-type]
+
+
+def test_every_flag_says_what_its_zero_means_and_zh_reasons_use_full_width_punctuation() -> None:
+    for item in FEATURES:
+        if item.kind == "flag":
+            assert format_reason(item.name, 0.0) != format_reason(item.name, 1.0), item.name
+        for value in (0.0, 1.0, 2.5, float("nan")):
+            text = format_reason(item.name, value if item.kind != "category" else "general", "zh")
+            assert not re.search(r"[,:;()]", re.sub(r"(?<=\d),(?=\d)", "", text)), (item.name, text)
+            assert "等级 " not in text, text
 
 
 def test_policy_directions() -> None:
