@@ -346,9 +346,14 @@ def region_context(
             {"text": m.pick(*STATUSES[status]), "count": f"{summary.by_status.get(status, 0):,}"} for status in STATUSES
         ],
         "expected": expected_text(summary, m),
+        # Actual counts from the jobs' source data where the service has them, else the scored households' lower bound.
         "past_identifications": [
-            {"year": str(year), "count": f"{n:,}"} for year, n in sorted(summary.latest_identifications_by_year.items())
+            {"year": str(year), "count": f"{n:,}"}
+            for year, n in sorted((summary.identifications_by_year or summary.latest_identifications_by_year).items())
         ],
+        "past_identifications_caption": m.t(
+            "region.past_identifications_actual" if summary.identifications_by_year else "region.past_identifications"
+        ),
         "risk_types_note": m.t("region.risk_types_note", n=f"{summary.risk_type_households:,}"),
         "monitored": [monitored_row(v, m, places) for v in summary.monitored_list],
         "as_of": m.date(summary.latest_as_of),
