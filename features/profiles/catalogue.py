@@ -600,6 +600,6 @@ def format_reason(name: str, value: object, lang: Lang = "zh") -> str:
     if name in _LEVEL_LABELS:
         levels = _LEVEL_LABELS[name]
         position = round(number) - _LEVEL_BASE.get(name, 0)
-        label = levels[position][pick] if 0 <= position < len(levels) else f"{number:g}"
-        return template.format(value=label)
+        word = levels[position][pick] if 0 <= position < len(levels) else f"{number:g}"
+        return template.format(value=word)
     return template.format(value=number)
