@@ -8,8 +8,9 @@ the registry's champion (or `--version`). `--faithfulness` prints the faithfulne
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -72,6 +73,7 @@ def explain(
         result = explain_households(model, profile, top=top, lang=lang)[0]
     if sources.synthetic:
         console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
+    console.print(status_line(profile.iloc[0].to_dict()))
     print_explanation(result, lang, model_version, as_of_date)
     if sources.synthetic:
         console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
@@ -106,6 +108,32 @@ def _faithfulness(model: RiskModel, sources: object, folder: Path, top: int, ref
             reference=reference,  # type: ignore[arg-type]
         )
     console.print(report(result, folder), markup=False, highlight=False)
+
+
+def status_line(row: Mapping[Any, Any]) -> str:
+    """The household's monitoring status on as_of in both languages; for a current monitoring object, a warning
+    that the probability is not an estimate of a new identification."""
+    from features.contract.codes import MONITORING_TYPES, RISK_TYPES
+    from features.profiles.status import MONITORED, STATUSES, status_of
+
+    status = status_of(row)
+    zh, en = STATUSES[status.status]
+    details = []
+    if status.monitoring_type:
+        details.append("/".join(MONITORING_TYPES[status.monitoring_type]))
+    if status.risk_types:
+        details.append("、".join(RISK_TYPES[code][0] for code in status.risk_types))
+    if status.identified_date:
+        details.append(f"纳入 identified {status.identified_date.isoformat()}")
+    if status.elimination_date:
+        details.append(f"风险消除 eliminated {status.elimination_date.isoformat()}")
+    line = f"monitoring status 监测状态: [bold]{zh} {en}[/]" + (f" ({'; '.join(details)})" if details else "")
+    if status.status == MONITORED:
+        line += (
+            "\n[yellow]已是监测对象：下面的概率不是新纳入监测的估计 — already a monitoring object: the probability"
+            " below is not an estimate of a new identification[/]"
+        )
+    return line
 
 
 def _pp(points: float, lang: str) -> str:

@@ -1,0 +1,27 @@
+"""`relapse explain` says the household's monitoring status, and warns for a current monitoring object."""
+
+from __future__ import annotations
+
+from relapse.explain_command import status_line
+
+
+def test_a_monitoring_object_is_named_with_its_details_and_the_probability_is_qualified() -> None:
+    line = status_line(
+        {
+            "monitoring_status": "monitored",
+            "monitoring_type": "unstable",
+            "monitoring_risk_types": "01,0205",
+            "identified_date": "2023-07-08",
+        }
+    )
+    assert "已纳入监测" in line and "脱贫不稳定户" in line and "因病、因灾-气象灾害" in line and "2023-07-08" in line
+    assert "不是新纳入监测的估计" in line and "not an estimate of a new identification" in line
+
+
+def test_other_statuses_are_said_without_the_warning() -> None:
+    eliminated = status_line(
+        {"monitoring_status": "eliminated", "elimination_date": "2024-02-01", "elimination_way": "natural"}
+    )
+    assert "已风险消除" in eliminated and "2024-02-01" in eliminated and "不是新纳入" not in eliminated
+    assert "未纳入监测" in status_line({"monitoring_status": "not_monitored"})
+    assert "监测状态未知" in status_line({})  # a profile without the status columns
