@@ -78,11 +78,15 @@ def monitoring_status_columns(ctx: Context, identifications: pd.DataFrame) -> di
         column = pd.to_datetime(identifications[name]).to_numpy(dtype="datetime64[ns]")
         return np.where(where, column[pick], np.datetime64("NaT")).astype("datetime64[ns]")
 
+    # Risk types 1–5 joined with commas, column-wise over the households identified before (no loop per household).
+    rows = np.flatnonzero(has)
+    joined = pd.Series("", index=rows, dtype=object)
+    for name in _RISK_TYPE_COLUMNS:
+        column = taken(name, has)[rows]
+        joined = joined + "," + pd.Series(np.where(pd.isna(column), "", column), index=rows, dtype=object)
+    text = joined.str.replace(r",+", ",", regex=True).str.strip(",")
     risks = np.full(ctx.n, None, dtype=object)
-    columns = [taken(name, has) for name in _RISK_TYPE_COLUMNS]
-    for i in np.flatnonzero(has):
-        found = [str(column[i]) for column in columns if column[i] is not None]
-        risks[i] = ",".join(found) or None
+    risks[rows] = text.where(text != "", None).to_numpy(dtype=object)
     return {
         "monitoring_status": status,
         "monitoring_type": taken("monitoring_type", has),
