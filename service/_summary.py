@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from features.contract.codes import RISK_TYPES
 from features.profiles.status import MONITORED, STATUSES
+from service._identifications import identifications_by_year
 from service._scores import ScoreView
 from service.errors import InvalidFieldError
 from service.scope import Scope
@@ -78,9 +79,11 @@ class RegionSummary:
     fields — `by_level`, `top_risk_types`, `visit_list`, `expected_identifications` — cover the
     `newly_identifiable` households only. `monitored_list` lists current monitoring objects apart (oldest
     identification first); their probability is not an estimate of a new identification and is not to be shown
-    as one. `latest_identifications_by_year` counts households by the year of their latest identification known
-    when scored: a lower bound of each year's identifications (a household identified twice counts once, at its
-    later identification; households never scored not at all) — the service keeps no identifications table.
+    as one. `identifications_by_year` gives last years' actual identifications in the region, as the source data
+    of the latest batch jobs over its villages counted them (`service._identifications`; empty where no job has
+    covered them). `latest_identifications_by_year` counts households by the year of their latest identification
+    known when scored: a lower bound of each year's identifications (a household identified twice counts once, at
+    its later identification; households never scored not at all), available wherever scores are.
     """
 
     region_code: str
@@ -97,6 +100,7 @@ class RegionSummary:
         default_factory=lambda: ExpectedIdentifications(0.0, 0.0, 0.0, 0)
     )
     latest_identifications_by_year: dict[int, int] = field(default_factory=dict)
+    identifications_by_year: dict[int, int] = field(default_factory=dict)  # from jobs' source data; empty: none
     risk_type_households: int = 0  # high- and medium-risk households that can be newly identified: the shares' base
 
 
@@ -291,6 +295,7 @@ def summarise(
         monitored_list=[views[row[SCORE_ID]] for row in listed_monitored],
         expected_identifications=expected_identifications([row[PROBABILITY] for row in fresh]),
         latest_identifications_by_year=_identifications_by_year(rows),
+        identifications_by_year=identifications_by_year(session, scope),
         risk_type_households=len(at_risk),
     )
     return (

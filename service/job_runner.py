@@ -44,6 +44,7 @@ from models.record import STATUS_FIELDS, nested_measures, nested_reasons, nested
 from scoring.job import ScoringJob
 from scoring.results import RULE_PREFIX
 from scoring.run import Progress, score_partitions
+from service._identifications import count_identifications, store_identification_counts
 from service._runner_lease import RunnerLease
 from service.db import Database
 from service.errors import JobStateError, ServiceError
@@ -202,12 +203,17 @@ class JobRunner:
         partitioned = PartitionedSources.read(folder, max_households=chunk)
         _check_scope(partitioned, region_prefix)
         context_version = self._store_villages(partitioned, job_id)
+        as_of = date.fromisoformat(options["as_of"])
+        counts = count_identifications(partitioned.tables, as_of)
+        if counts is not None:  # past years' identifications, shown next to the expected new ones
+            with self.database.session() as session:
+                store_identification_counts(session, counts, as_of, job_id)
         with self.database.session() as session:
             update_job(session, EVERYWHERE, job_id, total_chunks=len(partitioned))
         scoring = ScoringJob(
             serving.model,
             serving.version,
-            date.fromisoformat(options["as_of"]),
+            as_of,
             BatchOptions(sentences=bool(options.get("explain", True))),
             key=self.key,
             cache_dir=self.settings.data_dir / "explanation-cache",

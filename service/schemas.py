@@ -174,6 +174,7 @@ class RegionSummaryResponse(BaseModel):
     monitored_list: list[StoredScore]  # current monitoring objects, longest monitored first
     expected_identifications: ExpectedIdentificationsOut
     latest_identifications_by_year: dict[int, int]
+    identifications_by_year: dict[int, int]  # last years' actual counts from jobs' source data; {} when none
     latest_as_of: date | None
     synthetic: bool
 

@@ -6,6 +6,7 @@ check its permission and write an audit entry with every stored score. Reads ret
 ORM rows; the API checks the caller's permission to read before calling them.
 """
 
+from service._identifications import identifications_by_year
 from service._jobs import (
     MAX_JOB_LIST,
     TRANSITIONS,
@@ -66,6 +67,7 @@ __all__ = [
     "expected_identifications",
     "get_job",
     "household_history",
+    "identifications_by_year",
     "iter_job_scores",
     "level_trend",
     "list_jobs",

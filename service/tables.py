@@ -277,6 +277,22 @@ class HouseholdRun(Base):
     monitoring_status: Mapped[str] = mapped_column(String(16), default="unknown", server_default="unknown")
 
 
+class RegionIdentifications(Base):
+    """Identifications of one village in one year, counted from a batch job's source data (`service._identifications`).
+
+    Only identifications dated before the job's `as_of` count; a later job covering the village replaces its rows.
+    """
+
+    __tablename__ = "region_identifications"
+
+    region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identifications: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[date] = mapped_column(Date)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    counted_at: Mapped[datetime] = mapped_column()
+
+
 class Job(Base):
     """A batch scoring job; it survives restarts and resumes after its last committed chunk."""
 

@@ -44,6 +44,7 @@ def read_summary(
             households=expected.households,
         ),
         latest_identifications_by_year=summary.latest_identifications_by_year,
+        identifications_by_year=summary.identifications_by_year,
         latest_as_of=summary.latest_as_of,
         synthetic=summary.synthetic,
     )

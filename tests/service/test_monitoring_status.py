@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import io
 import math
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
+from service._identifications import count_identifications, store_identification_counts
 from service.db import Database
 from service.keys import Caller
 from service.reports._queries import region_data
 from service.reports.build import region_work_list
 from service.reports.worklist import Capacity
 from service.scope import Scope
+from service.store import identifications_by_year
 from service.tables import Role
 from tests.service.api_support import (
     AS_OF,
@@ -85,6 +89,15 @@ def test_no_current_monitoring_object_is_in_a_new_risk_output(
         named = sum(risk["key"] in {row[f"reason{k}_key"] for k in (1, 2, 3)} for _, row in at_risk.iterrows())
         assert (risk["households"], risk["share"]) == (named, pytest.approx(named / len(at_risk)))
 
+    # Last years' actual identifications, counted from the job's source data (identified before as_of).
+    identifications = registered.city["identifications"]
+    past = identifications[
+        identifications["household_id"].isin(county) & (identifications["identified_date"] < pd.Timestamp(AS_OF))
+    ]
+    years = past["identified_date"].dt.year.value_counts().sort_index()
+    assert len(years) > 1
+    assert summary["identifications_by_year"] == {str(year): int(n) for year, n in years.items()}
+
     with db.read_session() as session:
         data = region_data(session, Scope(COUNTY), 1000, 1000)
     listed = [*data.model_only.listed, *data.rules_only.listed]
@@ -133,3 +146,31 @@ def test_a_status_outside_the_code_list_is_refused_naming_field_and_row(
     answer = client.post("/v1/profiles:score", json={"profiles": [row], "as_of": AS_OF}, headers=headers)
     assert answer.status_code == 422, answer.text
     assert "monitoring_status" in answer.text
+
+
+def test_identifications_are_counted_by_village_and_year_and_replaced_by_a_later_job(db: Database) -> None:
+    households = pa.table(
+        {"household_id": ["a", "b", "c"], "region_code": ["990101001001", "990101001001", "990101001002"]}
+    )
+    identifications = pa.table(
+        {
+            "household_id": ["a", "a", "b", "c", "x"],
+            "identified_date": pa.array(
+                [date(2022, 3, 1), date(2024, 5, 1), date(2024, 1, 9), date(2025, 7, 1), date(2023, 1, 1)], pa.date32()
+            ),
+        }
+    )
+    tables = {"households": households, "identifications": identifications}
+    counts = count_identifications(tables, date(2025, 7, 1))  # c's identification is on as_of: not before it
+    assert counts == {"990101001001": {2022: 1, 2024: 2}, "990101001002": {}}
+    assert count_identifications({"households": households}, date(2025, 7, 1)) is None
+    with db.session() as session:
+        store_identification_counts(session, counts, date(2025, 7, 1), None)
+        store_identification_counts(session, {"990101001002": {2023: 4}}, date(2025, 7, 1), None)
+    with db.read_session() as session:
+        assert identifications_by_year(session, Scope("990101")) == {2022: 1, 2023: 4, 2024: 2}
+        assert identifications_by_year(session, Scope("990101001002")) == {2023: 4}
+    with db.session() as session:  # a later job over the first village replaces its counts
+        store_identification_counts(session, {"990101001001": {2024: 1}}, date(2025, 8, 1), None)
+    with db.read_session() as session:
+        assert identifications_by_year(session, Scope("990101")) == {2023: 4, 2024: 1}

@@ -129,6 +129,7 @@ def reference_summary(session: Session, inner: Scope, top_k: int) -> RegionSumma
             expected, max(0.0, expected - half), min(float(len(probabilities)), expected + half), len(probabilities)
         ),
         latest_identifications_by_year=dict(sorted(years.items())),
+        identifications_by_year={},  # the random data comes without source tables
         risk_type_households=len(reasons_of_at_risk),
     )
 
