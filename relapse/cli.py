@@ -24,6 +24,7 @@ from relapse import (
     simulate_command,
     train_commands,
     tune_command,
+    visits_command,
 )
 
 DEBUG_ENV = "RELAPSE_DEBUG"
@@ -73,6 +74,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from features.profiles.spec import FeatureSpecError
     from models.risk_model import ModelSpecError
     from models.signing import ModelIntegrityError
+    from service.errors import InvalidFieldError
     from training.labels import LabelWindowError
 
     return (
@@ -81,6 +83,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ProfileError,
         ModelSpecError,
         ModelIntegrityError,
+        InvalidFieldError,
         LabelWindowError,
         OSError,
     )
@@ -114,6 +117,7 @@ explain_command.register(app)
 score_command.register(app)
 report_command.register(app)
 serve_command.register(app)
+visits_command.register(app)
 
 
 @app.callback()

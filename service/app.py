@@ -28,7 +28,7 @@ from service.migrate import upgrade_database
 from service.model_holder import ModelHolder, RegistrySource
 from service.problems import BodyLimitMiddleware, install_problem_handlers
 from service.references import ReferenceHolder
-from service.routers import health, households, jobs, model, references, regions, reports, scores
+from service.routers import health, households, jobs, model, references, regions, reports, scores, visits
 from service.settings import ServiceSettings, get_settings
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,7 @@ def create_app(
     for router in (
         scores.router,
         households.router,
+        visits.router,
         regions.router,
         jobs.router,
         model.router,

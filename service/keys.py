@@ -39,12 +39,13 @@ class Permission(enum.StrEnum):
     MODEL = "model"  # model endpoints: version, metrics, model card
     RELOAD = "reload"  # pick up a new champion now
     KEYS = "keys"  # create, list and revoke keys
+    VISITS = "visits"  # record home visits of households in the key's region
 
 
 # What each role may do. Admin may do everything; the other roles are deliberately narrow.
 ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
-    Role.MONITOR: frozenset({Permission.SCORE, Permission.READ}),
-    Role.OFFICIAL: frozenset({Permission.READ, Permission.REPORTS}),
+    Role.MONITOR: frozenset({Permission.SCORE, Permission.READ, Permission.VISITS}),
+    Role.OFFICIAL: frozenset({Permission.READ, Permission.REPORTS, Permission.VISITS}),
     Role.SCIENTIST: frozenset({Permission.MODEL}),
     Role.ADMIN: frozenset(Permission),
 }

@@ -325,3 +325,34 @@ class JobChunk(Base):
     chunk_index: Mapped[int] = mapped_column(Integer)
     rows: Mapped[int] = mapped_column(Integer)
     committed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Visit(Base):
+    """A home visit's outcome (service.visits): append-only; a correction is a new row naming the one it corrects."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        Index("ix_visits_household", "household_pseudonym", "visited_on"),
+        Index("ix_visits_region", "region_code", "id", postgresql_ops={"region_code": "varchar_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    household_pseudonym: Mapped[str] = mapped_column(String(64))
+    region_code: Mapped[str] = mapped_column(String(12))
+    visited_on: Mapped[date] = mapped_column(Date)
+    visitor_role: Mapped[str] = mapped_column(String(24))
+    visitor_grid: Mapped[str | None] = mapped_column(String(32))
+    list_version: Mapped[str | None] = mapped_column(String(64))
+    list_rank: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(24))
+    monitoring_type: Mapped[str | None] = mapped_column(String(16))
+    risk_types: Mapped[list[Any]] = mapped_column(default=list)
+    measures_started: Mapped[list[Any]] = mapped_column(default=list)
+    next_review_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    # NO ACTION, not RESTRICT: checked at the end of a statement, so a visit and its correction go together.
+    corrects_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("visits.id"))
+    # NULL for the local operator (`relapse visits import`), who holds no API key.
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="RESTRICT"), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # "api" or "import"
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -129,12 +129,13 @@ def test_bad_key_settings_name_the_field(db: Database, role: str, region_prefix:
     assert raised.value.field == field
 
 
-# The permission table of issue 6, written out independently of ROLE_PERMISSIONS.
+# The permission table, written out independently of ROLE_PERMISSIONS: grid workers' monitors and village or
+# township officials record home visits; scientists see no household.
 EXPECTED = {
-    Role.MONITOR: {"score", "read"},
-    Role.OFFICIAL: {"read", "reports"},
+    Role.MONITOR: {"score", "read", "visits"},
+    Role.OFFICIAL: {"read", "reports", "visits"},
     Role.SCIENTIST: {"model"},
-    Role.ADMIN: {"score", "read", "reports", "model", "reload", "keys"},
+    Role.ADMIN: {"score", "read", "reports", "model", "reload", "keys", "visits"},
 }
 
 
