@@ -127,7 +127,7 @@ def household_context(
     )
     ordered = list(reversed(history))  # oldest first for the chart
     history_chart = charts.line_chart(
-        [str(v.as_of) for v in ordered],
+        [m.date(v.as_of) for v in ordered],
         [charts.Series(m.t("table.probability"), [v.probability * 100 for v in ordered])],
         m.t("household.history_alt", n=len(ordered), last=percent(latest.probability)),
         unit="%",
@@ -304,7 +304,7 @@ def region_context(
         m.t("region.top_risk_types_alt", n=len(top)),
     )
     trend_chart = charts.line_chart(
-        [str(p.as_of) for p in trend],
+        [m.date(p.as_of) for p in trend],
         [
             charts.Series(level_text(level, m), [p.by_level.get(level, 0) for p in trend], charts.LEVEL_COLOURS[level])
             for level in LEVELS
