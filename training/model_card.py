@@ -44,6 +44,19 @@ FAIRNESS_HEADERS: dict[str, tuple[str, str]] = {
     "mean_predicted": ("平均估计概率", "mean estimated probability"),
     "calibration_gap": ("校准偏差", "calibration gap"),
 }
+BACKTEST_HEADERS: dict[str, tuple[str, str]] = {
+    "test_year": ("测试年份", "test year"),
+    "train_dates": ("训练参考日数", "training dates"),
+    "households": ("户数", "households"),
+    "base_rate": ("基础纳入率", "base rate of identification"),
+    "roc_auc": ("ROC-AUC", "ROC-AUC"),
+    "pr_auc": ("PR-AUC", "PR-AUC"),
+    "recall_at_5pct": ("前 5% 召回率", "recall at 5 %"),
+    "ece": ("期望校准误差（ECE）", "expected calibration error"),
+    "rules_pr_auc": ("现行规则 PR-AUC", "rules PR-AUC"),
+    "rules_recall_at_5pct": ("现行规则前 5% 召回率", "rules recall at 5 %"),
+}
+COUNT_COLUMNS = ("households", "positives", "train_dates", "test_year")
 # Words the two cards share; the Chinese ones are the reports' terms (docs/glossary.md).
 WORDS: dict[str, tuple[str, str]] = {
     "roc_auc": ("ROC-AUC", "ROC-AUC"),
@@ -80,11 +93,25 @@ def _word(key: str, lang: str, **values: object) -> str:
 def _fairness(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """The fairness table with its attributes, groups and headers in the card's language."""
     pick = 0 if lang == "zh" else 1
-    out = frame.copy()
+    out = _counts(frame)
     for column, names in (("attribute", ATTRIBUTE_NAMES), ("group", GROUP_NAMES)):
         if column in out:
             out[column] = [names.get(str(v), (str(v), str(v)))[pick] for v in out[column]]
     return out.rename(columns={k: v[pick] for k, v in FAIRNESS_HEADERS.items()})
+
+
+def _backtest(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    pick = 0 if lang == "zh" else 1
+    return _counts(frame).rename(columns={k: v[pick] for k, v in BACKTEST_HEADERS.items()})
+
+
+def _counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Count columns as whole numbers (a CSV round trip or a NaN makes them floats: "1703.000")."""
+    out = frame.copy()
+    for column in COUNT_COLUMNS:
+        if column in out and pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = [str(int(v)) if pd.notna(v) and float(v).is_integer() else v for v in out[column]]
+    return out
 
 
 def render_model_card(
@@ -167,7 +194,7 @@ def _card(
         f"| {_word('base_rate', lang)} | {_pct(m['base_rate'])} | | | |",
         "",
         text["backtest_title"],
-        markdown_table(backtest) if len(backtest) else text["not_run"],
+        markdown_table(_backtest(backtest, lang)) if len(backtest) else text["not_run"],
         "",
         text["fairness_title"],
         text["fairness"],

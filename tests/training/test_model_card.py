@@ -26,8 +26,8 @@ FAIRNESS = pd.DataFrame(
     {
         "attribute": ["head_gender", "head_gender", "minority", "minority", "county"],
         "group": ["female", "male", "minority", "han", "990101"],
-        "households": [100, 300, 50, 350, 400],
-        "positives": [5, 9, 2, 12, 14],
+        "households": [100.0, 300.0, 50.0, 350.0, 400.0],  # floats, as after a NaN or a CSV round trip
+        "positives": [5.0, 9.0, 2.0, 12.0, 14.0],
         "tpr_at_5pct": [0.4, 0.3, 0.5, 0.33, 0.35],
         "observed_rate": [0.05, 0.03, 0.04, 0.034, 0.035],
         "mean_predicted": [0.045, 0.031, 0.05, 0.033, 0.034],
@@ -36,7 +36,10 @@ FAIRNESS = pd.DataFrame(
 )
 
 
-def card() -> str:
+BACKTEST = pd.DataFrame({"test_year": [2024.0], "train_dates": [9.0], "households": [11493.0], "pr_auc": [0.164]})
+
+
+def card(backtest: pd.DataFrame | None = None) -> str:
     evaluation = Evaluation(
         metrics=METRICS,
         intervals={"roc_auc": (0.78, 0.84), "pr_auc": (0.1, 0.14), "recall_at_5pct": (0.25, 0.35)},
@@ -56,7 +59,7 @@ def card() -> str:
         },
         split={"train": "2021-01-01,2023-01-01", "valid": "2024-01-01", "test": "2025-01-01"},
         params={"learning_rate": 0.05},
-        backtest=pd.DataFrame(),
+        backtest=pd.DataFrame() if backtest is None else backtest,
         label="identified_12m",
         catalogue_version="7",
     )
@@ -70,10 +73,20 @@ def test_the_card_has_a_chinese_and_an_english_section() -> None:
     assert (zh_lang, en_lang) == ("zh", "en")
     assert zh is not None and en is not None
     assert "模型卡" in zh and "Model card" not in zh and "human review" in en and "模型卡" not in en
-    assert "| 户主性别 | 女 |" in zh and "| 户主民族 | 少数民族 |" in zh and "| 县级单位 | 990101 |" in zh
+    assert (
+        "| 户主性别 | 女 | 100 | 5 |" in zh
+    )  # counts as whole numbers and "| 户主民族 | 少数民族 |" in zh and "| 县级单位 | 990101 |" in zh
     assert "female" not in zh and "head_gender" not in zh  # no raw group codes in the Chinese card
     assert "| head's gender | female |" in en
     assert "前 5% 召回率" in zh and "0.300" in zh  # the reports' own term for recall at 5 %
+
+
+def test_the_backtest_table_is_headed_in_the_cards_language() -> None:
+    zh, _ = model_card_for(card(BACKTEST), Messages("zh"))
+    en, _ = model_card_for(card(BACKTEST), Messages("en"))
+    assert zh is not None and en is not None
+    assert "| 测试年份 | 训练参考日数 | 户数 | PR-AUC |" in zh and "| 2024 | 9 | 11493 | 0.164 |" in zh
+    assert "| test year | training dates | households | PR-AUC |" in en
 
 
 def test_the_chinese_card_uses_full_width_punctuation() -> None:
