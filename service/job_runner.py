@@ -178,7 +178,10 @@ class JobRunner:
         except (JobFailed, FeaturesError, ServiceError) as error:
             self._finish(job_id, JobStatus.FAILED, str(error))
             return JobStatus.FAILED
-        if not finished:
+        if finished is JobStatus.CANCELLED:
+            log.info("job %s: cancelled; stopped between chunks", job_id)
+            return JobStatus.CANCELLED
+        if finished is JobStatus.QUEUED:
             self._finish(job_id, JobStatus.QUEUED)
             return JobStatus.QUEUED
         self._finish(job_id, JobStatus.DONE)
@@ -192,7 +195,9 @@ class JobRunner:
         caller: Any,
         done: set[int],
         progress: Progress | None = None,
-    ) -> bool:
+    ) -> JobStatus:
+        """Score the job's chunks not yet committed; DONE when all are, QUEUED when the runner was stopped
+        (a restart resumes it), CANCELLED when a caller cancelled it (checked before each chunk is committed)."""
         serving = self.holder.current
         if serving is None:
             raise JobFailed("no model is loaded; the job runs once the service has a model")
@@ -233,10 +238,12 @@ class JobRunner:
                 rows = score_inputs(table, self.settings, context_version)
                 with self.database.session() as session:
                     caller_of_key(session, caller.key_id)  # a key revoked mid-job fails it before its next chunk
+                    if get_job(session, EVERYWHERE, job_id).status is JobStatus.CANCELLED:
+                        return JobStatus.CANCELLED
                     commit_chunk(session, scope, caller, job_id, partition.index, rows)
                 if self._stop.is_set():
-                    return False
-        return True
+                    return JobStatus.QUEUED
+        return JobStatus.DONE
 
     def _store_villages(self, partitioned: PartitionedSources, job_id: uuid.UUID) -> str | None:
         """The job's villages table becomes the service's villages reference (a new version when it differs), so
@@ -253,8 +260,10 @@ class JobRunner:
         return f"villages-v{version}"
 
     def _finish(self, job_id: uuid.UUID, status: JobStatus, error: str | None = None) -> None:
+        """Record how the run ended, unless a caller cancelled the job meanwhile (cancelled is final)."""
         with self.database.session() as session:
-            update_job(session, EVERYWHERE, job_id, status=status, error=error)
+            if get_job(session, EVERYWHERE, job_id).status is not JobStatus.CANCELLED:
+                update_job(session, EVERYWHERE, job_id, status=status, error=error)
             view = get_job(session, EVERYWHERE, job_id)
         log.info("job %s: %s after %d rows", job_id, status.value, view.rows_done)
 

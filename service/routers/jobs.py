@@ -43,7 +43,7 @@ from service.errors import InvalidFieldError, JobStateError
 from service.keys import Caller, Permission
 from service.schemas import AsOf, check_as_of
 from service.settings import ServiceSettings
-from service.store import JobView, ScoreView, create_job, get_job, iter_job_scores, list_jobs
+from service.store import JobView, ScoreView, create_job, get_job, iter_job_scores, list_jobs, update_job
 from service.tables import JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -280,6 +280,16 @@ def read_job(job_id: str, caller: CallerDep, database: DatabaseDep) -> JobOut:
     caller.require(Permission.READ)
     with database.read_session() as session:
         return job_out(get_job(session, caller.scope, job_id))
+
+
+@router.post("/{job_id}:cancel", response_model=JobOut)
+def cancel_job(job_id: str, caller: CallerDep, database: DatabaseDep) -> JobOut:
+    """Cancel a queued or running job (roles that may score, inside their region). A running job stops after the
+    chunk it is scoring; the chunks committed before stay stored (they are audited decisions). A finished job
+    answers 409; 404 alike for unknown jobs and other regions'."""
+    caller.require(Permission.SCORE)
+    with database.session() as session:
+        return job_out(update_job(session, caller.scope, job_id, status=JobStatus.CANCELLED))
 
 
 @router.get("/{job_id}/results", response_model=None)
