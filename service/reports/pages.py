@@ -75,17 +75,18 @@ def reason_items(reasons: Sequence[Mapping[str, Any]], m: Messages) -> list[dict
     return items
 
 
-def measure_items(measures: Sequence[Mapping[str, Any]], m: Messages) -> list[dict[str, Any]]:
+def measure_items(measures: Sequence[Mapping[str, Any]], m: Messages, whatif: bool = True) -> list[dict[str, Any]]:
+    """Each measure's name and, with `whatif`, the estimate with it (none for a current monitoring object)."""
     items = []
     for measure in measures:
         after = measure.get("probability_after")
         points = measure.get("points")
-        whatif = (
+        estimate = (
             m.t("household.measure_whatif", after=percent(float(after)), points=f"{float(points) * 100:+.1f}")
-            if after is not None and points is not None
+            if whatif and after is not None and points is not None
             else ""
         )
-        items.append({"name": m.pick(str(measure.get("zh", "")), str(measure.get("en", ""))), "whatif": whatif})
+        items.append({"name": m.pick(str(measure.get("zh", "")), str(measure.get("en", ""))), "whatif": estimate})
     return items
 
 
@@ -125,12 +126,18 @@ def household_context(
         m.t("household.waterfall_total"),
         m.t("household.waterfall_alt", rest=f"{rest:.1f}", total=f"{total:.1f}"),
     )
-    ordered = list(reversed(history))  # oldest first for the chart
-    history_chart = charts.line_chart(
-        [m.date(v.as_of) for v in ordered],
-        [charts.Series(m.t("table.probability"), [v.probability * 100 for v in ordered])],
-        m.t("household.history_alt", n=len(ordered), last=percent(latest.probability)),
-        unit="%",
+    # Scores given while the household was a monitoring object estimate nothing for it: left out of the chart
+    # and shown as "—" in the table; the rest were estimates of a new identification when they were made.
+    ordered = [v for v in reversed(history) if v.newly_identifiable]  # oldest first for the chart
+    history_chart = (
+        charts.line_chart(
+            [m.date(v.as_of) for v in ordered],
+            [charts.Series(m.t("table.probability"), [v.probability * 100 for v in ordered])],
+            m.t("household.history_alt", n=len(ordered), last=percent(ordered[-1].probability)),
+            unit="%",
+        )
+        if ordered
+        else ""
     )
     return _common(m, any(v.synthetic for v in history), now) | {
         "title": m.t("household.title", pseudonym=latest.household_pseudonym),
@@ -146,11 +153,11 @@ def household_context(
         "reasons": reasons,
         "waterfall": waterfall,
         "rules": rule_texts(latest.rule_flags, m),
-        "measures": measure_items(latest.measures, m),
+        "measures": measure_items(latest.measures, m, whatif=latest.newly_identifiable),
         "history": [
             {
                 "as_of": m.date(v.as_of),
-                "probability": percent(v.probability),
+                "probability": percent(v.probability) if v.newly_identifiable else "—",
                 "level": v.level.value,
                 "level_text": level_text(v.level, m),
                 "model_version": v.model_version,

@@ -10,7 +10,7 @@ import csv
 import dataclasses
 import io
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
@@ -25,6 +25,7 @@ from service.keys import Caller
 from service.reports import pages, work_table
 from service.reports.build import capacity_of
 from service.reports.i18n import Messages
+from service.reports.render import render_page
 from service.reports.worklist import Capacity, WorkList, places_from, work_list
 from service.scope import Scope
 from service.settings import ServiceSettings
@@ -272,3 +273,43 @@ def record_view(session: Session, pseudonym: str) -> ScoreView:
     from service.tables import ScoreRecord
 
     return ScoreView.of(session.scalars(select(ScoreRecord).where(ScoreRecord.household_pseudonym == pseudonym)).one())
+
+
+def _view(probability: float, as_of: date, status: str, score_id: int) -> ScoreView:
+    return ScoreView(
+        id=score_id,
+        household_pseudonym="hh9",
+        region_code=VILLAGES[0],
+        as_of=as_of,
+        scored_at=datetime(2026, 1, 2, tzinfo=UTC),
+        model_version="relapse-risk/3",
+        probability=probability,
+        level=RiskLevel.HIGH,
+        reasons=[{"key": "01", "points": 0.2}],
+        measures=[
+            {
+                "measure": "medical_assistance",
+                "zh": "医疗救助",
+                "en": "medical assistance",
+                "probability_after": 0.123,
+                "points": -0.25,
+            }
+        ],
+        rule_flags={},
+        synthetic=True,
+        job_id=None,
+        monitoring_status=status,
+        monitoring_type="sudden" if status == "monitored" else None,
+        identified_date=date(2025, 9, 1) if status == "monitored" else None,
+    )
+
+
+def test_a_monitoring_objects_page_shows_no_new_identification_probability() -> None:
+    history = [_view(0.371, date(2026, 1, 1), "monitored", 2), _view(0.052, date(2025, 7, 1), "not_monitored", 1)]
+    page = render_page("household", pages.household_context(history, ZH, now=datetime(2026, 2, 1, tzinfo=UTC)))
+    assert "已纳入监测（突发严重困难户，2025年9月1日纳入）" in page
+    assert ZH.t("household.monitored_note") in page
+    assert "37.1" not in page and "12.3%" not in page  # neither its probability nor a what-if estimate
+    assert "5.2%" in page  # the earlier score, made while it could still be newly identified
+    fresh = render_page("household", pages.household_context(history[1:], ZH, now=datetime(2026, 2, 1, tzinfo=UTC)))
+    assert "5.2%" in fresh and "12.3%" in fresh and ZH.t("household.monitored_note") not in fresh
