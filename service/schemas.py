@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -97,7 +97,7 @@ class MonitoringStatusFields(BaseModel):
     `eliminated` (已风险消除) or `unknown` (the input could not tell). For a monitored household the probability is
     not an estimate of its being newly identified (it already is): region summaries list it apart."""
 
-    monitoring_status: str = "unknown"
+    monitoring_status: Literal["not_monitored", "monitored", "eliminated", "unknown"] = "unknown"
     monitoring_type: str | None = None  # unstable / marginal / sudden, of the latest identification
     monitoring_risk_types: list[str] = Field(default_factory=list)  # risk-type codes of the latest identification
     identified_date: date | None = None  # of the latest identification before as_of
