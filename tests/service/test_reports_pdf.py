@@ -104,6 +104,19 @@ def test_cli_writes_the_same_reports_and_the_drift(
         assert catalogue("zh")["region.visit_list"] in text
         assert all(item["household_pseudonym"] in text for item in items)
 
+        work = tmp_path / "worklist.xlsx"
+        args = ["report", "region", COUNTY, "--visits-per-worker", "2", "--workers", "1", "--format", "xlsx"]
+        result = runner.invoke(app, [*args, "--out", str(work)])
+        assert result.exit_code == 0, result.output
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(work).active
+        assert sheet is not None
+        listed = [row[4] for row in sheet.iter_rows(min_row=4, values_only=True)]
+        villages = {item["region_code"] for item in items}
+        assert len(listed) == sum(min(2, sum(i["region_code"] == v for i in items)) for v in villages)
+        assert set(listed) <= {item["household_pseudonym"] for item in items}
+
         page = tmp_path / "household.html"
         pseudonym = items[0]["household_pseudonym"]
         result = runner.invoke(app, ["report", "household", pseudonym, "--lang", "en", "--out", str(page)])
