@@ -17,6 +17,7 @@ from features.contract import codes
 from features.profiles.status import ELIMINATED, MONITORED, STATUSES, UNKNOWN
 from models.reasons import reason_names
 from service._scores import ScoreView
+from service._summary import RISK_TYPE_KEYS
 from service.reports.i18n import Messages
 from service.reports.worklist import Place, WorkList, WorkRow
 
@@ -75,9 +76,18 @@ def status_text(view: ScoreView, m: Messages) -> str:
 
 
 def why_now(row: WorkRow, m: Messages) -> str:
-    """What changed since the household's previous score: new reasons and the change of the probability."""
+    """What changed since the household's previous score: new reasons and the change of the probability.
+
+    A household scored once has nothing to compare with; its evidence stands in — the first of its top reasons
+    that names an official risk type (reasons name one only with evidence of it: a cost, an event, a failed
+    check), with the household's own values — or, when every top reason is background, that there is none."""
     if row.previous is None:
-        return m.t("worklist.first_score")
+        evidence = next((r for r in row.view.reasons if str(r.get("key")) in RISK_TYPE_KEYS), None)
+        if evidence is None:
+            return m.t("worklist.first_background")
+        sentence = str(evidence.get(f"sentence_{m.lang}") or "")
+        name = reason_label(evidence, m)
+        return m.t("worklist.first_evidence", evidence=name + (m.t("punct.paren", text=sentence) if sentence else ""))
     new = [reason_label(r, m) for r in row.view.reasons if str(r.get("key")) in set(row.new_reason_keys)]
     day = m.date(row.previous.as_of)
     text = (

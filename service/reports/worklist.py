@@ -12,7 +12,7 @@ apply to them, and they are followed up through their assistance plan (the regio
 "Why now" compares each listed household's latest score with its previous one (the latest stored score with
 an earlier `as_of`): the reasons that are new since then and the change of the probability. The service stores
 scores, not the department events behind them, so new *reasons* stand in for new events; a household scored
-once has no comparison and says so.
+once has nothing to compare with and shows its evidence instead (`work_table.why_now`).
 """
 
 from __future__ import annotations

@@ -164,7 +164,7 @@ def test_why_now_names_the_reasons_new_since_the_previous_score_and_the_change(d
     assert work_table.why_now(rows["hh1"], EN) == (
         "new since the score of 2025-01-01: natural disaster; estimated probability +15.0 percentage points"
     )
-    assert work_table.why_now(rows["hh2"], ZH) == "首次评分，无可比较的上次评分"
+    assert work_table.why_now(rows["hh2"], ZH) == "首次评分；风险证据：因病"  # its one reason, 01, without a sentence
 
 
 VILLAGE_TABLE = pd.DataFrame(
@@ -186,6 +186,25 @@ def test_regions_are_named_as_the_villages_table_names_them() -> None:
     assert pages.place_title("990112001", places, ZH) == "山清区 川口街道（990112001）"
     assert pages.place_title("990101001001", places, EN) == "岭峁县 北岭镇 北岭村 (990101001001)"
     assert pages.place_title("990105", places, ZH) == "县级单位 990105"  # unknown: its level, not "县"
+
+
+def test_why_now_of_a_first_score_gives_its_evidence_or_says_there_is_none(db: Database) -> None:
+    evidence = {"key": "01", "points": 0.05, "sentence_zh": "近3个月住院自付 21,542 元", "sentence_en": "hospital"}
+    background = {"key": "income", "points": 0.09}
+    store(
+        db,
+        [
+            dataclasses.replace(score("hh1", VILLAGES[0], 0.3), reasons=[background, evidence]),
+            dataclasses.replace(score("hh2", VILLAGES[0], 0.2), reasons=[background]),
+        ],
+    )
+    with db.read_session() as session:
+        rows = {
+            r.view.household_pseudonym: r for r in work_list(session, Scope("99"), Capacity(5, 1), {}).villages[0].rows
+        }
+    assert work_table.why_now(rows["hh1"], ZH) == "首次评分；风险证据：因病（近3个月住院自付 21,542 元）"
+    assert work_table.why_now(rows["hh1"], EN) == "first score; evidence: illness (hospital)"
+    assert work_table.why_now(rows["hh2"], ZH) == "首次评分；前列原因均为背景因素，无风险事件证据"
 
 
 def _two_village_list(db: Database) -> WorkList:
