@@ -26,6 +26,7 @@ from service.limits import KeyLimits
 from service.metrics import install_metrics
 from service.migrate import upgrade_database
 from service.model_holder import ModelHolder, RegistrySource
+from service.openapi import install_openapi
 from service.problems import BodyLimitMiddleware, install_problem_handlers
 from service.references import ReferenceHolder
 from service.routers import health, households, jobs, model, references, regions, reports, scores, visits
@@ -142,6 +143,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None if settings.api_docs == "off" else "/openapi.json",
     )
+    install_openapi(app)
     install_api_docs(app, settings.api_docs)
     app.state.settings = settings
     install_problem_handlers(app, settings.retry_after_s)
