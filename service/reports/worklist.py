@@ -253,18 +253,21 @@ def work_list(
             monitored[row[0]] += 1
         else:
             by_village[row[0]].append(row)
-    villages: list[tuple[str, int, list[ScoreView]]] = []
-    for code in sorted({*by_village, *monitored}, key=lambda c: (place_of(c, places).township_code, c)):
-        ranked = sorted(by_village[code], key=lambda row: (-row[3], row[1]))
-        chosen: list[ScoreView] = []
-        # read in slices of the capacity: usually one slice suffices, more when households are left out
-        for start in range(0, len(ranked), capacity.per_village):
-            piece = ranked[start : start + capacity.per_village]
-            views = _views(session, scope, [row[2] for row in piece])
-            chosen += [views[row[2]] for row in piece if row[2] in views and listable(views[row[2]])]
-            if len(chosen) >= capacity.per_village:
-                break
-        villages.append((code, len(ranked), chosen[: capacity.per_village]))
+    codes = sorted({*by_village, *monitored}, key=lambda c: (place_of(c, places).township_code, c))
+    ranked = {code: sorted(by_village[code], key=lambda row: (-row[3], row[1])) for code in codes}
+    chosen: dict[str, list[ScoreView]] = {code: [] for code in codes}
+    # Every village's next slice of the capacity is read in one batch: usually one batch suffices, a further
+    # one only for villages where `listable` left households out.
+    per_village, start = capacity.per_village, 0
+    pending = [code for code in codes if ranked[code]]
+    while pending:
+        pieces = {code: ranked[code][start : start + per_village] for code in pending}
+        views = _views(session, scope, [row[2] for piece in pieces.values() for row in piece])
+        for code, piece in pieces.items():
+            chosen[code] += [views[row[2]] for row in piece if row[2] in views and listable(views[row[2]])]
+        start += per_village
+        pending = [code for code in pending if len(chosen[code]) < per_village and start < len(ranked[code])]
+    villages = [(code, len(ranked[code]), chosen[code][:per_village]) for code in codes]
     previous = _previous(session, scope, [view for _, _, chosen in villages for view in chosen])
     return WorkList(
         scope.region_prefix,
