@@ -1,0 +1,72 @@
+"""The feed of stored scores: everything scored in a region since a cursor, in the order it was stored.
+
+A provincial platform or an alerting job keeps its place with the cursor of the last page and asks for what is
+new; nothing is missed and nothing comes twice, whichever road (API, job) stored the scores. Each item carries
+the household's previous stored level in the same village (`None` for its first score), so that "crossed into
+high risk" is one comparison for the reader. The cursor is opaque to callers: today the last score's id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service._scores import ScoreView
+from service.errors import InvalidFieldError
+from service.scope import Scope
+from service.tables import RiskLevel, ScoreRecord
+
+MAX_PAGE: Final = 1000
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    items: list[tuple[ScoreView, RiskLevel | None]]  # each score with the household's previous level there
+    cursor: str  # pass it back to get what comes after this page
+    more: bool  # whether more scores were already stored after this page
+
+
+def parse_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidFieldError("cursor", "is not a cursor this feed gave")
+    return int(cursor)
+
+
+def scores_after(session: Session, scope: Scope, cursor: str | None, limit: int = 100) -> FeedPage:
+    """The next `limit` scores stored in `scope` after `cursor`, oldest first."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidFieldError("limit", f"must lie between 1 and {MAX_PAGE}")
+    after = parse_cursor(cursor)
+    rows = list(
+        session.scalars(
+            select(ScoreRecord)
+            .where(ScoreRecord.id > after, scope.filter(ScoreRecord.region_code))
+            .order_by(ScoreRecord.id)
+            .limit(limit + 1)
+        )
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [(ScoreView.of(row), _previous_level(session, row)) for row in rows]
+    return FeedPage(items, str(rows[-1].id) if rows else str(after), more)
+
+
+def _previous_level(session: Session, row: ScoreRecord) -> RiskLevel | None:
+    """The level of the household's score stored before this one in the same village (by as_of, then storage)."""
+    query = (
+        select(ScoreRecord.level)
+        .where(
+            ScoreRecord.household_pseudonym == row.household_pseudonym,
+            ScoreRecord.region_code == row.region_code,
+            ScoreRecord.id != row.id,
+            (ScoreRecord.as_of < row.as_of) | ((ScoreRecord.as_of == row.as_of) & (ScoreRecord.id < row.id)),
+        )
+        .order_by(ScoreRecord.as_of.desc(), ScoreRecord.id.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
