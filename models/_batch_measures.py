@@ -1,10 +1,12 @@
 """Measures and what-if for a batch, computed once per group of rows that the rules cannot tell apart.
 
 `models.measures.propose_measures` reads a profile only through its labour and the outcomes of the measure
-table's conditions (`applies_when`, `received_when`), and only the conditions of measures its reason keys
-can reach matter. Rows with the same reason keys and the same outcomes of those conditions therefore get the
-same proposals: `propose_groups` evaluates `propose_measures` once per such group (and remembers the answer
-across batches, the table being fixed), then spreads it to the rows as flat columns.
+table's conditions (`eligible_when`, `received_when`); only the conditions of measures its reason keys can reach
+matter, plus those of the income floor (reached whatever the keys). Rows with the same reason keys and the same
+outcomes of those conditions therefore get the same proposals: `propose_groups` evaluates the conditions
+column-wise (thresholds from other columns or yearly standards included), then calls
+`models.measures.propose_from` — the rules of the single road — once per group with that group's outcomes
+(remembering the answer across batches, the table being fixed), and spreads it to the rows as flat columns.
 
 `what_if_columns` re-scores each proposed measure as `models.whatif.what_if_batch` does — the measure's
 effects applied by `models.whatif.apply_effects`, the changed profile scored by the same model — but on the
@@ -14,25 +16,33 @@ that the probabilities are bitwise those of `what_if_batch` without copying ever
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final, cast
+from typing import Final
 
 import numpy as np
 import pandas as pd
 
 from models._forest_margin import forest_margin
 from models._treeshap_forest import UnsupportedModelError
-from models.measure_table import BY_RISK, MEASURES, Change, Condition, Measure, measure
-from models.measures import Proposal, propose_measures
+from models.measure_table import BY_RISK, FLOOR, MEASURES, Change, Condition, Measure, measure
+from models.measures import (
+    PROVINCE_COLUMN,
+    YEAR_COLUMN,
+    Proposal,
+    Standards,
+    _compare,
+    default_standards,
+    propose_from,
+)
 from models.risk_model import RiskModel
 from models.whatif import apply_effects
 
 LABOUR_FEATURES: Final = ("no_labour_household", "labour_capable_count")
 _MEMO_LIMIT: Final = 200_000
 CHECK_ROWS: Final = 1_024  # rows whose forest margins are compared with LightGBM's in every batch
-_memo: dict[tuple[tuple[str, ...], bytes, int], list[Proposal]] = {}
+_memo: dict[tuple[tuple[str, ...], bytes, int, int], list[Proposal]] = {}
 
 
 @dataclass(frozen=True)
@@ -41,18 +51,19 @@ class ProposalGroups:
     proposals: list[list[Proposal]]  # each group's proposals, in order
 
 
+def _conditions_of(item: Measure) -> list[Condition]:
+    found = [c for clause in item.eligible_when for c in clause]
+    return found + ([item.received_when] if item.received_when is not None else [])
+
+
 @lru_cache(maxsize=1)
 def conditions() -> tuple[Condition, ...]:
-    """Every condition a measure proposal reads (`applies_when`, `received_when`), in a fixed order."""
+    """Every condition a measure proposal reads (`eligible_when`, `received_when`), in a fixed order."""
     found: dict[Condition, None] = {}
     for item in MEASURES.values():
-        for condition in (*item.applies_when, *((item.received_when,) if item.received_when else ())):
+        for condition in _conditions_of(item):
             found[condition] = None
     return tuple(found)
-
-
-def status_features() -> tuple[str, ...]:
-    return tuple(sorted({*LABOUR_FEATURES, *(c.feature for c in conditions())}))
 
 
 def number_column(profiles: pd.DataFrame, name: str) -> np.ndarray:
@@ -62,63 +73,93 @@ def number_column(profiles: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(profiles[name], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
 
 
-def _holds(column: np.ndarray, condition: Condition) -> np.ndarray:
-    """`models.measures.holds` for a whole column (missing never holds)."""
-    with np.errstate(invalid="ignore"):
-        if condition.op == ">":
-            return column > condition.value
-        if condition.op == ">=":
-            return column >= condition.value
-        return column == condition.value
+def _province_column(profiles: pd.DataFrame) -> np.ndarray:
+    """Province codes as `models.measures.threshold` reads them (anything but a string: no province)."""
+    if PROVINCE_COLUMN not in profiles.columns:
+        return np.full(len(profiles), None, dtype=object)
+    values = profiles[PROVINCE_COLUMN].to_numpy(dtype=object)
+    return np.array([v if isinstance(v, str) else None for v in values], dtype=object)
+
+
+def condition_outcomes(profiles: pd.DataFrame, standards: Standards | None = None) -> np.ndarray:
+    """rows × `conditions()`: `models.measures.holds` of every condition for every row, column-wise."""
+    standards = standards or default_standards()
+    columns: dict[str, np.ndarray] = {}
+
+    def column(name: str) -> np.ndarray:
+        if name not in columns:
+            columns[name] = number_column(profiles, name)
+        return columns[name]
+
+    limits: dict[str, np.ndarray] = {}
+    out = np.zeros((len(profiles), len(conditions())), dtype=bool)
+    for j, condition in enumerate(conditions()):
+        if condition.times is not None:
+            limit: float | np.ndarray = condition.value * column(condition.times)
+        elif condition.standard is not None:
+            if condition.standard not in limits:
+                limits[condition.standard] = standards[condition.standard].lookup(
+                    column(YEAR_COLUMN), _province_column(profiles)
+                )
+            limit = condition.value * limits[condition.standard]
+        else:
+            limit = condition.value
+        with np.errstate(invalid="ignore"):
+            out[:, j] = _compare(column(condition.feature), condition.op, limit)
+    return out
 
 
 @lru_cache(maxsize=4096)
 def _reachable(keys: tuple[str, ...]) -> np.ndarray:
-    """Mask over (labour, *conditions()) of what proposals for these reason keys can depend on."""
-    found: set[Condition] = set()
+    """Mask over `conditions()` of what proposals for these reason keys can depend on (the floor's included)."""
+    found: set[Condition] = set(_conditions_of(measure(FLOOR)))
     for key in keys:
         entry = BY_RISK.get(key)
         if entry is None:
             continue
         for code in (*entry.with_labour, *entry.without_labour):
-            item = measure(code)
-            found.update(item.applies_when)
-            if item.received_when is not None:
-                found.add(item.received_when)
-    return np.array([True, *(c in found for c in conditions())])
+            found.update(_conditions_of(measure(code)))
+    return np.array([c in found for c in conditions()])
 
 
 def propose_groups(
-    profiles: pd.DataFrame, keys: Sequence[str], key_indexes: np.ndarray, per_reason: int
+    profiles: pd.DataFrame,
+    keys: Sequence[str],
+    key_indexes: np.ndarray,
+    per_reason: int,
+    standards: Standards | None = None,
 ) -> ProposalGroups:
     """`propose_measures` for every row (reason keys `keys[key_indexes[i]]`, −1: none), once per group."""
     n = len(profiles)
-    status = {name: number_column(profiles, name) for name in status_features()}
-    flag, capable = status["no_labour_household"], status["labour_capable_count"]
+    flag = number_column(profiles, "no_labour_household")
+    capable = number_column(profiles, "labour_capable_count")
     labour = np.where(np.isnan(flag), capable >= 1, flag != 1)
-    outcomes = np.column_stack([labour, *(_holds(status[c.feature], c) for c in conditions())]).reshape(n, -1)
+    outcomes = condition_outcomes(profiles, standards)
     combos, combo_of_row = np.unique(key_indexes.reshape(n, -1), axis=0, return_inverse=True)
     combo_of_row = np.asarray(combo_of_row).reshape(-1)
     combo_keys = [tuple(keys[i] for i in combo if i >= 0) for combo in combos]
     masks = np.array([_reachable(k) for k in combo_keys]).reshape(len(combos), -1)
     relevant = outcomes & masks[combo_of_row]
-    signature = np.column_stack([combo_of_row, np.packbits(relevant, axis=1).astype(np.int64)])
+    signature = np.column_stack([combo_of_row, labour.astype(np.int64), np.packbits(relevant, axis=1).astype(np.int64)])
     groups, first, group_of_row = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+    index = {c: j for j, c in enumerate(conditions())}
     proposals = []
     for g in range(len(groups)):
         row = int(first[g])
         row_keys = combo_keys[combo_of_row[row]]
-        memo_key = (row_keys, np.packbits(relevant[row]).tobytes(), per_reason)
+        memo_key = (row_keys, np.packbits(relevant[row]).tobytes(), int(labour[row]), per_reason)
         found = _memo.get(memo_key)
         if found is None:
-            # propose_measures only calls `.get` on the profile: a dict of the row's status values will do.
-            profile = cast(pd.Series, {name: values[row] for name, values in status.items()})
-            found = propose_measures(profile, list(row_keys), per_reason=per_reason)
+            found = propose_from(_lookup(relevant[row], index), bool(labour[row]), row_keys, per_reason)
             if len(_memo) >= _MEMO_LIMIT:
                 _memo.clear()
             _memo[memo_key] = found
         proposals.append(found)
     return ProposalGroups(np.asarray(group_of_row).reshape(-1), proposals)
+
+
+def _lookup(row_outcomes: np.ndarray, index: dict[Condition, int]) -> Callable[[Condition], bool]:
+    return lambda condition: bool(row_outcomes[index[condition]])
 
 
 def margins(model: RiskModel, x: np.ndarray, check_rows: int = CHECK_ROWS) -> tuple[np.ndarray, np.ndarray | None]:

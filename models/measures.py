@@ -1,30 +1,60 @@
-"""Proposed assistance measures: from a household's top reasons and status to an ordered list (docs/domain.md §4).
+"""Proposed assistance measures: from a household's reasons and profile to an ordered list (docs/domain.md §4).
 
 Rules, in the order they are applied:
-1. Labour decides the line: a household with labour (`no_labour_household` ≠ 1) gets the table's with-labour
-   measures — development-oriented ones plus basic services; a household without labour gets social protection
-   (dibao, tekun, temporary assistance) plus basic services. The table (`models.measure_table`) holds both lists.
-2. A measure applies only where the profile shows its object (`applies_when`: a member with a disability for
-   the disability subsidies, a C/D house for renovation, …).
-3. A measure the household already receives (`received_when`: dibao_active, tekun_active, …) is not proposed
-   again; the next one in the list is, and the proposal records what it replaced.
-4. Combined risks get combined measures: every top reason contributes up to `per_reason` measures; a measure
-   that answers several reasons is proposed once and names all of them.
+1. Eligibility first: a measure is proposed only when the profile satisfies its rule (`eligible_when` in
+   `models.measure_table`, with its policy basis); a missing value never makes a household eligible. This holds
+   whatever reason keys the caller passes.
+2. Labour decides the line: a household with labour (`no_labour_household` ≠ 1) follows the table's with-labour
+   lists — development-oriented measures plus basic services; a household without labour follows the
+   without-labour lists — social protection plus basic services.
+3. Risk types first: the keys that name a risk (official risk types, housing, water, insurance) are served in
+   reason order before any background key (income level, …); within a key the table's order holds, so illness
+   gets the medical chain basic insurance → critical-illness insurance → medical assistance.
+4. The income floor: a household whose income is below the local 低保 standard and that does not receive 低保
+   gets it proposed after its risk-type measures, whether or not income is among its reasons (应保尽保).
+5. A measure the household already receives (`received_when`) is not proposed again; the next one in the list
+   is, and the proposal records what it replaced.
+6. Combined risks get combined measures: every reason key contributes up to `per_reason` measures; a measure
+   that answers several keys is proposed once and names all of them. At most `per_reason` × the number of
+   keys are proposed (the income floor is never the one cut).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from models.measure_table import BY_RISK, CATEGORIES, FAMILIES, Condition, Measure, measure
+from features.contract.dibao_standards import default_dibao_standards
+from features.contract.monitoring_lines import YearProvinceTable
+from models.measure_table import (
+    BY_RISK,
+    CATEGORIES,
+    DIBAO_STANDARD,
+    FAMILIES,
+    FLOOR,
+    RISK_TYPE_KEYS,
+    Condition,
+    Measure,
+    Rule,
+    measure,
+)
 
 # A household's profile row: `profiles.iloc[i]`, or any mapping from column name to value.
 Profile = Mapping[str, Any] | pd.Series
+# Yearly standards a condition may compare with, by name (`Condition.standard`).
+Standards = Mapping[str, YearProvinceTable]
+YEAR_COLUMN = "income_year"  # standards are those of the income year the income features describe
+PROVINCE_COLUMN = "province_code"
+
+
+@lru_cache(maxsize=1)
+def default_standards() -> Standards:
+    return {DIBAO_STANDARD: default_dibao_standards()}
 
 
 @dataclass(frozen=True)
@@ -38,19 +68,53 @@ class Proposal:
     family: str
     family_zh: str
     family_en: str
-    risks: tuple[str, ...]  # the reason keys it addresses, in reason order
+    risks: tuple[str, ...]  # the reason keys it addresses, in reason order ("income" for the income floor)
     replaces: tuple[str, ...] = ()  # measures skipped because the household already receives them
 
 
-def holds(profile: Profile, condition: Condition) -> bool:
+def threshold(profile: Profile, condition: Condition, standards: Standards | None = None) -> float:
+    """The number `condition.feature` is compared with, for this profile (NaN when it cannot be known)."""
+    if condition.times is not None:
+        return condition.value * _number(profile.get(condition.times))
+    if condition.standard is not None:
+        year = _number(profile.get(YEAR_COLUMN))
+        if np.isnan(year):
+            return float("nan")
+        province = profile.get(PROVINCE_COLUMN)
+        table = (standards or default_standards())[condition.standard]
+        return condition.value * table.value(int(year), province if isinstance(province, str) else None)
+    return condition.value
+
+
+def holds(profile: Profile, condition: Condition, standards: Standards | None = None) -> bool:
     value = _number(profile.get(condition.feature))
     if np.isnan(value):
         return False
-    if condition.op == ">":
-        return value > condition.value
-    if condition.op == ">=":
-        return value >= condition.value
-    return value == condition.value
+    if condition.times is None and condition.standard is None:
+        limit = condition.value
+    else:
+        limit = threshold(profile, condition, standards)
+        if np.isnan(limit):
+            return False
+    return bool(_compare(value, condition.op, limit))
+
+
+def _compare(value: Any, op: str, limit: Any) -> Any:
+    """`value op limit`, element-wise for arrays (NaN compares False)."""
+    if op == ">":
+        return value > limit
+    if op == ">=":
+        return value >= limit
+    if op == "<":
+        return value < limit
+    if op == "<=":
+        return value <= limit
+    return value == limit
+
+
+def satisfies(rule: Rule, outcome: Callable[[Condition], bool]) -> bool:
+    """Every clause has a condition that holds (an empty rule always does)."""
+    return all(any(outcome(c) for c in clause) for clause in rule)
 
 
 def has_labour(profile: Profile) -> bool:
@@ -65,17 +129,55 @@ def receives(profile: Profile, item: Measure) -> bool:
     return item.received_when is not None and holds(profile, item.received_when)
 
 
-def applies(profile: Profile, item: Measure) -> bool:
-    return not item.applies_when or any(holds(profile, c) for c in item.applies_when)
+def eligible(profile: Profile, item: Measure, standards: Standards | None = None) -> bool:
+    return satisfies(item.eligible_when, lambda c: holds(profile, c, standards))
 
 
-def propose_measures(profile: Profile, reason_keys: Sequence[str], *, per_reason: int = 2) -> list[Proposal]:
-    """Measures for one household's reasons (keys in reason order); see the module docstring for the rules."""
-    labour = has_labour(profile)
+def propose_measures(
+    profile: Profile, reason_keys: Sequence[str], *, per_reason: int = 2, standards: Standards | None = None
+) -> list[Proposal]:
+    """Measures for one household's reasons (keys in reason order); see the module docstring for the rules.
+
+    `standards` are the yearly tables eligibility compares with (default: `default_standards()`); a year
+    missing from a table raises `features.contract.monitoring_lines.MissingYearError`.
+    """
+    memo: dict[Condition, bool] = {}
+
+    def outcome(condition: Condition) -> bool:
+        if condition not in memo:
+            memo[condition] = holds(profile, condition, standards)
+        return memo[condition]
+
+    return propose_from(outcome, has_labour(profile), reason_keys, per_reason)
+
+
+def propose_from(
+    outcome: Callable[[Condition], bool], labour: bool, reason_keys: Sequence[str], per_reason: int
+) -> list[Proposal]:
+    """`propose_measures` given how each condition of the table turns out for the household and its labour.
+
+    The batch road (`models._batch_measures`) calls it with conditions evaluated column-wise; both roads share
+    every rule below.
+    """
+    keys = [k for k in reason_keys if k in RISK_TYPE_KEYS] + [k for k in reason_keys if k not in RISK_TYPE_KEYS]
     order: list[str] = []
     risks: dict[str, list[str]] = {}
     replaced: dict[str, list[str]] = {}
-    for key in reason_keys:
+
+    def add(code: str, key: str, skipped: Sequence[str]) -> None:
+        if code not in risks:
+            order.append(code)
+            risks[code], replaced[code] = [], []
+        if key not in risks[code]:
+            risks[code].append(key)
+        replaced[code].extend(s for s in skipped if s not in replaced[code])
+
+    floor = measure(FLOOR)
+    floor_due = satisfies(floor.eligible_when, outcome) and not _received(floor, outcome)
+    floor_at: int | None = None
+    for key in keys:
+        if floor_due and floor_at is None and key not in RISK_TYPE_KEYS:
+            floor_at = len(order)
         entry = BY_RISK.get(key)
         if entry is None:
             continue
@@ -85,20 +187,24 @@ def propose_measures(profile: Profile, reason_keys: Sequence[str], *, per_reason
             if taken >= per_reason:
                 break
             item = measure(code)
-            if not applies(profile, item):
+            if not satisfies(item.eligible_when, outcome):
                 continue
-            if receives(profile, item):
+            if _received(item, outcome):
                 skipped.append(code)
                 continue
             taken += 1
-            if code not in risks:
-                order.append(code)
-                risks[code], replaced[code] = [], []
-            if key not in risks[code]:
-                risks[code].append(key)
-            replaced[code].extend(s for s in skipped if s not in replaced[code])
+            add(code, key, skipped)
             skipped = []
-    return [_proposal(code, tuple(risks[code]), tuple(replaced[code])) for code in order]
+    limit = per_reason * max(len(keys), 1)
+    if floor_due and FLOOR not in risks:
+        at = len(order) if floor_at is None else floor_at
+        order.insert(min(at, limit - 1), FLOOR)
+        risks[FLOOR], replaced[FLOOR] = ["income"], []
+    return [_proposal(code, tuple(risks[code]), tuple(replaced[code])) for code in order[:limit]]
+
+
+def _received(item: Measure, outcome: Callable[[Condition], bool]) -> bool:
+    return item.received_when is not None and outcome(item.received_when)
 
 
 def _proposal(code: str, risks: tuple[str, ...], replaces: tuple[str, ...]) -> Proposal:
@@ -135,6 +241,7 @@ DOC_PATH = "docs/measures.md"
 
 def render_measures_doc() -> str:
     """docs/measures.md, generated from `models.measure_table` (a test checks the file is up to date)."""
+    from features.contract.dibao_standards import DEFAULT_DIBAO_STANDARDS
     from models import measure_table as table
     from models.reasons import reason_names
 
@@ -144,7 +251,8 @@ def render_measures_doc() -> str:
         "<!-- Generated by `python -m models.measures` from models/measure_table.py; do not edit by hand. -->",
         "",
         "The mapping from reasons to assistance measures follows docs/domain.md §4 (a default mapping, not an official",
-        "table). It is data in `models/measure_table.py`; this page is generated from it.",
+        "table); who may receive each measure follows the policy named in the eligibility table below. Both are data",
+        "in `models/measure_table.py`; this page is generated from it.",
         "",
         "## How a household's proposals are made",
         "",
@@ -152,14 +260,35 @@ def render_measures_doc() -> str:
         "   probability and summed per reason key: the official risk-type code of the feature's catalogue group",
         "   (02 = the whole 02xx disaster family) or the group itself when it has no code. The top reasons",
         "   (default 3) are the keys that raise the risk, largest first.",
-        "2. **Labour decides the line.** Households with labour (`no_labour_household` ≠ 1) get the with-labour",
-        "   list: development-oriented measures plus basic services. Households without labour get the",
-        "   without-labour list: social protection plus basic services.",
-        "3. **Applicability.** A measure with a condition is proposed only when the profile shows its object.",
-        "4. **Already received.** A measure the profile shows as received is skipped and the next one in the",
+        "2. **Eligibility.** A measure is proposed only when the household's profile meets its rule (table",
+        "   below), whatever reasons it has. A missing value never meets a condition: missing data never makes a",
+        "   household eligible.",
+        "3. **Labour decides the line.** Households with labour (`no_labour_household` ≠ 1) follow the",
+        "   with-labour list: development-oriented measures plus basic services. Households without labour follow",
+        "   the without-labour list: social protection plus basic services.",
+        "4. **Risk types first.** Reasons that name a risk the household has evidence of (official risk types,",
+        "   housing, water, insurance) are served first, in reason order; background reasons (income level, …)",
+        "   after them. For illness the list is the medical chain: basic medical insurance, critical-illness",
+        "   insurance, medical assistance.",
+        "5. **The income floor (应保尽保).** A household whose income is below the local 低保 standard and that",
+        "   does not receive 低保 gets 低保 proposed after its risk-type measures, even when income is not among",
+        "   its reasons; the proposal names the reason key `income`.",
+        "6. **Already received.** A measure the profile shows as received is skipped and the next one in the",
         "   list is proposed; the proposal names what it replaced.",
-        "5. **Combined risks.** Each top reason contributes up to 2 measures (configurable); a measure answering",
-        "   several reasons is proposed once and names all of them.",
+        "7. **Combined risks.** Each reason contributes up to 2 measures (configurable); a measure answering",
+        "   several reasons is proposed once and names all of them; at most 2 × the number of reasons are",
+        "   proposed, and the income floor is never the one left out.",
+        "",
+        "## The 低保 standard",
+        "",
+        "Conditions on `dibao_standard` compare with the rural 低保 standard (yuan per person a year) of the",
+        "profile's income year (`income_year`) and province (`province_code`), from the yearly table",
+        "`features/contract/dibao_standards.py`; a deployment adds its own province's values. A year missing from",
+        "the table is an error naming the table and the year. Default (national) values, all `assumed`:",
+        "",
+        "| year | " + " | ".join(str(y) for y in DEFAULT_DIBAO_STANDARDS) + " |",
+        "|---|" + "---|" * len(DEFAULT_DIBAO_STANDARDS),
+        "| yuan | " + " | ".join(f"{v:,.0f}" for v in DEFAULT_DIBAO_STANDARDS.values()) + " |",
         "",
         "## Probability points",
         "",
@@ -174,10 +303,16 @@ def render_measures_doc() -> str:
         "## What-if: model estimate, not a causal effect (模型估计，非因果效应)",
         "",
         "Each proposed measure's declared effects are applied to the household's profile; the features derived",
-        "from the changed quantities (income per capita and to the monitoring line, income shares, income after",
-        "medical costs, cost-to-income ratios) are recomputed, and the model scores the changed profile. The",
-        "difference to the household's probability is what the model associates with such a profile, not what",
-        "the measure would cause. Amounts marked `assumed` are this project's choices; set them per deployment.",
+        "from the changed quantities (income per capita and to the monitoring line, income after medical costs,",
+        "cost-to-income ratios) are recomputed, and the model scores the changed profile. The difference to the",
+        "household's probability is what the model associates with such a profile, not what the measure would",
+        "cause. Amounts marked `assumed` are this project's choices; set them per deployment.",
+        "",
+        "A what-if never raises the estimate: every feature a measure changes is trained with a monotone",
+        "constraint in the direction the measure acts (more income, lower costs, assistance received never raise",
+        "the risk; the catalogue's `direction`), the calibrators are non-decreasing, and derived features without",
+        "a policy direction (income shares, production-cost ratio) keep the household's value. A missing value",
+        "stays missing.",
         "",
         "## Reasons → measures",
         "",
@@ -194,26 +329,52 @@ def render_measures_doc() -> str:
         "Reason keys without measures of their own: household composition, monitoring history, village context,",
         "assistance received.",
         "",
-        "## Measures",
+        "## Eligibility",
         "",
-        "| measure | category | already received when | proposed only when | effect on the profile | basis |",
-        "|---|---|---|---|---|---|",
+        "A rule is a list of clauses joined by **and**; a clause holds when any of its conditions holds.",
+        "",
+        "| measure | eligible when | policy basis | already received when |",
+        "|---|---|---|---|",
+    ]
+    for item in table.MEASURE_LIST:
+        received = _condition_text(item.received_when) if item.received_when else "—"
+        lines.append(
+            f"| {item.zh} {item.en} `{item.code}` | {_rule_text(item.eligible_when)} | {item.eligibility} | "
+            f"{received} |"
+        )
+    lines += [
+        "",
+        "## Effects",
+        "",
+        "| measure | category | effect on the profile | basis |",
+        "|---|---|---|---|",
     ]
     for item in table.MEASURE_LIST:
         category = table.CATEGORIES[item.category]
         family_zh, family_en = table.FAMILIES[category.family]
-        received = _condition_text(item.received_when) if item.received_when else "—"
-        applies_text = " or ".join(_condition_text(c) for c in item.applies_when) or "always"
         effects = "; ".join(_effect_text(e) for e in item.effects) or "none declared"
         lines.append(
             f"| {item.zh} {item.en} `{item.code}` | {category.zh} {category.en} ({family_zh} {family_en}) | "
-            f"{received} | {applies_text} | {effects} | {item.basis} |"
+            f"{effects} | {item.basis} |"
         )
     return "\n".join(lines) + "\n"
 
 
+def _rule_text(rule: Rule) -> str:
+    if not rule:
+        return "always"
+    clauses = [" or ".join(_condition_text(c) for c in clause) for clause in rule]
+    return "; and ".join(f"({c})" if len(clause) > 1 else c for c, clause in zip(clauses, rule, strict=True))
+
+
 def _condition_text(condition: Condition) -> str:
-    return f"`{condition.feature}` {condition.op} {condition.value:g}"
+    if condition.times is not None:
+        limit = f"`{condition.times}`" if condition.value == 1 else f"{condition.value:g} × `{condition.times}`"
+    elif condition.standard is not None:
+        limit = f"`{condition.standard}`" if condition.value == 1 else f"{condition.value:g} × `{condition.standard}`"
+    else:
+        limit = f"{condition.value:,g}"
+    return f"`{condition.feature}` {condition.op} {limit}"
 
 
 def _effect_text(effect: object) -> str:

@@ -4,18 +4,22 @@ A measure's declared effects (`models.measure_table`) change base quantities of 
 an out-of-pocket cost, a yearly income component. The features derived from them are then recomputed the way
 the profile builder defines them (features/profiles/_income.py), so that the changed profile stays consistent:
 
-- household net income = income_pc_yuan × members_count (members floored at 1); gross income follows from
-  the production-cost ratio and the business share (net = gross − cost, cost = ratio × business receipts);
+- household net income = income_pc_yuan × members_count (members floored at 1);
 - added income raises income_pc_yuan, income_to_line, income_pc_after_medical_yuan and its ratio to the line,
-  income_pc_change_1y, the income shares (wage, business, property, transfer, safety net) and lowers the
-  production-cost ratio when business receipts grow;
+  and income_pc_change_1y;
 - lower out-of-pocket medical spending raises the income after medical costs; the cost-to-income ratios
   (oop_to_income_12m, disaster_loss_to_income_12m) follow their numerator and the household net income;
-- a household without an income record keeps its income features missing: unknown stays unknown.
+- a missing value stays missing (a household without an income record keeps its income features missing):
+  unknown stays unknown.
 
-The 3-year trend and volatility are left as they are. The re-scored probability is what the model says about
-the changed profile; the model learned associations, not effects (a household receiving dibao is, in the
-data, a household in difficulty), so the difference is labelled everywhere as a model estimate.
+Every feature a what-if changes carries a monotone constraint in the direction the measure acts (the catalogue's
+`direction`; tests/models/test_whatif_direction.py checks each measure against it), and the calibrators are
+non-decreasing, so a what-if never raises the household's estimate. Derived features that have no policy
+direction — the income shares (wage, business, property, transfer, safety net) and the production-cost ratio —
+are left at the household's value: recomputing them would carry a measure's what-if through a feature the model
+may read either way. So are the 3-year trend and volatility. The re-scored probability is what the model says
+about the changed profile; the model learned associations, not effects, so the difference is labelled
+everywhere as a model estimate.
 """
 
 from __future__ import annotations
@@ -254,10 +258,12 @@ def _change(out: _Changed, change: Change) -> None:
     if change.feature not in out:
         return  # a model without this feature: nothing to change
     value = out.get(change.feature)
+    # A missing value stays missing: the model routes missing values by learned defaults, outside the order
+    # its monotone constraints guarantee, so filling one in could move the estimate either way.
     if change.op == "set":
-        new = np.full(len(out), change.value)
+        new = np.where(np.isnan(value), value, change.value)
     elif change.op == "add":
-        new = _nan_to_num(value) + change.value
+        new = value + change.value
     elif change.op == "scale":
         new = value * change.value
     else:  # at_most
@@ -286,29 +292,34 @@ def _recompute_income(
     extra = np.where(known, added["wages"] + added["business"] + added["property"] + added["transfers"], 0.0)
     net_new = net + extra
 
+    # Each derived feature moves by a non-negative increment added to the household's own value (never
+    # recomputed from scratch): a row that gains nothing keeps its values bit for bit, and rounding can never
+    # move a feature against the direction the measure acts.
+    line = _line(original, pc)
     if extra.any():
-        line = _line(original, pc)
-        pc_new = net_new / members
-        out.set("income_pc_yuan", pc_new)
-        _set_if(out, "income_to_line", pc_new / line)
+        gained = extra / members
+        out.set("income_pc_yuan", pc + gained)
+        _to_line(out, original, "income_to_line", gained, line)
         if "income_pc_change_1y" in out:
             change = original.get("income_pc_change_1y")
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 previous = pc / (1.0 + change)
-                out.set("income_pc_change_1y", np.where(previous > 0, pc_new / previous - 1.0, change))
-        _shares(out, original, added, known)
+                out.set("income_pc_change_1y", np.where(previous > 0, change + gained / previous, change))
     # Income after compliant medical spending: more income, less out-of-pocket cost.
     if "income_pc_after_medical_yuan" in out:
         after = original.get("income_pc_after_medical_yuan")
         oop_before = before.get("medical_oop_last_year_yuan", np.zeros(n))
         oop_after = out.get("medical_oop_last_year_yuan") if "medical_oop_last_year_yuan" in out else oop_before
-        saved = _nan_to_num(oop_before) - _nan_to_num(oop_after)
-        after_new = after + extra / members + saved / members
-        out.set("income_pc_after_medical_yuan", after_new)
-        _set_if(out, "income_after_medical_to_line", after_new / _line(original, pc))
-    # Ratios to household net income follow their numerator and the (floored) denominator.
+        saved = np.fmax(_nan_to_num(oop_before) - _nan_to_num(oop_after), 0.0)
+        gained_after = extra / members + saved / members
+        out.set("income_pc_after_medical_yuan", after + gained_after)
+        _to_line(out, original, "income_after_medical_to_line", gained_after, line)
+    # Ratios to household net income follow their numerator and the (floored) denominator: both factors are at
+    # most 1, so their product is, and so is the ratio's change.
     floor_before = np.fmax(net, INCOME_FLOOR_YUAN)
     floor_after = np.fmax(net_new, INCOME_FLOOR_YUAN)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        income_factor = np.where(known, np.fmin(floor_before / floor_after, 1.0), 1.0)
     for ratio, numerator in (
         ("oop_to_income_12m", "hospital_oop_12m_yuan"),
         ("disaster_loss_to_income_12m", "disaster_loss_12m_yuan"),
@@ -317,55 +328,26 @@ def _recompute_income(
             continue
         old, new = before[numerator], out.get(numerator)
         with np.errstate(divide="ignore", invalid="ignore"):
-            numerator_factor = np.where(old > 0, new / old, 1.0)
-        value = original.get(ratio)
-        out.set(ratio, np.where(known, value * numerator_factor * floor_before / floor_after, value * numerator_factor))
+            numerator_factor = np.where(old > 0, np.fmin(new / old, 1.0), 1.0)
+        out.set(ratio, original.get(ratio) * (numerator_factor * income_factor))
 
 
 def _line(original: _Columns, pc: np.ndarray) -> np.ndarray:
-    """The monitoring line of the income year: the meta column, else income ÷ its ratio to the line."""
-    if "monitoring_line_yuan" in original:
-        line = original.get("monitoring_line_yuan")
-        if not np.isnan(line).all():
-            return line
+    """The monitoring line of the income year, per row: the meta column, else income ÷ its ratio to the line;
+    NaN where neither gives a positive line."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return pc / original.get("income_to_line")
+        derived = pc / original.get("income_to_line") if "income_to_line" in original else np.full(len(pc), np.nan)
+    line = original.get("monitoring_line_yuan") if "monitoring_line_yuan" in original else derived
+    line = np.where(np.isnan(line), derived, line)
+    return np.where(np.isfinite(line) & (line > 0), line, np.nan)
 
 
-def _shares(out: _Changed, original: _Columns, added: dict[str, np.ndarray], known: np.ndarray) -> None:
-    if "wage_share" not in out:
-        return
-    members = np.fmax(_nan_to_num(original.get("members_count"), nan=1.0), 1.0)
-    net = original.get("income_pc_yuan") * members
-
-    def share(name: str) -> np.ndarray:
-        return _nan_to_num(original.get(name)) if name in original else np.zeros(len(out))
-
-    cost_ratio = original.get("production_cost_ratio") if "production_cost_ratio" in original else None
-    cost_share = _nan_to_num(cost_ratio) * share("business_share") if cost_ratio is not None else 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gross = np.where(1.0 - cost_share > 0, net / (1.0 - cost_share), net)
-    has_gross = ~np.isnan(original.get("wage_share")) & (gross > 0)
-    gross = np.where(has_gross, gross, 0.0)
-    gross_new = gross + added["wages"] + added["business"] + added["property"] + added["transfers"]
-    parts = {
-        "wage_share": share("wage_share") * gross + added["wages"],
-        "business_share": share("business_share") * gross + added["business"],
-        "property_share": share("property_share") * gross + added["property"],
-        "transfer_share": share("transfer_share") * gross + added["transfers"],
-        "safety_net_share": share("safety_net_share") * gross + added["safety_net"],
-    }
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for name, amount in parts.items():
-            if name in out:
-                out.set(name, np.where(known & (gross_new > 0), amount / gross_new, original.get(name)))
-        if cost_ratio is not None and "production_cost_ratio" in out:
-            business = share("business_share") * gross
-            cost = cost_ratio * business
-            out.set(
-                "production_cost_ratio",
-                np.where(known & ~np.isnan(cost_ratio), cost / (business + added["business"]), cost_ratio),
-            )
+def _to_line(out: _Changed, original: _Columns, name: str, gained: np.ndarray, line: np.ndarray) -> None:
+    """Add the income gained, in multiples of the line, to a ratio to the line; rows without a usable line
+    keep their value."""
+    if name in out:
+        value = original.get(name)
+        out.set(name, np.where(np.isnan(line), value, value + gained / line))
 
 
 _LARGEST: Final = float(np.finfo(np.float64).max)
@@ -376,8 +358,3 @@ def _nan_to_num(values: np.ndarray, nan: float = 0.0) -> np.ndarray:
     float. Three ufuncs instead of its per-call dtype look-ups, which cost more than the arithmetic on the
     one or few rows of an API request (called ~30 times per household)."""
     return np.minimum(np.maximum(np.where(np.isnan(values), nan, values), -_LARGEST), _LARGEST)
-
-
-def _set_if(out: _Changed, name: str, values: np.ndarray) -> None:
-    if name in out:
-        out.set(name, values)

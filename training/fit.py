@@ -45,7 +45,10 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "max_bin": 63,
     "cat_smooth": 10.0,
     "min_data_per_group": 100,
-    "monotone_constraints_method": "advanced",
+    # "intermediate", not "advanced": the advanced method can leave a tree non-monotone (LightGBM issues #5358 and
+    # #6155, open), and a what-if must never show a measure raising the risk (models/whatif.py). The catalogue's
+    # directions are the constraints (`training_params`).
+    "monotone_constraints_method": "intermediate",
 }
 
 

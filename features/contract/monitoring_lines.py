@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
 
 NATIONAL: Final = "00"
+MissingYear = Literal["nearest", "error"]
 
 # docs/domain.md §3: 2020 ≈ 6,000 (1.5 × the poverty line); 2021–2025 assumed; 2019 assumed at the 2020 line
 # deflated by ≈ 3 % (the synthetic city starts in 2019).
@@ -42,18 +43,34 @@ DEFAULT_RURAL_INCOME_PRIOR_YEAR: Final[dict[int, float]] = {
 }
 
 
+class MissingYearError(LookupError):
+    """A table that must not reuse another year's value has no value for the year asked: a deployment's
+    configuration is incomplete (not bad input), so it is not a `features.errors.FeaturesError`."""
+
+    def __init__(self, table: str, year: int, province: str | None) -> None:
+        where = f"province {province} or national" if province and province != NATIONAL else "national"
+        super().__init__(f"table {table!r} has no value for year {year} ({where}); add the year to the table")
+        self.table, self.year, self.province = table, year, province
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 @dataclass(frozen=True)
 class YearProvinceTable:
     """Yuan values by (year, province) with national fallbacks.
 
-    Lookup order: the province's own value for the year, else the national value. Years outside the table
-    take the nearest year's value (a line is not published before the year starts; carrying the last one
-    forward is what offices do until the new one is announced).
+    Lookup order: the province's own value for the year, else the national value. With `missing_year`
+    "nearest", years outside the table take the nearest year's value (a line is not published before the
+    year starts; carrying the last one forward is what offices do until the new one is announced). With
+    "error", a year in neither raises `MissingYearError`: a table that decides eligibility must not
+    quietly apply another year's standard.
     """
 
     name: str
     national: Mapping[int, float]
     provinces: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+    missing_year: MissingYear = "nearest"
 
     def __post_init__(self) -> None:
         if not self.national:
@@ -63,6 +80,10 @@ class YearProvinceTable:
         table = self.provinces.get(province or NATIONAL, {})
         if year in table:
             return float(table[year])
+        if year in self.national:
+            return float(self.national[year])
+        if self.missing_year == "error":
+            raise MissingYearError(self.name, year, province)
         return float(self.national[_nearest(self.national, year)])
 
     def lookup(self, years: np.ndarray, provinces: np.ndarray) -> np.ndarray:
@@ -87,7 +108,7 @@ class YearProvinceTable:
         """A copy with a province's own published values added (or replaced)."""
         merged = {k: dict(v) for k, v in self.provinces.items()}
         merged.setdefault(province, {}).update(values)
-        return YearProvinceTable(self.name, dict(self.national), merged)
+        return YearProvinceTable(self.name, dict(self.national), merged, self.missing_year)
 
 
 def _province(name: object) -> str | None:
