@@ -42,8 +42,11 @@ typecheck: install
 contracts: install
 	$(BIN)/lint-imports
 
+# The suite's files stay under .pytest-tmp, where a scan checks that no ID number was written in clear.
 pytest: install os-deps
-	url="$$(./scripts/start-postgres.sh)" && RELAPSE_TEST_POSTGRES_URL="$$url" $(BIN)/pytest -n 2 --dist loadgroup
+	url="$$(./scripts/start-postgres.sh)" && RELAPSE_TEST_POSTGRES_URL="$$url" \
+		$(BIN)/pytest -n 2 --dist loadgroup --basetemp=$(CURDIR)/.pytest-tmp
+	$(BIN)/python scripts/pii_scan.py $(CURDIR)/.pytest-tmp
 
 test: lint typecheck contracts pytest
 
