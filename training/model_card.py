@@ -100,6 +100,17 @@ def _fairness(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     return out.rename(columns={k: v[pick] for k, v in FAIRNESS_HEADERS.items()})
 
 
+def _num(value: float, spec: str = ".3f", suffix: str = "") -> str:
+    """A figure of the card; "—" where it was not computed (no official rules to compare with: NaN)."""
+    return format(value, spec) + suffix if value == value else "—"
+
+
+def _gap(attribute: str, gap: float, lang: str) -> str:
+    """ "户主性别 0.194"; "—" where fewer than two groups had enough positives to compare (a NaN gap)."""
+    name = ATTRIBUTE_NAMES.get(attribute, (attribute, attribute))[0 if lang == "zh" else 1]
+    return f"{name} {_num(gap)}"
+
+
 def _backtest(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     pick = 0 if lang == "zh" else 1
     return _counts(frame).rename(columns={k: v[pick] for k, v in BACKTEST_HEADERS.items()})
@@ -177,18 +188,18 @@ def _card(
         text["performance_head"],
         "|---|---|---|---|---|",
         f"| {_word('roc_auc', lang)} | {m['roc_auc']:.3f} | {ci['roc_auc'][0]:.3f} – {ci['roc_auc'][1]:.3f} | "
-        f"{rules['roc_auc']:.3f} | |",
+        f"{_num(rules['roc_auc'])} | |",
         f"| {_word('pr_auc', lang)} | {m['pr_auc']:.3f} | {ci['pr_auc'][0]:.3f} – {ci['pr_auc'][1]:.3f} | "
-        f"{rules['pr_auc']:.3f} | {lift['pr_auc']:.2f}× |",
+        f"{_num(rules['pr_auc'])} | {_num(lift['pr_auc'], '.2f', '×')} |",
     ]
     for pct in (1, 5, 10):
         extra = f"{ci['recall_at_5pct'][0]:.3f} – {ci['recall_at_5pct'][1]:.3f}" if pct == 5 else ""
         lines.append(
             f"| {_word('recall', lang, pct=pct)} | {m[f'recall_at_{pct}pct']:.3f} | {extra} | "
-            f"{rules[f'recall_at_{pct}pct']:.3f} | {lift[f'recall_at_{pct}pct']:.2f}× |"
+            f"{_num(rules[f'recall_at_{pct}pct'])} | {_num(lift[f'recall_at_{pct}pct'], '.2f', '×')} |"
         )
     lines += [
-        f"| {_word('precision', lang)} | {m['precision_at_5pct']:.3f} | | {rules['precision_at_5pct']:.3f} | |",
+        f"| {_word('precision', lang)} | {m['precision_at_5pct']:.3f} | | {_num(rules['precision_at_5pct'])} | |",
         f"| {_word('brier', lang)} | {m['brier']:.4f} | | | |",
         f"| {_word('ece', lang)} | {m['ece']:.4f} | | | |",
         f"| {_word('base_rate', lang)} | {_pct(m['base_rate'])} | | | |",
@@ -201,10 +212,7 @@ def _card(
         "",
         markdown_table(_fairness(evaluation.fairness, lang)),
         "",
-        text["gaps"]
-        + ("、" if zh else ", ").join(
-            f"{ATTRIBUTE_NAMES.get(k, (k, k))[0 if zh else 1]} {v:.3f}" for k, v in evaluation.fairness_gaps.items()
-        ),
+        text["gaps"] + ("、" if zh else ", ").join(_gap(k, v, lang) for k, v in evaluation.fairness_gaps.items()),
         "",
         text["limits_title"],
         *text["limits"].split("\n"),

@@ -46,7 +46,7 @@ def card(backtest: pd.DataFrame | None = None) -> str:
         rules={},
         lift={},
         fairness=FAIRNESS,
-        fairness_gaps={"head_gender": 0.1, "minority": 0.17},
+        fairness_gaps={"head_gender": 0.1, "minority": float("nan")},
     )
     return render_model_card(
         evaluation=evaluation,
@@ -79,6 +79,8 @@ def test_the_card_has_a_chinese_and_an_english_section() -> None:
     assert "female" not in zh and "head_gender" not in zh  # no raw group codes in the Chinese card
     assert "| head's gender | female |" in en
     assert "前 5% 召回率" in zh and "0.300" in zh  # the reports' own term for recall at 5 %
+    assert "差距：户主性别 0.100、户主民族 —" in zh and "nan" not in zh  # no rules, one gap not computed: —
+    assert "| 前 5% 召回率 | 0.300 | 0.250 – 0.350 | — | — |" in zh
 
 
 def test_the_backtest_table_is_headed_in_the_cards_language() -> None:
