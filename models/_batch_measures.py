@@ -1,12 +1,12 @@
 """Measures and what-if for a batch, computed once per group of rows that the rules cannot tell apart.
 
-`models.measures.propose_measures` reads a profile only through its labour and the outcomes of the measure
-table's conditions (`eligible_when`, `received_when`); only the conditions of measures its reason keys can reach
-matter, plus those of the income floor (reached whatever the keys). Rows with the same reason keys and the same
-outcomes of those conditions therefore get the same proposals: `propose_groups` evaluates the conditions
-column-wise (thresholds from other columns or yearly standards included), then calls
-`models.measures.propose_from` — the rules of the single road — once per group with that group's outcomes
-(remembering the answer across batches, the table being fixed), and spreads it to the rows as flat columns.
+`models.measures.propose_measures` reads a profile only through its labour and, per measure, whether the household
+is eligible for it (`eligible_when`) and receives it (`received_when`); only the measures its reason keys can reach
+matter, plus the income floor (reached whatever the keys). Rows with the same reason keys, labour and those
+outcomes therefore get the same proposals: `propose_groups` evaluates every condition column-wise (thresholds
+from other columns or yearly standards included) and every measure's rule from them, then calls
+`models.measures.propose_from` — the rules of the single road — once per group (remembering the answer across
+batches, the table being fixed), and spreads it to the rows as flat columns.
 
 `what_if_columns` re-scores each proposed measure as `models.whatif.what_if_batch` does — the measure's
 effects applied by `models.whatif.apply_effects`, the changed profile scored by the same model — but on the
@@ -26,7 +26,7 @@ import pandas as pd
 
 from models._forest_margin import forest_margin
 from models._treeshap_forest import UnsupportedModelError
-from models.measure_table import BY_RISK, FLOOR, MEASURES, Change, Condition, Measure, measure
+from models.measure_table import BY_RISK, FLOOR, MEASURE_LIST, MEASURES, Change, Condition, Measure, measure
 from models.measures import (
     PROVINCE_COLUMN,
     YEAR_COLUMN,
@@ -42,7 +42,7 @@ from models.whatif import apply_effects
 LABOUR_FEATURES: Final = ("no_labour_household", "labour_capable_count")
 _MEMO_LIMIT: Final = 200_000
 CHECK_ROWS: Final = 1_024  # rows whose forest margins are compared with LightGBM's in every batch
-_memo: dict[tuple[tuple[str, ...], bytes, int, int], list[Proposal]] = {}
+_memo: dict[tuple[tuple[str, ...], bytes, int], list[Proposal]] = {}
 
 
 @dataclass(frozen=True)
@@ -109,17 +109,30 @@ def condition_outcomes(profiles: pd.DataFrame, standards: Standards | None = Non
     return out
 
 
+def measure_outcomes(profiles: pd.DataFrame, standards: Standards | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """rows × `MEASURE_LIST`: whether each row is eligible for each measure, and whether it receives it."""
+    outcomes = condition_outcomes(profiles, standards)
+    index = {c: j for j, c in enumerate(conditions())}
+    n = len(profiles)
+    eligible = np.ones((n, len(MEASURE_LIST)), dtype=bool)
+    received = np.zeros((n, len(MEASURE_LIST)), dtype=bool)
+    for m, item in enumerate(MEASURE_LIST):
+        for clause in item.eligible_when:
+            eligible[:, m] &= outcomes[:, [index[c] for c in clause]].any(axis=1)
+        if item.received_when is not None:
+            received[:, m] = outcomes[:, index[item.received_when]]
+    return eligible, received
+
+
 @lru_cache(maxsize=4096)
 def _reachable(keys: tuple[str, ...]) -> np.ndarray:
-    """Mask over `conditions()` of what proposals for these reason keys can depend on (the floor's included)."""
-    found: set[Condition] = set(_conditions_of(measure(FLOOR)))
+    """Mask over `MEASURE_LIST` of the measures proposals for these reason keys can name (the floor included)."""
+    found = {FLOOR}
     for key in keys:
         entry = BY_RISK.get(key)
-        if entry is None:
-            continue
-        for code in (*entry.with_labour, *entry.without_labour):
-            found.update(_conditions_of(measure(code)))
-    return np.array([c in found for c in conditions()])
+        if entry is not None:
+            found.update(entry.with_labour, entry.without_labour)
+    return np.array([item.code in found for item in MEASURE_LIST])
 
 
 def propose_groups(
@@ -134,23 +147,30 @@ def propose_groups(
     flag = number_column(profiles, "no_labour_household")
     capable = number_column(profiles, "labour_capable_count")
     labour = np.where(np.isnan(flag), capable >= 1, flag != 1)
-    outcomes = condition_outcomes(profiles, standards)
+    eligible, received = measure_outcomes(profiles, standards)
     combos, combo_of_row = np.unique(key_indexes.reshape(n, -1), axis=0, return_inverse=True)
     combo_of_row = np.asarray(combo_of_row).reshape(-1)
     combo_keys = [tuple(keys[i] for i in combo if i >= 0) for combo in combos]
     masks = np.array([_reachable(k) for k in combo_keys]).reshape(len(combos), -1)
-    relevant = outcomes & masks[combo_of_row]
-    signature = np.column_stack([combo_of_row, labour.astype(np.int64), np.packbits(relevant, axis=1).astype(np.int64)])
+    # What a row's proposals can depend on: labour and, for the measures its keys reach, eligible and received.
+    relevant = np.column_stack([labour, eligible & masks[combo_of_row], received & masks[combo_of_row]])
+    signature = np.column_stack([combo_of_row, np.packbits(relevant, axis=1).astype(np.int64)])
     groups, first, group_of_row = np.unique(signature, axis=0, return_index=True, return_inverse=True)
-    index = {c: j for j, c in enumerate(conditions())}
+    position = {item.code: m for m, item in enumerate(MEASURE_LIST)}
     proposals = []
     for g in range(len(groups)):
         row = int(first[g])
         row_keys = combo_keys[combo_of_row[row]]
-        memo_key = (row_keys, np.packbits(relevant[row]).tobytes(), int(labour[row]), per_reason)
+        memo_key = (row_keys, np.packbits(relevant[row]).tobytes(), per_reason)
         found = _memo.get(memo_key)
         if found is None:
-            found = propose_from(_lookup(relevant[row], index), bool(labour[row]), row_keys, per_reason)
+            found = propose_from(
+                _lookup(eligible[row], position),
+                _lookup(received[row], position),
+                bool(labour[row]),
+                row_keys,
+                per_reason,
+            )
             if len(_memo) >= _MEMO_LIMIT:
                 _memo.clear()
             _memo[memo_key] = found
@@ -158,8 +178,8 @@ def propose_groups(
     return ProposalGroups(np.asarray(group_of_row).reshape(-1), proposals)
 
 
-def _lookup(row_outcomes: np.ndarray, index: dict[Condition, int]) -> Callable[[Condition], bool]:
-    return lambda condition: bool(row_outcomes[index[condition]])
+def _lookup(row: np.ndarray, position: dict[str, int]) -> Callable[[Measure], bool]:
+    return lambda item: bool(row[position[item.code]])
 
 
 def margins(model: RiskModel, x: np.ndarray, check_rows: int = CHECK_ROWS) -> tuple[np.ndarray, np.ndarray | None]:

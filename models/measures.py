@@ -148,15 +148,25 @@ def propose_measures(
             memo[condition] = holds(profile, condition, standards)
         return memo[condition]
 
-    return propose_from(outcome, has_labour(profile), reason_keys, per_reason)
+    return propose_from(
+        lambda item: satisfies(item.eligible_when, outcome),
+        lambda item: item.received_when is not None and outcome(item.received_when),
+        has_labour(profile),
+        reason_keys,
+        per_reason,
+    )
 
 
 def propose_from(
-    outcome: Callable[[Condition], bool], labour: bool, reason_keys: Sequence[str], per_reason: int
+    eligible_for: Callable[[Measure], bool],
+    receiving: Callable[[Measure], bool],
+    labour: bool,
+    reason_keys: Sequence[str],
+    per_reason: int,
 ) -> list[Proposal]:
-    """`propose_measures` given how each condition of the table turns out for the household and its labour.
+    """`propose_measures` given which measures the household is eligible for and receives, and its labour.
 
-    The batch road (`models._batch_measures`) calls it with conditions evaluated column-wise; both roads share
+    The batch road (`models._batch_measures`) calls it with eligibility evaluated column-wise; both roads share
     every rule below.
     """
     keys = [k for k in reason_keys if k in RISK_TYPE_KEYS] + [k for k in reason_keys if k not in RISK_TYPE_KEYS]
@@ -173,7 +183,7 @@ def propose_from(
         replaced[code].extend(s for s in skipped if s not in replaced[code])
 
     floor = measure(FLOOR)
-    floor_due = satisfies(floor.eligible_when, outcome) and not _received(floor, outcome)
+    floor_due = eligible_for(floor) and not receiving(floor)
     floor_at: int | None = None
     for key in keys:
         if floor_due and floor_at is None and key not in RISK_TYPE_KEYS:
@@ -187,9 +197,9 @@ def propose_from(
             if taken >= per_reason:
                 break
             item = measure(code)
-            if not satisfies(item.eligible_when, outcome):
+            if not eligible_for(item):
                 continue
-            if _received(item, outcome):
+            if receiving(item):
                 skipped.append(code)
                 continue
             taken += 1
@@ -201,10 +211,6 @@ def propose_from(
         order.insert(min(at, limit - 1), FLOOR)
         risks[FLOOR], replaced[FLOOR] = ["income"], []
     return [_proposal(code, tuple(risks[code]), tuple(replaced[code])) for code in order[:limit]]
-
-
-def _received(item: Measure, outcome: Callable[[Condition], bool]) -> bool:
-    return item.received_when is not None and outcome(item.received_when)
 
 
 def _proposal(code: str, risks: tuple[str, ...], replaces: tuple[str, ...]) -> Proposal:
