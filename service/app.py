@@ -29,7 +29,19 @@ from service.model_holder import ModelHolder, RegistrySource
 from service.openapi import install_openapi
 from service.problems import BodyLimitMiddleware, install_problem_handlers
 from service.references import ReferenceHolder
-from service.routers import feed, health, households, jobs, model, references, regions, reports, scores, visits
+from service.routers import (
+    feed,
+    health,
+    households,
+    jobs,
+    model,
+    references,
+    regions,
+    reports,
+    scores,
+    subscriptions,
+    visits,
+)
 from service.settings import ServiceSettings, get_settings
 
 log = logging.getLogger(__name__)
@@ -157,6 +169,7 @@ def create_app(
         households.router,
         visits.router,
         feed.router,
+        subscriptions.router,
         regions.router,
         jobs.router,
         model.router,

@@ -46,6 +46,7 @@ from scoring.results import RULE_PREFIX
 from scoring.run import Progress, score_partitions
 from service._identifications import count_identifications, store_identification_counts
 from service._runner_lease import RunnerLease
+from service.alerts import dispatch, http_post
 from service.db import Database
 from service.errors import JobStateError, ServiceError
 from service.input_hash import from_profile_hash
@@ -90,6 +91,7 @@ class JobRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lease = RunnerLease(database)
+        self.post = http_post()  # how alerts reach subscribers (service.alerts)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -129,12 +131,18 @@ class JobRunner:
                         self.requeue_interrupted()
                         requeued = True
                     ran = self.run_next()
+                    self.dispatch_alerts()
             except Exception:  # noqa: BLE001 — the runner outlives any one job's failure (database down, …)
                 log.exception("job runner: unexpected error; retrying")
                 ran = False
             if not ran:
                 self._wake.wait(IDLE_WAIT_S)
                 self._wake.clear()
+
+    def dispatch_alerts(self) -> None:
+        """Queue and send alerts (service.alerts): only the lease holder does, between jobs."""
+        if self.settings.alert_hosts:
+            dispatch(self.database, self.post)
 
     # --- one job --------------------------------------------------------------------------------------------
     def run_next(self) -> bool:

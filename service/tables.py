@@ -356,3 +356,47 @@ class Visit(Base):
     key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="RESTRICT"), index=True)
     source: Mapped[str] = mapped_column(String(16))  # "api" or "import"
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Subscription(Base):
+    """Where to send alerts (service.alerts): a URL, the events it wants, and the region it may hear about."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="RESTRICT"), index=True)
+    region_prefix: Mapped[str] = mapped_column(String(12))
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[Any]] = mapped_column()
+    # Signs each delivery (HMAC-SHA256 of the body); given to the subscriber once, kept to sign.
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Delivery(Base):
+    """One alert to one subscription (the outbox): sent until the subscriber answers 2xx or the attempts run out."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "delivered_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    gave_up_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_status: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class AlertCursor(Base):
+    """How far the alert dispatcher has read: the last score id and the last job update it turned into alerts."""
+
+    __tablename__ = "alert_cursor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    score_id: Mapped[int] = mapped_column(BigId, default=0)
+    jobs_after: Mapped[datetime | None] = mapped_column(default=None)
