@@ -49,6 +49,10 @@ class ServiceSettings(BaseSettings):
     # it is refused before it is parsed. Unset: the local key file data_dir/secrets/model-signing.key.
     model_signing_key: SecretStr | None = None
 
+    # Hosts alert subscriptions may send to (service.alerts), e.g. ["alerts.county.example"]; empty: alerts are off.
+    # Only hosts the operator lists: the service never calls an address a caller picked freely.
+    alert_hosts: list[str] = Field(default_factory=list)
+
     # The API's documentation pages (/docs, /redoc) and /openapi.json, served with local assets: "public", or
     # "off" where the OpenAPI document is published some other way.
     api_docs: Literal["public", "off"] = "public"
