@@ -20,6 +20,7 @@ from service.reports.i18n import Messages
 from service.reports.worklist import Capacity, WorkList, reference_places, work_list
 from service.settings import ServiceSettings
 from service.store import household_history
+from service.visits import hit_rates, latest_visits
 
 HISTORY_LIMIT = 50
 
@@ -68,7 +69,7 @@ def region_work_list(database: Database, caller: Caller, code: str, capacity: Ca
     inner = caller.scope.narrow(code)
     places = reference_places(database)
     with database.read_session() as session:
-        return work_list(session, inner, capacity, places)
+        return work_list(session, inner, capacity, places, visits=latest_visits(session, inner))
 
 
 def work_list_file(database: Database, caller: Caller, code: str, capacity: Capacity, m: Messages, fmt: str) -> bytes:
@@ -96,8 +97,13 @@ def region_report(
     places = reference_places(database)
     with database.read_session() as session:
         data = region_data_cached(database, session, inner, settings.reports_visit_list, settings.reports_compare_list)
-        work = work_list(session, inner, capacity or capacity_of(settings), places)
-    return pages.region_context(data.summary, data.trend, data.model_only, data.rules_only, m, work=work, places=places)
+        work = work_list(
+            session, inner, capacity or capacity_of(settings), places, visits=latest_visits(session, inner)
+        )
+        rates = hit_rates(session, inner)
+    return pages.region_context(
+        data.summary, data.trend, data.model_only, data.rules_only, m, work=work, places=places, hit_rates=rates
+    )
 
 
 def model_report(

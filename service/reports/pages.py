@@ -28,6 +28,7 @@ from service.reports.i18n import LOCAL_TIME, Messages
 from service.reports.worklist import Place, WorkList
 from service.scope import Scope
 from service.tables import RiskLevel
+from service.visits import HitRate
 
 LEVELS: Final = (RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.LOW)
 _RULES_BY_NAME: Final = {rule.name: rule for rule in RULES}
@@ -226,7 +227,9 @@ def worklist_context(work: WorkList, m: Messages) -> dict[str, Any]:
             capacity=capacity_text,
             villages=len(work.villages),
             n=work.rows,
-        ),
+        )
+        + (m.t("worklist.settled_left_out", n=work.settled) if work.settled else ""),
+        "version": m.t("worklist.version", version=work.version),
         "n": work.rows,
     }
 
@@ -287,6 +290,7 @@ def region_context(
     *,
     work: WorkList | None = None,
     places: Mapping[str, Place] | None = None,
+    hit_rates: Sequence[HitRate] = (),
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     places = places or {}
@@ -340,6 +344,15 @@ def region_context(
         "risk_types": risk_types,
         "risk_chart": risk_chart,
         "worklist": worklist_context(work, m) if work is not None else None,
+        "hit_rates": [
+            {
+                "version": rate.list_version,
+                "visited": f"{rate.visited:,}",
+                "enrolled": f"{rate.enrolled:,}",
+                "rate": f"{rate.rate:.0%}" if rate.rate is not None else "—",
+            }
+            for rate in hit_rates
+        ],
         "model_only": {"n": model_only.households, "rows": [visit_row(v, m, places) for v in model_only.listed]},
         "rules_only": {"n": rules_only.households, "rows": [visit_row(v, m, places) for v in rules_only.listed]},
         "newly_identifiable": summary.newly_identifiable,

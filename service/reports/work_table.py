@@ -20,6 +20,7 @@ from service._scores import ScoreView
 from service._summary import RISK_TYPE_KEYS
 from service.reports.i18n import Messages
 from service.reports.worklist import Place, WorkList, WorkRow
+from service.visits import OUTCOMES
 
 TOP_REASONS: Final = 3
 BLANK_COLUMNS: Final = ("visit_date", "visit_outcome", "signature")
@@ -35,6 +36,7 @@ COLUMNS: Final = (
     "why_now",
     "reasons",
     "measures",
+    "last_visit",
     *BLANK_COLUMNS,
 )
 
@@ -97,6 +99,14 @@ def why_now(row: WorkRow, m: Messages) -> str:
     return text + m.t("punct.semicolon") + m.t("worklist.change", points=f"{points:+.1f}")
 
 
+def last_visit(row: WorkRow, m: Messages) -> str:
+    """The household's last standing home visit: its date and outcome, or that there was none."""
+    if row.visit is None:
+        return m.t("worklist.never_visited")
+    zh, en = OUTCOMES.get(row.visit.outcome, (row.visit.outcome, row.visit.outcome))
+    return m.t("worklist.last_visit", date=m.date(row.visit.visited_on), outcome=m.pick(zh, en))
+
+
 def rows(work: WorkList, m: Messages) -> list[dict[str, str]]:
     """Every listed household as cells of `COLUMNS` (the blank ones empty), village by village."""
     out = []
@@ -117,6 +127,7 @@ def rows(work: WorkList, m: Messages) -> list[dict[str, str]]:
                     "why_now": why_now(row, m),
                     "reasons": m.join(reason_label(r, m) for r in view.reasons[:TOP_REASONS]),
                     "measures": m.join(m.pick(str(x.get("zh", "")), str(x.get("en", ""))) for x in view.measures),
+                    "last_visit": last_visit(row, m),
                     **dict.fromkeys(BLANK_COLUMNS, ""),
                 }
             )

@@ -9,6 +9,11 @@ township and village, named from the service's villages reference (docs/reports.
 Current monitoring objects are never on the list: the model estimates *new* identification, which does not
 apply to them, and they are followed up through their assistance plan (the region report lists them apart).
 
+Home visits close the loop (service.visits). Each row shows the household's last standing visit. A household
+whose last visit found it not at risk, already monitored or already eliminated (`SETTLED`) is left out until new
+evidence arrives: a score computed with data dated after the visit that names an official risk type its previous
+score did not. Until then the village's next household takes its place; each village counts those left out.
+
 "Why now" compares each listed household's latest score with its previous one (the latest stored score with
 an earlier `as_of`): the reasons that are new since then and the change of the probability. The service stores
 scores, not the department events behind them, so new *reasons* stand in for new events; a household scored
@@ -31,11 +36,13 @@ from sqlalchemy.orm import Session
 
 from features.profiles.status import MONITORED
 from service._scores import ScoreView
+from service._summary import RISK_TYPE_KEYS
 from service.db import Database
 from service.errors import InvalidFieldError
 from service.references import VillageReference, latest_version, load_reference
 from service.scope import Scope
-from service.tables import LatestScore, ScoreRecord
+from service.tables import LatestScore, ScoreRecord, Visit
+from service.visits import SETTLED
 
 MAX_PER_VILLAGE: Final = 500  # larger is not a round of visits but a census; ask for the export of scores instead
 _PARAMETERS: Final = 900  # ids per IN (...) list: below SQLite's smallest limit on bound parameters
@@ -90,6 +97,7 @@ class Previous:
 class WorkRow:
     view: ScoreView
     previous: Previous | None
+    visit: Visit | None = None  # the household's last standing home visit
 
     @property
     def new_reason_keys(self) -> list[str]:
@@ -104,6 +112,7 @@ class VillageWork:
     households: int  # scored households of the village that can be newly identified: what the list chose from
     rows: list[WorkRow]  # highest probability first, at most the capacity
     monitored: int = 0  # current monitoring objects of the village, left out
+    settled: int = 0  # households a visit found not at risk (or already in or out of monitoring), no new evidence
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,16 @@ class WorkList:
     @property
     def monitored(self) -> int:
         return sum(v.monitored for v in self.villages)
+
+    @property
+    def settled(self) -> int:
+        return sum(v.settled for v in self.villages)
+
+    @property
+    def version(self) -> str:
+        """The list's version, written back with each visit: the region and the latest data date it was made from."""
+        dates = [row.view.as_of for village in self.villages for row in village.rows]
+        return f"{self.region_code}-{max(dates):%Y%m%d}" if dates else self.region_code
 
 
 def place_of(code: str, places: Mapping[str, Place]) -> Place:
@@ -240,12 +259,27 @@ def work_list(
     places: Mapping[str, Place],
     *,
     listable: Callable[[ScoreView], bool] = lambda view: True,
+    visits: Mapping[str, Visit] | None = None,
 ) -> WorkList:
     """Each village's `capacity.per_village` households with the highest probability (ties by pseudonym), among
-    those that can be newly identified (current monitoring objects are counted, never listed).
+    those that can be newly identified (current monitoring objects are counted, never listed) and not settled by
+    a visit (`visits`: each household's last standing visit; module docstring).
 
     `listable` leaves further households out after their score is read; the next of the village takes the place.
     """
+    visits = visits or {}
+    settled: dict[str, int] = defaultdict(int)
+
+    def still_settled(view: ScoreView) -> bool:
+        visit = visits.get(view.household_pseudonym)
+        if visit is None or visit.outcome not in SETTLED:
+            return False
+        if view.as_of <= visit.visited_on:
+            return True
+        before = _previous(session, scope, [view]).get(view.household_pseudonym)
+        named = {str(r.get("key")) for r in view.reasons}
+        return not any(key in RISK_TYPE_KEYS and key not in (before.reason_keys if before else ()) for key in named)
+
     by_village: dict[str, list[Row]] = defaultdict(list)
     monitored: dict[str, int] = defaultdict(int)
     for row in _latest_rows(session, scope):
@@ -264,7 +298,14 @@ def work_list(
         pieces = {code: ranked[code][start : start + per_village] for code in pending}
         views = _views(session, scope, [row[2] for piece in pieces.values() for row in piece])
         for code, piece in pieces.items():
-            chosen[code] += [views[row[2]] for row in piece if row[2] in views and listable(views[row[2]])]
+            for row in piece:
+                view = views.get(row[2])
+                if view is None or not listable(view):
+                    continue
+                if still_settled(view):
+                    settled[code] += 1
+                    continue
+                chosen[code].append(view)
         start += per_village
         pending = [code for code in pending if len(chosen[code]) < per_village and start < len(ranked[code])]
     villages = [(code, len(ranked[code]), chosen[code][:per_village]) for code in codes]
@@ -276,8 +317,12 @@ def work_list(
             VillageWork(
                 place_of(code, places),
                 households,
-                [WorkRow(view, previous.get(view.household_pseudonym)) for view in chosen],
+                [
+                    WorkRow(view, previous.get(view.household_pseudonym), visits.get(view.household_pseudonym))
+                    for view in chosen
+                ],
                 monitored.get(code, 0),
+                settled.get(code, 0),
             )
             for code, households, chosen in villages
         ],

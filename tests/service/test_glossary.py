@@ -16,6 +16,7 @@ from features.profiles.rules import RULES
 from features.profiles.status import STATUSES
 from models.measure_table import MEASURE_LIST
 from service.reports.i18n import catalogue as messages
+from service.visits import OUTCOMES, VISITOR_ROLES
 
 GLOSSARY = Path(__file__).parents[2] / "docs" / "glossary.md"
 
@@ -40,6 +41,9 @@ KEY_MESSAGES = (
     "table.visit_date",
     "table.visit_outcome",
     "table.signature",
+    "table.last_visit",
+    "table.list_version",
+    "table.hit_rate",
     "table.risk_type",
     "table.rule_flags",
     "table.monitoring_type",
@@ -94,6 +98,8 @@ def terms() -> dict[str, str]:
         found |= {zh: name for zh, _ in labels.values()}
     found |= {measure.zh: "measures" for measure in MEASURE_LIST}
     found |= {rule.zh: "rules" for rule in RULES}
+    found |= {zh: "visit outcomes" for zh, _ in OUTCOMES.values()}
+    found |= {zh: "visitor roles" for zh, _ in VISITOR_ROLES.values()}
     found |= {group.zh: "reason groups" for group in catalogue.GROUPS.values()}
     found |= {messages("zh")[key]: key for key in KEY_MESSAGES}
     return found
