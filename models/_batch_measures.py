@@ -32,7 +32,7 @@ from models.measures import (
     YEAR_COLUMN,
     Proposal,
     Standards,
-    _compare,
+    compare,
     default_standards,
     propose_from,
 )
@@ -105,7 +105,7 @@ def condition_outcomes(profiles: pd.DataFrame, standards: Standards | None = Non
         else:
             limit = condition.value
         with np.errstate(invalid="ignore"):
-            out[:, j] = _compare(column(condition.feature), condition.op, limit)
+            out[:, j] = compare(column(condition.feature), condition.op, limit)
     return out
 
 

@@ -96,10 +96,10 @@ def holds(profile: Profile, condition: Condition, standards: Standards | None = 
         limit = threshold(profile, condition, standards)
         if np.isnan(limit):
             return False
-    return bool(_compare(value, condition.op, limit))
+    return bool(compare(value, condition.op, limit))
 
 
-def _compare(value: Any, op: str, limit: Any) -> Any:
+def compare(value: Any, op: str, limit: Any) -> Any:
     """`value op limit`, element-wise for arrays (NaN compares False)."""
     if op == ">":
         return value > limit
