@@ -24,14 +24,22 @@ DataOption = Annotated[
 ]
 
 
-def load_demo_or_folder(data: Path | None, snapshot_months: int = DEFAULT_SNAPSHOT_MONTHS) -> TrainingData:
-    """Training data from a source folder, pseudonymised at ingestion like everything else."""
+def load_demo_or_folder(
+    data: Path | None, snapshot_months: int = DEFAULT_SNAPSHOT_MONTHS, label: str | None = None
+) -> TrainingData:
+    """Training data from a source folder, pseudonymised at ingestion like everything else; `label` names the
+    label to build (training.labels; the default label when None)."""
     from features.pseudonyms.ingestion import load_sources
     from features.pseudonyms.keys import ensure_local_key
     from features.settings import get_settings
     from relapse.demo_command import demo_sources_dir
+    from training.labels import DEFAULT_LABEL, resolve_label
     from training.pipeline import data_from_sources
 
+    try:
+        chosen = resolve_label(label) if label else DEFAULT_LABEL
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--label") from error
     settings = get_settings()
     folder = data or demo_sources_dir(settings.data_dir)
     if not folder.is_dir():
@@ -40,7 +48,7 @@ def load_demo_or_folder(data: Path | None, snapshot_months: int = DEFAULT_SNAPSH
     if created:
         console.print(f"[yellow]created a local pseudonym key at {settings.pseudonym_key_file}[/]")
     with console.status(f"building labelled snapshots from {folder}"):
-        return data_from_sources(load_sources(folder, key), snapshot_months=snapshot_months)
+        return data_from_sources(load_sources(folder, key), snapshot_months=snapshot_months, label=chosen)
 
 
 def _training_settings() -> TrainingSettings:
@@ -53,7 +61,13 @@ def train(
     data: DataOption = None,
     profiles: Annotated[Path | None, typer.Option(help="Your own profile table (CSV/Parquet).")] = None,
     spec: Annotated[Path | None, typer.Option(help="YAML feature spec of --profiles (docs/profiles.md).")] = None,
-    label: Annotated[str | None, typer.Option(help="Label column of --profiles.")] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(
+            help="Label column of --profiles; otherwise the label to build: identified_12m (identified), "
+            "need_12m (need) or income_below_line. Default: identified_12m."
+        ),
+    ] = None,
     time: Annotated[str | None, typer.Option(help="Time column of --profiles (date or year).")] = None,
     group: Annotated[list[str] | None, typer.Option(help="Fairness group column of --profiles (repeatable).")] = None,
     params: Annotated[Path | None, typer.Option(help="JSON file of LightGBM parameters (from relapse tune).")] = None,
@@ -88,7 +102,7 @@ def train(
         training_data = data_from_profile_table(profiles, spec, label, time, list(group or []), seed=seed)
         backtest = backtest and time is not None
     else:
-        training_data = load_demo_or_folder(data, snapshot_months)
+        training_data = load_demo_or_folder(data, snapshot_months, label)
     config = TrainConfig(seed=seed, num_threads=threads, params=json.loads(params.read_text()) if params else {})
     settings = _training_settings()
     with _fit_model(dask_scheduler, dask_local_cluster, dask_rounds) as fit_model, progress_bar("training") as report:

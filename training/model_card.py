@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from training.evaluate import Evaluation
+from training.labels import LABEL_PURPOSES
 
 CARD_FILE = "model_card.md"
 
@@ -52,8 +53,8 @@ def render_model_card(
         else "",
         "",
         "## Intended use",
-        "Ranks rural households by the probability of being newly identified as a monitoring object "
-        "(防止返贫动态监测) within 12 months, with reasons in the policy's risk types, so that grid workers and "
+        f"Ranks rural households by {LABEL_PURPOSES.get(label, f'the label `{label}`')}, "
+        "with reasons in the policy's risk types, so that grid workers and "
         "village officials visit the right households first. **A score supports the home visit and the village "
         "review; it never replaces them.** No household may be identified, refused or removed from monitoring "
         "because of a score alone (human review is required for every decision).",

@@ -2,7 +2,8 @@
 
 Need is the policy's test (docs/domain.md §2, §3, §5) applied to the true year, not to what verification measured:
 per-capita net income after compliant out-of-pocket medical costs below the year's line, a rigid-expenditure
-trigger (a single hospital stay or the year's out-of-pocket costs above the local thresholds), or a failed
+trigger (a single hospital stay or the year's out-of-pocket costs above the local thresholds; a disaster loss or
+the year's education costs above the same yearly share), or a failed
 guarantee (a house rated C or D, unsafe drinking water, a child who dropped out of school this year). It is
 written whether or not the monitoring process identifies the household, so that a model can be judged against
 the need itself rather than against who got found (docs/model-quality.md, "Need versus identification").
@@ -22,7 +23,7 @@ from features.simulation.config import CityConfig
 from features.simulation.monitoring import risk_types
 from features.simulation.population import Population
 from features.simulation.records import _take
-from features.simulation.state import State, YearOutcome
+from features.simulation.state import DISASTER, State, YearOutcome
 
 NEED_FILE = "need.parquet"
 # The order in which a household's trigger is named when several apply.
@@ -87,7 +88,14 @@ def record_need(
     prior = config.rural_income_prior_year[year]
     yearly_share = np.where(pa_, config.yearly_oop_share_poverty_alleviated, config.yearly_oop_share_other)
     single = np.where(protected, config.single_stay_oop_poverty_alleviated_yuan, config.single_stay_oop_other_yuan)
-    rigid = (outcome.oop > yearly_share * prior) | (outcome.max_stay_oop > single)
+    # Medical costs by the local rules of docs/domain.md §3; a disaster loss or the year's education costs against
+    # the same yearly share (assumed: the policy names them as rigid expenditure without a threshold).
+    rigid = (
+        (outcome.oop > yearly_share * prior)
+        | (outcome.max_stay_oop > single)
+        | (outcome.impact[:, DISASTER] > yearly_share * prior)
+        | (outcome.education_cost > yearly_share * prior)
+    )
     new_dropout = np.bincount(
         pop.m_household, weights=(state.m_dropped_out & ~dropped_out_before).astype(float), minlength=pop.n_households
     )
