@@ -66,10 +66,13 @@ def build_snapshots(
     lines: YearProvinceTable | None = None,
     data_end: date | str | pd.Timestamp | None = None,
     allow_incomplete: bool = False,
+    keep_unobserved: bool = False,
 ) -> pd.DataFrame:
     """Profiles for every `as_of` with a `label` column (0/1), stacked; `as_of` is already a column.
 
     `data_end` (first day without data) defaults to the manifest's `extract_date` when there is one.
+    `keep_unobserved` keeps the rows whose label is unobserved (label NaN, weight 0) — for evaluations that
+    judge every household against another truth, never for training.
     """
     if label not in LABELS:
         raise ValueError(f"unknown label {label!r}; choose one of {', '.join(LABELS)}")
@@ -86,17 +89,20 @@ def build_snapshots(
         profiles = build_profiles(sources, as_of, lines=lines)
         if label == "identified_12m":
             labelled = profiles[profiles["under_monitoring"] != 1].copy()
-            labelled["label"] = _identified(sources, labelled["household_id"], as_of, horizon)
+            labelled["label"] = identified_in_window(sources, labelled["household_id"], as_of, horizon)
         elif label == "need_12m":
             labelled = profiles[profiles["under_monitoring"] != 1].copy()
             need = need_in_window(sources, labelled, as_of, horizon, lines)
-            identified = _identified(sources, labelled["household_id"], as_of, horizon).astype(bool)
+            identified = identified_in_window(sources, labelled["household_id"], as_of, horizon).astype(bool)
             shown = (need["need_rigid_expenditure"] | need["need_guarantee"]).to_numpy(dtype=bool)
             income_observed = need["income_observed"].to_numpy(dtype=bool)
             # An identified household without an income record in the window has no observed outcome.
             certain = shown | (identified & income_observed)
             labelled[WEIGHT_COLUMN] = observation_weights(labelled, income_observed, certain)
             labelled["label"] = need["need"]
+            if keep_unobserved:
+                parts.append(labelled)
+                continue
             labelled = labelled[labelled["label"].notna()]
         else:
             labelled = profiles.copy()
@@ -117,7 +123,7 @@ def _data_end(sources: Sources | Mapping[str, pd.DataFrame], data_end: object) -
     return pd.Timestamp(extract) if extract else None
 
 
-def _identified(
+def identified_in_window(
     sources: Sources | Mapping[str, pd.DataFrame], ids: pd.Series, as_of: pd.Timestamp, horizon: pd.Timestamp
 ) -> np.ndarray:
     """1 when the household has an identification dated in [as_of, horizon)."""
