@@ -35,7 +35,7 @@ from training.settings import DEFAULT_SNAPSHOT_MONTHS
 from training.split import latest_split
 
 TRUTH_PATH = Path("_truth") / "need.parquet"
-RANKINGS = ("need model", "identification model", "official rules")
+RANKINGS = ("need model", "identification model", "official rules", "need model, equal estimated recall by type")
 
 
 @dataclass
@@ -67,6 +67,24 @@ def need_truth(truth: pd.DataFrame, household_ids: pd.Series, as_of: pd.Timestam
     when = pd.to_datetime(truth["need_date"])
     inside = truth.loc[((when >= as_of) & (when < horizon)).to_numpy(), "household_id"]
     return household_ids.isin(inside).to_numpy(dtype=np.int8)
+
+
+def equal_recall_score(p: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """A re-ranking of calibrated probabilities that spends the visits so that every group reaches the same
+    *estimated* recall (equal opportunity by household type, from the model's own probabilities, no labels).
+
+    Each household's score is 1 − the share of its group's expected need (Σ p) held by the group's households
+    ranked at or above it: taking the top k of this score takes, in every group, the households that bring the
+    group's estimated recall to the same level.
+    """
+    p = np.asarray(p, dtype=float)
+    score = np.zeros(len(p))
+    for group in np.unique(groups):
+        members = np.flatnonzero(groups == group)
+        order = members[np.argsort(-p[members], kind="stable")]
+        total = p[order].sum()
+        score[order] = 1.0 - np.cumsum(p[order]) / total if total > 0 else 0.0
+    return score
 
 
 def compare_rankings(y: np.ndarray, scores: dict[str, np.ndarray], former_poor: np.ndarray) -> pd.DataFrame:
@@ -119,6 +137,7 @@ def evaluate_need(
         RANKINGS[2]: rank_scores_as_unit_interval(rule_scores(test).to_numpy(dtype=float)),
     }
     former_poor = test["poverty_alleviated"].fillna(0).to_numpy(dtype=float) > 0
+    scores[RANKINGS[3]] = equal_recall_score(p_need, former_poor)
     table = compare_rankings(y, scores, former_poor)
     interval = bootstrap_ci(y, p_need, expected_calibration_error, seed=seed)
     return NeedComparison(table, expected_calibration_error(y, p_need), interval, len(test), int(y.sum()), split.test)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.need_evaluation import compare_rankings, need_truth
+from training.need_evaluation import compare_rankings, equal_recall_score, need_truth
 
 
 def test_need_truth_counts_need_dated_inside_the_half_open_window() -> None:
@@ -34,3 +34,15 @@ def test_recalls_by_household_type_use_the_same_visits() -> None:
     assert table["recall_at_5pct_former_poor"] == pytest.approx(1 / 2)
     assert table["recall_at_5pct_ordinary"] == 0.0
     assert table["ordinary_to_former_poor"] == 0.0
+
+
+def test_equal_recall_score_spends_visits_by_expected_need() -> None:
+    # Group A expects 2.0 households in need (0.9, 0.9, 0.1, 0.1), group B 0.4 (0.1 × 4).
+    p = np.array([0.9, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
+    groups = np.array(["A", "A", "A", "A", "B", "B", "B", "B"])
+    score = equal_recall_score(p, groups)
+    # Shares after each household: A 0.45, 0.9, 0.95, 1.0; B 0.25, 0.5, 0.75, 1.0.
+    assert score == pytest.approx([0.55, 0.1, 0.05, 0.0, 0.75, 0.5, 0.25, 0.0])
+    # Two visits: the first of each group (estimated recall 0.45 and 0.25), not A's two 0.9s.
+    first_two = set(np.argsort(-score, kind="stable")[:2])
+    assert first_two == {0, 4}
