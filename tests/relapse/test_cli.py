@@ -94,3 +94,9 @@ def test_train_seed_drives_the_split_of_bring_your_own_profiles(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     said = " ".join((done.stdout + done.stderr).split())
     assert "seed 7" in said, said
+
+
+def test_train_names_an_unknown_label_in_one_line(tmp_path: Path) -> None:
+    done = _run("train", "--data", str(tmp_path), "--label", "needs", tmp_path=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "unknown label 'needs'" in done.stderr and "need_12m" in done.stderr

@@ -180,3 +180,19 @@ def test_weights_restore_the_unobserved_households() -> None:
     for group in (former_poor, ~former_poor):
         rest = group & ~certain
         assert weights[rest].sum() == pytest.approx(rest.sum(), rel=0.03)
+
+
+def test_the_fit_uses_the_observation_weights() -> None:
+    from tests.cities import city
+    from training.fit import fit_risk_model
+    from training.pipeline import data_from_sources
+    from training.split import latest_split
+
+    dates = [pd.Timestamp(f"{year}-01-01") for year in range(2020, 2026)]
+    data = data_from_sources(city(2_000, 1), dates[:-1], label="need_12m")
+    assert data.label == "need_12m" and (data.snapshots["weight"] > 1).any()
+    split = latest_split(data.snapshots["as_of"], 12)
+    weighted = fit_risk_model(data.snapshots, data.features, split).model
+    plain = fit_risk_model(data.snapshots.drop(columns=["weight"]), data.features, split).model
+    test = data.snapshots[split.test_mask(data.snapshots)]
+    assert not np.allclose(weighted.predict_proba(test), plain.predict_proba(test))
