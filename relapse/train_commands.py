@@ -138,16 +138,22 @@ def evaluate(
     """Evaluate a registered version on the latest period and compare it with the champion."""
     from mlflow import MlflowClient
 
-    from training.reevaluate import evaluate_version
+    from training.reevaluate import evaluate_version, version_label
     from training.registry import CHALLENGER, alias_version
     from training.tracking import configure
 
     settings = _training_settings()
     configure(settings)
-    version = version or alias_version(MlflowClient(), settings.registered_model, CHALLENGER)
+    client = MlflowClient()
+    version = version or alias_version(client, settings.registered_model, CHALLENGER)
     if version is None:
         raise typer.BadParameter("no challenger; train one or pass --version", param_hint="--version")
-    result = evaluate_version(load_demo_or_folder(data), settings, version, record=record)
+    # The version is judged on the label it was trained on (need_12m or identified_12m).
+    from training.labels import LABELS
+
+    label = version_label(client, settings, version)
+    known = label if label in LABELS else None  # a version trained on your own profiles keeps the default
+    result = evaluate_version(load_demo_or_folder(data, label=known), settings, version, record=record)
     print_evaluation(result.evaluation, title=f"model version {version} — latest period")
     if result.champion:
         for key in ("pr_auc", "recall_at_5pct"):
