@@ -24,14 +24,22 @@ DataOption = Annotated[
 ]
 
 
-def load_demo_or_folder(data: Path | None, snapshot_months: int = DEFAULT_SNAPSHOT_MONTHS) -> TrainingData:
-    """Training data from a source folder, pseudonymised at ingestion like everything else."""
+def load_demo_or_folder(
+    data: Path | None, snapshot_months: int = DEFAULT_SNAPSHOT_MONTHS, label: str | None = None
+) -> TrainingData:
+    """Training data from a source folder, pseudonymised at ingestion like everything else; `label` names the
+    label to build (training.labels; the default label when None)."""
     from features.pseudonyms.ingestion import load_sources
     from features.pseudonyms.keys import ensure_local_key
     from features.settings import get_settings
     from relapse.demo_command import demo_sources_dir
+    from training.labels import DEFAULT_LABEL, resolve_label
     from training.pipeline import data_from_sources
 
+    try:
+        chosen = resolve_label(label) if label else DEFAULT_LABEL
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--label") from error
     settings = get_settings()
     folder = data or demo_sources_dir(settings.data_dir)
     if not folder.is_dir():
@@ -40,7 +48,7 @@ def load_demo_or_folder(data: Path | None, snapshot_months: int = DEFAULT_SNAPSH
     if created:
         console.print(f"[yellow]created a local pseudonym key at {settings.pseudonym_key_file}[/]")
     with console.status(f"building labelled snapshots from {folder}"):
-        return data_from_sources(load_sources(folder, key), snapshot_months=snapshot_months)
+        return data_from_sources(load_sources(folder, key), snapshot_months=snapshot_months, label=chosen)
 
 
 ModelNameOption = Annotated[
@@ -60,7 +68,13 @@ def train(
     data: DataOption = None,
     profiles: Annotated[Path | None, typer.Option(help="Your own profile table (CSV/Parquet).")] = None,
     spec: Annotated[Path | None, typer.Option(help="YAML feature spec of --profiles (docs/profiles.md).")] = None,
-    label: Annotated[str | None, typer.Option(help="Label column of --profiles.")] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(
+            help="Label column of --profiles; otherwise the label to build: identified_12m (identified), "
+            "need_12m (need) or income_below_line. Default: identified_12m."
+        ),
+    ] = None,
     time: Annotated[str | None, typer.Option(help="Time column of --profiles (date or year).")] = None,
     group: Annotated[list[str] | None, typer.Option(help="Fairness group column of --profiles (repeatable).")] = None,
     horizon: Annotated[
@@ -108,7 +122,7 @@ def train(
         )
         backtest = backtest and time is not None
     else:
-        training_data = load_demo_or_folder(data, snapshot_months)
+        training_data = load_demo_or_folder(data, snapshot_months, label)
     config = TrainConfig(seed=seed, num_threads=threads, params=json.loads(params.read_text()) if params else {})
     settings = _training_settings(model_name or (f"byod-{spec.stem}" if profiles is not None and spec else None))
     with _fit_model(dask_scheduler, dask_local_cluster, dask_rounds) as fit_model, progress_bar("training") as report:
@@ -147,16 +161,22 @@ def evaluate(
     """Evaluate a registered version on the latest period and compare it with the champion."""
     from mlflow import MlflowClient
 
-    from training.reevaluate import evaluate_version
+    from training.reevaluate import evaluate_version, version_label
     from training.registry import CHALLENGER, alias_version
     from training.tracking import configure
 
     settings = _training_settings(model_name)
     configure(settings)
-    version = version or alias_version(MlflowClient(), settings.registered_model, CHALLENGER)
+    client = MlflowClient()
+    version = version or alias_version(client, settings.registered_model, CHALLENGER)
     if version is None:
         raise typer.BadParameter("no challenger; train one or pass --version", param_hint="--version")
-    result = evaluate_version(load_demo_or_folder(data), settings, version, record=record)
+    # The version is judged on the label it was trained on (need_12m or identified_12m).
+    from training.labels import LABELS
+
+    label = version_label(client, settings, version)
+    known = label if label in LABELS else None  # a version trained on your own profiles keeps the default
+    result = evaluate_version(load_demo_or_folder(data, label=known), settings, version, record=record)
     print_evaluation(result.evaluation, title=f"model version {version} — latest period")
     if result.champion:
         for key in ("pr_auc", "recall_at_5pct"):

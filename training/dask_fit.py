@@ -35,6 +35,7 @@ from training.fit import (
     _jsonable,
     household_half,
     split_matrices,
+    split_weights,
     training_params,
 )
 from training.split import TimeSplit
@@ -56,6 +57,9 @@ def fit_risk_model_dask(
     """Train on split.train on the cluster, choose the number of trees and calibrate on split.valid."""
     config = config or TrainConfig()
     x_train, y_train, x_valid, y_valid, valid_households = split_matrices(snapshots, features, split)
+    w_train, w_valid = split_weights(snapshots, split)
+    w_train = np.ones(len(y_train)) if w_train is None else w_train
+    w_valid = np.ones(len(y_valid)) if w_valid is None else w_valid
     params = training_params(features, y_train, config)
     params.pop("metric", None)  # evaluated on the client, below
     params.pop("num_threads", None)  # lightgbm.dask uses each worker's threads
@@ -63,14 +67,19 @@ def fit_risk_model_dask(
     chunk = math.ceil(len(y_train) / workers)
     dx = da.from_array(x_train, chunks=(chunk, x_train.shape[1]))
     dy = da.from_array(y_train, chunks=(chunk,))
+    dw = da.from_array(w_train, chunks=(chunk,))
     categorical = [i for i, f in enumerate(features) if f.kind == "category"]
     estimator = lgb.DaskLGBMClassifier(client=client, n_estimators=rounds, **params)
-    estimator.fit(dx, dy, feature_name=[f.name for f in features], categorical_feature=categorical)
+    estimator.fit(dx, dy, sample_weight=dw, feature_name=[f.name for f in features], categorical_feature=categorical)
     trained: lgb.Booster = estimator.booster_
 
     checkpoints = sorted({*range(eval_every, rounds + 1, eval_every), trained.current_iteration()})
     scores = {
-        k: float(average_precision_score(y_valid, trained.predict(x_valid, raw_score=True, num_iteration=k)))
+        k: float(
+            average_precision_score(
+                y_valid, trained.predict(x_valid, raw_score=True, num_iteration=k), sample_weight=w_valid
+            )
+        )
         for k in checkpoints
         if k <= trained.current_iteration()
     }
@@ -79,9 +88,10 @@ def fit_risk_model_dask(
 
     margin = np.asarray(booster.predict(x_valid, raw_score=True, num_threads=config.num_threads))
     half = household_half(valid_households)
-    calibrators = _fit_calibrators(margin[half], y_valid[half])
+    calibrators = _fit_calibrators(margin[half], y_valid[half], w_valid[half])
     brier = {
-        kind: float(np.mean((cal.predict(margin[~half]) - y_valid[~half]) ** 2)) for kind, cal in calibrators.items()
+        kind: float(np.average((cal.predict(margin[~half]) - y_valid[~half]) ** 2, weights=w_valid[~half]))
+        for kind, cal in calibrators.items()
     }
     chosen = min(brier, key=lambda k: (brier[k], k))
     model = RiskModel(booster, calibrators[chosen], features, dict(meta or {}))

@@ -21,6 +21,7 @@ from sklearn.metrics import brier_score_loss
 
 from models.calibration import IsotonicCalibrator, SigmoidCalibrator
 from models.risk_model import FeatureSpec, RiskModel, prepare_matrix
+from training.observation import WEIGHT_COLUMN
 from training.split import TimeSplit
 
 # Small, strongly regularised trees: on the demo city they rank better on the later test period than
@@ -92,6 +93,15 @@ def split_matrices(
     return x_train, y_train, x_valid, y_valid, valid["household_id"]
 
 
+def split_weights(snapshots: pd.DataFrame, split: TimeSplit) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Row weights of the training and validation periods (the `weight` column of a label that weights its rows,
+    such as need_12m's observation weights, training/observation.py); None when the snapshots carry none."""
+    if WEIGHT_COLUMN not in snapshots:
+        return None, None
+    weights = snapshots[WEIGHT_COLUMN].to_numpy(dtype=float)
+    return weights[split.train_mask(snapshots).to_numpy()], weights[split.valid_mask(snapshots).to_numpy()]
+
+
 def training_params(features: tuple[FeatureSpec, ...], y_train: np.ndarray, config: TrainConfig) -> dict[str, Any]:
     """LightGBM parameters for these features and labels: the defaults, the config's, the constraints."""
     pos = max(int(y_train.sum()), 1)
@@ -121,11 +131,14 @@ def fit_risk_model(
     """Train on split.train, early-stop on split.valid, calibrate on split.valid (halves)."""
     config = config or TrainConfig()
     x_train, y_train, x_valid, y_valid, valid_households = split_matrices(snapshots, features, split)
+    w_train, w_valid = split_weights(snapshots, split)
     params = training_params(features, y_train, config)
     categorical = [i for i, f in enumerate(features) if f.kind == "category"]
     names = [f.name for f in features]
-    dtrain = lgb.Dataset(x_train, y_train, feature_name=names, categorical_feature=categorical, free_raw_data=True)
-    dvalid = lgb.Dataset(x_valid, y_valid, reference=dtrain)
+    dtrain = lgb.Dataset(
+        x_train, y_train, weight=w_train, feature_name=names, categorical_feature=categorical, free_raw_data=True
+    )
+    dvalid = lgb.Dataset(x_valid, y_valid, weight=w_valid, reference=dtrain)
     booster = lgb.train(
         params,
         dtrain,
@@ -139,9 +152,11 @@ def fit_risk_model(
 
     margin = np.asarray(booster.predict(x_valid, raw_score=True, num_threads=config.num_threads))
     half = household_half(valid_households)
-    calibrators = _fit_calibrators(margin[half], y_valid[half])
+    weight = np.ones(len(y_valid)) if w_valid is None else w_valid
+    calibrators = _fit_calibrators(margin[half], y_valid[half], weight[half])
     scores = {
-        kind: float(brier_score_loss(y_valid[~half], cal.predict(margin[~half]))) for kind, cal in calibrators.items()
+        kind: float(brier_score_loss(y_valid[~half], cal.predict(margin[~half]), sample_weight=weight[~half]))
+        for kind, cal in calibrators.items()
     }
     chosen = min(scores, key=lambda k: (scores[k], k))
     model = RiskModel(booster, calibrators[chosen], features, dict(meta or {}))
@@ -149,9 +164,11 @@ def fit_risk_model(
     return FitResult(model, best, scores, params)
 
 
-def _fit_calibrators(margin: np.ndarray, y: np.ndarray) -> dict[str, IsotonicCalibrator | SigmoidCalibrator]:
-    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(margin, y)
-    lr = LogisticRegression(C=1e6, max_iter=1_000).fit(margin[:, None], y)
+def _fit_calibrators(
+    margin: np.ndarray, y: np.ndarray, weight: np.ndarray
+) -> dict[str, IsotonicCalibrator | SigmoidCalibrator]:
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(margin, y, sample_weight=weight)
+    lr = LogisticRegression(C=1e6, max_iter=1_000).fit(margin[:, None], y, sample_weight=weight)
     return {
         "isotonic": IsotonicCalibrator(tuple(map(float, iso.X_thresholds_)), tuple(map(float, iso.y_thresholds_))),
         "sigmoid": SigmoidCalibrator(float(lr.coef_[0, 0]), float(lr.intercept_[0])),

@@ -28,7 +28,7 @@ from training import plots
 from training.evaluate import Evaluation, evaluate, rank_scores_as_unit_interval
 from training.fingerprint import data_fingerprint
 from training.fit import FitResult, TrainConfig, fit_risk_model
-from training.labels import build_snapshots
+from training.labels import DEFAULT_LABEL, Label, build_snapshots
 from training.metrics import bootstrap_ci, ranking_metrics, recall_at
 from training.model_card import CARD_FILE, render_model_card
 from training.registry import CHALLENGER, CHAMPION, alias_version
@@ -108,15 +108,21 @@ def data_from_sources(
     as_of_dates: list[pd.Timestamp] | None = None,
     *,
     snapshot_months: int = DEFAULT_SNAPSHOT_MONTHS,
+    label: Label = DEFAULT_LABEL,
 ) -> TrainingData:
+    """Labelled snapshots of a source folder with the catalogue's features, fairness groups and rule scores.
+
+    `label` is one of training.labels.LABELS; need_12m's snapshots carry observation weights (column `weight`),
+    which the fit uses.
+    """
     dates = as_of_dates or default_as_of_dates(sources, snapshot_months)
-    snapshots = build_snapshots(sources, dates)
+    snapshots = build_snapshots(sources, dates, label)
     return TrainingData(
         snapshots=snapshots,
         features=catalogue_features(),
         groups=fairness_groups(snapshots),
         rules=rule_scores(snapshots).to_numpy(dtype=float),
-        label="identified_12m",
+        label=label,
         synthetic=sources.synthetic,
         catalogue_version=catalogue_version(),
         feature_groups={f.name: f.group for f in FEATURES},

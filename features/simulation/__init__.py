@@ -2,5 +2,6 @@
 
 from features.simulation.city import TRUTH_DIR, TRUTH_FILE, simulate_city
 from features.simulation.config import CityConfig
+from features.simulation.need import NEED_FILE
 
-__all__ = ["TRUTH_DIR", "TRUTH_FILE", "CityConfig", "simulate_city"]
+__all__ = ["NEED_FILE", "TRUTH_DIR", "TRUTH_FILE", "CityConfig", "simulate_city"]

@@ -14,6 +14,8 @@ from features.simulation.config import CityConfig
 from features.simulation.geography import build_geography
 from features.simulation.identity import id_numbers
 from features.simulation.monitoring import MonitoringLog, finish, identify, review_eliminations
+from features.simulation.need import NEED_FILE, NeedLog, record_need
+from features.simulation.observation import income_observed, observation_stream
 from features.simulation.population import RELATION_CODES, Population, build_population
 from features.simulation.records import EventLog, SpellLog, _take, make_ids
 from features.simulation.state import State, YearOutcome, initial_state
@@ -29,8 +31,9 @@ Progress = Callable[[str, int, int], None]
 def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progress | None = None) -> dict:
     """Write the city's tables to `out_dir` (Parquet) and return the manifest.
 
-    Deterministic for a seed and config. The ground-truth cause of each identification goes to
-    `out_dir/_truth/`, which is not part of the source-data contract: only tests read it.
+    Deterministic for a seed and config. The ground truth — the cause of each identification and every
+    household's need, found or not (features/simulation/need.py) — goes to `out_dir/_truth/`, which is not part
+    of the source-data contract: only tests and evaluations read it.
     """
     report = progress or (lambda *_: None)
     total_steps = len(config.years) + 2
@@ -53,15 +56,24 @@ def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progre
 
     state = initial_state(pop, rng, np.datetime64(f"{config.first_year}-01-01"))
     monitoring = MonitoringLog(pop.n_households)
+    need = NeedLog(pop.n_households)
+    observation_rng = observation_stream(seed)
     area = np.round(rng.lognormal(np.log(95), 0.3, pop.n_households), 1)
     for step, year in enumerate(config.years, start=2):
         events, spells = EventLog(), SpellLog()
+        dropped_out_before = state.m_dropped_out.copy()
         outcome = simulate_year(year, pop, state, config, geo, rng, events, spells)
         review_eliminations(year, state, outcome, config, rng, monitoring)
+        monitored_before, parts_before = state.hh_monitored.copy(), len(monitoring.parts)
         identify(year, pop, state, outcome, config, rng, monitoring, data_end)
+        identified, identified_date = _identified_this_year(monitoring, parts_before)
+        record_need(
+            year, pop, state, outcome, config, dropped_out_before, monitored_before, identified, identified_date, need
+        )
         state.hh_prev_income_pc = outcome.income_pc
         active = ~state.hh_dissolved
-        writer.append("income", _income(year, outcome, active, household_ids, rng))
+        observed = income_observed(pop, state, config, identified, observation_rng)
+        writer.append("income", _income(year, outcome, active, observed, household_ids, rng))
         writer.append("member_status", _status(outcome.status, member_ids))
         writer.append("events", events.to_frame(household_ids, member_ids, f"E{year}"))
         writer.append("assistance", _recorded(spells.to_frame(household_ids, member_ids, f"S{year}"), data_end))
@@ -79,6 +91,7 @@ def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progre
     truth_dir = out_dir / TRUTH_DIR
     truth_dir.mkdir(parents=True, exist_ok=True)
     truth.to_parquet(truth_dir / TRUTH_FILE, index=False)
+    need.to_frame(household_ids).to_parquet(truth_dir / NEED_FILE, index=False)
     manifest = {
         "synthetic": True,
         "notice": "SYNTHETIC DATA — a fictional city (region codes 99…); no real person or place.",
@@ -92,6 +105,17 @@ def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progre
     writer.close(manifest)
     report("done", total_steps, total_steps)
     return manifest
+
+
+def _identified_this_year(log: MonitoringLog, parts_before: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per household: identified by this year's process, and when (NaT when not)."""
+    identified = np.zeros(log.n_households, bool)
+    when = np.full(log.n_households, np.datetime64("NaT"), "datetime64[D]")
+    if len(log.parts) > parts_before:
+        part = log.parts[-1]
+        identified[part["household"]] = True
+        when[part["household"]] = part["identified_date"]
+    return identified, when
 
 
 def _recorded(spells: pd.DataFrame, data_end: np.datetime64) -> pd.DataFrame:
@@ -138,8 +162,18 @@ def _members(pop: Population, villages: pd.DataFrame, household_ids: pa.Array, m
 
 
 def _income(
-    year: int, outcome: YearOutcome, active: np.ndarray, ids: pa.Array, rng: np.random.Generator
+    year: int,
+    outcome: YearOutcome,
+    active: np.ndarray,
+    observed: np.ndarray,
+    ids: pa.Array,
+    rng: np.random.Generator,
 ) -> pd.DataFrame:
+    """The income rows of the households whose income is recorded this year (features/simulation/observation.py).
+
+    The recording dates are drawn for every active household, observed or not, so that the city's random stream
+    does not depend on who is observed.
+    """
     idx = np.flatnonzero(active)
     frame = pd.DataFrame(
         {
@@ -151,7 +185,7 @@ def _income(
     )
     for name, values in outcome.income.items():
         frame[name] = np.round(values[idx], 0)
-    return frame
+    return frame[observed[idx]].reset_index(drop=True)
 
 
 def _status(status: dict[str, object], member_ids: pa.Array) -> pd.DataFrame:

@@ -52,6 +52,11 @@ class CityConfig:
     mean_discovery_delay_days: float = 75.0
     spurious_identification_rate: float = 0.001
 
+    # Who is observed (docs/domain.md §6): the yearly probability that an ordinary household's income is
+    # recorded although it is neither monitored nor on the safety net — an application, a screening round or a
+    # survey (assumed; 1.0 records every household every year).
+    ordinary_income_observed_share: float = 0.25
+
     @property
     def years(self) -> range:
         return range(self.first_year, self.last_year + 1)

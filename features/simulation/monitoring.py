@@ -166,7 +166,7 @@ def identify(
     if not len(chosen):
         return
     state.hh_monitored[chosen] = True
-    codes, share = _risk_types(outcome, chosen)
+    codes, share = risk_types(outcome, chosen)
     trigger = np.select(
         [spurious[chosen], income_case[chosen], sudden_case[chosen]],
         ["spurious", "income", "rigid_expenditure"],
@@ -211,7 +211,7 @@ def finish(log: MonitoringLog, data_end: np.datetime64) -> None:
     log.way[late] = ""
 
 
-def _risk_types(outcome: YearOutcome, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def risk_types(outcome: YearOutcome, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Up to five risk types, ranked by what each cause cost the household; and the top cause's share."""
     impact = outcome.impact[chosen]
     order = np.argsort(-impact, axis=1, kind="stable")

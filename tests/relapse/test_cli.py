@@ -103,3 +103,9 @@ def test_train_seed_drives_the_split_of_bring_your_own_profiles(tmp_path: Path) 
     assert names == {f"byod-{MESSY_SPEC.stem}"}, names
     assert str(client.get_model_version_by_alias(f"byod-{MESSY_SPEC.stem}", "challenger").version) == "1"
     assert f"relapse promote --model-name byod-{MESSY_SPEC.stem}" in said
+
+
+def test_train_names_an_unknown_label_in_one_line(tmp_path: Path) -> None:
+    done = _run("train", "--data", str(tmp_path), "--label", "needs", tmp_path=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "unknown label 'needs'" in done.stderr and "need_12m" in done.stderr

@@ -190,3 +190,15 @@ def test_a_challenger_without_the_champions_features_is_not_comparable(
     assert failed["versus champion"].startswith("not comparable"), failed
     assert "nan" not in failed["versus champion"] and "inf" not in failed["versus champion"]
     assert alias_version(client, settings.registered_model, CHAMPION) == champion
+
+
+def test_a_version_is_evaluated_only_on_the_label_it_was_trained_on(
+    data: TrainingData, registry: tuple[TrainingSettings, str]
+) -> None:
+    from training.reevaluate import evaluate_version, version_label
+
+    settings, champion = registry
+    assert version_label(MlflowClient(), settings, champion) == "identified_12m"
+    relabelled = dataclasses.replace(data, label="need_12m")
+    with pytest.raises(ValueError, match="trained on the label 'identified_12m', the data has 'need_12m'"):
+        evaluate_version(relabelled, settings, champion)
