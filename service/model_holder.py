@@ -70,9 +70,10 @@ class RegistrySource:
 
         mlflow.set_tracking_uri(self.tracking_uri)
         client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
-        local = Path(
-            mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{self.name}/{version}", dst_path=str(into))
-        )
+        # The version's own storage location, resolved by this source's registry: a `models:/` URI would be
+        # resolved by the process-wide registry URI, which may name another store.
+        source = client.get_model_version_download_uri(self.name, version)
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(into)))
         folder = next(local.rglob("booster.txt")).parent
         mv = client.get_model_version(self.name, version)
         info: dict[str, Any] = {"tags": dict(mv.tags), "run_id": mv.run_id}

@@ -98,7 +98,8 @@ def test_train_seed_drives_the_split_of_bring_your_own_profiles(tmp_path: Path) 
 
     # A model of one's own profiles is registered under a name of its own, never as the production model's
     # challenger: the service's `relapse-risk` does not even exist in this store.
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'data' / 'mlflow' / 'mlflow.db'}")
+    store = f"sqlite:///{tmp_path / 'data' / 'mlflow' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=store, registry_uri=store)  # not the registry an earlier test set globally
     names = {model.name for model in client.search_registered_models()}
     assert names == {f"byod-{MESSY_SPEC.stem}"}, names
     assert str(client.get_model_version_by_alias(f"byod-{MESSY_SPEC.stem}", "challenger").version) == "1"

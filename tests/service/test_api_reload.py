@@ -276,3 +276,18 @@ def test_a_tampered_cached_copy_is_not_served_at_start(registered: Registered, t
     offline.start()
     assert offline.current is None
     assert offline.degraded is not None and "booster.txt is not the file that was signed" in offline.degraded
+
+
+def test_a_holder_reads_its_own_registry_whatever_the_process_wide_one(registered: Registered, tmp_path: Path) -> None:
+    """Training in the same process points MLflow's process-wide registry elsewhere; the holder must still load
+    the version from its own store (its signature then checks out with its own key)."""
+    import mlflow
+
+    previous = mlflow.get_registry_uri()
+    mlflow.set_registry_uri(f"sqlite:///{tmp_path / 'another' / 'mlflow.db'}")
+    try:
+        holder = ModelHolder(RegistrySource(registered.tracking_uri), tmp_path / "cache", registered.signing)
+        holder.start()
+    finally:
+        mlflow.set_registry_uri(previous)
+    assert holder.current is not None and holder.current.source == "registry", holder.degraded
