@@ -71,7 +71,28 @@ def holds_phone_number(text: str) -> bool:
 class VisitIn(BaseModel):
     """One visit as a visitor reports it (the API's body, one row of an imported sheet)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "visited_on": "2025-07-10",
+                    "visitor_role": "grid_worker",
+                    "visitor_grid": "G-07",
+                    "list_version": "990101001001-20250701",
+                    "list_rank": 3,
+                    "outcome": "enrolled",
+                    "monitoring_type": "unstable",
+                    "risk_types": ["01", "04"],
+                    "measures_started": ["medical_assistance"],
+                    "next_review_on": "2025-10-10",
+                    "note": "住院后家中缺劳力",
+                },
+                {"visited_on": "2025-07-11", "visitor_role": "village_cadre", "outcome": "not_at_risk"},
+            ]
+        },
+    )
 
     visited_on: date
     visitor_role: VisitorRole

@@ -16,7 +16,12 @@ router = APIRouter(prefix="/v1/subscriptions", tags=["alerts"])
 
 
 class SubscriptionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"url": "https://alerts.county.example/hook", "events": ["score.high", "job.finished"]}]
+        },
+    )
 
     url: str = Field(max_length=2000, description="where alerts are POSTed; its host must be one the operator allows")
     events: list[str] = Field(min_length=1, max_length=len(EVENTS), description=", ".join(EVENTS))

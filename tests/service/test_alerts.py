@@ -135,7 +135,7 @@ def test_a_failed_delivery_is_retried_later_under_the_same_id_and_a_finished_job
         update_job(session, caller.scope, job.id, status=JobStatus.RUNNING)
         update_job(session, caller.scope, job.id, status=JobStatus.DONE)
     receiver.statuses = [503]
-    now = utcnow() + timedelta(seconds=1)
+    now = utcnow() + timedelta(seconds=60)  # later than the delivery is queued, however slow the machine
     assert dispatch(db, post, now=now) == 0 and len(receiver.received) == 1  # sent, and the receiver failed
     assert deliver_due(db, post, now=now + timedelta(seconds=RETRY_BASE_S / 2)) == 0  # not due yet: nothing sent
     assert deliver_due(db, post, now=now + timedelta(seconds=RETRY_BASE_S + 1)) == 1
