@@ -204,6 +204,7 @@ def _wait_ready(port: int, path: str, process: subprocess.Popen[bytes], log: Pat
 def our_service(
     tracking_uri: str, folder: Path, workers: int, settings_env: dict[str, str] | None = None
 ) -> Iterator[Server]:
+    from models.signing import signing_key
     from service.db import open_database
     from service.keys import create_key
     from service.migrate import upgrade_database
@@ -222,6 +223,10 @@ def our_service(
         "RELAPSE_MLFLOW_URI": tracking_uri,
         "RELAPSE_MODEL_POLL_S": "0",
         "RELAPSE_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        # The key the benchmark's registry signed its model with (models.signing): its store is two folders up.
+        "RELAPSE_MODEL_SIGNING_KEY": signing_key(
+            Path(tracking_uri.removeprefix("sqlite:///")).parent.parent
+        ).secret.decode(),
         **(settings_env or {}),
     }
     port = _free_port()
