@@ -5,10 +5,10 @@ FastAPI documents each route's success and a 422 in its own validation-error sha
 generated document once, when it is first asked for:
 
 - `securitySchemes`: the API key as a bearer token or in `X-API-Key`; every `/v1/` operation requires one;
-- a `Problem` schema, and on every `/v1/` operation the problem answers it can give: 401 (no or a bad key), 403
-  (role or region), 404 (where the path names a household, region or job), 409 (where a state can refuse: jobs,
-  model reload), 413 (request bodies), 422, 429 (per-key limits, with Retry-After) and 503 (database or model
-  unavailable, with Retry-After);
+- a `Problem` schema, and on every `/v1/` operation the problem answers it can give: 400 (a multipart upload that
+  cannot be read or has too many parts), 401 (no or a bad key), 403 (role or region), 404 (where the path names a
+  household, region or job), 409 (where a state can refuse: jobs, model reload), 413 (request bodies), 422, 429
+  (per-key limits, with Retry-After) and 503 (database or model unavailable, with Retry-After);
 - `/health/ready` answers 503 with the same body as 200 when the service is not ready.
 """
 
@@ -38,6 +38,7 @@ PROBLEM: Final[dict[str, Any]] = {
 }
 RETRY_AFTER: Final = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
 _DESCRIPTIONS: Final = {
+    "400": "a multipart form that cannot be read, or with more files or fields than the service accepts",
     "401": "no API key, or one that is malformed, unknown or revoked",
     "403": "the key's role may not do this, or the region lies outside the key's",
     "404": "nothing with this id in the key's region (the same answer whether it exists elsewhere or not)",
@@ -83,6 +84,8 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
                 operation["security"] = [{"bearer": []}, {"apiKey": []}]
                 for status in _statuses(path, method):
                     responses[status] = _problem(status)
+                if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
+                    responses["400"] = _problem("400")
             elif "422" in responses:
                 responses["422"] = _problem("422")
             if path == "/health/ready":
