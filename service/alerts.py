@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.db import Database
@@ -39,7 +39,7 @@ from service.errors import InvalidFieldError, NotFoundError
 from service.feed import scores_after
 from service.keys import Caller
 from service.scope import Scope
-from service.tables import AlertCursor, Delivery, Job, JobStatus, RiskLevel, Subscription, utcnow
+from service.tables import AlertCursor, Delivery, Job, JobStatus, RiskLevel, ScoreRecord, Subscription, utcnow
 
 EVENTS: Final[dict[str, str]] = {
     "score.high": "a household's stored score becomes high (its previous score there was not high, or it had none)",
@@ -229,8 +229,4 @@ def _queue(session: Session, active: Sequence[Subscription], event: str, region:
 
 
 def _last_score_id(session: Session) -> int:
-    from sqlalchemy import func
-
-    from service.tables import ScoreRecord
-
     return int(session.scalar(select(func.max(ScoreRecord.id))) or 0)

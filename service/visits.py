@@ -23,7 +23,7 @@ from datetime import date
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from features.contract import codes
@@ -297,7 +297,3 @@ def hit_rates(session: Session, scope: Scope) -> list[HitRate]:
         if visit.outcome == "enrolled":
             enrolled.add(visit.household_pseudonym)
     return [HitRate(version, len(v), len(e)) for version, (v, e) in sorted(by_list.items(), reverse=True)]
-
-
-def count_visits(session: Session, scope: Scope) -> int:
-    return int(session.scalar(select(func.count()).select_from(Visit).where(scope.filter(Visit.region_code))) or 0)

@@ -5,6 +5,7 @@ before it kept whole, a finished one cannot be cancelled, and other regions' job
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def _job(db: Database, county_folder: Path) -> tuple[str, dict[str, str]]:
 
 
 @pytest.fixture
-def quiet_client(tmp_path: Path, db: Database, holder: ModelHolder, county_folder: Path) -> TestClient:
+def quiet_client(tmp_path: Path, db: Database, holder: ModelHolder, county_folder: Path) -> Iterator[TestClient]:
     """The app without a job runner: jobs stay where the test puts them."""
     settings = service_settings(tmp_path, db, jobs_allowed_root=county_folder, job_runner=False)
     with TestClient(create_app(settings, holder=holder, database=db, pseudonym_key=KEY)) as client:
