@@ -322,6 +322,14 @@ def test_restore_refuses_in_one_line_before_writing_anything(
     assert "model version 2 in the backup is refused: the model is unsigned (no manifest.json)" in line, line
     assert _nothing_restored(new)
 
+    newer = Path(shutil.copytree(backup, tmp_path / "newer"))
+    manifest = json.loads((newer / "manifest.json").read_text(encoding="utf-8"))
+    manifest["database"]["alembic_revision"] = "0099"  # written by a release this one does not know
+    (newer / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    line = _one_line(new.relapse("restore", str(newer), "--passphrase-file", str(passphrase_file)))
+    assert "schema revision 0099, which this release does not know" in line, line
+    assert _nothing_restored(new)
+
     create_secret_file(new.data_dir / "secrets" / "pseudonym.key")  # another machine's key in the way
     line = _one_line(new.relapse("restore", str(backup), "--passphrase-file", str(passphrase_file)))
     assert "pseudonym.key exists with another key" in line, line
