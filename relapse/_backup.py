@@ -102,8 +102,10 @@ def write_backup(out: Path, where: Locations, passphrase: bytes | None, progress
     snapshot = snapshot_database(where.database_url, out / "database")
 
     progress("registry", 1, 3)
-    client = MlflowClient(tracking_uri=where.tracking_uri, registry_uri=where.tracking_uri)
-    versions = archive_serving_versions(client, where.registered_model, out / "registry")
+    versions = []
+    if _registry_exists(where.tracking_uri):
+        client = MlflowClient(tracking_uri=where.tracking_uri, registry_uri=where.tracking_uri)
+        versions = archive_serving_versions(client, where.registered_model, out / "registry")
     if not versions:
         notes.append(f"the registry has no champion or challenger of {where.registered_model}")
 
@@ -117,6 +119,9 @@ def write_backup(out: Path, where: Locations, passphrase: bytes | None, progress
         (out / SEALED_KEYS).parent.mkdir(parents=True, exist_ok=True)
         (out / SEALED_KEYS).write_bytes(seal(present, passphrase))
         keys |= {"file": SEALED_KEYS, "names": sorted(present)}
+        missing = sorted(set(where.key_files) - set(present) - set(where.configured_keys))
+        if missing:
+            notes.append(f"no key file for {', '.join(missing)} on the machine backed up: not in this backup")
     for name, variable in sorted(where.configured_keys.items()):
         notes.append(f"{name} is configured by {variable}, not a file: it is not in this backup, keep it yourself")
 
@@ -144,6 +149,12 @@ def write_backup(out: Path, where: Locations, passphrase: bytes | None, progress
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     progress("done", 3, 3)
     return manifest
+
+
+def _registry_exists(tracking_uri: str) -> bool:
+    """False for an embedded SQLite store that was never created: opening one would create it, empty."""
+    prefix = "sqlite:///"
+    return not tracking_uri.startswith(prefix) or Path(tracking_uri.removeprefix(prefix)).is_file()
 
 
 def read_verified(folder: Path) -> dict[str, Any]:
