@@ -335,10 +335,26 @@ def test_restore_refuses_in_one_line_before_writing_anything(
     assert "pseudonym.key exists with another key" in line, line
     shutil.rmtree(new.data_dir / "secrets")
 
-    upgrade_database(new.database_url)  # a database already in use
+    upgrade_database(new.database_url)  # a database already in use: it holds a key the backup does not
+    in_use = open_database(new.database_url, ServiceSettings(data_dir=new.data_dir, database_url=new.database_url))
+    try:
+        with in_use.session() as session:
+            create_key(session, role=Role.ADMIN, region_prefix="", label="in the way")
+    finally:
+        in_use.dispose()
     line = _one_line(new.relapse("restore", str(backup), "--passphrase-file", str(passphrase_file)))
     assert "the database is not empty" in line, line
     assert not (new.data_dir / "secrets").exists()
+
+    forced = new.relapse("restore", str(backup), "--passphrase-file", str(passphrase_file), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert _registry(new) == (["2", "3"], {CHAMPION: "2", CHALLENGER: "3"})
+    engine = create_db_engine(new.database_url)
+    try:
+        with engine.connect() as connection:  # replaced by the backup's database, which has no key
+            assert connection.execute(text("SELECT count(*) FROM api_keys")).scalar_one() == 0
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.slow
