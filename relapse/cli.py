@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from relapse import (
+    backup_command,
     data_commands,
     demo_command,
     explain_command,
@@ -74,8 +75,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from features.profiles.spec import FeatureSpecError
     from models.risk_model import ModelSpecError
     from models.signing import ModelIntegrityError
+    from relapse._backup import BackupError
+    from service.database_backup import DatabaseBackupError
     from service.errors import InvalidFieldError
     from training.labels import LabelWindowError
+    from training.registry_archive import RegistryArchiveError
 
     return (
         FeaturesError,
@@ -85,6 +89,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ModelIntegrityError,
         InvalidFieldError,
         LabelWindowError,
+        BackupError,
+        DatabaseBackupError,
+        RegistryArchiveError,
         OSError,
     )
 
@@ -118,6 +125,7 @@ score_command.register(app)
 report_command.register(app)
 serve_command.register(app)
 visits_command.register(app)
+backup_command.register(app)
 
 
 @app.callback()
