@@ -15,6 +15,7 @@ import typer
 from relapse import (
     data_commands,
     demo_command,
+    doctor_command,
     explain_command,
     features_command,
     keys_command,
@@ -117,6 +118,7 @@ explain_command.register(app)
 score_command.register(app)
 report_command.register(app)
 serve_command.register(app)
+doctor_command.register(app)
 visits_command.register(app)
 
 
