@@ -168,6 +168,9 @@ def test_a_household_is_scored_over_https_through_the_shipped_nginx_site(
         assert response.json()["model_version"] == holder.current.version
         assert response.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
 
+        # The unauthenticated metrics stay on loopback.
+        assert client.get("/metrics").status_code == 403
+
         # Plain HTTP only redirects to HTTPS; nothing is served on it.
         plain = httpx.get(f"{site.http}/v1/model", follow_redirects=False)
         assert plain.status_code == 301 and plain.headers["location"].startswith("https://")
