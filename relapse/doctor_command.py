@@ -32,8 +32,8 @@ def doctor(
         typer.Option(
             exists=True,
             dir_okay=False,
-            help="The service's environment file (e.g. /etc/relapse/relapse.env); the environment's own RELAPSE_* "
-            "variables take precedence, as for the service.",
+            help="The service's environment file (e.g. /etc/relapse/relapse.env); a RELAPSE_* variable set in "
+            "this process's environment takes precedence over the file.",
         ),
     ] = None,
     tls: Annotated[
