@@ -83,14 +83,16 @@ def _main_conf(prefix: Path, site: Path) -> str:
     )
 
 
-@pytest.fixture
-def front(registered: Registered, county_folder: Path, tmp_path: Path) -> Iterator[tuple[Front, Path]]:
-    """nginx with the shipped site in front of `relapse serve`; yields the front and the service's data folder."""
+@pytest.fixture(scope="module")
+def front(
+    registered: Registered, county_folder: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Front, Path]]:
+    """nginx with the shipped site in front of `relapse serve` (one of each for this module's tests); yields the
+    front and the service's data folder."""
     if not NGINX.is_file():
         pytest.fail(f"{NGINX} is missing: scripts/os-deps.sh installs Debian's nginx", pytrace=False)
     service_port, https_port, http_port = _free_port(), _free_port(), _free_port()
-    data = tmp_path / "service"
-    data.mkdir()
+    data = tmp_path_factory.mktemp("nginx-service")
     service = _serve(_serve_env(registered, county_folder, data, RELAPSE_REPORTS_COOKIE_SECURE="true"), service_port)
     # Started as root (a CI container), nginx would hand its workers to `nobody`; the whole front then runs as
     # `nobody` instead, in a folder of its own, so it is unprivileged either way.
