@@ -16,6 +16,7 @@ from relapse import (
     backup_command,
     data_commands,
     demo_command,
+    doctor_command,
     explain_command,
     features_command,
     keys_command,
@@ -124,6 +125,7 @@ explain_command.register(app)
 score_command.register(app)
 report_command.register(app)
 serve_command.register(app)
+doctor_command.register(app)
 visits_command.register(app)
 backup_command.register(app)
 
