@@ -178,7 +178,12 @@ def evaluate(
     known = label if label in LABELS else None  # a version trained on your own profiles keeps the default
     result = evaluate_version(load_demo_or_folder(data, label=known), settings, version, record=record)
     print_evaluation(result.evaluation, title=f"model version {version} — latest period")
-    if result.champion:
+    if result.champion and result.comparison.get("vs_champion_incomparable"):
+        console.print(
+            f"versus champion v{result.champion}: not comparable (the champion reads features this version's test "
+            "rows lack)"
+        )
+    elif result.champion:
         for key in ("pr_auc", "recall_at_5pct"):
             diff = result.comparison.get(f"vs_champion_{key}_diff", float("nan"))
             lo = result.comparison.get(f"vs_champion_{key}_diff_ci_low", float("nan"))

@@ -122,6 +122,7 @@ def data_from_profile_table(
         feature_groups={e.name: e.group or "ungrouped" for e in spec.features},
         notes=notes,
         horizon_months=horizon_months,
+        random_split=time is None,
     )
 
 
