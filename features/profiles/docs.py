@@ -219,6 +219,9 @@ def render_profiles() -> str:
         "  - name: housing_unsafe",
         "    type: flag",
         '    parse: {"true": ["1", "是"], "false": ["0", "否"]}',
+        "  - name: has_loan",
+        "    type: number",
+        '    values: {yes: 1, no: 0, 是: 1, 否: 0, n/a: null, "999": null}   # words inside a typed column',
         "```",
         "",
         "How each type is parsed (`features.profiles.spec.apply_feature_spec`):",
@@ -232,7 +235,16 @@ def render_profiles() -> str:
         + f"{', '.join(DEFAULT_TRUE)} / {', '.join(DEFAULT_FALSE)}) → 1.0 / 0.0;",
         "- `category`: one of `parse.categories` (required) → pandas category.",
         "",
-        "A cell that does not parse raises `FeatureSpecError` naming the column and the row. "
+        "`values:` maps the words a survey writes inside a typed column to a value of that type, or to `null` "
+        '(missing), before the column is read: a number or count column with "yes"/"no", "是"/"否" or a '
+        "sentinel such as 999, a flag column with its own words, a category column with labels instead of codes. "
+        "Keys match the cell ignoring case and surrounding spaces; a mapped cell is not read again, so a map wins "
+        "over the type (999 → missing). In the spec file `yes`, `no`, `true` and `on` are plain text, never "
+        "booleans, so they need no quotes. `id_columns` is empty unless the spec names it (rows are then numbered), "
+        "and a key the format does not know (a typo such as `valuse`) is an error naming the entry.",
+        "",
+        "A cell that does not parse raises `FeatureSpecError` naming the column, the row and the value, and how "
+        "to map it. "
         "`features.profiles.spec.catalogue_spec()` is the spec of our own profile tables; "
         "`write_feature_spec` / `read_feature_spec` write and read the file.",
         "",
