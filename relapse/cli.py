@@ -22,6 +22,7 @@ from relapse import (
     score_command,
     serve_command,
     simulate_command,
+    spec_command,
     train_commands,
     tune_command,
     visits_command,
@@ -110,6 +111,7 @@ demo_command.register(app)
 simulate_command.register(app)
 data_commands.register(app)
 features_command.register(app)
+spec_command.register(app)
 train_commands.register(app)
 tune_command.register(app)
 keys_command.register(app)
