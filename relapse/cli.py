@@ -76,6 +76,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from models.risk_model import ModelSpecError
     from models.signing import ModelIntegrityError
     from service.errors import InvalidFieldError
+    from training.cross_validation import CrossValidationError
     from training.labels import LabelWindowError
 
     return (
@@ -86,6 +87,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ModelIntegrityError,
         InvalidFieldError,
         LabelWindowError,
+        CrossValidationError,
         OSError,
     )
 

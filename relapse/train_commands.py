@@ -15,7 +15,9 @@ from relapse._progress import console, progress_bar
 from training.settings import DEFAULT_SNAPSHOT_MONTHS
 
 if TYPE_CHECKING:
+    from training.cross_validation import CrossValidation
     from training.evaluate import Evaluation
+    from training.fit import TrainConfig
     from training.pipeline import TrainingData
     from training.settings import TrainingSettings
 
@@ -103,6 +105,14 @@ def train(
         int, typer.Option(min=10, help="Boosting rounds on Dask (trees then cut at the best validation round).")
     ] = 600,
     model_name: ModelNameOption = None,
+    cv: Annotated[
+        int | None,
+        typer.Option(
+            min=2,
+            help="Also cross-validate with K folds (time-ordered with dates, else stratified by household) and "
+            "log mean ± sd; for small tables.",
+        ),
+    ] = None,
 ) -> None:
     """Train, evaluate and register a model; it becomes the `challenger` of its registered model.
 
@@ -125,15 +135,55 @@ def train(
         training_data = load_demo_or_folder(data, snapshot_months, label)
     config = TrainConfig(seed=seed, num_threads=threads, params=json.loads(params.read_text()) if params else {})
     settings = _training_settings(model_name or (f"byod-{spec.stem}" if profiles is not None and spec else None))
-    with _fit_model(dask_scheduler, dask_local_cluster, dask_rounds) as fit_model, progress_bar("training") as report:
-        outcome = train_and_register(training_data, settings, config, backtest=backtest, progress=report, **fit_model)
+    with _fit_model(dask_scheduler, dask_local_cluster, dask_rounds) as fit_model:
+        folds = _cross_validate(training_data, cv, config, fit_model) if cv else None
+        with progress_bar("training") as report:
+            outcome = train_and_register(
+                training_data, settings, config, backtest=backtest, progress=report, **fit_model
+            )
+    if folds is not None:
+        from training.cross_validation import log_cross_validation
+
+        log_cross_validation(folds, outcome.run_id)
     for note in training_data.notes:
         console.print(f"[yellow]note:[/] {note}")
     name = settings.registered_model
     print_evaluation(outcome.evaluation, title=f"{name} version {outcome.version} (challenger) — test period")
+    if folds is not None:
+        _print_cross_validation(folds)
     console.print(f"MLflow run {outcome.run_id}; tracking store {settings.tracking_uri}")
     hint = "" if name == _training_settings().registered_model else f" --model-name {name}"
     console.print(f"Next: `relapse promote{hint}` moves `champion` of {name} to it if it passes the gate.")
+
+
+def _cross_validate(data: TrainingData, k: int, config: TrainConfig, fit_model: dict[str, Any]) -> CrossValidation:
+    from training.cross_validation import cross_validate
+
+    with console.status(f"cross-validating with {k} folds"):
+        return cross_validate(data, k, config, **fit_model)
+
+
+def _print_cross_validation(result: CrossValidation) -> None:
+    table = Table(
+        "fold", "test", "rows", "positives", "PR-AUC", "ROC-AUC", "recall at 5 %", "ECE", title="cross-validation"
+    )
+    for row in result.folds.itertuples(index=False):
+        table.add_row(
+            str(row.fold),
+            str(row.test),
+            str(row.rows),
+            str(row.positives),
+            *(f"{getattr(row, m):.4f}" for m in ("pr_auc", "roc_auc", "recall_at_5pct", "ece")),
+        )
+    summary = result.summary()
+    table.add_row(
+        "mean ± sd",
+        "",
+        "",
+        "",
+        *(f"{summary[m][0]:.4f} ± {summary[m][1]:.4f}" for m in ("pr_auc", "roc_auc", "recall_at_5pct", "ece")),
+    )
+    console.print(table)
 
 
 @contextmanager
@@ -252,7 +302,8 @@ def print_evaluation(evaluation: Evaluation, title: str) -> None:
         )
     console.print(table)
     gaps = ", ".join(f"{k} {v:.3f}" for k, v in evaluation.fairness_gaps.items())
-    console.print(f"fairness (true-positive-rate gap at 5 %): {gaps}")
+    if gaps:  # no --group: no fairness figures to show
+        console.print(f"fairness (true-positive-rate gap at 5 %): {gaps}")
 
 
 def register(app: typer.Typer) -> None:
