@@ -164,26 +164,15 @@ def _cross_validate(data: TrainingData, k: int, config: TrainConfig, fit_model: 
 
 
 def _print_cross_validation(result: CrossValidation) -> None:
-    table = Table(
-        "fold", "test", "rows", "positives", "PR-AUC", "ROC-AUC", "recall at 5 %", "ECE", title="cross-validation"
-    )
-    for row in result.folds.itertuples(index=False):
-        table.add_row(
-            str(row.fold),
-            str(row.test),
-            str(row.rows),
-            str(row.positives),
-            *(f"{getattr(row, m):.4f}" for m in ("pr_auc", "roc_auc", "recall_at_5pct", "ece")),
-        )
-    summary = result.summary()
-    table.add_row(
-        "mean ± sd",
-        "",
-        "",
-        "",
-        *(f"{summary[m][0]:.4f} ± {summary[m][1]:.4f}" for m in ("pr_auc", "roc_auc", "recall_at_5pct", "ece")),
-    )
+    shown = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC", "recall_at_5pct": "recall at 5 %", "ece": "ECE"}
+    table = Table("fold", "test", "rows", "positives", *shown.values(), title="cross-validation")
+    for row in result.folds.to_dict("records"):
+        cells = [str(row[c]) for c in ("fold", "test", "rows", "positives")]
+        table.add_row(*cells, *(f"{row[m]:.4f}" for m in shown))
     console.print(table)
+    summary = result.summary()
+    figures = ", ".join(f"{name} {summary[m][0]:.4f} ± {summary[m][1]:.4f}" for m, name in shown.items())
+    console.print(f"cross-validation, {len(result.folds)} folds, mean ± sd: {figures}")
 
 
 @contextmanager
