@@ -18,6 +18,7 @@ from relapse import (
     explain_command,
     features_command,
     keys_command,
+    monitor_command,
     report_command,
     score_command,
     serve_command,
@@ -115,6 +116,7 @@ data_commands.register(app)
 features_command.register(app)
 spec_command.register(app)
 train_commands.register(app)
+monitor_command.register(app)
 tune_command.register(app)
 keys_command.register(app)
 explain_command.register(app)

@@ -59,7 +59,8 @@ ModelNameOption = Annotated[
 ]
 
 
-def _training_settings(model_name: str | None = None) -> TrainingSettings:
+def training_settings(model_name: str | None = None) -> TrainingSettings:
+    """The training settings, working on `model_name` when one is given (--model-name)."""
     from training.settings import get_settings
 
     settings = get_settings()
@@ -134,7 +135,7 @@ def train(
     else:
         training_data = load_demo_or_folder(data, snapshot_months, label)
     config = TrainConfig(seed=seed, num_threads=threads, params=json.loads(params.read_text()) if params else {})
-    settings = _training_settings(model_name or (f"byod-{spec.stem}" if profiles is not None and spec else None))
+    settings = training_settings(model_name or (f"byod-{spec.stem}" if profiles is not None and spec else None))
     with _fit_model(dask_scheduler, dask_local_cluster, dask_rounds) as fit_model:
         folds = _cross_validate(training_data, cv, config, fit_model) if cv else None
         with progress_bar("training") as report:
@@ -152,7 +153,7 @@ def train(
     if folds is not None:
         _print_cross_validation(folds)
     console.print(f"MLflow run {outcome.run_id}; tracking store {settings.tracking_uri}")
-    hint = "" if name == _training_settings().registered_model else f" --model-name {name}"
+    hint = "" if name == training_settings().registered_model else f" --model-name {name}"
     console.print(f"Next: `relapse promote{hint}` moves `champion` of {name} to it if it passes the gate.")
 
 
@@ -204,7 +205,7 @@ def evaluate(
     from training.registry import CHALLENGER, alias_version
     from training.tracking import configure
 
-    settings = _training_settings(model_name)
+    settings = training_settings(model_name)
     configure(settings)
     client = MlflowClient()
     version = version or alias_version(client, settings.registered_model, CHALLENGER)
@@ -245,7 +246,7 @@ def promote(
     from training.registry import promote as promote_version
     from training.tracking import configure
 
-    settings = _training_settings(model_name)
+    settings = training_settings(model_name)
     configure(settings)
     client = MlflowClient()
     version = version or alias_version(client, settings.registered_model, CHALLENGER)

@@ -1,0 +1,118 @@
+"""`relapse monitor`: a registered model's figures on later labelled rows, beside its figures at training."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+from sklearn.metrics import average_precision_score
+
+from tests.fixtures.survey import survey_table
+from training.byod import data_from_profile_table
+from training.fit import TrainConfig
+from training.metrics import expected_calibration_error
+from training.monitor import labelled_rows, monitor, realised_performance
+from training.pipeline import load_registered, train_and_register
+from training.settings import TrainingSettings
+
+SPEC = """\
+version: 1
+id_columns: [hhid, year]
+features:
+  - {name: terrain, type: category, parse: {categories: [hill, mountain, plain]}}
+  - {name: members, type: count}
+  - {name: land_mu, type: number}
+  - {name: loans_yuan, type: number, values: {no: 0, yes: 1}, parse: {missing: ["", n/a]}}
+  - {name: ill, type: flag, values: {no: 0, yes: 1, 否: 0, 是: 1}}
+"""
+
+
+def scores(n: int, seed: int, signal: float) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.2).astype(int)
+    p = np.clip(0.2 + signal * (y - 0.2) + rng.normal(0, 0.15, n), 0.001, 0.999)
+    return y, p
+
+
+def test_realised_figures_are_sklearns_and_the_verdict_needs_disjoint_intervals() -> None:
+    y, p = scores(2_000, 1, signal=0.5)
+    training = {"test_pr_auc": 0.3, "test_pr_auc_ci_low": 0.25, "test_pr_auc_ci_high": 0.35}
+    realised = realised_performance(y, p, training)
+    assert realised.figures["pr_auc"] == pytest.approx(average_precision_score(y, p))
+    assert realised.figures["ece"] == pytest.approx(expected_calibration_error(y, p))
+    assert (realised.rows, realised.positives) == (2_000, int(y.sum()))
+    assert realised.intervals["pr_auc"][0] > 0.35  # a strong signal: realised well above the training interval
+    assert realised.verdict("pr_auc") == "better"
+    assert realised.verdict("recall_at_5pct") == "as at training"  # the run has no training figure for it
+
+    strong = {"test_pr_auc": 0.4, "test_pr_auc_ci_low": 0.35, "test_pr_auc_ci_high": 0.45}
+    weak = realised_performance(*scores(2_000, 2, signal=0.0), strong)  # no signal: PR-AUC near the base rate
+    assert weak.intervals["pr_auc"][1] < 0.35 and weak.verdict("pr_auc") == "worse"
+    overlapping = {"test_pr_auc": 0.5, "test_pr_auc_ci_low": 0.1, "test_pr_auc_ci_high": 1.0}
+    assert realised_performance(y, p, overlapping).verdict("pr_auc") == "as at training"
+    # ECE: lower is better, so a realised interval above the training one is worse.
+    ece = {"test_ece": 0.001, "test_ece_ci_low": 0.0, "test_ece_ci_high": 0.002}
+    assert realised.intervals["ece"][0] > 0.002
+    assert realised_performance(y, p, ece).verdict("ece") == "worse"
+    poorly_calibrated = {"test_ece": 0.5, "test_ece_ci_low": 0.45, "test_ece_ci_high": 0.55}
+    assert realised_performance(y, p, poorly_calibrated).verdict("ece") == "better"
+
+
+@pytest.mark.slow
+def test_monitor_scores_later_rows_logs_a_run_and_sees_a_broken_relation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    survey = survey_table(households=600, years=(2019, 2020, 2021, 2022, 2023))
+    years = survey["year"].astype(int)
+    survey[years <= 2022].to_csv(tmp_path / "past.csv", index=False)
+    later = survey[years == 2023]
+    later.to_csv(tmp_path / "later.csv", index=False)
+    (tmp_path / "spec.yaml").write_text(SPEC, encoding="utf-8")
+    settings = TrainingSettings(data_dir=tmp_path / "data", registered_model="byod-spec")
+    data = data_from_profile_table(tmp_path / "past.csv", tmp_path / "spec.yaml", "relapsed", "year", [])
+    trained = train_and_register(data, settings, TrainConfig(num_boost_round=300), backtest=False)
+
+    env = {**os.environ, "RELAPSE_DATA_DIR": str(tmp_path / "data")}
+    env.pop("RELAPSE_DEBUG", None)
+    args = ["monitor", "--profiles", "later.csv", "--spec", "spec.yaml", "--label", "relapsed"]
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("relapse")), *args, "--model-name", "byod-spec"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = " ".join((done.stdout + done.stderr).split())
+    assert "byod-spec version 1 on later.csv (600 rows" in said and "pr_auc" in said
+
+    client = MlflowClient()
+    runs = client.search_runs(
+        [trained_experiment(client, trained.run_id)], filter_string="tags.monitor_of_model = 'byod-spec'"
+    )
+    assert len(runs) == 1
+    metrics = runs[0].data.metrics
+    model = load_registered(client, settings, "1")
+    rows, y = labelled_rows(model, tmp_path / "later.csv", tmp_path / "spec.yaml", "relapsed")
+    assert y.tolist() == (later["relapsed"] == "1").astype(int).tolist()
+    expected = average_precision_score(y, model.predict_proba(rows))
+    assert metrics["realised_pr_auc"] == pytest.approx(expected)
+    assert metrics["training_pr_auc"] == pytest.approx(trained.evaluation.metrics["pr_auc"])
+
+    # Outcomes unrelated to the rows (shuffled): the ranking is gone, and the check says so.
+    shuffled = later.assign(relapsed=np.random.default_rng(0).permutation(later["relapsed"].to_numpy()))
+    shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
+    _, realised, _ = monitor(settings, tmp_path / "shuffled.csv", tmp_path / "spec.yaml", "relapsed", None)
+    assert realised.verdict("pr_auc") == "worse", (realised.intervals, realised.training_intervals)
+
+
+def trained_experiment(client: MlflowClient, run_id: str) -> str:
+    return client.get_run(run_id).info.experiment_id
