@@ -197,8 +197,18 @@ def evaluate(
     version: Annotated[str | None, typer.Option(help="Model version (default: the challenger).")] = None,
     record: Annotated[bool, typer.Option(help="Write the figures back to the version's run (for the gate).")] = True,
     model_name: ModelNameOption = None,
+    profiles: Annotated[
+        Path | None, typer.Option(help="Your own profile table, for a version trained on one (with --spec).")
+    ] = None,
+    spec: Annotated[Path | None, typer.Option(help="YAML feature spec of --profiles.")] = None,
+    time: Annotated[str | None, typer.Option(help="Time column of --profiles (as at training).")] = None,
+    horizon: Annotated[int, typer.Option(min=0, help="Label horizon of --profiles in months (as at training).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the random split of --profiles without --time.")] = 42,
 ) -> None:
-    """Evaluate a registered version on the latest period and compare it with the champion."""
+    """Evaluate a registered version on the latest period and compare it with the champion.
+
+    A version trained on your own profiles is evaluated on them again (--profiles, --spec and the --time,
+    --horizon and --seed it was trained with); its label column is read from its training run."""
     from mlflow import MlflowClient
 
     from training.reevaluate import evaluate_version, version_label
@@ -215,8 +225,24 @@ def evaluate(
     from training.labels import LABELS
 
     label = version_label(client, settings, version)
-    known = label if label in LABELS else None  # a version trained on your own profiles keeps the default
-    result = evaluate_version(load_demo_or_folder(data, label=known), settings, version, record=record)
+    if label in LABELS or label is None:
+        if profiles is not None:
+            raise typer.BadParameter(
+                f"version {version} of {settings.registered_model} was trained on source tables; use --data",
+                param_hint="--profiles",
+            )
+        training_data = load_demo_or_folder(data, label=label)
+    else:  # trained on a profile table of the user's own, whose label column the run names
+        if profiles is None or spec is None:
+            raise typer.BadParameter(
+                f"version {version} of {settings.registered_model} was trained on your own profiles (label "
+                f"{label!r}); pass --profiles and --spec",
+                param_hint="--profiles",
+            )
+        from training.byod import data_from_profile_table
+
+        training_data = data_from_profile_table(profiles, spec, label, time, [], seed=seed, horizon_months=horizon)
+    result = evaluate_version(training_data, settings, version, record=record)
     print_evaluation(result.evaluation, title=f"model version {version} — latest period")
     if result.champion and result.comparison.get("vs_champion_incomparable"):
         console.print(

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from sklearn.metrics import average_precision_score
@@ -17,8 +21,9 @@ from training.byod import data_from_profile_table
 from training.fit import TrainConfig
 from training.metrics import expected_calibration_error
 from training.monitor import labelled_rows, monitor, realised_performance
-from training.pipeline import load_registered, train_and_register
+from training.pipeline import TrainOutcome, load_registered, train_and_register
 from training.settings import TrainingSettings
+from training.tracking import configure
 
 SPEC = """\
 version: 1
@@ -63,56 +68,87 @@ def test_realised_figures_are_sklearns_and_the_verdict_needs_disjoint_intervals(
     assert realised_performance(y, p, poorly_calibrated).verdict("ece") == "better"
 
 
-@pytest.mark.slow
-def test_monitor_scores_later_rows_logs_a_run_and_sees_a_broken_relation(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    survey = survey_table(households=600, years=(2019, 2020, 2021, 2022, 2023))
-    years = survey["year"].astype(int)
-    survey[years <= 2022].to_csv(tmp_path / "past.csv", index=False)
-    later = survey[years == 2023]
-    later.to_csv(tmp_path / "later.csv", index=False)
-    (tmp_path / "spec.yaml").write_text(SPEC, encoding="utf-8")
-    settings = TrainingSettings(data_dir=tmp_path / "data", registered_model="byod-spec")
-    data = data_from_profile_table(tmp_path / "past.csv", tmp_path / "spec.yaml", "relapsed", "year", [])
-    trained = train_and_register(data, settings, TrainConfig(num_boost_round=300), backtest=False)
+@dataclass(frozen=True)
+class Trained:
+    folder: Path
+    settings: TrainingSettings
+    outcome: TrainOutcome
+    later: pd.DataFrame
 
-    env = {**os.environ, "RELAPSE_DATA_DIR": str(tmp_path / "data")}
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
+    """A byod model trained on survey years 2019–2022; 2023 is the later, labelled table."""
+    folder = tmp_path_factory.mktemp("monitor")
+    here = Path.cwd()
+    os.chdir(folder)  # whatever MLflow writes relative to the working directory stays in the folder
+    try:
+        survey = survey_table(households=600, years=(2019, 2020, 2021, 2022, 2023))
+        years = survey["year"].astype(int)
+        survey[years <= 2022].to_csv(folder / "past.csv", index=False)
+        later = survey[years == 2023]
+        later.to_csv(folder / "later.csv", index=False)
+        (folder / "spec.yaml").write_text(SPEC, encoding="utf-8")
+        settings = TrainingSettings(data_dir=folder / "data", registered_model="byod-spec")
+        data = data_from_profile_table(folder / "past.csv", folder / "spec.yaml", "relapsed", "year", [])
+        outcome = train_and_register(data, settings, TrainConfig(num_boost_round=300), backtest=False)
+        yield Trained(folder, settings, outcome, later)
+    finally:
+        os.chdir(here)
+
+
+def relapse(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RELAPSE_DATA_DIR": str(folder / "data")}
     env.pop("RELAPSE_DEBUG", None)
-    args = ["monitor", "--profiles", "later.csv", "--spec", "spec.yaml", "--label", "relapsed"]
-    done = subprocess.run(
-        [str(Path(sys.executable).with_name("relapse")), *args, "--model-name", "byod-spec"],
-        cwd=tmp_path,
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("relapse")), *args],
+        cwd=folder,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+@pytest.mark.slow
+def test_monitor_scores_later_rows_logs_a_run_and_sees_a_broken_relation(trained: Trained) -> None:
+    folder, settings, later = trained.folder, trained.settings, trained.later
+    args = ["monitor", "--profiles", "later.csv", "--spec", "spec.yaml", "--label", "relapsed"]
+    done = relapse(folder, *args, "--model-name", "byod-spec")
     assert done.returncode == 0, done.stdout + done.stderr
     said = " ".join((done.stdout + done.stderr).split())
     assert "byod-spec version 1 on later.csv (600 rows" in said and "pr_auc" in said
 
+    configure(settings)
     client = MlflowClient()
-    runs = client.search_runs(
-        [trained_experiment(client, trained.run_id)], filter_string="tags.monitor_of_model = 'byod-spec'"
-    )
+    experiment = client.get_run(trained.outcome.run_id).info.experiment_id
+    runs = client.search_runs([experiment], filter_string="tags.monitor_of_model = 'byod-spec'")
     assert len(runs) == 1
     metrics = runs[0].data.metrics
     model = load_registered(client, settings, "1")
-    rows, y = labelled_rows(model, tmp_path / "later.csv", tmp_path / "spec.yaml", "relapsed")
+    rows, y = labelled_rows(model, folder / "later.csv", folder / "spec.yaml", "relapsed")
     assert y.tolist() == (later["relapsed"] == "1").astype(int).tolist()
     expected = average_precision_score(y, model.predict_proba(rows))
     assert metrics["realised_pr_auc"] == pytest.approx(expected)
-    assert metrics["training_pr_auc"] == pytest.approx(trained.evaluation.metrics["pr_auc"])
+    assert metrics["training_pr_auc"] == pytest.approx(trained.outcome.evaluation.metrics["pr_auc"])
 
     # Outcomes unrelated to the rows (shuffled): the ranking is gone, and the check says so.
     shuffled = later.assign(relapsed=np.random.default_rng(0).permutation(later["relapsed"].to_numpy()))
-    shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
-    _, realised, _ = monitor(settings, tmp_path / "shuffled.csv", tmp_path / "spec.yaml", "relapsed", None)
+    shuffled.to_csv(folder / "shuffled.csv", index=False)
+    _, realised, _ = monitor(settings, folder / "shuffled.csv", folder / "spec.yaml", "relapsed", None)
     assert realised.verdict("pr_auc") == "worse", (realised.intervals, realised.training_intervals)
 
 
-def trained_experiment(client: MlflowClient, run_id: str) -> str:
-    return client.get_run(run_id).info.experiment_id
+@pytest.mark.slow
+def test_evaluate_judges_a_version_of_ones_own_profiles_on_them_again(trained: Trained) -> None:
+    """The training table and options again: the same test period, so the same PR-AUC as at training."""
+    base = ("evaluate", "--model-name", "byod-spec", "--no-record")
+    done = relapse(trained.folder, *base, "--profiles", "past.csv", "--spec", "spec.yaml", "--time", "year")
+    assert done.returncode == 0, done.stdout + done.stderr
+    pr_auc = trained.outcome.evaluation.metrics["pr_auc"]
+    assert re.search(rf"PR-AUC\s*│\s*{pr_auc:.4f}", done.stdout + done.stderr), done.stdout
+
+    without = relapse(trained.folder, *base)
+    assert without.returncode == 2 and "Traceback" not in without.stderr
+    assert "trained on your own profiles" in " ".join(without.stderr.replace("│", " ").split()), without.stderr
