@@ -283,7 +283,11 @@ def render_profiles() -> str:
         "- **Registry and model card.** The model is registered as `byod-<spec file name>` (or "
         "`--model-name`), never as the served `relapse-risk`. Its model card names that model and its label, "
         "tells a random split as such (no dates) and makes no claim about the monitoring programme; its plots "
-        "draw no official-rules curve, since there are no rules to compare with.",
+        "draw no official-rules curve, since there are no rules to compare with. `relapse evaluate --model-name "
+        "byod-<spec> --profiles … --spec … --time …` judges a version on its table again (the label column is "
+        "read from its training run); once the outcomes of later rows are known, `relapse monitor --profiles "
+        "later.csv --spec … --label … --model-name byod-<spec>` sets its realised figures beside those at "
+        "training (docs/model-quality.md).",
         "- **Mistakes** in the table, the spec or the options (a missing column, an unknown spec key, a file "
         "that cannot be read, a label that is not 0/1, a cell its type cannot read) stop the command with one "
         "line naming the column, the row (and CSV line) and the value, exit code 2; `relapse --debug` shows the "
