@@ -28,6 +28,8 @@ MISSING_WORDS: Final = frozenset(
 )
 YES_WORDS: Final = frozenset({"1", "1.0", "true", "t", "yes", "y", "是", "有"})
 NO_WORDS: Final = frozenset({"0", "0.0", "false", "f", "no", "n", "否", "无"})
+# What `relapse train --label` reads as 0/1 (training.byod.parse_label): a label column must use only these.
+LABEL_WORDS: Final = frozenset({"1", "1.0", "true", "yes", "y", "是", "0", "0.0", "false", "no", "n", "否"})
 MAX_CATEGORIES: Final = 30
 # A number column may hold yes/no words and a few others ("unknown"); more than this share of other words
 # makes it text.
@@ -119,7 +121,9 @@ def draft_spec(frame: pd.DataFrame, source: str) -> Draft:
         draft.ids.append(draft.time)
     binaries = [c for c, k in kinds.items() if k.is_flag() and c not in draft.ids]
     draft.label_candidates = binaries
-    outcome_like = [c for c in binaries if _LABEL_NAME.search(c)]
+    outcome_like = [
+        c for c in binaries if _LABEL_NAME.search(c) and {v.casefold() for v in kinds[c].values} <= LABEL_WORDS
+    ]
     draft.label = outcome_like[0] if len(outcome_like) == 1 else None
     taken = {*draft.ids, draft.time, draft.label}
     draft.groups = [c for c, k in kinds.items() if c not in taken and _GROUP_NAME.search(c) and k.is_groupish()]

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from features.profiles.spec import apply_feature_spec, read_feature_spec
-from features.profiles.spec_draft import draft_spec
+from features.profiles.spec_draft import LABEL_WORDS, draft_spec
 from tests.fixtures import MESSY_PROFILES
 from tests.fixtures.survey import survey_table
-from training.byod import read_profile_table
+from training.byod import LABEL_FALSE, LABEL_TRUE, read_profile_table
 
 
 def drafted(frame: pd.DataFrame, tmp_path: Path) -> Path:
@@ -87,3 +87,9 @@ def test_tables_are_read_as_text_whatever_their_format(tmp_path: Path, suffix: s
     path = tmp_path / f"survey{suffix}"
     frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
     assert draft_spec(read_profile_table(path), path.name).label == "relapsed"
+
+
+def test_a_label_is_guessed_only_in_words_training_reads_as_0_or_1() -> None:
+    assert LABEL_WORDS == LABEL_TRUE | LABEL_FALSE  # the draft never guesses a label `relapse train` cannot read
+    frame = survey_table(households=60).assign(relapsed=lambda f: f["relapsed"].map({"1": "有", "0": "无"}))
+    assert draft_spec(frame, "survey.csv").label is None
