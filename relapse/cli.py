@@ -20,10 +20,12 @@ from relapse import (
     explain_command,
     features_command,
     keys_command,
+    monitor_command,
     report_command,
     score_command,
     serve_command,
     simulate_command,
+    spec_command,
     train_commands,
     tune_command,
     visits_command,
@@ -79,6 +81,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from relapse._backup import BackupError
     from service.database_backup import DatabaseBackupError
     from service.errors import InvalidFieldError
+    from training.cross_validation import CrossValidationError
     from training.labels import LabelWindowError
     from training.registry_archive import RegistryArchiveError
 
@@ -93,6 +96,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         BackupError,
         DatabaseBackupError,
         RegistryArchiveError,
+        CrossValidationError,
         OSError,
     )
 
@@ -118,7 +122,9 @@ demo_command.register(app)
 simulate_command.register(app)
 data_commands.register(app)
 features_command.register(app)
+spec_command.register(app)
 train_commands.register(app)
+monitor_command.register(app)
 tune_command.register(app)
 keys_command.register(app)
 explain_command.register(app)
