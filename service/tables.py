@@ -400,3 +400,25 @@ class AlertCursor(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     score_id: Mapped[int] = mapped_column(BigId, default=0)
     jobs_after: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class IdempotencyRecord(Base):
+    """A request made with an `Idempotency-Key` (service.idempotency): claimed when it starts, its answer stored
+    when it succeeds, so that a repeat of it within the retention window gets that answer instead of a second run."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("key_id", "idempotency_key", name="uq_idempotency_keys_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Keys are scoped to the API key that sent them: two callers may pick the same value.
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="RESTRICT"))
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    # SHA-256 of method, path and body: a repeat must be the same request to get the stored answer.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # NULL while the first request runs.
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    status: Mapped[int | None] = mapped_column(Integer, default=None)
+    media_type: Mapped[str | None] = mapped_column(String(100), default=None)
+    location: Mapped[str | None] = mapped_column(Text, default=None)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Final
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
-from service.deps import CallerDep, DatabaseDep
+from service.deps import CallerDep, DatabaseDep, SettingsDep
 from service.errors import NotFoundError
+from service.idempotency import Claim, run_once
 from service.keys import Permission
 from service.tables import Visit
 from service.visits import OUTCOMES, VisitIn, household_region, household_visits, record_visit, standing
@@ -45,6 +47,9 @@ class VisitsResponse(BaseModel):
     visits: list[VisitOut]  # newest first
 
 
+_VISIT: Final = TypeAdapter(VisitOut)
+
+
 def visit_out(visit: Visit, corrected: bool = False) -> VisitOut:
     zh, en = OUTCOMES[visit.outcome]
     return VisitOut(
@@ -72,16 +77,26 @@ def visit_out(visit: Visit, corrected: bool = False) -> VisitOut:
 
 
 @router.post("/{pseudonym}/visits", response_model=VisitOut, status_code=201)
-async def add_visit(pseudonym: str, body: VisitIn, caller: CallerDep, database: DatabaseDep) -> VisitOut:
+async def add_visit(
+    pseudonym: str, body: VisitIn, caller: CallerDep, database: DatabaseDep, settings: SettingsDep, request: Request
+) -> Response:
     """Record a home visit of a household scored in your region (append-only; a correction names the visit it
-    corrects). 404 alike for unknown households and other regions'."""
+    corrects). 404 alike for unknown households and other regions'. With an `Idempotency-Key`, a repeat of the
+    same request answers the first visit instead of storing another."""
     caller.require(Permission.VISITS)
 
-    def store() -> VisitOut:
+    def store(claim: Claim | None) -> Response:
         with database.session() as session:
-            return visit_out(record_visit(session, caller.scope, pseudonym, body, key_id=caller.key_id, source="api"))
+            visit = record_visit(session, caller.scope, pseudonym, body, key_id=caller.key_id, source="api")
+            response = Response(_VISIT.dump_json(visit_out(visit)), status_code=201, media_type="application/json")
+            if claim is not None:
+                claim.record(session, response)  # the answer commits with the visit, or neither does
+            return response
 
-    return await run_in_threadpool(store)
+    async def produce(claim: Claim | None) -> Response:
+        return await run_in_threadpool(store, claim)
+
+    return await run_once(request, caller, database, settings, await request.body(), produce)
 
 
 @router.get("/{pseudonym}/visits", response_model=VisitsResponse)
