@@ -52,7 +52,7 @@ _DESCRIPTIONS: Final = {
 _CONFLICTS: Final = (":cancel", "/results", "model:reload")
 # The POSTs that store something and take an `Idempotency-Key` (service.idempotency).
 IDEMPOTENT: Final = frozenset(
-    {"/v1/households:score", "/v1/profiles:score", "/v1/households/{pseudonym}/visits", "/v1/jobs"}
+    {"/v1/events", "/v1/households:score", "/v1/profiles:score", "/v1/households/{pseudonym}/visits", "/v1/jobs"}
 )
 IDEMPOTENCY_KEY: Final[dict[str, Any]] = {
     "name": "Idempotency-Key",

@@ -422,3 +422,27 @@ class IdempotencyRecord(Base):
     media_type: Mapped[str | None] = mapped_column(String(100), default=None)
     location: Mapped[str | None] = mapped_column(Text, default=None)
     body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+
+
+class HouseholdEvent(Base):
+    """A department event pushed for a household (service.events): one row of the contract's events table, kept
+    as sent (after validation), keyed by the event's own id."""
+
+    __tablename__ = "household_events"
+    __table_args__ = (
+        Index("ix_household_events_household", "household_pseudonym", "event_date"),
+        Index("ix_household_events_region", "region_code", "id", postgresql_ops={"region_code": "varchar_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    household_pseudonym: Mapped[str] = mapped_column(String(64))
+    # The village of the household's latest score in the sender's region when the event arrived.
+    region_code: Mapped[str] = mapped_column(String(12))
+    event_type: Mapped[str] = mapped_column(String(32))
+    event_date: Mapped[date] = mapped_column(Date)
+    row: Mapped[dict[str, Any]] = mapped_column()  # the contract row, typed, as plain JSON
+    # SHA-256 of the row: the same event id pushed again must be the same event.
+    digest: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="RESTRICT"), index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -200,7 +200,13 @@ def test_the_openapi_document_names_the_header_where_it_works(client: TestClient
         for method, operation in operations.items()
         if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
     }
-    expected = {"/v1/households:score", "/v1/profiles:score", "/v1/households/{pseudonym}/visits", "/v1/jobs"}
+    expected = {
+        "/v1/households:score",
+        "/v1/profiles:score",
+        "/v1/households/{pseudonym}/visits",
+        "/v1/jobs",
+        "/v1/events",
+    }
     assert taking == expected
     for path in expected:
         assert "409" in paths[path]["post"]["responses"]
