@@ -42,6 +42,7 @@ from service.deps import CallerDep, DatabaseDep, PseudonymKeyDep, SettingsDep
 from service.errors import InvalidFieldError, JobStateError
 from service.idempotency import REPLAYED, Claim, key_of, run_once
 from service.keys import Caller, Permission
+from service.paging import CursorQuery, decode_cursor, page_of
 from service.schemas import AsOf, check_as_of
 from service.settings import ServiceSettings
 from service.store import JobView, ScoreView, create_job, get_job, iter_job_scores, list_jobs, update_job
@@ -81,7 +82,9 @@ class JobOut(BaseModel):
 
 
 class JobList(BaseModel):
-    jobs: list[JobOut]
+    jobs: list[JobOut]  # newest first
+    cursor: str | None = Field(description="ask again with ?cursor=<this> for the next page")
+    more: bool = Field(description="more jobs follow this page")
 
 
 _JOB: Final = TypeAdapter(JobOut)
@@ -256,11 +259,23 @@ def _from_path(body: bytes, settings: ServiceSettings) -> tuple[Path, str, date 
 
 
 @router.get("", response_model=JobList)
-def read_jobs(caller: CallerDep, database: DatabaseDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> JobList:
-    """Jobs in the caller's region scope, newest first."""
+def read_jobs(
+    caller: CallerDep,
+    database: DatabaseDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: CursorQuery = None,
+) -> JobList:
+    """Jobs in the caller's region scope, newest first, a page at a time (`cursor` of the previous page)."""
     caller.require(Permission.READ)
+    after = decode_cursor(cursor, (datetime, str))
+    try:
+        position = None if after is None else (after[0], uuid.UUID(after[1]))
+    except ValueError:
+        raise InvalidFieldError("cursor", "is not a cursor this list gave") from None
     with database.read_session() as session:
-        return JobList(jobs=[job_out(view) for view in list_jobs(session, caller.scope, limit=limit)])
+        views = list_jobs(session, caller.scope, limit=limit + 1, after=position)
+    page = page_of(views, lambda view: (view.created_at, str(view.id)), limit, cursor)
+    return JobList(jobs=[job_out(view) for view in page.items], cursor=page.cursor, more=page.more)
 
 
 @router.get("/{job_id}", response_model=JobOut)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Final
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, TypeAdapter
 
@@ -13,6 +13,7 @@ from service.deps import CallerDep, DatabaseDep, SettingsDep
 from service.errors import NotFoundError
 from service.idempotency import Claim, run_once
 from service.keys import Permission
+from service.paging import MAX_PAGE, CursorQuery, decode_cursor, page_after
 from service.tables import Visit
 from service.visits import OUTCOMES, VisitIn, household_region, household_visits, record_visit, standing
 
@@ -45,6 +46,8 @@ class VisitOut(BaseModel):
 class VisitsResponse(BaseModel):
     household_pseudonym: str
     visits: list[VisitOut]  # newest first
+    cursor: str | None  # ask again with ?cursor=<this> for the next page
+    more: bool  # more visits follow this page
 
 
 _VISIT: Final = TypeAdapter(VisitOut)
@@ -100,12 +103,26 @@ async def add_visit(
 
 
 @router.get("/{pseudonym}/visits", response_model=VisitsResponse)
-def read_visits(pseudonym: str, caller: CallerDep, database: DatabaseDep) -> VisitsResponse:
-    """The household's visits, newest first, each marked when a later one corrects it."""
+def read_visits(
+    pseudonym: str,
+    caller: CallerDep,
+    database: DatabaseDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: CursorQuery = None,
+) -> VisitsResponse:
+    """The household's visits, newest first, each marked when a later one corrects it; a page at a time
+    (`cursor` of the previous page)."""
     caller.require(Permission.READ)
+    after = decode_cursor(cursor, (date, int))
     with database.read_session() as session:
         if household_region(session, caller.scope, pseudonym) is None:
             raise NotFoundError("no household with this id in your region")
         visits = household_visits(session, caller.scope, pseudonym)
-    kept = {v.id for v in standing(visits)}
-    return VisitsResponse(household_pseudonym=pseudonym, visits=[visit_out(v, v.id not in kept) for v in visits])
+    kept = {v.id for v in standing(visits)}  # over every visit: a correction may lie on another page
+    page = page_after(visits, lambda v: (v.visited_on, v.id), after, limit, cursor)
+    return VisitsResponse(
+        household_pseudonym=pseudonym,
+        visits=[visit_out(v, v.id not in kept) for v in page.items],
+        cursor=page.cursor,
+        more=page.more,
+    )
