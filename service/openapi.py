@@ -9,6 +9,7 @@ generated document once, when it is first asked for:
   cannot be read or has too many parts), 401 (no or a bad key), 403 (role or region), 404 (where the path names a
   household, region or job), 409 (where a state can refuse: jobs, model reload), 413 (request bodies), 422, 429
   (per-key limits, with Retry-After) and 503 (database or model unavailable, with Retry-After);
+- a request example on every POST that takes a body (`service.request_examples`, or the body model's own);
 - on the POSTs that store (scoring, visits, jobs), the `Idempotency-Key` header, its 409 and `Idempotent-Replayed`;
 - `/health/ready` answers 503 with the same body as 200 when the service is not ready.
 """
@@ -21,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from service.problems import MEDIA_TYPE
+from service.request_examples import request_examples
 
 PROBLEM: Final[dict[str, Any]] = {
     "type": "object",
@@ -90,8 +92,12 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
         "bearer": {"type": "http", "scheme": "bearer", "description": "an API key (`relapse keys create`)"},
         "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     }
+    examples = request_examples()
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
+            for content_type, content in operation.get("requestBody", {}).get("content", {}).items():
+                if method == "post" and (path, content_type) in examples:
+                    content["example"] = examples[(path, content_type)]
             responses = operation.setdefault("responses", {})
             if path.startswith("/v1/"):
                 operation["security"] = [{"bearer": []}, {"apiKey": []}]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.config import JsonDict
@@ -17,6 +17,7 @@ from service.errors import NotFoundError
 from service.events import WAITING, StoredEvent, household_events, store_events
 from service.idempotency import Claim, run_once
 from service.keys import Permission
+from service.paging import MAX_PAGE, CursorQuery, decode_cursor, page_after
 from service.schemas import SCHEMA_MAX_ITEMS, Row
 from service.scoring import check_batch
 from service.tables import HouseholdEvent
@@ -28,8 +29,8 @@ EXAMPLE: Final[JsonDict] = {
     "events": [
         {
             "event_id": "YB-2025-000123",
-            "household_id": "H990101001001-0007",
-            "member_id": "H990101001001-0007-02",
+            "household_id": "H000000212",
+            "member_id": "M0000000567",
             "event_type": "hospital_stay",
             "event_date": "2025-06-20",
             "source_department": "medical_security",
@@ -76,6 +77,8 @@ class EventsResponse(BaseModel):
 class HouseholdEventsResponse(BaseModel):
     household_pseudonym: str
     events: list[EventOut]  # newest event date first
+    cursor: str | None  # ask again with ?cursor=<this> for the next page
+    more: bool  # more events follow this page
 
 
 _PUSHED: Final = TypeAdapter(EventsResponse)
@@ -137,14 +140,25 @@ async def push_events(
 
 
 @router.get("/households/{pseudonym}/events", response_model=HouseholdEventsResponse)
-def read_events(pseudonym: str, caller: CallerDep, database: DatabaseDep) -> HouseholdEventsResponse:
-    """The household's pushed events, newest event date first; 404 alike for unknown households and other
-    regions'."""
+def read_events(
+    pseudonym: str,
+    caller: CallerDep,
+    database: DatabaseDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: CursorQuery = None,
+) -> HouseholdEventsResponse:
+    """The household's pushed events, newest event date first, a page at a time (`cursor` of the previous
+    page); 404 alike for unknown households and other regions'."""
     caller.require(Permission.READ)
+    after = decode_cursor(cursor, (date, int))
     with database.read_session() as session:
         if household_region(session, caller.scope, pseudonym) is None:
             raise NotFoundError("no household with this id in your region")
         events = household_events(session, caller.scope, pseudonym)
+    page = page_after(events, lambda e: (e.event_date, e.id), after, limit, cursor)
     return HouseholdEventsResponse(
-        household_pseudonym=pseudonym, events=[EventOut(**event_out(event)) for event in events]
+        household_pseudonym=pseudonym,
+        events=[EventOut(**event_out(event)) for event in page.items],
+        cursor=page.cursor,
+        more=page.more,
     )
