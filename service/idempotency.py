@@ -176,15 +176,20 @@ class Claim:
             self.record(session, response)
 
     def release(self) -> None:
-        """Give the key up after a failed request, so that the caller may retry with it."""
+        """Give the key up after a failed request, so that the caller may retry with it (only this request's own
+        unfinished claim: a key another request holds stays held)."""
+        if self._claimed_at is None:
+            return
         with self.database.session() as session:
             session.execute(
                 delete(IdempotencyRecord).where(
                     IdempotencyRecord.key_id == self.key_id,
                     IdempotencyRecord.idempotency_key == self.key,
+                    IdempotencyRecord.created_at == self._claimed_at,
                     IdempotencyRecord.completed_at.is_(None),
                 )
             )
+        self._claimed_at = None
         self.recorded = False
 
 
@@ -204,7 +209,13 @@ async def run_once(
     if key is None or caller.key_id is None:
         return await produce(None)
     claim = Claim(database, caller.key_id, key, fingerprint(request.method, request.url.path, body))
-    stored = await anyio.to_thread.run_sync(claim.acquire, settings, abandon_on_cancel=True)
+    try:
+        stored = await anyio.to_thread.run_sync(claim.acquire, settings)
+    except BaseException:
+        # Cancelled (the client left) while the look-up ran: the thread finished first, and may have claimed.
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(claim.release)
+        raise
     if stored is not None:
         return stored.response()
     try:
