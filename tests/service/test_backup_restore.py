@@ -33,7 +33,7 @@ from models.signing import signing_key
 from service.app import create_app
 from service.db import create_db_engine, open_database
 from service.keys import create_key
-from service.migrate import upgrade_database
+from service.migrate import head_revision, upgrade_database
 from service.model_holder import ModelHolder, RegistrySource
 from service.settings import ServiceSettings
 from service.tables import AuditEntry, Role, ScoreRecord, Visit
@@ -225,7 +225,7 @@ def test_a_restored_machine_serves_the_same_history_audit_and_scores(
     done = old.relapse("backup", "--out", str(backup), "--passphrase-file", str(passphrase_file))
     assert done.returncode == 0, done.stderr
     manifest = json.loads((backup / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["database"]["alembic_revision"] == "0007"
+    assert manifest["database"]["alembic_revision"] == head_revision()
     assert [(v["version"], v["aliases"]) for v in manifest["registry"]["versions"]] == [
         ("2", [CHAMPION]),
         ("3", [CHALLENGER]),

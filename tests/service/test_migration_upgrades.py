@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from service.db import create_db_engine
 from service.migrate import current_revision, downgrade_database, head_revision, upgrade_database
 
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
 EARLIER = REVISIONS[:-1]
 JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 JOB = uuid.UUID("00000000-0000-4000-8000-000000000001")
@@ -188,6 +188,20 @@ RUN_ROWS = [
 ]
 
 
+IDEMPOTENCY = _table(
+    "idempotency_keys",
+    id=INT,
+    key_id=INT,
+    idempotency_key=STR,
+    fingerprint=STR,
+    created_at=STAMP,
+    completed_at=STAMP,
+    status=INT,
+    media_type=STR,
+    body=sa.LargeBinary(),
+)
+
+
 def _fill(connection: sa.Connection, revision: str) -> None:
     """Rows of every table that exists at `revision`, as the service of that release would have written them."""
     connection.execute(
@@ -275,6 +289,13 @@ def _fill(connection: sa.Connection, revision: str) -> None:
                 recorded_at=T2,
             )
         )
+    if revision >= "0008":
+        connection.execute(
+            sa.insert(IDEMPOTENCY).values(
+                id=1, key_id=1, idempotency_key="visit-1", fingerprint="f" * 64, created_at=T2, completed_at=T2,
+                status=201, media_type="application/json", body=b'{"id": 1}',
+            )
+        )  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
@@ -335,7 +356,13 @@ def test_an_earlier_revision_upgrades_to_head_with_its_rows(database_url: str, r
             chunks = _read(connection, CHUNKS, "id")
             counts = {
                 name: connection.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
-                for name in ("village_references", "ended_sessions", "region_identifications", "visits")
+                for name in (
+                    "village_references",
+                    "ended_sessions",
+                    "region_identifications",
+                    "visits",
+                    "idempotency_keys",
+                )
             }
     finally:
         engine.dispose()
@@ -390,6 +417,7 @@ def test_an_earlier_revision_upgrades_to_head_with_its_rows(database_url: str, r
         "ended_sessions": int(revision >= "0003"),
         "region_identifications": int(revision >= "0005"),
         "visits": int(revision >= "0006"),
+        "idempotency_keys": int(revision >= "0008"),
     }
 
 
@@ -402,6 +430,8 @@ ADDED = {
     "0005": {"region_identifications"},
     "0006": {"visits"},
     "0007": {"subscriptions", "deliveries", "alert_cursor"},
+    "0008": {"idempotency_keys"},
+    "0009": {"household_events"},
 }
 
 
