@@ -100,6 +100,10 @@ LACK_OF_LABOUR_UNITS: Final = 1.5
 # Hospital costs belong to an accident rather than to illness when the members injured in it incurred at least
 # half of the household's out-of-pocket hospital cost (`assumed`).
 ACCIDENT_HOSPITAL_SHARE: Final = 0.5
+# A disaster is a risk type when its loss is material: a share of the household's income, or, where income is not
+# known, an amount (both `assumed`); small losses are common and absorbed.
+DISASTER_LOSS_TO_INCOME: Final = 0.1
+DISASTER_LOSS_YUAN: Final = 5_000.0
 # Work that does not pay enough counts as unstable employment when wages are the household's main income, it has
 # the labour to earn more, and its income is within this multiple of the monitoring line (`assumed`): the
 # households the policy calls 务工收入不稳定 although no job loss was recorded.
@@ -112,7 +116,10 @@ EVIDENCE: Final[dict[str, Evidence]] = {
         Evidence("01", _any(C("serious_illness_count", ">", 0), C("chronic_count", ">", 0),
                             C("hospital_stays_12m", ">", 0)),
                  "a member with a serious or chronic illness, or a hospital stay in 12 months (docs/domain.md §4)"),
-        Evidence("02", _any(C("disasters_12m", ">", 0)), "a natural-disaster loss recorded in 12 months"),
+        Evidence("02", _any(C("disaster_loss_to_income_12m", ">=", DISASTER_LOSS_TO_INCOME),
+                            C("disaster_loss_12m_yuan", ">=", DISASTER_LOSS_YUAN)),
+                 f"a natural-disaster loss in 12 months of at least {DISASTER_LOSS_TO_INCOME:.0%} of the household's "
+                 f"net income or {DISASTER_LOSS_YUAN:,.0f} yuan (`assumed`)"),
         Evidence("03", _any(C("disabled_count", ">", 0), C("disability_certificates_12m", ">", 0)),
                  "a member with a disability"),
         Evidence("04", _any(C("no_labour_household", "==", 1), C("labour_units", "<", LACK_OF_LABOUR_UNITS)),

@@ -44,7 +44,11 @@ def _key_of(feature: str, value: float, facts: dict[str, float]) -> str:
         ("hospital_oop_12m_yuan", 9_000.0, {"hospital_stays_12m": 1, "accidents_12m": 1,
                                             "accident_medical_oop_12m_yuan": 3_000.0}, "01"),
         # 02 disaster
-        ("disaster_loss_6m_to_margin", 1.3, {"disasters_12m": 2}, "02"),
+        # … a material one: at least 10 % of income, or 5,000 yuan
+        ("disaster_loss_6m_to_margin", 1.3, {"disasters_12m": 2, "disaster_loss_to_income_12m": 0.12}, "02"),
+        ("disaster_loss_6m_to_margin", 1.3, {"disasters_12m": 1, "disaster_loss_12m_yuan": 6_000.0}, "02"),
+        ("disaster_loss_6m_to_margin", 0.1, {"disasters_12m": 1, "disaster_loss_12m_yuan": 825.0,
+                                             "disaster_loss_to_income_12m": 0.07}, "events"),
         ("disaster_loss_6m_to_margin", 0.0, {"disasters_12m": 0}, "events"),
         # 03 disability
         ("disabled_count", 1, {}, "03"),
