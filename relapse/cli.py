@@ -18,6 +18,7 @@ from relapse import (
     explain_command,
     features_command,
     keys_command,
+    purge_command,
     report_command,
     score_command,
     serve_command,
@@ -118,6 +119,7 @@ score_command.register(app)
 report_command.register(app)
 serve_command.register(app)
 visits_command.register(app)
+purge_command.register(app)
 
 
 @app.callback()
