@@ -46,6 +46,7 @@ from models.reasons import (
     Lang,
     default_explainer,
     feature_sentence,
+    nonzero_values,
     probability_points,
     reason_code,
     reason_kind,
@@ -113,9 +114,11 @@ def explain_batch(
     out["profile_hash"] = [h.hex() for h in hashes]
     names = tuple(model.feature_names)
     routes = route_batch(names, profiles, np.isnan(x))
-    keys, ranks = _rank_reasons(names, routes, phi, points, options.top)
+    nonzero = nonzero_values(x)
+    keys, ranks = _rank_reasons(names, routes, phi, points, nonzero, options.top)
     quoted = [
-        _quote(keys, routes, key_index, phi, points, names, options.features_per_reason) for key_index, _ in ranks
+        _quote(keys, routes, key_index, phi, points, nonzero, names, options.features_per_reason)
+        for key_index, _ in ranks
     ]
     # Lookup arrays with a trailing None: key index −1 (no reason at this rank) picks it.
     lookup = {
@@ -196,28 +199,34 @@ def _shap(
 
 
 def _rank_reasons(
-    names: tuple[str, ...], routes: np.ndarray, phi: np.ndarray, points: np.ndarray, top: int
+    names: tuple[str, ...], routes: np.ndarray, phi: np.ndarray, points: np.ndarray, nonzero: np.ndarray, top: int
 ) -> tuple[tuple[str, ...], list[tuple[np.ndarray, np.ndarray]]]:
     """The reason keys, and per rank 1…top each row's key index (−1: none) and the key's points (NaN: none).
 
     Keys are ordered per row as `models.reasons.household_reasons` orders them — kind, then points and
-    log-odds (both descending), then key — and only risk-raising ones count (positive points and at least one
-    feature with positive log-odds), data quality never, as in `models.reasons.top_reasons`.
+    log-odds (both descending), then key — and only the reasons `models.reasons.shown_reason` shows count: risk
+    types and needs with a fact (a risk-raising feature or a value other than 0), backgrounds with positive
+    points and a risk-raising feature, data quality never.
     """
     n = len(phi)
     keys = plan(names).keys
     key_points = np.zeros((n, len(keys)))
     key_shap = np.zeros((n, len(keys)))
     raising = np.zeros((n, len(keys)), dtype=bool)
+    fact = np.zeros((n, len(keys)), dtype=bool)
     rows = np.arange(n)
     for j in range(len(names)):  # one column at a time, in feature order: the same sums as Python's sum()
         to = routes[:, j]
         key_points[rows, to] += points[:, j]
         key_shap[rows, to] += phi[:, j]
         raising[rows, to] |= phi[:, j] > 0
-    kind_rank = np.broadcast_to(np.array([KIND_ORDER[reason_kind(key)] for key in keys]), key_points.shape)
+        fact[rows, to] |= nonzero[:, j]
+    kinds = [reason_kind(key) for key in keys]
+    kind_rank = np.broadcast_to(np.array([KIND_ORDER[kind] for kind in kinds]), key_points.shape)
     key_rank = np.broadcast_to(_rank(keys), key_points.shape)
-    eligible = (key_points > 0) & raising & (kind_rank < KIND_ORDER["data_quality"])
+    evidence = np.broadcast_to(np.array([kind in EVIDENCE_KINDS for kind in kinds]), key_points.shape)
+    background = np.broadcast_to(np.array([kind == "background" for kind in kinds]), key_points.shape)
+    eligible = np.where(evidence, raising | fact, background & (key_points > 0) & raising)
     order = np.lexsort((key_rank, -key_shap, -key_points, kind_rank, ~eligible), axis=1)
     ranks = []
     for k in range(top):
@@ -236,10 +245,12 @@ def _quote(
     key_index: np.ndarray,
     phi: np.ndarray,
     points: np.ndarray,
+    nonzero: np.ndarray,
     names: Sequence[str],
     width: int,
 ) -> np.ndarray:
-    """Feature columns each row's reason quotes (−1: none): its risk-raising features by (−points, −shap, name)."""
+    """Feature columns each row's reason quotes (−1: none), as `models.reasons.household_reasons` quotes them: its
+    risk-raising features by (−points, −shap, name), then for a risk type or need its other facts the same way."""
     quoted = np.full((len(key_index), width), -1, dtype=np.int64)
     name_rank = _rank(names)
     for r in range(len(keys)):
@@ -248,9 +259,11 @@ def _quote(
             continue
         columns = np.flatnonzero((routes[rows] == r).any(axis=0))
         sub_phi, sub_points = phi[np.ix_(rows, columns)], points[np.ix_(rows, columns)]
-        candidate = (sub_phi > 0) & (routes[np.ix_(rows, columns)] == r)
+        raising = sub_phi > 0
+        facts = nonzero[np.ix_(rows, columns)] if reason_kind(keys[r]) in EVIDENCE_KINDS else False
+        candidate = (raising | facts) & (routes[np.ix_(rows, columns)] == r)
         tie = np.broadcast_to(name_rank[columns], sub_phi.shape)
-        order = np.lexsort((tie, -sub_phi, -sub_points, ~candidate), axis=1)[:, :width]
+        order = np.lexsort((tie, -sub_phi, -sub_points, ~raising, ~candidate), axis=1)[:, :width]
         chosen = np.where(np.take_along_axis(candidate, order, axis=1), columns[order], -1)
         quoted[rows, : chosen.shape[1]] = chosen
     return quoted

@@ -33,9 +33,11 @@ Aggregation
     Reasons are ordered risk types and needs first, then backgrounds, then data quality; inside each, by points,
     then log-odds (both descending), then key. Officials record and act on risk types, so a household's
     evidence-backed risk types lead even when a background (its income, say) weighs more; every reason shows its
-    points. The top reasons are the first ones with positive points and a risk-raising feature, data quality
-    excluded; each quotes the household's own values of its risk-raising features through the catalogue's reason
-    templates. The top *risk types* are the household's evidence-backed risk types and needs in the same order,
+    points. The top reasons are the household's risk types and needs that have a fact to quote (a value other
+    than 0), whatever their points — what the village review records and measures answer — then the backgrounds
+    with positive points and a risk-raising feature; data quality never. Each quotes the household's own values
+    through the catalogue's reason templates: its risk-raising features first, then, for a risk type or need, its
+    other facts. The top *risk types* are the household's evidence-backed risk types and needs in the same order,
     whatever their points — what the national system records as risk types 1–5 and what measures answer.
 """
 
@@ -51,7 +53,7 @@ import pandas as pd
 
 from features.contract import codes
 from features.profiles import catalogue
-from features.profiles.evidence import BACKGROUNDS, DATA_QUALITY, NEEDS
+from features.profiles.evidence import BACKGROUNDS, DATA_QUALITY, NEEDS, number
 from models._reason_keys import plan, route_row
 
 Lang = Literal["zh", "en"]
@@ -135,6 +137,7 @@ class Attribution:
     probability: np.ndarray  # (n,) calibrated
     base_probability: float
     missing: np.ndarray | None = None  # (n, k) the model saw no value (NaN); None: read from the profile
+    nonzero: np.ndarray | None = None  # (n, k) the model saw a value other than 0; None: read from the profile
 
 
 def attribute(
@@ -156,7 +159,14 @@ def attribute(
         probability=np.asarray(calibrator.predict(margin), dtype=float),
         base_probability=float(np.asarray(calibrator.predict(np.array([expected])))[0]),
         missing=np.isnan(np.asarray(x, dtype=float)),
+        nonzero=nonzero_values(x),
     )
+
+
+def nonzero_values(x: np.ndarray) -> np.ndarray:
+    """Where the model's matrix holds a fact: a value that is neither missing nor 0."""
+    x = np.asarray(x, dtype=float)
+    return ~np.isnan(x) & (x != 0)
 
 
 # --- reason keys -----------------------------------------------------------------------------------
@@ -211,7 +221,7 @@ class Reason:
     en: str
     points: float  # calibrated probability (sum over the key's features)
     shap: float  # log-odds (sum over the key's features)
-    features: tuple[FeatureContribution, ...]  # the key's risk-raising features, largest first
+    features: tuple[FeatureContribution, ...]  # quoted: risk-raising ones by points, then a risk type's other facts
     sentence_zh: str | None
     sentence_en: str | None
 
@@ -250,16 +260,26 @@ def household_reasons(
         missing = attribution.missing[row].tolist()
     else:
         missing = [_is_missing(profile.get(name)) for name in names]
+    if attribution.nonzero is not None:
+        nonzero = attribution.nonzero[row].tolist()
+    else:
+        nonzero = [not gap and number(profile.get(name)) != 0 for name, gap in zip(names, missing, strict=True)]
     keys = plan(names).keys
     by_key: dict[int, list[int]] = {}
     for j, k in enumerate(route_row(names, profile, missing)):
         by_key.setdefault(k, []).append(j)
     reasons = []
     for k, columns in by_key.items():
-        raising = sorted((j for j in columns if phi[j] > 0), key=lambda j: (-points[j], -phi[j], names[j]))
+        # A risk type or need quotes its facts even where the model gives them no weight; a background only
+        # what raises the estimate.
+        facts = reason_kind(keys[k]) in EVIDENCE_KINDS
+        shown = sorted(
+            (j for j in columns if phi[j] > 0 or (facts and nonzero[j])),
+            key=lambda j: (phi[j] <= 0, -points[j], -phi[j], names[j]),
+        )
         quoted = tuple(
             FeatureContribution(names[j], profile.get(names[j]), float(phi[j]), float(points[j]))
-            for j in raising[:features_per_reason]
+            for j in shown[:features_per_reason]
         )
         zh, en = reason_names(keys[k])
         sentences = _sentences(quoted, langs)
@@ -298,9 +318,19 @@ def _sentences(quoted: Sequence[FeatureContribution], langs: Sequence[Lang]) -> 
 
 
 def top_reasons(reasons: Sequence[Reason], top: int = 3) -> list[Reason]:
-    """The first `top` reasons that raise the risk (positive points and at least one risk-raising feature),
-    data quality excluded; `reasons` in reason order, as `household_reasons` gives them."""
-    return [r for r in reasons if r.points > 0 and r.features and r.kind != "data_quality"][:top]
+    """The first `top` reasons shown to officials, `reasons` in reason order as `household_reasons` gives them:
+    the household's risk types and needs with a fact to quote, whatever their points, then the backgrounds that
+    raise the risk (positive points and at least one risk-raising feature); data quality never."""
+    return [
+        r for r in reasons if shown_reason(r.kind, r.points, bool(r.features), any(f.shap > 0 for f in r.features))
+    ][:top]
+
+
+def shown_reason(kind: Kind, points: float, has_fact: bool, raising: bool) -> bool:
+    """Whether a reason may be among the top ones (`top_reasons`; the batch road applies the same rule)."""
+    if kind in EVIDENCE_KINDS:
+        return has_fact
+    return kind == "background" and points > 0 and raising
 
 
 def top_risk_types(reasons: Sequence[Reason], top: int = 3) -> list[Reason]:

@@ -13,16 +13,20 @@ from typing import Annotated, Any
 import typer
 
 from relapse import (
+    backup_command,
     data_commands,
     demo_command,
+    doctor_command,
     explain_command,
     features_command,
     keys_command,
+    monitor_command,
     purge_command,
     report_command,
     score_command,
     serve_command,
     simulate_command,
+    spec_command,
     train_commands,
     tune_command,
     visits_command,
@@ -75,8 +79,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from features.profiles.spec import FeatureSpecError
     from models.risk_model import ModelSpecError
     from models.signing import ModelIntegrityError
+    from relapse._backup import BackupError
+    from service.database_backup import DatabaseBackupError
     from service.errors import InvalidFieldError
+    from training.cross_validation import CrossValidationError
     from training.labels import LabelWindowError
+    from training.registry_archive import RegistryArchiveError
 
     return (
         FeaturesError,
@@ -86,6 +94,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ModelIntegrityError,
         InvalidFieldError,
         LabelWindowError,
+        BackupError,
+        DatabaseBackupError,
+        RegistryArchiveError,
+        CrossValidationError,
         OSError,
     )
 
@@ -111,14 +123,18 @@ demo_command.register(app)
 simulate_command.register(app)
 data_commands.register(app)
 features_command.register(app)
+spec_command.register(app)
 train_commands.register(app)
+monitor_command.register(app)
 tune_command.register(app)
 keys_command.register(app)
 explain_command.register(app)
 score_command.register(app)
 report_command.register(app)
 serve_command.register(app)
+doctor_command.register(app)
 visits_command.register(app)
+backup_command.register(app)
 purge_command.register(app)
 
 

@@ -137,7 +137,8 @@ def status_line(row: Mapping[Any, Any]) -> str:
 
 
 def _pp(points: float, lang: str) -> str:
-    return f"{points * 100:+.1f} 个百分点" if lang == "zh" else f"{points * 100:+.1f} pp"
+    value = round(points * 100, 1) + 0.0  # a risk type without weight reads +0.0, not -0.0
+    return f"{value:+.1f} 个百分点" if lang == "zh" else f"{value:+.1f} pp"
 
 
 def print_explanation(result: HouseholdExplanation, lang: LangChoice, model_version: str, as_of: str) -> None:

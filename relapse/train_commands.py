@@ -15,7 +15,9 @@ from relapse._progress import console, progress_bar
 from training.settings import DEFAULT_SNAPSHOT_MONTHS
 
 if TYPE_CHECKING:
+    from training.cross_validation import CrossValidation
     from training.evaluate import Evaluation
+    from training.fit import TrainConfig
     from training.pipeline import TrainingData
     from training.settings import TrainingSettings
 
@@ -57,7 +59,8 @@ ModelNameOption = Annotated[
 ]
 
 
-def _training_settings(model_name: str | None = None) -> TrainingSettings:
+def training_settings(model_name: str | None = None) -> TrainingSettings:
+    """The training settings, working on `model_name` when one is given (--model-name)."""
     from training.settings import get_settings
 
     settings = get_settings()
@@ -103,6 +106,14 @@ def train(
         int, typer.Option(min=10, help="Boosting rounds on Dask (trees then cut at the best validation round).")
     ] = 600,
     model_name: ModelNameOption = None,
+    cv: Annotated[
+        int | None,
+        typer.Option(
+            min=2,
+            help="Also cross-validate with K folds (time-ordered with dates, else stratified by household) and "
+            "log mean ± sd; for small tables.",
+        ),
+    ] = None,
 ) -> None:
     """Train, evaluate and register a model; it becomes the `challenger` of its registered model.
 
@@ -124,16 +135,45 @@ def train(
     else:
         training_data = load_demo_or_folder(data, snapshot_months, label)
     config = TrainConfig(seed=seed, num_threads=threads, params=json.loads(params.read_text()) if params else {})
-    settings = _training_settings(model_name or (f"byod-{spec.stem}" if profiles is not None and spec else None))
-    with _fit_model(dask_scheduler, dask_local_cluster, dask_rounds) as fit_model, progress_bar("training") as report:
-        outcome = train_and_register(training_data, settings, config, backtest=backtest, progress=report, **fit_model)
+    settings = training_settings(model_name or (f"byod-{spec.stem}" if profiles is not None and spec else None))
+    with _fit_model(dask_scheduler, dask_local_cluster, dask_rounds) as fit_model:
+        folds = _cross_validate(training_data, cv, config, fit_model) if cv else None
+        with progress_bar("training") as report:
+            outcome = train_and_register(
+                training_data, settings, config, backtest=backtest, progress=report, **fit_model
+            )
+    if folds is not None:
+        from training.cross_validation import log_cross_validation
+
+        log_cross_validation(folds, outcome.run_id)
     for note in training_data.notes:
         console.print(f"[yellow]note:[/] {note}")
     name = settings.registered_model
     print_evaluation(outcome.evaluation, title=f"{name} version {outcome.version} (challenger) — test period")
+    if folds is not None:
+        _print_cross_validation(folds)
     console.print(f"MLflow run {outcome.run_id}; tracking store {settings.tracking_uri}")
-    hint = "" if name == _training_settings().registered_model else f" --model-name {name}"
+    hint = "" if name == training_settings().registered_model else f" --model-name {name}"
     console.print(f"Next: `relapse promote{hint}` moves `champion` of {name} to it if it passes the gate.")
+
+
+def _cross_validate(data: TrainingData, k: int, config: TrainConfig, fit_model: dict[str, Any]) -> CrossValidation:
+    from training.cross_validation import cross_validate
+
+    with console.status(f"cross-validating with {k} folds"):
+        return cross_validate(data, k, config, **fit_model)
+
+
+def _print_cross_validation(result: CrossValidation) -> None:
+    shown = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC", "recall_at_5pct": "recall at 5 %", "ece": "ECE"}
+    table = Table("fold", "test", "rows", "positives", *shown.values(), title="cross-validation")
+    for row in result.folds.to_dict("records"):
+        cells = [str(row[c]) for c in ("fold", "test", "rows", "positives")]
+        table.add_row(*cells, *(f"{row[m]:.4f}" for m in shown))
+    console.print(table)
+    summary = result.summary()
+    figures = ", ".join(f"{name} {summary[m][0]:.4f} ± {summary[m][1]:.4f}" for m, name in shown.items())
+    console.print(f"cross-validation, {len(result.folds)} folds, mean ± sd: {figures}")
 
 
 @contextmanager
@@ -157,15 +197,25 @@ def evaluate(
     version: Annotated[str | None, typer.Option(help="Model version (default: the challenger).")] = None,
     record: Annotated[bool, typer.Option(help="Write the figures back to the version's run (for the gate).")] = True,
     model_name: ModelNameOption = None,
+    profiles: Annotated[
+        Path | None, typer.Option(help="Your own profile table, for a version trained on one (with --spec).")
+    ] = None,
+    spec: Annotated[Path | None, typer.Option(help="YAML feature spec of --profiles.")] = None,
+    time: Annotated[str | None, typer.Option(help="Time column of --profiles (as at training).")] = None,
+    horizon: Annotated[int, typer.Option(min=0, help="Label horizon of --profiles in months (as at training).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the random split of --profiles without --time.")] = 42,
 ) -> None:
-    """Evaluate a registered version on the latest period and compare it with the champion."""
+    """Evaluate a registered version on the latest period and compare it with the champion.
+
+    A version trained on your own profiles is evaluated on them again (--profiles, --spec and the --time,
+    --horizon and --seed it was trained with); its label column is read from its training run."""
     from mlflow import MlflowClient
 
     from training.reevaluate import evaluate_version, version_label
     from training.registry import CHALLENGER, alias_version
     from training.tracking import configure
 
-    settings = _training_settings(model_name)
+    settings = training_settings(model_name)
     configure(settings)
     client = MlflowClient()
     version = version or alias_version(client, settings.registered_model, CHALLENGER)
@@ -175,10 +225,31 @@ def evaluate(
     from training.labels import LABELS
 
     label = version_label(client, settings, version)
-    known = label if label in LABELS else None  # a version trained on your own profiles keeps the default
-    result = evaluate_version(load_demo_or_folder(data, label=known), settings, version, record=record)
+    if label in LABELS or label is None:
+        if profiles is not None:
+            raise typer.BadParameter(
+                f"version {version} of {settings.registered_model} was trained on source tables; use --data",
+                param_hint="--profiles",
+            )
+        training_data = load_demo_or_folder(data, label=label)
+    else:  # trained on a profile table of the user's own, whose label column the run names
+        if profiles is None or spec is None:
+            raise typer.BadParameter(
+                f"version {version} of {settings.registered_model} was trained on your own profiles (label "
+                f"{label!r}); pass --profiles and --spec",
+                param_hint="--profiles",
+            )
+        from training.byod import data_from_profile_table
+
+        training_data = data_from_profile_table(profiles, spec, label, time, [], seed=seed, horizon_months=horizon)
+    result = evaluate_version(training_data, settings, version, record=record)
     print_evaluation(result.evaluation, title=f"model version {version} — latest period")
-    if result.champion:
+    if result.champion and result.comparison.get("vs_champion_incomparable"):
+        console.print(
+            f"versus champion v{result.champion}: not comparable (the champion reads features this version's test "
+            "rows lack)"
+        )
+    elif result.champion:
         for key in ("pr_auc", "recall_at_5pct"):
             diff = result.comparison.get(f"vs_champion_{key}_diff", float("nan"))
             lo = result.comparison.get(f"vs_champion_{key}_diff_ci_low", float("nan"))
@@ -201,7 +272,7 @@ def promote(
     from training.registry import promote as promote_version
     from training.tracking import configure
 
-    settings = _training_settings(model_name)
+    settings = training_settings(model_name)
     configure(settings)
     client = MlflowClient()
     version = version or alias_version(client, settings.registered_model, CHALLENGER)
@@ -278,7 +349,8 @@ def print_evaluation(evaluation: Evaluation, title: str) -> None:
         )
     console.print(table)
     gaps = ", ".join(f"{k} {v:.3f}" for k, v in evaluation.fairness_gaps.items())
-    console.print(f"fairness (true-positive-rate gap at 5 %): {gaps}")
+    if gaps:  # no --group: no fairness figures to show
+        console.print(f"fairness (true-positive-rate gap at 5 %): {gaps}")
 
 
 def register(app: typer.Typer) -> None:

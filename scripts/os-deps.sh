@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the OS packages the test suite needs, once per machine. Debian packages only.
 set -euo pipefail
-wanted=(postgresql chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0)  # real PostgreSQL for the service tests; Chromium + CJK fonts for pages and PDFs; Pango for WeasyPrint
+wanted=(postgresql postgresql-client chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 nginx openssl)  # real PostgreSQL for the service tests, its client (pg_dump, pg_restore) for `relapse backup`; Chromium + CJK fonts for pages and PDFs; Pango for WeasyPrint; nginx + openssl for the TLS front (deploy/)
 if [ ${#wanted[@]} -eq 0 ]; then exit 0; fi
 missing=()
 for pkg in "${wanted[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done

@@ -236,9 +236,11 @@ def list_jobs(
     *,
     statuses: Collection[JobStatus | str] | None = None,
     limit: int = 50,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[JobView]:
-    """Jobs inside `scope`, newest first; `statuses` narrows them (e.g. queued and running ones to resume)."""
-    if not 1 <= limit <= MAX_JOB_LIST:
+    """Jobs inside `scope`, newest first; `statuses` narrows them (e.g. queued and running ones to resume);
+    `after` (created_at, id) starts after that job in this order (cursor paging)."""
+    if not 1 <= limit <= MAX_JOB_LIST + 1:
         raise InvalidFieldError("limit", f"must lie between 1 and {MAX_JOB_LIST}")
     query = select(Job).where(scope.filter(Job.region_prefix))
     if statuses is not None:
@@ -247,6 +249,9 @@ def list_jobs(
         except ValueError:
             raise InvalidFieldError("status", f"must be one of {', '.join(s.value for s in JobStatus)}") from None
         query = query.where(Job.status.in_(wanted))
+    if after is not None:
+        created, job_id = after
+        query = query.where((Job.created_at < created) | ((Job.created_at == created) & (Job.id > job_id)))
     query = query.order_by(Job.created_at.desc(), Job.id).limit(limit)
     return [JobView.of(row) for row in session.scalars(query)]
 

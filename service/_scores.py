@@ -16,7 +16,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Final, cast
 
-from sqlalchemy import Connection, Table, insert, select, tuple_
+from sqlalchemy import Connection, Table, insert, literal, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -406,11 +406,19 @@ def write_summaries(connection: Connection, prepared: list[dict[str, Any]], ids:
     )
 
 
-def household_history(session: Session, scope: Scope, pseudonym: str, *, limit: int = 100) -> list[ScoreView]:
+def household_history(
+    session: Session,
+    scope: Scope,
+    pseudonym: str,
+    *,
+    limit: int = 100,
+    after: tuple[date, datetime, int] | None = None,
+) -> list[ScoreView]:
     """The household's stored scores inside `scope`, newest first; empty both when it has none and when it lies
-    outside the scope, so the answer never reveals a household in another region."""
+    outside the scope, so the answer never reveals a household in another region. `after` (as_of, scored_at, id)
+    starts after that score in this order (cursor paging)."""
     check_pseudonym(pseudonym)
-    if not 1 <= limit <= MAX_HISTORY:
+    if not 1 <= limit <= MAX_HISTORY + 1:
         raise InvalidFieldError("limit", f"must lie between 1 and {MAX_HISTORY}")
     query = (
         select(ScoreRecord)
@@ -418,4 +426,9 @@ def household_history(session: Session, scope: Scope, pseudonym: str, *, limit: 
         .order_by(ScoreRecord.as_of.desc(), ScoreRecord.scored_at.desc(), ScoreRecord.id.desc())
         .limit(limit)
     )
+    if after is not None:
+        columns = (ScoreRecord.as_of, ScoreRecord.scored_at, ScoreRecord.id)
+        # Each value bound with its column's type, so that timestamps compare as the column stores them.
+        values = [literal(value, column.type) for value, column in zip(after, columns, strict=True)]
+        query = query.where(tuple_(*columns) < tuple_(*values))
     return [ScoreView.of(row) for row in session.scalars(query)]

@@ -30,6 +30,7 @@ from service.openapi import install_openapi
 from service.problems import BodyLimitMiddleware, install_problem_handlers
 from service.references import ReferenceHolder
 from service.routers import (
+    events,
     feed,
     health,
     households,
@@ -168,6 +169,7 @@ def create_app(
         scores.router,
         households.router,
         visits.router,
+        events.router,
         feed.router,
         subscriptions.router,
         regions.router,

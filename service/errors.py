@@ -70,3 +70,11 @@ class JobStateError(ServiceError):
         self.field = "status"
         self.current = current
         self.action = action
+
+
+class IdempotencyInProgressError(ServiceError):
+    """The first request with this `Idempotency-Key` is still running after a repeat waited for it (409)."""
+
+    def __init__(self, header: str) -> None:
+        super().__init__(f"{header}: a request with this key is still running; retry later")
+        self.field = header

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service._scores import ScoreView
@@ -52,21 +52,32 @@ def scores_after(session: Session, scope: Scope, cursor: str | None, limit: int 
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [(ScoreView.of(row), _previous_level(session, row)) for row in rows]
+    previous = _previous_levels(session, rows)
+    items = [(ScoreView.of(row), previous.get(row.id)) for row in rows]
     return FeedPage(items, str(rows[-1].id) if rows else str(after), more)
 
 
-def _previous_level(session: Session, row: ScoreRecord) -> RiskLevel | None:
-    """The level of the household's score stored before this one in the same village (by as_of, then storage)."""
-    query = (
-        select(ScoreRecord.level)
-        .where(
-            ScoreRecord.household_pseudonym == row.household_pseudonym,
-            ScoreRecord.region_code == row.region_code,
-            ScoreRecord.id != row.id,
-            (ScoreRecord.as_of < row.as_of) | ((ScoreRecord.as_of == row.as_of) & (ScoreRecord.id < row.id)),
+def _previous_levels(session: Session, rows: list[ScoreRecord]) -> dict[int, RiskLevel | None]:
+    """Each row's previous level: the level of the household's score just before it in the same village, ordered
+    by as_of, then storage. One query for the page: the households' scores numbered in that order (LAG), narrowed
+    to the page's rows; a score stored later for an earlier as_of still counts as before."""
+    if not rows:
+        return {}
+    ordered = (
+        select(
+            ScoreRecord.id.label("id"),
+            func.lag(ScoreRecord.level)
+            .over(
+                partition_by=(ScoreRecord.household_pseudonym, ScoreRecord.region_code),
+                order_by=(ScoreRecord.as_of, ScoreRecord.id),
+            )
+            .label("previous"),
         )
-        .order_by(ScoreRecord.as_of.desc(), ScoreRecord.id.desc())
-        .limit(1)
+        .where(
+            ScoreRecord.household_pseudonym.in_({row.household_pseudonym for row in rows}),
+            ScoreRecord.region_code.in_({row.region_code for row in rows}),
+        )
+        .subquery()
     )
-    return session.scalar(query)
+    found = session.execute(select(ordered.c.id, ordered.c.previous).where(ordered.c.id.in_([r.id for r in rows])))
+    return {int(score_id): None if level is None else RiskLevel(level) for score_id, level in found}

@@ -40,11 +40,12 @@ class Permission(enum.StrEnum):
     RELOAD = "reload"  # pick up a new champion now
     KEYS = "keys"  # create, list and revoke keys
     VISITS = "visits"  # record home visits of households in the key's region
+    EVENTS = "events"  # push department events of households in the key's region
 
 
 # What each role may do. Admin may do everything; the other roles are deliberately narrow.
 ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
-    Role.MONITOR: frozenset({Permission.SCORE, Permission.READ, Permission.VISITS}),
+    Role.MONITOR: frozenset({Permission.SCORE, Permission.READ, Permission.VISITS, Permission.EVENTS}),
     Role.OFFICIAL: frozenset({Permission.READ, Permission.REPORTS, Permission.VISITS}),
     Role.SCIENTIST: frozenset({Permission.MODEL}),
     Role.ADMIN: frozenset(Permission),

@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 
 from service.db import create_db_engine
 
@@ -39,6 +40,15 @@ def downgrade_database(url: str, revision: str = "base") -> None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+def script_revision_known(revision: str) -> bool:
+    """True when this release's migrations include `revision` (a database from a newer release is at one they
+    do not)."""
+    try:
+        return ScriptDirectory.from_config(alembic_config("")).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def current_revision(url: str) -> str | None:

@@ -9,6 +9,8 @@ generated document once, when it is first asked for:
   cannot be read or has too many parts), 401 (no or a bad key), 403 (role or region), 404 (where the path names a
   household, region or job), 409 (where a state can refuse: jobs, model reload), 413 (request bodies), 422, 429
   (per-key limits, with Retry-After) and 503 (database or model unavailable, with Retry-After);
+- a request example on every POST that takes a body (`service.request_examples`, or the body model's own);
+- on the POSTs that store (scoring, visits, jobs), the `Idempotency-Key` header, its 409 and `Idempotent-Replayed`;
 - `/health/ready` answers 503 with the same body as 200 when the service is not ready.
 """
 
@@ -20,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from service.problems import MEDIA_TYPE
+from service.request_examples import request_examples
 
 PROBLEM: Final[dict[str, Any]] = {
     "type": "object",
@@ -49,6 +52,18 @@ _DESCRIPTIONS: Final = {
     "503": "the database or the model is unavailable; retry after the given seconds",
 }
 _CONFLICTS: Final = (":cancel", "/results", "model:reload")
+# The POSTs that store something and take an `Idempotency-Key` (service.idempotency).
+IDEMPOTENT: Final = frozenset(
+    {"/v1/events", "/v1/households:score", "/v1/profiles:score", "/v1/households/{pseudonym}/visits", "/v1/jobs"}
+)
+IDEMPOTENCY_KEY: Final[dict[str, Any]] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "a repeat of the same request with the same key (per API key, within the retention window) "
+    "answers the first request's answer, with `Idempotent-Replayed: true`; the key with another request is 422",
+    "schema": {"type": "string", "pattern": "^[!-~]{1,128}$"},
+}
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -77,8 +92,12 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
         "bearer": {"type": "http", "scheme": "bearer", "description": "an API key (`relapse keys create`)"},
         "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     }
+    examples = request_examples()
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
+            for content_type, content in operation.get("requestBody", {}).get("content", {}).items():
+                if method == "post" and (path, content_type) in examples:
+                    content["example"] = examples[(path, content_type)]
             responses = operation.setdefault("responses", {})
             if path.startswith("/v1/"):
                 operation["security"] = [{"bearer": []}, {"apiKey": []}]
@@ -86,6 +105,8 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
                     responses[status] = _problem(status)
                 if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
                     responses["400"] = _problem("400")
+                if method == "post" and path in IDEMPOTENT:
+                    _idempotent(operation)
             elif "422" in responses:
                 responses["422"] = _problem("422")
             if path == "/health/ready":
@@ -95,6 +116,20 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
         if f"#/components/schemas/{unused}'" not in text:
             components["schemas"].pop(unused, None)
     return schema
+
+
+def _idempotent(operation: dict[str, Any]) -> None:
+    operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+    operation["responses"]["409"] = {
+        **_problem("409"),
+        "description": "the first request with this Idempotency-Key is still running; retry later",
+    }
+    for status, answer in operation["responses"].items():
+        if status.startswith("2"):
+            answer.setdefault("headers", {})["Idempotent-Replayed"] = {
+                "description": "`true` when this is the stored answer of an earlier request with the same key",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
 
 
 def _statuses(path: str, method: str) -> list[str]:

@@ -22,6 +22,7 @@ from service.documents import DocumentViolationsError
 from service.errors import (
     AuthenticationError,
     DatabaseUnavailableError,
+    IdempotencyInProgressError,
     InvalidFieldError,
     JobStateError,
     NotFoundError,
@@ -166,6 +167,10 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int) -> None:
         assert isinstance(error, JobStateError)
         return problem(409, "Conflict", str(error), field=error.field)
 
+    async def on_in_progress(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, IdempotencyInProgressError)
+        return problem(409, "Conflict", str(error), field=error.field)
+
     async def on_rate_limited(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RateLimitedError)
         return problem(429, "Too many requests", str(error), headers={"Retry-After": str(error.retry_after_s)})
@@ -198,6 +203,7 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int) -> None:
         PermissionDeniedError: on_permission,
         NotFoundError: on_not_found,
         JobStateError: on_job_state,
+        IdempotencyInProgressError: on_in_progress,
         DatabaseUnavailableError: on_database,
         RateLimitedError: on_rate_limited,
         ModelUnavailableError: on_model,

@@ -143,7 +143,9 @@ class StoredScore(MonitoringStatusFields):
 
 class HistoryResponse(BaseModel):
     household_pseudonym: str
-    scores: list[StoredScore]
+    scores: list[StoredScore]  # newest first
+    cursor: str | None = None  # ask again with ?cursor=<this> for the next page
+    more: bool = False  # more scores follow this page
 
 
 class RiskTypeOut(BaseModel):

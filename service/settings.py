@@ -59,6 +59,13 @@ class ServiceSettings(BaseSettings):
     # Only hosts the operator lists: the service never calls an address a caller picked freely.
     alert_hosts: list[str] = Field(default_factory=list)
 
+    # Idempotency-Key (service.idempotency): how long a stored answer is replayed; how long a repeat waits for the
+    # first request still running before 409; after how long a claim whose request never finished (its process
+    # died) is taken over. Assumed: a day covers a client's retries, and no request of this API runs 15 minutes.
+    idempotency_retention_hours: float = Field(default=24.0, gt=0)
+    idempotency_wait_s: float = Field(default=60.0, ge=0)
+    idempotency_stale_s: float = Field(default=900.0, gt=0)
+
     # The API's documentation pages (/docs, /redoc) and /openapi.json, served with local assets: "public", or
     # "off" where the OpenAPI document is published some other way.
     api_docs: Literal["public", "off"] = "public"

@@ -400,3 +400,49 @@ class AlertCursor(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     score_id: Mapped[int] = mapped_column(BigId, default=0)
     jobs_after: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class IdempotencyRecord(Base):
+    """A request made with an `Idempotency-Key` (service.idempotency): claimed when it starts, its answer stored
+    when it succeeds, so that a repeat of it within the retention window gets that answer instead of a second run."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("key_id", "idempotency_key", name="uq_idempotency_keys_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Keys are scoped to the API key that sent them: two callers may pick the same value.
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="RESTRICT"))
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    # SHA-256 of method, path and body: a repeat must be the same request to get the stored answer.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # NULL while the first request runs.
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    status: Mapped[int | None] = mapped_column(Integer, default=None)
+    media_type: Mapped[str | None] = mapped_column(String(100), default=None)
+    location: Mapped[str | None] = mapped_column(Text, default=None)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+
+
+class HouseholdEvent(Base):
+    """A department event pushed for a household (service.events): one row of the contract's events table, kept
+    as sent (after validation), keyed by the event's own id."""
+
+    __tablename__ = "household_events"
+    __table_args__ = (
+        Index("ix_household_events_household", "household_pseudonym", "event_date"),
+        Index("ix_household_events_region", "region_code", "id", postgresql_ops={"region_code": "varchar_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    household_pseudonym: Mapped[str] = mapped_column(String(64))
+    # The village of the household's latest score in the sender's region when the event arrived.
+    region_code: Mapped[str] = mapped_column(String(12))
+    event_type: Mapped[str] = mapped_column(String(32))
+    event_date: Mapped[date] = mapped_column(Date)
+    row: Mapped[dict[str, Any]] = mapped_column()  # the contract row, typed, as plain JSON
+    # SHA-256 of the row: the same event id pushed again must be the same event.
+    digest: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="RESTRICT"), index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from pyarrow import ArrowException
 
 from features.profiles.spec import FeatureSpecError, apply_feature_spec, read_feature_spec
 from models.risk_model import FeatureSpec
@@ -122,6 +123,7 @@ def data_from_profile_table(
         feature_groups={e.name: e.group or "ungrouped" for e in spec.features},
         notes=notes,
         horizon_months=horizon_months,
+        random_split=time is None,
     )
 
 
@@ -132,16 +134,23 @@ def read_profile_table(path: Path) -> pd.DataFrame:
     Chinese spreadsheets are often saved as GBK, so a CSV that is not UTF-8 is read as GB 18030 (its superset).
     """
     suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path).reset_index(drop=True)
-    if suffix not in (".csv", ".txt"):
+    if suffix not in (".parquet", ".pq", ".csv", ".txt"):
         raise ProfileTableError(f"{path.name}: expected a .csv or .parquet file")
-    raw = path.read_bytes()
+    if not path.is_file():
+        raise ProfileTableError(f"{path}: no such file")
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("gb18030")
-    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path).reset_index(drop=True)
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("gb18030")
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, ArrowException) as error:
+        # The reader's own words say where (a line, a byte); the traceback would add nothing a user can act on.
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise ProfileTableError(f"{path.name}: cannot be read as {suffix.lstrip('.')}: {reason}") from error
 
 
 def parse_label(values: pd.Series, column: str, path: Path | None = None) -> pd.Series:

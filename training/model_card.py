@@ -150,8 +150,14 @@ def render_model_card(
     backtest: pd.DataFrame,
     label: str,
     catalogue_version: str | None,
+    own_data: str | None = None,
+    random_split: bool = False,
 ) -> str:
-    """The card in Chinese, then in English, each section opened by its `SECTION` line."""
+    """The card in Chinese, then in English, each section opened by its `SECTION` line.
+
+    `own_data` is the registered name of a model trained on a user's own profile table (`relapse train
+    --profiles`): its card then claims nothing about the monitoring programme or the official rules, which that
+    data need not be about. `random_split`: the folds were drawn at random, so no dates are shown for them."""
     args: dict[str, Any] = {
         "evaluation": evaluation,
         "fingerprint": fingerprint,
@@ -160,6 +166,8 @@ def render_model_card(
         "backtest": backtest,
         "label": label,
         "catalogue_version": catalogue_version,
+        "own_data": own_data,
+        "random_split": random_split,
     }
     return "\n".join(SECTION.format(lang=lang) + "\n" + _card(lang, **args) for lang in LANGS)
 
@@ -174,6 +182,8 @@ def _card(
     backtest: pd.DataFrame,
     label: str,
     catalogue_version: str | None,
+    own_data: str | None,
+    random_split: bool,
 ) -> str:
     m, ci = evaluation.metrics, evaluation.intervals
     nan = float("nan")
@@ -183,21 +193,24 @@ def _card(
     synthetic = fingerprint.get("synthetic")
     zh = lang == "zh"
     text = _ZH if zh else _EN
+    if own_data is not None:
+        text = {**text, **(_ZH_OWN if zh else _EN_OWN)}
+    split_line = text["random_split"] if random_split else text["split"]
     lines = [
-        text["title"],
+        text["title"].format(name=own_data),
         "",
         text["synthetic"] if synthetic else "",
         "",
         text["use_title"],
-        text["use"].format(purpose=_purpose(label, lang)),
+        text["use"].format(purpose=_purpose(label, lang), label=label),
         "",
         text["not_for"],
         "",
         text["data_title"],
-        text["label"].format(
+        text["rows_only" if random_split else "label"].format(
             label=label, first=fingerprint["as_of_first"], last=fingerprint["as_of_last"], rows=fingerprint["rows"]
         ),
-        text["split"].format(**{k: v.replace(",", "、" if zh else ", ") for k, v in split.items()}),
+        split_line.format(**{k: v.replace(",", "、" if zh else ", ") for k, v in split.items()}),
         text["hash"].format(hash=fingerprint["content_sha256"][:16], version=catalogue_version),
         "",
         text["performance_title"],
@@ -254,7 +267,11 @@ _EN: dict[str, str] = {
     "monitoring.",
     "data_title": "## Data",
     "label": "- Label: `{label}`; reference dates {first} … {last}; {rows:,} labelled household snapshots.",
+    "rows_only": "- Label: `{label}`; {rows:,} labelled rows without reference dates.",
     "split": "- Split by time: train {train}; validation (early stopping, calibration) {valid}; test {test}.",
+    "random_split": "- Split at random, stratified by label: 60 % train, 20 % validation (early stopping, "
+    "calibration), 20 % test. No time order: the figures describe households like the training ones, not a later "
+    "period.",
     "hash": "- Content hash `{hash}…`; feature catalogue version `{version}`.",
     "performance_title": "## Performance on the test period",
     "performance_head": "| metric | model | 95 % bootstrap interval | official rules | model ÷ rules |",
@@ -285,7 +302,10 @@ _ZH: dict[str, str] = {
     "not_for": "不得用于：帮扶资格认定、救助金额确定、对个人排序，以及农村防返贫监测以外的任何用途。",
     "data_title": "## 数据",
     "label": "- 标签：`{label}`；参考日 {first} 至 {last}；共 {rows:,} 个带标签的农户快照。",
+    "rows_only": "- 标签：`{label}`；共 {rows:,} 行带标签的数据，没有参考日。",
     "split": "- 按时间划分：训练 {train}；验证（提前停止、校准）{valid}；测试 {test}。",
+    "random_split": "- 按标签分层随机划分：训练 60%，验证（提前停止、校准）20%，测试 20%。没有时间顺序："
+    "这些数字描述的是与训练样本相似的农户，而不是未来时期。",
     "hash": "- 数据内容哈希 `{hash}…`；特征目录版本 `{version}`。",
     "performance_title": "## 测试期表现",
     "performance_head": "| 指标 | 模型 | 95% 自助法区间 | 现行规则 | 模型 ÷ 规则 |",
@@ -302,4 +322,29 @@ _ZH: dict[str, str] = {
     "- 概率在一个留出期上校准；政策或监测标准变化时须重新检查校准。\n"
     "- 成员字段（健康状况、劳动技能、文化程度）常有缺失；模型把缺失本身当作信息，而各县的数据采集习惯可能不同。",
     "params_title": "## 训练参数",
+}
+
+# A model of a user's own profile table: what the card can honestly say without knowing what the data is about.
+_EN_OWN: dict[str, str] = {
+    "title": "# Model card: {name}",
+    "hash": "- Content hash `{hash}…`; features as the user's feature spec describes them.",
+    "use": "Ranks the rows of a profile table its user brought (`relapse train --profiles`) by the calibrated "
+    "probability of the label `{label}`. What the label means, and which decisions the ranking may support, is "
+    "for the table's owner to state; a score supports a human review, it never replaces one.",
+    "not_for": "Not for: scoring data from another source than the training table's without checking it first; "
+    "any automated decision about a person or a household.",
+    "limits": "- The figures describe the table it was trained on and nothing beyond it.\n"
+    "- The label's blind spots (cases the source never recorded) are the model's too.\n"
+    "- Probabilities are calibrated on the validation rows; re-check calibration when the data's source changes.",
+}
+
+_ZH_OWN: dict[str, str] = {
+    "title": "# 模型卡：{name}",
+    "hash": "- 数据内容哈希 `{hash}…`；特征按用户的特征说明文件（spec）读取。",
+    "use": "按标签 `{label}` 的校准概率，对用户自带的画像表（`relapse train --profiles`）中的各行排序。"
+    "标签的含义以及排序可以支持哪些决定，由数据所有者说明；评分只支持人工审核，不能代替它。",
+    "not_for": "不得用于：未经检查就给与训练表来源不同的数据评分；对个人或农户的任何自动决定。",
+    "limits": "- 这些数字只描述训练所用的这张表。\n"
+    "- 标签的盲区（数据源从未记录的情况）也是模型的盲区。\n"
+    "- 概率在验证行上校准；数据来源变化时须重新检查校准。",
 }

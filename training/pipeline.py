@@ -55,6 +55,8 @@ class TrainingData:
     notes: list[str] = field(default_factory=list)
     # Label horizon: the split purges training dates whose label window reaches the validation date.
     horizon_months: int = 12
+    # Folds drawn at random and marked with pseudo dates (training.byod): no time order to describe.
+    random_split: bool = False
 
 
 @dataclass
@@ -216,6 +218,8 @@ def train_and_register(
             backtest=table,
             label=data.label,
             catalogue_version=data.catalogue_version,
+            own_data=None if data.catalogue_version else settings.registered_model,
+            random_split=data.random_split,
         )
         mlflow.log_text(card, CARD_FILE)
         report("registering", 7, STEPS)
@@ -317,11 +321,10 @@ def _log_plots(
     table: pd.DataFrame,
     data: TrainingData,
 ) -> None:
-    baseline = rules if rules is not None else np.zeros(len(y))  # no rules: compare with random visits
     figures = {
-        "plots/roc_pr.png": plots.roc_pr(y, p, baseline),
+        "plots/roc_pr.png": plots.roc_pr(y, p, rules),
         "plots/calibration.png": plots.calibration(y, p),
-        "plots/lift_vs_rules.png": plots.lift_vs_rules(y, p, baseline),
+        "plots/lift_vs_rules.png": plots.lift_vs_rules(y, p, rules),
     }
     if len(table) and "rules_pr_auc" in table:
         figures["plots/backtest.png"] = plots.backtest(table)

@@ -14,9 +14,11 @@ from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 from training.metrics import recall_at  # noqa: E402
 
 
-def roc_pr(y: np.ndarray, p: np.ndarray, rules: np.ndarray) -> Figure:
+def roc_pr(y: np.ndarray, p: np.ndarray, rules: np.ndarray | None) -> Figure:
+    """The model's curves, and the official rules' where there are rules (None: data without them)."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.2))
-    for scores, label in ((p, "model"), (rules, "official rules")):
+    curves = [(p, "model")] + ([(rules, "official rules")] if rules is not None else [])
+    for scores, label in curves:
         fpr, tpr, _ = roc_curve(y, scores)
         a.plot(fpr, tpr, label=label)
         precision, recall, _ = precision_recall_curve(y, scores)
@@ -45,11 +47,13 @@ def calibration(y: np.ndarray, p: np.ndarray, bins: int = 15) -> Figure:
     return fig
 
 
-def lift_vs_rules(y: np.ndarray, p: np.ndarray, rules: np.ndarray) -> Figure:
+def lift_vs_rules(y: np.ndarray, p: np.ndarray, rules: np.ndarray | None) -> Figure:
+    """Recall at equal workload for the model, the official rules (when there are any) and random visits."""
     shares = np.linspace(0.005, 0.3, 60)
     fig, ax = plt.subplots(figsize=(6, 4.2))
     ax.plot(shares * 100, [recall_at(y, p, s) for s in shares], label="model")
-    ax.plot(shares * 100, [recall_at(y, rules, s) for s in shares], label="official rules")
+    if rules is not None:
+        ax.plot(shares * 100, [recall_at(y, rules, s) for s in shares], label="official rules")
     ax.plot(shares * 100, shares, ":", color="grey", label="random visits")
     for cap in (1, 5, 10):
         ax.axvline(cap, color="lightgrey", lw=0.8)

@@ -219,6 +219,9 @@ def render_profiles() -> str:
         "  - name: housing_unsafe",
         "    type: flag",
         '    parse: {"true": ["1", "是"], "false": ["0", "否"]}',
+        "  - name: has_loan",
+        "    type: number",
+        '    values: {yes: 1, no: 0, 是: 1, 否: 0, n/a: null, "999": null}   # words inside a typed column',
         "```",
         "",
         "How each type is parsed (`features.profiles.spec.apply_feature_spec`):",
@@ -232,9 +235,63 @@ def render_profiles() -> str:
         + f"{', '.join(DEFAULT_TRUE)} / {', '.join(DEFAULT_FALSE)}) → 1.0 / 0.0;",
         "- `category`: one of `parse.categories` (required) → pandas category.",
         "",
-        "A cell that does not parse raises `FeatureSpecError` naming the column and the row. "
+        "`values:` maps the words a survey writes inside a typed column to a value of that type, or to `null` "
+        '(missing), before the column is read: a number or count column with "yes"/"no", "是"/"否" or a '
+        "sentinel such as 999, a flag column with its own words, a category column with labels instead of codes. "
+        "Keys match the cell ignoring case and surrounding spaces; a mapped cell is not read again, so a map wins "
+        "over the type (999 → missing). In the spec file `yes`, `no`, `true` and `on` are plain text, never "
+        "booleans, so they need no quotes. `id_columns` is empty unless the spec names it (rows are then numbered), "
+        "and a key the format does not know (a typo such as `valuse`) is an error naming the entry.",
+        "",
+        "A cell that does not parse raises `FeatureSpecError` naming the column, the row and the value, and how "
+        "to map it. "
         "`features.profiles.spec.catalogue_spec()` is the spec of our own profile tables; "
         "`write_feature_spec` / `read_feature_spec` write and read the file.",
+        "",
+        "## Training on your own profile table",
+        "",
+        "```bash",
+        "relapse spec draft survey.csv > survey.yaml   # a first spec; check the lines marked `# guessed`",
+        "relapse train --profiles survey.csv --spec survey.yaml --label relapsed --time year --horizon 12 --cv 3",
+        "```",
+        "",
+        "- **Drafting a spec** (`features.profiles.spec_draft`). The table is read as text. A column of years or "
+        "dates named like a time (`year`, `date`, `wave`, 年份 …) is the time column; a never-missing column "
+        "unique per row and date, named like an id (`id`, `hhid`, 编号 …) or holding codes without spaces, is "
+        "the id; the only yes/no column named like an outcome (`relapse`, `poverty`, `identified`, 返贫 …) is "
+        "the label; columns with a few values named like county, gender or ethnicity (县, 性别, 民族) are "
+        "fairness groups. None of these becomes a feature. Every other column is a `flag` (only yes/no words "
+        "and 0/1), a `category` (codes with leading zeros, or at most 30 words), a `count` (whole numbers ≥ 0, "
+        "unless named like money) or a `number`; yes/no words inside a number column are mapped to 1/0, other "
+        "words to missing, and free text is left out with a comment. Each guess is a `# guessed:` comment, and "
+        "the header prints the `relapse train` line the guesses add up to. When two yes/no columns look like "
+        "outcomes no label is guessed. The cut-offs (30 categories, at most 10 % other words in a number "
+        "column) are assumed, not measured on real surveys: check the draft.",
+        "- **The split.** With `--time` the latest date is the test period, the one before it validation "
+        "(early stopping, calibration), the earlier ones training; `--horizon MONTHS` (how far the label looks "
+        "ahead of its row's date) drops training and validation dates whose label window reaches into the next "
+        "period, as for the demo city. Without `--time` the rows are split 60/20/20 at random within each label "
+        "value, drawn with `--seed`; a household may then appear only once.",
+        "- **Cross-validation** (`--cv K`, `training.cross_validation`): with dates, forward chaining — each of "
+        "the latest K dates is tested once, trained on what came before it and purged like the usual split; "
+        "without dates, households are dealt into K label-stratified folds (all rows of a household in one "
+        "fold), each fold tested once and the next fold used for validation. The per-fold figures go to the "
+        "run as steps of `cv_<metric>` with `cv_<metric>_mean` / `cv_<metric>_sd` and `cv_folds.csv`; the "
+        "registered model is still the one fitted on the usual split. Assumed: K folds of a small table are "
+        "not independent samples, so the spread is a rough guide to how much one test figure can move, not a "
+        "confidence interval.",
+        "- **Registry and model card.** The model is registered as `byod-<spec file name>` (or "
+        "`--model-name`), never as the served `relapse-risk`. Its model card names that model and its label, "
+        "tells a random split as such (no dates) and makes no claim about the monitoring programme; its plots "
+        "draw no official-rules curve, since there are no rules to compare with. `relapse evaluate --model-name "
+        "byod-<spec> --profiles … --spec … --time …` judges a version on its table again (the label column is "
+        "read from its training run); once the outcomes of later rows are known, `relapse monitor --profiles "
+        "later.csv --spec … --label … --model-name byod-<spec>` sets its realised figures beside those at "
+        "training (docs/model-quality.md).",
+        "- **Mistakes** in the table, the spec or the options (a missing column, an unknown spec key, a file "
+        "that cannot be read, a label that is not 0/1, a cell its type cannot read) stop the command with one "
+        "line naming the column, the row (and CSV line) and the value, exit code 2; `relapse --debug` shows the "
+        "traceback.",
         "",
     ]
     return "\n".join(lines)

@@ -100,6 +100,11 @@ LACK_OF_LABOUR_UNITS: Final = 1.5
 # Hospital costs belong to an accident rather than to illness when the members injured in it incurred at least
 # half of the household's out-of-pocket hospital cost (`assumed`).
 ACCIDENT_HOSPITAL_SHARE: Final = 0.5
+# Work that does not pay enough counts as unstable employment when wages are the household's main income, it has
+# the labour to earn more, and its income is within this multiple of the monitoring line (`assumed`): the
+# households the policy calls 务工收入不稳定 although no job loss was recorded.
+LOW_WAGE_INCOME_TO_LINE: Final = 1.5
+WAGE_MAIN_SHARE: Final = 0.5
 
 EVIDENCE: Final[dict[str, Evidence]] = {
     e.key: e
@@ -114,7 +119,12 @@ EVIDENCE: Final[dict[str, Evidence]] = {
                  f"no labour, or labour below {LACK_OF_LABOUR_UNITS:g} full labourers (`assumed`)"),
         Evidence("05", _any(C("accidents_12m", ">", 0)), "an accident recorded in 12 months"),
         Evidence("06", _any(C("business_failures_12m", ">", 0)), "a business failure recorded in 12 months"),
-        Evidence("07", _any(C("job_losses_12m", ">", 0)), "a job loss recorded in 12 months"),
+        Evidence("07", (
+            (C("job_losses_12m", ">", 0),),
+            (C("wage_share", ">=", WAGE_MAIN_SHARE), C("labour_units", ">=", LACK_OF_LABOUR_UNITS),
+             C("income_to_line", "<", LOW_WAGE_INCOME_TO_LINE)),
+        ), f"a job loss recorded in 12 months, or wages as the main income (≥ {WAGE_MAIN_SHARE:.0%}) of a household "
+           f"with labour whose income is below {LOW_WAGE_INCOME_TO_LINE:g}× the monitoring line (`assumed`)"),
         Evidence("09", (
             (C("children_out_of_school_count", ">", 0),),
             (C("dropouts_12m", ">", 0),),
@@ -189,13 +199,14 @@ ROLES: Final[dict[str, Role]] = {
              "disaster_loss_6m_to_margin", "02"),
     **_roles("events", "business_failures_12m business_failure_loss_12m_yuan business_loss_to_margin_12m", "06"),
     **_roles("events", "job_losses_12m job_loss_income_share_12m", "07"),
+    **_roles("income", "wage_share", "07"),
     **_roles("work", "land_area_mu orchard_area_mu migrant_workers_count migrant_work_months "
              "out_province_workers_count public_welfare_post_months"),
     **_roles("schooling", "students_preschool_count students_compulsory_count"),
     **_roles("schooling", "students_senior_count students_higher_count children_out_of_school_count dropouts_12m "
              "education_expense_last_year_yuan", "09"),
     **_roles("income", "income_pc_yuan income_to_line income_pc_after_medical_yuan income_after_medical_to_line "
-             "income_pc_change_1y income_trend_3y income_volatility_3y wage_share business_share property_share "
+             "income_pc_change_1y income_trend_3y income_volatility_3y business_share property_share "
              "transfer_share safety_net_share production_cost_ratio"),
     **_roles("living", "housing_grade_level housing_unsafe", "housing"),
     **_roles("living", "housing_area_pc_m2"),

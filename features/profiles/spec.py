@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from features.profiles._value_maps import ValueMapError, as_float, check_value_map, map_values
 from features.profiles.catalogue import FEATURES, GROUPS, Feature
 
 SpecType = Literal["number", "count", "flag", "category"]
@@ -41,6 +42,9 @@ SPEC_VERSION: Final = 1
 DEFAULT_MISSING: Final[tuple[str, ...]] = ("", "NA", "NaN", "nan", "null", "None")
 DEFAULT_TRUE: Final[tuple[str, ...]] = ("1", "1.0", "true", "True", "TRUE", "yes", "是")
 DEFAULT_FALSE: Final[tuple[str, ...]] = ("0", "0.0", "false", "False", "FALSE", "no", "否")
+SPEC_KEYS: Final = ("version", "id_columns", "features")
+ENTRY_KEYS: Final = ("name", "type", "group", "description", "unit", "direction", "parse", "values")
+PARSE_KEYS: Final = ("missing", "true", "false", "categories")
 
 
 class FeatureSpecError(ValueError):
@@ -56,6 +60,7 @@ class FeatureSpecEntry:
     unit: str | None = None
     direction: int = 0
     parse: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)  # cell text → value or None (_value_maps)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.type, "group": self.group}
@@ -66,6 +71,8 @@ class FeatureSpecEntry:
             out["direction"] = self.direction
         if self.parse:
             out["parse"] = self.parse
+        if self.values:
+            out["values"] = self.values
         return out
 
 
@@ -101,18 +108,44 @@ def write_feature_spec(spec: FeatureSpec, path: Path | str) -> Path:
     return path
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """YAML without YAML 1.1's booleans: in a spec, `yes`, `no`, `true` and `on` are cell text a map or a flag
+    list names (`values: {yes: 1, no: 0}`), and no field of the spec is a boolean."""
+
+
+_SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def read_feature_spec(path: Path | str) -> FeatureSpec:
     """Read and check a spec file; errors name the entry and field at fault."""
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise FeatureSpecError(f"{path}: cannot read the spec file ({_reason(error)})") from error
+    try:
+        document = yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader without booleans
     except yaml.YAMLError as error:
-        raise FeatureSpecError(f"{path}: not valid YAML: {error}") from error
+        raise FeatureSpecError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from error
     if not isinstance(document, dict):
         raise FeatureSpecError(f"{path}: expected a mapping with a 'features' list")
     return parse_feature_spec(document)
 
 
+def _reason(error: Exception) -> str:
+    return error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+
+
+def _unknown_keys(where: str, given: dict[str, Any], known: tuple[str, ...]) -> None:
+    unknown = [str(k) for k in given if k not in known]
+    if unknown:
+        raise FeatureSpecError(f"{where}: unknown key {unknown[0]!r}; expected one of {', '.join(known)}")
+
+
 def parse_feature_spec(document: dict[str, Any]) -> FeatureSpec:
+    _unknown_keys("spec", document, SPEC_KEYS)
     version = document.get("version", SPEC_VERSION)
     if version != SPEC_VERSION:
         raise FeatureSpecError(f"version: {version!r} is not supported (expected {SPEC_VERSION})")
@@ -126,6 +159,7 @@ def parse_feature_spec(document: dict[str, Any]) -> FeatureSpec:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
             raise FeatureSpecError(f"{where}.name: required text")
         name = item["name"]
+        _unknown_keys(f"{where} ({name})", item, ENTRY_KEYS)
         if name in seen:
             raise FeatureSpecError(f"{where}.name: {name!r} appears twice")
         seen.add(name)
@@ -138,8 +172,15 @@ def parse_feature_spec(document: dict[str, Any]) -> FeatureSpec:
         parse = item.get("parse") or {}
         if not isinstance(parse, dict):
             raise FeatureSpecError(f"{where}.parse ({name}): expected a mapping")
+        _unknown_keys(f"{where}.parse ({name})", parse, PARSE_KEYS)
         if kind == "category" and not parse.get("categories"):
             raise FeatureSpecError(f"{where}.parse.categories ({name}): a category needs its list of values")
+        try:
+            values = check_value_map(
+                where, name, kind, item.get("values"), [str(c) for c in parse.get("categories", ())]
+            )
+        except ValueMapError as error:
+            raise FeatureSpecError(str(error)) from error
         entries.append(
             FeatureSpecEntry(
                 name,
@@ -149,9 +190,14 @@ def parse_feature_spec(document: dict[str, Any]) -> FeatureSpec:
                 item.get("unit"),
                 int(direction),
                 parse,
+                values,
             )
         )
-    ids = tuple(document.get("id_columns", ("household_id", "as_of")))
+    # No id columns unless the spec names them: a default would name columns the user never wrote.
+    ids = document.get("id_columns") or ()
+    if not isinstance(ids, list | tuple) or not all(isinstance(c, str) for c in ids):
+        raise FeatureSpecError("id_columns: expected a list of column names")
+    ids = tuple(ids)
     return FeatureSpec(tuple(entries), ids, SPEC_VERSION)
 
 
@@ -173,11 +219,15 @@ def apply_feature_spec(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
 def _parse_column(values: pd.Series, entry: FeatureSpecEntry) -> pd.Series:
     missing = set(entry.parse.get("missing", DEFAULT_MISSING))
     text = values.astype(object).where(values.notna(), None)
+    hit, mapped = map_values(text, entry.values)
     is_missing = text.map(lambda v: v is None or (isinstance(v, str) and v.strip() in missing)).astype(bool)
+    is_missing = (is_missing & ~hit) | (hit & mapped.isna())
+    text = text.where(~hit, None)  # a mapped cell is not read again
     if entry.type == "category":
         categories = [str(c) for c in entry.parse["categories"]]
-        cleaned = text.map(lambda v: None if v is None else str(v).strip()).where(~is_missing, None)
+        cleaned = text.map(lambda v: None if v is None else str(v).strip()).where(~is_missing & ~hit, None)
         bad = cleaned.notna() & ~cleaned.isin(categories)
+        cleaned = cleaned.where(~hit, mapped)
         parsed = pd.Series(pd.Categorical(cleaned.where(~bad, None), categories=categories))
     elif entry.type == "flag":
         true = {str(v) for v in entry.parse.get("true", DEFAULT_TRUE)}
@@ -185,21 +235,32 @@ def _parse_column(values: pd.Series, entry: FeatureSpecEntry) -> pd.Series:
         keys = text.map(lambda v: None if v is None else str(v).strip())
         parsed = keys.map(lambda v: 1.0 if v in true else (0.0 if v in false else np.nan)).astype(float)
         parsed[is_missing] = np.nan
-        bad = parsed.isna() & ~is_missing
+        bad = parsed.isna() & ~is_missing & ~hit
+        parsed = parsed.where(~hit, as_float(mapped))
     else:
         parsed = pd.to_numeric(text.where(~is_missing, None), errors="coerce").astype(float)
-        bad = parsed.isna() & ~is_missing
+        bad = parsed.isna() & ~is_missing & ~hit
+        parsed = parsed.where(~hit, as_float(mapped))
         if entry.type == "count" and not bad.any():
             whole = parsed.dropna()
             if (whole != np.round(whole)).any() or (whole < 0).any():
                 row = int(whole.index[((whole != np.round(whole)) | (whole < 0)).to_numpy()][0])
                 raise FeatureSpecError(f"{entry.name}, row {row}: a count must be a whole number ≥ 0")
-            if not is_missing.any():
+            if not parsed.isna().any():
                 parsed = parsed.astype(np.int64)
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
-        raise FeatureSpecError(f"{entry.name}, row {row}: cannot read {values.iloc[row]!r} as a {entry.type}")
+        raise FeatureSpecError(
+            f"{entry.name}, row {row}: cannot read {values.iloc[row]!r} as a {entry.type}{_unmapped_hint(entry)}"
+        )
     return parsed
+
+
+def _unmapped_hint(entry: FeatureSpecEntry) -> str:
+    """How to fix an unreadable cell: the column's map, or where to add one."""
+    if entry.values:
+        return f", and it is not one of the column's values ({', '.join(map(repr, entry.values))})"
+    return "; map it to a value or null under the column's `values:` in the spec"
 
 
 def known_groups() -> tuple[str, ...]:

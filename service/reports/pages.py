@@ -59,7 +59,8 @@ def reason_items(reasons: Sequence[Mapping[str, Any]], m: Messages) -> list[dict
     items = []
     for reason in reasons:
         name = reason_name(reason, m)
-        points = float(reason.get("points") or 0.0) * 100
+        # Rounded before display so that a risk type the model gives (almost) no weight reads 0.0, not -0.0.
+        points = round(float(reason.get("points") or 0.0) * 100, 1) + 0.0
         stored = reason.get(f"sentence_{m.lang}")
         items.append(
             {

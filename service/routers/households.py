@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Query
 from service.deps import CallerDep, DatabaseDep
 from service.errors import NotFoundError
 from service.keys import Permission
+from service.paging import CursorQuery, decode_cursor, page_of
 from service.schemas import HistoryResponse, StoredScore
 from service.store import ScoreView, household_history
 
@@ -34,12 +36,24 @@ def stored_score(view: ScoreView) -> StoredScore:
 
 @router.get("/{pseudonym}/scores", response_model=HistoryResponse)
 def read_history(
-    pseudonym: str, caller: CallerDep, database: DatabaseDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    pseudonym: str,
+    caller: CallerDep,
+    database: DatabaseDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: CursorQuery = None,
 ) -> HistoryResponse:
-    """The household's stored scores, newest first; 404 alike for unknown households and other regions'."""
+    """The household's stored scores, newest first, a page at a time (`cursor` of the previous page); 404 alike
+    for unknown households and other regions'."""
     caller.require(Permission.READ)
+    after = decode_cursor(cursor, (date, datetime, int))
     with database.read_session() as session:
-        views = household_history(session, caller.scope, pseudonym, limit=limit)
-    if not views:
-        raise NotFoundError("no scores for this household in your region")
-    return HistoryResponse(household_pseudonym=pseudonym, scores=[stored_score(v) for v in views])
+        views = household_history(session, caller.scope, pseudonym, limit=limit + 1, after=after)
+        if not views and (after is None or not household_history(session, caller.scope, pseudonym, limit=1)):
+            raise NotFoundError("no scores for this household in your region")
+    page = page_of(views, lambda view: (view.as_of, view.scored_at, view.id), limit, cursor)
+    return HistoryResponse(
+        household_pseudonym=pseudonym,
+        scores=[stored_score(v) for v in page.items],
+        cursor=page.cursor,
+        more=page.more,
+    )

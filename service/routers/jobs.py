@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
 from features.contract.tables import TABLES
@@ -40,7 +40,9 @@ from models.record import STATUS_FIELDS, flat_cells, flat_status, measure_column
 from service.db import Database
 from service.deps import CallerDep, DatabaseDep, PseudonymKeyDep, SettingsDep
 from service.errors import InvalidFieldError, JobStateError
+from service.idempotency import REPLAYED, Claim, key_of, run_once
 from service.keys import Caller, Permission
+from service.paging import CursorQuery, decode_cursor, page_of
 from service.schemas import AsOf, check_as_of
 from service.settings import ServiceSettings
 from service.store import JobView, ScoreView, create_job, get_job, iter_job_scores, list_jobs, update_job
@@ -49,8 +51,6 @@ from service.tables import JobStatus
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 UPLOAD_NAMES: Final = frozenset({f"{name}{ext}" for name in TABLES for ext in (".parquet", ".csv")} | {MANIFEST})
-# How many of the caller's latest jobs an idempotency key is looked up among.
-IDEMPOTENCY_WINDOW: Final = 1000
 RESULT_REASONS: Final = 3
 RESULT_MEASURES: Final = 6
 
@@ -82,7 +82,12 @@ class JobOut(BaseModel):
 
 
 class JobList(BaseModel):
-    jobs: list[JobOut]
+    jobs: list[JobOut]  # newest first
+    cursor: str | None = Field(description="ask again with ?cursor=<this> for the next page")
+    more: bool = Field(description="more jobs follow this page")
+
+
+_JOB: Final = TypeAdapter(JobOut)
 
 
 def job_out(view: JobView) -> JobOut:
@@ -135,14 +140,13 @@ async def submit_job(
     database: DatabaseDep,
     settings: SettingsDep,
     key: PseudonymKeyDep,
-    response: Response,
-) -> JobOut:
+) -> Response:
     """Queue a batch job over uploaded source tables or a folder under the allowed root (202 + the job).
 
     With an `Idempotency-Key` header, submitting the same request again with the same key answers the first job
     instead of queuing another; the same key with another request is 422."""
     caller.require(Permission.SCORE)
-    idempotency = _idempotency_key(request)
+    key_of(request)  # a malformed key is refused before an upload is read
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         folder, source, as_of, explain, digest = await _save_upload(request, settings, key)
@@ -158,46 +162,34 @@ async def submit_job(
         "explain": explain,
         "chunk_households": settings.job_chunk_households,  # fixed with the job: a resume cuts the same chunks
     }
-    if idempotency is not None:
-        options["idempotency"] = {"key": idempotency, "request": digest}
+
+    def create(claim: Claim | None) -> Response:
+        with database.session() as session:
+            view = create_job(session, caller.scope, caller, source=source, options=options)
+            response = Response(
+                _JOB.dump_json(job_out(view)),
+                status_code=202,
+                media_type="application/json",
+                headers={"Location": f"/v1/jobs/{view.id}"},
+            )
+            if claim is not None:
+                claim.record(session, response)  # the answer commits with the job, or neither does
+            return response
+
+    async def produce(claim: Claim | None) -> Response:
+        return await run_in_threadpool(create, claim)
+
+    created = False
     try:
-        view, created = _create(database, caller, source, options)
-    except Exception:
-        created = False
-        raise
+        response = await run_once(request, caller, database, settings, digest.encode(), produce)
+        created = REPLAYED not in response.headers
     finally:
         if not created and source.startswith("upload"):
             shutil.rmtree(folder, ignore_errors=True)  # refused, or a repeat: the first job keeps its own input
     runner = getattr(request.app.state, "job_runner", None)
     if runner is not None:
         runner.wake()
-    response.headers["Location"] = f"/v1/jobs/{view.id}"
-    return job_out(view)
-
-
-def _create(database: Database, caller: Caller, source: str, options: dict[str, Any]) -> tuple[JobView, bool]:
-    """The new job, or the caller's earlier job with the same idempotency key (and whether one was created).
-    The look-up and the insert share one transaction, so on SQLite two repeats cannot both create a job."""
-    wanted = options.get("idempotency")
-    with database.session() as session:
-        if wanted is not None:
-            for job in list_jobs(session, caller.scope, limit=IDEMPOTENCY_WINDOW):
-                earlier = job.options.get("idempotency") or {}
-                if job.caller_key_id != caller.key_id or earlier.get("key") != wanted["key"]:
-                    continue
-                if earlier.get("request") != wanted["request"]:
-                    raise InvalidFieldError("Idempotency-Key", "was used for another request; use a new key")
-                return job, False
-        return create_job(session, caller.scope, caller, source=source, options=options), True
-
-
-def _idempotency_key(request: Request) -> str | None:
-    value = request.headers.get("idempotency-key")
-    if value is None:
-        return None
-    if not 1 <= len(value) <= 128 or not all("!" <= c <= "~" for c in value):
-        raise InvalidFieldError("Idempotency-Key", "must be 1-128 printable ASCII characters without spaces")
-    return value
+    return response
 
 
 async def _save_upload(
@@ -267,11 +259,23 @@ def _from_path(body: bytes, settings: ServiceSettings) -> tuple[Path, str, date 
 
 
 @router.get("", response_model=JobList)
-def read_jobs(caller: CallerDep, database: DatabaseDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> JobList:
-    """Jobs in the caller's region scope, newest first."""
+def read_jobs(
+    caller: CallerDep,
+    database: DatabaseDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: CursorQuery = None,
+) -> JobList:
+    """Jobs in the caller's region scope, newest first, a page at a time (`cursor` of the previous page)."""
     caller.require(Permission.READ)
+    after = decode_cursor(cursor, (datetime, str))
+    try:
+        position = None if after is None else (after[0], uuid.UUID(after[1]))
+    except ValueError:
+        raise InvalidFieldError("cursor", "is not a cursor this list gave") from None
     with database.read_session() as session:
-        return JobList(jobs=[job_out(view) for view in list_jobs(session, caller.scope, limit=limit)])
+        views = list_jobs(session, caller.scope, limit=limit + 1, after=position)
+    page = page_of(views, lambda view: (view.created_at, str(view.id)), limit, cursor)
+    return JobList(jobs=[job_out(view) for view in page.items], cursor=page.cursor, more=page.more)
 
 
 @router.get("/{job_id}", response_model=JobOut)

@@ -21,6 +21,7 @@ from pydantic import TypeAdapter
 from service._coalescing import Coalescer
 from service.deps import CallerDep, DatabaseDep, ModelDep, PseudonymKeyDep, ReferencesDep, RequestIdDep, SettingsDep
 from service.documents import profiles_from_documents
+from service.idempotency import Claim, run_once
 from service.keys import Permission
 from service.profile_rows import profiles_for_scoring
 from service.schemas import HouseholdScoreRequest, ProfileScoreRequest, ScoreResponse
@@ -48,7 +49,8 @@ async def score_households(
     request: Request,
 ) -> Response:
     """Score household documents (the source-data contract's shape): validated, pseudonymised and profiled as in
-    batch, with the service's villages reference as county and village context; 422 lists every violation."""
+    batch, with the service's villages reference as county and village context; 422 lists every violation.
+    With an `Idempotency-Key`, a repeat of the same request answers the first one's scores, stored once."""
 
     def score() -> ScoreResponse:
         caller.require(Permission.SCORE)
@@ -61,10 +63,13 @@ async def score_households(
         version = reference.label if reference is not None else None
         return score_profiles(context, profiles, explain=body.explain, context_version=version)
 
-    lane: anyio.CapacityLimiter | None = getattr(request.app.state, "scoring_lane", None)
-    if lane is not None and len(body.households) <= settings.coalesce_rows:
-        return _answer(request, await anyio.to_thread.run_sync(score, limiter=lane), request_id)
-    return _answer(request, await run_in_threadpool(score), request_id)
+    async def produce(_: Claim | None) -> Response:
+        lane: anyio.CapacityLimiter | None = getattr(request.app.state, "scoring_lane", None)
+        if lane is not None and len(body.households) <= settings.coalesce_rows:
+            return _answer(request, await anyio.to_thread.run_sync(score, limiter=lane), request_id)
+        return _answer(request, await run_in_threadpool(score), request_id)
+
+    return await run_once(request, caller, database, settings, await request.body(), produce)
 
 
 @router.post("/profiles:score", response_model=ScoreResponse)
@@ -77,7 +82,8 @@ async def score_profile_rows(
     request_id: RequestIdDep,
     request: Request,
 ) -> Response:
-    """Score already-built profiles (catalogue feature → value), for systems that compute features themselves."""
+    """Score already-built profiles (catalogue feature → value), for systems that compute features themselves.
+    With an `Idempotency-Key`, a repeat of the same request answers the first one's scores, stored once."""
 
     def prepare() -> ScoreRequest:
         caller.require(Permission.SCORE)
@@ -89,12 +95,15 @@ async def score_profile_rows(
         prepared = prepare()
         return score_profiles(prepared.context, prepared.profiles, explain=prepared.explain)
 
-    coalescer: Coalescer | None = getattr(request.app.state, "coalescer", None)
-    if coalescer is None or len(body.profiles) > coalescer.max_rows:
-        return _answer(request, await run_in_threadpool(score), request_id)
-    # A small request joins the requests scored in the worker's next pass; its rows are read here, on the
-    # event loop, so that its own input errors never reach the others.
-    return _answer(request, await coalescer.score(prepare()), request_id)
+    async def produce(_: Claim | None) -> Response:
+        coalescer: Coalescer | None = getattr(request.app.state, "coalescer", None)
+        if coalescer is None or len(body.profiles) > coalescer.max_rows:
+            return _answer(request, await run_in_threadpool(score), request_id)
+        # A small request joins the requests scored in the worker's next pass; its rows are read here, on the
+        # event loop, so that its own input errors never reach the others.
+        return _answer(request, await coalescer.score(prepare()), request_id)
+
+    return await run_once(request, caller, database, settings, await request.body(), produce)
 
 
 def _answer(request: Request, answer: ScoreResponse, request_id: str) -> Response:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.alerts import EVENTS, end_subscription, subscribe, subscriptions_of
 from service.deps import CallerDep, DatabaseDep, SettingsDep
 from service.keys import Permission
+from service.paging import MAX_PAGE, CursorQuery, decode_cursor, page_after
 from service.tables import Subscription
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["alerts"])
@@ -41,7 +43,9 @@ class CreatedSubscription(SubscriptionOut):
 
 
 class SubscriptionList(BaseModel):
-    subscriptions: list[SubscriptionOut]
+    subscriptions: list[SubscriptionOut]  # oldest first
+    cursor: str | None  # ask again with ?cursor=<this> for the next page
+    more: bool  # more subscriptions follow this page
 
 
 def _out(row: Subscription) -> SubscriptionOut:
@@ -62,11 +66,19 @@ def create_subscription(
 
 
 @router.get("", response_model=SubscriptionList)
-def read_subscriptions(caller: CallerDep, database: DatabaseDep) -> SubscriptionList:
-    """Your key's active subscriptions (an admin's: all inside its region)."""
+def read_subscriptions(
+    caller: CallerDep,
+    database: DatabaseDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: CursorQuery = None,
+) -> SubscriptionList:
+    """Your key's active subscriptions (an admin's: all inside its region), oldest first, a page at a time."""
     caller.require(Permission.READ)
+    after = decode_cursor(cursor, (int,))
     with database.read_session() as session:
-        return SubscriptionList(subscriptions=[_out(row) for row in subscriptions_of(session, caller)])
+        rows = subscriptions_of(session, caller)
+    page = page_after(rows, lambda row: (row.id,), after, limit, cursor, ascending=True)
+    return SubscriptionList(subscriptions=[_out(row) for row in page.items], cursor=page.cursor, more=page.more)
 
 
 @router.delete("/{subscription_id}", status_code=204)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated, Final
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
-from service.deps import CallerDep, DatabaseDep
+from service.deps import CallerDep, DatabaseDep, SettingsDep
 from service.errors import NotFoundError
+from service.idempotency import Claim, run_once
 from service.keys import Permission
+from service.paging import MAX_PAGE, CursorQuery, decode_cursor, page_after
 from service.tables import Visit
 from service.visits import OUTCOMES, VisitIn, household_region, household_visits, record_visit, standing
 
@@ -43,6 +46,11 @@ class VisitOut(BaseModel):
 class VisitsResponse(BaseModel):
     household_pseudonym: str
     visits: list[VisitOut]  # newest first
+    cursor: str | None  # ask again with ?cursor=<this> for the next page
+    more: bool  # more visits follow this page
+
+
+_VISIT: Final = TypeAdapter(VisitOut)
 
 
 def visit_out(visit: Visit, corrected: bool = False) -> VisitOut:
@@ -72,25 +80,49 @@ def visit_out(visit: Visit, corrected: bool = False) -> VisitOut:
 
 
 @router.post("/{pseudonym}/visits", response_model=VisitOut, status_code=201)
-async def add_visit(pseudonym: str, body: VisitIn, caller: CallerDep, database: DatabaseDep) -> VisitOut:
+async def add_visit(
+    pseudonym: str, body: VisitIn, caller: CallerDep, database: DatabaseDep, settings: SettingsDep, request: Request
+) -> Response:
     """Record a home visit of a household scored in your region (append-only; a correction names the visit it
-    corrects). 404 alike for unknown households and other regions'."""
+    corrects). 404 alike for unknown households and other regions'. With an `Idempotency-Key`, a repeat of the
+    same request answers the first visit instead of storing another."""
     caller.require(Permission.VISITS)
 
-    def store() -> VisitOut:
+    def store(claim: Claim | None) -> Response:
         with database.session() as session:
-            return visit_out(record_visit(session, caller.scope, pseudonym, body, key_id=caller.key_id, source="api"))
+            visit = record_visit(session, caller.scope, pseudonym, body, key_id=caller.key_id, source="api")
+            response = Response(_VISIT.dump_json(visit_out(visit)), status_code=201, media_type="application/json")
+            if claim is not None:
+                claim.record(session, response)  # the answer commits with the visit, or neither does
+            return response
 
-    return await run_in_threadpool(store)
+    async def produce(claim: Claim | None) -> Response:
+        return await run_in_threadpool(store, claim)
+
+    return await run_once(request, caller, database, settings, await request.body(), produce)
 
 
 @router.get("/{pseudonym}/visits", response_model=VisitsResponse)
-def read_visits(pseudonym: str, caller: CallerDep, database: DatabaseDep) -> VisitsResponse:
-    """The household's visits, newest first, each marked when a later one corrects it."""
+def read_visits(
+    pseudonym: str,
+    caller: CallerDep,
+    database: DatabaseDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: CursorQuery = None,
+) -> VisitsResponse:
+    """The household's visits, newest first, each marked when a later one corrects it; a page at a time
+    (`cursor` of the previous page)."""
     caller.require(Permission.READ)
+    after = decode_cursor(cursor, (date, int))
     with database.read_session() as session:
         if household_region(session, caller.scope, pseudonym) is None:
             raise NotFoundError("no household with this id in your region")
         visits = household_visits(session, caller.scope, pseudonym)
-    kept = {v.id for v in standing(visits)}
-    return VisitsResponse(household_pseudonym=pseudonym, visits=[visit_out(v, v.id not in kept) for v in visits])
+    kept = {v.id for v in standing(visits)}  # over every visit: a correction may lie on another page
+    page = page_after(visits, lambda v: (v.visited_on, v.id), after, limit, cursor)
+    return VisitsResponse(
+        household_pseudonym=pseudonym,
+        visits=[visit_out(v, v.id not in kept) for v in page.items],
+        cursor=page.cursor,
+        more=page.more,
+    )

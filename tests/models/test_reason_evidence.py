@@ -63,6 +63,12 @@ def _key_of(feature: str, value: float, facts: dict[str, float]) -> str:
         # 07 employment: a job loss, never months of work
         ("job_loss_income_share_12m", 0.5, {"job_losses_12m": 1}, "07"),
         ("migrant_work_months", 0.0, {"job_losses_12m": 1}, "work"),
+        # … or wages as the main income of a household with labour, below 1.5× the line
+        ("wage_share", 0.9, {"labour_units": 2.0, "income_to_line": 1.2}, "07"),
+        ("wage_share", 0.9, {"labour_units": 2.0, "income_to_line": 1.6}, "income"),
+        ("wage_share", 0.4, {"labour_units": 2.0, "income_to_line": 0.8}, "income"),
+        ("wage_share", 0.9, {"labour_units": 1.0, "income_to_line": 0.8}, "income"),
+        ("wage_share", 0.9, {"labour_units": 2.0, "income_to_line": NAN}, "income"),
         # 09 education: out of school, dropouts, senior or higher students with costs
         ("education_expense_last_year_yuan", 8_000.0, {"students_senior_count": 1}, "09"),
         ("students_higher_count", 1, {"education_expense_last_year_yuan": 0.0}, "schooling"),

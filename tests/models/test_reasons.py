@@ -70,7 +70,7 @@ def test_a_margin_the_contributions_miss_is_refused() -> None:
         attribute(x, model.feature_names, Off(), model.calibrator, model.margin(x))
 
 
-def test_only_risk_raising_reasons_named_by_evidence_or_background() -> None:
+def test_reasons_are_evidenced_risk_types_with_their_facts_then_risk_raising_backgrounds() -> None:
     model = small_model()
     rows = profiles().head(200)
     result = explain_households(model, rows, top=3, explainer=explainer(model))
@@ -80,8 +80,14 @@ def test_only_risk_raising_reasons_named_by_evidence_or_background() -> None:
         assert len(item.reasons) <= 3
         for reason in item.reasons:
             seen += 1
-            assert reason.points > 0 and reason.kind != "data_quality"
-            assert reason.features and all(f.shap > 0 for f in reason.features)
+            assert reason.kind != "data_quality" and reason.features
+            if reason.kind == "background":  # a background only for what raises the estimate
+                assert reason.points > 0 and all(f.shap > 0 for f in reason.features)
+            else:  # a risk type or need: its raising features first, then its other facts (values other than 0)
+                raising = [f.shap > 0 for f in reason.features]
+                assert raising == sorted(raising, reverse=True)
+                assert all(f.shap > 0 or float(f.value) != 0 for f in reason.features)
+                assert reason.key in shown
             for f in reason.features:
                 assert reason.key in {role(f.name).evidence, role(f.name).background, "05"}
             assert (reason.code is not None) == (reason.kind == "risk_type")

@@ -9,6 +9,8 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
+# Notebooks whose charts must show once executed (an image output, whatever matplotlib's backend).
+WITH_CHARTS = {"02-bring-your-own-data.ipynb"}
 
 
 @pytest.mark.slow
@@ -26,3 +28,11 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
         if o.get("output_type") == "error"
     ]
     assert not errors
+    images = [
+        o
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
+    assert images or path.name not in WITH_CHARTS, f"{path.name} shows no chart"

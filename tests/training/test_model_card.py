@@ -101,3 +101,46 @@ def test_the_chinese_card_uses_full_width_punctuation() -> None:
 def test_an_older_english_only_card_is_shown_as_english() -> None:
     assert model_card_for("# Model card: relapse-risk\n", Messages("zh")) == ("# Model card: relapse-risk\n", "en")
     assert model_card_for(None, Messages("zh")) == (None, "zh")
+
+
+def own_data_card(random_split: bool) -> str:
+    evaluation = Evaluation(
+        metrics=METRICS,
+        intervals={"roc_auc": (0.78, 0.84), "pr_auc": (0.1, 0.14), "recall_at_5pct": (0.25, 0.35)},
+        rules={},
+        lift={},
+        fairness=FAIRNESS.iloc[:0],
+        fairness_gaps={},
+    )
+    return render_model_card(
+        evaluation=evaluation,
+        fingerprint={
+            "synthetic": False,
+            "as_of_first": "1900-01-01",
+            "as_of_last": "1900-01-03",
+            "rows": 600,
+            "content_sha256": "cd" * 32,
+        },
+        split={"train": "1900-01-01", "valid": "1900-01-02", "test": "1900-01-03"},
+        params={"learning_rate": 0.05},
+        backtest=pd.DataFrame(),
+        label="relapsed",
+        catalogue_version=None,
+        own_data="byod-survey",
+        random_split=random_split,
+    )
+
+
+def test_a_card_of_ones_own_data_claims_neither_the_programme_nor_invented_dates() -> None:
+    text = own_data_card(random_split=True)
+    en, _ = model_card_for(text, Messages("en"))
+    zh, _ = model_card_for(text, Messages("zh"))
+    assert en is not None and zh is not None
+    assert "# Model card: byod-survey" in en and "# 模型卡：byod-survey" in zh
+    for words in ("monitoring", "identification by today", "grid workers", "Split by time", "version `None`"):
+        assert words not in en, words
+    assert "1900-01-0" not in en.split("## Performance")[0] and "1900-01-0" not in zh.split("## 测试期表现")[0]
+    assert "Split at random, stratified by label" in en and "分层随机划分" in zh
+    assert "`relapsed`" in en and "返贫" not in zh
+    timed = own_data_card(random_split=False)
+    assert "Split by time: train 1900-01-01" in timed  # with real dates the split is told as it was

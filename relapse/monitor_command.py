@@ -1,0 +1,61 @@
+"""`relapse monitor`: a registered model's realised performance once the outcomes of later rows are known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from relapse._progress import console
+from relapse.train_commands import ModelNameOption, training_settings
+
+
+def monitor(
+    profiles: Annotated[Path, typer.Option(help="Labelled table (CSV/Parquet) of rows scored after training.")],
+    label: Annotated[str, typer.Option(help="Outcome column of --profiles (0/1, yes/no, 是/否).")],
+    spec: Annotated[
+        Path | None, typer.Option(help="Feature spec the model was trained with (default: the model's own types).")
+    ] = None,
+    version: Annotated[str | None, typer.Option(help="Model version (default: champion, else challenger).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
+    model_name: ModelNameOption = None,
+) -> None:
+    """PR-AUC, recall at 5 % and calibration on the later rows, beside the figures at training; logged to MLflow."""
+    from training.monitor import MONITORED
+    from training.monitor import monitor as run_monitor
+
+    settings = training_settings(model_name)
+    with console.status(f"scoring {profiles.name} with {settings.registered_model}"):
+        chosen, realised, run_id = run_monitor(settings, profiles, spec, label, version, seed)
+    table = Table(
+        "metric",
+        "at training",
+        "95 % interval",
+        "realised",
+        "95 % interval",
+        "verdict",
+        title=f"{settings.registered_model} version {chosen} on {profiles.name} "
+        f"({realised.rows} rows, {realised.positives} positives)",
+    )
+    for metric in MONITORED:
+        before, (b_low, b_high) = realised.at_training[metric], realised.training_intervals[metric]
+        low, high = realised.intervals[metric]
+        verdict = realised.verdict(metric)
+        colour = {"worse": "red", "better": "green"}.get(verdict, "default")
+        table.add_row(
+            metric,
+            f"{before:.4f}",
+            f"{b_low:.4f} – {b_high:.4f}",
+            f"{realised.figures[metric]:.4f}",
+            f"{low:.4f} – {high:.4f}",
+            f"[{colour}]{verdict}[/]",
+        )
+    console.print(table)
+    console.print(f"MLflow run {run_id} (tag monitor_of_model={settings.registered_model})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""
+    app.command()(monitor)

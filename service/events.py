@@ -1,0 +1,168 @@
+"""Department events pushed to the service (`POST /v1/events`): checked by the contract's validator, kept per
+household, listed with the household.
+
+An event is one row of the contract's `events` table (a hospital stay with its costs, a disaster loss, a job loss,
+a death, ...). A batch is judged whole, as a household document is: the validator (`features.validation.report`,
+what `relapse validate` and `households:score` run) checks every row, the service adds what only it can check (the
+household is one scored in the caller's region; an event id already stored names the same event), and every
+violation comes back in one 422 by row and column. Nothing of a batch with a violation is stored.
+
+The service keeps no household's source tables (documents are scored and let go), so an event cannot re-score its
+household by itself: it is stored and answered as waiting for the household's next document, which must carry it
+(docs/api.md, "Department events"). Repeats are harmless: an event id already stored with the same content is
+answered as a duplicate and not stored again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from features.contract.tables import TABLES
+from features.reading.sources import coerce_records
+from features.validation.report import describe_reason, validate_sources
+from service.documents import DocumentViolation, DocumentViolationsError
+from service.errors import InvalidFieldError
+from service.scope import Scope
+from service.tables import HouseholdEvent, LatestScore
+
+COLUMNS: Final = TABLES["events"].column_names
+# Reference rules the service cannot judge: it keeps no households or members table. The household is checked
+# against the stored scores instead; a member id is taken as sent (assumed: the department's own member code).
+UNCHECKED: Final = frozenset({("household_id", "orphan_reference"), ("member_id", "orphan_reference")})
+WAITING: Final = "waiting_for_document"
+
+
+@dataclass(frozen=True)
+class EventViolation(DocumentViolation):
+    """A violation of one pushed event; `text` explains the service's own rules (the contract's have a code)."""
+
+    text: str = ""
+
+    @property
+    def message(self) -> str:
+        return self.text or describe_reason(self.reason)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    event: HouseholdEvent
+    duplicate: bool  # stored before, with the same content
+
+
+def check_columns(rows: Sequence[dict[str, Any]]) -> None:
+    for i, row in enumerate(rows):
+        for column in row:
+            if column not in COLUMNS:
+                raise InvalidFieldError(f"events.{column}", "is not a column of the contract's events table", i)
+
+
+def plain_rows(rows: Sequence[dict[str, Any]], today: date | None = None) -> list[dict[str, Any]]:
+    """The rows typed as the contract types them, back as plain JSON values; every violation raised at once."""
+    check_columns(rows)
+    sources = coerce_records({"events": [dict(row) for row in rows]}, {"origin": "api"})
+    report = validate_sources(sources, today=today)
+    violations = [
+        EventViolation(v.row - 1 if v.row is not None else None, "events", 0, v.column, v.reason)
+        for v in report.violations
+        if (v.column, v.reason) not in UNCHECKED
+    ]
+    if violations:
+        raise DocumentViolationsError(list(violations), len(violations))
+    return [_plain(record) for record in sources.tables["events"].to_dict("records")]
+
+
+def store_events(
+    session: Session, scope: Scope, rows: Sequence[dict[str, Any]], *, key_id: int | None, today: date | None = None
+) -> list[StoredEvent]:
+    """Validate and store a batch of events of households scored in `scope`, all or none. The caller commits."""
+    plain = plain_rows(rows, today)
+    regions = _regions(session, scope, {row["household_id"] for row in plain})
+    earlier = {
+        event.event_id: event
+        for event in session.scalars(
+            select(HouseholdEvent).where(HouseholdEvent.event_id.in_({row["event_id"] for row in plain}))
+        )
+    }
+    violations: list[DocumentViolation] = []
+    out: list[StoredEvent] = []
+    for i, row in enumerate(plain):
+        region = regions.get(row["household_id"])
+        if region is None:
+            text = "no household with this id scored in your region"
+            violations.append(EventViolation(i, "events", 0, "household_id", "unknown_household", text))
+            continue
+        digest = _digest(row)
+        known = earlier.get(row["event_id"])
+        if known is not None:
+            if known.digest != digest or not scope.contains(known.region_code):
+                text = "an event with this id was stored before with other content"
+                violations.append(EventViolation(i, "events", 0, "event_id", "event_id_reused", text))
+            else:
+                out.append(StoredEvent(known, duplicate=True))
+            continue
+        event = HouseholdEvent(
+            event_id=row["event_id"],
+            household_pseudonym=row["household_id"],
+            region_code=region,
+            event_type=row["event_type"],
+            event_date=date.fromisoformat(row["event_date"]),
+            row=row,
+            digest=digest,
+            key_id=key_id,
+        )
+        out.append(StoredEvent(event, duplicate=False))
+    if violations:
+        raise DocumentViolationsError(violations, len(violations))
+    session.add_all(stored.event for stored in out if not stored.duplicate)
+    session.flush()
+    return out
+
+
+def household_events(session: Session, scope: Scope, pseudonym: str) -> list[HouseholdEvent]:
+    """The household's events in `scope`, newest event date first."""
+    query = (
+        select(HouseholdEvent)
+        .where(HouseholdEvent.household_pseudonym == pseudonym, scope.filter(HouseholdEvent.region_code))
+        .order_by(HouseholdEvent.event_date.desc(), HouseholdEvent.id.desc())
+    )
+    return list(session.scalars(query))
+
+
+def _regions(session: Session, scope: Scope, households: set[str]) -> dict[str, str]:
+    """Each household's village of its latest score in `scope`; households not scored there are left out."""
+    query = (
+        select(LatestScore.household_pseudonym, LatestScore.region_code)
+        .where(LatestScore.household_pseudonym.in_(households), scope.filter(LatestScore.region_code))
+        .order_by(LatestScore.as_of, LatestScore.scored_at)
+    )
+    return {str(pseudonym): str(region) for pseudonym, region in session.execute(query)}  # the latest wins
+
+
+def _digest(row: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _plain(record: dict[Hashable, Any]) -> dict[str, Any]:
+    """A typed row as JSON: dates as YYYY-MM-DD, missing cells left out."""
+    out: dict[str, Any] = {}
+    for column, value in record.items():
+        if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+            continue
+        if isinstance(value, datetime | pd.Timestamp):
+            value = value.date().isoformat()
+        elif isinstance(value, date):
+            value = value.isoformat()
+        elif hasattr(value, "item"):
+            value = value.item()  # numpy scalars
+        out[str(column)] = value
+    return out

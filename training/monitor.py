@@ -1,0 +1,153 @@
+"""Realised performance once labels arrive (`relapse monitor`): a registered model on later, labelled rows.
+
+A model is judged at training on one held-out period. Once the outcomes of the rows it scored are known (a year
+later for a 12-month label), the same figures — PR-AUC, recall among the top 5 %, expected calibration error —
+are computed on those rows with bootstrap intervals and set beside the figures of the version's training run.
+Each check is logged as an MLflow run of its own (tagged with the model and version), so that the runs of one
+model over time are its performance series.
+
+A figure is called changed only when its realised 95 % interval and its training interval do not overlap: both
+come from samples of a few thousand rows at most, and a drift smaller than their noise is not a signal to act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Final
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+
+from features.profiles.spec import FeatureSpec as TableSpec
+from features.profiles.spec import FeatureSpecEntry, apply_feature_spec, read_feature_spec
+from models.risk_model import RiskModel
+from training.byod import ProfileTableError, parse_label, read_profile_table
+from training.metrics import bootstrap_ci, expected_calibration_error, ranking_metrics, recall_at
+from training.pipeline import load_registered
+from training.registry import CHALLENGER, CHAMPION, alias_version
+from training.settings import TrainingSettings
+from training.tracking import configure
+
+MONITORED: Final = ("pr_auc", "recall_at_5pct", "ece")
+LOWER_IS_BETTER: Final = frozenset({"ece"})
+
+
+@dataclass(frozen=True)
+class Realised:
+    """The figures on the later rows beside the figures at training (NaN where the run has none)."""
+
+    rows: int
+    positives: int
+    figures: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+    at_training: dict[str, float]
+    training_intervals: dict[str, tuple[float, float]]
+
+    def verdict(self, metric: str) -> str:
+        """'worse', 'better' or 'as at training' (intervals overlap, or no training figure to compare with)."""
+        low, high = self.intervals[metric]
+        t_low, t_high = self.training_intervals.get(metric, (np.nan, np.nan))
+        if np.isnan(t_low) or np.isnan(t_high):
+            return "as at training"
+        if high < t_low:
+            return "better" if metric in LOWER_IS_BETTER else "worse"
+        if low > t_high:
+            return "worse" if metric in LOWER_IS_BETTER else "better"
+        return "as at training"
+
+    def flat(self) -> dict[str, float]:
+        """MLflow metric names: realised_<m>, realised_<m>_ci_low/_high, training_<m>."""
+        out: dict[str, float] = {"rows": float(self.rows), "positives": float(self.positives)}
+        for metric in MONITORED:
+            out[f"realised_{metric}"] = self.figures[metric]
+            out[f"realised_{metric}_ci_low"], out[f"realised_{metric}_ci_high"] = self.intervals[metric]
+            out[f"training_{metric}"] = self.at_training.get(metric, np.nan)
+        return {k: v for k, v in out.items() if v == v}
+
+
+def realised_performance(
+    y: np.ndarray, p: np.ndarray, training_metrics: dict[str, float], *, seed: int = 0, n_boot: int = 200
+) -> Realised:
+    """The monitored figures of scores `p` against the outcomes `y`, beside a training run's `test_*` metrics."""
+    y = np.asarray(y, dtype=int)
+    if y.min() == y.max():
+        raise ProfileTableError(f"the labelled rows hold only label {int(y[0])}: performance needs both outcomes")
+    scorers = {
+        "pr_auc": lambda a, b: ranking_metrics(a, b)["pr_auc"],
+        "recall_at_5pct": lambda a, b: recall_at(a, b, 0.05),
+        "ece": expected_calibration_error,
+    }
+    figures = {m: float(f(y, p)) for m, f in scorers.items()}
+    intervals = {m: bootstrap_ci(y, p, f, n_boot=n_boot, seed=seed) for m, f in scorers.items()}
+    nan = float("nan")
+    at_training = {m: training_metrics.get(f"test_{m}", nan) for m in MONITORED}
+    training_intervals = {
+        m: (training_metrics.get(f"test_{m}_ci_low", nan), training_metrics.get(f"test_{m}_ci_high", nan))
+        for m in MONITORED
+    }
+    return Realised(len(y), int(y.sum()), figures, intervals, at_training, training_intervals)
+
+
+def monitored_version(client: MlflowClient, name: str, version: str | None) -> str:
+    """The version asked for, else the champion, else the challenger."""
+    chosen = version or alias_version(client, name, CHAMPION) or alias_version(client, name, CHALLENGER)
+    if chosen is None:
+        raise ProfileTableError(f"--model-name {name}: no champion or challenger to monitor; pass --version")
+    return chosen
+
+
+def labelled_rows(model: RiskModel, table: Path, spec: Path | None, label: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The table's feature columns as the model reads them, and its 0/1 outcomes.
+
+    The spec the model was trained with reads the table as at training (value maps, missing codes); without
+    one the columns are read by the model's own feature types with the default parsing."""
+    frame = read_profile_table(table)
+    if label not in frame.columns:
+        raise ProfileTableError(f"--label: the table has no column {label!r}")
+    absent = [n for n in model.feature_names if n not in frame.columns]
+    if absent:
+        raise ProfileTableError(f"{table.name} lacks the model's feature column(s) {', '.join(absent)}")
+    table_spec = read_feature_spec(spec) if spec is not None else _spec_of(model)
+    wanted = [e for e in table_spec.features if e.name in model.feature_names]
+    missing = [n for n in model.feature_names if n not in {e.name for e in wanted}]
+    if missing:
+        raise ProfileTableError(f"the spec does not describe the model's feature(s) {', '.join(missing)}")
+    parsed = apply_feature_spec(frame, replace(table_spec, features=tuple(wanted), id_columns=()))
+    return parsed, parse_label(frame[label], label, table).to_numpy(int)
+
+
+def log_realised(realised: Realised, name: str, version: str, source: str, experiment_id: str) -> str:
+    """One MLflow run per check, tagged with the model and version it watches; returns the run id."""
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"monitor {name} v{version}") as run:
+        mlflow.set_tags({"monitor_of_model": name, "monitor_of_version": version, "kind": "monitor"})
+        mlflow.log_params({"model": name, "version": version, "table": source})
+        mlflow.log_metrics(realised.flat())
+        mlflow.set_tags({f"verdict_{m}": realised.verdict(m) for m in MONITORED})
+        return run.info.run_id
+
+
+def monitor(
+    settings: TrainingSettings, table: Path, spec: Path | None, label: str, version: str | None, seed: int = 0
+) -> tuple[str, Realised, str]:
+    """(version, realised figures, monitor run id) of a registered model on a labelled table of later rows."""
+    experiment_id = configure(settings)
+    client = MlflowClient()
+    name = settings.registered_model
+    chosen = monitored_version(client, name, version)
+    model = load_registered(client, settings, chosen)
+    rows, y = labelled_rows(model, table, spec, label)
+    run_id = client.get_model_version(name, chosen).run_id
+    training = client.get_run(run_id).data.metrics if run_id else {}
+    realised = realised_performance(y, model.predict_proba(rows), training, seed=seed)
+    return chosen, realised, log_realised(realised, name, chosen, table.name, experiment_id)
+
+
+def _spec_of(model: RiskModel) -> TableSpec:
+    entries = []
+    for feature in model.features:
+        parse = {"categories": list(feature.categories)} if feature.kind == "category" else {}
+        entries.append(FeatureSpecEntry(feature.name, feature.kind, parse=parse))
+    return TableSpec(tuple(entries), ())
