@@ -308,7 +308,7 @@ def sign(
     from training.pipeline import model_signing_key
     from training.tracking import configure
 
-    settings = _training_settings(model_name)
+    settings = training_settings(model_name)
     configure(settings)
     with unsigned_version(MlflowClient(), settings, version) as unsigned:
         console.print(f"{unsigned.name} version {version} (run {unsigned.run_id}), its files' SHA-256:")
