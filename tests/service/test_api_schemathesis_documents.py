@@ -13,7 +13,7 @@ Batch jobs get the same treatment: each job's folder holds the source tables of 
 rows of the partial tables left out at random; every job is accepted (202), runs to `done` with exactly its
 households, and its status and results answer as documented.
 
-Cases: `RELAPSE_SCHEMATHESIS_DOCUMENTS` requests (default 250, under a minute on a two-core machine, as
+Cases: `RELAPSE_SCHEMATHESIS_DOCUMENTS` requests (default 500, about a minute on a two-core machine, as
 docs/security.md measures) and `RELAPSE_SCHEMATHESIS_JOBS` jobs (default 15); raise them for a long run.
 """
 # ruff: noqa: F811 — the shared fixtures are imported by name, and tests take them as parameters of that name
@@ -47,7 +47,7 @@ from service.model_holder import ModelHolder
 from service.tables import Role
 from tests.service.api_support import KEY, Registered, bearer, document, service_settings, wait_for_job
 
-CASES = int(os.environ.get("RELAPSE_SCHEMATHESIS_DOCUMENTS", "250"))
+CASES = int(os.environ.get("RELAPSE_SCHEMATHESIS_DOCUMENTS", "500"))
 JOBS = int(os.environ.get("RELAPSE_SCHEMATHESIS_JOBS", "15"))
 # Tables whose rows a source system may send in part: each row is kept or left out independently.
 PARTIAL = ("member_status", "income", "events", "assistance", "housing_checks", "water_checks", "identifications")
