@@ -21,6 +21,7 @@ from relapse import (
     features_command,
     keys_command,
     monitor_command,
+    purge_command,
     report_command,
     score_command,
     serve_command,
@@ -134,6 +135,7 @@ serve_command.register(app)
 doctor_command.register(app)
 visits_command.register(app)
 backup_command.register(app)
+purge_command.register(app)
 
 
 @app.callback()

@@ -1,4 +1,4 @@
-"""`relapse train`, `relapse evaluate`, `relapse promote`: the model lifecycle on the MLflow registry."""
+"""`relapse train`, `evaluate`, `promote`, `sign`: the model lifecycle on the MLflow registry."""
 
 from __future__ import annotations
 
@@ -294,6 +294,37 @@ def promote(
         raise typer.Exit(1)
 
 
+def sign(
+    version: Annotated[str, typer.Argument(help="The registered version to sign (one without manifest.json).")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Sign: you vouch that the files shown are the model you trained.")
+    ] = False,
+    model_name: ModelNameOption = None,
+) -> None:
+    """Sign a version registered by a release that did not sign models, after showing its files' digests."""
+    from mlflow import MlflowClient
+
+    from training.legacy_signing import sign_version, unsigned_version
+    from training.pipeline import model_signing_key
+    from training.tracking import configure
+
+    settings = training_settings(model_name)
+    configure(settings)
+    with unsigned_version(MlflowClient(), settings, version) as unsigned:
+        console.print(f"{unsigned.name} version {version} (run {unsigned.run_id}), its files' SHA-256:")
+        for name, digest in unsigned.files.items():  # one line each, unwrapped, to compare or copy whole
+            console.print(f"  {digest}  {name} ({unsigned.sizes[name]:,} bytes)", soft_wrap=True, highlight=False)
+        if not yes:
+            console.print(
+                "[yellow]not signed:[/] compare these digests with your own copy of the model, "
+                "then run again with --yes to vouch for them"
+            )
+            raise typer.Exit(1)
+        key = model_signing_key(settings)
+        sign_version(unsigned, key)
+    console.print(f"[green]✓ version {version} signed with the key from {key.origin}[/]; the service accepts it now")
+
+
 def print_evaluation(evaluation: Evaluation, title: str) -> None:
     m, r, lift = evaluation.metrics, evaluation.rules, evaluation.lift
     table = Table("metric", "model", "95 % interval", "official rules", "model ÷ rules", title=title)
@@ -327,3 +358,4 @@ def register(app: typer.Typer) -> None:
     app.command()(train)
     app.command()(evaluate)
     app.command()(promote)
+    app.command()(sign)

@@ -49,6 +49,12 @@ class ServiceSettings(BaseSettings):
     # it is refused before it is parsed. Unset: the local key file data_dir/secrets/model-signing.key.
     model_signing_key: SecretStr | None = None
 
+    # Days stored scores and audit entries are kept before `relapse purge --retention` deletes them (service.retention);
+    # unset: kept for ever. Assumed default: keep everything, since no rule available here fixes a period; each
+    # household's latest score per village is kept whatever the setting.
+    retention_days_scores: int | None = Field(default=None, ge=1)
+    retention_days_audit: int | None = Field(default=None, ge=1)
+
     # Hosts alert subscriptions may send to (service.alerts), e.g. ["alerts.county.example"]; empty: alerts are off.
     # Only hosts the operator lists: the service never calls an address a caller picked freely.
     alert_hosts: list[str] = Field(default_factory=list)

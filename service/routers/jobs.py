@@ -296,7 +296,20 @@ def cancel_job(job_id: str, caller: CallerDep, database: DatabaseDep) -> JobOut:
         return job_out(update_job(session, caller.scope, job_id, status=JobStatus.CANCELLED))
 
 
-@router.get("/{job_id}/results", response_model=None)
+@router.get(
+    "/{job_id}/results",
+    response_model=None,
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The results table, as Parquet or as CSV (`format`)",
+            "content": {
+                "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def read_results(
     job_id: str,
     caller: CallerDep,

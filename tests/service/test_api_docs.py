@@ -29,9 +29,32 @@ def test_the_docs_pages_load_only_the_services_own_assets(client: TestClient, pa
     assert "cdn.jsdelivr" not in response.text and "fonts.googleapis" not in response.text
 
 
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_docs_pages_have_no_inline_script_and_a_policy_that_forbids_one(client: TestClient, page: str) -> None:
+    response = client.get(page)
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", response.text, flags=re.S)
+    assert scripts and all("src=" in attributes and not body.strip() for attributes, body in scripts), scripts
+    policy = {part.split()[0]: part.split()[1:] for part in response.headers["content-security-policy"].split(";")}
+    assert policy["script-src"] == ["'self'"] and policy["default-src"] == ["'none'"], policy
+    assert policy["frame-ancestors"] == ["'none'"]
+
+
+def test_the_redoc_bundle_names_no_outside_address_to_load(client: TestClient) -> None:
+    bundle = client.get("/redoc/redoc.standalone.js")
+    assert bundle.status_code == 200 and bundle.headers["content-type"].startswith("text/javascript")
+    assert "cdn.redoc.ly" not in bundle.text
+
+
 def test_docs_off_removes_the_pages_and_the_openapi_document(tmp_path: Path, db: Database, holder: ModelHolder) -> None:
     settings = service_settings(tmp_path, db, api_docs="off")
     with TestClient(create_app(settings, holder=holder, database=db, pseudonym_key=KEY)) as client:
-        for path in ("/docs", "/redoc", "/openapi.json", "/docs-assets/swagger-ui-bundle.js"):
+        for path in (
+            "/docs",
+            "/redoc",
+            "/openapi.json",
+            "/docs-assets/swagger-ui-bundle.js",
+            "/docs/swagger-ui-init.js",
+            "/redoc/redoc.standalone.js",
+        ):
             assert client.get(path).status_code == 404, path
         assert client.get("/health/live").status_code == 200

@@ -1,0 +1,207 @@
+"""Schemathesis with household documents that keep the data contract, so that the scoring code runs: every
+`households:score` request is answered 200, with no server error, and as the OpenAPI document says.
+
+`test_api_schemathesis.py` generates bodies from the JSON Schema, which says only that a document's tables are
+lists of rows, so nearly all its documents are refused by the contract's validator. Here each document starts
+from a household of the simulated city (`document`), and hypothesis varies what a source system may vary
+without breaking the contract: which optional records it sends (any subset of the events, assistance spells,
+checks, identifications and income years, the member statuses), the order of rows, whether the village row
+comes along, the reference date, and how many households one request carries. The city covers households of
+every kind (monitored, eliminated, never identified) across several counties.
+
+Batch jobs get the same treatment: each job's folder holds the source tables of 1 to 25 drawn households with
+rows of the partial tables left out at random; every job is accepted (202), runs to `done` with exactly its
+households, and its status and results answer as documented.
+
+Cases: `RELAPSE_SCHEMATHESIS_DOCUMENTS` requests (default 500, about a minute on a two-core machine, as
+docs/security.md measures) and `RELAPSE_SCHEMATHESIS_JOBS` jobs (default 15); raise them for a long run.
+"""
+# ruff: noqa: F811 — the shared fixtures are imported by name, and tests take them as parameters of that name
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from features.profiles.build import select_households
+from features.reading.sources import Sources, write_sources
+from service.app import create_app
+from service.db import Database
+from service.model_holder import ModelHolder
+from service.tables import Role
+from tests.service.api_support import KEY, Registered, bearer, document, service_settings, wait_for_job
+
+CASES = int(os.environ.get("RELAPSE_SCHEMATHESIS_DOCUMENTS", "500"))
+JOBS = int(os.environ.get("RELAPSE_SCHEMATHESIS_JOBS", "15"))
+# Tables whose rows a source system may send in part: each row is kept or left out independently.
+PARTIAL = ("member_status", "income", "events", "assistance", "housing_checks", "water_checks", "identifications")
+
+
+REFERENCE_COUNTY = "990101"
+
+
+@pytest.fixture
+def running_app(tmp_path: Path, db: Database, holder: ModelHolder) -> Iterator[tuple[FastAPI, TestClient]]:
+    settings = service_settings(tmp_path, db, job_runner=False, rate_limits_per_minute={})
+    app = create_app(settings, holder=holder, database=db, pseudonym_key=KEY)
+    with TestClient(app) as client:
+        yield app, client
+
+
+def _load_reference(client: TestClient, db: Database, registered: Registered) -> set[str]:
+    """Give the service the villages of one county as its reference; the region codes it then knows."""
+    villages = registered.city["villages"]
+    known = villages[villages["region_code"].astype(str).str.startswith(REFERENCE_COUNTY)]
+    rows = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in known.to_dict("records")]
+    loaded = client.put("/v1/references/villages", json={"villages": rows}, headers=bearer(db, Role.ADMIN, ""))
+    assert loaded.status_code == 200, loaded.text
+    return set(known["region_code"].astype(str))
+
+
+def documents(registered: Registered, known_villages: set[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Contract-valid household documents, drawn from the simulated city and varied as a source system may."""
+    ids = sorted(registered.city["households"]["household_id"].astype(str))
+
+    @cache
+    def original(household_id: str) -> dict[str, Any]:
+        return document(registered, household_id)
+
+    @st.composite
+    def one(draw: st.DrawFn, household_id: str) -> dict[str, Any]:
+        sent = copy.deepcopy(original(household_id))
+        for table in PARTIAL:
+            rows = sent[table]
+            kept = draw(st.lists(st.booleans(), min_size=len(rows), max_size=len(rows)))
+            sent[table] = draw(st.permutations([row for row, keep in zip(rows, kept, strict=True) if keep]))
+        sent["members"] = draw(st.permutations(sent["members"]))
+        if sent["household"]["region_code"] in known_villages and draw(st.booleans()):
+            del sent["village"]  # the service's reference knows the village
+        return sent
+
+    @st.composite
+    def request(draw: st.DrawFn) -> dict[str, Any]:
+        households = draw(st.lists(st.sampled_from(ids), min_size=1, max_size=4, unique=True))
+        body: dict[str, Any] = {"households": [draw(one(h)) for h in households]}
+        if draw(st.booleans()):
+            body["as_of"] = draw(st.dates(date(2019, 1, 1), date(2027, 12, 31))).isoformat()
+        if draw(st.booleans()):
+            body["explain"] = draw(st.booleans())
+        return body
+
+    return request()
+
+
+@pytest.mark.slow
+def test_contract_valid_documents_are_scored_as_documented(
+    running_app: tuple[FastAPI, TestClient],
+    db: Database,
+    registered: Registered,
+    record_property: Callable[[str, object], None],
+) -> None:
+    app, client = running_app
+    known_villages = _load_reference(client, db, registered)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operation = schema["/v1/households:score"]["POST"]
+    headers = bearer(db, Role.MONITOR, "99")  # the whole simulated province
+    statuses: Counter[int] = Counter()
+    refusals: Counter[str] = Counter()
+
+    @given(body=documents(registered, known_villages))
+    @settings(max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def scored_as_documented(body: dict[str, Any]) -> None:
+        case = operation.Case(body=body, media_type="application/json")
+        response = case.call_and_validate(headers=headers)
+        statuses[response.status_code] += 1
+        if response.status_code != 200:
+            refusals.update(f"{e.get('column')} {e.get('reason')}" for e in response.json().get("errors", []))
+
+    started = time.monotonic()
+    scored_as_documented()
+    record_property("cases_per_second", round(sum(statuses.values()) / (time.monotonic() - started), 2))
+    assert statuses[200] == CASES, (dict(statuses), refusals)
+
+
+@pytest.fixture
+def jobs_app(tmp_path: Path, db: Database, holder: ModelHolder) -> Iterator[tuple[FastAPI, TestClient, Path]]:
+    root = tmp_path / "sources"
+    root.mkdir()
+    settings = service_settings(tmp_path, db, jobs_allowed_root=root, job_chunk_households=7, rate_limits_per_minute={})
+    app = create_app(settings, holder=holder, database=db, pseudonym_key=KEY)
+    with TestClient(app) as client:
+        yield app, client, root
+
+
+def job_requests(registered: Registered) -> st.SearchStrategy[tuple[list[str], int, dict[str, Any]]]:
+    """(households, seed for the rows left out, the rest of the body) of a job over contract-valid tables."""
+    ids = sorted(registered.city["households"]["household_id"].astype(str))
+    options = st.fixed_dictionaries(
+        {},
+        optional={
+            "as_of": st.dates(date(2019, 1, 1), date(2027, 12, 31)).map(date.isoformat),
+            "explain": st.booleans(),
+        },
+    )
+    return st.tuples(
+        st.lists(st.sampled_from(ids), min_size=1, max_size=25, unique=True), st.integers(0, 2**32 - 1), options
+    )
+
+
+def _write_job_folder(registered: Registered, households: list[str], seed: int, folder: Path) -> None:
+    """The households' tables, each partial table keeping a random share of its rows."""
+    chosen = select_households(registered.city, households)
+    rng = np.random.default_rng(seed)
+    tables = dict(chosen.tables)
+    for name in PARTIAL:
+        frame = tables[name]
+        tables[name] = frame[rng.random(len(frame)) < rng.random()].reset_index(drop=True)
+    write_sources(Sources(tables, chosen.manifest), folder)
+
+
+@pytest.mark.slow
+def test_jobs_over_contract_valid_tables_run_to_done_as_documented(
+    jobs_app: tuple[FastAPI, TestClient, Path], db: Database, registered: Registered
+) -> None:
+    app, client, root = jobs_app
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    headers = bearer(db, Role.MONITOR, "99")
+    submitted: dict[str, int] = {}  # job id → households
+
+    @given(request=job_requests(registered))
+    @settings(max_examples=JOBS, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def accepted_as_documented(request: tuple[list[str], int, dict[str, Any]]) -> None:
+        households, seed, body = request
+        name = f"job-{len(submitted)}"
+        _write_job_folder(registered, households, seed, root / name)
+        case = schema["/v1/jobs"]["POST"].Case(body={"path": name, **body}, media_type="application/json")
+        response = case.call_and_validate(headers=headers)
+        assert response.status_code == 202, response.text
+        submitted[response.json()["id"]] = len(households)
+
+    accepted_as_documented()
+    assert len(submitted) == JOBS
+    for job_id, households in submitted.items():
+        job = wait_for_job(client, job_id, headers, timeout_s=300)
+        assert job["status"] == "done" and job["households_done"] == households, job
+        status = schema["/v1/jobs/{job_id}"]["GET"].Case(path_parameters={"job_id": job_id})
+        status.call_and_validate(headers=headers)
+        for format in ("parquet", "csv"):
+            results = schema["/v1/jobs/{job_id}/results"]["GET"].Case(
+                path_parameters={"job_id": job_id}, query={"format": format}
+            )
+            assert results.call_and_validate(headers=headers).status_code == 200
