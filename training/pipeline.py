@@ -304,7 +304,9 @@ def model_signing_key(settings: TrainingSettings) -> SigningKey:
 def load_registered(client: MlflowClient, settings: TrainingSettings, version: str) -> RiskModel:
     """The RiskModel files of a registered version (downloaded from the artifact store), read only once their
     signature checks out (models.signing: `ModelIntegrityError` otherwise)."""
-    uri = f"models:/{settings.registered_model}/{version}"
+    # The version's own storage location, from the client's registry: not `models:/…`, which MLflow resolves
+    # through the process-wide registry URI, possibly another store's.
+    uri = client.get_model_version_download_uri(settings.registered_model, version)
     with tempfile.TemporaryDirectory() as tmp:
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
         folder = next(Path(local).rglob("booster.txt")).parent
