@@ -6,6 +6,10 @@ are computed on those rows with bootstrap intervals and set beside the figures o
 Each check is logged as an MLflow run of its own (tagged with the model and version), so that the runs of one
 model over time are its performance series.
 
+Beside the figures, the drift of the table's features and of the scores against the reference distributions the
+training run stored (training.drift) is computed and logged to the same run: drift needs no labels and shows a
+change before the outcomes that confirm it arrive.
+
 A figure is called changed only when its realised 95 % interval and its training interval do not overlap: both
 come from samples of a few thousand rows at most, and a drift smaller than their noise is not a signal to act on.
 """
@@ -14,17 +18,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from features.profiles.spec import FeatureSpec as TableSpec
 from features.profiles.spec import FeatureSpecEntry, apply_feature_spec, read_feature_spec
 from models.risk_model import RiskModel
 from training.byod import ProfileTableError, parse_label, read_profile_table
+from training.drift import REFERENCE_FILE, Drift, drift_against
 from training.metrics import bootstrap_ci, expected_calibration_error, ranking_metrics, recall_at
 from training.pipeline import load_registered
 from training.registry import CHALLENGER, CHAMPION, alias_version
@@ -99,13 +105,15 @@ def monitored_version(client: MlflowClient, name: str, version: str | None) -> s
     return chosen
 
 
-def labelled_rows(model: RiskModel, table: Path, spec: Path | None, label: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """The table's feature columns as the model reads them, and its 0/1 outcomes.
+def labelled_rows(
+    model: RiskModel, table: Path, spec: Path | None, label: str | None
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The table's feature columns as the model reads them, and its 0/1 outcomes (None without a label).
 
     The spec the model was trained with reads the table as at training (value maps, missing codes); without
     one the columns are read by the model's own feature types with the default parsing."""
     frame = read_profile_table(table)
-    if label not in frame.columns:
+    if label is not None and label not in frame.columns:
         raise ProfileTableError(f"--label: the table has no column {label!r}")
     absent = [n for n in model.feature_names if n not in frame.columns]
     if absent:
@@ -116,23 +124,41 @@ def labelled_rows(model: RiskModel, table: Path, spec: Path | None, label: str) 
     if missing:
         raise ProfileTableError(f"the spec does not describe the model's feature(s) {', '.join(missing)}")
     parsed = apply_feature_spec(frame, replace(table_spec, features=tuple(wanted), id_columns=()))
-    return parsed, parse_label(frame[label], label, table).to_numpy(int)
+    return parsed, None if label is None else parse_label(frame[label], label, table).to_numpy(int)
 
 
-def log_realised(realised: Realised, name: str, version: str, source: str, experiment_id: str) -> str:
+def log_realised(
+    realised: Realised | None, name: str, version: str, source: str, experiment_id: str, drift: Drift | None = None
+) -> str:
     """One MLflow run per check, tagged with the model and version it watches; returns the run id."""
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"monitor {name} v{version}") as run:
         mlflow.set_tags({"monitor_of_model": name, "monitor_of_version": version, "kind": "monitor"})
         mlflow.log_params({"model": name, "version": version, "table": source})
-        mlflow.log_metrics(realised.flat())
-        mlflow.set_tags({f"verdict_{m}": realised.verdict(m) for m in MONITORED})
+        if realised is not None:
+            mlflow.log_metrics(realised.flat())
+            mlflow.set_tags({f"verdict_{m}": realised.verdict(m) for m in MONITORED})
+        if drift is not None:
+            mlflow.log_metrics(drift.flat())
+            mlflow.log_dict({"score": drift.score, "features": drift.features}, "drift.json")
         return run.info.run_id
 
 
+def stored_reference(run_id: str | None) -> dict[str, Any] | None:
+    """The reference distributions a training run stored, or None for a run from before they were stored."""
+    if not run_id:
+        return None
+    try:
+        loaded: dict[str, Any] = mlflow.artifacts.load_dict(f"runs:/{run_id}/{REFERENCE_FILE}")
+    except (MlflowException, OSError):
+        return None
+    return loaded
+
+
 def monitor(
-    settings: TrainingSettings, table: Path, spec: Path | None, label: str, version: str | None, seed: int = 0
-) -> tuple[str, Realised, str]:
-    """(version, realised figures, monitor run id) of a registered model on a labelled table of later rows."""
+    settings: TrainingSettings, table: Path, spec: Path | None, label: str | None, version: str | None, seed: int = 0
+) -> tuple[str, Realised | None, str, Drift | None]:
+    """(version, realised figures or None without a label, monitor run id, drift or None without a stored
+    reference) of a registered model on a table of later rows."""
     experiment_id = configure(settings)
     client = MlflowClient()
     name = settings.registered_model
@@ -141,8 +167,15 @@ def monitor(
     rows, y = labelled_rows(model, table, spec, label)
     run_id = client.get_model_version(name, chosen).run_id
     training = client.get_run(run_id).data.metrics if run_id else {}
-    realised = realised_performance(y, model.predict_proba(rows), training, seed=seed)
-    return chosen, realised, log_realised(realised, name, chosen, table.name, experiment_id)
+    scores = model.predict_proba(rows)
+    realised = realised_performance(y, scores, training, seed=seed) if y is not None else None
+    reference = stored_reference(run_id)
+    if realised is None and reference is None:
+        raise ProfileTableError(
+            f"version {chosen} has no reference distributions stored at training: pass --label to monitor performance"
+        )
+    drift = drift_against(reference, rows, scores) if reference is not None else None
+    return chosen, realised, log_realised(realised, name, chosen, table.name, experiment_id, drift), drift
 
 
 def _spec_of(model: RiskModel) -> TableSpec:

@@ -25,6 +25,7 @@ from features.reading.sources import Sources
 from models.risk_model import FeatureSpec, RiskModel
 from models.signing import SigningKey, signing_key, verify_folder
 from training import plots
+from training.drift import REFERENCE_FILE, reference_distributions
 from training.evaluate import Evaluation, evaluate, rank_scores_as_unit_interval
 from training.fingerprint import data_fingerprint
 from training.fit import FitResult, TrainConfig, fit_risk_model
@@ -199,6 +200,7 @@ def train_and_register(
             mlflow.set_tag("compared_with_champion_version", champion)
             mlflow.log_metrics(comparison)
         mlflow.log_dict(fingerprint, "data_fingerprint.json")
+        mlflow.log_dict(reference_distributions(test, model.features, p), REFERENCE_FILE)
         mlflow.log_dict(
             {"features": [asdict(f) for f in data.features], "groups": data.feature_groups}, "feature_catalogue.json"
         )

@@ -4,6 +4,7 @@ python_function model."""
 from __future__ import annotations
 
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,18 @@ def log_risk_model(model: RiskModel, example: pd.DataFrame, registered_model: st
             signature=signature,
             input_example=example,
             registered_model_name=registered_model,
-            pip_requirements=["mlflow", "lightgbm", "numpy", "pandas"],
+            pip_requirements=pinned_requirements(),
         )
+
+
+# What the python_function entry point imports when it loads and predicts (scipy: lightgbm's own dependency).
+RUNTIME_PACKAGES = ("mlflow", "lightgbm", "numpy", "pandas", "scipy")
+
+
+def pinned_requirements() -> list[str]:
+    """The runtime packages at the versions installed here. The venv is synced from uv.lock, so these are the
+    lock file's pins: a model served elsewhere gets the library versions it was trained and tested with."""
+    return [f"{name}=={version(name)}" for name in RUNTIME_PACKAGES]
 
 
 def _with_open_categories(signature: ModelSignature, model: RiskModel) -> ModelSignature:

@@ -1,7 +1,9 @@
-"""The notebooks are executed so that they cannot rot: every cell must run without error."""
+"""The notebooks are executed so that they cannot rot: every cell must run without error, and every cell that
+draws a chart must show it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -9,8 +11,19 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
-# Notebooks whose charts must show once executed (an image output, whatever matplotlib's backend).
-WITH_CHARTS = {"02-bring-your-own-data.ipynb"}
+# A cell draws a chart when it plots through pandas, opens matplotlib axes or calls training.plots; each such
+# cell must show an image once executed, whatever matplotlib's backend.
+DRAWS = re.compile(r"\.plot\b|plt\.subplots|plots\.\w+\(")
+
+
+def chart_cells(notebook: nbformat.NotebookNode) -> list[int]:
+    return [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and DRAWS.search(cell.source)]
+
+
+def test_the_chart_rule_finds_charts_in_every_notebook_that_draws() -> None:
+    drawn = {path.name: chart_cells(nbformat.read(path, as_version=4)) for path in NOTEBOOKS}
+    assert all(drawn.values()), drawn
+    assert not DRAWS.search("import matplotlib.pyplot as plt\nframe.plotting_done = 1")
 
 
 @pytest.mark.slow
@@ -28,11 +41,9 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
         if o.get("output_type") == "error"
     ]
     assert not errors
-    images = [
-        o
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for o in cell.get("outputs", [])
-        if "image/png" in o.get("data", {})
+    blank = [
+        i
+        for i in chart_cells(notebook)
+        if not any("image/png" in o.get("data", {}) for o in notebook.cells[i].get("outputs", []))
     ]
-    assert images or path.name not in WITH_CHARTS, f"{path.name} shows no chart"
+    assert not blank, f"{path.name}: cells {blank} draw a chart but show no image"

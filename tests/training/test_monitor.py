@@ -128,15 +128,21 @@ def test_monitor_scores_later_rows_logs_a_run_and_sees_a_broken_relation(trained
     metrics = runs[0].data.metrics
     model = load_registered(client, settings, "1")
     rows, y = labelled_rows(model, folder / "later.csv", folder / "spec.yaml", "relapsed")
-    assert y.tolist() == (later["relapsed"] == "1").astype(int).tolist()
+    assert y is not None and y.tolist() == (later["relapsed"] == "1").astype(int).tolist()
     expected = average_precision_score(y, model.predict_proba(rows))
     assert metrics["realised_pr_auc"] == pytest.approx(expected)
     assert metrics["training_pr_auc"] == pytest.approx(trained.outcome.evaluation.metrics["pr_auc"])
+    # The next survey year of the same households: no feature or score drifts past the watch level.
+    assert "drift against training" in said
+    psi = {k: v for k, v in metrics.items() if k.startswith("psi_")}
+    assert set(psi) == {f"psi_{n}" for n in model.feature_names} | {"psi_score"}
+    assert max(psi.values()) < 0.1, psi
 
     # Outcomes unrelated to the rows (shuffled): the ranking is gone, and the check says so.
     shuffled = later.assign(relapsed=np.random.default_rng(0).permutation(later["relapsed"].to_numpy()))
     shuffled.to_csv(folder / "shuffled.csv", index=False)
-    _, realised, _ = monitor(settings, folder / "shuffled.csv", folder / "spec.yaml", "relapsed", None)
+    _, realised, _, _ = monitor(settings, folder / "shuffled.csv", folder / "spec.yaml", "relapsed", None)
+    assert realised is not None
     assert realised.verdict("pr_auc") == "worse", (realised.intervals, realised.training_intervals)
 
 
@@ -152,3 +158,26 @@ def test_evaluate_judges_a_version_of_ones_own_profiles_on_them_again(trained: T
     without = relapse(trained.folder, *base)
     assert without.returncode == 2 and "Traceback" not in without.stderr
     assert "trained on your own profiles" in " ".join(without.stderr.replace("│", " ").split()), without.stderr
+
+
+@pytest.mark.slow
+def test_monitor_without_labels_names_a_feature_that_drifted_past_the_act_level(trained: Trained) -> None:
+    land = pd.to_numeric(trained.later["land_mu"]) * 3 + 2  # every household's land measured anew, far larger
+    bigger = trained.later.assign(land_mu=land.map("{:.2f}".format)).drop(columns=["relapsed"])
+    bigger.to_csv(trained.folder / "bigger.csv", index=False)
+    args = ["monitor", "--profiles", "bigger.csv", "--spec", "spec.yaml"]  # outcomes not known yet
+    done = relapse(trained.folder, *args, "--model-name", "byod-spec")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = (done.stdout + done.stderr).splitlines()
+    first = next(i for i, line in enumerate(lines) if "feature" in line and "PSI" in line)
+    top = next(line for line in lines[first + 1 :] if "land_mu" in line or "loans_yuan" in line or "members" in line)
+    assert "land_mu" in top and "act" in top, lines[first:]
+    assert "drift only" in " ".join(lines)
+
+    configure(trained.settings)
+    client = MlflowClient()
+    experiment = client.get_run(trained.outcome.run_id).info.experiment_id
+    (run,) = client.search_runs([experiment], filter_string="params.table = 'bigger.csv'")
+    assert run.data.metrics["psi_land_mu"] >= 0.25
+    assert run.data.metrics["psi_members"] < 0.1 and run.data.metrics["drift_features_act"] >= 1
+    assert not any(name.startswith("realised_") for name in run.data.metrics)
