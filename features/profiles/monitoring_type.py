@@ -28,7 +28,6 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
-from features.contract import codes
 from features.profiles.status import MONITORED, status_frame, status_of
 
 UNSTABLE: Final = "unstable"
@@ -109,11 +108,6 @@ def expected_types(profiles: pd.DataFrame, rule: TypeRule = TYPE_RULE) -> np.nda
     recorded = status["monitoring_type"].to_numpy(dtype=object)
     out[monitored] = [None if pd.isna(code) else code for code in recorded[monitored]]
     return out
-
-
-def type_names(code: str | None) -> tuple[str, str] | None:
-    """The (zh, en) name of a monitoring-type code, None for None."""
-    return None if code is None else codes.MONITORING_TYPES[code]
 
 
 def _conditions(rule: TypeRule) -> tuple[Condition, ...]:

@@ -19,7 +19,6 @@ from features.profiles.monitoring_type import (
     UNSTABLE,
     expected_type_row,
     expected_types,
-    type_names,
 )
 from features.profiles.status import StatusValueError
 from tests.models.explain_fixtures import snapshots
@@ -83,11 +82,6 @@ def test_absent_columns_read_as_missing() -> None:
 def test_a_status_outside_its_code_list_is_refused_by_name() -> None:
     with pytest.raises(StatusValueError, match="monitoring_status"):
         expected_type_row(BASE | {"monitoring_status": "watched"})
-
-
-def test_names_come_from_the_code_list() -> None:
-    assert type_names(SUDDEN) == ("突发严重困难户", "household in sudden severe difficulty")
-    assert type_names(None) is None
 
 
 # --- property: the row and column walks agree on perturbed real profiles -------------------------------------
