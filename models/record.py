@@ -10,6 +10,10 @@ below are the only place either encoding is spelled out.
 Every record also carries the household's monitoring status as of `as_of` (`STATUS_FIELDS`, from
 `features.profiles.status`): the same names in both encodings; `monitoring_risk_types` is a list nested and
 comma-joined flat, and a record without a status says `unknown`.
+
+It also carries the monitoring type the household would enter as (`features.profiles.monitoring_type`), or the
+recorded one of a current monitoring object: nested, `expected_monitoring_type` is an object {code, zh, en} or null;
+flat, it is three columns (`EXPECTED_TYPE_FIELDS`): the code and its two names.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from features.contract.codes import MONITORING_TYPES
+from features.profiles.monitoring_type import FIELD as EXPECTED_TYPE
 from features.profiles.status import STATUS_COLUMNS, status_of
 
 STATUS_FIELDS: Final = tuple(STATUS_COLUMNS)
+EXPECTED_TYPE_FIELDS: Final = (EXPECTED_TYPE, f"{EXPECTED_TYPE}_zh", f"{EXPECTED_TYPE}_en")
 REASON_FIELDS: Final = ("key", "code", "zh", "en", "points", "sentence_zh", "sentence_en")
 MEASURE_FIELDS: Final = ("measure", "zh", "en", "risks", "probability_after", "points")
 # A field's flat column suffix where it differs from its nested name.
@@ -97,6 +104,25 @@ def flat_status(status: Mapping[str, Any]) -> dict[str, Any]:
     row["monitoring_status"] = row["monitoring_status"] or "unknown"
     row["monitoring_risk_types"] = ",".join(status.get("monitoring_risk_types") or ()) or None
     return row
+
+
+def nested_expected_type(code: str | None) -> dict[str, str] | None:
+    """The nested `expected_monitoring_type` of a type code: {code, zh, en}, or None for no type.
+
+    Raises `ValueError` naming the field for a code outside the monitoring types."""
+    if code is None:
+        return None
+    if code not in MONITORING_TYPES:
+        raise ValueError(f"{EXPECTED_TYPE} must be one of {', '.join(MONITORING_TYPES)}")
+    zh, en = MONITORING_TYPES[code]
+    return {"code": code, "zh": zh, "en": en}
+
+
+def flat_expected_type(nested: Mapping[str, Any] | None) -> dict[str, str | None]:
+    """The flat cells (`EXPECTED_TYPE_FIELDS`) of a nested `expected_monitoring_type` (None: all three empty)."""
+    if nested is None:
+        return dict.fromkeys(EXPECTED_TYPE_FIELDS)
+    return dict(zip(EXPECTED_TYPE_FIELDS, (nested["code"], nested["zh"], nested["en"]), strict=True))
 
 
 def _ranks(columns: Mapping[str, Any], prefix: str, field: str) -> list[int]:

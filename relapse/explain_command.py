@@ -112,8 +112,10 @@ def _faithfulness(model: RiskModel, sources: object, folder: Path, top: int, ref
 
 def status_line(row: Mapping[Any, Any]) -> str:
     """The household's monitoring status on as_of in both languages; for a current monitoring object, a warning
-    that the probability is not an estimate of a new identification."""
+    that the probability is not an estimate of a new identification; for any other, the monitoring type it would
+    enter as."""
     from features.contract.codes import MONITORING_TYPES, RISK_TYPES
+    from features.profiles.monitoring_type import expected_type_row
     from features.profiles.status import MONITORED, STATUSES, status_of
 
     status = status_of(row)
@@ -133,6 +135,9 @@ def status_line(row: Mapping[Any, Any]) -> str:
             "\n[yellow]已是监测对象：下面的概率不是新纳入监测的估计 — already a monitoring object: the probability"
             " below is not an estimate of a new identification[/]"
         )
+    else:
+        zh_type, en_type = MONITORING_TYPES[str(expected_type_row(row))]
+        line += f"\nexpected monitoring type 预计监测类型: [bold]{zh_type} {en_type}[/]"
     return line
 
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from features.errors import SourceDataError
 from features.profiles.build import build_profiles
+from features.profiles.monitoring_type import expected_types
 from features.profiles.rules import RULE_NAMES, rule_flags
 from features.profiles.status import status_frame
 from features.pseudonyms.ingestion import ingest
@@ -29,6 +30,7 @@ from features.reading.partitions import arrow_sources
 from features.validation.report import validate_sources
 from models.batch import ID_COLUMNS, explain_batch, output_columns
 from models.explanation_cache import ExplanationCache
+from models.record import EXPECTED_TYPE_FIELDS, flat_expected_type, nested_expected_type
 from scoring.job import ScoringJob
 from scoring.results import RULE_PREFIX, result_frame
 from scoring.reuse import profile_rows
@@ -92,6 +94,9 @@ def score_profiles(job: ScoringJob, profiles: pd.DataFrame, previous: pd.DataFra
     status = status_frame(profiles)
     for column in status.columns:  # the profiles' own: a reused row may be another household's
         table[column] = status[column].to_numpy()
+    cells = [flat_expected_type(nested_expected_type(code)) for code in expected_types(profiles)]
+    for column in EXPECTED_TYPE_FIELDS:  # from the profiles too, for the same reason
+        table[column] = np.array([row[column] for row in cells], dtype=object)
     flags = rule_flags(profiles)
     for name in RULE_NAMES:
         table[RULE_PREFIX + name] = flags[name].to_numpy()

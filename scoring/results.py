@@ -1,7 +1,8 @@
 """Result records: their columns and fixed Arrow schema, typed frames and tables, and the Parquet writer.
 
 A result row carries the household's monitoring status as of `as_of` (`models.record.STATUS_FIELDS`) from its
-profile: its dates as dates, the rest as text, `unknown` when the profile had none.
+profile: its dates as dates, the rest as text, `unknown` when the profile had none; then the monitoring type the
+household would enter as (`models.record.EXPECTED_TYPE_FIELDS`, code and names as text).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from features.profiles.rules import RULE_NAMES
 from features.profiles.status import DATE_COLUMNS
 from features.reading.partitions import Partition
 from models.batch import DEFAULT_OPTIONS, BatchOptions, output_columns
-from models.record import STATUS_FIELDS
+from models.record import EXPECTED_TYPE_FIELDS, STATUS_FIELDS
 
 RULE_PREFIX: Final = "rule_"
 WRITE_AHEAD: Final = 2  # result tables handed to the writer thread and not yet written
@@ -28,7 +29,15 @@ WRITE_AHEAD: Final = 2  # result tables handed to the writer thread and not yet 
 
 def result_columns(options: BatchOptions = DEFAULT_OPTIONS) -> list[str]:
     rules = (RULE_PREFIX + name for name in RULE_NAMES)
-    return [*output_columns(options), *STATUS_FIELDS, "model_version", "synthetic", *rules, "source_digest"]
+    return [
+        *output_columns(options),
+        *STATUS_FIELDS,
+        *EXPECTED_TYPE_FIELDS,
+        "model_version",
+        "synthetic",
+        *rules,
+        "source_digest",
+    ]
 
 
 def result_schema(options: BatchOptions = DEFAULT_OPTIONS) -> pa.Schema:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Table, insert, literal, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from features.contract import codes
 from features.contract.id_numbers import contains_id_number
 from features.profiles.status import NEWLY_IDENTIFIABLE, UNKNOWN, StatusValueError, status_of
 from service.errors import InvalidFieldError, OutOfScopeError
@@ -45,6 +46,8 @@ class ScoreInput:
     "01" or a group such as "income", as `models.reasons` names them); `measures` and `rule_flags` are stored as
     given. All three must be JSON-serialisable (plain Python numbers, not NumPy scalars). `status` holds the
     household's monitoring status fields (`models.record.STATUS_FIELDS`, nested form); none: `unknown`.
+    `expected_type` is the code of the monitoring type the household would enter as
+    (`features.profiles.monitoring_type`), or None.
     """
 
     household_pseudonym: str
@@ -60,6 +63,7 @@ class ScoreInput:
     synthetic: bool = False
     context_version: str | None = None  # the villages reference the profile was built with
     status: Mapping[str, Any] | None = None
+    expected_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class ScoreView:
     identified_date: date | None = None
     elimination_date: date | None = None
     elimination_way: str | None = None
+    # The monitoring type the household would enter as (features.profiles.monitoring_type); None where unknown.
+    expected_monitoring_type: str | None = None
 
     @property
     def newly_identifiable(self) -> bool:
@@ -127,6 +133,7 @@ class ScoreView:
             row.identified_date,
             row.elimination_date,
             row.elimination_way,
+            row.expected_monitoring_type,
         )
 
 
@@ -189,6 +196,12 @@ def _status(value: Mapping[str, Any] | None, row: int | None) -> dict[str, Any]:
     }
 
 
+def _expected_type(value: object, row: int | None) -> str | None:
+    if value is not None and value not in codes.MONITORING_TYPES:
+        raise InvalidFieldError("expected_monitoring_type", f"must be one of {', '.join(codes.MONITORING_TYPES)}", row)
+    return value if value is None else str(value)
+
+
 def prepare_rows(scope: Scope, rows: Sequence[ScoreInput]) -> list[dict[str, Any]]:
     """Checked column values of every row, or the first problem as a typed error naming the row and field.
 
@@ -220,6 +233,7 @@ def prepare_rows(scope: Scope, rows: Sequence[ScoreInput]) -> list[dict[str, Any
                 "context_version": None
                 if row.context_version is None
                 else _token(row.context_version, "context_version", 32, i),
+                "expected_monitoring_type": _expected_type(row.expected_type, i),
             }
             | _status(row.status, i)
         )

@@ -40,7 +40,7 @@ from features.pseudonyms.keys import PseudonymKey
 from features.reading.partitions import PartitionedSources
 from features.reading.sources import arrow_to_frame
 from models.batch import BatchOptions
-from models.record import STATUS_FIELDS, nested_measures, nested_reasons, nested_status
+from models.record import EXPECTED_TYPE, STATUS_FIELDS, nested_measures, nested_reasons, nested_status
 from scoring.job import ScoringJob
 from scoring.results import RULE_PREFIX
 from scoring.run import Progress, score_partitions
@@ -324,6 +324,7 @@ def score_inputs(table: pa.Table, settings: ServiceSettings, context_version: st
             synthetic=bool(column["synthetic"][i]),
             context_version=context_version,
             status=nested_status({name: column[name][i] for name in STATUS_FIELDS}),
+            expected_type=column[EXPECTED_TYPE][i],
         )
         for i, probability in enumerate(column["probability"])
     ]

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from models.record import nested_expected_type
+
 # Hard upper bound of list lengths in the schema; the configured `max_batch` (default 1,000) is checked on top.
 SCHEMA_MAX_ITEMS = 100_000
 Row = dict[str, Any]
@@ -105,7 +107,24 @@ class MonitoringStatusFields(BaseModel):
     elimination_way: str | None = None  # assisted (帮扶消除) / natural (自然消除)
 
 
+class MonitoringTypeOut(BaseModel):
+    """A monitoring type: `unstable` 脱贫不稳定户, `marginal` 边缘易致贫户 or `sudden` 突发严重困难户."""
+
+    code: Literal["unstable", "marginal", "sudden"]
+    zh: str
+    en: str
+
+    @classmethod
+    def of(cls, code: str | None) -> MonitoringTypeOut | None:
+        """The type with its names (`models.record.nested_expected_type`), None for no type."""
+        nested = nested_expected_type(code)
+        return None if nested is None else cls.model_validate(nested)
+
+
 class ScoreItem(MonitoringStatusFields):
+    # The type the household would enter monitoring as, from its status, registration, income and shocks
+    # (docs/domain.md §15); a current monitoring object's recorded type; None where that records none.
+    expected_monitoring_type: MonitoringTypeOut | None = None
     household_pseudonym: str
     region_code: str
     as_of: date
@@ -128,6 +147,7 @@ class ScoreResponse(BaseModel):
 
 
 class StoredScore(MonitoringStatusFields):
+    expected_monitoring_type: MonitoringTypeOut | None = None  # as ScoreItem; None for scores stored before it
     household_pseudonym: str
     region_code: str
     as_of: date

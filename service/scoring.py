@@ -16,6 +16,7 @@ from typing import Any, Final, cast
 import numpy as np
 import pandas as pd
 
+from features.profiles.monitoring_type import expected_type_row
 from features.profiles.rules import describe_flags, rule_flags, rule_flags_row
 from features.profiles.status import StatusValueError
 from models.explain import HouseholdExplanation, explain_prepared
@@ -29,6 +30,7 @@ from service.keys import Caller, Permission
 from service.model_holder import ServingModel
 from service.schemas import (
     MeasureOut,
+    MonitoringTypeOut,
     ReasonOut,
     RuleFlagsOut,
     ScoreItem,
@@ -250,10 +252,12 @@ def _decisions(
         as_of = pd.Timestamp(profile["as_of"]).date()
         try:
             status = nested_status(profile)
+            expected_type = expected_type_row(profile)
         except StatusValueError as error:
             raise InvalidFieldError(error.field, error.message, i) from None
         item = ScoreItem(
             **status,
+            expected_monitoring_type=MonitoringTypeOut.of(expected_type),
             household_pseudonym=str(profile["household_id"]),
             region_code=str(profile["region_code"]),
             as_of=as_of,
@@ -284,6 +288,7 @@ def _decisions(
                 synthetic=serving.synthetic,
                 context_version=versions[i],
                 status=status,
+                expected_type=expected_type,
             )
         )
     return items, records

@@ -191,6 +191,9 @@ class ScoreRecord(Base):
     identified_date: Mapped[date | None] = mapped_column(Date, default=None)
     elimination_date: Mapped[date | None] = mapped_column(Date, default=None)
     elimination_way: Mapped[str | None] = mapped_column(String(16), default=None)
+    # The monitoring type the household would enter as (features.profiles.monitoring_type), or the recorded type
+    # of a current monitoring object; NULL for scores stored before the service derived it.
+    expected_monitoring_type: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class HealthProbe(Base):

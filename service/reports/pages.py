@@ -145,6 +145,7 @@ def household_context(
         "title": m.t("household.title", pseudonym=latest.household_pseudonym),
         "pseudonym": latest.household_pseudonym,
         "status": work_table.status_text(latest, m),
+        "expected_type": work_table.expected_type_text(latest, m),
         # a current monitoring object's probability is no estimate of a new identification: not shown as one
         "monitored": not latest.newly_identifiable,
         "village": place_title(latest.region_code, places or {}, m),

@@ -1,9 +1,9 @@
 """The work list in words: the page's groups, and the same rows as CSV and Excel for the office's own files.
 
 One row per household with the columns a grid worker needs at the door — place, household number, monitoring
-status, why now, top reasons, eligible measures — and three blank columns (visit date, outcome, signature)
-that are filled in by hand after the visit. The page, the CSV and the Excel file share `rows()`, so the printed
-list and the file agree cell for cell.
+status, the monitoring type it would enter as, why now, top reasons, eligible measures — and three blank columns
+(visit date, outcome, signature) that are filled in by hand after the visit. The page, the CSV and the Excel file
+share `rows()`, so the printed list and the file agree cell for cell.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ COLUMNS: Final = (
     "rank",
     "pseudonym",
     "status",
+    "expected_type",
     "level",
     "probability",
     "why_now",
@@ -77,6 +78,13 @@ def status_text(view: ScoreView, m: Messages) -> str:
     return label
 
 
+def expected_type_text(view: ScoreView, m: Messages) -> str:
+    """The monitoring type the household would enter as (a current monitoring object's recorded type); empty for a
+    score stored without one."""
+    code = view.expected_monitoring_type
+    return m.pick(*codes.MONITORING_TYPES[code]) if code in codes.MONITORING_TYPES else ""
+
+
 def why_now(row: WorkRow, m: Messages) -> str:
     """What changed since the household's previous score: new reasons and the change of the probability.
 
@@ -121,6 +129,7 @@ def rows(work: WorkList, m: Messages) -> list[dict[str, str]]:
                     "rank": str(rank),
                     "pseudonym": view.household_pseudonym,
                     "status": status_text(view, m),
+                    "expected_type": expected_type_text(view, m),
                     "level": m.t(f"level.{view.level.value}"),
                     "level_key": view.level.value,
                     "probability": f"{view.probability * 100:.1f}%",

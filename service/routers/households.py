@@ -11,7 +11,7 @@ from service.deps import CallerDep, DatabaseDep
 from service.errors import NotFoundError
 from service.keys import Permission
 from service.paging import CursorQuery, decode_cursor, page_of
-from service.schemas import HistoryResponse, StoredScore
+from service.schemas import HistoryResponse, MonitoringTypeOut, StoredScore
 from service.store import ScoreView, household_history
 
 router = APIRouter(prefix="/v1/households", tags=["households"])
@@ -30,6 +30,7 @@ def stored_score(view: ScoreView) -> StoredScore:
         measures=view.measures,
         rule_flags=view.rule_flags,
         synthetic=view.synthetic,
+        expected_monitoring_type=MonitoringTypeOut.of(view.expected_monitoring_type),
         **view.status_fields(),
     )
 

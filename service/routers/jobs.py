@@ -36,7 +36,16 @@ from features.profiles.status import DATE_COLUMNS
 from features.pseudonyms.ingestion import ingest
 from features.pseudonyms.keys import PseudonymKey
 from features.reading.sources import MANIFEST, read_sources, write_sources
-from models.record import STATUS_FIELDS, flat_cells, flat_status, measure_columns, reason_columns
+from models.record import (
+    EXPECTED_TYPE_FIELDS,
+    STATUS_FIELDS,
+    flat_cells,
+    flat_expected_type,
+    flat_status,
+    measure_columns,
+    nested_expected_type,
+    reason_columns,
+)
 from service.db import Database
 from service.deps import CallerDep, DatabaseDep, PseudonymKeyDep, SettingsDep
 from service.errors import InvalidFieldError, JobStateError
@@ -338,6 +347,7 @@ def read_results(
 
 def result_columns() -> list[str]:
     columns = ["household_pseudonym", "region_code", "as_of", "probability", "risk_level", *STATUS_FIELDS]
+    columns += EXPECTED_TYPE_FIELDS
     columns += ["model_version"]
     columns += ["synthetic", "scored_at", "context_version", "rule_flags"]
     return [*columns, *reason_columns(RESULT_REASONS), *measure_columns(RESULT_MEASURES)]
@@ -356,6 +366,7 @@ def result_row(view: ScoreView) -> dict[str, Any]:
         "context_version": view.context_version,
         "rule_flags": ",".join(name for name, raised in view.rule_flags.items() if raised),
     } | flat_status(view.status_fields())
+    row |= flat_expected_type(nested_expected_type(view.expected_monitoring_type))
     return row | flat_cells(view.reasons, view.measures, RESULT_REASONS, RESULT_MEASURES)
 
 

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from models.batch import output_columns
 from models.record import (
+    EXPECTED_TYPE_FIELDS,
     MEASURE_FIELDS,
     REASON_FIELDS,
     STATUS_FIELDS,
     flat_cells,
+    flat_expected_type,
     flat_status,
     measure_columns,
+    nested_expected_type,
     nested_measures,
     nested_reasons,
     nested_status,
     reason_columns,
 )
-from service.schemas import MeasureOut, MonitoringStatusFields, ReasonOut
+from service.schemas import MeasureOut, MonitoringStatusFields, MonitoringTypeOut, ReasonOut
 
 text = st.text(alphabet="因病学灾abc01 ", min_size=1, max_size=8)
 points = st.floats(min_value=-1, max_value=1, allow_nan=False)
@@ -90,3 +94,25 @@ def test_status_fields_round_trip_between_the_two_encodings(nested: dict[str, An
 def test_a_record_without_status_says_unknown() -> None:
     assert nested_status({})["monitoring_status"] == "unknown"
     assert flat_status({})["monitoring_status"] == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("code", "flat"),
+    [
+        ("unstable", ("unstable", "脱贫不稳定户", "unstable poverty-alleviated household")),
+        ("marginal", ("marginal", "边缘易致贫户", "marginal household prone to poverty")),
+        ("sudden", ("sudden", "突发严重困难户", "household in sudden severe difficulty")),
+        (None, (None, None, None)),
+    ],
+)
+def test_the_expected_type_in_both_encodings(code: str | None, flat: tuple[str | None, ...]) -> None:
+    nested = nested_expected_type(code)
+    assert flat_expected_type(nested) == dict(zip(EXPECTED_TYPE_FIELDS, flat, strict=True))
+    assert nested == (None if code is None else dict(zip(("code", "zh", "en"), flat, strict=True)))
+    out = MonitoringTypeOut.of(code)
+    assert (out.model_dump() if out is not None else None) == nested  # the API object carries the same fields
+
+
+def test_an_expected_type_outside_the_code_list_names_the_field() -> None:
+    with pytest.raises(ValueError, match="expected_monitoring_type"):
+        nested_expected_type("poor")

@@ -25,3 +25,12 @@ def test_other_statuses_are_said_without_the_warning() -> None:
     assert "已风险消除" in eliminated and "2024-02-01" in eliminated and "不是新纳入" not in eliminated
     assert "未纳入监测" in status_line({"monitoring_status": "not_monitored"})
     assert "监测状态未知" in status_line({})  # a profile without the status columns
+
+
+def test_a_household_not_monitored_is_told_the_type_it_would_enter_as() -> None:
+    assert "预计监测类型" not in status_line({"monitoring_status": "monitored", "monitoring_type": "sudden"})
+    former_poor = status_line({"monitoring_status": "not_monitored", "poverty_alleviated": 1})
+    assert "预计监测类型: [bold]脱贫不稳定户 unstable poverty-alleviated household" in former_poor
+    shocked = status_line({"monitoring_status": "eliminated", "income_to_line": 1.3, "oop_to_income_12m": 0.7})
+    assert "突发严重困难户" in shocked
+    assert "边缘易致贫户" in status_line({})

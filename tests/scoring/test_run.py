@@ -21,7 +21,9 @@ import scoring.pool
 import scoring.reuse
 import scoring.run
 import scoring.units
+from features.contract.codes import MONITORING_TYPES
 from features.profiles.build import build_profiles
+from features.profiles.monitoring_type import expected_types
 from features.pseudonyms.ingestion import ingest
 from features.pseudonyms.keys import PseudonymKey
 from features.reading.partitions import PartitionedSources
@@ -84,6 +86,22 @@ def test_partitioned_run_equals_scoring_the_whole_city_at_once() -> None:
     assert len(frame) == 2_000 and frame["household_id"].is_unique
     assert_same(by_household(first_run()), by_household(whole))
     assert frame["synthetic"].all() and (frame["model_version"] == "3").all()
+
+
+def test_result_rows_carry_the_monitoring_type_their_profiles_would_enter_as() -> None:
+    profiles = build_profiles(ingest(read_sources(city_folder(2_000, 1)), KEY), AS_OF)
+    frame = first_run().to_pandas().set_index("household_id").loc[profiles["household_id"]]
+    frame = frame.astype(object).where(frame.notna(), None)
+    assert frame["expected_monitoring_type"].tolist() == list(expected_types(profiles))
+    assert set(frame["expected_monitoring_type"]) == set(MONITORING_TYPES)
+    names = {code: [zh, en] for code, (zh, en) in MONITORING_TYPES.items()}
+    for code, zh, en in frame[
+        ["expected_monitoring_type", "expected_monitoring_type_zh", "expected_monitoring_type_en"]
+    ].itertuples(index=False):
+        assert [zh, en] == names[code]
+    monitored = frame["monitoring_status"] == "monitored"
+    assert monitored.any()
+    assert (frame.loc[monitored, "expected_monitoring_type"] == frame.loc[monitored, "monitoring_type"]).all()
 
 
 @pytest.mark.slow

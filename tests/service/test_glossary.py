@@ -47,6 +47,7 @@ KEY_MESSAGES = (
     "table.risk_type",
     "table.rule_flags",
     "table.monitoring_type",
+    "table.expected_type",
     "table.monitoring_risk_types",
     "table.identified_date",
     "table.county",

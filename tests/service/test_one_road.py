@@ -27,7 +27,7 @@ from features.reading.partitions import PartitionedSources
 from features.reading.sources import Sources
 from features.validation.report import validate_sources
 from models.batch import BatchOptions
-from models.record import STATUS_FIELDS, nested_status
+from models.record import EXPECTED_TYPE_FIELDS, STATUS_FIELDS, flat_expected_type, nested_status
 from scoring.job import ScoringJob
 from scoring.run import score_partitions
 from service.db import Database
@@ -89,6 +89,7 @@ def _flat(row: pd.Series) -> dict[str, Any]:
         "reasons": reasons,
         "measures": measures,
         "status": _status(cells),
+        "type": tuple(None if pd.isna(row[name]) else row[name] for name in EXPECTED_TYPE_FIELDS),
     }
 
 
@@ -98,6 +99,7 @@ def _nested(item: dict[str, Any]) -> dict[str, Any]:
         "reasons": [(r["key"], r["points"]) for r in item["reasons"]],
         "measures": [(m["measure"], m["probability_after"]) for m in item["measures"]],
         "status": _status({name: item[name] for name in STATUS_FIELDS}),
+        "type": tuple(flat_expected_type(item["expected_monitoring_type"]).values()),
     }
 
 
@@ -153,9 +155,12 @@ def test_four_roads_give_one_answer_for_every_household(
         ]
         assert all(answer == answers[0] for answer in answers[1:]), (household, answers)
         statuses.add(answers[0]["status"][0])
+        types.add(answers[0]["type"][0])
 
     statuses: set[str] = set()
+    types: set[str | None] = set()
     one_answer()
+    assert None not in types  # every road carried the type the household would enter as, or its recorded one
     assert "unknown" not in statuses  # the roads built or carried the profile's status
     with db.session() as session:
         versions = set(session.scalars(select(ScoreRecord.context_version).where(ScoreRecord.job_id.isnot(None))))

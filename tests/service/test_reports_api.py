@@ -78,6 +78,8 @@ def test_household_report_in_chinese_by_default_with_reasons_measures_and_histor
         assert zh[key] in html, key
     assert zh["synthetic.banner"] in html  # the demo model was trained on a synthetic city
     assert f"{item['probability'] * 100:.1f}%" in html
+    if item["monitoring_status"] != "monitored":  # the type it would enter as, beside the probability
+        assert f"<dt>{zh['table.expected_type']}</dt><dd>{item['expected_monitoring_type']['zh']}</dd>" in html
     for reason in item["reasons"]:
         assert reason["zh"] in html and reason["sentence_zh"] and str(escape(reason["sentence_zh"])) in html
     for measure in item["measures"]:

@@ -332,3 +332,29 @@ def test_a_monitoring_objects_page_shows_no_new_identification_probability() -> 
     assert "5.2%" in page  # the earlier score, made while it could still be newly identified
     fresh = render_page("household", pages.household_context(history[1:], ZH, now=datetime(2026, 2, 1, tzinfo=UTC)))
     assert "5.2%" in fresh and "12.3%" in fresh and ZH.t("household.monitored_note") not in fresh
+
+
+def test_each_row_names_the_monitoring_type_the_household_would_enter_as(db: Database) -> None:
+    store(
+        db,
+        [
+            dataclasses.replace(score("s", VILLAGES[0], 0.6), expected_type="sudden"),
+            dataclasses.replace(score("u", VILLAGES[0], 0.5), expected_type="unstable"),
+            score("x", VILLAGES[0], 0.4),  # stored without a type
+        ],
+    )
+    with db.read_session() as session:
+        work = work_list(session, Scope("99"), Capacity(5, 1), {})
+    assert [(r["pseudonym"], r["expected_type"]) for r in work_table.rows(work, ZH)] == [
+        ("s", "突发严重困难户"),
+        ("u", "脱贫不稳定户"),
+        ("x", ""),
+    ]
+    assert [r["expected_type"] for r in work_table.rows(work, EN)][:2] == [
+        "household in sudden severe difficulty",
+        "unstable poverty-alleviated household",
+    ]
+    table = list(csv.reader(io.StringIO(work_table.to_csv(work, ZH).decode("utf-8-sig"))))
+    column = table[0].index("预计监测类型")
+    assert table[0][column - 1] == "监测状态"
+    assert [row[column] for row in table[1:]] == ["突发严重困难户", "脱贫不稳定户", ""]

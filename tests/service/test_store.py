@@ -129,6 +129,7 @@ def test_roles_without_score_permission_cannot_record(db: Database, role: Role) 
         ({"rule_flags": []}, "rule_flags"),
         ({"model_version": "v 3"}, "model_version"),
         ({"input_hash": ""}, "input_hash"),
+        ({"expected_type": "poor"}, "expected_monitoring_type"),
     ],
 )
 def test_bad_values_are_typed_errors_naming_row_and_field(db: Database, change: dict[str, Any], field: str) -> None:
@@ -252,6 +253,16 @@ def test_current_monitoring_objects_are_left_out_of_every_new_risk_output(db: Da
     assert (expected.low, expected.high) == (0.0, pytest.approx(1.2 + half))
     assert summary.latest_identifications_by_year == {2019: 1, 2020: 1, 2021: 1}
     assert trend[-1].by_level == {RiskLevel.HIGH: 1, RiskLevel.MEDIUM: 1, RiskLevel.LOW: 1}
+
+
+def test_the_expected_monitoring_type_is_stored_and_read_back(db: Database) -> None:
+    with db.session() as session:
+        caller = make_caller(session, Role.MONITOR, "990101")
+        rows = [replace(make_score("s1"), expected_type="sudden"), make_score("s2")]
+        record_scores(session, COUNTY, caller, rows)
+    with db.session() as session:
+        types = {h: household_history(session, COUNTY, h)[0].expected_monitoring_type for h in ("s1", "s2")}
+    assert types == {"s1": "sudden", "s2": None}
 
 
 def test_a_status_outside_the_code_lists_is_refused_naming_the_field(db: Database) -> None:
