@@ -576,9 +576,18 @@ _FLAG_FALSE: Final[dict[str, tuple[str, str]]] = {
     "under_monitoring": ("目前不是监测对象", "not under monitoring"),
     "relocation_settlement": ("不在易地扶贫搬迁安置区", "not in a relocation settlement"),
 }
-# Features whose value is printed in words, not by a number format (`format_reason`).
+# What an income after medical costs says when it is below zero: that the costs exceed the income, rather than a
+# negative multiple of the line.
+_BELOW_ZERO: Final[dict[str, tuple[str, str]]] = {
+    "income_after_medical_to_line": ("医疗自付超过家庭纯收入", "medical costs exceed the household's income"),
+    "income_pc_after_medical_yuan": (
+        "扣除医疗自付后人均收入为负（{value:,.0f} 元）",
+        "income after medical costs below zero ({value:,.0f} yuan per person)",
+    ),
+}
+# Features whose value is (or may be) printed in words, not by a number format (`format_reason`).
 WORDED: Final[frozenset[str]] = frozenset(
-    {*_LEVEL_LABELS, *(f.name for f in FEATURES if f.kind in ("flag", "category"))}
+    {*_LEVEL_LABELS, *_BELOW_ZERO, *(f.name for f in FEATURES if f.kind in ("flag", "category"))}
 )
 
 
@@ -597,6 +606,8 @@ def format_reason(name: str, value: object, lang: Lang = "zh") -> str:
     number = float(value)  # type: ignore[arg-type]
     if item.kind == "flag" and number == 0 and name in _FLAG_FALSE:
         return _FLAG_FALSE[name][pick]
+    if number < 0 and name in _BELOW_ZERO:
+        return _BELOW_ZERO[name][pick].format(value=number)
     if name in _LEVEL_LABELS:
         levels = _LEVEL_LABELS[name]
         position = round(number) - _LEVEL_BASE.get(name, 0)

@@ -69,6 +69,15 @@ def test_reasons_quote_values_with_units() -> None:
     )
 
 
+def test_an_income_below_zero_after_medical_costs_says_the_costs_exceed_it() -> None:
+    assert format_reason("income_after_medical_to_line", -7.83) == "医疗自付超过家庭纯收入"
+    assert format_reason("income_after_medical_to_line", 0.0) == "扣除医疗自付后收入为监测线的 0.00 倍"
+    assert format_reason("income_pc_after_medical_yuan", -3_210.4, "en") == (
+        "income after medical costs below zero (-3,210 yuan per person)"
+    )
+    assert format_reason("income_pc_after_medical_yuan", 5_000.0) == "扣除医疗自付后人均收入 5,000 元"
+
+
 @pytest.mark.parametrize(
     ("name", "value", "lang", "sentence"),
     [
