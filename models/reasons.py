@@ -321,16 +321,15 @@ def top_reasons(reasons: Sequence[Reason], top: int = 3) -> list[Reason]:
     """The first `top` reasons shown to officials, `reasons` in reason order as `household_reasons` gives them:
     the household's risk types and needs with a fact to quote, whatever their points, then the backgrounds that
     raise the risk (positive points and at least one risk-raising feature); data quality never."""
-    return [
-        r for r in reasons if shown_reason(r.kind, r.points, bool(r.features), any(f.shap > 0 for f in r.features))
-    ][:top]
+    return [r for r in reasons if shown_reason(r.kind, r.points, bool(r.features))][:top]
 
 
-def shown_reason(kind: Kind, points: float, has_fact: bool, raising: bool) -> bool:
-    """Whether a reason may be among the top ones (`top_reasons`; the batch road applies the same rule)."""
+def shown_reason(kind: Kind, points: float, quotes: bool) -> bool:
+    """Whether a reason that `quotes` a feature may be among the top ones (`top_reasons`; the batch road applies
+    the same rule). A background quotes only its risk-raising features, so for it `quotes` means it has one."""
     if kind in EVIDENCE_KINDS:
-        return has_fact
-    return kind == "background" and points > 0 and raising
+        return quotes
+    return kind == "background" and points > 0 and quotes
 
 
 def top_risk_types(reasons: Sequence[Reason], top: int = 3) -> list[Reason]:

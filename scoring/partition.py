@@ -94,9 +94,10 @@ def score_profiles(job: ScoringJob, profiles: pd.DataFrame, previous: pd.DataFra
     status = status_frame(profiles)
     for column in status.columns:  # the profiles' own: a reused row may be another household's
         table[column] = status[column].to_numpy()
-    cells = [flat_expected_type(nested_expected_type(code)) for code in expected_types(profiles)]
+    codes = expected_types(profiles)
+    cells = {code: flat_expected_type(nested_expected_type(code)) for code in set(codes.tolist())}  # a few types
     for column in EXPECTED_TYPE_FIELDS:  # from the profiles too, for the same reason
-        table[column] = np.array([row[column] for row in cells], dtype=object)
+        table[column] = np.array([cells[code][column] for code in codes.tolist()], dtype=object)
     flags = rule_flags(profiles)
     for name in RULE_NAMES:
         table[RULE_PREFIX + name] = flags[name].to_numpy()
