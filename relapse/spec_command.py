@@ -25,5 +25,5 @@ def draft(
     from training.byod import read_profile_table
 
     if not table.is_file():
-        raise typer.BadParameter(f"{table} is not a file", param_hint="TABLE")
+        raise FileNotFoundError(f"{table} is not a file")  # one line on any terminal width, exit code 2
     typer.echo(draft_spec(read_profile_table(table), table.name).text(), nl=False)
