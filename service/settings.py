@@ -101,7 +101,7 @@ class ServiceSettings(BaseSettings):
     # A Dask scheduler address (tcp://host:8786) to run job partitions on; unset: in the service's process.
     dask_scheduler: str = ""
 
-    # Reports (issue 7) ---------------------------------------------------------------------------------------
+    # Reports ------------------------------------------------------------------------------------------------
     # Secret that signs report session cookies and links; unset: a local file data_dir/secrets/reports.key.
     reports_secret: str = ""
     # How long a report sign-in lasts, and the longest a signed link may live.
