@@ -54,6 +54,9 @@ def reason_name(reason: Mapping[str, Any], m: Messages) -> str:
     return m.pick(str(reason.get("zh") or zh), str(reason.get("en") or en))
 
 
+_SHOWN_POINTS: Final = 0.1  # percentage points: what one decimal place can show
+
+
 def reason_items(reasons: Sequence[Mapping[str, Any]], m: Messages) -> list[dict[str, Any]]:
     """Each stored reason as a name, a sentence and its percentage points."""
     items = []
@@ -62,19 +65,34 @@ def reason_items(reasons: Sequence[Mapping[str, Any]], m: Messages) -> list[dict
         # Rounded before display so that a risk type the model gives (almost) no weight reads 0.0, not -0.0.
         points = round(float(reason.get("points") or 0.0) * 100, 1) + 0.0
         stored = reason.get(f"sentence_{m.lang}")
+        weight = _weight_words(points, m)
+        if stored:  # the household's own values in words, as the scorer stored them
+            sentence = str(stored)
+        elif points >= _SHOWN_POINTS:
+            sentence = m.t("household.reason_sentence", name=name, points=f"{points:.1f}")
+        else:
+            sentence = weight
         items.append(
             {
                 "name": name,
                 "points": f"{points:.1f}",
                 "value": points,
-                # the household's own values in words when the scorer stored them; else the risk type's size
-                "sentence": str(stored)
-                if stored
-                else m.t("household.reason_sentence", name=name, points=f"{points:.1f}"),
+                "sentence": sentence,
                 "own_words": bool(stored),
+                "weight": weight,
             }
         )
     return items
+
+
+def _weight_words(points: float, m: Messages) -> str:
+    """What the model makes of a reason, in words: a risk type with evidence leads the reasons whatever its points
+    (docs/domain.md §12), so "0.0 points" must read as "listed for its facts", not as a figure to puzzle over."""
+    if points >= _SHOWN_POINTS:
+        return m.t("household.reason_points", points=f"{points:.1f}")
+    if points <= -_SHOWN_POINTS:
+        return m.t("household.reason_points_lower", points=f"{-points:.1f}")
+    return m.t("household.reason_points_none")
 
 
 def measure_items(measures: Sequence[Mapping[str, Any]], m: Messages, whatif: bool = True) -> list[dict[str, Any]]:

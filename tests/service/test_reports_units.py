@@ -14,7 +14,7 @@ from service.errors import AuthenticationError
 from service.reports import auth, charts
 from service.reports.drift import compare, current_shares, psi, reference_histogram, status
 from service.reports.i18n import LANGS, MESSAGES_DIR, Messages, UnknownLanguageError, catalogue, parse_lang
-from service.reports.pages import probability_words
+from service.reports.pages import probability_words, reason_items
 
 pytestmark = pytest.mark.xdist_group("reports")
 REPORTS = Path(__file__).parents[2] / "service" / "reports"
@@ -156,3 +156,32 @@ def test_local_secret_is_created_once_and_private(tmp_path: Path) -> None:
     assert auth.load_secret("", tmp_path) == first and len(first) == 64
     assert (tmp_path / "secrets" / "reports.key").stat().st_mode & 0o077 == 0
     assert auth.load_secret("configured", tmp_path) == b"configured"
+
+
+@pytest.mark.parametrize(
+    ("points", "zh", "en"),
+    [
+        (0.052, "使估计概率提高约 5.2 个百分点", "raises the estimated probability by about 5.2 percentage points"),
+        (-0.013, "使估计概率降低约 1.3 个百分点", "lowers the estimated probability by about 1.3 percentage points"),
+        (
+            0.0004,
+            "依据本户事实列出；模型未据此提高估计",
+            "listed for the household's facts; the model gives it no weight",
+        ),
+        (
+            -0.0004,
+            "依据本户事实列出；模型未据此提高估计",
+            "listed for the household's facts; the model gives it no weight",
+        ),
+    ],
+)
+def test_a_reason_says_in_words_what_the_model_makes_of_it(points: float, zh: str, en: str) -> None:
+    """An evidence-backed risk type leads the reasons whatever its points; at 0.0 it reads as listed for the
+    household's facts, below zero as lowering the estimate, never as "raises by 0.0" or "-1.3"."""
+    reason = {"key": "illness", "points": points, "sentence_zh": "近3个月住院自付 4,000 元"}
+    for m, words in ((Messages("zh"), zh), (Messages("en"), en)):
+        (item,) = reason_items([reason], m)
+        assert item["weight"] == words
+    (plain,) = reason_items([{"key": "illness", "points": points}], Messages("en"))
+    assert plain["own_words"] is False
+    assert plain["sentence"].endswith("percentage points.") == (points >= 0.001), plain["sentence"]
