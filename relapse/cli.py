@@ -52,6 +52,11 @@ class _App(typer.Typer):
                 raise
             print(f"relapse: {_one_line(error)}  (--debug shows the traceback)", file=sys.stderr)  # noqa: T201
             raise SystemExit(2) from None
+        except Exception as error:
+            if not _names_a_missing_entry(error) or os.environ.get(DEBUG_ENV) == "1" or "--debug" in sys.argv[1:]:
+                raise
+            print(f"relapse: {_one_line(error)}  (--debug shows the traceback)", file=sys.stderr)  # noqa: T201
+            raise SystemExit(2) from None
 
 
 def _private_numba_cache() -> None:
@@ -100,6 +105,16 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         CrossValidationError,
         OSError,
     )
+
+
+def _names_a_missing_entry(error: Exception) -> bool:
+    """A registry error about a model or version that does not exist (`--version 99`): the user's mistake, where
+    any other MLflow error (a store that cannot be reached, a broken artifact) keeps its traceback."""
+    if "mlflow" not in sys.modules:
+        return False
+    from mlflow.exceptions import MlflowException
+
+    return isinstance(error, MlflowException) and error.error_code == "RESOURCE_DOES_NOT_EXIST"
 
 
 def _one_line(error: BaseException) -> str:

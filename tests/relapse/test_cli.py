@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from mlflow import MlflowClient
 
 from tests.fixtures import MESSY_PROFILES, MESSY_SPEC
@@ -110,3 +111,11 @@ def test_train_names_an_unknown_label_in_one_line(tmp_path: Path) -> None:
     done = _run("train", "--data", str(tmp_path), "--label", "needs", tmp_path=tmp_path)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "unknown label 'needs'" in done.stderr and "need_12m" in done.stderr
+
+
+@pytest.mark.parametrize("args", [("sign", "3"), ("evaluate", "--version", "3"), ("promote", "--version", "3")])
+def test_a_version_the_registry_does_not_hold_is_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+    done = _run(*args, tmp_path=tmp_path)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "not found" in lines[0], lines[0]
