@@ -609,8 +609,12 @@ def _score_drift(drift: ScoreDrift, watch: float, warning: float, m: Messages) -
         unit="%",
         width=480,
     )
+    # Without any change, PSI over k bins reads about (k - 1) · (1/n + 1/N) from sampling alone (its chi-square
+    # approximation); on few stored scores that is near the watch level, and the page says so.
+    noise = (len(drift.reference) - 1) * (1 / drift.current_rows + 1 / max(drift.reference_rows, 1))
     return {
         "psi": f"{drift.psi:.3f}",
+        "noise": f"{noise:.2f}" if noise >= watch / 2 else None,
         "status": state,
         "status_text": m.t(f"model.drift.{state}"),
         "reference_rows": drift.reference_rows,

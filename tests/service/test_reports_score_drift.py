@@ -106,3 +106,19 @@ def test_the_model_report_shows_the_served_scores_psi_level_and_chart(
     chinese = client.get("/reports/model?lang=zh", headers=headers).text
     assert zh["model.score_drift_value"].format(psi=f"{expected:.3f}") in chinese
     assert zh[f"model.drift.{level}"] in chinese and zh["model.score_drift.current"] in chinese
+
+
+def test_on_few_scores_the_page_says_what_the_index_reads_by_chance(
+    client: TestClient, db: Database, holder: Any
+) -> None:
+    headers = bearer(db, Role.OFFICIAL, COUNTY)
+    loaded = reference(holder)
+    store(db, np.full(40, 0.05), holder.current.version)
+    html = client.get("/reports/model?lang=en", headers=headers).text
+    bins = len(loaded["score"]["edges"]) + 1
+    noise = (bins - 1) * (1 / 40 + 1 / loaded["rows"])  # the chi-square approximation of PSI under no change
+    assert str(escape(catalogue("en")["model.score_drift_noise"].format(n=40, noise=f"{noise:.2f}"))) in html
+
+    store(db, np.full(4_000, 0.05), holder.current.version, first=100)  # enough scores: no such sentence
+    html = client.get("/reports/model?lang=en", headers=headers).text
+    assert catalogue("en")["model.score_drift_noise"].split("{")[0] not in html
