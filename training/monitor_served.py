@@ -25,7 +25,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from features.reading.sources import Sources
-from training.drift import SCORE, Drift, psi
+from training.drift import Drift, drift_against
 from training.labels import Label, build_snapshots
 from training.monitor import Realised, log_realised, realised_performance, stored_reference
 from training.settings import TrainingSettings
@@ -50,16 +50,11 @@ class ServedCheck:
 
 
 def served_drift(reference: dict[str, Any] | None, scores: np.ndarray) -> Drift | None:
-    """The PSI of served scores against the score distribution of a training run's stored reference."""
+    """The PSI of served scores against the score distribution of a training run's stored reference (features:
+    none, the service stores none)."""
     if reference is None:
         return None
-    described = reference[SCORE]
-    edges = np.asarray(described["edges"], dtype=float)
-    x = np.asarray(scores, dtype=float)
-    known = x[~np.isnan(x)]
-    counts = np.bincount(np.searchsorted(edges, known, side="left"), minlength=len(edges) + 1).tolist()
-    later = [*counts, int(np.isnan(x).sum())]
-    return Drift(len(x), int(reference["rows"]), {}, psi(described["counts"], later))
+    return drift_against(reference, pd.DataFrame(index=range(len(scores))), scores)
 
 
 def complete_dates(dates: list[pd.Timestamp], sources: Sources) -> tuple[list[pd.Timestamp], list[pd.Timestamp]]:
