@@ -155,8 +155,8 @@ def model(out: OutOption, fmt: FormatOption = "html", lang: LangOption = "zh") -
 
     holder = _serving()
     reader = RegistryReader(holder.source.tracking_uri, holder.source.name)
-    context = _run(
-        lambda: model_report(
+    context = _with_database(
+        lambda database: model_report(
             holder.current,
             Caller.local_operator(),
             reader,
@@ -164,6 +164,7 @@ def model(out: OutOption, fmt: FormatOption = "html", lang: LangOption = "zh") -
             Messages(lang),
             alias=holder.source.alias,
             degraded=holder.degraded,
+            database=database,
         )
     )
     _write("model", context, fmt, out)

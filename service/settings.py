@@ -121,6 +121,9 @@ class ServiceSettings(BaseSettings):
     # Population stability index bands of the model report (assumed: the usual 0.10 / 0.25 convention).
     reports_psi_watch: float = 0.10
     reports_psi_warning: float = 0.25
+    # Days of stored scores the model report's score drift counts (assumed: a month is enough scores at county
+    # scale for the index's noise to stay below the watch level, and recent enough to show a change).
+    reports_score_drift_days: int = Field(default=30, ge=1)
     # End of the Reports block.
 
     @model_validator(mode="after")

@@ -3,7 +3,7 @@
 An absolute limit ignores sample size. On a few hundred test households a perfectly calibrated model shows an
 expected calibration error well above 0.02, and two groups of one county differ in their true-positive rate by
 more than 0.3 when the groups are drawn at random. Each figure here is the 95th percentile of the statistic under
-the hypothesis that there is nothing to find:
+the hypothesis that there is nothing to find (the 99th for calibration, see below):
 
 - calibration: labels drawn from the model's own probabilities (y ~ Bernoulli(p)), i.e. a model that is
   calibrated by construction on exactly these households, binned as the real ECE is;
@@ -12,21 +12,30 @@ the hypothesis that there is nothing to find:
 
 The gate (training.registry) fails a figure only when it is both above its limit and above its chance level.
 Draws are seeded: the same scores give the same chance levels.
+
+A percentile taken from a few hundred draws sits slightly below the true one, and the ECE of a few hundred
+households takes few distinct values, so a model calibrated by construction passes a 95th-percentile level
+somewhat less often than 95 % of the time. The gate promises that such a model passes at least 95 % of the time,
+so calibration is judged at the 99th percentile, read as the order statistic whose expected coverage is at least
+that level (rank ⌈0.99 · (draws + 1)⌉). Both promises, and that a model off by a factor of two still fails on
+survey-sized test sets, are property tests in tests/training/test_chance.py.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 import numpy as np
 
 DRAWS: Final = 200
 QUANTILE: Final = 0.95
+ECE_QUANTILE: Final = 0.99
 
 
 def ece_by_chance(p: np.ndarray, *, bins: int = 15, draws: int = DRAWS, seed: int = 0) -> float:
-    """The 95th percentile of the ECE of a perfectly calibrated model with probabilities `p` (equal-mass bins,
-    as `training.metrics.expected_calibration_error`)."""
+    """The 99th percentile of the ECE of a perfectly calibrated model with probabilities `p` (equal-mass bins,
+    as `training.metrics.expected_calibration_error`), as the draws' order statistic (module docstring)."""
     p = np.asarray(p, dtype=float)
     if len(p) == 0:
         return float("nan")
@@ -42,7 +51,8 @@ def ece_by_chance(p: np.ndarray, *, bins: int = 15, draws: int = DRAWS, seed: in
         y = rng.random(len(p)) < p
         mean_y = np.bincount(bin_of, weights=y, minlength=bins) / np.maximum(sizes, 1)
         values[i] = float(np.sum(sizes / len(p) * np.abs(mean_y - mean_p)))
-    return float(np.quantile(values, QUANTILE))
+    rank = min(draws, math.ceil(ECE_QUANTILE * (draws + 1)))
+    return float(np.sort(values)[rank - 1])
 
 
 def tpr_gap(y: np.ndarray, selected: np.ndarray, codes: np.ndarray, groups: int, min_positives: int) -> float:

@@ -115,12 +115,11 @@ class Drift:
     def flat(self) -> dict[str, float]:
         """MLflow metric names: psi_<feature>, psi_score, and the count of features at each alert level."""
         levels = [level(v) for v in self.features.values()]
-        return {
-            **{f"psi_{name}": value for name, value in self.features.items()},
-            "psi_score": self.score,
-            "drift_features_watch": float(levels.count("watch")),
-            "drift_features_act": float(levels.count("act")),
-        }
+        flat = {**{f"psi_{name}": value for name, value in self.features.items()}, "psi_score": self.score}
+        if self.features:  # the served scores carry no features: no count rather than a count of none
+            flat["drift_features_watch"] = float(levels.count("watch"))
+            flat["drift_features_act"] = float(levels.count("act"))
+        return flat
 
 
 def drift_against(reference: dict[str, Any], rows: pd.DataFrame, scores: np.ndarray) -> Drift:

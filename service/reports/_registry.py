@@ -1,16 +1,18 @@
 """What the model report shows about the serving model, read from what the service can see.
 
 The serving model (`service.model_holder.ServingModel`: version, meta, metrics and model card fetched at load)
-and the MLflow registry the holder loads from, through the MLflow client: the run's `fairness.csv` and
-`backtest.csv` artifacts and every registered version's tags (`promoted_at`, `gate`, `replaced_champion`,
-`retired_at`, `forced_promotion_reason`, written by `training.registry.promote`). Artifacts of a version never
-change, so they are cached per run; the promotion history is re-read after `HISTORY_TTL_S`.
+and the MLflow registry the holder loads from, through the MLflow client: the run's `fairness.csv`,
+`backtest.csv` and `reference_distributions.json` (the score distribution on the run's test rows, against which
+the served scores' drift is measured) artifacts and every registered version's tags (`promoted_at`, `gate`,
+`replaced_champion`, `retired_at`, `forced_promotion_reason`, written by `training.registry.promote`). Artifacts
+of a version never change, so they are cached per run; the promotion history is re-read after `HISTORY_TTL_S`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import threading
 import time
@@ -21,6 +23,8 @@ from typing import Any, Final
 log = logging.getLogger(__name__)
 
 HISTORY_TTL_S: Final = 60.0
+# Written by training with every run (training.drift); the service reads it as data, never importing training.
+REFERENCE_FILE: Final = "reference_distributions.json"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,10 @@ class RunArtifacts:
     fairness: list[dict[str, str]] = field(default_factory=list)
     backtest: list[dict[str, str]] = field(default_factory=list)
     readable: bool = True
+    # The score's bins on the run's test rows ({"edges", "counts"}) and their number of rows, from the run's
+    # `reference_distributions.json`; None for a run trained before it was stored.
+    score_reference: dict[str, Any] | None = None
+    reference_rows: int = 0
 
 
 def _rows(text: str | None) -> list[dict[str, str]]:
@@ -73,7 +81,7 @@ class RegistryReader:
         client = MlflowClient(tracking_uri=self.tracking_uri)
         texts: dict[str, str | None] = {}
         readable = True
-        for name in ("fairness.csv", "backtest.csv"):
+        for name in ("fairness.csv", "backtest.csv", REFERENCE_FILE):
             try:
                 with tempfile.TemporaryDirectory() as tmp:
                     local = client.download_artifacts(run_id, name, tmp)
@@ -82,7 +90,14 @@ class RegistryReader:
                 log.info("run %s has no %s (%s)", run_id, name, type(error).__name__)
                 texts[name] = None
                 readable = readable and name != "fairness.csv"
-        artifacts = RunArtifacts(_rows(texts["fairness.csv"]), _rows(texts["backtest.csv"]), readable)
+        reference = json.loads(texts[REFERENCE_FILE] or "null")
+        artifacts = RunArtifacts(
+            _rows(texts["fairness.csv"]),
+            _rows(texts["backtest.csv"]),
+            readable,
+            reference.get("score") if isinstance(reference, dict) else None,
+            int(reference.get("rows", 0)) if isinstance(reference, dict) else 0,
+        )
         with self._lock:
             self._artifacts[run_id] = artifacts
         return artifacts

@@ -6,6 +6,7 @@ paths apply the same rules (docs/architecture.md, non-negotiable 6).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.db import Database
@@ -14,10 +15,11 @@ from service.keys import Caller, Permission
 from service.model_holder import ServingModel
 from service.reports import pages, work_table
 from service.reports._cache import region_data_cached
-from service.reports._registry import RegistryReader
-from service.reports.drift import read_drift
+from service.reports._registry import RegistryReader, RunArtifacts
+from service.reports.drift import ScoreDrift, read_drift, score_drift
 from service.reports.i18n import Messages
 from service.reports.worklist import Capacity, WorkList, reference_places, work_list
+from service.served_scores import score_bin_counts
 from service.settings import ServiceSettings
 from service.store import household_history
 from service.visits import hit_rates, latest_visits
@@ -115,17 +117,33 @@ def model_report(
     *,
     alias: str,
     degraded: str | None,
+    database: Database | None = None,
 ) -> dict[str, Any]:
     require_model_report(caller)
+    artifacts = reader.run_artifacts(serving.info.get("run_id"))
     return pages.model_context(
         serving,
         name=reader.model_name,
         alias=alias,
         degraded=degraded,
-        artifacts=reader.run_artifacts(serving.info.get("run_id")),
+        artifacts=artifacts,
         history=reader.history(),
         drift=read_drift(settings.data_dir, serving.version),
+        score_drift=served_score_drift(database, serving.version, artifacts, settings.reports_score_drift_days)
+        if database is not None
+        else None,
         psi_watch=settings.reports_psi_watch,
         psi_warning=settings.reports_psi_warning,
         m=m,
     )
+
+
+def served_score_drift(database: Database, version: str, artifacts: RunArtifacts, days: int) -> ScoreDrift | None:
+    """The drift of the version's scores stored in the last `days` days against its training run's test scores;
+    None when the run stored no reference or the version stored no score in that time."""
+    if artifacts.score_reference is None:
+        return None
+    since = datetime.now(UTC) - timedelta(days=days)
+    with database.read_session() as session:
+        counts = score_bin_counts(session, version, artifacts.score_reference["edges"], scored_since=since)
+    return score_drift(version, artifacts.score_reference, artifacts.reference_rows, counts, since.date().isoformat())

@@ -164,3 +164,47 @@ def read_drift(data_dir: Path, model_version: str) -> DriftReport | None:
     if not path.is_file():
         return None
     return DriftReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class ScoreDrift:
+    """The serving version's stored scores against the score distribution of its training run's test rows.
+
+    The bins are the training run's (deciles of its test scores, closed on the right, as `training.drift` wrote
+    them); shares are per bin, the missing bin left out (a stored probability is never missing). Stored scores carry
+    no features, so this is the score's drift alone; feature drift is `DriftReport`'s."""
+
+    model_version: str
+    psi: float
+    reference_rows: int
+    current_rows: int
+    scored_since: str  # the first day of the stored scores counted (UTC)
+    edges: list[float]
+    reference: list[float]
+    current: list[float]
+
+
+def score_drift(
+    model_version: str, reference: dict[str, Any], reference_rows: int, counts: Sequence[int], scored_since: str
+) -> ScoreDrift | None:
+    """PSI of the stored scores' bin `counts` against the reference bins; None without a stored score.
+
+    Shares are the counts over all bins, floored as in `psi`: the same index `training.drift` computes, so the
+    report and `relapse monitor --from-service` agree on the same scores."""
+    current_rows = int(sum(counts))
+    if current_rows == 0:
+        return None
+    ref_counts = [float(c) for c in reference["counts"]]
+    ref_total = max(sum(ref_counts), 1.0)
+    ref_shares = [c / ref_total for c in ref_counts]
+    cur_shares = [float(c) / current_rows for c in counts]
+    return ScoreDrift(
+        model_version,
+        psi(ref_shares, cur_shares),
+        reference_rows,
+        current_rows,
+        scored_since,
+        [float(e) for e in reference["edges"]],
+        ref_shares[:-1],
+        cur_shares[:-1],
+    )

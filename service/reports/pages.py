@@ -23,7 +23,7 @@ from service.model_holder import ServingModel
 from service.reports import charts, work_table
 from service.reports._queries import Disagreement, TrendPoint
 from service.reports._registry import RunArtifacts, VersionHistory
-from service.reports.drift import DriftReport, status
+from service.reports.drift import DriftReport, ScoreDrift, status
 from service.reports.i18n import LOCAL_TIME, Messages
 from service.reports.worklist import Place, WorkList
 from service.scope import Scope
@@ -464,6 +464,7 @@ def model_context(
     psi_warning: float,
     m: Messages,
     now: datetime | None = None,
+    score_drift: ScoreDrift | None = None,
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     metrics: dict[str, float] = {str(k): float(v) for k, v in (serving.info.get("metrics") or {}).items()}
@@ -561,6 +562,7 @@ def model_context(
             label_width=170,
             width=480,
         )
+    score = _score_drift(score_drift, psi_watch, psi_warning, m) if score_drift is not None else None
     card, card_lang = model_card_for(serving.info.get("model_card"), m)
     gate_text = {"passed": m.t("model.gate.passed"), "overridden": m.t("model.gate.overridden")}
     return _common(m, serving.synthetic, now) | {
@@ -586,6 +588,7 @@ def model_context(
         "drift_rows": drift_rows,
         "drift_chart": drift_chart,
         "drift_warnings": warnings,
+        "score_drift": score,
         "psi_watch": psi_watch,
         "psi_warning": psi_warning,
         "history": None
@@ -608,3 +611,32 @@ def model_context(
 
 def today() -> date:
     return datetime.now(UTC).date()
+
+
+def _score_drift(drift: ScoreDrift, watch: float, warning: float, m: Messages) -> dict[str, Any]:
+    """The served scores' PSI, its level, and the shares of both populations in the training deciles as a chart."""
+    state = status(drift.psi, watch, warning)
+    labels = [str(i + 1) for i in range(len(drift.reference))]
+    chart = charts.line_chart(
+        labels,
+        [
+            charts.Series(m.t("model.score_drift.reference"), [100 * v for v in drift.reference], charts.SECOND),
+            charts.Series(m.t("model.score_drift.current"), [100 * v for v in drift.current], charts.ACCENT),
+        ],
+        m.t("model.score_drift_alt", n=len(labels), psi=f"{drift.psi:.3f}"),
+        unit="%",
+        width=480,
+    )
+    # Without any change, PSI over k bins reads about (k - 1) · (1/n + 1/N) from sampling alone (its chi-square
+    # approximation); on few stored scores that is near the watch level, and the page says so.
+    noise = (len(drift.reference) - 1) * (1 / drift.current_rows + 1 / max(drift.reference_rows, 1))
+    return {
+        "psi": f"{drift.psi:.3f}",
+        "noise": f"{noise:.2f}" if noise >= watch / 2 else None,
+        "status": state,
+        "status_text": m.t(f"model.drift.{state}"),
+        "reference_rows": drift.reference_rows,
+        "current_rows": drift.current_rows,
+        "since": drift.scored_since,
+        "chart": chart,
+    }

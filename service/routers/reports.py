@@ -240,7 +240,7 @@ def model_page(
     lang: LangQuery = None,
     format: FormatQuery = "html",
 ) -> Response:
-    """The serving model: card, performance, calibration, fairness, feature drift and promotion history."""
+    """The serving model: card, performance, calibration, fairness, feature and score drift, promotion history."""
     m = _messages(lang)
     caller, how = _caller(request, database, settings, m.lang)
     denied = _guarded(request, m, lambda: build.require_model_report(caller))
@@ -248,7 +248,14 @@ def model_page(
         return denied
     serving = get_model(holder)
     context = build.model_report(
-        serving, caller, _reader(request, holder), settings, m, alias=holder.source.alias, degraded=holder.degraded
+        serving,
+        caller,
+        _reader(request, holder),
+        settings,
+        m,
+        alias=holder.source.alias,
+        degraded=holder.degraded,
+        database=database,
     )
     return _page(request, "model", context, m, how, format, f"model-{serving.version}")
 

@@ -154,7 +154,12 @@ def test_scientist_reads_the_model_report_but_no_household(
     page = _page(browser, service, service.scientist_key, viewport, errors)
     try:
         assert "/reports/model" in page.url
-        assert catalogue("zh")["model.fairness"] in page.inner_text("main")
+        zh = catalogue("zh")
+        assert zh["model.fairness"] in page.inner_text("main")
+        # The households the service scored are the champion's served scores: their drift has a chart.
+        assert zh["model.score_drift_value"].split("{")[0] in page.inner_text("main")
+        alt_start = zh["model.score_drift_alt"].split("{")[0]
+        assert page.locator(f'svg[role=img][aria-label^="{alt_start}"]').count() == 1
         _check(page, errors, screenshots, "model")
         response = page.goto(f"/reports/household/{service.own_households[0]['household_pseudonym']}")
         assert response is not None and response.status == 403

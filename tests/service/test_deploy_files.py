@@ -1,6 +1,6 @@
 """The production files in deploy/ agree with the service they configure: every setting is in the example
 environment file and nothing there is unknown, nginx's body limits are the service's, the ports and the data
-folder match, and systemd accepts both units."""
+folder match, and systemd accepts every unit."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,14 +83,27 @@ def test_the_service_unit_writes_only_to_the_configured_data_folder() -> None:
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
-def test_systemd_accepts_both_units(tmp_path: Path) -> None:
+def test_systemd_accepts_every_unit(tmp_path: Path) -> None:
     # The units name the release's virtual environment; here it is this interpreter's.
     venv = str(Path(sys.executable).parent.parent)
-    for name in ("relapse.service", "mlflow.service"):
+    names = ("relapse.service", "mlflow.service", "relapse-monitor.service", "relapse-monitor.timer")
+    for name in names:
         (tmp_path / name).write_text((DEPLOY / name).read_text().replace("/opt/relapse/.venv", venv))
     result = subprocess.run(
-        ["systemd-analyze", "verify", *(str(tmp_path / n) for n in ("relapse.service", "mlflow.service"))],
+        ["systemd-analyze", "verify", *(str(tmp_path / n) for n in names)],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_monitor_unit_runs_the_tested_command_over_the_last_30_days() -> None:
+    """The shell line of the unit, once systemd has turned `$$` and `%%` into `$` and `%`, gives the date."""
+    unit = (DEPLOY / "relapse-monitor.service").read_text()
+    (line,) = [x.removeprefix("ExecStart=") for x in unit.splitlines() if x.startswith("ExecStart=")]
+    assert "relapse monitor --from-service --since" in line
+    script = line.split("'", 1)[1].rsplit("'", 1)[0].replace("$$", "$").replace("%%", "%")
+    shown = subprocess.run(["/bin/sh", "-c", script.replace("exec ", "echo ", 1)], capture_output=True, text=True)
+    day = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
+    assert shown.stdout.split() == ["/opt/relapse/.venv/bin/relapse", "monitor", "--from-service", "--since", day]
+    assert "EnvironmentFile=/etc/relapse/relapse.env" in unit and "ReadWritePaths=/var/lib/relapse" in unit
