@@ -64,12 +64,12 @@ class CityConfig:
     # survey (assumed; 1.0 records every household every year).
     ordinary_income_observed_share: float = 0.25
 
-    # Civil-affairs categories (docs/domain.md §10, §16): who is recognised besides 低保 and 特困 — assumed.
+    # Civil-affairs categories (docs/domain.md §16; features/simulation/civil_affairs.py): who is recognised
+    # besides 低保 and 特困, each year until the next review — assumed.
     dibao_edge_multiple: float = 1.5  # 低保边缘: own income below this multiple of the 低保 standard
     dibao_edge_recognised_share: float = 0.4  # of the households that qualify in a year
     rigid_expenditure_share_of_income: float = 0.5  # medical + education costs above this share of gross income
     rigid_expenditure_recognised_share: float = 0.4
-    civil_affairs_review_days: int = 365  # a recognition lasts until the next yearly review
 
     def __post_init__(self) -> None:
         for name in ("monitoring_lines", "rural_income_prior_year", "dibao_standards"):
