@@ -42,6 +42,7 @@ DEFAULT_MONITORING_LINES: Final[dict[int, float]] = {
 # for 2025); other years, 2026–2027 included, assumed at ≈ 6–7 % growth — the same assumption as the synthetic
 # city.
 DEFAULT_RURAL_INCOME_PRIOR_YEAR: Final[dict[int, float]] = {
+    2018: 10_500.0,  # a reference date on 2019-01-01 judges the 12 months of 2018
     2019: 11_200.0,
     2020: 12_000.0,
     2021: 12_700.0,

@@ -277,6 +277,9 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("medical_assistance", {}, True),
     ("medical_assistance", NOT_TARGET, False),
     ("medical_assistance", {**NOT_TARGET, "income_after_medical_to_line": 0.8}, True),
+    ("medical_assistance", {**NOT_TARGET, "dibao_edge_active": 1.0}, True),  # 低保边缘 (国办发〔2021〕42号)
+    ("medical_assistance", {**NOT_TARGET, "rigid_expenditure_active": 1.0}, True),
+    ("medical_assistance", {**NOT_TARGET, "dibao_edge_active": math.nan, "rigid_expenditure_active": math.nan}, False),
     ("medical_assistance", {"hospital_oop_12m_yuan": 0.0, "medical_oop_last_year_yuan": math.nan}, False),
     ("chronic_disease_service", {}, True),
     ("chronic_disease_service", {"chronic_count": 0.0, "serious_illness_count": 0.0}, False),
