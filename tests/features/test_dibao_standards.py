@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from features.contract.dibao_standards import DEFAULT_DIBAO_STANDARDS, DEMO_DIBAO_STANDARDS, default_dibao_standards
 from features.contract.monitoring_lines import (
@@ -15,6 +18,7 @@ from features.contract.monitoring_lines import (
     default_rural_incomes,
 )
 from features.simulation.config import CityConfig
+from relapse.cli import app
 
 
 def test_the_national_value_of_each_year() -> None:
@@ -93,3 +97,11 @@ def test_a_city_whose_years_a_table_lacks_is_refused_naming_the_table_and_the_ye
     lines = dict.fromkeys(range(2026, 2029), 7_000.0)
     with pytest.raises(MissingYearError, match=r"'rural_income_prior_year' has no value for year 2028"):
         CityConfig(first_year=2026, last_year=2028, monitoring_lines=lines)
+
+
+def test_simulating_a_year_no_table_holds_names_the_table_and_the_year(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path), "--years", "2026-2028"])
+    assert result.exit_code == 2
+    flowed = " ".join(result.output.replace("│", " ").split())  # Rich's error box may wrap the message
+    assert "'monitoring_lines' has no value for year 2028" in flowed
+    assert not any(tmp_path.iterdir())
