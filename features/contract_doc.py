@@ -121,7 +121,8 @@ def _rules() -> str:
         f"- Events: {required}; `oop_cost_yuan` ≤ `total_cost_yuan`.",
         f"- No date after today (except {future}); {member_dates} not before the member's birth date.",
         "- `events` and `assistance`: a `member_id` must belong to the row's `household_id`.",
-        "- `assistance.end_date` ≥ `start_date`; `identifications.elimination_date` ≥ `identified_date`, and "
+        "- `assistance.end_date` and `civil_affairs.end_date` ≥ their `start_date`; "
+        "`identifications.elimination_date` ≥ `identified_date`, and "
         "`elimination_date` and `elimination_way` are both filled or both empty.",
         "- `households`: `registration_year` and `exit_year` only for `poverty_alleviated`; exit ≥ registration.",
         "- `member_status.health`: `healthy` cannot be combined with another state.",

@@ -290,10 +290,12 @@ MEASURE_LIST: Final[tuple[Measure, ...]] = (
     Measure("medical_assistance", "medical",
             (*_scale(_OOP, 1 - MEDICAL_ASSISTANCE_SHARE), *_active()),
             (MEDICAL_COSTS,
-             (Condition("dibao_active", "==", 1.0), Condition("tekun_active", "==", 1.0), *TARGET_GROUP,
-              Condition("income_after_medical_to_line", "<", 1.0))),
-            "国办发〔2021〕42号: medical costs, and a 低保, 特困 or monitored household, or one impoverished by "
-            "medical costs (assumed proxy: 脱贫户, or income after compliant medical costs below the line)",
+             (Condition("dibao_active", "==", 1.0), Condition("tekun_active", "==", 1.0),
+              Condition("dibao_edge_active", "==", 1.0), Condition("rigid_expenditure_active", "==", 1.0),
+              *TARGET_GROUP, Condition("income_after_medical_to_line", "<", 1.0))),
+            "国办发〔2021〕42号: medical costs, and a 低保, 特困, 低保边缘 or monitored household, or one impoverished "
+            "by medical costs (a 刚性支出困难 family recognised by civil affairs; assumed proxy otherwise: 脱贫户, or "
+            "income after compliant medical costs below the line)",
             received_when=Condition("medical_assistance_12m_yuan", ">", 0.0),
             basis=f"assumed: reimburses {MEDICAL_ASSISTANCE_SHARE:.0%} of compliant out-of-pocket costs"),
     Measure("chronic_disease_service", "medical",

@@ -247,7 +247,7 @@ DOC_PATH = "docs/measures.md"
 
 def render_measures_doc() -> str:
     """docs/measures.md, generated from `models.measure_table` (a test checks the file is up to date)."""
-    from features.contract.dibao_standards import DEFAULT_DIBAO_STANDARDS
+    from features.contract.dibao_standards import DEFAULT_DIBAO_STANDARDS, DEMO_DIBAO_STANDARDS
     from models import measure_table as table
     from models.reasons import reason_names
 
@@ -291,11 +291,19 @@ def render_measures_doc() -> str:
         "Conditions on `dibao_standard` compare with the rural 低保 standard (yuan per person a year) of the",
         "profile's income year (`income_year`) and province (`province_code`), from the yearly table",
         "`features/contract/dibao_standards.py`; a deployment adds its own province's values. A year missing from",
-        "the table is an error naming the table and the year. Default (national) values, all `assumed`:",
+        "the table is an error naming the table and the year. Default values, all `assumed` (national: of the",
+        "order of the Ministry of Civil Affairs' yearly national average, about 5 % a year higher from 2023, 2026",
+        "on included; demo province 99: 0.9 × its monitoring line, the standard the synthetic city grants 低保",
+        "against — docs/domain.md §13):",
         "",
         "| year | " + " | ".join(str(y) for y in DEFAULT_DIBAO_STANDARDS) + " |",
         "|---|" + "---|" * len(DEFAULT_DIBAO_STANDARDS),
-        "| yuan | " + " | ".join(f"{v:,.0f}" for v in DEFAULT_DIBAO_STANDARDS.values()) + " |",
+        "| national, yuan | " + " | ".join(f"{v:,.0f}" for v in DEFAULT_DIBAO_STANDARDS.values()) + " |",
+        "| province 99, yuan | "
+        + " | ".join(
+            f"{DEMO_DIBAO_STANDARDS[y]:,.0f}" if y in DEMO_DIBAO_STANDARDS else "—" for y in DEFAULT_DIBAO_STANDARDS
+        )
+        + " |",
         "",
         "## Probability points",
         "",

@@ -79,6 +79,7 @@ def _private_numba_cache() -> None:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """What a user's input can cause; anything else is a defect and keeps its traceback."""
+    from features.contract.monitoring_lines import MissingYearError
     from features.errors import FeaturesError
     from features.profiles.build import ProfileError
     from features.profiles.spec import FeatureSpecError
@@ -93,6 +94,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     return (
         FeaturesError,
+        MissingYearError,
         FeatureSpecError,
         ProfileError,
         ModelSpecError,

@@ -21,18 +21,21 @@ def _years(text: str) -> tuple[int, int]:
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the source tables to.")],
     households: Annotated[int, typer.Option(min=100, help="Number of households.")] = 50_000,
-    years: Annotated[str, typer.Option(help="Simulated years, FIRST-LAST (2019–2025 have lines).")] = "2019-2025",
+    years: Annotated[
+        str, typer.Option(help="Simulated years, FIRST-LAST (the tables hold 2019–2027; 2026 on assumed).")
+    ] = "2019-2025",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same city.")] = 20_260_101,
     check: Annotated[bool, typer.Option(help="Print the calibration bands of docs/domain.md §9.")] = False,
 ) -> None:
     """Generate a fictional prefecture-level city (region codes 99…) with all source tables."""
+    from features.contract.monitoring_lines import MissingYearError
     from features.simulation import CityConfig, simulate_city
 
     first, last = _years(years)
-    config = CityConfig(households=households, first_year=first, last_year=last)
-    missing = [y for y in config.years if y not in config.monitoring_lines]
-    if missing:
-        raise typer.BadParameter(f"no monitoring line configured for {missing}", param_hint="--years")
+    try:
+        config = CityConfig(households=households, first_year=first, last_year=last)
+    except MissingYearError as error:
+        raise typer.BadParameter(str(error), param_hint="--years") from None
     with progress_bar("simulating") as report:
         manifest = simulate_city(config, seed, out, progress=report)
     console.print(f"[green]✓[/] {households:,} households, {first}–{last}, seed {seed} → {out}")

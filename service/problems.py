@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from features.contract.monitoring_lines import MissingYearError
 from features.errors import SourceDataError
 from features.profiles.build import ProfileError
 from features.validation.report import describe_reason
@@ -150,6 +151,12 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int) -> None:
     async def on_profile(_: Request, error: Exception) -> JSONResponse:
         return problem(422, "Invalid household documents", str(error), field="households")
 
+    async def on_missing_year(_: Request, error: Exception) -> JSONResponse:
+        # The records' year lies outside the deployment's yearly tables: named for the operator to add, never
+        # answered with another year's line or standard.
+        assert isinstance(error, MissingYearError)
+        return problem(422, "Year outside the reference tables", str(error), field=error.table, year=error.year)
+
     async def on_out_of_scope(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, OutOfScopeError)
         return problem(403, "Outside your region", str(error), field=error.field, row=error.row)
@@ -198,6 +205,7 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int) -> None:
         DocumentViolationsError: on_documents,
         InvalidReferenceError: on_reference,
         ProfileError: on_profile,
+        MissingYearError: on_missing_year,
         OutOfScopeError: on_out_of_scope,
         AuthenticationError: on_authentication,
         PermissionDeniedError: on_permission,

@@ -56,6 +56,9 @@ class HouseholdDocument(_Request):
     housing_checks: list[Row] = Field(default_factory=list, max_length=SCHEMA_MAX_ITEMS)
     water_checks: list[Row] = Field(default_factory=list, max_length=SCHEMA_MAX_ITEMS)
     identifications: list[Row] = Field(default_factory=list, max_length=SCHEMA_MAX_ITEMS)
+    civil_affairs: list[Row] = Field(
+        default_factory=list, max_length=SCHEMA_MAX_ITEMS
+    )  # 低保, 特困, 低保边缘, 刚性支出困难
     village: Row | None = None  # the villages-table row of the household's village
 
 

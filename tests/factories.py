@@ -193,6 +193,14 @@ def make_sources(seed: int = 7, households: int = 6) -> Sources:
             "elimination_way": ["assisted", None],
         }
     )
+    civil_affairs = pd.DataFrame(
+        {
+            "household_id": [first["household_id"], second["household_id"]],
+            "category": ["rigid_expenditure", "dibao"],
+            "start_date": pd.to_datetime(["2023-06-01", "2022-01-01"]),
+            "end_date": pd.to_datetime(["2024-05-31", None]),
+        }
+    )
     tables = {
         "villages": villages,
         "households": pd.DataFrame(household_rows),
@@ -204,6 +212,7 @@ def make_sources(seed: int = 7, households: int = 6) -> Sources:
         "housing_checks": housing,
         "water_checks": water,
         "identifications": identifications,
+        "civil_affairs": civil_affairs,
     }
     return Sources(tables, {"synthetic": True, "seed": seed})
 

@@ -202,6 +202,15 @@ DISCOVERY_CHANNELS: Final[Labels] = {
     "department": ("部门筛查预警", "department screening"),
 }
 
+# Rural low-income population as civil affairs recognises it (docs/domain.md §10, §16): 低保 and 特困 are the
+# basic-living safety net; 低保边缘 and 刚性支出困难 receive special assistance (medical, education, housing, …).
+CIVIL_AFFAIRS_CATEGORIES: Final[Labels] = {
+    "dibao": ("低保对象", "minimum-living-guarantee (dibao) recipient"),
+    "tekun": ("特困人员", "person in extreme hardship (tekun)"),
+    "dibao_edge": ("低保边缘家庭", "family on the edge of dibao"),
+    "rigid_expenditure": ("刚性支出困难家庭", "family in hardship through rigid expenditure"),
+}
+
 ELIMINATION_WAYS: Final[Labels] = {
     "assisted": ("帮扶消除", "eliminated through assistance"),
     "natural": ("自然消除", "eliminated naturally"),

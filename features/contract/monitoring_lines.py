@@ -3,6 +3,11 @@
 Both change every year and, since 2023, by province (docs/domain.md §3), so they are data, not constants:
 a deployment overrides them with its own province's published values. Province "99" is the fictional
 province of the demo city; it has no row of its own and falls back to the national values.
+
+A year missing from a table is an error naming the table and the year (`MissingYearError`): a profile, a label
+or an eligibility rule judged against another year's line would look right and be wrong, and from 2026 on no
+national figure is published that a silent fallback could stand for (docs/domain.md §10). The values for 2026
+and later are `assumed` placeholders until a deployment adds its own.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ NATIONAL: Final = "00"
 MissingYear = Literal["nearest", "error"]
 
 # docs/domain.md §3: 2020 ≈ 6,000 (1.5 × the poverty line); 2021–2025 assumed; 2019 assumed at the 2020 line
-# deflated by ≈ 3 % (the synthetic city starts in 2019).
+# deflated by ≈ 3 % (the synthetic city starts in 2019); 2026–2027 assumed, continuing the 2022–2025 steps of
+# 300–400 yuan a year (docs/domain.md §10: no national figure is published for the normalised mechanism).
 DEFAULT_MONITORING_LINES: Final[dict[int, float]] = {
     2019: 5_800.0,
     2020: 6_000.0,
@@ -27,12 +33,16 @@ DEFAULT_MONITORING_LINES: Final[dict[int, float]] = {
     2023: 6_600.0,
     2024: 7_000.0,
     2025: 7_300.0,
+    2026: 7_600.0,
+    2027: 7_900.0,
 }
 
 # docs/domain.md §3 rigid-expenditure trigger: the province's rural per-capita disposable income of the year
 # *before* the expenditure year, keyed by the expenditure year. Anchored on 16,550 (Yan'an, 2024 → used
-# for 2025); other years assumed at ≈ 6–7 % growth — the same assumption as the synthetic city.
+# for 2025); other years, 2026–2027 included, assumed at ≈ 6–7 % growth — the same assumption as the synthetic
+# city.
 DEFAULT_RURAL_INCOME_PRIOR_YEAR: Final[dict[int, float]] = {
+    2018: 10_500.0,  # a reference date on 2019-01-01 judges the 12 months of 2018
     2019: 11_200.0,
     2020: 12_000.0,
     2021: 12_700.0,
@@ -40,6 +50,8 @@ DEFAULT_RURAL_INCOME_PRIOR_YEAR: Final[dict[int, float]] = {
     2023: 14_700.0,
     2024: 15_600.0,
     2025: 16_550.0,
+    2026: 17_600.0,
+    2027: 18_700.0,
 }
 
 
@@ -61,16 +73,16 @@ class YearProvinceTable:
     """Yuan values by (year, province) with national fallbacks.
 
     Lookup order: the province's own value for the year, else the national value. With `missing_year`
-    "nearest", years outside the table take the nearest year's value (a line is not published before the
-    year starts; carrying the last one forward is what offices do until the new one is announced). With
-    "error", a year in neither raises `MissingYearError`: a table that decides eligibility must not
-    quietly apply another year's standard.
+    "error" (the default, and what every shipped table uses), a year in neither raises `MissingYearError`:
+    a line, benchmark or standard is never quietly taken from another year. "nearest" takes the nearest
+    year's value instead; it is for a deployment's own tables that knowingly carry the last published value
+    forward, never for the defaults.
     """
 
     name: str
     national: Mapping[int, float]
     provinces: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
-    missing_year: MissingYear = "nearest"
+    missing_year: MissingYear = "error"
 
     def __post_init__(self) -> None:
         if not self.national:

@@ -339,6 +339,33 @@ IDENTIFICATIONS = Table(
     ),
 )
 
+CIVIL_AFFAIRS = Table(
+    "civil_affairs",
+    "民政低收入人口认定",
+    "civil-affairs categories",
+    key=("household_id", "category", "start_date"),
+    time_column="start_date",
+    columns=(
+        Column("household_id", "str", "户编号", "household id", nullable=False, references="households.household_id"),
+        Column(
+            "category",
+            "code",
+            "低收入人口类别",
+            "civil-affairs category",
+            nullable=False,
+            codes=codes.CIVIL_AFFAIRS_CATEGORIES,
+        ),
+        Column("start_date", "date", "认定日期", "date recognised", nullable=False),
+        Column("end_date", "date", "退出或复核到期日期", "end date (exit or next review; empty while ongoing)"),
+    ),
+    notes=(
+        "A category is held on D when start_date < D and (end_date is empty or end_date ≥ D), as an assistance "
+        "spell; the end date may be a planned review date in the future.",
+        "Optional: a source without this table reads as no recognitions, i.e. not observed — never as "
+        "evidence that a household is not on the safety net (docs/domain.md §16).",
+    ),
+)
+
 TABLES: Final[dict[str, Table]] = {
     t.name: t
     for t in (
@@ -352,6 +379,7 @@ TABLES: Final[dict[str, Table]] = {
         HOUSING_CHECKS,
         WATER_CHECKS,
         IDENTIFICATIONS,
+        CIVIL_AFFAIRS,
     )
 }
 

@@ -23,6 +23,7 @@ from pandas.api.internals import create_dataframe_from_blocks
 from features.contract.monitoring_lines import YearProvinceTable, default_monitoring_lines
 from features.contract.tables import HOUSEHOLD_TABLES
 from features.profiles._assistance import assistance_features
+from features.profiles._civil_affairs import civil_affairs_flags, held_either
 from features.profiles._context import Columns, Context, table
 from features.profiles._events import event_features
 from features.profiles._income import income_features, per_capita_net_income
@@ -77,6 +78,11 @@ def build_profiles(
     columns.update(shock_features(columns, income_meta))
     report(STEPS[3], 3, len(STEPS))
     columns.update(assistance_features(ctx, table(sources, "assistance")))
+    civil = civil_affairs_flags(ctx, table(sources, "civil_affairs"), _delivers(sources, "civil_affairs"))
+    # 低保 and 特困 are the same decision whether a deployment records it as a spell or as a category.
+    columns["dibao_active"] = held_either(columns["dibao_active"], civil.pop("civil_dibao"))
+    columns["tekun_active"] = held_either(columns["tekun_active"], civil.pop("civil_tekun"))
+    columns.update(civil)
     report(STEPS[4], 4, len(STEPS))
     identifications = table(sources, "identifications")
     columns.update(monitoring_features(ctx, households, identifications))
@@ -107,13 +113,21 @@ def select_households(sources: SourcesLike, household_ids: Iterable[str]) -> Sou
     wanted = pd.Index(list(household_ids))
     tables: dict[str, pd.DataFrame] = {}
     for name in HOUSEHOLD_TABLES:
+        if name != "households" and not _delivers(sources, name):
+            continue  # an absent table stays absent: it may mean "not observed" (civil_affairs)
         frame = table(sources, name)
         tables[name] = frame[frame["household_id"].isin(wanted)].reset_index(drop=True)
     status = table(sources, "member_status")
-    tables["member_status"] = status[status["member_id"].isin(tables["members"]["member_id"])].reset_index(drop=True)
+    members = tables.get("members", table(sources, "members"))
+    tables["member_status"] = status[status["member_id"].isin(members["member_id"])].reset_index(drop=True)
     tables["villages"] = table(sources, "villages")
     manifest = dict(sources.manifest) if isinstance(sources, Sources) else {}
     return Sources(tables, manifest)
+
+
+def _delivers(sources: SourcesLike, name: str) -> bool:
+    """Whether the sources hold the table at all (an empty one included): absent means not observed."""
+    return name in (sources.tables if isinstance(sources, Sources) else sources)
 
 
 def source_table(sources: SourcesLike, name: str) -> pd.DataFrame:

@@ -149,7 +149,10 @@ def _rules_section() -> list[str]:
     national = config.rural_incomes.national
     lines.append(
         "- `rural_incomes` (prior-year provincial rural per-capita disposable income by expenditure year, "
-        "national fallback): " + ", ".join(f"{y}: {v:,.0f}" for y, v in sorted(national.items()))
+        "national fallback): "
+        + ", ".join(f"{y}: {v:,.0f}" for y, v in sorted(national.items()))
+        + " — `assumed` around the 2025 anchor (docs/domain.md §3, §10); a year not in the table is an error "
+        "naming the table and the year"
     )
     lines.append("")
     return lines

@@ -220,7 +220,8 @@ ROLES: Final[dict[str, Role]] = {
     **_roles("living", "water_problems_count water_unsafe", "water"),
     **_roles("coverage", "uninsured_count", "insurance"),
     **_roles("coverage", "pension_uninsured_adults_count"),
-    **_roles("assistance", "dibao_active tekun_active disability_subsidy_active public_welfare_post_active "
+    **_roles("assistance", "dibao_active tekun_active dibao_edge_active rigid_expenditure_active "
+             "disability_subsidy_active public_welfare_post_active "
              "active_measures_count active_monthly_amount_yuan assistance_spells_12m medical_assistance_12m_yuan "
              "temporary_assistance_12m dibao_ever housing_renovation_ever"),
     **_roles("monitoring", "poverty_alleviated years_since_exit relocated previously_identified "

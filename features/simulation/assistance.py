@@ -14,7 +14,7 @@ def assistance_for_next_year(ctx: YearContext, outcome: YearOutcome) -> None:
     year, pop, state, config, rng, spells = ctx.year, ctx.pop, ctx.state, ctx.config, ctx.rng, ctx.spells
     n = pop.n_households
     line = config.monitoring_lines[year]
-    standard = 0.9 * line  # rural dibao standard ≈ 0.9 × the monitoring line (assumed)
+    standard = config.dibao_standards[year]
     own_pc = outcome.income_pc - outcome.income["transfer_dibao_yuan"] / outcome.members_count
     next_start = np.datetime64(f"{year + 1}-01-01") + rng.integers(0, 80, n).astype("timedelta64[D]")
     on = state.hh_dibao_monthly > 0

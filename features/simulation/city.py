@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features.reading.sources import SourceWriter
+from features.simulation.civil_affairs import civil_affairs_stream, recognised_rows, safety_net_rows
 from features.simulation.config import CityConfig
 from features.simulation.geography import build_geography
 from features.simulation.identity import id_numbers
@@ -58,6 +59,7 @@ def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progre
     monitoring = MonitoringLog(pop.n_households)
     need = NeedLog(pop.n_households)
     observation_rng = observation_stream(seed)
+    civil_rng = civil_affairs_stream(seed)
     area = np.round(rng.lognormal(np.log(95), 0.3, pop.n_households), 1)
     for step, year in enumerate(config.years, start=2):
         events, spells = EventLog(), SpellLog()
@@ -76,7 +78,10 @@ def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progre
         writer.append("income", _income(year, outcome, active, observed, household_ids, rng))
         writer.append("member_status", _status(outcome.status, member_ids))
         writer.append("events", events.to_frame(household_ids, member_ids, f"E{year}"))
-        writer.append("assistance", _recorded(spells.to_frame(household_ids, member_ids, f"S{year}"), data_end))
+        spell_rows = _recorded(spells.to_frame(household_ids, member_ids, f"S{year}"), data_end)
+        writer.append("assistance", spell_rows)
+        recognised = recognised_rows(year, state, outcome, config, active, household_ids, civil_rng)
+        _append_civil_affairs(writer, safety_net_rows(spell_rows), _recorded(recognised, data_end))
         share = 1.0 if year == config.first_year else 0.3
         writer.append("housing_checks", _housing_checks(year, state, active, share, area, household_ids, rng))
         writer.append("water_checks", _water_checks(year, state, active, share, household_ids, rng))
@@ -84,7 +89,9 @@ def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progre
         report(f"year {year}", step, total_steps)
 
     closing = _open_spells(pop, state)
-    writer.append("assistance", _recorded(closing.to_frame(household_ids, member_ids, "S9999"), data_end))
+    closing_rows = _recorded(closing.to_frame(household_ids, member_ids, "S9999"), data_end)
+    writer.append("assistance", closing_rows)
+    _append_civil_affairs(writer, safety_net_rows(closing_rows))
     finish(monitoring, data_end)
     identifications, truth = monitoring.to_frames(household_ids)
     writer.append("identifications", identifications)
@@ -121,6 +128,12 @@ def _identified_this_year(log: MonitoringLog, parts_before: int) -> tuple[np.nda
 def _recorded(spells: pd.DataFrame, data_end: np.datetime64) -> pd.DataFrame:
     """The extract holds what was recorded before its date: spells decided for next year are not in it."""
     return spells[spells["start_date"] < data_end] if len(spells) else spells
+
+
+def _append_civil_affairs(writer: SourceWriter, *frames: pd.DataFrame) -> None:
+    rows = [frame for frame in frames if len(frame)]
+    if rows:
+        writer.append("civil_affairs", pd.concat(rows, ignore_index=True))
 
 
 def _alive_members(pop: Population, state: State) -> np.ndarray:

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from features.contract.monitoring_lines import DEFAULT_MONITORING_LINES, DEFAULT_RURAL_INCOME_PRIOR_YEAR
+from features.contract.dibao_standards import DEMO_DIBAO_STANDARDS
+from features.contract.monitoring_lines import (
+    DEFAULT_MONITORING_LINES,
+    DEFAULT_RURAL_INCOME_PRIOR_YEAR,
+    MissingYearError,
+)
 
-# The demo city is in the fictional province 99, which uses the national reference tables of
-# features.contract.monitoring_lines (docs/domain.md §3; 2019 and 2021–2025 assumed there).
+# The demo city is in the fictional province 99, which uses the national monitoring lines and income benchmarks
+# of features.contract.monitoring_lines (docs/domain.md §3; 2019 and 2021 on assumed there) and the province's own
+# 低保 standard of features.contract.dibao_standards (0.9 × the line, assumed; docs/domain.md §13).
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class CityConfig:
 
     monitoring_lines: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_MONITORING_LINES))
     rural_income_prior_year: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_RURAL_INCOME_PRIOR_YEAR))
+    dibao_standards: dict[int, float] = field(default_factory=lambda: dict(DEMO_DIBAO_STANDARDS))
     # docs/domain.md §3 rigid-expenditure triggers (configurable local rules).
     single_stay_oop_poverty_alleviated_yuan: float = 6_000.0
     single_stay_oop_other_yuan: float = 10_000.0
@@ -56,6 +63,20 @@ class CityConfig:
     # recorded although it is neither monitored nor on the safety net — an application, a screening round or a
     # survey (assumed; 1.0 records every household every year).
     ordinary_income_observed_share: float = 0.25
+
+    # Civil-affairs categories (docs/domain.md §16; features/simulation/civil_affairs.py): who is recognised
+    # besides 低保 and 特困, each year until the next review — assumed.
+    dibao_edge_multiple: float = 1.5  # 低保边缘: own income below this multiple of the 低保 standard
+    dibao_edge_recognised_share: float = 0.4  # of the households that qualify in a year
+    rigid_expenditure_share_of_income: float = 0.5  # medical + education costs above this share of gross income
+    rigid_expenditure_recognised_share: float = 0.4
+
+    def __post_init__(self) -> None:
+        for name in ("monitoring_lines", "rural_income_prior_year", "dibao_standards"):
+            table = getattr(self, name)
+            for year in self.years:
+                if year not in table:
+                    raise MissingYearError(name, year, None)
 
     @property
     def years(self) -> range:

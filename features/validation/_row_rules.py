@@ -27,8 +27,12 @@ REQUIRED_BY_EVENT_TYPE: Final[dict[str, tuple[str, ...]]] = {
     "insurance_payout": ("amount_yuan",),
 }
 
-# A planned end of an assistance spell (e.g. dibao granted until year end) may lie in the future.
-FUTURE_ALLOWED: Final = frozenset({("assistance", "end_date")})
+# A planned end of an assistance spell (e.g. dibao granted until year end) or of a civil-affairs recognition (its
+# next review) may lie in the future.
+FUTURE_ALLOWED: Final = frozenset({("assistance", "end_date"), ("civil_affairs", "end_date")})
+
+# Tables of spells: a start_date and an end_date that cannot precede it.
+SPELL_TABLES: Final = ("assistance", "civil_affairs")
 
 # Dated rows about one member that cannot precede the member's birth.
 MEMBER_DATES: Final = (
@@ -127,14 +131,10 @@ def _households(collector: Collector) -> None:
 
 
 def _assistance(collector: Collector) -> None:
-    if not _has(collector, "assistance"):
-        return
-    collector.add(
-        "assistance",
-        "end_date",
-        Reason.END_BEFORE_START,
-        _dates(collector, "assistance", "end_date") < _dates(collector, "assistance", "start_date"),
-    )
+    for table in SPELL_TABLES:
+        if _has(collector, table):
+            ends_before = _dates(collector, table, "end_date") < _dates(collector, table, "start_date")
+            collector.add(table, "end_date", Reason.END_BEFORE_START, ends_before)
 
 
 def _identifications(collector: Collector) -> None:

@@ -27,7 +27,7 @@ from features.contract.tables import CODES_SEPARATOR, TABLES, Column, Table
 from features.contract.violations import WITHHELD, Reason, Violation
 from features.reading.sources import Sources
 from features.validation._column_checks import EXCLUSIVE_CODES
-from features.validation._row_rules import FUTURE_ALLOWED, MEMBER_DATES, REQUIRED_BY_EVENT_TYPE
+from features.validation._row_rules import FUTURE_ALLOWED, MEMBER_DATES, REQUIRED_BY_EVENT_TYPE, SPELL_TABLES
 from features.validation._violations import Kind, _as_text
 
 _DAY_NS: Final = 86_400 * 10**9
@@ -322,11 +322,11 @@ def _households(report: _Report, tables: dict[str, _Cells]) -> None:
 
 
 def _assistance(report: _Report, tables: dict[str, _Cells]) -> None:
-    assistance = tables.get("assistance")
-    if assistance is None:
-        return
-    spells = zip(assistance["end_date"], assistance["start_date"], strict=True)
-    report.add(assistance, "end_date", Reason.END_BEFORE_START, _rows(_less(end, start) for end, start in spells))
+    for name in SPELL_TABLES:
+        spells = tables.get(name)
+        if spells is not None:
+            pairs = zip(spells["end_date"], spells["start_date"], strict=True)
+            report.add(spells, "end_date", Reason.END_BEFORE_START, _rows(_less(end, start) for end, start in pairs))
 
 
 def _identifications(report: _Report, tables: dict[str, _Cells]) -> None:

@@ -183,7 +183,7 @@ def _profiles(draw: st.DrawFn) -> tuple[RuleConfig | None, pd.DataFrame, list[di
     form = draw(st.sampled_from(["timestamp", "text", "date"])) if zone is None else "timestamp"
     # Around New Year, where the expenditure year (that of the day before as_of) is not as_of's, and mid-year.
     days = [(1, 1, 0), (1, 1, 16), (1, 2, 0), (12, 31, 23), (7, 15, 8)]
-    years = st.sampled_from(range(2017, 2028))
+    years = st.sampled_from(range(2020, 2028))  # the expenditure years the income table holds
     moment = st.builds(lambda year, day: pd.Timestamp(year, *day), years, st.sampled_from(days))
     stamps = cells(st.none() | moment.map(lambda t: t.tz_localize(zone) if zone else t))
     if form == "text":
@@ -327,12 +327,11 @@ def test_rules_on_the_city_rank_identified_households_higher(city_profiles: pd.D
 # --- monitoring lines and rural incomes -----------------------------------------------------------------
 
 
-def test_lines_fall_back_to_national_values_and_nearest_years() -> None:
+def test_lines_fall_back_to_national_values() -> None:
     lines = default_monitoring_lines().with_values("61", {2023: 7_600.0})
     assert lines.value(2023, "61") == 7_600
     assert lines.value(2024, "61") == 7_000  # no provincial value for 2024: national
     assert lines.value(2023, "99") == 6_600  # the demo province uses the national values
-    assert lines.value(2030) == 7_300 and lines.value(2010) == 5_800
     got = lines.lookup(np.array([2023.0, 2023.0, NAN]), np.array(["61", None, "99"], dtype=object))
     np.testing.assert_array_equal(got, [7_600, 6_600, NAN])
 

@@ -120,6 +120,35 @@ SINGLE_CELL_FAULTS = [
     ),
     ("households", 0, "registration_year", 2019, "H000001", "exit_year", Reason.EXIT_BEFORE_REGISTRATION),
     ("members", 0, "id_number", _wrong_check_character, "M000001", "id_number", Reason.ID_CHECKSUM),
+    (
+        "civil_affairs",
+        0,
+        "end_date",
+        "2023-05-31",
+        "H000001/rigid_expenditure/2023-06-01",
+        "end_date",
+        Reason.END_BEFORE_START,
+    ),
+    ("civil_affairs", 1, "category", "poor", "H000006/poor/2022-01-01", "category", Reason.BAD_CODE),
+    ("civil_affairs", 1, "start_date", None, "H000006/dibao/?", "start_date", Reason.MISSING_REQUIRED),
+    (
+        "civil_affairs",
+        1,
+        "household_id",
+        "H999999",
+        "H999999/dibao/2022-01-01",
+        "household_id",
+        Reason.ORPHAN_REFERENCE,
+    ),
+    (
+        "civil_affairs",
+        1,
+        "start_date",
+        "2100-01-01",
+        "H000006/dibao/2100-01-01",
+        "start_date",
+        Reason.FUTURE_DATE,
+    ),
 ]
 
 
@@ -292,7 +321,7 @@ def test_validate_command_exit_codes(tmp_path: Path) -> None:
     write_sources(make_sources(), tmp_path / "ok", "csv")
     result = CliRunner().invoke(_cli(), ["validate", str(tmp_path / "ok")])
     assert result.exit_code == 0, result.output
-    assert "10 tables, 95 rows valid" in result.output
+    assert "11 tables, 97 rows valid" in result.output
 
     write_sources(_set("members", 2, "gender", "[bold]robot"), tmp_path / "bad", "csv")
     result = CliRunner().invoke(_cli(), ["validate", str(tmp_path / "bad"), "--max-per-kind", "3"])
@@ -317,3 +346,13 @@ def test_validation_benchmark_runs_and_reports_the_ratio(capsys: pytest.CaptureF
     assert "report: valid" in out
     assert "ratio validate / read" in out
     assert out.count("ratio columns / rows") == 2  # one document, and copies of it up to the row path's limit
+
+
+def test_a_folder_without_the_civil_affairs_table_still_validates(tmp_path: Path) -> None:
+    sources = make_sources()
+    del sources.tables["civil_affairs"]
+    write_sources(sources, tmp_path / "older", "csv")
+    assert not (tmp_path / "older" / "civil_affairs.csv").exists()
+    report = validate_sources(tmp_path / "older", today=TODAY)
+    assert report.ok, str(report)
+    assert "civil_affairs" not in report.rows or report.rows["civil_affairs"] == 0

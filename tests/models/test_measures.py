@@ -42,7 +42,7 @@ from tests.models.profile_strategies import profiles as generated_profiles
 
 ROOT = Path(__file__).resolve().parents[2]
 SAFETY_NET = {"dibao", "tekun"}
-STANDARD_2023 = DEFAULT_DIBAO_STANDARDS[2023]
+STANDARD_2023 = default_dibao_standards().value(2023, "99")  # the demo province of `_profile`
 KEYS = sorted(BY_RISK) + ["demographics", "monitoring", "context", "assistance"]
 
 
@@ -199,9 +199,20 @@ def test_the_dibao_standard_is_the_income_years_and_the_provinces() -> None:
     assert eligible(profile, MEASURES["dibao"], {DIBAO_STANDARD: table})
     assert not eligible(profile, MEASURES["dibao"])  # national 2023 value
     assert not eligible(_profile(income_pc_yuan=9_000.0, income_pc_after_medical_yuan=9_000.0), MEASURES["dibao"])
-    year_2019 = _profile(income_pc_yuan=5_500.0, income_pc_after_medical_yuan=5_500.0, income_year=2019)
-    assert not eligible(year_2019, MEASURES["dibao"])  # 5,300 in 2019
-    assert eligible(_profile(**{**year_2019.to_dict(), "income_year": 2020}), MEASURES["dibao"])  # 5,900
+    year_2019 = _profile(
+        income_pc_yuan=5_500.0, income_pc_after_medical_yuan=5_500.0, income_year=2019, province_code="61"
+    )
+    assert DEFAULT_DIBAO_STANDARDS[2019] < 5_500.0 < DEFAULT_DIBAO_STANDARDS[2020]
+    assert not eligible(year_2019, MEASURES["dibao"])
+    assert eligible(_profile(**{**year_2019.to_dict(), "income_year": 2020}), MEASURES["dibao"])
+    # The demo province's own standard (0.9 × its line) comes before the national one.
+    demo_2025 = default_dibao_standards().value(2025, "99")
+    assert demo_2025 < DEFAULT_DIBAO_STANDARDS[2025]
+    between = _profile(income_pc_yuan=demo_2025 + 100, income_pc_after_medical_yuan=demo_2025 + 100, income_year=2025)
+    assert not eligible(between, MEASURES["dibao"])
+    national = between.copy()
+    national["province_code"] = "61"
+    assert eligible(national, MEASURES["dibao"])
 
 
 def test_a_year_missing_from_the_dibao_table_is_an_error_naming_table_and_year() -> None:
@@ -266,6 +277,9 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("medical_assistance", {}, True),
     ("medical_assistance", NOT_TARGET, False),
     ("medical_assistance", {**NOT_TARGET, "income_after_medical_to_line": 0.8}, True),
+    ("medical_assistance", {**NOT_TARGET, "dibao_edge_active": 1.0}, True),  # 低保边缘 (国办发〔2021〕42号)
+    ("medical_assistance", {**NOT_TARGET, "rigid_expenditure_active": 1.0}, True),
+    ("medical_assistance", {**NOT_TARGET, "dibao_edge_active": math.nan, "rigid_expenditure_active": math.nan}, False),
     ("medical_assistance", {"hospital_oop_12m_yuan": 0.0, "medical_oop_last_year_yuan": math.nan}, False),
     ("chronic_disease_service", {}, True),
     ("chronic_disease_service", {"chronic_count": 0.0, "serious_illness_count": 0.0}, False),

@@ -142,3 +142,18 @@ def test_invalid_id_numbers_name_the_document_and_never_echo_the_value(
     assert "990101199001011239" not in response.text
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(ScoreRecord)) == 0
+
+
+def test_a_year_outside_the_reference_tables_is_422_naming_table_and_year(
+    client: TestClient, db: Database, registered: Registered, batch_profiles: pd.DataFrame
+) -> None:
+    household_id = str(batch_profiles["household_id"].iloc[_household_in(batch_profiles, "990101")])
+    # The official-rule flags judge the 12 months before as_of against the income benchmark of that year, which the
+    # shipped table does not hold for 2029: the answer names the table and the year, never another year's value.
+    body = {"households": [document(registered, household_id)], "as_of": "2029-06-01", "explain": False}
+    response = client.post("/v1/households:score", json=body, headers=bearer(db, Role.MONITOR))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert (problem["field"], problem["year"]) == ("rural_income_prior_year", 2029)
+    assert "'rural_income_prior_year' has no value for year 2029" in problem["detail"]
