@@ -381,7 +381,10 @@ class Delivery(Base):
     """One alert to one subscription (the outbox): sent until the subscriber answers 2xx or the attempts run out."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "delivered_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "delivered_at", "next_attempt_at"),
+        Index("ix_deliveries_subject", "subscription_id", "subject", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)

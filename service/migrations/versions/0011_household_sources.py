@@ -38,9 +38,11 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_household_sources_stored_at"), "household_sources", ["stored_at"])
     op.add_column("deliveries", sa.Column("subject", sa.String(64), nullable=True))
+    op.create_index("ix_deliveries_subject", "deliveries", ["subscription_id", "subject", "id"])
 
 
 def downgrade() -> None:
     # SQLite (3.35+) drops a plain column in place; batch mode would copy the table.
+    op.drop_index("ix_deliveries_subject", "deliveries")
     op.execute("ALTER TABLE deliveries DROP COLUMN subject")
     op.drop_table("household_sources")
