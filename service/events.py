@@ -35,8 +35,8 @@ from service.scope import Scope
 from service.tables import HouseholdEvent, LatestScore
 
 COLUMNS: Final = TABLES["events"].column_names
-# Reference rules the service cannot judge: it keeps no households or members table. The household is checked
-# against the stored scores instead; a member id is taken as sent (assumed: the department's own member code).
+# Reference rules the service cannot judge: it keeps rows only of households scored from documents. The household
+# is checked against the stored scores instead; a member id is taken as sent (assumed: the department's own code).
 UNCHECKED: Final = frozenset({("household_id", "orphan_reference"), ("member_id", "orphan_reference")})
 WAITING: Final[Literal["waiting_for_document"]] = "waiting_for_document"
 RESCORED: Final[Literal["rescored"]] = "rescored"
