@@ -113,16 +113,20 @@ def deliver_due(
             }
         if not due:
             break
-        for delivery in due:
-            accepted += _attempt(database, post, delivery, targets[delivery.subscription_id], now, max_attempts)
+        statuses = [_attempt(post, delivery, targets[delivery.subscription_id]) for delivery in due]
+        # One transaction records the round: a process that dies before it sends the round again (at least
+        # once, under the same ids).
+        with database.session() as session:
+            for delivery, status in zip(due, statuses, strict=True):
+                row = session.get(Delivery, delivery.id)
+                assert row is not None
+                accepted += _record(row, status, targets[delivery.subscription_id], now, max_attempts)
         attempted += len(due)
     return accepted
 
 
-def _attempt(
-    database: Database, post: Post, delivery: Delivery, subscription: Subscription, now: datetime, max_attempts: int
-) -> int:
-    """One POST of the delivery and its outcome stored: 1 if the receiver accepted it."""
+def _attempt(post: Post, delivery: Delivery, subscription: Subscription) -> int | None:
+    """One POST of the delivery: the receiver's status, None when it could not be reached."""
     body = cloud_event(delivery)
     stamp = int(utcnow().timestamp())
     headers = {
@@ -134,22 +138,23 @@ def _attempt(
         "X-Relapse-Signature": sign(subscription.secret, stamp, body),
     }
     try:
-        status: int | None = post(subscription.url, body, headers)
+        return post(subscription.url, body, headers)
     except Exception:  # noqa: BLE001 — a receiver that cannot be reached is retried like one that fails
-        status = None
-    with database.session() as session:
-        row = session.get(Delivery, delivery.id)
-        assert row is not None
-        row.attempts += 1
-        row.last_status = status
-        if status is not None and 200 <= status < 300:
-            row.delivered_at = now
-            return 1
-        if row.attempts >= max_attempts or subscription.ended_at is not None:
-            row.gave_up_at = now
-        else:
-            wait = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (row.attempts - 1))
-            row.next_attempt_at = now + timedelta(seconds=wait * random.uniform(1 - JITTER, 1))  # noqa: S311
+        return None
+
+
+def _record(row: Delivery, status: int | None, subscription: Subscription, now: datetime, max_attempts: int) -> int:
+    """An attempt's outcome on the delivery: 1 if the receiver accepted it."""
+    row.attempts += 1
+    row.last_status = status
+    if status is not None and 200 <= status < 300:
+        row.delivered_at = now
+        return 1
+    if row.attempts >= max_attempts or subscription.ended_at is not None:
+        row.gave_up_at = now
+    else:
+        wait = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (row.attempts - 1))
+        row.next_attempt_at = now + timedelta(seconds=wait * random.uniform(1 - JITTER, 1))  # noqa: S311
     return 0
 
 
@@ -202,9 +207,13 @@ def replay(session: Session, delivery: Delivery, subscription: Subscription, now
 
 
 def http_post(timeout_s: float = 10.0) -> Post:
+    """POST through one client kept for the dispatcher's life: connections to a receiver are reused, and the TLS
+    context is built once rather than per alert."""
     import httpx
 
+    client = httpx.Client(timeout=timeout_s, follow_redirects=False)
+
     def post(url: str, body: bytes, headers: dict[str, str]) -> int:
-        return httpx.post(url, content=body, headers=headers, timeout=timeout_s, follow_redirects=False).status_code
+        return client.post(url, content=body, headers=headers).status_code
 
     return post

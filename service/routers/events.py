@@ -178,6 +178,9 @@ async def push_events(
         if metrics is not None:
             for item in scores.values():
                 metrics.scores.labels(item.risk_level).inc()
+        runner = getattr(request.app.state, "job_runner", None)
+        if scores and runner is not None:
+            runner.wake()  # new scores: the alert dispatcher looks now rather than at its next poll
         response = Response(_PUSHED.dump_json(pushed(results, scores)), status_code=201, media_type="application/json")
         response.headers["X-Request-ID"] = request_id
         return response
