@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import pandas as pd
 from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from features.profiles.build import build_profiles
@@ -97,6 +98,14 @@ def keep_sources(database: Database, sources: Sources, as_of: date, reference: V
     rows = split_sources(sources, reference)
     if not rows:
         return
+    try:
+        _replace(database, rows, as_of)
+    except IntegrityError:
+        # Another request kept a first row of one of these households at the same moment: replace it now.
+        _replace(database, rows, as_of)
+
+
+def _replace(database: Database, rows: dict[Key, dict[str, list[dict[str, Any]]]], as_of: date) -> None:
     now = utcnow()
     with database.session() as session:
         known = {(r.household_pseudonym, r.region_code): r for r in _stored(session, rows, lock=True)}
