@@ -161,3 +161,25 @@ def test_a_household_scored_from_profiles_waits_and_a_repeat_key_answers_the_fir
     repeat = client.post("/v1/events", json={"events": events}, headers=keyed)
     assert repeat.headers.get("Idempotent-Replayed") == "true" and repeat.content == first.content
     assert _count(db, ScoreRecord, household) == 2
+
+
+def test_with_a_villages_reference_the_kept_rows_leave_the_village_to_it(
+    client: TestClient, db: Database, registered: Registered, batch_profiles: pd.DataFrame
+) -> None:
+    villages = registered.city["villages"]
+    rows = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in villages.to_dict("records")]
+    loaded = client.put("/v1/references/villages", json={"villages": rows}, headers=bearer(db, Role.ADMIN, ""))
+    assert loaded.status_code == 200, loaded.text
+    household = _quiet_household(batch_profiles)
+    doc = document(registered, household)
+    other = "general" if doc["village"]["village_type"] != "general" else "former_poor"
+    stale = {**doc, "village": {**doc["village"], "village_type": other}}  # a stale copy: the reference wins
+    monitor = bearer(db, Role.MONITOR)
+    _score(client, monitor, stale, AS_OF)
+    assert "villages" not in _kept(db, household).tables
+
+    event = _stay(doc, "YB-R5", "2025-06-20")
+    score = client.post("/v1/events", json={"events": [event]}, headers=monitor).json()["events"][0]["score"]
+    assert score["context_version"] == loaded.json()["version"]
+    expected = _score(client, monitor, {**doc, "events": [*doc["events"], event]}, AS_OF)
+    assert score["probability"] == pytest.approx(expected["probability"], abs=1e-12)
