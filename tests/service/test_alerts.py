@@ -321,3 +321,26 @@ def test_one_households_alerts_keep_their_order_and_a_dead_one_is_listed_and_rep
         alert_client.get(f"/v1/subscriptions/{subscription}/deliveries?state=dead", headers=admin).json()["deliveries"]
         == []
     )
+
+
+def test_a_dispatcher_killed_after_sending_loses_nothing_and_resends_under_the_same_id(
+    alert_client: TestClient, db: Database, receiver: Receiver
+) -> None:
+    monitor = bearer(db, Role.MONITOR)
+    created = alert_client.post(
+        "/v1/subscriptions", json={"url": receiver.url, "events": ["score.high"]}, headers=monitor
+    )
+    queued = _queue_rows(db, created.json()["id"], ["H1", "H2"])
+    real = http_post()
+
+    def dies_after_sending(url: str, body: bytes, headers: dict[str, str]) -> int:
+        real(url, body, headers)
+        raise KeyboardInterrupt  # the process ends after the receiver got the alert, before it is recorded
+
+    with pytest.raises(KeyboardInterrupt):
+        deliver_due(db, dies_after_sending)
+    assert [int(h["x-relapse-delivery"]) for h, _ in receiver.received] == queued[:1]
+    assert deliver_due(db, real) == 2  # the next process sends both; the first again, under its id
+    ids = [json.loads(body)["id"] for _, body in receiver.received]
+    assert ids == [str(queued[0]), str(queued[0]), str(queued[1])]
+    assert deliver_due(db, real) == 0
