@@ -54,7 +54,8 @@ def purge(
             counts = count_purgeable(database, cutoffs)
             console.print(
                 f"dry run: would delete {counts.scores:,} scores and {counts.audit_entries:,} audit entries "
-                "(and the scoring runs left without a score); --yes deletes"
+                f"(and the scoring runs left without a score, and {counts.household_sources:,} households' kept source "
+                "rows); --yes deletes"
             )
             return
         done = run_purge(database, cutoffs, operator=getpass.getuser())
@@ -62,7 +63,8 @@ def purge(
         database.dispose()
     console.print(
         f"[green]✓[/] deleted {done.scores:,} scores, {done.household_runs:,} scoring runs and "
-        f"{done.audit_entries:,} audit entries; the purge is recorded in the audit log"
+        f"{done.audit_entries:,} audit entries (and {done.household_sources:,} households' kept source rows); the "
+        "purge is recorded in the audit log"
     )
 
 

@@ -1,40 +1,36 @@
-"""Alerts: tell subscribers when a household crosses into high risk or a batch job ends (webhooks with an outbox).
+"""Alerts: tell subscribers when a household's risk rises or a batch job ends (webhooks with an outbox).
 
 A subscription names a URL, the events it wants (`EVENTS`) and the region it may hear about (inside its key's).
 The dispatcher reads what was stored since its cursor — the score feed (`service.feed`) and the jobs that ended —
 and writes one delivery per (event, subscription) into the outbox in the same transaction that moves the cursor,
-so an alert is queued exactly once whichever road stored the score. Deliveries are then POSTed as JSON with
+so an alert is queued exactly once whichever road stored the score (a document, a department event, a job).
+`service.deliveries` sends them as signed CloudEvents, retried, in order per household, and dead-letters those
+whose attempts run out. Only the holder of the job runner's lease dispatches (service.job_runner), between jobs,
+so several service processes never send the same alert twice; alerts of scores stored during a long job go out
+when it ends.
 
-    X-Relapse-Event: score.high
-    X-Relapse-Delivery: <delivery id>          (the same on every retry: receivers drop repeats by it)
-    X-Relapse-Signature: sha256=<HMAC-SHA256 of the body under the subscription's secret>
-
-until the receiver answers 2xx, retried with a doubling wait (`RETRY_BASE_S` … `RETRY_MAX_S`) and given up after
-`MAX_ATTEMPTS`: delivery is at least once. Only the holder of the job runner's lease dispatches (service.job_runner),
-between jobs, so several service processes never send the same alert twice; alerts of scores stored during a long
-job go out when it ends.
-
-"Crosses into high risk": the household's stored score is high and its previous stored score in that village was
-not (or it had none). Current monitoring objects are not alerted: their high score is no new risk. Receivers must
-lie on a host the operator allowed (`alert_hosts`): the service never calls an address a caller picked freely.
-Payloads carry pseudonyms, codes and figures, never names or ID numbers.
+Each score is compared with the household's previous stored score in that village: "score.high" when it is high
+and the previous was not (or there was none), "score.level_up" when its level is above the previous one's,
+"score.rule_flag" when an official-rule flag is raised that the previous score did not raise (a first score has
+nothing to compare with and raises none). Current monitoring objects are not alerted: their risk is no new
+finding. Receivers must lie on a host the operator allowed (`alert_hosts`): the service never calls an address a
+caller picked freely. Payloads carry pseudonyms, codes and figures, never names, ID numbers or event amounts.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import secrets
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service._scores import ScoreView
 from service.db import Database
+from service.deliveries import MAX_ATTEMPTS, RETRY_BASE_S, Post, deliver_due, http_post
 from service.errors import InvalidFieldError, NotFoundError
 from service.feed import scores_after
 from service.keys import Caller
@@ -43,16 +39,14 @@ from service.tables import AlertCursor, Delivery, Job, JobStatus, RiskLevel, Sco
 
 EVENTS: Final[dict[str, str]] = {
     "score.high": "a household's stored score becomes high (its previous score there was not high, or it had none)",
+    "score.level_up": "a household's stored score is of a higher level than its previous score there",
+    "score.rule_flag": "a household's stored score raises an official-rule flag its previous score there did not",
     "job.finished": "a batch job ends: done, failed or cancelled",
 }
-MAX_ATTEMPTS: Final = 8
-RETRY_BASE_S: Final = 10.0
-RETRY_MAX_S: Final = 3600.0
 PAGE: Final = 1000
 FINAL: Final = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
-
-# (url, body, headers) → the receiver's HTTP status; raises on a network error.
-Post = Callable[[str, bytes, dict[str, str]], int]
+RANK: Final = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
+__all__ = ["EVENTS", "MAX_ATTEMPTS", "RETRY_BASE_S", "Post", "deliver_due", "dispatch", "enqueue", "http_post"]
 
 
 # --- subscriptions ------------------------------------------------------------------------------------------
@@ -104,10 +98,6 @@ def end_subscription(session: Session, caller: Caller, subscription_id: int) -> 
 
 
 # --- dispatch -----------------------------------------------------------------------------------------------
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def enqueue(session: Session) -> int:
     """Turn what was stored since the cursor into deliveries and move the cursor, in the caller's transaction."""
     cursor = session.get(AlertCursor, 1, with_for_update=True)
@@ -120,25 +110,13 @@ def enqueue(session: Session) -> int:
     queued = 0
     while True:
         page = scores_after(session, Scope.everything(), str(cursor.score_id), PAGE)
+        flags_before = _previous_flags(session, [view for view, previous in page.items if previous is not None])
         for view, previous in page.items:
-            if view.level is not RiskLevel.HIGH or previous is RiskLevel.HIGH:
+            if view.status_fields().get("monitoring_status") == "monitored":
                 continue
-            status = view.status_fields().get("monitoring_status")
-            if status == "monitored":
-                continue
-            payload = {
-                "event": "score.high",
-                "household_pseudonym": view.household_pseudonym,
-                "region_code": view.region_code,
-                "as_of": view.as_of.isoformat(),
-                "probability": view.probability,
-                "risk_level": view.level.value,
-                "previous_level": previous.value if previous else None,
-                "monitoring_status": status,
-                "model_version": view.model_version,
-                "reasons": [r.get("key") for r in view.reasons[:3] if isinstance(r, dict)],
-            }
-            queued += _queue(session, active, "score.high", view.region_code, payload)
+            for event, extra in _triggers(view, previous, flags_before.get(view.id, {})):
+                payload = _score_payload(view, previous) | {"event": event} | extra
+                queued += _queue(session, active, event, view.region_code, view.household_pseudonym, payload)
         cursor.score_id = int(page.cursor)
         if not page.more:
             break
@@ -153,77 +131,91 @@ def enqueue(session: Session) -> int:
             "region_prefix": job.region_prefix,
             "households_done": job.rows_done,
         }
-        queued += _queue(session, active, "job.finished", job.region_prefix, payload)
+        queued += _queue(session, active, "job.finished", job.region_prefix, str(job.id), payload)
         cursor.jobs_after = job.updated_at
     return queued
 
 
-def deliver_due(database: Database, post: Post, *, now: datetime | None = None, limit: int = 100) -> int:
-    """POST the deliveries that are due; returns how many the receivers accepted."""
-    now = now or utcnow()
-    with database.session() as session:
-        due = list(
-            session.scalars(
-                select(Delivery)
-                .where(Delivery.delivered_at.is_(None), Delivery.gave_up_at.is_(None), Delivery.next_attempt_at <= now)
-                .order_by(Delivery.id)
-                .limit(limit)
-            )
-        )
-        targets = {
-            s.id: s
-            for s in session.scalars(select(Subscription).where(Subscription.id.in_({d.subscription_id for d in due})))
-        }
-    accepted = 0
-    for delivery in due:
-        subscription = targets[delivery.subscription_id]
-        body = json.dumps({"delivery": delivery.id, **delivery.payload}, ensure_ascii=False, sort_keys=True).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "X-Relapse-Event": delivery.event,
-            "X-Relapse-Delivery": str(delivery.id),
-            "X-Relapse-Signature": sign(subscription.secret, body),
-        }
-        try:
-            status: int | None = post(subscription.url, body, headers)
-        except Exception:  # noqa: BLE001 — a receiver that cannot be reached is retried like one that fails
-            status = None
-        with database.session() as session:
-            row = session.get(Delivery, delivery.id)
-            assert row is not None
-            row.attempts += 1
-            row.last_status = status
-            if status is not None and 200 <= status < 300:
-                row.delivered_at = now
-                accepted += 1
-            elif row.attempts >= MAX_ATTEMPTS or subscription.ended_at is not None:
-                row.gave_up_at = now
-            else:
-                row.next_attempt_at = now + timedelta(seconds=min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (row.attempts - 1)))
-    return accepted
-
-
-def dispatch(database: Database, post: Post, *, now: datetime | None = None) -> int:
+def dispatch(database: Database, post: Post, *, now: datetime | None = None, max_attempts: int = MAX_ATTEMPTS) -> int:
     """One round: queue what is new, then send what is due. Returns the deliveries accepted."""
     with database.session() as session:
         enqueue(session)
-    return deliver_due(database, post, now=now)
+    return deliver_due(database, post, now=now, max_attempts=max_attempts)
 
 
-def http_post(timeout_s: float = 10.0) -> Post:
-    import httpx
+def _triggers(
+    view: ScoreView, previous: RiskLevel | None, flags_before: dict[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The score events a stored score raises, each with what its payload adds."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    if view.level is RiskLevel.HIGH and previous is not RiskLevel.HIGH:
+        out.append(("score.high", {}))
+    if previous is not None and RANK[view.level] > RANK[previous]:
+        out.append(("score.level_up", {}))
+    if previous is not None:
+        raised = sorted(
+            name for name, on in view.rule_flags.items() if on is True and flags_before.get(name) is not True
+        )
+        if raised:
+            out.append(("score.rule_flag", {"new_rule_flags": raised}))
+    return out
 
-    def post(url: str, body: bytes, headers: dict[str, str]) -> int:
-        return httpx.post(url, content=body, headers=headers, timeout=timeout_s, follow_redirects=False).status_code
 
-    return post
+def _score_payload(view: ScoreView, previous: RiskLevel | None) -> dict[str, Any]:
+    return {
+        "household_pseudonym": view.household_pseudonym,
+        "region_code": view.region_code,
+        "as_of": view.as_of.isoformat(),
+        "probability": view.probability,
+        "risk_level": view.level.value,
+        "previous_level": previous.value if previous else None,
+        "monitoring_status": view.monitoring_status,
+        "model_version": view.model_version,
+        "reasons": [r.get("key") for r in view.reasons[:3] if isinstance(r, dict)],
+        "rule_flags": sorted(name for name, on in view.rule_flags.items() if on is True),
+    }
 
 
-def _queue(session: Session, active: Sequence[Subscription], event: str, region: str, payload: dict[str, Any]) -> int:
+def _previous_flags(session: Session, views: Sequence[ScoreView]) -> dict[int, dict[str, Any]]:
+    """Each score's previous score's rule flags (the household's score just before it in the same village, by
+    as_of, then storage, as the feed orders them), for the scores that have one."""
+    if not views:
+        return {}
+    ordered = (
+        select(
+            ScoreRecord.id.label("id"),
+            func.lag(ScoreRecord.id)
+            .over(
+                partition_by=(ScoreRecord.household_pseudonym, ScoreRecord.region_code),
+                order_by=(ScoreRecord.as_of, ScoreRecord.id),
+            )
+            .label("previous"),
+        )
+        .where(
+            ScoreRecord.household_pseudonym.in_({view.household_pseudonym for view in views}),
+            ScoreRecord.region_code.in_({view.region_code for view in views}),
+        )
+        .subquery()
+    )
+    found = session.execute(select(ordered.c.id, ordered.c.previous).where(ordered.c.id.in_([v.id for v in views])))
+    pairs: dict[int, int | None] = {int(score_id): previous for score_id, previous in found}
+    stored = select(ScoreRecord.id, ScoreRecord.rule_flags).where(ScoreRecord.id.in_(set(pairs.values()) - {None}))
+    flags: dict[int, dict[str, Any]] = {int(score_id): dict(values) for score_id, values in session.execute(stored)}
+    return {score_id: flags.get(before, {}) for score_id, before in pairs.items() if before is not None}
+
+
+def _queue(
+    session: Session,
+    active: Sequence[Subscription],
+    event: str,
+    region: str,
+    subject: str,
+    payload: dict[str, Any],
+) -> int:
     count = 0
     for subscription in active:
         if event in subscription.events and Scope(subscription.region_prefix).contains(region):
-            session.add(Delivery(subscription_id=subscription.id, event=event, payload=payload))
+            session.add(Delivery(subscription_id=subscription.id, event=event, payload=payload, subject=subject))
             count += 1
     return count
 

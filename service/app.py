@@ -172,6 +172,7 @@ def create_app(
         events.router,
         feed.router,
         subscriptions.router,
+        subscriptions.replays,
         regions.router,
         jobs.router,
         model.router,

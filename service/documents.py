@@ -141,6 +141,20 @@ def validate_documents(documents: DocumentSources, today: date | None = None) ->
         raise DocumentViolationsError(violations, report.total)
 
 
+def ingested_documents(
+    documents: Sequence[HouseholdDocument],
+    key: PseudonymKey | None,
+    reference: VillageReference | None = None,
+    *,
+    today: date | None = None,
+) -> Sources:
+    """The documents as validated, ingested contract tables (what `build_profiles` reads)."""
+    tables = documents_to_sources(documents, reference)
+    validate_documents(tables, today)
+    # Member ID numbers become keyed pseudonyms here, as in ingestion; nothing personal goes further.
+    return ingest(tables.sources, key)
+
+
 def profiles_from_documents(
     documents: Sequence[HouseholdDocument],
     as_of: date,
@@ -150,10 +164,7 @@ def profiles_from_documents(
     today: date | None = None,
 ) -> pd.DataFrame:
     """Profiles as of `as_of`, one per document in order, built exactly like the batch builds them."""
-    tables = documents_to_sources(documents, reference)
-    validate_documents(tables, today)
-    # Member ID numbers become keyed pseudonyms here, as in ingestion; nothing personal goes further.
-    return build_profiles(ingest(tables.sources, key), as_of)
+    return build_profiles(ingested_documents(documents, key, reference, today=today), as_of)
 
 
 def document_field(table: str) -> str:

@@ -7,23 +7,21 @@ what `relapse validate` and `households:score` run) checks every row, the servic
 household is one scored in the caller's region; an event id already stored names the same event), and every
 violation comes back in one 422 by row and column. Nothing of a batch with a violation is stored.
 
-The service keeps no household's source tables (documents are scored and let go), so an event cannot re-score its
-household by itself: it is stored and answered as waiting for the household's next document, which must carry it
-(docs/api.md, "Department events"). Repeats are harmless: an event id already stored with the same content is
-answered as a duplicate and not stored again.
+A stored event is appended to its household's kept source rows and the household re-scored
+(`service.household_sources`); a household whose rows the service does not hold (scored only from profiles or by a
+batch job) waits for its next document, which must carry the event (docs/api.md, "Department events"). Repeats
+are harmless: an event id already stored with the same content is answered as a duplicate and not stored again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, Final
+from datetime import date
+from typing import Any, Final, Literal
 
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,14 +30,17 @@ from features.reading.sources import coerce_records
 from features.validation.report import describe_reason, validate_sources
 from service.documents import DocumentViolation, DocumentViolationsError
 from service.errors import InvalidFieldError
+from service.household_sources import plain_row
 from service.scope import Scope
 from service.tables import HouseholdEvent, LatestScore
 
 COLUMNS: Final = TABLES["events"].column_names
-# Reference rules the service cannot judge: it keeps no households or members table. The household is checked
-# against the stored scores instead; a member id is taken as sent (assumed: the department's own member code).
+# Reference rules the service cannot judge: it keeps rows only of households scored from documents. The household
+# is checked against the stored scores instead; a member id is taken as sent (assumed: the department's own code).
 UNCHECKED: Final = frozenset({("household_id", "orphan_reference"), ("member_id", "orphan_reference")})
-WAITING: Final = "waiting_for_document"
+WAITING: Final[Literal["waiting_for_document"]] = "waiting_for_document"
+RESCORED: Final[Literal["rescored"]] = "rescored"
+UNCHANGED: Final[Literal["unchanged"]] = "unchanged"  # a duplicate: nothing new to score
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def plain_rows(rows: Sequence[dict[str, Any]], today: date | None = None) -> lis
     ]
     if violations:
         raise DocumentViolationsError(list(violations), len(violations))
-    return [_plain(record) for record in sources.tables["events"].to_dict("records")]
+    return [plain_row(record) for record in sources.tables["events"].to_dict("records")]
 
 
 def store_events(
@@ -150,19 +151,3 @@ def _regions(session: Session, scope: Scope, households: set[str]) -> dict[str, 
 
 def _digest(row: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-def _plain(record: dict[Hashable, Any]) -> dict[str, Any]:
-    """A typed row as JSON: dates as YYYY-MM-DD, missing cells left out."""
-    out: dict[str, Any] = {}
-    for column, value in record.items():
-        if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-            continue
-        if isinstance(value, datetime | pd.Timestamp):
-            value = value.date().isoformat()
-        elif isinstance(value, date):
-            value = value.isoformat()
-        elif hasattr(value, "item"):
-            value = value.item()  # numpy scalars
-        out[str(column)] = value
-    return out

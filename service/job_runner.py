@@ -142,7 +142,7 @@ class JobRunner:
     def dispatch_alerts(self) -> None:
         """Queue and send alerts (service.alerts): only the lease holder does, between jobs."""
         if self.settings.alert_hosts:
-            dispatch(self.database, self.post)
+            dispatch(self.database, self.post, max_attempts=self.settings.alert_max_attempts)
 
     # --- one job --------------------------------------------------------------------------------------------
     def run_next(self) -> bool:

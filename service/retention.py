@@ -1,5 +1,9 @@
 """Retention: deleting stored scores and audit entries older than a cut-off, in batches, with an audit entry.
 
+The scores' cut-off also deletes the source rows kept for re-scoring on events (`household_sources`) last stored
+before it: they are what those scores were built from, and hold health-related amounts. Such a household's next
+event waits for its next document, as one never scored from a document does.
+
 What is kept whatever the cut-off, and why:
 - each household's latest score per village (`latest_scores` points at it): region reports, summaries and the
   work lists read it, and a household that was scored once must not vanish from its village's report;
@@ -28,7 +32,17 @@ from sqlalchemy import Connection, Table, and_, delete, exists, func, insert, se
 from service.db import Database
 from service.errors import InvalidFieldError
 from service.settings import ServiceSettings
-from service.tables import AlertCursor, AuditEntry, HouseholdRun, LatestScore, RiskLevel, Role, ScoreRecord, utcnow
+from service.tables import (
+    AlertCursor,
+    AuditEntry,
+    HouseholdRun,
+    HouseholdSources,
+    LatestScore,
+    RiskLevel,
+    Role,
+    ScoreRecord,
+    utcnow,
+)
 
 PURGE_MARKER: Final = "purge"  # the `model_version` of a purge record; a model version is always "name/version"
 BATCH: Final = 5000
@@ -37,6 +51,7 @@ SCORES = cast(Table, ScoreRecord.__table__)
 AUDIT = cast(Table, AuditEntry.__table__)
 RUNS = cast(Table, HouseholdRun.__table__)
 LATEST = cast(Table, LatestScore.__table__)
+SOURCES = cast(Table, HouseholdSources.__table__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,7 @@ class PurgeCounts:
     scores: int = 0
     household_runs: int = 0
     audit_entries: int = 0
+    household_sources: int = 0
 
 
 def cutoffs_before(day: date, now: datetime | None = None) -> Cutoffs:
@@ -109,12 +125,14 @@ def count_purgeable(database: Database, cutoffs: Cutoffs) -> PurgeCounts:
     """What a purge with these cut-offs would delete now (scores and audit entries; runs are only known after)."""
     with database.read() as connection:
         plan = _plan(connection, cutoffs)
-        scores = audit = 0
+        scores = audit = sources = 0
         if cutoffs.scores_before is not None:
             scores = int(connection.scalar(select(func.count()).where(_purgeable_scores(plan))) or 0)
+            old = SOURCES.c.stored_at < cutoffs.scores_before
+            sources = int(connection.scalar(select(func.count()).select_from(SOURCES).where(old)) or 0)
         if cutoffs.audit_before is not None:
             audit = int(connection.scalar(select(func.count()).where(_purgeable_audit(plan))) or 0)
-    return PurgeCounts(scores=scores, audit_entries=audit)
+    return PurgeCounts(scores=scores, audit_entries=audit, household_sources=sources)
 
 
 def purge(
@@ -140,6 +158,12 @@ def purge(
                 progress(done)
             if scores < batch:
                 break
+        while True:
+            with database.transaction() as connection:
+                sources = _delete_sources(connection, cutoffs.scores_before, batch)
+            done = PurgeCounts(done.scores, done.household_runs, done.audit_entries, done.household_sources + sources)
+            if sources < batch:
+                break
     if cutoffs.audit_before is not None:
         while True:
             with database.transaction() as connection:
@@ -148,7 +172,7 @@ def purge(
                 ).all()
                 if ids:
                     connection.execute(delete(AUDIT).where(AUDIT.c.id.in_(ids)))
-            done = PurgeCounts(done.scores, done.household_runs, done.audit_entries + len(ids))
+            done = PurgeCounts(done.scores, done.household_runs, done.audit_entries + len(ids), done.household_sources)
             if progress is not None:
                 progress(done)
             if len(ids) < batch:
@@ -189,6 +213,21 @@ def _delete_scores(connection: Connection, plan: _Plan, batch: int) -> tuple[int
         )
         removed += result.rowcount
     return len(rows), removed
+
+
+def _delete_sources(connection: Connection, before: datetime, batch: int) -> int:
+    """One batch of kept household rows last stored before `before`."""
+    keys = connection.execute(
+        select(SOURCES.c.region_code, SOURCES.c.household_pseudonym)
+        .where(SOURCES.c.stored_at < before)
+        .order_by(SOURCES.c.region_code, SOURCES.c.household_pseudonym)
+        .limit(batch)
+    ).all()
+    for region, pseudonym in keys:
+        connection.execute(
+            delete(SOURCES).where(SOURCES.c.region_code == region, SOURCES.c.household_pseudonym == pseudonym)
+        )
+    return len(keys)
 
 
 def _write_record(connection: Connection, cutoffs: Cutoffs, *, operator: str, planned: PurgeCounts) -> int:

@@ -58,6 +58,9 @@ class ServiceSettings(BaseSettings):
     # Hosts alert subscriptions may send to (service.alerts), e.g. ["alerts.county.example"]; empty: alerts are off.
     # Only hosts the operator lists: the service never calls an address a caller picked freely.
     alert_hosts: list[str] = Field(default_factory=list)
+    # Attempts at one alert before it is dead (listed, replayable by an admin). Assumed: 8 doubling waits from 10 s
+    # span about 20 minutes, long enough for a receiver's restart, short enough that an admin hears of an outage.
+    alert_max_attempts: int = Field(default=8, ge=1)
 
     # Idempotency-Key (service.idempotency): how long a stored answer is replayed; how long a repeat waits for the
     # first request still running before 409; after how long a claim whose request never finished (its process

@@ -381,7 +381,10 @@ class Delivery(Base):
     """One alert to one subscription (the outbox): sent until the subscriber answers 2xx or the attempts run out."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "delivered_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "delivered_at", "next_attempt_at"),
+        Index("ix_deliveries_subject", "subscription_id", "subject", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
@@ -391,8 +394,11 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Dead letter: the attempts ran out (or the subscription ended); an admin may replay it.
     gave_up_at: Mapped[datetime | None] = mapped_column(default=None)
     last_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    # What the alert is about (a household pseudonym, a job id): one subject's deliveries go out in order.
+    subject: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class AlertCursor(Base):
@@ -449,3 +455,17 @@ class HouseholdEvent(Base):
     digest: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="RESTRICT"), index=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HouseholdSources(Base):
+    """A scored household's source rows (service.household_sources), as ingestion left them (no ID numbers, no
+    names): the tables of its latest document, with the events pushed since appended, so an event re-scores it."""
+
+    __tablename__ = "household_sources"
+
+    region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    household_pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)  # the reference date of the last score built from these rows
+    # Table name -> rows of the contract (plain JSON, empty cells left out); holds health-related amounts.
+    tables: Mapped[dict[str, Any]] = mapped_column()
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -12,14 +12,16 @@ from pydantic.config import JsonDict
 from sqlalchemy.exc import IntegrityError
 
 from features.contract.codes import EVENT_TYPES
-from service.deps import CallerDep, DatabaseDep, SettingsDep
+from service.deps import CallerDep, DatabaseDep, HolderDep, ReferencesDep, RequestIdDep, SettingsDep, get_model
 from service.errors import NotFoundError
-from service.events import WAITING, StoredEvent, household_events, store_events
+from service.events import RESCORED, UNCHANGED, WAITING, StoredEvent, household_events, store_events
+from service.household_sources import Key, append_events, rebuild
 from service.idempotency import Claim, run_once
 from service.keys import Permission
+from service.model_holder import ServingModel
 from service.paging import MAX_PAGE, CursorQuery, decode_cursor, page_after
-from service.schemas import SCHEMA_MAX_ITEMS, Row
-from service.scoring import check_batch
+from service.schemas import SCHEMA_MAX_ITEMS, Row, ScoreItem
+from service.scoring import SYNTHETIC_NOTICE, ScoreContext, check_batch, score_profiles
 from service.tables import HouseholdEvent
 from service.visits import household_region
 
@@ -61,17 +63,24 @@ class EventOut(BaseModel):
     row: dict[str, Any]  # the contract row as stored (typed; empty cells left out)
 
 
+Scoring = Literal["rescored", "waiting_for_document", "unchanged"]
+
+
 class PushedEvent(EventOut):
     status: Literal["stored", "duplicate"]  # duplicate: this event id was stored before with the same content
-    # The service keeps no household's source tables: the household is re-scored when its next document, which
-    # must carry the event, is scored.
-    scoring: Literal["waiting_for_document"] = WAITING
+    # rescored: the household's kept source rows took the event and `score` is its new stored score;
+    # waiting_for_document: the service holds no source rows of the household (scored from profiles or by a
+    # job), so its next document must carry the event; unchanged: a duplicate, nothing new was scored.
+    scoring: Scoring
+    score: ScoreItem | None = None  # the same score for every event of one household in a batch
 
 
 class EventsResponse(BaseModel):
     stored: int
     duplicates: int
+    rescored: int  # households re-scored
     events: list[PushedEvent]  # in the order sent
+    notice: str | None = None  # said whenever a new score comes from a model trained on synthetic data
 
 
 class HouseholdEventsResponse(BaseModel):
@@ -99,42 +108,86 @@ def event_out(event: HouseholdEvent) -> dict[str, Any]:
     }
 
 
-def pushed(results: list[StoredEvent]) -> EventsResponse:
-    events = [PushedEvent(**event_out(r.event), status="duplicate" if r.duplicate else "stored") for r in results]
+def pushed(results: list[StoredEvent], scores: dict[Key, ScoreItem]) -> EventsResponse:
+    events = []
+    for result in results:
+        score = None if result.duplicate else scores.get((result.event.household_pseudonym, result.event.region_code))
+        scoring: Scoring = UNCHANGED if result.duplicate else RESCORED if score is not None else WAITING
+        status: Literal["stored", "duplicate"] = "duplicate" if result.duplicate else "stored"
+        events.append(PushedEvent(**event_out(result.event), status=status, scoring=scoring, score=score))
     duplicates = sum(r.duplicate for r in results)
-    return EventsResponse(stored=len(results) - duplicates, duplicates=duplicates, events=events)
+    synthetic = any(score.synthetic for score in scores.values())
+    return EventsResponse(
+        stored=len(results) - duplicates,
+        duplicates=duplicates,
+        rescored=len(scores),
+        events=events,
+        notice=SYNTHETIC_NOTICE if synthetic else None,
+    )
 
 
 @router.post("/events", response_model=EventsResponse, status_code=201)
 async def push_events(
-    body: EventsRequest, caller: CallerDep, database: DatabaseDep, settings: SettingsDep, request: Request
+    body: EventsRequest,
+    caller: CallerDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    holder: HolderDep,
+    references: ReferencesDep,
+    request_id: RequestIdDep,
+    request: Request,
 ) -> Response:
     """Push department events (the contract's events rows) for households scored in your region: every row is
     checked as the batch validator checks it and all violations are listed (422, nothing stored); an event id
-    stored before with the same content is a duplicate, with other content a violation. Each stored event waits
-    for its household's next document to take part in a score."""
+    stored before with the same content is a duplicate, with other content a violation. Each stored event joins
+    its household's kept source rows and the household is re-scored at once (`score`); a household whose rows the
+    service does not hold waits for its next document."""
     caller.require(Permission.EVENTS)
     check_batch(len(body.events), settings, "events")
 
-    def store(claim: Claim | None) -> Response:
+    def store() -> tuple[list[StoredEvent], set[Key], ServingModel | None]:
         for attempt in (1, 2):
             try:
                 with database.session() as session:
                     results = store_events(session, caller.scope, body.events, key_id=caller.key_id)
-                    response = Response(
-                        _PUSHED.dump_json(pushed(results)), status_code=201, media_type="application/json"
-                    )
-                    if claim is not None:
-                        claim.record(session, response)
-                    return response
+                    fresh = [r.event for r in results if not r.duplicate]
+                    kept = append_events(session, [e.row for e in fresh], [e.region_code for e in fresh])
+                    # Taken before anything commits: without a model, nothing is stored (503) rather than an
+                    # event its household's score never saw.
+                    serving = get_model(holder) if kept else None
+                    return results, kept, serving
             except IntegrityError:
                 if attempt == 2:
                     raise
                 # Another request stored one of these event ids at the same moment: the next look finds it.
         raise AssertionError("unreachable")
 
-    async def produce(claim: Claim | None) -> Response:
-        return await run_in_threadpool(store, claim)
+    def store_and_score() -> Response:
+        results, kept, serving = store()
+        scores: dict[Key, ScoreItem] = {}
+        if kept and serving is not None:
+            reference = references.current
+            context = ScoreContext(caller, serving, database, settings, request_id)
+            version = reference.label if reference is not None else None
+            with database.read_session() as session:
+                groups = rebuild(session, kept, reference)
+            for group in groups:
+                answer = score_profiles(context, group.profiles, explain=True, context_version=version)
+                scores.update({(item.household_pseudonym, item.region_code): item for item in answer.items})
+        metrics = getattr(request.app.state, "metrics", None)
+        if metrics is not None:
+            for item in scores.values():
+                metrics.scores.labels(item.risk_level).inc()
+        runner = getattr(request.app.state, "job_runner", None)
+        if scores and runner is not None:
+            runner.wake()  # new scores: the alert dispatcher looks now rather than at its next poll
+        response = Response(_PUSHED.dump_json(pushed(results, scores)), status_code=201, media_type="application/json")
+        response.headers["X-Request-ID"] = request_id
+        return response
+
+    async def produce(_: Claim | None) -> Response:
+        # The answer names the new scores, so it is recorded for the Idempotency-Key once they are stored.
+        return await run_in_threadpool(store_and_score)
 
     return await run_once(request, caller, database, settings, await request.body(), produce)
 

@@ -18,9 +18,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
+from features.profiles.build import build_profiles
 from service._coalescing import Coalescer
 from service.deps import CallerDep, DatabaseDep, ModelDep, PseudonymKeyDep, ReferencesDep, RequestIdDep, SettingsDep
-from service.documents import profiles_from_documents
+from service.documents import ingested_documents
+from service.household_sources import keep_sources
 from service.idempotency import Claim, run_once
 from service.keys import Permission
 from service.profile_rows import profiles_for_scoring
@@ -50,6 +52,7 @@ async def score_households(
 ) -> Response:
     """Score household documents (the source-data contract's shape): validated, pseudonymised and profiled as in
     batch, with the service's villages reference as county and village context; 422 lists every violation.
+    Each household's ingested rows are kept (replacing earlier ones), so that a department event re-scores it.
     With an `Idempotency-Key`, a repeat of the same request answers the first one's scores, stored once."""
 
     def score() -> ScoreResponse:
@@ -58,10 +61,15 @@ async def score_households(
         for i, document in enumerate(body.households):
             caller.scope.require(str(document.household.get("region_code", "")), "household.region_code", i)
         reference = references.current
-        profiles = profiles_from_documents(body.households, body.as_of or date.today(), key, reference)
+        as_of = body.as_of or date.today()
+        sources = ingested_documents(body.households, key, reference)
+        profiles = build_profiles(sources, as_of)
         context = ScoreContext(caller, serving, database, settings, request_id)
         version = reference.label if reference is not None else None
-        return score_profiles(context, profiles, explain=body.explain, context_version=version)
+        answer = score_profiles(context, profiles, explain=body.explain, context_version=version)
+        # After the scores: rows of a document that failed to score are not kept.
+        keep_sources(database, sources, as_of, reference)
+        return answer
 
     async def produce(_: Claim | None) -> Response:
         lane: anyio.CapacityLimiter | None = getattr(request.app.state, "scoring_lane", None)

@@ -1,7 +1,7 @@
 """The monitoring loop through the real app: a household document is scored high → a signed alert reaches a real
 receiver on loopback → the household is on its village's work list → a visit finds it not at risk → it leaves
-the list → a department pushes a hospital stay → the household's next document carries it → the new score names
-a new risk type and the household is back on the list, announced again."""
+the list → a department pushes an accident → the household is re-scored at once from its kept rows, the new score
+names a new risk type and the household is back on the list → its next document carries the event too."""
 # ruff: noqa: F811 — the shared fixtures are imported by name, and tests take them as parameters of that name
 
 from __future__ import annotations
@@ -102,7 +102,9 @@ def test_the_loop_from_a_high_score_to_a_visit_and_back_with_a_department_event(
         assert recorded.status_code == 201, recorded.text
         assert household not in _listed(client, official, village)
 
-        # 5. A department pushes an accident of a member; it waits for the household's next document.
+        # 5. A department pushes an accident of a member: the household's kept rows take it and it is re-scored
+        # at once, as of the day after the accident. The new score names a new risk type (05, accident), so the
+        # household is back on the list. It was high before, so no new crossing is announced.
         member = doc["members"][0]["member_id"]
         accident = {
             "event_id": f"AJ-{household}",
@@ -114,20 +116,22 @@ def test_the_loop_from_a_high_score_to_a_visit_and_back_with_a_department_event(
         }
         pushed = client.post("/v1/events", json={"events": [accident]}, headers=monitor)
         assert pushed.status_code == 201, pushed.text
-        assert pushed.json()["events"][0]["scoring"] == "waiting_for_document"
-        assert household not in _listed(client, official, village)  # nothing is scored yet
+        (answered,) = pushed.json()["events"]
+        assert answered["scoring"] == "rescored" and answered["score"]["as_of"] == "2025-07-21"
+        assert "05" in {r["key"] for r in answered["score"]["reasons"]}
+        assert household in _listed(client, official, village)
+        assert dispatch(db, post) == 0 and len(receiver.events("score.high")) == 1
 
-        # 6. The next document carries the stored event; the new score names a new risk type (05, accident),
-        # so the household is back on the list. It was high before, so no new crossing is announced.
+        # 6. The next document carries the stored event: the same risk type, no new crossing.
         stored = client.get(f"/v1/households/{household}/events", headers=official).json()["events"]
         later = {**doc, "events": [*doc["events"], stored[0]["row"]]}
         second = _score(client, monitor, later, "2025-08-01")
         assert "05" in {r["key"] for r in second["reasons"]}
-        assert household in _listed(client, official, village)
         assert dispatch(db, post) == 0 and len(receiver.events("score.high")) == 1
         feed = client.get("/v1/scores", headers=official).json()["items"]
         assert [(i["household_pseudonym"], i["previous_level"]) for i in feed] == [
             (household, None),
+            (household, "high"),
             (household, "high"),
         ]
     finally:

@@ -32,7 +32,16 @@ from service.retention import (
 from service.scope import Scope
 from service.settings import ServiceSettings, get_settings
 from service.store import record_scores, region_summary
-from service.tables import AlertCursor, AuditEntry, HouseholdRun, LatestScore, RiskLevel, Role, ScoreRecord
+from service.tables import (
+    AlertCursor,
+    AuditEntry,
+    HouseholdRun,
+    HouseholdSources,
+    LatestScore,
+    RiskLevel,
+    Role,
+    ScoreRecord,
+)
 from tests.service.factories import make_caller, make_score
 
 COUNTY = Scope("990101")
@@ -116,10 +125,36 @@ def test_old_scores_go_but_each_households_latest_stays(db: Database, batch: int
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 8 + 1  # no audit cut-off here
         assert region_summary(session, COUNTY, VILLAGE) == summary_before
     (record,) = _purge_records(db)
-    assert record["complete"] is True and record["deleted"] == {"scores": 4, "household_runs": 4, "audit_entries": 0}
+    assert record["complete"] is True and record["deleted"] == {
+        "scores": 4,
+        "household_runs": 4,
+        "audit_entries": 0,
+        "household_sources": 0,
+    }
     assert record["operator"] == "ops" and record["role"] is Role.ADMIN and record["key_id"] is None
     assert record["household"] == "" and record["scores_before"] == CUT.isoformat() and record["audit_before"] is None
     assert count_purgeable(db, Cutoffs(CUT, None)) == PurgeCounts()
+
+
+def test_kept_household_rows_go_with_the_scores_cut_off(db: Database) -> None:
+    with db.session() as session:
+        for pseudonym in ("hhOld", "hhNew"):
+            session.add(
+                HouseholdSources(
+                    household_pseudonym=pseudonym, region_code=VILLAGE, as_of=JUN, tables={"households": []}
+                )
+            )
+    with db.session() as session:
+        session.execute(
+            update(HouseholdSources).where(HouseholdSources.household_pseudonym == "hhOld").values(stored_at=OLD)
+        )
+    assert count_purgeable(db, Cutoffs(None, CUT)) == PurgeCounts()  # only the audit cut-off: rows stay
+    assert count_purgeable(db, Cutoffs(CUT, None)) == PurgeCounts(household_sources=1)
+    assert purge(db, Cutoffs(CUT, None), operator="ops", batch=1) == PurgeCounts(household_sources=1)
+    with db.session() as session:
+        assert list(session.scalars(select(HouseholdSources.household_pseudonym))) == ["hhNew"]
+    (record,) = _purge_records(db)
+    assert record["deleted"]["household_sources"] == 1
 
 
 def test_a_run_keeps_its_row_while_another_score_of_it_is_left(db: Database) -> None:
@@ -196,7 +231,8 @@ def test_an_interrupted_purge_leaves_an_incomplete_record(db: Database, monkeypa
     with pytest.raises(KeyboardInterrupt):
         purge(db, Cutoffs(CUT, CUT), operator="ops", batch=1, progress=stop)
     (record,) = _purge_records(db)
-    assert record["complete"] is False and record["planned"] == {"scores": 1, "household_runs": 0, "audit_entries": 3}
+    assert record["complete"] is False
+    assert record["planned"] == {"scores": 1, "household_runs": 0, "audit_entries": 3, "household_sources": 0}
 
 
 def test_cut_offs_from_a_day_and_from_the_settings(tmp_path: Path) -> None:
