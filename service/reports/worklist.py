@@ -11,8 +11,9 @@ apply to them, and they are followed up through their assistance plan (the regio
 
 Home visits close the loop (service.visits). Each row shows the household's last standing visit. A household
 whose last visit found it not at risk, already monitored or already eliminated (`SETTLED`) is left out until new
-evidence arrives: a score computed with data dated after the visit that names an official risk type its previous
-score did not. Until then the village's next household takes its place; each village counts those left out.
+evidence arrives: a score computed with data dated after the visit that names an official risk type the score in
+force on the visit day did not. Until then the village's next household takes its place; each village counts those
+left out.
 
 "Why now" compares each listed household's latest score with its previous one (the latest stored score with
 an earlier `as_of`): the reasons that are new since then and the change of the probability. The service stores
@@ -27,7 +28,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Final
 
 import pandas as pd
@@ -230,7 +231,11 @@ def _views(session: Session, scope: Scope, ids: Sequence[int]) -> dict[int, Scor
 
 def _previous(session: Session, scope: Scope, latest: Sequence[ScoreView]) -> dict[str, Previous]:
     """Each household's latest score dated before its listed one (largest as_of, scored_at, id)."""
-    as_of = {v.household_pseudonym: v.as_of for v in latest}
+    return _latest_before(session, scope, {v.household_pseudonym: v.as_of for v in latest})
+
+
+def _latest_before(session: Session, scope: Scope, as_of: Mapping[str, date]) -> dict[str, Previous]:
+    """Each household's latest score dated before its date in `as_of` (largest as_of, scored_at, id)."""
     found: dict[str, tuple[tuple[Any, ...], Previous]] = {}
     for chunk in _chunks(sorted(as_of)):
         query = select(
@@ -276,7 +281,10 @@ def work_list(
             return False
         if view.as_of <= visit.visited_on:
             return True
-        before = _previous(session, scope, [view]).get(view.household_pseudonym)
+        # New evidence is judged against what the visit saw (the score in force on the visit day), not against
+        # the score just before: a later score that repeats the new risk type keeps the household listed.
+        day_after = visit.visited_on + timedelta(days=1)
+        before = _latest_before(session, scope, {view.household_pseudonym: day_after}).get(view.household_pseudonym)
         named = {str(r.get("key")) for r in view.reasons}
         return not any(key in RISK_TYPE_KEYS and key not in (before.reason_keys if before else ()) for key in named)
 

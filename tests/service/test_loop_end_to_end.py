@@ -122,11 +122,13 @@ def test_the_loop_from_a_high_score_to_a_visit_and_back_with_a_department_event(
         assert household in _listed(client, official, village)
         assert dispatch(db, post) == 0 and len(receiver.events("score.high")) == 1
 
-        # 6. The next document carries the stored event: the same risk type, no new crossing.
+        # 6. The next document carries the stored event: the same risk type, no new crossing, and the household
+        # stays listed (the visit is judged against the score it saw, not against the event's re-score).
         stored = client.get(f"/v1/households/{household}/events", headers=official).json()["events"]
         later = {**doc, "events": [*doc["events"], stored[0]["row"]]}
         second = _score(client, monitor, later, "2025-08-01")
         assert "05" in {r["key"] for r in second["reasons"]}
+        assert household in _listed(client, official, village)
         assert dispatch(db, post) == 0 and len(receiver.events("score.high")) == 1
         feed = client.get("/v1/scores", headers=official).json()["items"]
         assert [(i["household_pseudonym"], i["previous_level"]) for i in feed] == [
