@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from service.db import create_db_engine
 from service.migrate import current_revision, downgrade_database, head_revision, upgrade_database
 
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011"]
 EARLIER = REVISIONS[:-1]
 JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 JOB = uuid.UUID("00000000-0000-4000-8000-000000000001")
@@ -348,6 +348,7 @@ def test_an_earlier_revision_upgrades_to_head_with_its_rows(database_url: str, r
                 "identified_date",
                 "elimination_date",
                 "expected_monitoring_type",
+                "elimination_readiness",
             )
             latest = _read(connection, LATEST, "household_pseudonym", "monitoring_status")
             runs = _read(connection, RUNS, "household_pseudonym, as_of", "monitoring_status")
@@ -380,6 +381,7 @@ def test_an_earlier_revision_upgrades_to_head_with_its_rows(database_url: str, r
         identified_date=None,
         elimination_date=None,
         expected_monitoring_type=None,
+        elimination_readiness=None,
     )
     if revision >= "0003":
         expected_scores[1]["context_version"] = "villages-v1"
@@ -435,6 +437,7 @@ ADDED = {
     "0008": {"idempotency_keys"},
     "0009": {"household_events"},
     "0010": set(),
+    "0011": set(),
 }
 
 
