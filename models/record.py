@@ -14,19 +14,35 @@ comma-joined flat, and a record without a status says `unknown`.
 It also carries the monitoring type the household would enter as (`features.profiles.monitoring_type`), or the
 recorded one of a current monitoring object: nested, `expected_monitoring_type` is an object {code, zh, en} or null;
 flat, it is three columns (`EXPECTED_TYPE_FIELDS`): the code and its two names.
+
+A current monitoring object's record also carries its elimination readiness (`features.profiles.readiness`):
+nested, `elimination_readiness` is {ready, met, conditions: [{key, zh, en, state, value}]} or null for every other
+household; flat, it is `readiness_ready` (1/0), `readiness_met` (a count) and, per condition, `readiness_<key>`
+(the state code) and `readiness_<key>_value` (`READINESS_FIELDS`), all empty for other households.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from features.contract.codes import MONITORING_TYPES
 from features.profiles.monitoring_type import FIELD as EXPECTED_TYPE
+from features.profiles.readiness import CONDITIONS as READINESS_CONDITIONS
+from features.profiles.readiness import STATES as READINESS_STATES
 from features.profiles.status import STATUS_COLUMNS, status_of
 
 STATUS_FIELDS: Final = tuple(STATUS_COLUMNS)
 EXPECTED_TYPE_FIELDS: Final = (EXPECTED_TYPE, f"{EXPECTED_TYPE}_zh", f"{EXPECTED_TYPE}_en")
+READINESS_NUMBERS: Final = ("readiness_ready", "readiness_met") + tuple(
+    f"readiness_{c.key}_value" for c in READINESS_CONDITIONS
+)
+READINESS_FIELDS: Final = (
+    "readiness_ready",
+    "readiness_met",
+    *(name for c in READINESS_CONDITIONS for name in (f"readiness_{c.key}", f"readiness_{c.key}_value")),
+)
 REASON_FIELDS: Final = ("key", "code", "zh", "en", "points", "sentence_zh", "sentence_en")
 MEASURE_FIELDS: Final = ("measure", "zh", "en", "risks", "probability_after", "points")
 # A field's flat column suffix where it differs from its nested name.
@@ -123,6 +139,38 @@ def flat_expected_type(nested: Mapping[str, Any] | None) -> dict[str, str | None
     if nested is None:
         return dict.fromkeys(EXPECTED_TYPE_FIELDS)
     return dict(zip(EXPECTED_TYPE_FIELDS, (nested["code"], nested["zh"], nested["en"]), strict=True))
+
+
+def flat_readiness(nested: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The flat cells (`READINESS_FIELDS`) of a nested `elimination_readiness` (None: all empty)."""
+    if nested is None:
+        return dict.fromkeys(READINESS_FIELDS)
+    row: dict[str, Any] = {"readiness_ready": 1.0 if nested["ready"] else 0.0, "readiness_met": float(nested["met"])}
+    for item in nested["conditions"]:
+        row[f"readiness_{item['key']}"] = item["state"]
+        row[f"readiness_{item['key']}_value"] = item["value"]
+    return row
+
+
+def nested_readiness(cells: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The nested `elimination_readiness` from flat cells; None when they carry none.
+
+    Raises `ValueError` naming the field for a state outside the readiness states."""
+    ready = cells.get("readiness_ready")
+    if ready is None or (isinstance(ready, float) and math.isnan(ready)):
+        return None
+    conditions = []
+    for condition in READINESS_CONDITIONS:
+        name = f"readiness_{condition.key}"
+        state = cells.get(name)
+        if state not in READINESS_STATES:
+            raise ValueError(f"{name} must be one of {', '.join(READINESS_STATES)}")
+        value = cells.get(f"{name}_value")
+        number = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+        conditions.append(
+            {"key": condition.key, "zh": condition.zh, "en": condition.en, "state": state, "value": number}
+        )
+    return {"ready": bool(ready), "met": int(cells["readiness_met"]), "conditions": conditions}
 
 
 def _ranks(columns: Mapping[str, Any], prefix: str, field: str) -> list[int]:

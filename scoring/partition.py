@@ -23,6 +23,7 @@ import pyarrow as pa
 from features.errors import SourceDataError
 from features.profiles.build import build_profiles
 from features.profiles.monitoring_type import expected_types
+from features.profiles.readiness import elimination_readiness
 from features.profiles.rules import RULE_NAMES, rule_flags
 from features.profiles.status import status_frame
 from features.pseudonyms.ingestion import ingest
@@ -30,7 +31,13 @@ from features.reading.partitions import arrow_sources
 from features.validation.report import validate_sources
 from models.batch import ID_COLUMNS, explain_batch, output_columns
 from models.explanation_cache import ExplanationCache
-from models.record import EXPECTED_TYPE_FIELDS, flat_expected_type, nested_expected_type
+from models.record import (
+    EXPECTED_TYPE_FIELDS,
+    READINESS_FIELDS,
+    flat_expected_type,
+    flat_readiness,
+    nested_expected_type,
+)
 from scoring.job import ScoringJob
 from scoring.results import RULE_PREFIX, result_frame
 from scoring.reuse import profile_rows
@@ -98,6 +105,9 @@ def score_profiles(job: ScoringJob, profiles: pd.DataFrame, previous: pd.DataFra
     cells = {code: flat_expected_type(nested_expected_type(code)) for code in set(codes.tolist())}  # a few types
     for column in EXPECTED_TYPE_FIELDS:  # from the profiles too, for the same reason
         table[column] = np.array([cells[code][column] for code in codes.tolist()], dtype=object)
+    readiness = [flat_readiness(nested) for nested in elimination_readiness(profiles)]
+    for column in READINESS_FIELDS:  # monitoring objects only; the other rows stay empty
+        table[column] = np.array([row[column] for row in readiness], dtype=object)
     flags = rule_flags(profiles)
     for name in RULE_NAMES:
         table[RULE_PREFIX + name] = flags[name].to_numpy()

@@ -2,7 +2,8 @@
 
 A result row carries the household's monitoring status as of `as_of` (`models.record.STATUS_FIELDS`) from its
 profile: its dates as dates, the rest as text, `unknown` when the profile had none; then the monitoring type the
-household would enter as (`models.record.EXPECTED_TYPE_FIELDS`, code and names as text).
+household would enter as (`models.record.EXPECTED_TYPE_FIELDS`, code and names as text); then a monitoring
+object's elimination readiness (`models.record.READINESS_FIELDS`: states as text, counts and values as numbers).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from features.profiles.rules import RULE_NAMES
 from features.profiles.status import DATE_COLUMNS
 from features.reading.partitions import Partition
 from models.batch import DEFAULT_OPTIONS, BatchOptions, output_columns
-from models.record import EXPECTED_TYPE_FIELDS, STATUS_FIELDS
+from models.record import EXPECTED_TYPE_FIELDS, READINESS_FIELDS, READINESS_NUMBERS, STATUS_FIELDS
 
 RULE_PREFIX: Final = "rule_"
 WRITE_AHEAD: Final = 2  # result tables handed to the writer thread and not yet written
@@ -33,6 +34,7 @@ def result_columns(options: BatchOptions = DEFAULT_OPTIONS) -> list[str]:
         *output_columns(options),
         *STATUS_FIELDS,
         *EXPECTED_TYPE_FIELDS,
+        *READINESS_FIELDS,
         "model_version",
         "synthetic",
         *rules,
@@ -42,7 +44,7 @@ def result_columns(options: BatchOptions = DEFAULT_OPTIONS) -> list[str]:
 
 def result_schema(options: BatchOptions = DEFAULT_OPTIONS) -> pa.Schema:
     """The fixed Arrow schema of result tables (the same for every partition, whatever it holds)."""
-    floats = {"probability", "margin"}
+    floats = {"probability", "margin", *READINESS_NUMBERS}
     fields = []
     for name in result_columns(options):
         if name == "as_of" or name in DATE_COLUMNS:

@@ -47,7 +47,8 @@ class ScoreInput:
     given. All three must be JSON-serialisable (plain Python numbers, not NumPy scalars). `status` holds the
     household's monitoring status fields (`models.record.STATUS_FIELDS`, nested form); none: `unknown`.
     `expected_type` is the code of the monitoring type the household would enter as
-    (`features.profiles.monitoring_type`), or None.
+    (`features.profiles.monitoring_type`), or None; `readiness` a monitoring object's nested elimination
+    readiness (`models.record`), or None.
     """
 
     household_pseudonym: str
@@ -64,6 +65,7 @@ class ScoreInput:
     context_version: str | None = None  # the villages reference the profile was built with
     status: Mapping[str, Any] | None = None
     expected_type: str | None = None
+    readiness: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class ScoreView:
     elimination_way: str | None = None
     # The monitoring type the household would enter as (features.profiles.monitoring_type); None where unknown.
     expected_monitoring_type: str | None = None
+    # A current monitoring object's elimination readiness (features.profiles.readiness); None for the others.
+    elimination_readiness: dict[str, Any] | None = None
 
     @property
     def newly_identifiable(self) -> bool:
@@ -134,6 +138,7 @@ class ScoreView:
             row.elimination_date,
             row.elimination_way,
             row.expected_monitoring_type,
+            row.elimination_readiness,
         )
 
 
@@ -202,6 +207,14 @@ def _expected_type(value: object, row: int | None) -> str | None:
     return value if value is None else str(value)
 
 
+def _readiness(value: Mapping[str, Any] | None, row: int | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not isinstance(value.get("conditions"), list):
+        raise InvalidFieldError("elimination_readiness", "must be an object with a list of conditions", row)
+    return dict(value)
+
+
 def prepare_rows(scope: Scope, rows: Sequence[ScoreInput]) -> list[dict[str, Any]]:
     """Checked column values of every row, or the first problem as a typed error naming the row and field.
 
@@ -234,6 +247,7 @@ def prepare_rows(scope: Scope, rows: Sequence[ScoreInput]) -> list[dict[str, Any
                 if row.context_version is None
                 else _token(row.context_version, "context_version", 32, i),
                 "expected_monitoring_type": _expected_type(row.expected_type, i),
+                "elimination_readiness": _readiness(row.readiness, i),
             }
             | _status(row.status, i)
         )

@@ -40,7 +40,15 @@ from features.pseudonyms.keys import PseudonymKey
 from features.reading.partitions import PartitionedSources
 from features.reading.sources import arrow_to_frame
 from models.batch import BatchOptions
-from models.record import EXPECTED_TYPE, STATUS_FIELDS, nested_measures, nested_reasons, nested_status
+from models.record import (
+    EXPECTED_TYPE,
+    READINESS_FIELDS,
+    STATUS_FIELDS,
+    nested_measures,
+    nested_readiness,
+    nested_reasons,
+    nested_status,
+)
 from scoring.job import ScoringJob
 from scoring.results import RULE_PREFIX
 from scoring.run import Progress, score_partitions
@@ -325,6 +333,7 @@ def score_inputs(table: pa.Table, settings: ServiceSettings, context_version: st
             context_version=context_version,
             status=nested_status({name: column[name][i] for name in STATUS_FIELDS}),
             expected_type=column[EXPECTED_TYPE][i],
+            readiness=nested_readiness({name: column[name][i] for name in READINESS_FIELDS}),
         )
         for i, probability in enumerate(column["probability"])
     ]

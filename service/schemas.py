@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal
 
@@ -124,10 +125,34 @@ class MonitoringTypeOut(BaseModel):
         return None if nested is None else cls.model_validate(nested)
 
 
+class ReadinessConditionOut(BaseModel):
+    """One risk-elimination condition of a monitoring object, checked from its own records as of `as_of`."""
+
+    key: str  # income_above_line, six_months_monitored, housing_safe, water_safe, … (docs/domain.md §17)
+    zh: str
+    en: str
+    state: Literal["met", "not_met", "not_observed"]  # not_observed: the records to check it are missing
+    value: float | None = None  # the household's value the condition reads first (None: missing)
+
+
+class ReadinessOut(BaseModel):
+    """A current monitoring object's elimination readiness (`features.profiles.readiness`)."""
+
+    ready: bool  # every condition met
+    met: int  # how many conditions are met
+    conditions: list[ReadinessConditionOut]  # every condition, in the declared order
+
+    @classmethod
+    def of(cls, nested: Mapping[str, Any] | None) -> ReadinessOut | None:
+        return None if nested is None else cls.model_validate(nested)
+
+
 class ScoreItem(MonitoringStatusFields):
     # The type the household would enter monitoring as, from its status, registration, income and shocks
     # (docs/domain.md §15); a current monitoring object's recorded type; None where that records none.
     expected_monitoring_type: MonitoringTypeOut | None = None
+    # For a current monitoring object: which risk-elimination conditions it meets; None for every other household.
+    elimination_readiness: ReadinessOut | None = None
     household_pseudonym: str
     region_code: str
     as_of: date
@@ -151,6 +176,7 @@ class ScoreResponse(BaseModel):
 
 class StoredScore(MonitoringStatusFields):
     expected_monitoring_type: MonitoringTypeOut | None = None  # as ScoreItem; None for scores stored before it
+    elimination_readiness: ReadinessOut | None = None  # as ScoreItem; None for scores stored before it
     household_pseudonym: str
     region_code: str
     as_of: date
@@ -202,6 +228,15 @@ class RegionSummaryResponse(BaseModel):
     identifications_by_year: dict[int, int]  # last years' actual counts from jobs' source data; {} when none
     latest_as_of: date | None
     synthetic: bool
+
+
+class ReadinessListResponse(BaseModel):
+    region_code: str
+    # Current monitoring objects of the region by their latest scores, oldest identification first (the most
+    # overdue for an elimination review), each with every elimination condition checked.
+    items: list[StoredScore]
+    cursor: str | None = None  # ask again with ?cursor=<this> for the next page
+    more: bool = False  # more households follow this page
 
 
 class ModelResponse(BaseModel):

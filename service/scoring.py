@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.profiles.monitoring_type import expected_type_row
+from features.profiles.readiness import readiness_row
 from features.profiles.rules import describe_flags, rule_flags, rule_flags_row
 from features.profiles.status import StatusValueError
 from models.explain import HouseholdExplanation, explain_prepared
@@ -31,6 +32,7 @@ from service.model_holder import ServingModel
 from service.schemas import (
     MeasureOut,
     MonitoringTypeOut,
+    ReadinessOut,
     ReasonOut,
     RuleFlagsOut,
     ScoreItem,
@@ -253,11 +255,13 @@ def _decisions(
         try:
             status = nested_status(profile)
             expected_type = expected_type_row(profile)
+            readiness = readiness_row(profile)
         except StatusValueError as error:
             raise InvalidFieldError(error.field, error.message, i) from None
         item = ScoreItem(
             **status,
             expected_monitoring_type=MonitoringTypeOut.of(expected_type),
+            elimination_readiness=ReadinessOut.of(readiness),
             household_pseudonym=str(profile["household_id"]),
             region_code=str(profile["region_code"]),
             as_of=as_of,
@@ -289,6 +293,7 @@ def _decisions(
                 context_version=versions[i],
                 status=status,
                 expected_type=expected_type,
+                readiness=readiness,
             )
         )
     return items, records

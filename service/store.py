@@ -20,6 +20,7 @@ from service._jobs import (
     mark_chunk_committed,
     update_job,
 )
+from service._readiness import ReadinessPage, readiness_key, readiness_list
 from service._scores import (
     Decisions,
     ScoreInput,
@@ -54,6 +55,7 @@ __all__ = [
     "JobView",
     "LatestRow",
     "LatestScores",
+    "ReadinessPage",
     "RegionSummary",
     "RiskTypeCount",
     "ScoreInput",
@@ -72,6 +74,8 @@ __all__ = [
     "level_trend",
     "list_jobs",
     "mark_chunk_committed",
+    "readiness_key",
+    "readiness_list",
     "record_scores",
     "region_summary",
     "score_fingerprint",

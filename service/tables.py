@@ -194,6 +194,9 @@ class ScoreRecord(Base):
     # The monitoring type the household would enter as (features.profiles.monitoring_type), or the recorded type
     # of a current monitoring object; NULL for scores stored before the service derived it.
     expected_monitoring_type: Mapped[str | None] = mapped_column(String(16), default=None)
+    # A current monitoring object's elimination readiness (features.profiles.readiness), nested as the API gives
+    # it; NULL for every other household and for scores stored before the service derived it.
+    elimination_readiness: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 class HealthProbe(Base):

@@ -8,6 +8,12 @@ the observed ones carry an inverse probability-of-observation weight (training/o
 `weight`). "income_below_line": the per-capita net income of the year in which the horizon ends is below that
 year's monitoring line (households without that income record are left out).
 
+For households already in monitoring, and after (docs/domain.md §17): "eliminated_6m", among current monitoring
+objects on `as_of`, the risk of the open identification is eliminated within 6 months; "returned_12m", among
+households whose risk was eliminated before `as_of`, the household is identified again within 12 months. Both are
+read from the identifications table alone: who is monitored or eliminated from the records dated before `as_of`
+(the profile's status), what happened from the elimination and identification dates on or after it.
+
 Features come from `features.profiles.build.build_profiles`, which reads only records dated before `as_of`;
 labels read only records dated on or after it. A horizon that runs past the end of the data would label
 late identifications as negatives, so it is refused unless explicitly allowed.
@@ -24,16 +30,25 @@ import pandas as pd
 
 from features.contract.monitoring_lines import YearProvinceTable, default_monitoring_lines
 from features.profiles.build import as_of_timestamp, build_profiles, per_capita_net_income, source_table
+from features.profiles.status import ELIMINATED, MONITORED
 from features.reading.sources import Sources
 from training.need_label import need_in_window
 from training.observation import WEIGHT_COLUMN, observation_weights
 
-Label = Literal["identified_12m", "need_12m", "income_below_line"]
-LABELS: tuple[Label, ...] = ("identified_12m", "need_12m", "income_below_line")
+Label = Literal["identified_12m", "need_12m", "income_below_line", "eliminated_6m", "returned_12m"]
+LABELS: tuple[Label, ...] = ("identified_12m", "need_12m", "income_below_line", "eliminated_6m", "returned_12m")
+# How far each label looks ahead of `as_of`, in months, where it is not 12.
+LABEL_HORIZONS: dict[str, int] = {"eliminated_6m": 6}
 # The label `relapse train` and `relapse demo` build when none is named.
 DEFAULT_LABEL: Label = "identified_12m"
 # Short names accepted on the command line.
-LABEL_ALIASES: dict[str, Label] = {"identified": "identified_12m", "need": "need_12m", "income": "income_below_line"}
+LABEL_ALIASES: dict[str, Label] = {
+    "identified": "identified_12m",
+    "need": "need_12m",
+    "income": "income_below_line",
+    "eliminated": "eliminated_6m",
+    "returned": "returned_12m",
+}
 # What a model trained on each label ranks households by (the model card's "intended use").
 LABEL_PURPOSES: dict[str, str] = {
     "identified_12m": "the probability of being newly identified as a monitoring object (防止返贫动态监测) "
@@ -41,6 +56,9 @@ LABEL_PURPOSES: dict[str, str] = {
     "need_12m": "the probability of being in need within 12 months — income after medical costs below the "
     "monitoring line, a rigid-expenditure trigger or a failed guarantee — whether or not monitoring finds it",
     "income_below_line": "the probability that the income of the year ahead falls below the monitoring line",
+    "eliminated_6m": "for a current monitoring object, the probability that its risk is eliminated within 6 months",
+    "returned_12m": "for a household whose risk was eliminated, the probability of being identified again within "
+    "12 months",
 }
 
 
@@ -62,7 +80,7 @@ def build_snapshots(
     as_of_dates: Iterable[date | str | pd.Timestamp],
     label: Label = DEFAULT_LABEL,
     *,
-    horizon_months: int = 12,
+    horizon_months: int | None = None,
     lines: YearProvinceTable | None = None,
     data_end: date | str | pd.Timestamp | None = None,
     allow_incomplete: bool = False,
@@ -70,13 +88,15 @@ def build_snapshots(
 ) -> pd.DataFrame:
     """Profiles for every `as_of` with a `label` column (0/1), stacked; `as_of` is already a column.
 
-    `data_end` (first day without data) defaults to the manifest's `extract_date` when there is one.
+    `horizon_months` defaults to the label's own (`LABEL_HORIZONS`, else 12). `data_end` (first day without data)
+    defaults to the manifest's `extract_date` when there is one.
     `keep_unobserved` keeps the rows whose label is unobserved (label NaN, weight 0) — for evaluations that
     judge every household against another truth, never for training.
     """
     if label not in LABELS:
         raise ValueError(f"unknown label {label!r}; choose one of {', '.join(LABELS)}")
     lines = lines or default_monitoring_lines()
+    horizon_months = horizon_months or LABEL_HORIZONS.get(label, 12)
     end = _data_end(sources, data_end)
     parts = []
     for raw in as_of_dates:
@@ -104,6 +124,12 @@ def build_snapshots(
                 parts.append(labelled)
                 continue
             labelled = labelled[labelled["label"].notna()]
+        elif label == "eliminated_6m":
+            labelled = profiles[profiles["monitoring_status"] == MONITORED].copy()
+            labelled["label"] = eliminated_in_window(sources, labelled["household_id"], as_of, horizon)
+        elif label == "returned_12m":
+            labelled = profiles[profiles["monitoring_status"] == ELIMINATED].copy()
+            labelled["label"] = identified_in_window(sources, labelled["household_id"], as_of, horizon)
         else:
             labelled = profiles.copy()
             labelled["label"] = _income_below_line(sources, profiles, (horizon - pd.Timedelta(days=1)).year, lines)
@@ -130,6 +156,20 @@ def identified_in_window(
     found = source_table(sources, "identifications")
     when = pd.to_datetime(found["identified_date"])
     inside = found["household_id"][(when >= as_of) & (when < horizon)]
+    return ids.isin(inside).to_numpy(dtype=np.int8)
+
+
+def eliminated_in_window(
+    sources: Sources | Mapping[str, pd.DataFrame], ids: pd.Series, as_of: pd.Timestamp, horizon: pd.Timestamp
+) -> np.ndarray:
+    """1 when an identification dated before `as_of` has its risk eliminated in [as_of, horizon).
+
+    An elimination dated before `as_of` is already known and makes the household no monitoring object; one dated
+    in the window is the outcome. Only the elimination date is read of the window."""
+    found = source_table(sources, "identifications")
+    identified = pd.to_datetime(found["identified_date"])
+    eliminated = pd.to_datetime(found["elimination_date"])
+    inside = found["household_id"][(identified < as_of) & (eliminated >= as_of) & (eliminated < horizon)]
     return ids.isin(inside).to_numpy(dtype=np.int8)
 
 

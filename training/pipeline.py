@@ -29,7 +29,7 @@ from training.drift import REFERENCE_FILE, reference_distributions
 from training.evaluate import Evaluation, evaluate, rank_scores_as_unit_interval
 from training.fingerprint import data_fingerprint
 from training.fit import FitResult, TrainConfig, fit_risk_model
-from training.labels import DEFAULT_LABEL, Label, build_snapshots
+from training.labels import DEFAULT_LABEL, LABEL_HORIZONS, Label, build_snapshots
 from training.metrics import bootstrap_ci, ranking_metrics, recall_at
 from training.model_card import CARD_FILE, render_model_card
 from training.registry import CHALLENGER, CHAMPION, alias_version
@@ -129,6 +129,7 @@ def data_from_sources(
         synthetic=sources.synthetic,
         catalogue_version=catalogue_version(),
         feature_groups={f.name: f.group for f in FEATURES},
+        horizon_months=LABEL_HORIZONS.get(label, 12),
     )
 
 

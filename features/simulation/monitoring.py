@@ -7,9 +7,10 @@ trigger of docs/domain.md §3 fires while its capacity to cope is low, or when i
 are identified without a case (verification is imperfect both ways). Risk types are the causes ranked by the
 money they cost the household this year — the ground truth the explanations are checked against.
 
-Risk elimination is reviewed once a year: a household is eliminated when its tentative date has come and
-its income, as measured, is back above the line with a margin; households without labour only through
-assistance (docs/domain.md §4), and never without a safety-net transfer.
+Risk elimination is reviewed once a year: a household is eliminated when its tentative date has come, its
+income, as measured, is back above the line, its house and drinking water are safe, and it has been monitored for
+at least six months — the half year of stable income the policy asks for (docs/domain.md §17); households without
+labour only through assistance (docs/domain.md §4), and never without a safety-net transfer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from features.simulation.records import _take, make_ids
 from features.simulation.state import CAUSES, LACK_LABOUR, State, YearOutcome
 
 _NAT = np.datetime64("NaT")
+# assumed: "at least half a year" of stable income above the line (docs/domain.md §17) read as 183 days.
+STABLE_DAYS = 183
+# Monthly hazards of the tentative elimination after the first three months (assumed): households with labour and
+# a passing shock, with labour and a lasting cause, without labour.
+TENTATIVE_HAZARDS = (1.2, 0.7, 0.2)
 
 
 @dataclass
@@ -37,6 +43,7 @@ class MonitoringLog:
     parts: list[dict[str, np.ndarray]] = field(default_factory=list)
     elimination: np.ndarray = field(default_factory=lambda: np.zeros(0, "datetime64[D]"))
     tentative: np.ndarray = field(default_factory=lambda: np.zeros(0, "datetime64[D]"))
+    identified: np.ndarray = field(default_factory=lambda: np.zeros(0, "datetime64[D]"))
     way: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     record: np.ndarray = field(init=False)  # current record per household, -1 when not monitored
 
@@ -101,13 +108,18 @@ def review_eliminations(
     observed = outcome.income_pc[hh] * rng.lognormal(0, 0.1, len(hh)) - outcome.oop[hh] / outcome.members_count[hh]
     has_labour = outcome.labour_weight[hh] >= 1
     safety_net = (state.hh_dibao_monthly[hh] > 0) | state.hh_tekun[hh]
-    recovered = (observed > line) & (has_labour | safety_net)
-    go = due & recovered
-    date = np.maximum(log.tentative[rec[go]], year_start + rng.integers(0, 120, go.sum()).astype("timedelta64[D]"))
-    log.elimination[rec[go]] = np.minimum(date, year_end)
+    # The three guarantees as the checks see them: a C/D house or unsafe water keeps the household monitored.
+    secure = (state.hh_housing[hh] < 2) & state.hh_water_ok[hh]
+    recovered = (observed > line) & (has_labour | safety_net) & secure
+    # Half a year of stable income after the identification before the risk counts as eliminated.
+    stable_from = log.identified[rec] + np.timedelta64(STABLE_DAYS, "D")
+    date = np.maximum(log.tentative[rec], year_start + rng.integers(0, 120, len(hh)).astype("timedelta64[D]"))
+    date = np.maximum(date, stable_from)
+    go = due & recovered & (date <= year_end)
+    log.elimination[rec[go]] = date[go]
     natural = has_labour[go] & ~safety_net[go] & (rng.random(go.sum()) < 0.4)
     log.way[rec[go]] = np.where(natural, "natural", "assisted")
-    # Not yet recovered: look again in a year.
+    # Not yet recovered: look again in a year. Recovered but not yet six months on: the next review decides.
     later = due & ~recovered
     log.tentative[rec[later]] += 365
 
@@ -183,13 +195,15 @@ def identify(
     # Tentative elimination: after at least four months of assistance, sooner for passing shocks.
     labour = outcome.labour_weight[chosen] >= 1
     transitory = ~np.isin(codes[:, 0], ["03", "04", "99"])
-    hazard = np.where(labour, np.where(transitory, 0.6, 0.35), 0.12)
+    passing, lasting, no_labour = TENTATIVE_HAZARDS
+    hazard = np.where(labour, np.where(transitory, passing, lasting), no_labour)
     months = 3 + rng.exponential(1 / hazard)
     tentative = (when[chosen] + (months * 30.4).astype(int).astype("timedelta64[D]")).astype("datetime64[D]")
     first = len(log.elimination)
     log.record[chosen] = np.arange(first, first + len(chosen))
     log.elimination = np.concatenate([log.elimination, np.full(len(chosen), _NAT, "datetime64[D]")])
     log.tentative = np.concatenate([log.tentative, tentative])
+    log.identified = np.concatenate([log.identified, when[chosen].astype("datetime64[D]")])
     log.way = np.concatenate([log.way, np.full(len(chosen), "", dtype=object)])
     log.parts.append(
         {

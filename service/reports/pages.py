@@ -14,6 +14,8 @@ from typing import Any, Final
 
 from features.contract import codes
 from features.profiles import catalogue
+from features.profiles.readiness import CONDITIONS as READINESS_CONDITIONS
+from features.profiles.readiness import STATES as READINESS_STATES
 from features.profiles.rules import RULES
 from features.profiles.status import MONITORED, STATUSES
 from models.reasons import reason_names
@@ -166,6 +168,7 @@ def household_context(
         "expected_type": work_table.expected_type_text(latest, m),
         # a current monitoring object's probability is no estimate of a new identification: not shown as one
         "monitored": not latest.newly_identifiable,
+        "readiness": readiness_cells(latest.elimination_readiness, m),
         "village": place_title(latest.region_code, places or {}, m),
         "probability": percent(latest.probability),
         "probability_words": probability_words(latest.probability, m),
@@ -280,6 +283,27 @@ def monitored_row(view: ScoreView, m: Messages, places: Mapping[str, Place]) -> 
         "risk_types": m.join(m.pick(*codes.RISK_TYPES[c]) for c in view.monitoring_risk_types if c in codes.RISK_TYPES)
         or "—",
         "identified": m.date(view.identified_date),
+        "readiness": readiness_cells(view.elimination_readiness, m),
+    }
+
+
+def readiness_cells(nested: Mapping[str, Any] | None, m: Messages) -> dict[str, Any] | None:
+    """A monitoring object's elimination conditions as the report shows them: each state in words, in the
+    declared order; None for a score stored before readiness was derived."""
+    if nested is None:
+        return None
+    return {
+        "ready": m.t("readiness.ready" if nested["ready"] else "readiness.not_ready"),
+        "met": f"{nested['met']}/{len(nested['conditions'])}",
+        "states": [
+            {
+                "name": m.pick(str(item["zh"]), str(item["en"])),
+                "state": item["state"],
+                "text": m.pick(*READINESS_STATES[item["state"]]),
+            }
+            for item in nested["conditions"]
+            if item["state"] in READINESS_STATES
+        ],
     }
 
 
@@ -396,6 +420,7 @@ def region_context(
         ),
         "risk_types_note": m.t("region.risk_types_note", n=f"{summary.risk_type_households:,}"),
         "monitored": [monitored_row(v, m, places) for v in summary.monitored_list],
+        "readiness_conditions": [m.pick(c.zh, c.en) for c in READINESS_CONDITIONS],
         "as_of": m.date(summary.latest_as_of),
         "model_versions": sorted({v.model_version for v in summary.visit_list}),
     }

@@ -11,7 +11,7 @@ from service.deps import CallerDep, DatabaseDep
 from service.errors import NotFoundError
 from service.keys import Permission
 from service.paging import CursorQuery, decode_cursor, page_of
-from service.schemas import HistoryResponse, MonitoringTypeOut, StoredScore
+from service.schemas import HistoryResponse, MonitoringTypeOut, ReadinessOut, StoredScore
 from service.store import ScoreView, household_history
 
 router = APIRouter(prefix="/v1/households", tags=["households"])
@@ -31,6 +31,7 @@ def stored_score(view: ScoreView) -> StoredScore:
         rule_flags=view.rule_flags,
         synthetic=view.synthetic,
         expected_monitoring_type=MonitoringTypeOut.of(view.expected_monitoring_type),
+        elimination_readiness=ReadinessOut.of(view.elimination_readiness),
         **view.status_fields(),
     )
 

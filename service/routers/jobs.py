@@ -38,9 +38,12 @@ from features.pseudonyms.keys import PseudonymKey
 from features.reading.sources import MANIFEST, read_sources, write_sources
 from models.record import (
     EXPECTED_TYPE_FIELDS,
+    READINESS_FIELDS,
+    READINESS_NUMBERS,
     STATUS_FIELDS,
     flat_cells,
     flat_expected_type,
+    flat_readiness,
     flat_status,
     measure_columns,
     nested_expected_type,
@@ -348,6 +351,7 @@ def read_results(
 def result_columns() -> list[str]:
     columns = ["household_pseudonym", "region_code", "as_of", "probability", "risk_level", *STATUS_FIELDS]
     columns += EXPECTED_TYPE_FIELDS
+    columns += READINESS_FIELDS
     columns += ["model_version"]
     columns += ["synthetic", "scored_at", "context_version", "rule_flags"]
     return [*columns, *reason_columns(RESULT_REASONS), *measure_columns(RESULT_MEASURES)]
@@ -367,6 +371,7 @@ def result_row(view: ScoreView) -> dict[str, Any]:
         "rule_flags": ",".join(name for name, raised in view.rule_flags.items() if raised),
     } | flat_status(view.status_fields())
     row |= flat_expected_type(nested_expected_type(view.expected_monitoring_type))
+    row |= flat_readiness(view.elimination_readiness)
     return row | flat_cells(view.reasons, view.measures, RESULT_REASONS, RESULT_MEASURES)
 
 
@@ -413,7 +418,7 @@ def _result_schema() -> pa.Schema:
             kind = pa.timestamp("us")
         elif name == "synthetic":
             kind = pa.bool_()
-        elif name == "probability" or name.endswith(("_points", "_probability_after")):
+        elif name in {"probability", *READINESS_NUMBERS} or name.endswith(("_points", "_probability_after")):
             kind = pa.float64()
         else:
             kind = pa.string()

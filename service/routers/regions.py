@@ -1,16 +1,23 @@
-"""Regions: new-risk counts by level, main risk types, the visit list, current monitoring objects apart."""
+"""Regions: new-risk counts by level, main risk types, the visit list, current monitoring objects apart, and
+their elimination readiness."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Query
 
 from service.deps import CallerDep, DatabaseDep
 from service.keys import Permission
+from service.paging import MAX_PAGE, CursorQuery, decode_cursor, encode_cursor
 from service.routers.households import stored_score
-from service.schemas import ExpectedIdentificationsOut, RegionSummaryResponse, RiskTypeOut
-from service.store import region_summary
+from service.schemas import (
+    ExpectedIdentificationsOut,
+    ReadinessListResponse,
+    RegionSummaryResponse,
+    RiskTypeOut,
+)
+from service.store import readiness_key, readiness_list, region_summary
 
 router = APIRouter(prefix="/v1/regions", tags=["regions"])
 
@@ -47,4 +54,27 @@ def read_summary(
         identifications_by_year=summary.identifications_by_year,
         latest_as_of=summary.latest_as_of,
         synthetic=summary.synthetic,
+    )
+
+
+@router.get("/{code}/readiness", response_model=ReadinessListResponse)
+def read_readiness(
+    code: str,
+    caller: CallerDep,
+    database: DatabaseDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: CursorQuery = None,
+) -> ReadinessListResponse:
+    """The region's current monitoring objects, oldest identification first, each with every risk-elimination
+    condition checked (met, not met or not observed), a page at a time; 403 for a region outside the scope."""
+    caller.require(Permission.READ)
+    after = decode_cursor(cursor, (str, str))
+    with database.read_session() as session:
+        listed = readiness_list(session, caller.scope, code, limit, after=cast("tuple[str, str] | None", after))
+    last = listed.items[-1] if listed.items else None
+    return ReadinessListResponse(
+        region_code=listed.region_code,
+        items=[stored_score(v) for v in listed.items],
+        cursor=encode_cursor(readiness_key(last)) if last is not None else cursor,
+        more=listed.more,
     )

@@ -103,6 +103,14 @@ def test_no_identification_while_already_under_monitoring(small_city: Path) -> N
         assert (~pd.isna(ends)).all() and (ends <= starts).all()
 
 
+def test_risk_is_eliminated_only_after_six_months_under_monitoring(small_city: Path) -> None:
+    ident = pd.read_parquet(small_city / "identifications.parquet")
+    done = ident[ident["elimination_date"].notna()]
+    assert len(done) > 20  # the rule is exercised, not vacuous
+    monitored_days = (pd.to_datetime(done["elimination_date"]) - pd.to_datetime(done["identified_date"])).dt.days
+    assert (monitored_days >= 183).all(), monitored_days.min()
+
+
 @pytest.mark.slow
 def test_calibration_bands_on_a_50000_household_city(tmp_path: Path) -> None:
     simulate_city(CityConfig(households=50_000), seed=20_260_101, out_dir=tmp_path)

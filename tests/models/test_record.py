@@ -8,23 +8,27 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from features.profiles.readiness import CONDITIONS as READINESS_CONDITIONS
 from models.batch import output_columns
 from models.record import (
     EXPECTED_TYPE_FIELDS,
     MEASURE_FIELDS,
+    READINESS_FIELDS,
     REASON_FIELDS,
     STATUS_FIELDS,
     flat_cells,
     flat_expected_type,
+    flat_readiness,
     flat_status,
     measure_columns,
     nested_expected_type,
     nested_measures,
+    nested_readiness,
     nested_reasons,
     nested_status,
     reason_columns,
 )
-from service.schemas import MeasureOut, MonitoringStatusFields, MonitoringTypeOut, ReasonOut
+from service.schemas import MeasureOut, MonitoringStatusFields, MonitoringTypeOut, ReadinessOut, ReasonOut
 
 text = st.text(alphabet="因病学灾abc01 ", min_size=1, max_size=8)
 points = st.floats(min_value=-1, max_value=1, allow_nan=False)
@@ -116,3 +120,35 @@ def test_the_expected_type_in_both_encodings(code: str | None, flat: tuple[str |
 def test_an_expected_type_outside_the_code_list_names_the_field() -> None:
     with pytest.raises(ValueError, match="expected_monitoring_type"):
         nested_expected_type("poor")
+
+
+_STATES = st.sampled_from(["met", "not_met", "not_observed"])
+
+
+@given(states=st.lists(_STATES, min_size=len(READINESS_CONDITIONS), max_size=len(READINESS_CONDITIONS)),
+       values=st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=len(READINESS_CONDITIONS),
+                       max_size=len(READINESS_CONDITIONS)))  # fmt: skip
+def test_readiness_round_trips_between_the_two_encodings(states: list[str], values: list[float | None]) -> None:
+    conditions = [
+        {"key": c.key, "zh": c.zh, "en": c.en, "state": state, "value": value}
+        for c, state, value in zip(READINESS_CONDITIONS, states, values, strict=True)
+    ]
+    met = states.count("met")
+    nested = {"ready": met == len(states), "met": met, "conditions": conditions}
+    flat = flat_readiness(nested)
+    assert list(flat) == list(READINESS_FIELDS)
+    assert nested_readiness(flat) == nested
+    assert ReadinessOut.model_validate(nested).model_dump() == nested
+
+
+def test_a_household_without_readiness_has_empty_flat_cells_and_a_bad_state_names_the_field() -> None:
+    assert set(flat_readiness(None).values()) == {None}
+    assert nested_readiness(flat_readiness(None)) is None
+    cells = flat_readiness(
+        {"ready": False, "met": 0, "conditions": [
+            {"key": c.key, "zh": c.zh, "en": c.en, "state": "not_observed", "value": None}
+            for c in READINESS_CONDITIONS]}
+    )  # fmt: skip
+    cells[f"readiness_{READINESS_CONDITIONS[0].key}"] = "maybe"
+    with pytest.raises(ValueError, match=f"readiness_{READINESS_CONDITIONS[0].key} must be one of"):
+        nested_readiness(cells)

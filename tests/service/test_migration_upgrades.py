@@ -348,6 +348,7 @@ def test_an_earlier_revision_upgrades_to_head_with_its_rows(database_url: str, r
                 "identified_date",
                 "elimination_date",
                 "expected_monitoring_type",
+                "elimination_readiness",
             )
             latest = _read(connection, LATEST, "household_pseudonym", "monitoring_status")
             runs = _read(connection, RUNS, "household_pseudonym, as_of", "monitoring_status")
@@ -380,6 +381,7 @@ def test_an_earlier_revision_upgrades_to_head_with_its_rows(database_url: str, r
         identified_date=None,
         elimination_date=None,
         expected_monitoring_type=None,
+        elimination_readiness=None,
     )
     if revision >= "0003":
         expected_scores[1]["context_version"] = "villages-v1"
@@ -436,6 +438,7 @@ ADDED = {
     "0009": {"household_events"},
     "0010": set(),
     "0011": {"household_sources"},
+    "0012": set(),
 }
 
 

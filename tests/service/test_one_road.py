@@ -27,7 +27,14 @@ from features.reading.partitions import PartitionedSources
 from features.reading.sources import Sources
 from features.validation.report import validate_sources
 from models.batch import BatchOptions
-from models.record import EXPECTED_TYPE_FIELDS, STATUS_FIELDS, flat_expected_type, nested_status
+from models.record import (
+    EXPECTED_TYPE_FIELDS,
+    READINESS_FIELDS,
+    STATUS_FIELDS,
+    flat_expected_type,
+    flat_readiness,
+    nested_status,
+)
 from scoring.job import ScoringJob
 from scoring.run import score_partitions
 from service.db import Database
@@ -90,6 +97,7 @@ def _flat(row: pd.Series) -> dict[str, Any]:
         "measures": measures,
         "status": _status(cells),
         "type": tuple(None if pd.isna(row[name]) else row[name] for name in EXPECTED_TYPE_FIELDS),
+        "readiness": tuple(None if pd.isna(row[name]) else row[name] for name in READINESS_FIELDS),
     }
 
 
@@ -100,6 +108,7 @@ def _nested(item: dict[str, Any]) -> dict[str, Any]:
         "measures": [(m["measure"], m["probability_after"]) for m in item["measures"]],
         "status": _status({name: item[name] for name in STATUS_FIELDS}),
         "type": tuple(flat_expected_type(item["expected_monitoring_type"]).values()),
+        "readiness": tuple(flat_readiness(item["elimination_readiness"]).values()),
     }
 
 
@@ -156,6 +165,8 @@ def test_four_roads_give_one_answer_for_every_household(
         assert all(answer == answers[0] for answer in answers[1:]), (household, answers)
         statuses.add(answers[0]["status"][0])
         types.add(answers[0]["type"][0])
+        # A monitoring object's record lists every elimination condition; no other household's has one.
+        assert (answers[0]["readiness"][0] is not None) == (answers[0]["status"][0] == "monitored")
 
     statuses: set[str] = set()
     types: set[str | None] = set()

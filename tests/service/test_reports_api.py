@@ -110,6 +110,11 @@ def test_probability_in_words_matches_the_score(client: TestClient, db: Database
     for item in items:
         html = client.get(f"/reports/household/{item['household_pseudonym']}?lang=en", headers=headers).text
         p = item["probability"]
+        if item["monitoring_status"] == "monitored":  # already monitored: a notice and its readiness, no probability
+            assert catalogue("en")["household.monitored_note"] in html
+            for condition in item["elimination_readiness"]["conditions"]:
+                assert f'<th scope="row">{escape(condition["en"])}</th>' in html
+            continue
         if p >= 0.095:
             expected = f"About {max(1, round(p * 10))} in 10 similar households"
         elif p >= 0.005:
@@ -142,14 +147,15 @@ def test_region_report_counts_levels_lists_visits_and_disagreements(
     score_region(client, db, batch_profiles, OTHER_COUNTY, 5)
     url = f"/reports/region/{COUNTY}?lang=en&visits_per_village=40"  # more than a village has: everyone listed
     html = client.get(url, headers=bearer(db, Role.OFFICIAL, COUNTY)).text
-    counts = {level: sum(i["risk_level"] == level for i in items) for level in ("high", "medium", "low")}
+    fresh = [i for i in items if i["monitoring_status"] != "monitored"]  # monitoring objects are counted apart
+    counts = {level: sum(i["risk_level"] == level for i in fresh) for level in ("high", "medium", "low")}
     en = catalogue("en")
     assert en["region.by_level_alt"].format(**counts) in html
     assert en["region.households_n"].format(n=len(items)) in html  # only this county's latest scores
     for item in items:
         assert item["household_pseudonym"] in html
-    model_only = sum(i["risk_level"] == "high" and not any(i["rule_flags"]["flags"].values()) for i in items)
-    rules_only = sum(i["risk_level"] == "low" and any(i["rule_flags"]["flags"].values()) for i in items)
+    model_only = sum(i["risk_level"] == "high" and not any(i["rule_flags"]["flags"].values()) for i in fresh)
+    rules_only = sum(i["risk_level"] == "low" and any(i["rule_flags"]["flags"].values()) for i in fresh)
     assert en["region.model_only_note"].format(n=model_only, shown=min(model_only, 20)) in html
     assert en["region.rules_only_note"].format(n=rules_only, shown=min(rules_only, 20)) in html
     assert f'<th scope="row">{EARLIER}</th>' in html and f'<th scope="row">{AS_OF}</th>' in html  # the trend
