@@ -70,9 +70,20 @@ def test_the_section_holds_the_commands_this_test_runs() -> None:
 
 
 def _lines() -> list[list[str]]:
-    commands = readme_commands("Command line")
+    """Each line's words after its environment assignments (`NAME=value`), which `_settings` reads."""
+    commands = [c[len(_settings(c)) :] for c in readme_commands("Command line")]
     assert all(c[0] == ".venv/bin/relapse" for c in commands), commands
     return commands
+
+
+def _settings(line: list[str]) -> dict[str, str]:
+    settings = {}
+    for word in line:
+        name, equals, value = word.partition("=")
+        if not equals or not name.isupper():
+            break
+        settings[name] = value
+    return settings
 
 
 def test_the_readme_command_line_runs_as_written(tmp_path: Path) -> None:
@@ -80,7 +91,8 @@ def test_the_readme_command_line_runs_as_written(tmp_path: Path) -> None:
     env.pop("RELAPSE_DEBUG", None)
     port = _free_port()
     outputs: dict[str, str] = {}
-    for line in _lines():
+    for written in readme_commands("Command line"):
+        line = written[len(_settings(written)) :]
         # `tune … && relapse train --params best.json`: two commands on one line
         parts = [line[1:]]
         if "&&" in line:
@@ -103,7 +115,7 @@ def test_the_readme_command_line_runs_as_written(tmp_path: Path) -> None:
             done = subprocess.run(
                 [str(VENV_BIN / "relapse"), *args],
                 cwd=tmp_path,
-                env=env,
+                env={**env, **_settings(written)},
                 capture_output=True,
                 text=True,
                 timeout=900,
