@@ -97,7 +97,7 @@ def test_the_readme_command_line_runs_as_written(tmp_path: Path) -> None:
         parts = [line[1:]]
         if "&&" in line:
             cut = line.index("&&")
-            parts = [line[1:cut], line[cut + 2 :][1:]]
+            parts = [line[1:cut], line[cut + 2 :]]
         for part in parts:
             args = _smaller(part, tmp_path, port)
             if args[0] == "serve":

@@ -273,7 +273,11 @@ def render_profiles() -> str:
         "- **The split.** With `--time` the latest date is the test period, the one before it validation "
         "(early stopping, calibration), the earlier ones training; `--horizon MONTHS` (how far the label looks "
         "ahead of its row's date) drops training and validation dates whose label window reaches into the next "
-        "period, as for the demo city. Without `--time` the rows are split 60/20/20 at random within each label "
+        "period, as for the demo city. The demo city's own quarterly snapshots, written out as a profile table "
+        "with the catalogue's spec and trained with `--time as_of --horizon 12`, get the native road's split and "
+        "exactly its model and test figures (`tests/training/test_byod_native.py`); without `--horizon` the "
+        "validation date is the quarter before the test date and training labels reach into the test year. "
+        "Without `--time` the rows are split 60/20/20 at random within each label "
         "value, drawn with `--seed`; a household may then appear only once.",
         "- **Cross-validation** (`--cv K`, `training.cross_validation`): with dates, forward chaining — each of "
         "the latest K dates is tested once, trained on what came before it and purged like the usual split; "
