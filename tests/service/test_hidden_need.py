@@ -4,16 +4,24 @@ county, the order, and the endpoint's paging and region scope — against a hand
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from service.db import Database
+from service.keys import Caller
+from service.reports import build
 from service.reports.hidden_need import hidden_need_list
+from service.reports.i18n import Messages
+from service.reports.render import render_page
 from service.scope import Scope
+from service.settings import ServiceSettings
 from service.store import ScoreInput
 from service.tables import Role
 from service.visits import VisitIn, latest_visits, record_visit
@@ -23,6 +31,7 @@ from tests.service.test_reports_worklist import clear, score, store
 pytestmark = pytest.mark.xdist_group("reports")
 
 V1, V2, V3 = "990101001001", "990101002001", "990102001001"
+ZH, EN = Messages("zh"), Messages("en")
 FLAG = {"income_below_line": True, "major_illness": False}
 
 
@@ -135,3 +144,45 @@ def test_the_endpoint_pages_the_list_with_risk_types_and_keeps_to_the_region(cli
     assert client.get("/v1/regions/990101/hidden-need?share=0.5", headers=county).status_code == 422
     assert client.get("/v1/regions/990101/hidden-need?cursor=xyz", headers=county).status_code == 422
     assert client.get("/v1/regions/990101/hidden-need", headers=bearer(db, Role.SCIENTIST, "990101")).status_code == 403
+
+    official = bearer(db, Role.OFFICIAL, "990101")
+    page = client.get("/reports/region/990101?share=0.25", headers=official).text
+    assert "list=hidden_need" in page and "a3" in page
+    file = client.get("/reports/region/990101?format=csv&list=hidden_need&share=0.25", headers=official)
+    assert file.status_code == 200 and "hidden-need-990101-zh.csv" in file.headers["content-disposition"]
+    assert [row[4] for row in _csv(file.content)[1:]] == ["a1", "a2", "a3"]
+    other = client.get("/reports/region/990102?format=csv&list=hidden_need", headers=official)
+    assert other.status_code == 403
+
+
+def _csv(content: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+
+
+def test_the_files_and_the_page_show_the_list_county_by_county_with_the_risk_types_in_words(
+    db: Database, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    _city(db)
+    operator = Caller.local_operator()
+    table = _csv(build.hidden_need_file(db, operator, "99", 0.25, ZH, "csv"))
+    header = table[0]
+    assert header[3:5] == ["序号", "户编号"] and header[-3:] == ["走访日期", "走访结果", "走访人签字"]
+    cells = [dict(zip(header, row, strict=True)) for row in table[1:]]
+    assert [(c["户编号"], c["序号"]) for c in cells] == [("a1", "1"), ("a2", "2"), ("a3", "3"), ("b1", "1")]
+    assert cells[0]["风险类型及依据"] == "因病" and cells[0]["监测状态"].startswith("已风险消除")
+    assert cells[1]["风险类型及依据"] == ZH.t("hidden_need.background")
+    assert all(c["走访日期"] == c["走访结果"] == c["走访人签字"] == "" for c in cells)
+    sheet = load_workbook(io.BytesIO(build.hidden_need_file(db, operator, "99", 0.25, ZH, "xlsx"))).active
+    assert sheet is not None and sheet.title == "隐性需求清单"
+    assert [["" if c is None else str(c) for c in row] for row in sheet.iter_rows(min_row=3, values_only=True)] == table
+
+    settings = ServiceSettings(data_dir=tmp_path)
+    for m in (ZH, EN):
+        context = build.region_report(db, operator, "99", settings, m, share=0.25)
+        assert [r["pseudonym"] for r in context["hidden_need"]["rows"]] == ["a1", "a2", "a3", "b1"]
+        page = render_page("region", context)
+        assert m.t("region.hidden_need") in page and m.t("hidden_need.by_county") in page
+    assert [c["listed"] for c in context["hidden_need"]["counties"]] == ["3", "1"]
+    assert "4 households in 2 counties" in context["hidden_need"]["note"]
