@@ -100,7 +100,7 @@ class HiddenNeedRow:
 
 
 def check_share(share: float) -> float:
-    if not (0 < share <= MAX_SHARE) or math.isnan(share):
+    if not 0 < share <= MAX_SHARE:  # false for NaN too
         raise InvalidFieldError("share", f"must lie above 0 and at most {MAX_SHARE}")
     return share
 
