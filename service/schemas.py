@@ -209,7 +209,7 @@ class HiddenNeedCountyOut(BaseModel):
     households: int  # scored households that are not current monitoring objects
     size: int  # ceil(share × households): the list's size for the county
     listed: int  # households on the list (fewer than `size` when too few are listable)
-    flagged: int  # left out: an official-rule flag already raises them
+    flagged: int  # left out: an official-rule flag already raises them (0 with include_flagged)
     settled: int  # left out: a home visit settled them and no new evidence followed
 
 
@@ -237,6 +237,7 @@ class HiddenNeedItem(BaseModel):
 class HiddenNeedResponse(BaseModel):
     region_code: str
     share: float
+    include_flagged: bool  # whether households an official-rule flag raises are listed too
     total: int  # households on the whole list
     counties: list[HiddenNeedCountyOut]
     items: list[HiddenNeedItem]  # this page, highest probability first

@@ -6,7 +6,8 @@ A household is listed from its latest stored score in the region when
 - it is not a current monitoring object: those are followed up through their assistance plan;
 - no official-rule flag of the score is raised: a flagged household is already before the monitoring office
   through the rules' own screening, so the need left to find is the need the flags miss (`assumed`: the office
-  acts on every flag);
+  acts on every flag; `include_flagged` lists them too, for an office that does not — docs/model-quality.md,
+  "The hidden-need list by county", measures what the exclusion costs);
 - no home visit settled it without new evidence since (`worklist.settled_by_visit`, the work list's rule): a
   visit that found it not at risk, already monitored or already eliminated is a recent verification.
 
@@ -83,6 +84,7 @@ class HiddenNeedList:
     share: float
     entries: list[Entry]  # every listed household, in the list's order
     counties: list[CountyCount]  # by county code
+    include_flagged: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,8 +118,10 @@ def hidden_need_list(
     share: float = DEFAULT_SHARE,
     *,
     visits: Mapping[str, Visit] | None = None,
+    include_flagged: bool = False,
 ) -> HiddenNeedList:
-    """The list of `scope` (module docstring); `visits`: each household's last standing home visit."""
+    """The list of `scope` (module docstring); `visits`: each household's last standing home visit.
+    `include_flagged` keeps the households an official-rule flag raises (then none is counted as left out)."""
     check_share(share)
     visits = visits or {}
     pool: dict[str, list[Row]] = defaultdict(list)
@@ -129,12 +133,13 @@ def hidden_need_list(
     for county in sorted(pool):
         rows = pool[county]
         size = math.ceil(share * len(rows))
-        flagged = sum(1 for row in rows if row[7])
-        chosen, settled = _choose(session, scope, [row for row in rows if not row[7]], size, visits)
+        left_out = [] if include_flagged else [row for row in rows if row[7]]
+        listable = rows if include_flagged else [row for row in rows if not row[7]]
+        chosen, settled = _choose(session, scope, listable, size, visits)
         entries.extend(Entry(row[1], row[2], row[3], row[0], county, rank) for rank, row in enumerate(chosen, start=1))
-        counties.append(CountyCount(county, len(rows), size, len(chosen), flagged, settled))
+        counties.append(CountyCount(county, len(rows), size, len(chosen), len(left_out), settled))
     ordered = [replace(entry, rank=rank) for rank, entry in enumerate(sorted(entries, key=lambda e: e.key), start=1)]
-    return HiddenNeedList(scope.region_prefix, share, ordered, counties)
+    return HiddenNeedList(scope.region_prefix, share, ordered, counties, include_flagged)
 
 
 def _choose(

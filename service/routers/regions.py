@@ -71,6 +71,9 @@ def read_hidden_need(
     share: Annotated[
         float, Query(gt=0, le=MAX_SHARE, description="the list's size as a share of each county's households")
     ] = DEFAULT_SHARE,
+    include_flagged: Annotated[
+        bool, Query(description="also list households an official-rule flag raises (default: left out)")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: CursorQuery = None,
 ) -> HiddenNeedResponse:
@@ -82,13 +85,15 @@ def read_hidden_need(
     after = decode_cursor(cursor, (int, str))
     places = reference_places(database)
     with database.read_session() as session:
-        listed = hidden_need_list(session, inner, places, share, visits=latest_visits(session, inner))
+        visits = latest_visits(session, inner)
+        listed = hidden_need_list(session, inner, places, share, visits=visits, include_flagged=include_flagged)
         page = page_after(listed.entries, lambda entry: entry.key, after, limit, cursor, ascending=True)
         rows = read_rows(session, inner, page.items, places)
     names = {place.county_code: place.county for place in places.values()}
     return HiddenNeedResponse(
         region_code=listed.region_code,
         share=listed.share,
+        include_flagged=listed.include_flagged,
         total=len(listed.entries),
         counties=[
             HiddenNeedCountyOut(

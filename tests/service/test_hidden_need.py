@@ -139,6 +139,10 @@ def test_the_endpoint_pages_the_list_with_risk_types_and_keeps_to_the_region(cli
     county = bearer(db, Role.MONITOR, "990101")
     own = client.get("/v1/regions/990101/hidden-need?share=0.25", headers=county).json()
     assert [i["household_pseudonym"] for i in own["items"]] == ["a1", "a2", "a3"]
+    url = "/v1/regions/990101/hidden-need?share=0.25&include_flagged=true"
+    with_flagged = client.get(url, headers=county).json()
+    assert [i["household_pseudonym"] for i in with_flagged["items"]] == ["f1", "a1", "a2"]  # s1 still settled
+    assert with_flagged["include_flagged"] and with_flagged["counties"][0]["flagged"] == 0
     assert client.get("/v1/regions/990102/hidden-need", headers=county).status_code == 403
     assert client.get("/v1/regions/99/hidden-need", headers=county).status_code == 403
     assert client.get("/v1/regions/990101/hidden-need?share=0.5", headers=county).status_code == 422
