@@ -12,7 +12,9 @@ date, and counts per county the *undiscovered need onsets* each list of 5 % of t
   county with fewer such households lists them all);
 - the model's top 5 % without that exclusion, for comparison;
 - the rules' list: the county's top 5 % by the rule score (weighted flags, ties by the lower income-to-line
-  ratio), the official channel's own ranking.
+  ratio), the official channel's own ranking;
+- the model's top 5 % re-ranked for equal estimated recall of ordinary and former poor households within the
+  county (`need_evaluation.equal_recall_score`), flagged households kept.
 
     python -m training.hidden_need_evaluation --data DIR      # DIR: a city written by `relapse simulate`
 
@@ -35,13 +37,13 @@ from features.profiles.rules import rule_flags, rule_scores
 from features.reading.sources import Sources, read_sources
 from training.fit import TrainConfig, fit_risk_model
 from training.labels import build_snapshots, identified_in_window
-from training.need_evaluation import TRUTH_PATH, need_truth
+from training.need_evaluation import TRUTH_PATH, equal_recall_score, need_truth
 from training.pipeline import catalogue_features, default_as_of_dates
 from training.settings import DEFAULT_SNAPSHOT_MONTHS
 from training.split import latest_split
 
 SHARE = 0.05
-LISTS = ("hidden_need_list", "model_top", "rules")
+LISTS = ("hidden_need_list", "model_top", "rules", "equal_recall")
 
 
 @dataclass
@@ -53,15 +55,15 @@ class HiddenNeedComparison:
     def markdown(self) -> str:
         lines = [
             "| county | households | list size | undiscovered onsets | hidden-need list | share found "
-            "| model top, flagged included | rule flags | list ÷ rules |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| model top, flagged included | rule flags | list ÷ rules | equal recall by type, flagged included |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in self.table.to_dict("records"):
             found, rules = int(row["hidden_need_list"]), int(row["rules"])
             lines.append(
                 f"| {row['county']} | {int(row['households']):,} | {int(row['size']):,} | {int(row['undiscovered']):,} "
                 f"| {found:,} | {_percent(float(row['hidden_need_list_share']))} | {int(row['model_top']):,} "
-                f"| {rules:,} | {_ratio(found, rules)} |"
+                f"| {rules:,} | {_ratio(found, rules)} | {int(row['equal_recall']):,} |"
             )
         return "\n".join(lines)
 
@@ -95,12 +97,15 @@ def found_per_county(
     flagged: np.ndarray,
     rule_score: np.ndarray,
     share: float = SHARE,
+    fair_score: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per county, the undiscovered onsets found by each list of `list_size(county households, share)` households.
 
     Every row is a household not under monitoring. `flagged`: any official-rule flag raised (such households are
-    never on the hidden-need list). The last row, county "all", sums the counties.
+    never on the hidden-need list). `fair_score`: the equal-recall re-ranking (the probability without one). The
+    last row, county "all", sums the counties.
     """
+    fair = np.asarray(probability if fair_score is None else fair_score, dtype=float)
     undiscovered = np.asarray(undiscovered, dtype=bool)
     probability = np.asarray(probability, dtype=float)
     rule_score = np.asarray(rule_score, dtype=float)
@@ -114,6 +119,7 @@ def found_per_county(
             "hidden_need_list": _top(probability, members & ~flagged, size),
             "model_top": _top(probability, members, size),
             "rules": _top(rule_score, members, size),
+            "equal_recall": _top(fair, members, size),
         }
         rows.append(
             {"county": str(code), "households": int(members.sum()), "size": size}
@@ -160,13 +166,18 @@ def evaluate_hidden_need(
     model = fit_risk_model(train, catalogue_features(), split, TrainConfig(seed=seed)).model
     test = snapshots[split.test_mask(snapshots).to_numpy()]
     horizon = split.test + pd.DateOffset(months=12)
+    county = test["county_code"].astype(str).to_numpy()
+    probability = model.predict_proba(test)
+    # Equal estimated recall of the two household types inside each county: the re-ranking within (county, type).
+    former_poor = test["poverty_alleviated"].fillna(0).to_numpy(dtype=float) > 0
     table = found_per_county(
-        test["county_code"].astype(str).to_numpy(),
+        county,
         undiscovered_onsets(sources, truth, test["household_id"], split.test, horizon),
-        model.predict_proba(test),
+        probability,
         rule_flags(test).any(axis=1).to_numpy(),
         rule_scores(test).to_numpy(dtype=float),
         share,
+        equal_recall_score(probability, np.char.add(county.astype(str), np.where(former_poor, "/fp", "/o"))),
     )
     return HiddenNeedComparison(table, split.test, share)
 

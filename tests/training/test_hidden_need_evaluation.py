@@ -27,10 +27,23 @@ def test_each_county_counts_the_undiscovered_onsets_its_three_lists_find() -> No
     def counts(code: str) -> list[int]:
         return [int(rows[code][c]) for c in ("households", "size", "undiscovered", *LISTS)]
 
-    assert counts("A") == [10, 2, 4, 2, 2, 1]
-    assert counts("B") == [4, 1, 2, 0, 0, 1]
-    assert counts("C") == [1, 1, 0, 0, 0, 0]
-    assert counts("all") == [15, 4, 6, 2, 2, 2]
+    # Without a re-ranking the equal-recall list is the model's top (last column).
+    assert counts("A") == [10, 2, 4, 2, 2, 1, 2]
+    assert counts("B") == [4, 1, 2, 0, 0, 1, 0]
+    assert counts("C") == [1, 1, 0, 0, 0, 0, 0]
+    assert counts("all") == [15, 4, 6, 2, 2, 2, 2]
+
+    # A re-ranking that puts households 8 and 3 first in A (one find, 8) and 11 first in B (one find).
+    fair = probability.copy()
+    fair[[8, 11]] = 1.0
+    fair[3] = 0.95
+    rows = {
+        row["county"]: row
+        for row in found_per_county(county, undiscovered, probability, flagged, rule_score, 0.2, fair).to_dict(
+            "records"
+        )
+    }
+    assert [rows[c]["equal_recall"] for c in ("A", "B", "C", "all")] == [1, 1, 0, 2]
     assert rows["A"]["hidden_need_list_share"] == 0.5 and rows["B"]["rules_share"] == 0.5
     assert math.isnan(rows["C"]["hidden_need_list_share"])
     assert rows["all"]["hidden_need_list_share"] == 2 / 6
