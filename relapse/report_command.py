@@ -90,7 +90,11 @@ def household(
 
 RegionFormatOption = Annotated[
     Literal["html", "pdf", "xlsx", "csv"],
-    typer.Option("--format", help="html or pdf: the whole report; xlsx or csv: the work list alone."),
+    typer.Option("--format", help="html or pdf: the whole report; xlsx or csv: one list alone (--list)."),
+]
+ListOption = Annotated[
+    Literal["work", "hidden-need"],
+    typer.Option("--list", help="xlsx or csv: the work list (default) or the hidden-need list."),
 ]
 
 
@@ -107,28 +111,40 @@ def region(
     visits_per_village: Annotated[
         int | None, typer.Option(min=1, help="Work list: households per village, instead of the two above.")
     ] = None,
+    listed: ListOption = "work",
+    share: Annotated[
+        float | None, typer.Option(help="Hidden-need list: its size as a share of each county (default 0.05).")
+    ] = None,
 ) -> None:
-    """A region's report — levels, trend, risk types, the work list per village, rules versus model — or, with
-    --format xlsx or csv, the work list alone (each village's highest-probability households, as many as its
-    staff can visit: visits per worker × workers)."""
+    """A region's report — levels, trend, risk types, the work list per village, the hidden-need list, rules
+    versus model — or, with --format xlsx or csv, one list alone: the work list (each village's
+    highest-probability households, as many as its staff can visit: visits per worker × workers) or, with
+    --list hidden-need, the hidden-need list (`share` of each county's households no rule flag raises)."""
     from service.keys import Caller
     from service.reports import Messages, region_report
-    from service.reports.build import capacity_of, work_list_file
+    from service.reports.build import capacity_of, hidden_need_file, work_list_file
+    from service.reports.hidden_need import DEFAULT_SHARE, check_share
     from service.settings import get_settings
 
     settings = get_settings()
     capacity = _run(lambda: {"capacity": capacity_of(settings, visits_per_worker, workers, visits_per_village)})[
         "capacity"
     ]
+    share = _run(lambda: {"share": check_share(DEFAULT_SHARE if share is None else share)})["share"]
     if fmt in ("xlsx", "csv"):
         caller, messages = Caller.local_operator(), Messages(lang)
-        data = _with_database(lambda db: {"file": work_list_file(db, caller, code, capacity, messages, fmt)})["file"]
+        if listed == "hidden-need":
+            data = _with_database(lambda db: {"file": hidden_need_file(db, caller, code, share, messages, fmt)})["file"]
+        else:
+            data = _with_database(lambda db: {"file": work_list_file(db, caller, code, capacity, messages, fmt)})[
+                "file"
+            ]
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
         errors.print(f"[green]✓[/] wrote {out} ({out.stat().st_size:,} bytes)")
         return
     context = _with_database(
-        lambda db: region_report(db, Caller.local_operator(), code, settings, Messages(lang), capacity)
+        lambda db: region_report(db, Caller.local_operator(), code, settings, Messages(lang), capacity, share)
     )
     _write("region", context, fmt, out)
 

@@ -239,6 +239,50 @@ class ReadinessListResponse(BaseModel):
     more: bool = False  # more households follow this page
 
 
+class HiddenNeedCountyOut(BaseModel):
+    """How one county's hidden-need list was made."""
+
+    county_code: str
+    county_name: str  # from the villages reference; empty without one
+    households: int  # scored households that are not current monitoring objects
+    size: int  # ceil(share × households): the list's size for the county
+    listed: int  # households on the list (fewer than `size` when too few are listable)
+    flagged: int  # left out: an official-rule flag already raises them (0 with include_flagged)
+    settled: int  # left out: a home visit settled them and no new evidence followed
+
+
+class HiddenNeedItem(BaseModel):
+    rank: int  # in the whole list, 1 first
+    county_rank: int  # in its county's list
+    household_pseudonym: str
+    region_code: str  # the village
+    village_name: str
+    township_code: str
+    township_name: str
+    county_code: str
+    county_name: str
+    as_of: date
+    model_version: str
+    probability: float
+    risk_level: str
+    monitoring_status: str  # not_monitored, eliminated or unknown (current monitoring objects are never listed)
+    expected_monitoring_type: MonitoringTypeOut | None = None
+    risk_types: list[dict[str, Any]]  # the score's reasons that name an official risk type: why it is listed
+    reasons: list[dict[str, Any]]  # every top reason of the score
+    synthetic: bool
+
+
+class HiddenNeedResponse(BaseModel):
+    region_code: str
+    share: float
+    include_flagged: bool  # whether households an official-rule flag raises are listed too
+    total: int  # households on the whole list
+    counties: list[HiddenNeedCountyOut]
+    items: list[HiddenNeedItem]  # this page, highest probability first
+    cursor: str | None = None  # ask again with ?cursor=<this> for the next page
+    more: bool = False  # more households follow this page
+
+
 class ModelResponse(BaseModel):
     version: str
     name: str

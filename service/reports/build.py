@@ -13,10 +13,11 @@ from service.db import Database
 from service.errors import NotFoundError, PermissionDeniedError
 from service.keys import Caller, Permission
 from service.model_holder import ServingModel
-from service.reports import pages, work_table
+from service.reports import hidden_need_table, pages, work_table
 from service.reports._cache import region_data_cached
 from service.reports._registry import RegistryReader, RunArtifacts
 from service.reports.drift import ScoreDrift, read_drift, score_drift
+from service.reports.hidden_need import DEFAULT_SHARE, HiddenNeedList, HiddenNeedRow, hidden_need_list, read_rows
 from service.reports.i18n import Messages
 from service.reports.worklist import Capacity, WorkList, reference_places, work_list
 from service.served_scores import score_bin_counts
@@ -84,6 +85,29 @@ def work_list_file(database: Database, caller: Caller, code: str, capacity: Capa
     return work_table.to_xlsx(work, m, title, [pages.worklist_context(work, m)["note"]])
 
 
+def region_hidden_need(
+    database: Database, caller: Caller, code: str, share: float = DEFAULT_SHARE, rows: int | None = None
+) -> tuple[HiddenNeedList, list[HiddenNeedRow]]:
+    """The region's hidden-need list and the rows of its first `rows` households (all without a limit); 403
+    outside the caller's scope."""
+    require_reports(caller)
+    inner = caller.scope.narrow(code)
+    places = reference_places(database)
+    with database.read_session() as session:
+        listed = hidden_need_list(session, inner, places, share, visits=latest_visits(session, inner))
+        return listed, read_rows(session, inner, listed.entries[:rows], places)
+
+
+def hidden_need_file(database: Database, caller: Caller, code: str, share: float, m: Messages, fmt: str) -> bytes:
+    """The region's hidden-need list as an Excel (`xlsx`) or CSV file, titled with the region's name."""
+    listed, rows = region_hidden_need(database, caller, code, share)
+    if fmt == "csv":
+        return hidden_need_table.to_csv(rows, m)
+    places = reference_places(database)
+    title = m.t("region.hidden_need") + m.t("punct.colon") + pages.place_title(listed.region_code, places, m)
+    return hidden_need_table.to_xlsx(rows, m, title, [hidden_need_table.note(listed, m)])
+
+
 def region_report(
     database: Database,
     caller: Caller,
@@ -91,9 +115,11 @@ def region_report(
     settings: ServiceSettings,
     m: Messages,
     capacity: Capacity | None = None,
+    share: float = DEFAULT_SHARE,
 ) -> dict[str, Any]:
     """403 for a region outside the caller's scope (decided from the codes alone). The work list is cut to
-    `capacity` per village (default: the deployment's settings)."""
+    `capacity` per village (default: the deployment's settings); the hidden-need list holds `share` of each
+    county's households."""
     require_reports(caller)
     inner = caller.scope.narrow(code)  # OutOfScopeError before anything is read or cached
     places = reference_places(database)
@@ -103,9 +129,11 @@ def region_report(
             session, inner, capacity or capacity_of(settings), places, visits=latest_visits(session, inner)
         )
         rates = hit_rates(session, inner)
-    return pages.region_context(
+    listed, shown = region_hidden_need(database, caller, code, share, hidden_need_table.PAGE_ROWS)
+    context = pages.region_context(
         data.summary, data.trend, data.model_only, data.rules_only, m, work=work, places=places, hit_rates=rates
     )
+    return context | {"hidden_need": hidden_need_table.context(listed, shown, places, m)}
 
 
 def model_report(

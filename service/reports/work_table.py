@@ -143,23 +143,45 @@ def rows(work: WorkList, m: Messages) -> list[dict[str, str]]:
     return out
 
 
-def headers(m: Messages) -> list[str]:
-    return [m.t(f"table.{column}") for column in COLUMNS]
+def headers(m: Messages, columns: Sequence[str] = COLUMNS) -> list[str]:
+    return [m.t(f"table.{column}") for column in columns]
 
 
 def to_csv(work: WorkList, m: Messages) -> bytes:
+    return table_csv(COLUMNS, rows(work, m), m)
+
+
+def table_csv(columns: Sequence[str], cells: Sequence[Mapping[str, str]], m: Messages) -> bytes:
     """UTF-8 with a byte-order mark, which Excel needs to open Chinese text from a CSV file correctly."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(headers(m))
-    writer.writerows([row[c] for c in COLUMNS] for row in rows(work, m))
+    writer.writerow(headers(m, columns))
+    writer.writerows([row[c] for c in columns] for row in cells)
     return buffer.getvalue().encode("utf-8-sig")
 
 
-_WIDTHS: Final = {"why_now": 34, "reasons": 22, "measures": 30, "visit_outcome": 24, "signature": 14}
+_WIDTHS: Final = {
+    "why_now": 34,
+    "reasons": 22,
+    "risk_types": 34,
+    "measures": 30,
+    "visit_outcome": 24,
+    "signature": 14,
+}
 
 
 def to_xlsx(work: WorkList, m: Messages, title: str, notes: Sequence[str] = ()) -> bytes:
+    return table_xlsx(COLUMNS, rows(work, m), m, title, notes, m.t("worklist.sheet"))
+
+
+def table_xlsx(
+    columns: Sequence[str],
+    cells: Sequence[Mapping[str, str]],
+    m: Messages,
+    title: str,
+    notes: Sequence[str],
+    sheet_name: str,
+) -> bytes:
     """One sheet: the title and notes above the table, a bold header that repeats on every printed page,
     A4 landscape fitted to the page width, wrapped cells and bordered blank columns to write in."""
     from openpyxl import Workbook
@@ -169,25 +191,25 @@ def to_xlsx(work: WorkList, m: Messages, title: str, notes: Sequence[str] = ()) 
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = m.t("worklist.sheet")
+    sheet.title = sheet_name
     sheet.append([title])
     sheet["A1"].font = Font(bold=True, size=14)
     for note in notes:
         sheet.append([note])
     header_row = sheet.max_row + 1
-    sheet.append(headers(m))
+    sheet.append(headers(m, columns))
     thin = Side(style="thin", color="999999")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     for cell in sheet[header_row]:
         cell.font = Font(bold=True)
         cell.border = border
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for row in rows(work, m):
-        sheet.append([row[c] for c in COLUMNS])
+    for row in cells:
+        sheet.append([row[c] for c in columns])
         for cell in sheet[sheet.max_row]:
             cell.border = border
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for index, column in enumerate(COLUMNS, start=1):
+    for index, column in enumerate(columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = _WIDTHS.get(column, 12)
     sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
     sheet.print_title_rows = f"{header_row}:{header_row}"

@@ -195,12 +195,13 @@ def _chunks(items: Sequence[Any], size: int = _PARAMETERS) -> Iterable[Sequence[
         yield items[start : start + size]
 
 
-Row = tuple[str, str, int, float, Any, Any, str]
+Row = tuple[str, str, int, float, Any, Any, str, bool]
 
 
-def _latest_rows(session: Session, scope: Scope) -> list[Row]:
-    """(village, pseudonym, score id, probability, as_of, scored_at, monitoring status) of each household's latest
-    score; a household scored in two villages of the scope is listed once, in the village of its later score."""
+def latest_rows(session: Session, scope: Scope) -> list[Row]:
+    """(village, pseudonym, score id, probability, as_of, scored_at, monitoring status, any rule flag raised) of each
+    household's latest score; a household scored in two villages of the scope is listed once, in the village of
+    its later score."""
     rows = session.execute(
         select(
             LatestScore.region_code,
@@ -210,18 +211,20 @@ def _latest_rows(session: Session, scope: Scope) -> list[Row]:
             LatestScore.as_of,
             LatestScore.scored_at,
             LatestScore.monitoring_status,
+            LatestScore.any_rule_flag,
         ).where(scope.filter(LatestScore.region_code))
     ).all()
     latest: dict[str, Row] = {}
-    for village, pseudonym, score_id, probability, as_of, scored_at, status in rows:
-        row = (village, pseudonym, int(score_id), float(probability), as_of, scored_at, str(status))
+    for village, pseudonym, score_id, probability, as_of, scored_at, status, flagged in rows:
+        row = (village, pseudonym, int(score_id), float(probability), as_of, scored_at, str(status), bool(flagged))
         seen = latest.get(pseudonym)
         if seen is None or (as_of, scored_at, row[2]) > (seen[4], seen[5], seen[2]):
             latest[pseudonym] = row
     return list(latest.values())
 
 
-def _views(session: Session, scope: Scope, ids: Sequence[int]) -> dict[int, ScoreView]:
+def score_views(session: Session, scope: Scope, ids: Sequence[int]) -> dict[int, ScoreView]:
+    """The stored scores of `ids` inside `scope`, by id (read in chunks below the bound-parameter limit)."""
     views: dict[int, ScoreView] = {}
     for chunk in _chunks(sorted(ids)):
         query = select(ScoreRecord).where(ScoreRecord.id.in_(chunk), scope.filter(ScoreRecord.region_code))
@@ -257,6 +260,21 @@ def _latest_before(session: Session, scope: Scope, as_of: Mapping[str, date]) ->
     return {pseudonym: previous for pseudonym, (_, previous) in found.items()}
 
 
+def settled_by_visit(session: Session, scope: Scope, view: ScoreView, visit: Visit | None) -> bool:
+    """Whether the household's last standing visit settled it (`SETTLED`) with no new evidence since: a score
+    dated after the visit that names an official risk type the score in force on the visit day did not (module
+    docstring). Judged against what the visit saw, not the score just before, so a later score that repeats the
+    new risk type keeps the household listed."""
+    if visit is None or visit.outcome not in SETTLED:
+        return False
+    if view.as_of <= visit.visited_on:
+        return True
+    day_after = visit.visited_on + timedelta(days=1)
+    before = _latest_before(session, scope, {view.household_pseudonym: day_after}).get(view.household_pseudonym)
+    named = {str(r.get("key")) for r in view.reasons}
+    return not any(key in RISK_TYPE_KEYS and key not in (before.reason_keys if before else ()) for key in named)
+
+
 def work_list(
     session: Session,
     scope: Scope,
@@ -275,22 +293,9 @@ def work_list(
     visits = visits or {}
     settled: dict[str, int] = defaultdict(int)
 
-    def still_settled(view: ScoreView) -> bool:
-        visit = visits.get(view.household_pseudonym)
-        if visit is None or visit.outcome not in SETTLED:
-            return False
-        if view.as_of <= visit.visited_on:
-            return True
-        # New evidence is judged against what the visit saw (the score in force on the visit day), not against
-        # the score just before: a later score that repeats the new risk type keeps the household listed.
-        day_after = visit.visited_on + timedelta(days=1)
-        before = _latest_before(session, scope, {view.household_pseudonym: day_after}).get(view.household_pseudonym)
-        named = {str(r.get("key")) for r in view.reasons}
-        return not any(key in RISK_TYPE_KEYS and key not in (before.reason_keys if before else ()) for key in named)
-
     by_village: dict[str, list[Row]] = defaultdict(list)
     monitored: dict[str, int] = defaultdict(int)
-    for row in _latest_rows(session, scope):
+    for row in latest_rows(session, scope):
         if row[6] == MONITORED:
             monitored[row[0]] += 1
         else:
@@ -304,13 +309,13 @@ def work_list(
     pending = [code for code in codes if ranked[code]]
     while pending:
         pieces = {code: ranked[code][start : start + per_village] for code in pending}
-        views = _views(session, scope, [row[2] for piece in pieces.values() for row in piece])
+        views = score_views(session, scope, [row[2] for piece in pieces.values() for row in piece])
         for code, piece in pieces.items():
             for row in piece:
                 view = views.get(row[2])
                 if view is None or not listable(view):
                     continue
-                if still_settled(view):
+                if settled_by_visit(session, scope, view, visits.get(view.household_pseudonym)):
                     settled[code] += 1
                     continue
                 chosen[code].append(view)

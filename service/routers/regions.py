@@ -1,5 +1,5 @@
-"""Regions: new-risk counts by level, main risk types, the visit list, current monitoring objects apart, and
-their elimination readiness."""
+"""Regions: new-risk counts by level, main risk types, the visit list, current monitoring objects apart with their
+elimination readiness, and the hidden-need list."""
 
 from __future__ import annotations
 
@@ -9,15 +9,22 @@ from fastapi import APIRouter, Query
 
 from service.deps import CallerDep, DatabaseDep
 from service.keys import Permission
-from service.paging import MAX_PAGE, CursorQuery, decode_cursor, encode_cursor
+from service.paging import MAX_PAGE, CursorQuery, decode_cursor, encode_cursor, page_after
+from service.reports.hidden_need import DEFAULT_SHARE, MAX_SHARE, HiddenNeedRow, hidden_need_list, read_rows
+from service.reports.worklist import reference_places
 from service.routers.households import stored_score
 from service.schemas import (
     ExpectedIdentificationsOut,
+    HiddenNeedCountyOut,
+    HiddenNeedItem,
+    HiddenNeedResponse,
+    MonitoringTypeOut,
     ReadinessListResponse,
     RegionSummaryResponse,
     RiskTypeOut,
 )
 from service.store import readiness_key, readiness_list, region_summary
+from service.visits import latest_visits
 
 router = APIRouter(prefix="/v1/regions", tags=["regions"])
 
@@ -77,4 +84,79 @@ def read_readiness(
         items=[stored_score(v) for v in listed.items],
         cursor=encode_cursor(readiness_key(last)) if last is not None else cursor,
         more=listed.more,
+    )
+
+
+@router.get("/{code}/hidden-need", response_model=HiddenNeedResponse)
+def read_hidden_need(
+    code: str,
+    caller: CallerDep,
+    database: DatabaseDep,
+    share: Annotated[
+        float, Query(gt=0, le=MAX_SHARE, description="the list's size as a share of each county's households")
+    ] = DEFAULT_SHARE,
+    include_flagged: Annotated[
+        bool, Query(description="list households an official-rule flag raises too (false: leave them out)")
+    ] = True,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: CursorQuery = None,
+) -> HiddenNeedResponse:
+    """Households likely in need that monitoring has not taken up — not current monitoring objects, not settled
+    by a visit, and with `include_flagged=false` no official-rule flag — `share` of each county's households,
+    highest probability first, with the risk types behind each; a page at a time. 403 for a region outside the
+    caller's scope."""
+    caller.require(Permission.READ)
+    inner = caller.scope.narrow(code)
+    after = decode_cursor(cursor, (int, str))
+    places = reference_places(database)
+    with database.read_session() as session:
+        visits = latest_visits(session, inner)
+        listed = hidden_need_list(session, inner, places, share, visits=visits, include_flagged=include_flagged)
+        page = page_after(listed.entries, lambda entry: entry.key, after, limit, cursor, ascending=True)
+        rows = read_rows(session, inner, page.items, places)
+    names = {place.county_code: place.county for place in places.values()}
+    return HiddenNeedResponse(
+        region_code=listed.region_code,
+        share=listed.share,
+        include_flagged=listed.include_flagged,
+        total=len(listed.entries),
+        counties=[
+            HiddenNeedCountyOut(
+                county_code=c.county_code,
+                county_name=names.get(c.county_code, ""),
+                households=c.households,
+                size=c.size,
+                listed=c.listed,
+                flagged=c.flagged,
+                settled=c.settled,
+            )
+            for c in listed.counties
+        ],
+        items=[_item(row) for row in rows],
+        cursor=page.cursor,
+        more=page.more,
+    )
+
+
+def _item(row: HiddenNeedRow) -> HiddenNeedItem:
+    view, place = row.view, row.place
+    return HiddenNeedItem(
+        rank=row.entry.rank,
+        county_rank=row.entry.county_rank,
+        household_pseudonym=view.household_pseudonym,
+        region_code=view.region_code,
+        village_name=place.village,
+        township_code=place.township_code,
+        township_name=place.township,
+        county_code=row.entry.county_code,
+        county_name=place.county,
+        as_of=view.as_of,
+        model_version=view.model_version,
+        probability=view.probability,
+        risk_level=view.level.value,
+        monitoring_status=view.monitoring_status,
+        expected_monitoring_type=MonitoringTypeOut.of(view.expected_monitoring_type),
+        risk_types=row.risk_reasons,
+        reasons=view.reasons,
+        synthetic=view.synthetic,
     )

@@ -29,6 +29,7 @@ from service.errors import (
 from service.keys import Caller, Permission, verify_key
 from service.reports import auth, build
 from service.reports._registry import RegistryReader
+from service.reports.hidden_need import DEFAULT_SHARE, MAX_SHARE
 from service.reports.i18n import Messages, UnknownLanguageError, parse_lang
 from service.reports.render import html_to_pdf, render_page
 from service.settings import ServiceSettings
@@ -121,8 +122,13 @@ def _urls(request: Request, m: Messages, how: str) -> dict[str, str]:
         "model": "" if path.endswith("/model") else f"/reports/model?lang={m.lang}",
         "logout": "/reports/logout" if how == "session" else "",
     }
-    if path.startswith("/reports/region/"):  # the work list's files, with the same capacity parameters
+    if path.startswith("/reports/region/"):  # the lists' files, with the same capacity and share parameters
+        params = {k: v for k, v in params.items() if k != "list"}
         urls |= {f: f"{path}?{urlencode({**params, 'lang': m.lang, 'format': f})}" for f in ("xlsx", "csv")}
+        urls |= {
+            f"hidden_need_{f}": f"{path}?{urlencode({**params, 'lang': m.lang, 'format': f, 'list': 'hidden_need'})}"
+            for f in ("xlsx", "csv")
+        }
     return urls
 
 
@@ -204,16 +210,25 @@ def region_page(
     visits_per_worker: CapacityQuery = None,
     workers: CapacityQuery = None,
     visits_per_village: CapacityQuery = None,
+    share: Annotated[
+        float, Query(gt=0, le=MAX_SHARE, description="hidden-need list: its size as a share of each county")
+    ] = DEFAULT_SHARE,
+    listed: Annotated[
+        Literal["work", "hidden_need"], Query(alias="list", description="xlsx, csv: which list the file holds")
+    ] = "work",
 ) -> Response:
-    """A village, township or county: levels, trend, risk types, the work list per village, rules versus model."""
+    """A village, township or county: levels, trend, risk types, the work list per village, the hidden-need list,
+    rules versus model."""
     m = _messages(lang)
     caller, how = _caller(request, database, settings, m.lang)
     capacity = _guarded(request, m, lambda: build.capacity_of(settings, visits_per_worker, workers, visits_per_village))
     if isinstance(capacity, Response):
         return capacity
+    if format in ("xlsx", "csv") and listed == "hidden_need":
+        return _hidden_need_file(request, database, caller, code, share, m, format)
     if format in ("xlsx", "csv"):
         return _work_list_file(request, database, caller, code, capacity, m, format)
-    context = _guarded(request, m, lambda: build.region_report(database, caller, code, settings, m, capacity))
+    context = _guarded(request, m, lambda: build.region_report(database, caller, code, settings, m, capacity, share))
     if isinstance(context, Response):
         return context
     return _page(request, "region", context, m, how, "pdf" if format == "pdf" else "html", f"region-{code}")
@@ -225,10 +240,22 @@ def _work_list_file(
     files = _guarded(request, m, lambda: build.work_list_file(database, caller, code, capacity, m, fmt))
     if isinstance(files, Response):
         return files
+    return _attachment(files, fmt, f"worklist-{code}-{m.lang}.{fmt}")
+
+
+def _hidden_need_file(
+    request: Request, database: DatabaseDep, caller: Caller, code: str, share: float, m: Messages, fmt: str
+) -> Response:
+    files = _guarded(request, m, lambda: build.hidden_need_file(database, caller, code, share, m, fmt))
+    if isinstance(files, Response):
+        return files
+    return _attachment(files, fmt, f"hidden-need-{code}-{m.lang}.{fmt}")
+
+
+def _attachment(content: bytes, fmt: str, name: str) -> Response:
     media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
-    name = f"worklist-{code}-{m.lang}.{fmt}"
     disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
-    return Response(files, media_type=media, headers={**NO_STORE, "Content-Disposition": disposition})
+    return Response(content, media_type=media, headers={**NO_STORE, "Content-Disposition": disposition})
 
 
 @router.get("/model", response_class=HTMLResponse)

@@ -167,11 +167,11 @@ def test_scientist_reads_the_model_report_but_no_household(
         page.context.close()
 
 
-# Every element of the work list lies inside the viewport (the page does not scroll sideways, and no cell is cut
-# off inside a scrolling box either), and the work list is there.
-OVERFLOW_SCRIPT = """() => {
+# Every element of a list (the tables `selector` picks) lies inside the viewport (the page does not scroll sideways,
+# and no cell is cut off inside a scrolling box either), and the list is there.
+OVERFLOW_SCRIPT = """(selector) => {
   const width = window.innerWidth, out = [];
-  const cells = document.querySelectorAll('table.work, table.work *');
+  const cells = document.querySelectorAll(`${selector}, ${selector} *`);
   for (const el of cells) {
     const box = el.getBoundingClientRect();
     if (box.width && (box.left < -0.5 || box.right > width + 0.5)) out.push(`${el.tagName} ${box.left}-${box.right}`);
@@ -201,9 +201,10 @@ def test_the_work_list_fits_a_phone(browser: Any, service: Service, errors: list
     page = _page(browser, service, service.official_key, PHONE, errors)
     try:
         page.goto(f"/reports/region/{COUNTY}?lang=zh&visits_per_worker=3&workers=2")
-        result = page.evaluate(OVERFLOW_SCRIPT)
-        assert result["cells"] > 0, "no work list on the page"
-        assert result["problems"] == []
+        for table in ("table.work", "table.hidden-need"):
+            result = page.evaluate(OVERFLOW_SCRIPT, table)
+            assert result["cells"] > 0, f"no {table} on the page"
+            assert result["problems"] == [], table
         assert page.locator("table.work tbody tr").count() <= 6 * page.locator("table.work").count()
         page.screenshot(path=str(screenshots / "worklist-390.png"), full_page=True)
     finally:

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from models.explain import explain_households
 from service.alerts import dispatch, http_post
 from service.app import create_app
 from service.db import Database
@@ -37,14 +38,21 @@ def loop_client(tmp_path: Path, db: Database, holder: ModelHolder) -> Iterator[T
 
 
 def _candidates(batch_profiles: pd.DataFrame, holder: ModelHolder) -> list[str]:
-    """County households that are no monitoring object, highest probability first."""
+    """County households that are no monitoring object, highest probability first, whose reasons leave room for
+    a new risk type: at most two named now (a household already showing three risk types shows its strongest
+    three, and a new accident with little weight would not be among them)."""
     assert holder.current is not None
     probability = holder.current.model.predict_proba(batch_profiles)
     eligible = batch_profiles["region_code"].astype(str).str.startswith(COUNTY).to_numpy().copy()
     if "monitoring_status" in batch_profiles:
         eligible &= (batch_profiles["monitoring_status"] == "not_monitored").to_numpy()
-    order = [int(i) for i in np.argsort(-probability) if eligible[i]]
-    return [str(batch_profiles["household_id"].iloc[i]) for i in order]
+    order = [int(i) for i in np.argsort(-probability) if eligible[i]][:40]
+    explained = explain_households(holder.current.model, batch_profiles.iloc[order].reset_index(drop=True))
+    return [
+        str(batch_profiles["household_id"].iloc[i])
+        for i, explanation in zip(order, explained, strict=True)
+        if len(explanation.risk_types) <= 2 and "05" not in {r.key for r in explanation.risk_types}
+    ]
 
 
 def _listed(client: TestClient, headers: dict[str, str], village: str) -> list[str]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from pathlib import Path
@@ -116,6 +117,22 @@ def test_cli_writes_the_same_reports_and_the_drift(
         villages = {item["region_code"] for item in items}
         assert len(listed) == sum(min(2, sum(i["region_code"] == v for i in items)) for v in villages)
         assert set(listed) <= {item["household_pseudonym"] for item in items}
+
+        hidden = tmp_path / "hidden.csv"
+        args = ["report", "region", COUNTY, "--format", "csv", "--list", "hidden-need", "--share", "0.25"]
+        result = runner.invoke(app, [*args, "--out", str(hidden)])
+        assert result.exit_code == 0, result.output
+        table = list(csv.reader(io.StringIO(hidden.read_text(encoding="utf-8-sig"))))
+        assert table[0][4] == "户编号" and len(table) > 1
+        # Households not under monitoring, flagged by a rule or not (the list's default); the rule-flag column
+        # says which a rule raises.
+        listable = {i["household_pseudonym"]: i for i in items if i["monitoring_status"] != "monitored"}
+        assert {row[4] for row in table[1:]} <= set(listable)
+        column = table[0].index("规则提示")
+        for row in table[1:]:
+            assert (row[column] != "—") == any(listable[row[4]]["rule_flags"]["flags"].values()), row
+        result = runner.invoke(app, [*args[:-1], "0.9", "--out", str(hidden)])
+        assert result.exit_code == 1 and "share" in result.output
 
         page = tmp_path / "household.html"
         pseudonym = items[0]["household_pseudonym"]
