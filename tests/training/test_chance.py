@@ -137,3 +137,19 @@ def test_with_the_chance_level_alone_noise_passes_95_percent_and_a_planted_gap_f
         flat = evaluate(y, score, None, pd.DataFrame({"household_type": group}), n_boot=50, seed=seed).flat()
         assert not passes(flat["fairness_tpr_gap_household_type"], 0.0, flat["chance_tpr_gap_household_type"])
         assert flat["tpr_gap_ci_low_household_type"] > 0.0
+
+
+def test_the_gap_interval_of_many_small_groups_still_covers_the_gap() -> None:
+    # 30 counties of about 330 households, 16 in need each: the resampled ranges sit above the observed one.
+    p, y, group = _groups_and_labels(11, n=10_000, groups=30)
+    selected = top_k_mask(p, FAIRNESS_CAPACITY).astype(float)
+    _, codes = np.unique(group, return_inverse=True)
+    gap = tpr_gap(y, selected, codes, 30, MIN_GROUP_POSITIVES)
+    rng = np.random.default_rng(2)
+    resampled = [
+        tpr_gap(y[i], selected[i], codes[i], 30, MIN_GROUP_POSITIVES)
+        for i in (rng.integers(0, len(y), len(y)) for _ in range(200))
+    ]
+    assert np.quantile(resampled, 0.025) > gap  # the plain percentile interval would miss the gap
+    low, high = tpr_gap_interval(y, selected, group, min_positives=MIN_GROUP_POSITIVES, draws=200, seed=2)
+    assert low <= gap <= high
