@@ -11,7 +11,9 @@ the hypothesis that there is nothing to find (the 99th for calibration, see belo
   i.e. groups that cannot differ except by chance.
 
 The gate (training.registry) fails a figure only when it is both above its limit and above its chance level.
-Draws are seeded: the same scores give the same chance levels.
+Each gap also gets a bootstrap interval (households resampled, visit list kept), so a report shows how far the
+gap itself could move on another sample of the same size. Draws are seeded: the same scores give the same
+chance levels and intervals.
 
 A percentile taken from a few hundred draws sits slightly below the true one, and the ECE of a few hundred
 households takes few distinct values, so a model calibrated by construction passes a 95th-percentile level
@@ -71,12 +73,50 @@ def tpr_gap_by_chance(
 ) -> float:
     """The 95th percentile of the true-positive-rate gap when `sensitive` is shuffled among the households."""
     y, selected = np.asarray(y, dtype=float), np.asarray(selected, dtype=float)
-    _, codes = np.unique(np.asarray(sensitive, dtype=object).astype(str), return_inverse=True)
-    groups = int(codes.max()) + 1 if len(codes) else 0
+    codes, groups = _group_codes(sensitive)
     rng = np.random.default_rng(seed)
     values = [tpr_gap(y, selected, rng.permutation(codes), groups, min_positives) for _ in range(draws)]
     finite = [v for v in values if v == v]
     return float(np.quantile(finite, QUANTILE)) if finite else float("nan")
+
+
+def tpr_gap_interval(
+    y: np.ndarray,
+    selected: np.ndarray,
+    sensitive: np.ndarray,
+    *,
+    min_positives: int,
+    draws: int = DRAWS,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Bootstrap interval of the true-positive-rate gap: households resampled with replacement, each keeping its
+    group and whether it was visited. (NaN, NaN) when no resample has two groups to compare.
+
+    A gap is a range (largest minus smallest rate), and resampling adds noise to every group's rate, so the
+    resampled gaps sit above the observed one — far above it with many small groups, such as counties. The
+    percentile interval is therefore shifted down by that bias (the median resampled gap minus the observed gap)
+    and floored at 0."""
+    y, selected = np.asarray(y, dtype=float), np.asarray(selected, dtype=float)
+    codes, groups = _group_codes(sensitive)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        idx = rng.integers(0, len(y), len(y))
+        values.append(tpr_gap(y[idx], selected[idx], codes[idx], groups, min_positives))
+    finite = [v for v in values if v == v]
+    if not finite:
+        return float("nan"), float("nan")
+    low, high = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+    observed = tpr_gap(y, selected, codes, groups, min_positives)
+    bias = float(np.median(finite)) - observed if observed == observed else 0.0
+    return max(float(low) - bias, 0.0), max(float(high) - bias, 0.0)
+
+
+def _group_codes(sensitive: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer codes of the group labels and the number of groups."""
+    _, codes = np.unique(np.asarray(sensitive, dtype=object).astype(str), return_inverse=True)
+    return codes, int(codes.max()) + 1 if len(codes) else 0
 
 
 def passes(value: float, limit: float, chance: float | None) -> bool:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
 
-from training.chance import ece_by_chance, tpr_gap_by_chance
+from training.chance import ece_by_chance, tpr_gap_by_chance, tpr_gap_interval
 from training.metrics import (
     CAPACITIES,
     bootstrap_ci,
@@ -39,6 +39,8 @@ class Evaluation:
     extra: dict[str, float] = field(default_factory=dict)
     # What the gate figures would read by chance on this test set (training.chance): "ece" and one per attribute.
     chance: dict[str, float] = field(default_factory=dict)
+    # The 95 % bootstrap interval of each attribute's true-positive-rate gap (training.chance.tpr_gap_interval).
+    gap_intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def flat(self) -> dict[str, float]:
         """All figures as MLflow metric names."""
@@ -49,6 +51,8 @@ class Evaluation:
         out.update({f"lift_{k}": v for k, v in self.lift.items()})
         out.update({f"fairness_tpr_gap_{k}": v for k, v in self.fairness_gaps.items()})
         out.update({f"chance_{k}": v for k, v in self.chance.items()})
+        for k, (lo, hi) in self.gap_intervals.items():
+            out[f"tpr_gap_ci_low_{k}"], out[f"tpr_gap_ci_high_{k}"] = lo, hi
         out.update(self.extra)
         return {k: float(v) for k, v in out.items() if v == v}  # drop NaN
 
@@ -83,12 +87,16 @@ def evaluate(
     fairness, gaps = fairness_table(y, p, groups)
     chance = {"ece": ece_by_chance(p, seed=seed)}
     selected = top_k_mask(p, FAIRNESS_CAPACITY)
+    gap_intervals = {}
     for attribute in groups.columns:
         sensitive = groups[attribute].astype("string").fillna("unknown").to_numpy()
         chance[f"tpr_gap_{attribute}"] = tpr_gap_by_chance(
             y, selected, sensitive, min_positives=MIN_GROUP_POSITIVES, seed=seed
         )
-    return Evaluation(metrics, intervals, rules, lift, fairness, gaps, chance=chance)
+        gap_intervals[attribute] = tpr_gap_interval(
+            y, selected, sensitive, min_positives=MIN_GROUP_POSITIVES, draws=n_boot, seed=seed
+        )
+    return Evaluation(metrics, intervals, rules, lift, fairness, gaps, chance=chance, gap_intervals=gap_intervals)
 
 
 def rank_scores_as_unit_interval(scores: np.ndarray) -> np.ndarray:

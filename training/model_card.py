@@ -24,6 +24,7 @@ ATTRIBUTE_NAMES: dict[str, tuple[str, str]] = {
     "head_gender": ("户主性别", "head's gender"),
     "minority": ("户主民族", "head's ethnicity"),
     "disability_in_household": ("家中有无残疾人", "disability in the household"),
+    "household_type": ("农户类型", "household type"),
     "county": ("县级单位", "county-level unit"),
 }
 GROUP_NAMES: dict[str, tuple[str, str]] = {
@@ -33,6 +34,8 @@ GROUP_NAMES: dict[str, tuple[str, str]] = {
     "han": ("汉族", "Han"),
     "yes": ("有", "yes"),
     "no": ("无", "no"),
+    "former_poor": ("脱贫户", "former poor"),
+    "ordinary": ("一般农户", "ordinary"),
     "unknown": ("未采集", "not recorded"),
 }
 FAIRNESS_HEADERS: dict[str, tuple[str, str]] = {

@@ -74,12 +74,14 @@ def catalogue_features() -> tuple[FeatureSpec, ...]:
 
 
 def fairness_groups(profiles: pd.DataFrame) -> pd.DataFrame:
-    """Head's gender, minority head, disability in the household and county: the groups the fairness gate checks."""
+    """Head's gender, minority head, disability in the household, household type (former poor or ordinary) and
+    county: the groups the fairness gate checks."""
     return pd.DataFrame(
         {
             "head_gender": profiles["head_male"].astype("Float64").map({1.0: "male", 0.0: "female"}),
             "minority": profiles["minority_head"].astype("Float64").map({1.0: "minority", 0.0: "han"}),
             "disability_in_household": np.where(profiles["disabled_count"].fillna(0) > 0, "yes", "no"),
+            "household_type": np.where(profiles["poverty_alleviated"].fillna(0) > 0, "former_poor", "ordinary"),
             "county": profiles["county_code"].astype("string"),
         },
         index=profiles.index,

@@ -65,9 +65,8 @@ def check_gate(client: MlflowClient, settings: TrainingSettings, version: str) -
         attribute = key.removeprefix("fairness_tpr_gap_")
         limit = settings.gate_max_tpr_gap_county if attribute == "county" else settings.gate_max_tpr_gap
         chance = metrics.get(f"chance_tpr_gap_{attribute}")
-        result.checks.append(
-            (f"fairness {attribute}", *_against(value, limit, chance, "true-positive-rate gap", 3, metrics))
-        )
+        judged = _against(value, limit, chance, "true-positive-rate gap", 3, metrics, attribute)
+        result.checks.append((f"fairness {attribute}", *judged))
 
     champion = alias_version(client, name, CHAMPION)
     if champion is None or champion == version:
@@ -109,13 +108,22 @@ def check_gate(client: MlflowClient, settings: TrainingSettings, version: str) -
 
 
 def _against(
-    value: float, limit: float, chance: float | None, what: str, digits: int, metrics: dict[str, float]
+    value: float,
+    limit: float,
+    chance: float | None,
+    what: str,
+    digits: int,
+    metrics: dict[str, float],
+    attribute: str | None = None,
 ) -> tuple[bool, str]:
     """A figure fails only above its limit *and* above what it reads by chance on this test set (training.chance);
     runs recorded before chance levels existed are judged by the limit alone."""
     interval = ""
     if what == "ECE" and "test_ece_ci_low" in metrics:
         interval = f", 95 % interval {metrics['test_ece_ci_low']:.{digits}f}–{metrics['test_ece_ci_high']:.{digits}f}"
+    if attribute is not None and f"tpr_gap_ci_low_{attribute}" in metrics:
+        low, high = metrics[f"tpr_gap_ci_low_{attribute}"], metrics[f"tpr_gap_ci_high_{attribute}"]
+        interval = f", 95 % interval {low:.{digits}f}–{high:.{digits}f}"
     if chance is None:
         return value <= limit, f"{what} {value:.{digits}f}{interval} (limit {limit})"
     text = f"{what} {value:.{digits}f}{interval} (limit {limit}; by chance alone up to {chance:.{digits}f})"

@@ -27,7 +27,7 @@ class TrainingSettings(BaseSettings):
 
     # Promotion gate (relapse promote). ECE and fairness limits are absolute.
     gate_max_ece: float = 0.02
-    gate_max_tpr_gap: float = 0.25  # head gender, minority, disability in the household
+    gate_max_tpr_gap: float = 0.25  # head gender, minority, disability in the household, household type
     gate_max_tpr_gap_county: float = 0.35  # counties differ in size and shocks; wider by design
 
     @property

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.chance import ece_by_chance, passes, tpr_gap_by_chance
+from training.chance import ece_by_chance, passes, tpr_gap, tpr_gap_by_chance, tpr_gap_interval
 from training.evaluate import FAIRNESS_CAPACITY, MIN_GROUP_POSITIVES, evaluate
 from training.metrics import expected_calibration_error, top_k_mask
 
@@ -130,4 +130,74 @@ def test_the_evaluation_records_the_chance_levels_and_the_ece_interval() -> None
     p, y, group = _groups_and_labels(1)
     flat = evaluate(y, p, None, pd.DataFrame({"county": group}), n_boot=30).flat()
     assert {"chance_ece", "chance_tpr_gap_county", "test_ece_ci_low", "test_ece_ci_high"} <= set(flat)
+    assert flat["tpr_gap_ci_low_county"] <= flat["fairness_tpr_gap_county"] <= flat["tpr_gap_ci_high_county"]
     assert flat["test_ece_ci_low"] <= flat["test_ece"] <= flat["test_ece_ci_high"] + 1e-12
+
+
+def test_the_gap_interval_covers_the_gap_and_narrows_as_the_test_set_grows() -> None:
+    widths = []
+    for n in (2_000, 40_000):
+        p, y, group = _groups_and_labels(7, n=n, groups=2)
+        selected = top_k_mask(p, FAIRNESS_CAPACITY)
+        codes = (group == "1").astype(np.int64)
+        gap = tpr_gap(y, selected.astype(float), codes, 2, MIN_GROUP_POSITIVES)
+        low, high = tpr_gap_interval(y, selected, group, min_positives=MIN_GROUP_POSITIVES, draws=200, seed=1)
+        assert low <= gap <= high
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 2  # twenty times the households: the interval shrinks by about √20
+
+
+def test_a_hand_computed_gap_and_a_degenerate_interval() -> None:
+    # Group a: 2 in need, both visited (TPR 1); group b: 2 in need, one visited (TPR 0.5). Gap 0.5.
+    y = np.array([1, 1, 0, 1, 1, 0], dtype=float)
+    selected = np.array([1, 1, 0, 1, 0, 0], dtype=float)
+    group = np.array(["a", "a", "a", "b", "b", "b"])
+    assert tpr_gap(y, selected, (group == "b").astype(np.int64), 2, 1) == 0.5
+    # One group only: nothing to compare, in every resample.
+    low, high = tpr_gap_interval(y, selected, np.full(6, "a"), min_positives=1, draws=20)
+    assert low != low and high != high
+
+
+def _two_types(seed: int, hidden_share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, scores, household type) of 4,000 households, 30 % former poor; `hidden_share` of the ordinary
+    households in need are pushed off the visit list by their score."""
+    rng = np.random.default_rng(seed)
+    p = _probabilities(4_000, rng)
+    y = (rng.random(4_000) < p).astype(float)
+    group = np.where(rng.random(4_000) < 0.3, "former_poor", "ordinary")
+    hidden = (group == "ordinary") & (y == 1) & (rng.random(4_000) < hidden_share)
+    return y, np.where(hidden, p * 0.05, p), group
+
+
+@pytest.mark.slow
+def test_with_the_chance_level_alone_noise_passes_95_percent_and_a_planted_gap_fails() -> None:
+    """No absolute limit (0), so only the chance level decides."""
+    verdicts = []
+    for seed in range(40):  # groups that differ only by chance: the chance level is the 95th percentile of such gaps
+        y, score, group = _two_types(seed, hidden_share=0.0)
+        selected = top_k_mask(score, FAIRNESS_CAPACITY)
+        gap = tpr_gap(y, selected.astype(float), (group == "ordinary").astype(np.int64), 2, MIN_GROUP_POSITIVES)
+        chance = tpr_gap_by_chance(y, selected, group, min_positives=MIN_GROUP_POSITIVES, seed=seed)
+        verdicts.append(passes(gap, 0.0, chance))
+    assert np.mean(verdicts) >= 0.95
+    for seed in range(3):  # no ordinary household in need on the visit list: fails, the interval excludes 0
+        y, score, group = _two_types(seed, hidden_share=1.0)
+        flat = evaluate(y, score, None, pd.DataFrame({"household_type": group}), n_boot=50, seed=seed).flat()
+        assert not passes(flat["fairness_tpr_gap_household_type"], 0.0, flat["chance_tpr_gap_household_type"])
+        assert flat["tpr_gap_ci_low_household_type"] > 0.0
+
+
+def test_the_gap_interval_of_many_small_groups_still_covers_the_gap() -> None:
+    # 30 counties of about 330 households, 16 in need each: the resampled ranges sit above the observed one.
+    p, y, group = _groups_and_labels(11, n=10_000, groups=30)
+    selected = top_k_mask(p, FAIRNESS_CAPACITY).astype(float)
+    _, codes = np.unique(group, return_inverse=True)
+    gap = tpr_gap(y, selected, codes, 30, MIN_GROUP_POSITIVES)
+    rng = np.random.default_rng(2)
+    resampled = [
+        tpr_gap(y[i], selected[i], codes[i], 30, MIN_GROUP_POSITIVES)
+        for i in (rng.integers(0, len(y), len(y)) for _ in range(200))
+    ]
+    assert np.quantile(resampled, 0.025) > gap  # the plain percentile interval would miss the gap
+    low, high = tpr_gap_interval(y, selected, group, min_positives=MIN_GROUP_POSITIVES, draws=200, seed=2)
+    assert low <= gap <= high

@@ -47,6 +47,12 @@ def registry(data: TrainingData, tmp_path_factory: pytest.TempPathFactory) -> tu
     assert outcome.version == "1"
     result = promote(MlflowClient(), settings, "1")
     assert result.passed, result.failures()
+    # Every fairness attribute, household type among them, is judged with its chance level and its interval.
+    fairness = {name: why for name, _, why in result.checks if name.startswith("fairness ")}
+    # (an attribute with fewer than two groups holding enough positives has no gap to judge)
+    assert set(fairness) <= {f"fairness {a}" for a in data.groups.columns}
+    assert "fairness household_type" in fairness
+    assert all("95 % interval" in why and "by chance alone" in why for why in fairness.values())
     return settings, "1"
 
 

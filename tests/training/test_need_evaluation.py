@@ -46,3 +46,18 @@ def test_equal_recall_score_spends_visits_by_expected_need() -> None:
     # Two visits: the first of each group (estimated recall 0.45 and 0.25), not A's two 0.9s.
     first_two = set(np.argsort(-score, kind="stable")[:2])
     assert first_two == {0, 4}
+
+
+def test_the_gap_between_types_is_judged_against_its_chance_level() -> None:
+    # 200 households, 10 visits (5 %): all ten go to former poor households in need (TPR 10/20 = 0.5), none to
+    # the 20 ordinary households in need (TPR 0): a gap of 0.5, which no shuffle of the types comes near.
+    y = np.zeros(200, dtype=int)
+    y[:20] = 1  # former poor in need
+    y[100:120] = 1  # ordinary in need
+    former_poor = np.arange(200) < 100
+    score = np.where(np.arange(200) < 10, 1.0, 0.0)
+    row = compare_rankings(y, {"a": score}, former_poor, seed=1).iloc[0]
+    assert row["type_gap"] == pytest.approx(0.5)
+    assert row["type_gap_chance"] < 0.5
+    assert row["type_gap_ci_low"] <= 0.5 <= row["type_gap_ci_high"]
+    assert row["type_gap_ci_low"] > row["type_gap_chance"]
