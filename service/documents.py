@@ -31,6 +31,9 @@ from service.scope import check_region_code
 
 # Tables a household document may carry, each a list of rows of the contract's table of the same name.
 DOCUMENT_TABLES: Final = (*(name for name in HOUSEHOLD_TABLES if name != "households"), "member_status")
+# Tables whose absence means "not observed" (features missing) rather than "no records": a document that sends
+# the list, even empty, says the source system holds the table, so the request carries it.
+OBSERVED_WHEN_SENT: Final = ("civil_affairs",)
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,9 @@ def documents_to_sources(
                 seen_villages.add(village["region_code"])
                 rows["villages"].append(village)
                 owners["villages"].append(i)
-    sources = coerce_records({name: table_rows for name, table_rows in rows.items() if table_rows}, {"origin": "api"})
+    sent = {name for document in documents for name in OBSERVED_WHEN_SENT if name in document.model_fields_set}
+    carried = {name: table_rows for name, table_rows in rows.items() if table_rows or name in sent}
+    sources = coerce_records(carried, {"origin": "api"})
     if reference is not None:
         counties = {str(row["region_code"])[:6] for row in rows["households"]}
         sources.tables["villages"] = reference.with_villages(counties, sources.tables.get("villages"))

@@ -29,6 +29,7 @@ from features.profiles.build import build_profiles
 from features.pseudonyms.ingestion import ingest
 from features.reading.sources import Sources, coerce_records
 from service.db import Database
+from service.documents import OBSERVED_WHEN_SENT
 from service.references import VillageReference
 from service.tables import HouseholdSources, utcnow
 
@@ -83,6 +84,10 @@ def split_sources(sources: Sources, reference: VillageReference | None) -> dict[
             key = keys.get(str(owner))
             if key is not None:
                 out[key].setdefault(name, []).append(plain_row(record))
+    for name in OBSERVED_WHEN_SENT:  # sent empty: kept as observed with no records
+        if name in sources.tables:
+            for tables in out.values():
+                tables.setdefault(name, [])
     villages = sources.tables.get("villages")
     if villages is not None and len(villages):
         by_code = {str(r["region_code"]): plain_row(r) for r in villages.to_dict("records")}

@@ -163,6 +163,9 @@ def document(registered: Registered, household_id: str) -> dict[str, Any]:
         out[name] = rows_of(frame[frame["household_id"] == household_id])
     status = city["member_status"]
     out["member_status"] = rows_of(status[status["member_id"].isin(members["member_id"])])
+    if "civil_affairs" in city.tables:  # the source system holds the table: sent, even when empty
+        frame = city["civil_affairs"]
+        out["civil_affairs"] = rows_of(frame[frame["household_id"] == household_id])
     villages = city["villages"]
     out["village"] = rows_of(villages[villages["region_code"] == out["household"]["region_code"]])[0]
     for name, rows in out.items():

@@ -30,8 +30,10 @@ OTHER_COUNTY = "990199"
 
 @pytest.fixture
 def scored(client: TestClient, db: Database, batch_profiles: pd.DataFrame) -> dict[str, Any]:
-    """One household of county 990101 scored by a monitor of that county."""
-    row = profile_row(batch_profiles, _household_in(batch_profiles, "990101"))
+    """One household of county 990101 outside monitoring (the summary counts new risk only), scored by a monitor
+    of that county."""
+    outside = batch_profiles[batch_profiles["monitoring_status"] != "monitored"]
+    row = profile_row(outside, _household_in(outside, "990101"))
     response = client.post("/v1/profiles:score", json={"profiles": [row]}, headers=bearer(db, Role.MONITOR))
     assert response.status_code == 200, response.text
     return row
