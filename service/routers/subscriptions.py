@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.alerts import EVENTS, end_subscription, subscribe, subscriptions_of
@@ -19,6 +19,8 @@ from service.tables import Delivery, Role, Subscription
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["alerts"])
 replays = APIRouter(prefix="/v1/deliveries", tags=["alerts"])
+# A row id the database can hold (BIGINT on PostgreSQL): a larger one is a 422 naming the parameter, not a 500.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class SubscriptionIn(BaseModel):
@@ -138,7 +140,7 @@ def read_subscriptions(
 
 
 @router.delete("/{subscription_id}", status_code=204)
-def delete_subscription(subscription_id: int, caller: CallerDep, database: DatabaseDep) -> Response:
+def delete_subscription(subscription_id: RowId, caller: CallerDep, database: DatabaseDep) -> Response:
     """End a subscription: nothing more is sent to it, pending deliveries included."""
     caller.require(Permission.READ)
     with database.session() as session:
@@ -148,7 +150,7 @@ def delete_subscription(subscription_id: int, caller: CallerDep, database: Datab
 
 @router.get("/{subscription_id}/deliveries", response_model=DeliveryList)
 def read_deliveries(
-    subscription_id: int,
+    subscription_id: RowId,
     caller: CallerDep,
     database: DatabaseDep,
     state: State | None = None,
@@ -167,7 +169,7 @@ def read_deliveries(
 
 
 @replays.post("/{delivery_id}:replay", response_model=DeliveryOut)
-def replay_delivery(delivery_id: int, caller: CallerDep, database: DatabaseDep) -> DeliveryOut:
+def replay_delivery(delivery_id: RowId, caller: CallerDep, database: DatabaseDep) -> DeliveryOut:
     """Admin: send a dead delivery again, under its own id, with its attempts counted afresh; 422 unless dead."""
     if caller.role is not Role.ADMIN:
         raise PermissionDeniedError(caller.role.value, "replay deliveries")

@@ -117,3 +117,22 @@ def test_profile_cells_out_of_range_are_422_naming_the_field(
     answer = client.post("/v1/profiles:score", content=json.dumps({"profiles": [row]}), headers=headers)
     assert answer.status_code == 422, answer.text
     assert (answer.json()["field"], answer.json().get("row")) == (field, 0), answer.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("delete", "/v1/subscriptions/{n}", "subscription_id"),
+        ("get", "/v1/subscriptions/{n}/deliveries", "subscription_id"),
+        ("post", "/v1/deliveries/{n}:replay", "delivery_id"),
+    ],
+)
+def test_a_row_id_beyond_what_the_database_holds_is_422_naming_it(
+    client: TestClient, db: Database, method: str, path: str, field: str
+) -> None:
+    """2**63 does not fit PostgreSQL's BIGINT: the request is refused before the database sees it."""
+    headers = bearer(db, Role.ADMIN, "")
+    largest = client.request(method.upper(), path.format(n=2**63 - 1), headers=headers)
+    assert largest.status_code == 404, largest.text  # a valid id that names nothing
+    beyond = client.request(method.upper(), path.format(n=2**63), headers=headers)
+    assert beyond.status_code == 422 and beyond.json()["field"] == field, beyond.text
