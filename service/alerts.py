@@ -32,7 +32,7 @@ from service._scores import ScoreView
 from service.db import Database
 from service.deliveries import MAX_ATTEMPTS, RETRY_BASE_S, Post, deliver_due, http_post
 from service.errors import InvalidFieldError, NotFoundError
-from service.feed import scores_after
+from service.feed import previous_values, scores_after
 from service.keys import Caller
 from service.scope import Scope
 from service.tables import AlertCursor, Delivery, Job, JobStatus, RiskLevel, ScoreRecord, Subscription, utcnow
@@ -110,11 +110,12 @@ def enqueue(session: Session) -> int:
     queued = 0
     while True:
         page = scores_after(session, Scope.everything(), str(cursor.score_id), PAGE)
-        flags_before = _previous_flags(session, [view for view, previous in page.items if previous is not None])
+        with_previous = [view for view, previous in page.items if previous is not None]
+        flags_before = previous_values(session, ScoreRecord.rule_flags, with_previous)
         for view, previous in page.items:
             if view.status_fields().get("monitoring_status") == "monitored":
                 continue
-            for event, extra in _triggers(view, previous, flags_before.get(view.id, {})):
+            for event, extra in _triggers(view, previous, flags_before.get(view.id) or {}):
                 payload = _score_payload(view, previous) | {"event": event} | extra
                 queued += _queue(session, active, event, view.region_code, view.household_pseudonym, payload)
         cursor.score_id = int(page.cursor)
@@ -174,34 +175,6 @@ def _score_payload(view: ScoreView, previous: RiskLevel | None) -> dict[str, Any
         "reasons": [r.get("key") for r in view.reasons[:3] if isinstance(r, dict)],
         "rule_flags": sorted(name for name, on in view.rule_flags.items() if on is True),
     }
-
-
-def _previous_flags(session: Session, views: Sequence[ScoreView]) -> dict[int, dict[str, Any]]:
-    """Each score's previous score's rule flags (the household's score just before it in the same village, by
-    as_of, then storage, as the feed orders them), for the scores that have one."""
-    if not views:
-        return {}
-    ordered = (
-        select(
-            ScoreRecord.id.label("id"),
-            func.lag(ScoreRecord.id)
-            .over(
-                partition_by=(ScoreRecord.household_pseudonym, ScoreRecord.region_code),
-                order_by=(ScoreRecord.as_of, ScoreRecord.id),
-            )
-            .label("previous"),
-        )
-        .where(
-            ScoreRecord.household_pseudonym.in_({view.household_pseudonym for view in views}),
-            ScoreRecord.region_code.in_({view.region_code for view in views}),
-        )
-        .subquery()
-    )
-    found = session.execute(select(ordered.c.id, ordered.c.previous).where(ordered.c.id.in_([v.id for v in views])))
-    pairs: dict[int, int | None] = {int(score_id): previous for score_id, previous in found}
-    stored = select(ScoreRecord.id, ScoreRecord.rule_flags).where(ScoreRecord.id.in_(set(pairs.values()) - {None}))
-    flags: dict[int, dict[str, Any]] = {int(score_id): dict(values) for score_id, values in session.execute(stored)}
-    return {score_id: flags.get(before, {}) for score_id, before in pairs.items() if before is not None}
 
 
 def _queue(

@@ -8,8 +8,9 @@ high risk" is one comparison for the reader. The cursor is opaque to callers: to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -58,15 +59,21 @@ def scores_after(session: Session, scope: Scope, cursor: str | None, limit: int 
 
 
 def _previous_levels(session: Session, rows: list[ScoreRecord]) -> dict[int, RiskLevel | None]:
-    """Each row's previous level: the level of the household's score just before it in the same village, ordered
-    by as_of, then storage. One query for the page: the households' scores numbered in that order (LAG), narrowed
-    to the page's rows; a score stored later for an earlier as_of still counts as before."""
+    found = previous_values(session, ScoreRecord.level, rows)
+    return {score_id: None if level is None else RiskLevel(level) for score_id, level in found.items()}
+
+
+def previous_values(session: Session, column: Any, rows: Sequence[Any]) -> dict[int, Any]:
+    """Each score's `column` in the household's score just before it in the same village, ordered by as_of, then
+    storage; None without one. One query for the page: the households' scores numbered in that order (LAG),
+    narrowed to the page's `rows` (anything with `id`, `household_pseudonym` and `region_code`); a score stored
+    later for an earlier as_of still counts as before."""
     if not rows:
         return {}
     ordered = (
         select(
             ScoreRecord.id.label("id"),
-            func.lag(ScoreRecord.level)
+            func.lag(column, type_=column.type)
             .over(
                 partition_by=(ScoreRecord.household_pseudonym, ScoreRecord.region_code),
                 order_by=(ScoreRecord.as_of, ScoreRecord.id),
@@ -80,4 +87,4 @@ def _previous_levels(session: Session, rows: list[ScoreRecord]) -> dict[int, Ris
         .subquery()
     )
     found = session.execute(select(ordered.c.id, ordered.c.previous).where(ordered.c.id.in_([r.id for r in rows])))
-    return {int(score_id): None if level is None else RiskLevel(level) for score_id, level in found}
+    return {int(score_id): previous for score_id, previous in found}
