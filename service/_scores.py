@@ -17,12 +17,12 @@ from functools import lru_cache
 from typing import Any, Final, cast
 
 from sqlalchemy import Connection, Table, insert, literal, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from features.contract import codes
 from features.contract.id_numbers import contains_id_number
 from features.profiles.status import NEWLY_IDENTIFIABLE, UNKNOWN, StatusValueError, status_of
+from service.db import insert_for
 from service.errors import InvalidFieldError, OutOfScopeError
 from service.keys import Caller, Permission
 from service.scope import Scope, check_region_code
@@ -368,13 +368,8 @@ def any_rule_flag(rule_flags: dict[str, Any]) -> bool:
 def _summary_statements(dialect: str) -> tuple[Any, Any]:
     """The `latest_scores` upsert and the `household_runs` insert for a dialect, built once per process (every
     scoring request writes them). ON CONFLICT is spelled alike by SQLite and PostgreSQL, but SQLAlchemy builds
-    it per dialect."""
-    if dialect == "postgresql":
-        insert_into: Any = postgresql.insert
-    elif dialect == "sqlite":
-        insert_into = sqlite.insert
-    else:
-        raise NotImplementedError(f"no upsert for the {dialect} dialect")
+    it per dialect (`insert_for`)."""
+    insert_into = insert_for(dialect)
     upsert = insert_into(LATEST)
     newer = tuple_(upsert.excluded.as_of, upsert.excluded.scored_at, upsert.excluded.score_id) > tuple_(
         LATEST.c.as_of, LATEST.c.scored_at, LATEST.c.score_id

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, insert, make_url, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +23,16 @@ from service._write_gate import WriteGate
 from service.errors import DatabaseUnavailableError
 from service.settings import ServiceSettings, get_settings
 from service.tables import HealthProbe, utcnow
+
+
+def insert_for(dialect: str) -> Any:
+    """The dialect's INSERT construct, which can say ON CONFLICT (spelled alike by SQLite and PostgreSQL, but
+    built per dialect by SQLAlchemy)."""
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(f"no upsert for the {dialect} dialect")
 
 
 def is_sqlite(url: str) -> bool:

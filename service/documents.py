@@ -18,9 +18,9 @@ from typing import Any, Final
 
 import pandas as pd
 
-from features.contract.tables import HOUSEHOLD_TABLES, TABLES
+from features.contract.tables import HOUSEHOLD_TABLES, PSEUDONYM_COLUMNS, TABLES
 from features.profiles.build import build_profiles
-from features.pseudonyms.ingestion import ingest
+from features.pseudonyms.ingestion import ingest, withheld_columns
 from features.pseudonyms.keys import PseudonymKey
 from features.reading.sources import Sources, coerce_records
 from features.validation.report import ValidationReport, Violation, describe_reason, validate_sources
@@ -71,10 +71,12 @@ class DocumentViolationsError(ServiceError, ValueError):
 
 @dataclass(frozen=True)
 class DocumentSources:
-    """The documents as contract tables, and for each table the document index of every row."""
+    """The documents as contract tables, and for each table the document index of every row; `rows` are the
+    request's own rows of each table as sent (a village row only where the reference does not know it)."""
 
     sources: Sources
     owners: dict[str, list[int]]
+    rows: dict[str, list[dict[str, Any]]]
 
     def locate(self, violation: Violation) -> DocumentViolation:
         """Where a validator's violation (1-based row within its table) lies in the request."""
@@ -132,7 +134,7 @@ def documents_to_sources(
         sources.tables["villages"] = reference.with_villages(counties, sources.tables.get("villages"))
         # The reference's rows were validated when they were loaded; only the request's own rows are located.
         owners["villages"] = [-1] * (len(sources.tables["villages"]) - len(owners["villages"])) + owners["villages"]
-    return DocumentSources(sources, owners)
+    return DocumentSources(sources, owners, carried)
 
 
 def validate_documents(documents: DocumentSources, today: date | None = None) -> None:
@@ -146,6 +148,30 @@ def validate_documents(documents: DocumentSources, today: date | None = None) ->
         raise DocumentViolationsError(violations, report.total)
 
 
+@dataclass(frozen=True)
+class IngestedDocuments:
+    """Validated documents after ingestion: the contract tables `build_profiles` reads, and each document's own
+    rows as JSON as ingestion left them (what `service.household_sources` keeps)."""
+
+    sources: Sources
+    rows: list[dict[str, list[dict[str, Any]]]]
+
+
+def ingest_documents(
+    documents: Sequence[HouseholdDocument],
+    key: PseudonymKey | None,
+    reference: VillageReference | None = None,
+    *,
+    today: date | None = None,
+) -> IngestedDocuments:
+    """The documents validated and ingested: their contract tables, and each one's own rows."""
+    tables = documents_to_sources(documents, reference)
+    validate_documents(tables, today)
+    # Member ID numbers become keyed pseudonyms here, as in ingestion; nothing personal goes further.
+    sources = ingest(tables.sources, key)
+    return IngestedDocuments(sources, _own_rows(tables, sources, len(documents)))
+
+
 def ingested_documents(
     documents: Sequence[HouseholdDocument],
     key: PseudonymKey | None,
@@ -154,10 +180,34 @@ def ingested_documents(
     today: date | None = None,
 ) -> Sources:
     """The documents as validated, ingested contract tables (what `build_profiles` reads)."""
-    tables = documents_to_sources(documents, reference)
-    validate_documents(tables, today)
-    # Member ID numbers become keyed pseudonyms here, as in ingestion; nothing personal goes further.
-    return ingest(tables.sources, key)
+    return ingest_documents(documents, key, reference, today=today).sources
+
+
+def _own_rows(tables: DocumentSources, ingested: Sources, count: int) -> list[dict[str, list[dict[str, Any]]]]:
+    """Each document's rows as sent, with what ingestion withholds left out and its members' pseudonyms in, the
+    cells as the request gave them (coercing them again gives the same tables). Taken from the request's rows,
+    not from the ingested frames: the same values, without converting typed frames back cell by cell."""
+    out: list[dict[str, list[dict[str, Any]]]] = [{} for _ in range(count)]
+    members = ingested.tables.get("members")
+    pseudonyms = {c: members[c].tolist() for c in PSEUDONYM_COLUMNS if members is not None and c in members.columns}
+    for name, table_rows in tables.rows.items():
+        if name == "villages":
+            continue
+        withheld = set(withheld_columns(name))
+        for j, (row, owner) in enumerate(zip(table_rows, tables.owners[name], strict=True)):
+            kept = {c: v for c, v in row.items() if v is not None and c not in withheld}
+            if name == "members":
+                kept.update((c, values[j]) for c, values in pseudonyms.items() if values[j] is not pd.NA)
+            out[owner].setdefault(name, []).append(kept)
+        if name in OBSERVED_WHEN_SENT:  # sent empty by some document: observed, with no records, for every one
+            for own in out:
+                own.setdefault(name, [])
+    villages = {str(row["region_code"]): row for row in tables.rows.get("villages", [])}
+    for own in out:
+        village = villages.get(str(own["households"][0]["region_code"]))
+        if village is not None:
+            own["villages"] = [{c: v for c, v in village.items() if v is not None}]
+    return out
 
 
 def profiles_from_documents(

@@ -26,11 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from features.contract.tables import TABLES
+from features.reading.records import json_records
 from features.reading.sources import coerce_records
 from features.validation.report import describe_reason, validate_sources
 from service.documents import DocumentViolation, DocumentViolationsError
 from service.errors import InvalidFieldError
-from service.household_sources import plain_row
 from service.scope import Scope
 from service.tables import HouseholdEvent, LatestScore
 
@@ -79,7 +79,7 @@ def plain_rows(rows: Sequence[dict[str, Any]], today: date | None = None) -> lis
     ]
     if violations:
         raise DocumentViolationsError(list(violations), len(violations))
-    return [plain_row(record) for record in sources.tables["events"].to_dict("records")]
+    return json_records(sources.tables["events"])
 
 
 def store_events(

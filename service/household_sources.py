@@ -1,40 +1,39 @@
 """Household sources: each scored household's contract rows kept, so that a department event re-scores it at once.
 
-`POST /v1/households:score` keeps the rows of every household it scored, as ingestion left them (ID numbers
-replaced by pseudonyms, names dropped: `features.pseudonyms.ingestion.ingest`), keyed by household pseudonym and
-village; the household's next document replaces them. A pushed event is appended to its household's rows in the
-transaction that stores the event, and the household is rebuilt from those rows through the same road as a
-document (`build_profiles`, the service's villages reference as context) and scored by `service.scoring`.
+`POST /v1/households:score` keeps the rows of every household it scored, in the transaction that stores the
+scores, keyed by household pseudonym and village; the household's next document replaces them. A pushed event is
+appended to its household's rows in the transaction that stores the event, and the household is rebuilt from those
+rows through the same road as a document (`build_profiles`, the service's villages reference as context) and
+scored by `service.scoring`.
 
-Rows are kept as plain JSON (dates as YYYY-MM-DD, empty cells left out), the shape a document arrives in, so the
-rebuilt profile equals the one the document gave. They hold health-related amounts (hospital costs): they live in
-the service database only and are never logged. The as-of date of a re-score is the later of the stored one and the
-day after the newest appended event, so that the event counts (a profile for D reads records before D).
+Rows are kept as the document sent them, with what ingestion withholds left out (ID numbers replaced by the
+members' pseudonyms, names dropped: `features.pseudonyms.ingestion`) and empty cells left out
+(`service.documents.IngestedDocuments`), so that coercing them again rebuilds the profile the document gave. They
+hold health-related amounts (hospital costs): they live in the service database only and are never logged. The
+as-of date of a re-score is the later of the stored one and the day after the newest appended event, so that the
+event counts (a profile for D reads records before D).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, Final
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, select, tuple_
 from sqlalchemy.orm import Session
 
 from features.profiles.build import build_profiles
 from features.pseudonyms.ingestion import ingest
-from features.reading.sources import Sources, coerce_records
-from service.db import Database
-from service.documents import OBSERVED_WHEN_SENT
+from features.reading.sources import coerce_records
+from service.db import insert_for
+from service.documents import IngestedDocuments
 from service.references import VillageReference
+from service.scoring import Writes
 from service.tables import HouseholdSources, utcnow
-
-# Member status rows carry no household id: they follow their member.
-BY_MEMBER: Final = "member_status"
 
 Key = tuple[str, str]  # (household pseudonym, village code)
 
@@ -47,83 +46,34 @@ class Rebuilt:
     profiles: pd.DataFrame
 
 
-def plain_row(record: dict[Hashable, Any]) -> dict[str, Any]:
-    """A typed row as JSON: dates as YYYY-MM-DD, missing cells left out."""
-    out: dict[str, Any] = {}
-    for column, value in record.items():
-        if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-            continue
-        if isinstance(value, datetime | pd.Timestamp):
-            value = value.date().isoformat()
-        elif isinstance(value, date):
-            value = value.isoformat()
-        elif hasattr(value, "item"):
-            value = value.item()  # numpy scalars
-        out[str(column)] = value
-    return out
-
-
-def split_sources(sources: Sources, reference: VillageReference | None) -> dict[Key, dict[str, list[dict[str, Any]]]]:
-    """Each household's rows of the ingested `sources`, by table. A village row is kept only where the reference
-    does not know the village (the document's own row was used for it); otherwise the reference gives it again."""
-    households = sources.tables["households"]
-    keys = {
-        str(h): (str(h), str(r))
-        for h, r in zip(households["household_id"].tolist(), households["region_code"].tolist(), strict=True)
-    }
-    out: dict[Key, dict[str, list[dict[str, Any]]]] = {key: {} for key in keys.values()}
-    owner_of_member: dict[str, str] = {}
-    members = sources.tables.get("members")
-    if members is not None and len(members):
-        owner_of_member = dict(zip(members["member_id"].astype(str), members["household_id"].astype(str), strict=True))
-    for name, frame in sources.tables.items():
-        if name == "villages" or not len(frame):
-            continue
-        owners = frame["member_id"].astype(str).map(owner_of_member) if name == BY_MEMBER else frame["household_id"]
-        for owner, record in zip(owners.tolist(), frame.to_dict("records"), strict=True):
-            key = keys.get(str(owner))
-            if key is not None:
-                out[key].setdefault(name, []).append(plain_row(record))
-    for name in OBSERVED_WHEN_SENT:  # sent empty: kept as observed with no records
-        if name in sources.tables:
-            for tables in out.values():
-                tables.setdefault(name, [])
-    villages = sources.tables.get("villages")
-    if villages is not None and len(villages):
-        by_code = {str(r["region_code"]): plain_row(r) for r in villages.to_dict("records")}
-        for key, tables in out.items():
-            own = by_code.get(key[1])
-            if own is not None and (reference is None or not reference.knows(key[1])):
-                tables["villages"] = [own]
-    return out
-
-
-def keep_sources(database: Database, sources: Sources, as_of: date, reference: VillageReference | None) -> None:
-    """Store each household's rows of the ingested `sources`, replacing what was kept for it before."""
-    rows = split_sources(sources, reference)
-    if not rows:
-        return
-    try:
-        _replace(database, rows, as_of)
-    except IntegrityError:
-        # Another request kept a first row of one of these households at the same moment: replace it now.
-        _replace(database, rows, as_of)
-
-
-def _replace(database: Database, rows: dict[Key, dict[str, list[dict[str, Any]]]], as_of: date) -> None:
+def kept_rows(documents: IngestedDocuments, as_of: date) -> Writes:
+    """The writer that stores each document's own rows, replacing what was kept for its household before (run in
+    the transaction that stores the documents' scores: rows of a request that failed to score are not kept)."""
     now = utcnow()
-    with database.session() as session:
-        known = {(r.household_pseudonym, r.region_code): r for r in _stored(session, rows, lock=True)}
-        for key, tables in rows.items():
-            row = known.get(key)
-            if row is None:
-                session.add(
-                    HouseholdSources(
-                        household_pseudonym=key[0], region_code=key[1], as_of=as_of, tables=tables, stored_at=now
-                    )
-                )
-            else:
-                row.tables, row.as_of, row.stored_at = tables, as_of, now
+    rows = {}
+    for own in documents.rows:
+        household = own["households"][0]
+        key = (str(household["region_code"]), str(household["household_id"]))
+        rows[key] = {"region_code": key[0], "household_pseudonym": key[1], "as_of": as_of, "tables": own}
+
+    def write(connection: Connection) -> None:
+        if rows:
+            connection.execute(_upsert(connection.dialect.name), [row | {"stored_at": now} for row in rows.values()])
+
+    return write
+
+
+@lru_cache(maxsize=4)
+def _upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE of a household's kept rows: concurrent first documents of one household
+    end with one row, whichever commits last."""
+    table = HouseholdSources.__table__
+    upsert = insert_for(dialect)(table)
+    replaced = ("as_of", "tables", "stored_at")
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c.region_code, table.c.household_pseudonym],
+        set_={name: upsert.excluded[name] for name in replaced},
+    )
 
 
 def append_events(session: Session, events: Sequence[dict[str, Any]], regions: Sequence[str]) -> set[Key]:

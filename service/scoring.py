@@ -9,12 +9,13 @@ entry in one transaction before the response exists (non-negotiable 4): when the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Connection
 
 from features.profiles.monitoring_type import expected_type_row
 from features.profiles.readiness import readiness_row
@@ -41,6 +42,9 @@ from service.schemas import (
 from service.settings import ServiceSettings
 from service.store import Decisions, ScoreInput, check_decisions, write_decisions
 from service.tables import RiskLevel
+
+# Further rows a request stores with its scores, given the scores' transaction.
+Writes = Callable[[Connection], None]
 
 SYNTHETIC_NOTICE: Final = (
     "SYNTHETIC: the serving model was trained on a fictional city (region codes 99…); "
@@ -78,12 +82,13 @@ def score_profiles(
     *,
     explain: bool,
     context_version: str | None = None,
+    writes: Writes | None = None,
 ) -> ScoreResponse:
     """Score, explain, store with audit entries in one transaction, then answer; nothing unaudited leaves.
 
     `profiles` is a profile frame, or the values of its rows (`service.profile_rows.profile_values`): the same
-    answer either way."""
-    outcome = score_requests([ScoreRequest(context, profiles, explain, context_version)])[0]
+    answer either way. `writes`, if given, writes the request's further rows in that transaction."""
+    outcome = score_requests([ScoreRequest(context, profiles, explain, context_version, writes)])[0]
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -97,6 +102,7 @@ class ScoreRequest:
     profiles: pd.DataFrame | list[dict[str, Any]]
     explain: bool
     context_version: str | None = None  # the villages reference the profiles were built with
+    writes: Writes | None = None  # rows stored with the scores, in their transaction (a document's own rows)
 
     def __len__(self) -> int:
         return len(self.profiles)
@@ -142,6 +148,10 @@ def score_requests(requests: Sequence[ScoreRequest]) -> list[ScoreResponse | Exc
         try:
             with database.transaction() as connection:
                 write_decisions(connection, [decided[k][1] for k in members])
+                for k in members:
+                    writes = requests[k].writes
+                    if writes is not None:
+                        writes(connection)
         except Exception as error:
             for k in members:
                 outcomes[k] = error

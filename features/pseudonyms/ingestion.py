@@ -30,14 +30,19 @@ def ingest(sources: Sources, key: PseudonymKey | None) -> Sources:
     sources = coerce_sources(sources)
     tables: dict[str, pd.DataFrame] = {}
     for name, frame in sources.tables.items():
-        personal = [c.name for c in TABLES[name].columns if c.personal and c.name != "id_number"]
-        dropped = [c for c in (*DROPPED_AT_INGESTION, *personal) if c in frame.columns]
+        dropped = [c for c in withheld_columns(name) if c != "id_number" and c in frame.columns]
         if dropped:
             frame = frame.drop(columns=dropped)
         if name == "members":
             frame = _pseudonymise_members(frame, key)
         tables[name] = frame
     return Sources(tables, dict(sources.manifest), warnings=list(sources.warnings), coerced=True)
+
+
+def withheld_columns(table: str) -> tuple[str, ...]:
+    """The columns of `table` that ingestion drops, or replaces by a pseudonym (`id_number`)."""
+    personal = (c.name for c in TABLES[table].columns if c.personal)
+    return tuple(dict.fromkeys((*DROPPED_AT_INGESTION, *personal)))
 
 
 def _pseudonymise_members(members: pd.DataFrame, key: PseudonymKey | None) -> pd.DataFrame:

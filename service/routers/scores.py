@@ -21,8 +21,8 @@ from pydantic import TypeAdapter
 from features.profiles.build import build_profiles
 from service._coalescing import Coalescer
 from service.deps import CallerDep, DatabaseDep, ModelDep, PseudonymKeyDep, ReferencesDep, RequestIdDep, SettingsDep
-from service.documents import ingested_documents
-from service.household_sources import keep_sources
+from service.documents import ingest_documents
+from service.household_sources import kept_rows
 from service.idempotency import Claim, run_once
 from service.keys import Permission
 from service.profile_rows import profiles_for_scoring
@@ -62,14 +62,12 @@ async def score_households(
             caller.scope.require(str(document.household.get("region_code", "")), "household.region_code", i)
         reference = references.current
         as_of = body.as_of or date.today()
-        sources = ingested_documents(body.households, key, reference)
-        profiles = build_profiles(sources, as_of)
+        documents = ingest_documents(body.households, key, reference)
+        profiles = build_profiles(documents.sources, as_of)
         context = ScoreContext(caller, serving, database, settings, request_id)
         version = reference.label if reference is not None else None
-        answer = score_profiles(context, profiles, explain=body.explain, context_version=version)
-        # After the scores: rows of a document that failed to score are not kept.
-        keep_sources(database, sources, as_of, reference)
-        return answer
+        kept = kept_rows(documents, as_of)
+        return score_profiles(context, profiles, explain=body.explain, context_version=version, writes=kept)
 
     async def produce(_: Claim | None) -> Response:
         lane: anyio.CapacityLimiter | None = getattr(request.app.state, "scoring_lane", None)
