@@ -222,9 +222,11 @@ MEASURE_LIST: Final[tuple[Measure, ...]] = (
     Measure("dibao", "social_protection",
             (Income("safety_net", 3_600.0, per="member"), Change("dibao_active", "set", 1.0),
              Change("dibao_ever", "set", 1.0), *_active(300.0 * 3)),
-            (BELOW_DIBAO,),
+            (BELOW_DIBAO, (Condition("tekun_active", "<", 1.0),)),
             "《社会救助暂行办法》art. 9: per-capita income below the local 低保 standard (the yearly table "
-            "`dibao_standard`); compliant medical costs deducted (assumed); property is not in the profile",
+            "`dibao_standard`); compliant medical costs deducted (assumed); property is not in the profile; "
+            "not for a household in 特困供养, whose support already covers basic living and exceeds 低保 "
+            "(assumed from 国发〔2016〕14号, which joins the two schemes rather than stacking them)",
             received_when=Condition("dibao_active", "==", 1.0),
             basis="assumed: 300 yuan per member a month (the gap to the local dibao standard varies)"),
     Measure("tekun", "social_protection",

@@ -247,6 +247,8 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("dibao", {"income_pc_after_medical_yuan": STANDARD_2023 - 1}, True),
     ("dibao", {"income_pc_yuan": math.nan, "income_pc_after_medical_yuan": math.nan}, False),
     ("dibao", {"income_pc_yuan": 100.0, "income_year": math.nan}, False),
+    ("dibao", {"income_pc_yuan": 100.0, "tekun_active": 1.0}, False),  # 特困供养 already covers basic living
+    ("dibao", {"income_pc_yuan": 100.0, "tekun_active": math.nan}, False),
     ("tekun", {**ALONE, "income_pc_yuan": 5_000.0}, True),
     ("tekun", {**ALONE, "income_pc_yuan": 5_000.0, "working_age_count": 1.0}, False),
     ("tekun", {**ALONE, "income_pc_yuan": 5_000.0, "no_labour_household": math.nan}, False),
@@ -354,6 +356,8 @@ def test_no_ineligible_or_received_measure_is_ever_proposed(
         assert eligible(profile, item), (p.measure, item.eligible_when)
         assert not receives(profile, item)
         assert set(p.risks) <= {*keys, "income"}
+        if p.measure == "dibao":  # never on top of 特困供养
+            assert profile.get("tekun_active") == 0
         if has_labour(profile):
             assert p.measure != "tekun"
         else:
