@@ -11,9 +11,9 @@ apply to them, and they are followed up through their assistance plan (the regio
 
 Home visits close the loop (service.visits). Each row shows the household's last standing visit. A household
 whose last visit found it not at risk, already monitored or already eliminated (`SETTLED`) is left out until new
-evidence arrives: a score computed with data dated after the visit that names an official risk type the score in
-force on the visit day did not. Until then the village's next household takes its place; each village counts those
-left out.
+evidence arrives: a score computed with data dated after the visit that shows what the score in force on the visit
+day did not — an official risk type among its reasons, an official-rule flag raised, or a higher risk level
+(`new_evidence`). Until then the village's next household takes its place; each village counts those left out.
 
 "Why now" compares each listed household's latest score with its previous one (the latest stored score with
 an earlier `as_of`): the reasons that are new since then and the change of the probability. The service stores
@@ -42,11 +42,12 @@ from service.db import Database
 from service.errors import InvalidFieldError
 from service.references import VillageReference, latest_version, load_reference
 from service.scope import Scope
-from service.tables import LatestScore, ScoreRecord, Visit
+from service.tables import LatestScore, RiskLevel, ScoreRecord, Visit
 from service.visits import SETTLED
 
 MAX_PER_VILLAGE: Final = 500  # larger is not a round of visits but a census; ask for the export of scores instead
 _PARAMETERS: Final = 900  # ids per IN (...) list: below SQLite's smallest limit on bound parameters
+_RANK: Final = {RiskLevel.LOW.value: 1, RiskLevel.MEDIUM.value: 2, RiskLevel.HIGH.value: 3}
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,14 @@ class Place:
 
 @dataclass(frozen=True)
 class Previous:
-    """The household's score before the listed one: its date, probability and reason keys."""
+    """The household's score before the listed one: its date, probability, reason keys, risk level and the
+    official-rule flags it raised."""
 
     as_of: date
     probability: float
     reason_keys: tuple[str, ...]
+    level: str = ""
+    raised: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -248,31 +252,48 @@ def _latest_before(session: Session, scope: Scope, as_of: Mapping[str, date]) ->
             ScoreRecord.id,
             ScoreRecord.probability,
             ScoreRecord.reasons,
+            ScoreRecord.level,
+            ScoreRecord.rule_flags,
         ).where(ScoreRecord.household_pseudonym.in_(chunk), scope.filter(ScoreRecord.region_code))
-        for pseudonym, day, scored_at, score_id, probability, reasons in session.execute(query):
+        for pseudonym, day, scored_at, score_id, probability, reasons, level, flags in session.execute(query):
             if day >= as_of[pseudonym]:
                 continue
             order = (day, scored_at, score_id)
             seen = found.get(pseudonym)
             if seen is None or order > seen[0]:
                 keys = tuple(str(r.get("key")) for r in reasons or [] if isinstance(r, dict))
-                found[pseudonym] = (order, Previous(day, float(probability), keys))
+                found[pseudonym] = (order, Previous(day, float(probability), keys, str(level), raised_flags(flags)))
     return {pseudonym: previous for pseudonym, (_, previous) in found.items()}
 
 
 def settled_by_visit(session: Session, scope: Scope, view: ScoreView, visit: Visit | None) -> bool:
-    """Whether the household's last standing visit settled it (`SETTLED`) with no new evidence since: a score
-    dated after the visit that names an official risk type the score in force on the visit day did not (module
-    docstring). Judged against what the visit saw, not the score just before, so a later score that repeats the
-    new risk type keeps the household listed."""
+    """Whether the household's last standing visit settled it (`SETTLED`) with no new evidence since (module
+    docstring). Judged against what the visit saw (the score in force on the visit day), not the score just
+    before, so a later score that repeats the new evidence keeps the household listed."""
     if visit is None or visit.outcome not in SETTLED:
         return False
     if view.as_of <= visit.visited_on:
         return True
     day_after = visit.visited_on + timedelta(days=1)
-    before = _latest_before(session, scope, {view.household_pseudonym: day_after}).get(view.household_pseudonym)
+    seen = _latest_before(session, scope, {view.household_pseudonym: day_after}).get(view.household_pseudonym)
+    return not new_evidence(view, seen)
+
+
+def new_evidence(view: ScoreView, seen: Previous | None) -> bool:
+    """Whether a score shows what a visit that saw `seen` (None: no score before it) did not: an official risk
+    type among its reasons, an official-rule flag raised, or a higher risk level. Reasons are the few strongest,
+    so a new risk type behind three others shows as a flag or a level, if at all."""
     named = {str(r.get("key")) for r in view.reasons}
-    return not any(key in RISK_TYPE_KEYS and key not in (before.reason_keys if before else ()) for key in named)
+    if any(key in RISK_TYPE_KEYS and key not in (seen.reason_keys if seen else ()) for key in named):
+        return True
+    if raised_flags(view.rule_flags) - (seen.raised if seen else frozenset()):
+        return True
+    return seen is not None and _RANK.get(str(view.level), 0) > _RANK.get(seen.level, 0)
+
+
+def raised_flags(flags: Mapping[str, Any] | None) -> frozenset[str]:
+    """The official-rule flags raised in a stored score's flags (a JSON object of booleans)."""
+    return frozenset(name for name, value in (flags or {}).items() if value is True)
 
 
 def work_list(

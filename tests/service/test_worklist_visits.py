@@ -1,8 +1,9 @@
 """Home visits close the loop on the work list: a household a visit found not at risk leaves the list until a later
-score names a new risk type, every row shows its last visit, and each list version's hit rate is counted."""
+score shows new evidence, every row shows its last visit, and each list version's hit rate is counted."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -52,6 +53,26 @@ def test_a_household_found_not_at_risk_leaves_the_list_until_new_risk_evidence(d
     assert _listed(db)[0] == ["hh2", "hh3"]
     store(db, [score("hh1", VILLAGE, 0.9, as_of=date(2026, 1, 1), keys=("01", "02"))])
     assert _listed(db)[:2] == (["hh1", "hh2"], 0)
+
+
+def test_a_new_rule_flag_or_a_higher_level_is_new_evidence_too(db: Database) -> None:
+    """Reasons list only the strongest few: a new risk type behind them shows as a rule flag or a level."""
+    clear(db)
+    low = score("hh1", VILLAGE, 0.05, keys=("01", "03", "04"))  # low risk on the visit day
+    store(db, [low, score("hh2", VILLAGE, 0.5), score("hh3", VILLAGE, 0.2)])
+    _visit(db, "hh1", "not_at_risk", date(2025, 7, 20))
+    later = date(2025, 10, 1)
+    same = score("hh1", VILLAGE, 0.06, as_of=later, keys=("01", "03", "04"))
+    store(db, [replace(same, rule_flags={"rigid_medical_single_stay": False})])
+    assert _listed(db, per_village=3)[:2] == (["hh2", "hh3"], 1)  # nothing new: still left out
+    flagged = replace(same, as_of=date(2025, 11, 1), rule_flags={"rigid_medical_single_stay": True})
+    store(db, [flagged])
+    assert _listed(db, per_village=3)[:2] == (["hh2", "hh3", "hh1"], 0)  # a flag the visit-day score did not raise
+    clear(db)
+    store(db, [low, score("hh2", VILLAGE, 0.5), score("hh3", VILLAGE, 0.2)])
+    _visit(db, "hh1", "not_at_risk", date(2025, 7, 20))
+    store(db, [score("hh1", VILLAGE, 0.3, as_of=later, keys=("01", "03", "04"))])  # low → high, same reasons
+    assert _listed(db, per_village=3)[:2] == (["hh2", "hh1", "hh3"], 0)  # by probability
 
 
 def test_a_correction_replaces_the_visit_it_corrects(db: Database) -> None:
