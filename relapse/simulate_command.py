@@ -26,10 +26,18 @@ def simulate(
     ] = "2019-2025",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same city.")] = 20_260_101,
     check: Annotated[bool, typer.Option(help="Print the calibration bands of docs/domain.md §9.")] = False,
+    extend: Annotated[
+        Path | None,
+        typer.Option(
+            help="A generated city's folder: write the same city one year longer to --out (households, years and "
+            "seed from its dataset.json; its earlier years unchanged)."
+        ),
+    ] = None,
 ) -> None:
     """Generate a fictional prefecture-level city (region codes 99…) with all source tables."""
     from features.contract.monitoring_lines import MissingYearError
     from features.simulation import CityConfig, simulate_city
+    from features.simulation.extend import ExtendError, extend_city
 
     first, last = _years(years)
     try:
@@ -37,7 +45,14 @@ def simulate(
     except MissingYearError as error:
         raise typer.BadParameter(str(error), param_hint="--years") from None
     with progress_bar("simulating") as report:
-        manifest = simulate_city(config, seed, out, progress=report)
+        try:
+            if extend is not None:
+                manifest = extend_city(extend, out, progress=report)
+            else:
+                manifest = simulate_city(config, seed, out, progress=report)
+        except (ExtendError, MissingYearError) as error:
+            raise typer.BadParameter(str(error), param_hint="--extend") from None
+    households, first, last, seed = (manifest[k] for k in ("households", "first_year", "last_year", "seed"))
     console.print(f"[green]✓[/] {households:,} households, {first}–{last}, seed {seed} → {out}")
     console.print(f"  {manifest['notice']}")
     if check:
