@@ -26,6 +26,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from features.reading.sources import Sources
+from models.risk_model import RiskModel
 from training.byod import ProfileTableError
 from training.drift import ACT, WATCH, Drift, drift_against, level
 from training.labels import LABEL_HORIZONS, LABELS, Label, build_snapshots
@@ -115,7 +116,7 @@ def check_dates(test: pd.Timestamp, end: pd.Timestamp, horizon_months: int) -> l
 
 def check_date(
     sources: Sources,
-    model: Any,
+    model: RiskModel,
     label: Label,
     day: pd.Timestamp,
     step: int,

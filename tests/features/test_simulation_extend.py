@@ -117,3 +117,9 @@ def test_only_a_generated_city_is_extended_and_never_in_place(tmp_path: Path, ci
     )
     assert done.returncode == 2 and "only a generated city can be extended" in " ".join(done.stderr.split())
     assert "Traceback" not in done.stderr
+    both = subprocess.run(
+        [sys.executable, "-m", "relapse", "simulate", "--extend", str(first), "--seed", "3", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert both.returncode == 2 and "drop --households, --years and --seed" in " ".join(both.stderr.split())
