@@ -18,11 +18,12 @@ LEVEL_CLASS: Final = {"act": "level-high", "watch": "level-medium", "stable": "l
 VERDICT_CLASS: Final = {"worse": "level-high", "better": "level-low", "as at training": ""}
 
 
-def _figure(value: Any, low: Any, high: Any, digits: int) -> str:
+def _figure(value: Any, low: Any, high: Any, digits: int, m: Messages) -> str:
+    """0.153 (0.122–0.190): the figure and its 95 % interval, brackets in the page's language."""
     if not isinstance(value, int | float):
         return "—"
     if isinstance(low, int | float) and isinstance(high, int | float):
-        return f"{value:.{digits}f} ({low:.{digits}f}–{high:.{digits}f})"
+        return f"{value:.{digits}f}" + m.t("punct.paren", text=f"{low:.{digits}f}–{high:.{digits}f}")
     return f"{value:.{digits}f}"
 
 
@@ -31,8 +32,10 @@ def _cell(figures: dict[str, Any] | None, m: Messages, digits: int) -> dict[str,
         return {"now": "—", "training": "", "verdict": "", "class": ""}
     verdict = str(figures.get("verdict", "as at training"))
     return {
-        "now": _figure(figures.get("value"), figures.get("low"), figures.get("high"), digits),
-        "training": _figure(figures.get("training"), figures.get("training_low"), figures.get("training_high"), digits),
+        "now": _figure(figures.get("value"), figures.get("low"), figures.get("high"), digits, m),
+        "training": _figure(
+            figures.get("training"), figures.get("training_low"), figures.get("training_high"), digits, m
+        ),
         "verdict": m.t(f"model.realised.verdict.{verdict.replace(' ', '_')}"),
         "class": VERDICT_CLASS.get(verdict, ""),
     }

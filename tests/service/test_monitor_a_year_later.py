@@ -180,6 +180,7 @@ def test_the_model_report_shows_the_realised_figures_and_the_alert_levels(
     )
     chinese = report_client.get("/reports/model?lang=zh", headers=headers).text
     assert zh["model.realised"] in chinese and zh["model.realised.open"] in chinese
+    assert f"{judged.figures['pr_auc']:.3f}（{low:.3f}–{high:.3f}）" in chinese
 
 
 def test_the_command_prints_the_checks_and_refuses_a_mixed_call(year_later: YearLater) -> None:

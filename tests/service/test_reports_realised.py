@@ -74,6 +74,7 @@ def test_the_chinese_page_names_the_alerts_in_chinese_and_no_summary_is_no_secti
     context = monitor_context(SUMMARY, Messages("zh"))
     assert context is not None
     assert context["rows"][0]["retrain"] == [zh["model.realised.reason_worse"].format(metric=zh["model.metric.pr_auc"])]
+    assert context["rows"][0]["metrics"][0]["now"] == "0.100（0.080–0.120）"  # full-width brackets in Chinese
     assert monitor_context(None, Messages("en")) is None
     assert monitor_context({"dates": []}, Messages("en")) is None
     quiet = {**SUMMARY, "dates": [{**SUMMARY["dates"][0], "retrain": []}]}
