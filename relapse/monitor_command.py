@@ -20,6 +20,14 @@ if TYPE_CHECKING:
 
 
 def monitor(
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="A later extract of the source folder the model was trained on (e.g. `relapse simulate --extend`): "
+            "each year after the training test date, drift and, once its outcomes are in, realised figures.",
+        ),
+    ] = None,
     profiles: Annotated[Path | None, typer.Option(help="Table (CSV/Parquet) of rows scored after training.")] = None,
     label: Annotated[
         str | None,
@@ -54,11 +62,22 @@ def monitor(
     model_name: ModelNameOption = None,
 ) -> None:
     """PR-AUC, recall at 5 % and calibration on the later rows, beside the figures at training, and the drift of
-    features and scores (PSI); logged to MLflow."""
+    features and scores (PSI); logged to MLflow. --data: a later source folder; --profiles: a table;
+    --from-service: the stored scores."""
     from training.byod import ProfileTableError
     from training.monitor import monitor as run_monitor
 
     settings = training_settings(model_name)
+    if data is not None:
+        if from_service or profiles is not None or label is not None or spec is not None:
+            raise ProfileTableError(
+                "--data judges a source folder with the version's own label: drop --from-service, --profiles, "
+                "--label and --spec"
+            )
+        if since is not None or until is not None or labels is not None:
+            raise ProfileTableError("--since, --until and --labels go with --from-service")
+        _monitor_city(settings, data, version, seed)
+        return
     if from_service:
         if profiles is not None or spec is not None or version is not None:
             raise ProfileTableError(
@@ -67,7 +86,9 @@ def monitor(
         _monitor_served(settings, since, until, labels, label or "identified", seed)
         return
     if profiles is None:
-        raise ProfileTableError("give --profiles TABLE (rows scored after training), or --from-service")
+        raise ProfileTableError(
+            "give --data DIR (a later source folder), --profiles TABLE (rows scored after training), or --from-service"
+        )
     if since is not None or until is not None or labels is not None:
         raise ProfileTableError("--since, --until and --labels go with --from-service")
     with console.status(f"scoring {profiles.name} with {settings.registered_model}"):
@@ -151,6 +172,37 @@ def _monitor_served(
                 f"≥ {WATCH} watch, ≥ {ACT} act, assumed) over {check.drift.rows:,} scores"
             )
         console.print(f"  MLflow run {check.run_id} (tag monitor_of_version={check.version})")
+
+
+def _monitor_city(settings: TrainingSettings, data: Path, version: str | None, seed: int) -> None:
+    from features.reading.sources import read_sources
+    from training.drift import ACT, WATCH
+    from training.monitor_city import monitor_city
+
+    with console.status(f"profiling and scoring {data.name} with {settings.registered_model}"):
+        done = monitor_city(settings, read_sources(data), version, seed)
+    console.print(
+        f"{settings.registered_model} version {done.version} (label {done.label}, tested on as_of "
+        f"{done.test_as_of.date()}) on {data}"
+    )
+    for check in done.checks:
+        title = f"as_of {check.as_of.date()} ({check.step} year(s) after the test date)"
+        if check.realised is not None:
+            _print_realised(title, check.realised)
+        elif check.window_open:
+            console.print(f"{title}, {check.rows:,} households: outcome window still open, drift only")
+        else:
+            console.print(f"{title}, {check.rows:,} households: too few positives for realised figures")
+        if check.drift is not None:
+            _print_drift(check.drift)
+        reasons = check.retrain()
+        console.print(
+            "  [red]retrain: " + "; ".join(reasons) + "[/]"
+            if reasons
+            else f"  no alert level reached (score PSI < {ACT}, no realised figure worse than at training)"
+        )
+    console.print(f"  feature PSI ≥ {WATCH} watch, ≥ {ACT} act: look at the feature, then consider retraining")
+    console.print(f"MLflow run {done.run_id} (tag monitor_of_model={settings.registered_model}, one step a year)")
 
 
 def _print_realised(title: str, realised: Realised) -> None:

@@ -67,7 +67,7 @@ def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progre
         outcome = simulate_year(year, pop, state, config, geo, rng, events, spells)
         review_eliminations(year, state, outcome, config, rng, monitoring)
         monitored_before, parts_before = state.hh_monitored.copy(), len(monitoring.parts)
-        identify(year, pop, state, outcome, config, rng, monitoring, data_end)
+        identify(year, pop, state, outcome, config, rng, monitoring)
         identified, identified_date = _identified_this_year(monitoring, parts_before)
         record_need(
             year, pop, state, outcome, config, dropped_out_before, monitored_before, identified, identified_date, need
@@ -93,7 +93,7 @@ def simulate_city(config: CityConfig, seed: int, out_dir: Path, progress: Progre
     writer.append("assistance", closing_rows)
     _append_civil_affairs(writer, safety_net_rows(closing_rows))
     finish(monitoring, data_end)
-    identifications, truth = monitoring.to_frames(household_ids)
+    identifications, truth = monitoring.to_frames(household_ids, data_end)
     writer.append("identifications", identifications)
     truth_dir = out_dir / TRUTH_DIR
     truth_dir.mkdir(parents=True, exist_ok=True)

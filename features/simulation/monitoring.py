@@ -50,12 +50,15 @@ class MonitoringLog:
     def __post_init__(self) -> None:
         self.record = np.full(self.n_households, -1)
 
-    def to_frames(self, household_ids: pa.Array) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The `identifications` table and the ground-truth causes (tests only)."""
+    def to_frames(self, household_ids: pa.Array, data_end: np.datetime64) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The `identifications` table and the ground-truth causes (tests only), as recorded before `data_end`.
+
+        Rows are numbered in date order, so a later extract of the same city keeps every earlier row's id."""
         cols = {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
         cols["elimination_date"] = self.elimination
         cols["elimination_way"] = self.way
         order = np.lexsort((cols["household"], cols["identified_date"]))
+        order = order[cols["identified_date"][order] < data_end]
         cols = {k: v[order] for k, v in cols.items()}
         ids = pd.Series(make_ids("ID", len(order)), dtype=pd.ArrowDtype(pa.string()))
         hh_ids = _take(household_ids, cols["household"])
@@ -132,8 +135,10 @@ def identify(
     config: CityConfig,
     rng: np.random.Generator,
     log: MonitoringLog,
-    data_end: np.datetime64,
 ) -> None:
+    """This year's identifications, appended to `log`. Every case found is recorded and followed, however late its
+    date: the extract date only decides what the tables show (`MonitoringLog.to_frames`), never what happens, so
+    a city extended by a year repeats its earlier years draw for draw."""
     n = pop.n_households
     pa_ = pop.hh_poverty_alleviated
     line = config.monitoring_lines[year]
@@ -174,7 +179,7 @@ def identify(
     )
     random_day = np.datetime64(f"{year}-01-01") + rng.integers(0, 365, n).astype("timedelta64[D]")
     when = np.where(spurious, random_day, when).astype("datetime64[D]")
-    chosen = np.flatnonzero((found | spurious) & (when < data_end))
+    chosen = np.flatnonzero(found | spurious)
     if not len(chosen):
         return
     state.hh_monitored[chosen] = True

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 HISTORY_TTL_S: Final = 60.0
 # Written by training with every run (training.drift); the service reads it as data, never importing training.
 REFERENCE_FILE: Final = "reference_distributions.json"
+# Written by `relapse monitor --data` (training.monitor_city) to each monitor run: per later date, drift and the
+# realised figures beside those at training, with the alert levels.
+MONITOR_FILE: Final = "monitor.json"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class RegistryReader:
         self.model_name = model_name
         self._artifacts: dict[str, RunArtifacts] = {}
         self._history: tuple[float, list[VersionHistory]] | None = None
+        self._monitors: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._lock = threading.Lock()
 
     def run_artifacts(self, run_id: str | None) -> RunArtifacts:
@@ -101,6 +105,41 @@ class RegistryReader:
         with self._lock:
             self._artifacts[run_id] = artifacts
         return artifacts
+
+    def latest_monitor(self, version: str) -> dict[str, Any] | None:
+        """The `monitor.json` of the version's latest `relapse monitor --data` run; None when it has none or the
+        store cannot be read. Re-read after `HISTORY_TTL_S`: a monitor run may come any time."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._monitors.get(version)
+            if cached is not None and now - cached[0] < HISTORY_TTL_S:
+                return cached[1]
+        import tempfile
+        from pathlib import Path
+
+        from mlflow import MlflowClient
+
+        found: dict[str, Any] | None = None
+        try:
+            client = MlflowClient(tracking_uri=self.tracking_uri)
+            experiments = [e.experiment_id for e in client.search_experiments()]
+            runs = client.search_runs(
+                experiments,
+                f"tags.monitor_of_model = '{self.model_name}' and tags.monitor_of_version = '{version}' "
+                "and tags.monitor_source = 'data'",
+                order_by=["attributes.start_time DESC"],
+                max_results=1,
+            )
+            if runs:
+                with tempfile.TemporaryDirectory() as tmp:
+                    local = client.download_artifacts(runs[0].info.run_id, MONITOR_FILE, tmp)
+                    loaded = json.loads(Path(local).read_text(encoding="utf-8"))
+                found = loaded if isinstance(loaded, dict) else None
+        except Exception as error:  # noqa: BLE001 — the report says no monitor run can be shown
+            log.info("no monitor run readable for version %s (%s)", version, type(error).__name__)
+        with self._lock:
+            self._monitors[version] = (now, found)
+        return found
 
     def history(self) -> list[VersionHistory] | None:
         """Every registered version, newest first; None when the registry cannot be read."""

@@ -156,6 +156,7 @@ def model_report(
         degraded=degraded,
         artifacts=artifacts,
         history=reader.history(),
+        monitor=reader.latest_monitor(serving.version),
         drift=read_drift(settings.data_dir, serving.version),
         score_drift=served_score_drift(database, serving.version, artifacts, settings.reports_score_drift_days)
         if database is not None

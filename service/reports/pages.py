@@ -22,7 +22,7 @@ from models.reasons import reason_names
 from service._scores import ScoreView
 from service._summary import RegionSummary
 from service.model_holder import ServingModel
-from service.reports import charts, work_table
+from service.reports import charts, realised, work_table
 from service.reports._queries import Disagreement, TrendPoint
 from service.reports._registry import RunArtifacts, VersionHistory
 from service.reports.drift import DriftReport, ScoreDrift, status
@@ -490,6 +490,7 @@ def model_context(
     m: Messages,
     now: datetime | None = None,
     score_drift: ScoreDrift | None = None,
+    monitor: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     metrics: dict[str, float] = {str(k): float(v) for k, v in (serving.info.get("metrics") or {}).items()}
@@ -614,6 +615,7 @@ def model_context(
         "drift_chart": drift_chart,
         "drift_warnings": warnings,
         "score_drift": score,
+        "realised": realised.monitor_context(monitor, m),
         "psi_watch": psi_watch,
         "psi_warning": psi_warning,
         "history": None

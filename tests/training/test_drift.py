@@ -87,3 +87,19 @@ def test_unseen_categories_and_more_missing_values_count_as_drift() -> None:
     later.loc[later.index[:1_500], "members_count"] = np.nan
     drift = drift_against(reference, later, later_scores)
     assert drift.features["terrain"] > ACT and drift.features["members_count"] > ACT
+
+
+def test_the_monitor_checks_each_anniversary_of_the_test_date_and_knows_which_windows_are_open() -> None:
+    from training.monitor_city import check_dates
+
+    test = pd.Timestamp("2025-01-01")
+    assert check_dates(test, pd.Timestamp("2025-12-31"), 12) == []
+    # the training extract itself: its households as of its end date, drift only
+    assert check_dates(test, pd.Timestamp("2026-01-01"), 12) == [(pd.Timestamp("2026-01-01"), 1, True)]
+    assert check_dates(test, pd.Timestamp("2027-01-01"), 12) == [
+        (pd.Timestamp("2026-01-01"), 1, False),
+        (pd.Timestamp("2027-01-01"), 2, True),
+    ]
+    # a six-month label closes inside a half year of data
+    assert check_dates(test, pd.Timestamp("2026-07-01"), 6) == [(pd.Timestamp("2026-01-01"), 1, False)]
+    assert check_dates(test, pd.Timestamp("2026-06-30"), 6) == [(pd.Timestamp("2026-01-01"), 1, True)]
