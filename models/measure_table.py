@@ -169,6 +169,9 @@ HIGH_MEDICAL_COSTS = _any(
 TARGET_GROUP = _any(  # poverty-alleviated or monitored households (脱贫户, 监测对象)
     Condition("poverty_alleviated", "==", 1.0), Condition("under_monitoring", "==", 1.0)
 )
+# Not a 特困 case: someone in the household can work, or someone is of working age (the `tekun` rule's first two
+# clauses negated; with income below 低保, its third holds wherever 低保 is due).
+NOT_TEKUN_CASE = _any(Condition("no_labour_household", "<", 1.0), Condition("working_age_count", ">", 0.0))
 ABLE = _any(Condition("labour_capable_count", ">=", 1.0))
 ABLE_OR_WEAK = _any(Condition("labour_capable_count", ">=", 1.0), Condition("weak_labour_count", ">=", 1.0))
 # assumed proxy for idle or under-used labour: fewer members in migrant work than the household's labour capacity
@@ -222,11 +225,11 @@ MEASURE_LIST: Final[tuple[Measure, ...]] = (
     Measure("dibao", "social_protection",
             (Income("safety_net", 3_600.0, per="member"), Change("dibao_active", "set", 1.0),
              Change("dibao_ever", "set", 1.0), *_active(300.0 * 3)),
-            (BELOW_DIBAO, (Condition("tekun_active", "<", 1.0),)),
+            (BELOW_DIBAO, (Condition("tekun_active", "<", 1.0),), NOT_TEKUN_CASE),
             "《社会救助暂行办法》art. 9: per-capita income below the local 低保 standard (the yearly table "
             "`dibao_standard`); compliant medical costs deducted (assumed); property is not in the profile; "
-            "not for a household in 特困供养, whose support already covers basic living and exceeds 低保 "
-            "(assumed from 国发〔2016〕14号, which joins the two schemes rather than stacking them)",
+            "not for a household in 特困供养 or meeting its conditions, whose support covers basic living above "
+            "低保 (assumed from 国发〔2016〕14号, which joins the two schemes rather than stacking them)",
             received_when=Condition("dibao_active", "==", 1.0),
             basis="assumed: 300 yuan per member a month (the gap to the local dibao standard varies)"),
     Measure("tekun", "social_protection",

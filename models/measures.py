@@ -11,7 +11,8 @@ Rules, in the order they are applied:
    reason order before any background key (income level, …); within a key the table's order holds, so illness
    gets the medical chain basic insurance → critical-illness insurance → medical assistance.
 4. The income floor: a household whose income is below the local 低保 standard and that does not receive 低保
-   gets it proposed after its risk-type measures, whether or not income is among its reasons (应保尽保).
+   gets it proposed after its risk-type measures, whether or not income is among its reasons (应保尽保) —
+   unless it is in 特困供养 or meets its conditions (one safety net: the `dibao` rule says so).
 5. A measure the household already receives (`received_when`) is not proposed again; the next one in the list
    is, and the proposal records what it replaced.
 6. Combined risks get combined measures: every reason key contributes up to `per_reason` measures; a measure
@@ -197,10 +198,10 @@ def propose_from(
             if taken >= per_reason:
                 break
             item = measure(code)
-            if not eligible_for(item):
-                continue
-            if receiving(item):
+            if receiving(item):  # named as replaced even where no longer eligible (低保 turning into 特困)
                 skipped.append(code)
+                continue
+            if not eligible_for(item):
                 continue
             taken += 1
             add(code, key, skipped)

@@ -249,6 +249,8 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("dibao", {"income_pc_yuan": 100.0, "income_year": math.nan}, False),
     ("dibao", {"income_pc_yuan": 100.0, "tekun_active": 1.0}, False),  # 特困供养 already covers basic living
     ("dibao", {"income_pc_yuan": 100.0, "tekun_active": math.nan}, False),
+    ("dibao", {"income_pc_yuan": 100.0, "no_labour_household": 1.0, "working_age_count": 0.0}, False),  # 特困 case
+    ("dibao", {"income_pc_yuan": 100.0, "no_labour_household": 1.0, "working_age_count": 1.0}, True),
     ("tekun", {**ALONE, "income_pc_yuan": 5_000.0}, True),
     ("tekun", {**ALONE, "income_pc_yuan": 5_000.0, "working_age_count": 1.0}, False),
     ("tekun", {**ALONE, "income_pc_yuan": 5_000.0, "no_labour_household": math.nan}, False),
@@ -356,8 +358,8 @@ def test_no_ineligible_or_received_measure_is_ever_proposed(
         assert eligible(profile, item), (p.measure, item.eligible_when)
         assert not receives(profile, item)
         assert set(p.risks) <= {*keys, "income"}
-        if p.measure == "dibao":  # never on top of 特困供养
-            assert profile.get("tekun_active") == 0
+        if p.measure == "dibao":  # never on top of 特困供养, nor beside a proposal of it
+            assert profile.get("tekun_active") == 0 and "tekun" not in codes_
         if has_labour(profile):
             assert p.measure != "tekun"
         else:
