@@ -2,6 +2,7 @@
 
     python -m benchmarks.events_bench
     python -m benchmarks.events_bench --rate 50 --events 600
+    python -m benchmarks.events_bench --events 600 --workers 2 --restart-after 300   # SIGKILL and restart midway
 
 Target: from the event's POST to the alert arriving at the subscriber's receiver, p50 ≤ 200 ms and p99 ≤ 1 s at
 50 events/s. The service is the real one, `relapse serve` (one uvicorn worker, its job runner dispatching
@@ -23,11 +24,13 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.service_bench import PSEUDONYM_KEY, Server, _document, our_service, registry
+from benchmarks.service_bench import PSEUDONYM_KEY, Server, _children, _document, our_service, registry
 
 TARGET_MS = (200.0, 1000.0)  # p50, p99
 
@@ -113,14 +116,17 @@ def stay(document: dict[str, Any], event_date: str) -> dict[str, Any]:
     }
 
 
-def run(
-    server: Server, receiver: Receiver, events: list[dict[str, Any]], rate: float, clients: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Send `events` at `rate` per second; each one's latency (ms) from its POST to its alert's arrival, and from
-    its POST to the service's answer."""
+@dataclass
+class Sent:
+    """Monotonic times of each household's event POST and of its answer."""
+
+    at: dict[str, float] = field(default_factory=dict)
+    answered: dict[str, float] = field(default_factory=dict)
+
+
+def run(server: Server, events: list[dict[str, Any]], rate: float, clients: int, sent: Sent) -> None:
+    """Send `events` at `rate` per second from `clients` threads, recording when each was sent and answered."""
     headers = {"Content-Type": "application/json", **server.headers}
-    sent: dict[str, float] = {}
-    answered: dict[str, float] = {}
     errors: list[str] = []
     lock = threading.Lock()
     counter = iter(range(len(events)))
@@ -135,10 +141,10 @@ def run(
                 break
             time.sleep(max(0.0, start + i / rate - time.monotonic()))
             household = events[i]["household_id"]
-            sent[household] = time.monotonic()
+            sent.at[household] = time.monotonic()
             try:
                 answer = _post(connection, "/v1/events", {"events": [events[i]]}, headers)
-                answered[household] = time.monotonic()
+                sent.answered[household] = time.monotonic()
                 if answer["events"][0]["scoring"] != "rescored":
                     errors.append(f"{household}: {answer['events'][0]['scoring']}")
             except Exception as error:  # noqa: BLE001 — reported after the run
@@ -151,16 +157,29 @@ def run(
         thread.start()
     for thread in threads:
         thread.join()
-    deadline = time.monotonic() + 30
-    while len(receiver.arrived) < len(sent) and time.monotonic() < deadline:
-        time.sleep(0.05)
     if errors:
         raise RuntimeError(f"{len(errors)} events failed; first: {errors[0]}")
-    missing = sorted(set(sent) - set(receiver.arrived))
+
+
+def latencies(receiver: Receiver, sent: Sent, wait_s: float = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Each event's latency (ms) from its POST to its alert's arrival, and from its POST to the service's answer,
+    once every alert arrived; an alert that never arrives is an error."""
+    deadline = time.monotonic() + wait_s
+    while len(receiver.arrived) < len(sent.at) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    missing = sorted(set(sent.at) - set(receiver.arrived))
     if missing:
         raise RuntimeError(f"{len(missing)} alerts never arrived (first: {missing[0]})")
-    alerted = np.array([(receiver.arrived[h] - sent[h]) * 1000 for h in sent])
-    return alerted, np.array([(answered[h] - sent[h]) * 1000 for h in sent])
+    alerted = np.array([(receiver.arrived[h] - sent.at[h]) * 1000 for h in sent.at])
+    return alerted, np.array([(sent.answered[h] - sent.at[h]) * 1000 for h in sent.at])
+
+
+def kill(server: Server) -> None:
+    """Stop the service as a crash would: SIGKILL to it and its worker processes, no drain."""
+    for pid in [*_children(server.process.pid), server.process.pid]:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    server.process.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -171,33 +190,70 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="events per second")
     parser.add_argument("--events", type=int, default=600, help="timed events, one per household")
     parser.add_argument("--clients", type=int, default=8, help="sender threads")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--restart-after",
+        type=int,
+        default=0,
+        help="kill the service (SIGKILL) after this many events and start it again on the same database; "
+        "the rest are sent to the new one, and every alert must still arrive",
+    )
     args = parser.parse_args(argv)
+    if not 0 <= args.restart_after < args.events:
+        parser.error("--restart-after: give a number of events below --events")
 
     tracking_uri = registry(args.households, args.seed)
     city, chosen = quiet_households(args.households, args.seed, args.as_of, args.events)
     documents = [_document(city, household) for household in chosen]
     event_date = (date.fromisoformat(args.as_of) - timedelta(days=10)).isoformat()
+    events = [stay(d, event_date) for d in documents]
+    restart = f", killed and restarted after {args.restart_after}" if args.restart_after else ""
     print(
-        f"events: {args.events} events at {args.rate:g}/s from {args.clients} threads, one uvicorn worker, "
-        f"{os.cpu_count()} cores; model of the {args.households:,}-household city (seed {args.seed})",
+        f"events: {args.events} events at {args.rate:g}/s from {args.clients} threads, {args.workers} uvicorn "
+        f"worker(s){restart}, {os.cpu_count()} cores; model of the {args.households:,}-household city "
+        f"(seed {args.seed})",
         flush=True,
     )
     env = {"RELAPSE_ALERT_HOSTS": '["127.0.0.1"]'}
+    sent = Sent()
+    cut = args.restart_after or len(events)
     with tempfile.TemporaryDirectory() as tmp, receiving() as receiver:
-        with our_service(tracking_uri, Path(tmp), 1, env) as server:
-            headers = {"Content-Type": "application/json", **server.headers}
-            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-            subscription = {"url": receiver.url, "events": ["score.rule_flag"]}
-            _post(connection, "/v1/subscriptions", subscription, headers)
-            time.sleep(3)  # the dispatcher's first round sets its cursor: earlier scores are not announced
-            for start in range(0, len(documents), 50):
-                body = {"households": documents[start : start + 50], "as_of": args.as_of, "explain": False}
-                _post(connection, "/v1/households:score", body, headers)
-            connection.close()
-            time.sleep(3)  # the first scores are read off the feed (no alerts: nothing to compare with)
-            if receiver.arrived:
-                raise RuntimeError(f"{len(receiver.arrived)} alerts before any event: the households are not quiet")
-            latency, answers = run(server, receiver, [stay(d, event_date) for d in documents], args.rate, args.clients)
+        with our_service(tracking_uri, Path(tmp), args.workers, env) as server:
+            prepare(server, receiver, documents, args.as_of)
+            run(server, events[:cut], args.rate, args.clients, sent)
+            if args.restart_after:
+                kill(server)
+                stopped = time.monotonic()
+        if args.restart_after:
+            # The same data folder and database: the subscription, the alert cursor and the outbox carry over.
+            with our_service(tracking_uri, Path(tmp), args.workers, env) as server:
+                print(f"  restarted in {time.monotonic() - stopped:.1f} s", flush=True)
+                run(server, events[cut:], args.rate, args.clients, sent)
+                latency, answers = latencies(receiver, sent)
+                carried = sum(1 for h, t in sent.at.items() if t < stopped and receiver.arrived[h] > stopped)
+                print(f"  {carried} alerts of events accepted before the kill were delivered after the restart")
+        else:
+            latency, answers = latencies(receiver, sent)
+    report(latency, answers)
+
+
+def prepare(server: Server, receiver: Receiver, documents: list[dict[str, Any]], as_of: str) -> None:
+    """Subscribe the receiver, then score each household's document once so that the service keeps its rows."""
+    headers = {"Content-Type": "application/json", **server.headers}
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    subscription = {"url": receiver.url, "events": ["score.rule_flag"]}
+    _post(connection, "/v1/subscriptions", subscription, headers)
+    time.sleep(3)  # the dispatcher's first round sets its cursor: earlier scores are not announced
+    for start in range(0, len(documents), 50):
+        body = {"households": documents[start : start + 50], "as_of": as_of, "explain": False}
+        _post(connection, "/v1/households:score", body, headers)
+    connection.close()
+    time.sleep(3)  # the first scores are read off the feed (no alerts: nothing to compare with)
+    if receiver.arrived:
+        raise RuntimeError(f"{len(receiver.arrived)} alerts before any event: the households are not quiet")
+
+
+def report(latency: np.ndarray, answers: np.ndarray) -> None:
     p50, p99 = float(np.percentile(latency, 50)), float(np.percentile(latency, 99))
     ok = "met" if p50 <= TARGET_MS[0] and p99 <= TARGET_MS[1] else "MISSED"
     print(
