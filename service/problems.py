@@ -62,125 +62,148 @@ def validation_errors(errors: Any) -> list[dict[str, Any]]:
     return out
 
 
+# --- one handler per error type: the problem+json each one answers -------------------------------------
+
+
+async def on_validation(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = validation_errors(error.errors())
+    first = errors[0] if errors else {"field": "body", "row": None, "message": "invalid"}
+    where = f"row {first['row']}, " if first["row"] is not None else ""
+    return problem(
+        422,
+        "Invalid request",
+        f"{where}{first['field']}: {first['message']}",
+        field=first["field"],
+        row=first["row"],
+        errors=errors,
+    )
+
+
+async def on_invalid_field(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InvalidFieldError)
+    return problem(422, "Invalid field", str(error), field=error.field, row=error.row)
+
+
+async def on_source_data(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, SourceDataError)
+    # Violation rows are 1-based within a table; the problem names the table, column and reason, never the value.
+    errors = [
+        {"field": f"{v.table}.{v.column}", "row": None if v.row is None else v.row - 1, "message": v.reason}
+        for v in error.violations[:MAX_LISTED_ERRORS]
+    ]
+    first = errors[0] if errors else {"field": "body", "row": None}
+    return problem(
+        422,
+        "Invalid source data",
+        str(error).splitlines()[0],
+        field=first["field"],
+        row=first["row"],
+        errors=errors,
+    )
+
+
+async def on_documents(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DocumentViolationsError)
+    # Every violation the contract's validator found, located in the request; never the submitted value.
+    errors = [
+        {
+            "field": v.field,
+            "row": v.row,
+            "table": v.table,
+            "item": v.item,
+            "column": v.column,
+            "reason": v.reason,
+            "message": v.message,
+        }
+        for v in error.violations
+    ]
+    first = errors[0]
+    return problem(
+        422,
+        "Invalid source data",
+        str(error),
+        field=first["field"],
+        row=first["row"],
+        count=error.total,
+        errors=errors,
+    )
+
+
+async def on_reference(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InvalidReferenceError)
+    violations = [v for v in error.report.violations if v.table == "villages"]
+    errors = [
+        {
+            "field": f"villages.{v.column}",
+            "row": None if v.row is None else v.row - 1,
+            "reason": v.reason,
+            "message": describe_reason(v.reason),
+        }
+        for v in violations
+    ]
+    first = errors[0] if errors else {"field": "villages", "row": None}
+    return problem(
+        422,
+        "Invalid villages table",
+        f"{error.report.total} violations of the source-data contract",
+        field=first["field"],
+        row=first["row"],
+        errors=errors,
+    )
+
+
+async def on_profile(_: Request, error: Exception) -> JSONResponse:
+    return problem(422, "Invalid household documents", str(error), field="households")
+
+
+async def on_missing_year(_: Request, error: Exception) -> JSONResponse:
+    # The records' year lies outside the deployment's yearly tables: named for the operator to add, never
+    # answered with another year's line or standard.
+    assert isinstance(error, MissingYearError)
+    return problem(422, "Year outside the reference tables", str(error), field=error.table, year=error.year)
+
+
+async def on_out_of_scope(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, OutOfScopeError)
+    return problem(403, "Outside your region", str(error), field=error.field, row=error.row)
+
+
+async def on_authentication(_: Request, error: Exception) -> JSONResponse:
+    return problem(401, "Not authenticated", str(error), headers={"WWW-Authenticate": "Bearer"})
+
+
+async def on_permission(_: Request, error: Exception) -> JSONResponse:
+    return problem(403, "Forbidden", str(error))
+
+
+async def on_not_found(_: Request, error: Exception) -> JSONResponse:
+    return problem(404, "Not found", str(error))
+
+
+async def on_job_state(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, JobStateError)
+    return problem(409, "Conflict", str(error), field=error.field)
+
+
+async def on_in_progress(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, IdempotencyInProgressError)
+    return problem(409, "Conflict", str(error), field=error.field)
+
+
+async def on_rate_limited(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RateLimitedError)
+    return problem(429, "Too many requests", str(error), headers={"Retry-After": str(error.retry_after_s)})
+
+
+async def on_http(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    headers = dict(error.headers) if error.headers else None
+    return problem(error.status_code, str(error.detail), str(error.detail), headers=headers)
+
+
 def install_problem_handlers(app: FastAPI, retry_after_s: int) -> None:
     """Register the handlers: typed service and features errors, validation, HTTP errors."""
-
-    async def on_validation(_: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, RequestValidationError)
-        errors = validation_errors(error.errors())
-        first = errors[0] if errors else {"field": "body", "row": None, "message": "invalid"}
-        where = f"row {first['row']}, " if first["row"] is not None else ""
-        return problem(
-            422,
-            "Invalid request",
-            f"{where}{first['field']}: {first['message']}",
-            field=first["field"],
-            row=first["row"],
-            errors=errors,
-        )
-
-    async def on_invalid_field(_: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, InvalidFieldError)
-        return problem(422, "Invalid field", str(error), field=error.field, row=error.row)
-
-    async def on_source_data(_: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, SourceDataError)
-        # Violation rows are 1-based within a table; the problem names the table, column and reason, never the value.
-        errors = [
-            {"field": f"{v.table}.{v.column}", "row": None if v.row is None else v.row - 1, "message": v.reason}
-            for v in error.violations[:MAX_LISTED_ERRORS]
-        ]
-        first = errors[0] if errors else {"field": "body", "row": None}
-        return problem(
-            422,
-            "Invalid source data",
-            str(error).splitlines()[0],
-            field=first["field"],
-            row=first["row"],
-            errors=errors,
-        )
-
-    async def on_documents(_: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, DocumentViolationsError)
-        # Every violation the contract's validator found, located in the request; never the submitted value.
-        errors = [
-            {
-                "field": v.field,
-                "row": v.row,
-                "table": v.table,
-                "item": v.item,
-                "column": v.column,
-                "reason": v.reason,
-                "message": v.message,
-            }
-            for v in error.violations
-        ]
-        first = errors[0]
-        return problem(
-            422,
-            "Invalid source data",
-            str(error),
-            field=first["field"],
-            row=first["row"],
-            count=error.total,
-            errors=errors,
-        )
-
-    async def on_reference(_: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, InvalidReferenceError)
-        violations = [v for v in error.report.violations if v.table == "villages"]
-        errors = [
-            {
-                "field": f"villages.{v.column}",
-                "row": None if v.row is None else v.row - 1,
-                "reason": v.reason,
-                "message": describe_reason(v.reason),
-            }
-            for v in violations
-        ]
-        first = errors[0] if errors else {"field": "villages", "row": None}
-        return problem(
-            422,
-            "Invalid villages table",
-            f"{error.report.total} violations of the source-data contract",
-            field=first["field"],
-            row=first["row"],
-            errors=errors,
-        )
-
-    async def on_profile(_: Request, error: Exception) -> JSONResponse:
-        return problem(422, "Invalid household documents", str(error), field="households")
-
-    async def on_missing_year(_: Request, error: Exception) -> JSONResponse:
-        # The records' year lies outside the deployment's yearly tables: named for the operator to add, never
-        # answered with another year's line or standard.
-        assert isinstance(error, MissingYearError)
-        return problem(422, "Year outside the reference tables", str(error), field=error.table, year=error.year)
-
-    async def on_out_of_scope(_: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, OutOfScopeError)
-        return problem(403, "Outside your region", str(error), field=error.field, row=error.row)
-
-    async def on_authentication(_: Request, error: Exception) -> JSONResponse:
-        return problem(401, "Not authenticated", str(error), headers={"WWW-Authenticate": "Bearer"})
-
-    async def on_permission(_: Request, error: Exception) -> JSONResponse:
-        return problem(403, "Forbidden", str(error))
-
-    async def on_not_found(_: Request, error: Exception) -> JSONResponse:
-        return problem(404, "Not found", str(error))
-
-    async def on_job_state(_: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, JobStateError)
-        return problem(409, "Conflict", str(error), field=error.field)
-
-    async def on_in_progress(_: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, IdempotencyInProgressError)
-        return problem(409, "Conflict", str(error), field=error.field)
-
-    async def on_rate_limited(_: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, RateLimitedError)
-        return problem(429, "Too many requests", str(error), headers={"Retry-After": str(error.retry_after_s)})
 
     async def on_database(_: Request, error: Exception) -> JSONResponse:
         return problem(
@@ -192,11 +215,6 @@ def install_problem_handlers(app: FastAPI, retry_after_s: int) -> None:
 
     async def on_model(_: Request, error: Exception) -> JSONResponse:
         return problem(503, "No model", str(error), headers={"Retry-After": str(retry_after_s)})
-
-    async def on_http(_: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, StarletteHTTPException)
-        headers = dict(error.headers) if error.headers else None
-        return problem(error.status_code, str(error.detail), str(error.detail), headers=headers)
 
     handlers = {
         RequestValidationError: on_validation,
