@@ -494,6 +494,38 @@ def model_context(
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     metrics: dict[str, float] = {str(k): float(v) for k, v in (serving.info.get("metrics") or {}).items()}
+    drift_rows, drift_chart, warnings = _feature_drift(drift, psi_watch, psi_warning, m)
+    score = _score_drift(score_drift, psi_watch, psi_warning, m) if score_drift is not None else None
+    card, card_lang = model_card_for(serving.info.get("model_card"), m)
+    return _common(m, serving.synthetic, now) | {
+        "title": m.t("model.title", name=name, version=serving.version),
+        "version": serving.version,
+        "name": name,
+        "alias": alias,
+        "source": serving.source,
+        "loaded_at": m.time(datetime.fromtimestamp(serving.loaded_at, UTC)),
+        "degraded": degraded,
+        "model_card": card,
+        "model_card_lang": card_lang,
+        "metrics": _metric_rows(metrics, m),
+        "performance_chart": _performance_chart(metrics, m),
+        "calibration_chart": _calibration_chart(artifacts.fairness, m),
+        "ece": _number(metrics.get("test_ece"), 4),
+        "fairness": [_fairness_row(row, m) for row in artifacts.fairness],
+        "drift": drift,
+        "drift_rows": drift_rows,
+        "drift_chart": drift_chart,
+        "drift_warnings": warnings,
+        "score_drift": score,
+        "realised": realised.monitor_context(monitor, m),
+        "psi_watch": psi_watch,
+        "psi_warning": psi_warning,
+        "history": None if history is None else [_history_row(h, m) for h in history],
+    }
+
+
+def _metric_rows(metrics: dict[str, float], m: Messages) -> list[dict[str, str]]:
+    """The test figures of the run beside the official rules' and their intervals."""
     rows = []
     for key in METRICS:
         if f"test_{key}" not in metrics:
@@ -507,32 +539,40 @@ def model_context(
                 "interval": f"{_number(low)} – {_number(high)}" if low is not None and high is not None else "—",
             }
         )
-    performance_bars = []
+    return rows
+
+
+def _performance_chart(metrics: dict[str, float], m: Messages) -> str | None:
+    """PR-AUC and recall at 5 %: the model's bar beside the rules' where the run measured them."""
+    bars = []
     for key in ("pr_auc", "recall_at_5pct"):
         if f"test_{key}" in metrics:
             label = m.t(f"model.metric.{key}").split("（")[0].split(" (")[0]
             value = metrics[f"test_{key}"]
-            performance_bars.append(charts.Bar(f"{label} · {m.t('model.value')}", value, f"{value:.3f}"))
+            bars.append(charts.Bar(f"{label} · {m.t('model.value')}", value, f"{value:.3f}"))
             if f"rules_{key}" in metrics:
                 rules = metrics[f"rules_{key}"]
-                performance_bars.append(
-                    charts.Bar(f"{label} · {m.t('model.rules')}", rules, f"{rules:.3f}", charts.SECOND)
-                )
-    fairness = [
-        {
-            "attribute": group_text("attribute", row.get("attribute", ""), m),
-            "group": group_text("value", row.get("group", ""), m),
-            "households": _count(row.get("households")),
-            "positives": _count(row.get("positives")),
-            "tpr": _number(row.get("tpr_at_5pct")),
-            "observed": _number(row.get("observed_rate"), 4),
-            "predicted": _number(row.get("mean_predicted"), 4),
-            "gap": _number(row.get("calibration_gap"), 4),
-        }
-        for row in artifacts.fairness
-    ]
+                bars.append(charts.Bar(f"{label} · {m.t('model.rules')}", rules, f"{rules:.3f}", charts.SECOND))
+    return charts.bar_chart(bars, m.t("model.performance_alt"), label_width=200, width=480) if bars else None
+
+
+def _fairness_row(row: dict[str, Any], m: Messages) -> dict[str, str]:
+    return {
+        "attribute": group_text("attribute", row.get("attribute", ""), m),
+        "group": group_text("value", row.get("group", ""), m),
+        "households": _count(row.get("households")),
+        "positives": _count(row.get("positives")),
+        "tpr": _number(row.get("tpr_at_5pct")),
+        "observed": _number(row.get("observed_rate"), 4),
+        "predicted": _number(row.get("mean_predicted"), 4),
+        "gap": _number(row.get("calibration_gap"), 4),
+    }
+
+
+def _calibration_chart(fairness: list[dict[str, Any]], m: Messages) -> str | None:
+    """Each group's mean predicted against observed rate (rows without both figures are left out)."""
     points = []
-    for row in artifacts.fairness:
+    for row in fairness:
         try:
             points.append(
                 charts.Point(
@@ -544,95 +584,59 @@ def model_context(
             )
         except (KeyError, TypeError, ValueError):
             continue
-    calibration_chart = (
-        charts.calibration_chart(
-            points,
-            m.t("model.calibration_alt"),
-            x_label=m.t("model.fairness.predicted"),
-            y_label=m.t("model.fairness.observed"),
-        )
-        if points
-        else None
+    if not points:
+        return None
+    return charts.calibration_chart(
+        points,
+        m.t("model.calibration_alt"),
+        x_label=m.t("model.fairness.predicted"),
+        y_label=m.t("model.fairness.observed"),
     )
-    drift_rows, drift_chart, warnings = [], None, 0
-    if drift is not None:
-        for item in drift.features:
-            state = status(item.psi, psi_watch, psi_warning)
-            warnings += state == "warning"
-            drift_rows.append(
-                {
-                    "feature": feature_label(item.feature, m),
-                    "name": item.feature,
-                    "psi": f"{item.psi:.3f}",
-                    "status": state,
-                    "status_text": m.t(f"model.drift.{state}"),
-                }
-            )
-        colours = {
-            "stable": charts.LEVEL_COLOURS["low"],
-            "watch": charts.LEVEL_COLOURS["medium"],
-            "warning": charts.LEVEL_COLOURS["high"],
-        }
-        top = drift.features[:DRIFT_CHART_FEATURES]
-        drift_chart = charts.bar_chart(
-            [
-                charts.Bar(
-                    feature_label(f.feature, m),
-                    f.psi,
-                    f"{f.psi:.3f}",
-                    colours[status(f.psi, psi_watch, psi_warning)],
-                )
-                for f in top
-            ],
-            m.t("model.drift_alt", n=len(top)),
-            label_width=170,
-            width=480,
-        )
-    score = _score_drift(score_drift, psi_watch, psi_warning, m) if score_drift is not None else None
-    card, card_lang = model_card_for(serving.info.get("model_card"), m)
-    gate_text = {"passed": m.t("model.gate.passed"), "overridden": m.t("model.gate.overridden")}
-    return _common(m, serving.synthetic, now) | {
-        "title": m.t("model.title", name=name, version=serving.version),
-        "version": serving.version,
-        "name": name,
-        "alias": alias,
-        "source": serving.source,
-        "loaded_at": m.time(datetime.fromtimestamp(serving.loaded_at, UTC)),
-        "degraded": degraded,
-        "model_card": card,
-        "model_card_lang": card_lang,
-        "metrics": rows,
-        "performance_chart": charts.bar_chart(
-            performance_bars, m.t("model.performance_alt"), label_width=200, width=480
-        )
-        if performance_bars
-        else None,
-        "calibration_chart": calibration_chart,
-        "ece": _number(metrics.get("test_ece"), 4),
-        "fairness": fairness,
-        "drift": drift,
-        "drift_rows": drift_rows,
-        "drift_chart": drift_chart,
-        "drift_warnings": warnings,
-        "score_drift": score,
-        "realised": realised.monitor_context(monitor, m),
-        "psi_watch": psi_watch,
-        "psi_warning": psi_warning,
-        "history": None
-        if history is None
-        else [
+
+
+def _feature_drift(
+    drift: DriftReport | None, psi_watch: float, psi_warning: float, m: Messages
+) -> tuple[list[dict[str, str]], str | None, int]:
+    """The drift table's rows, a chart of the most drifted features, and how many features are at warning."""
+    if drift is None:
+        return [], None, 0
+    rows, warnings = [], 0
+    for item in drift.features:
+        state = status(item.psi, psi_watch, psi_warning)
+        warnings += state == "warning"
+        rows.append(
             {
-                "version": h.version,
-                "created": m.time(h.created_at) if h.created_at else "—",
-                "aliases": ", ".join(h.aliases),
-                "promoted_at": h.promoted_at or "—",
-                "replaced": h.replaced or "—",
-                "gate": gate_text.get(h.gate or "", m.t("model.gate.none")),
-                "reason": h.reason or "",
-                "retired_at": h.retired_at or "—",
+                "feature": feature_label(item.feature, m),
+                "name": item.feature,
+                "psi": f"{item.psi:.3f}",
+                "status": state,
+                "status_text": m.t(f"model.drift.{state}"),
             }
-            for h in history
-        ],
+        )
+    colours = {
+        "stable": charts.LEVEL_COLOURS["low"],
+        "watch": charts.LEVEL_COLOURS["medium"],
+        "warning": charts.LEVEL_COLOURS["high"],
+    }
+    top = drift.features[:DRIFT_CHART_FEATURES]
+    bars = [
+        charts.Bar(feature_label(f.feature, m), f.psi, f"{f.psi:.3f}", colours[status(f.psi, psi_watch, psi_warning)])
+        for f in top
+    ]
+    return rows, charts.bar_chart(bars, m.t("model.drift_alt", n=len(top)), label_width=170, width=480), warnings
+
+
+def _history_row(h: VersionHistory, m: Messages) -> dict[str, str]:
+    gate_text = {"passed": m.t("model.gate.passed"), "overridden": m.t("model.gate.overridden")}
+    return {
+        "version": h.version,
+        "created": m.time(h.created_at) if h.created_at else "—",
+        "aliases": ", ".join(h.aliases),
+        "promoted_at": h.promoted_at or "—",
+        "replaced": h.replaced or "—",
+        "gate": gate_text.get(h.gate or "", m.t("model.gate.none")),
+        "reason": h.reason or "",
+        "retired_at": h.retired_at or "—",
     }
 
 
