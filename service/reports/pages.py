@@ -340,32 +340,11 @@ def region_context(
     places = places or {}
     counts = {level.value: summary.by_level.get(level, 0) for level in LEVELS}
     total = max(summary.newly_identifiable, 1)  # levels count only households that can be newly identified
-    by_level_chart = charts.bar_chart(
-        [
-            charts.Bar(
-                level_text(level, m), counts[level.value], f"{counts[level.value]:,}", charts.LEVEL_COLOURS[level]
-            )
-            for level in LEVELS
-        ],
-        m.t("region.by_level_alt", **counts),
-    )
     top = summary.top_risk_types[:top_risk_types]
     risk_types = [
         {"name": reason_name({"key": t.key}, m), "households": f"{t.households:,}", "share": f"{t.share:.0%}"}
         for t in top
     ]
-    risk_chart = charts.bar_chart(
-        [charts.Bar(reason_name({"key": t.key}, m), t.households, f"{t.households:,}") for t in top],
-        m.t("region.top_risk_types_alt", n=len(top)),
-    )
-    trend_chart = charts.line_chart(
-        [m.date(p.as_of) for p in trend],
-        [
-            charts.Series(level_text(level, m), [p.by_level.get(level, 0) for p in trend], charts.LEVEL_COLOURS[level])
-            for level in LEVELS
-        ],
-        m.t("region.trend_alt", n=len(trend)),
-    )
     return _common(m, summary.synthetic, now) | {
         "title": m.t("region.title", name=place_title(summary.region_code, places, m)),
         "code": summary.region_code,
@@ -380,13 +359,11 @@ def region_context(
             }
             for lv in LEVELS
         ],
-        "by_level_chart": by_level_chart,
+        **_region_charts(counts, top, trend, m),
         "trend": [
             {"as_of": m.date(p.as_of), **{lv.value: f"{p.by_level.get(lv, 0):,}" for lv in LEVELS}} for p in trend
         ],
-        "trend_chart": trend_chart,
         "risk_types": risk_types,
-        "risk_chart": risk_chart,
         "worklist": worklist_context(work, m) if work is not None else None,
         "hit_rates": [
             {
@@ -423,6 +400,30 @@ def region_context(
         "readiness_conditions": [m.pick(c.zh, c.en) for c in READINESS_CONDITIONS],
         "as_of": m.date(summary.latest_as_of),
         "model_versions": sorted({v.model_version for v in summary.visit_list}),
+    }
+
+
+def _region_charts(
+    counts: dict[str, int], top: Sequence[Any], trend: Sequence[TrendPoint], m: Messages
+) -> dict[str, str]:
+    """The region page's charts: households by level, the most frequent risk types, and levels over time."""
+    levels = [
+        charts.Bar(level_text(level, m), counts[level.value], f"{counts[level.value]:,}", charts.LEVEL_COLOURS[level])
+        for level in LEVELS
+    ]
+    series = [
+        charts.Series(level_text(level, m), [p.by_level.get(level, 0) for p in trend], charts.LEVEL_COLOURS[level])
+        for level in LEVELS
+    ]
+    return {
+        "by_level_chart": charts.bar_chart(levels, m.t("region.by_level_alt", **counts)),
+        "risk_chart": charts.bar_chart(
+            [charts.Bar(reason_name({"key": t.key}, m), t.households, f"{t.households:,}") for t in top],
+            m.t("region.top_risk_types_alt", n=len(top)),
+        ),
+        "trend_chart": charts.line_chart(
+            [m.date(p.as_of) for p in trend], series, m.t("region.trend_alt", n=len(trend))
+        ),
     }
 
 
