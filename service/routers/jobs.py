@@ -262,10 +262,15 @@ def _from_path(body: bytes, settings: ServiceSettings) -> tuple[Path, str, date 
     if settings.jobs_allowed_root is None:
         raise InvalidFieldError("path", "jobs over server folders are disabled (no RELAPSE_JOBS_ALLOWED_ROOT); upload")
     root = settings.jobs_allowed_root.resolve()
-    folder = (root / request.path).resolve()
-    if not folder.is_relative_to(root):
+    try:
+        folder = (root / request.path).resolve()
+        inside = folder.is_relative_to(root)
+        is_folder = inside and folder.is_dir()
+    except (OSError, ValueError):  # a NUL byte or a name the file system cannot hold: no folder has that name
+        raise InvalidFieldError("path", "is not a folder under the allowed root") from None
+    if not inside:
         raise InvalidFieldError("path", "must lie under the allowed root")
-    if not folder.is_dir():
+    if not is_folder:
         raise InvalidFieldError("path", "is not a folder under the allowed root")
     return folder, f"path: {folder.relative_to(root)}", request.as_of, request.explain
 

@@ -119,6 +119,10 @@ def test_bad_submissions_name_the_field(jobs_client: TestClient, db: Database) -
     headers = bearer(db, Role.MONITOR, COUNTY)
     outside = jobs_client.post("/v1/jobs", json={"path": "../..", "as_of": AS_OF}, headers=headers)
     assert outside.status_code == 422 and outside.json()["field"] == "path"
+    # A NUL byte and a name longer than the file system allows name no folder: refused, not an OSError's 500.
+    for path in ("county\u0000", "x" * 300):
+        refused = jobs_client.post("/v1/jobs", json={"path": path, "as_of": AS_OF}, headers=headers)
+        assert refused.status_code == 422 and refused.json()["field"] == "path", refused.text
     unknown = jobs_client.post("/v1/jobs", json={"path": "county", "colour": "red"}, headers=headers)
     assert unknown.status_code == 422 and unknown.json()["field"] == "colour"
     bad_file = jobs_client.post(
