@@ -27,21 +27,34 @@ DataOption = Annotated[
 
 
 def load_demo_or_folder(
-    data: Path | None, snapshot_months: int = DEFAULT_SNAPSHOT_MONTHS, label: str | None = None
+    data: Path | None,
+    snapshot_months: int = DEFAULT_SNAPSHOT_MONTHS,
+    label: str | None = None,
+    outcomes: Path | None = None,
+    min_selection_probability: float | None = None,
 ) -> TrainingData:
     """Training data from a source folder, pseudonymised at ingestion like everything else; `label` names the
-    label to build (training.labels; the default label when None)."""
+    label to build (training.labels; the default label when None); `outcomes`, a table of home-visit outcomes
+    (`relapse visits export-outcomes`) added as weighted training rows (training.outcomes)."""
     from features.pseudonyms.ingestion import load_sources
     from features.pseudonyms.keys import ensure_local_key
     from features.settings import get_settings
     from relapse.demo_command import demo_sources_dir
     from training.labels import DEFAULT_LABEL, resolve_label
+    from training.outcomes import MIN_SELECTION_PROBABILITY, OutcomesError, read_outcomes
     from training.pipeline import data_from_sources
 
     try:
         chosen = resolve_label(label) if label else DEFAULT_LABEL
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--label") from error
+    extra: dict[str, Any] = {}
+    if outcomes is not None:
+        try:
+            extra["outcomes"] = read_outcomes(outcomes)
+        except OutcomesError as error:
+            raise typer.BadParameter(str(error), param_hint="--outcomes") from error
+        extra["min_selection_probability"] = min_selection_probability or MIN_SELECTION_PROBABILITY
     settings = get_settings()
     folder = data or demo_sources_dir(settings.data_dir)
     if not folder.is_dir():
@@ -50,7 +63,10 @@ def load_demo_or_folder(
     if created:
         console.print(f"[yellow]created a local pseudonym key at {settings.pseudonym_key_file}[/]")
     with console.status(f"building labelled snapshots from {folder}"):
-        return data_from_sources(load_sources(folder, key), snapshot_months=snapshot_months, label=chosen)
+        try:
+            return data_from_sources(load_sources(folder, key), snapshot_months=snapshot_months, label=chosen, **extra)
+        except OutcomesError as error:
+            raise typer.BadParameter(str(error), param_hint="--outcomes") from error
 
 
 ModelNameOption = Annotated[
@@ -116,6 +132,18 @@ def train(
             "log mean ± sd; for small tables.",
         ),
     ] = None,
+    outcomes: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            help="Home-visit outcomes (relapse visits export-outcomes) to add as training rows weighted by "
+            "1 / selection probability (docs/domain.md §18); identified_12m and need_12m only.",
+        ),
+    ] = None,
+    min_selection_probability: Annotated[
+        float | None,
+        typer.Option(min=1e-6, max=1.0, help="Floor of the selection probability (caps an outcome's weight)."),
+    ] = None,
 ) -> None:
     """Train, evaluate and register a model; it becomes the `challenger` of its registered model.
 
@@ -134,8 +162,10 @@ def train(
             profiles, spec, label, time, list(group or []), seed=seed, horizon_months=horizon
         )
         backtest = backtest and time is not None
+        if outcomes is not None:
+            raise typer.BadParameter("outcomes join source-table snapshots, not --profiles", param_hint="--outcomes")
     else:
-        training_data = load_demo_or_folder(data, snapshot_months, label)
+        training_data = load_demo_or_folder(data, snapshot_months, label, outcomes, min_selection_probability)
     config = TrainConfig(seed=seed, num_threads=threads, params=json.loads(params.read_text()) if params else {})
     settings = training_settings(model_name or (f"byod-{spec.stem}" if profiles is not None and spec else None))
     with _fit_model(dask_scheduler, dask_local_cluster, dask_rounds) as fit_model:

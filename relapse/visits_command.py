@@ -1,4 +1,5 @@
-"""`relapse visits import FILE`: store a grid worker's offline visit sheet (CSV or Excel), all rows or none."""
+"""`relapse visits import FILE`: store a grid worker's offline visit sheet (CSV or Excel), all rows or none;
+`relapse visits export-outcomes`: the visit outcomes that are labels, for training."""
 
 from __future__ import annotations
 
@@ -62,3 +63,37 @@ def import_visits(
             console.print(f"… and {len(problems) - MAX_SHOWN} more")
         raise typer.Exit(1)
     console.print(f"[green]✓[/] stored {stored} visit(s) from {file.name}")
+
+
+@visits_app.command("export-outcomes")
+def export_outcomes(
+    out: Annotated[Path, typer.Option("--out", dir_okay=False, help="Where to write: .parquet or .csv.")],
+    region: Annotated[str, typer.Option(help="Region prefix to export (e.g. 990101); default: every region.")] = "",
+) -> None:
+    """Write the visit outcomes that are labels (taken into monitoring: 1, not at risk: 0) with the selection
+    probability of the issued list each came from, for `relapse train --outcomes`; print what was left out."""
+    from service.db import open_database
+    from service.migrate import upgrade_database
+    from service.outcomes import export_outcomes as read_outcomes
+    from service.scope import Scope
+    from service.settings import get_settings
+
+    if out.suffix not in (".parquet", ".csv"):
+        raise typer.BadParameter("write a .parquet or a .csv file", param_hint="--out")
+    settings = get_settings()
+    upgrade_database(settings.database_url)
+    database = open_database(settings.database_url, settings)
+    try:
+        with database.read_session() as session:
+            outcomes = read_outcomes(session, Scope(region) if region else Scope.everything())
+    finally:
+        database.dispose()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        outcomes.rows.to_csv(out, index=False)
+    else:
+        outcomes.rows.to_parquet(out, index=False)
+    positives = int(outcomes.rows["label"].sum())
+    console.print(f"[green]✓[/] {len(outcomes.rows)} outcome(s), {positives} positive, written to {out}")
+    for reason, count in sorted(outcomes.dropped.items()):
+        console.print(f"  left out: {count} visit(s): {reason}")

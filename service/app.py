@@ -41,6 +41,7 @@ from service.routers import (
     reports,
     scores,
     subscriptions,
+    visit_lists,
     visits,
 )
 from service.settings import ServiceSettings, get_settings
@@ -174,6 +175,7 @@ def create_app(
         subscriptions.router,
         subscriptions.replays,
         regions.router,
+        visit_lists.router,
         jobs.router,
         model.router,
         references.router,

@@ -364,6 +364,44 @@ class Visit(Base):
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class IssuedList(Base):
+    """A work list as it was handed out (service.issued_lists): its design, so that each listed household's chance
+    of being listed is known afterwards (training weights visit outcomes by it)."""
+
+    __tablename__ = "issued_lists"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    list_version: Mapped[str] = mapped_column(String(64), unique=True)
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    as_of: Mapped[date] = mapped_column(Date)  # the latest data date of the region's scores when issued
+    per_village: Mapped[int] = mapped_column(Integer)
+    exploration_share: Mapped[float] = mapped_column(Float)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="RESTRICT"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IssuedListRow(Base):
+    """One household of an issued list: its rank in its village, score, and the probability the design gave it."""
+
+    __tablename__ = "issued_list_rows"
+    __table_args__ = (
+        UniqueConstraint("list_id", "household_pseudonym"),
+        Index("ix_issued_list_rows_household", "household_pseudonym"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    list_id: Mapped[int] = mapped_column(BigId, ForeignKey("issued_lists.id", ondelete="CASCADE"))
+    household_pseudonym: Mapped[str] = mapped_column(String(64))
+    region_code: Mapped[str] = mapped_column(String(12))
+    rank: Mapped[int] = mapped_column(Integer)  # in its village, as printed
+    score_id: Mapped[int] = mapped_column(BigId)
+    model_version: Mapped[str] = mapped_column(String(64))
+    probability: Mapped[float] = mapped_column(Float)
+    selection_probability: Mapped[float] = mapped_column(Float)
+    explored: Mapped[bool] = mapped_column(Boolean)  # drawn at random, not taken by rank
+
+
 class Subscription(Base):
     """Where to send alerts (service.alerts): a URL, the events it wants, and the region it may hear about."""
 

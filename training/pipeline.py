@@ -32,6 +32,7 @@ from training.fit import FitResult, TrainConfig, fit_risk_model
 from training.labels import DEFAULT_LABEL, LABEL_HORIZONS, Label, build_snapshots
 from training.metrics import bootstrap_ci, ranking_metrics, recall_at
 from training.model_card import CARD_FILE, render_model_card
+from training.outcomes import MIN_SELECTION_PROBABILITY, OUTCOME_LABELS, OutcomesError, add_outcomes
 from training.registry import CHALLENGER, CHAMPION, alias_version
 from training.settings import DEFAULT_SNAPSHOT_MONTHS, TrainingSettings
 from training.split import TimeSplit, latest_split, rolling_origin
@@ -114,14 +115,32 @@ def data_from_sources(
     *,
     snapshot_months: int = DEFAULT_SNAPSHOT_MONTHS,
     label: Label = DEFAULT_LABEL,
+    outcomes: pd.DataFrame | None = None,
+    min_selection_probability: float = MIN_SELECTION_PROBABILITY,
 ) -> TrainingData:
     """Labelled snapshots of a source folder with the catalogue's features, fairness groups and rule scores.
 
     `label` is one of training.labels.LABELS; need_12m's snapshots carry observation weights (column `weight`),
-    which the fit uses.
+    which the fit uses. `outcomes` (service.outcomes' table) adds home-visit outcomes as training rows weighted by
+    their inverse selection probability (training.outcomes).
     """
     dates = as_of_dates or default_as_of_dates(sources, snapshot_months)
-    snapshots = build_snapshots(sources, dates, label)
+    notes: list[str] = []
+    if outcomes is None:
+        snapshots = build_snapshots(sources, dates, label)
+    else:
+        if label not in OUTCOME_LABELS:
+            raise OutcomesError(
+                f"visit outcomes label households not under monitoring: use {' or '.join(OUTCOME_LABELS)}"
+            )
+        # need_12m drops the rows whose label is unobserved; a visit can still label such a household.
+        everyone = build_snapshots(sources, dates, label, keep_unobserved=label == "need_12m")
+        added = add_outcomes(
+            everyone, outcomes, LABEL_HORIZONS.get(label, 12), min_probability=min_selection_probability
+        )
+        snapshots = added.snapshots[added.snapshots["label"].notna()].reset_index(drop=True)
+        snapshots["label"] = snapshots["label"].astype(np.int8)
+        notes.append(added.note())
     return TrainingData(
         snapshots=snapshots,
         features=catalogue_features(),
@@ -132,6 +151,7 @@ def data_from_sources(
         catalogue_version=catalogue_version(),
         feature_groups={f.name: f.group for f in FEATURES},
         horizon_months=LABEL_HORIZONS.get(label, 12),
+        notes=notes,
     )
 
 

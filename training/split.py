@@ -9,6 +9,9 @@ the horizon (quarterly snapshots). With yearly dates and a 12-month horizon this
 earlier years, validate on the year before the test year.
 
 A rolling-origin backtest repeats the split with the test date moving back one horizon at a time.
+
+Rows added from home-visit outcomes (training/outcomes.py) sit on the training dates only: the validation and test
+periods hold the records' label alone, so what is measured does not change with the outcomes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
+
+from training.outcomes import visit_rows
 
 
 @dataclass(frozen=True)
@@ -28,10 +33,10 @@ class TimeSplit:
         return snapshots["as_of"].isin(self.train)
 
     def valid_mask(self, snapshots: pd.DataFrame) -> pd.Series:
-        return snapshots["as_of"] == self.valid
+        return (snapshots["as_of"] == self.valid) & ~visit_rows(snapshots)
 
     def test_mask(self, snapshots: pd.DataFrame) -> pd.Series:
-        return snapshots["as_of"] == self.test
+        return (snapshots["as_of"] == self.test) & ~visit_rows(snapshots)
 
     def describe(self) -> dict[str, str]:
         return {

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from service.db import create_db_engine
 from service.migrate import current_revision, downgrade_database, head_revision, upgrade_database
 
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013"]
 EARLIER = REVISIONS[:-1]
 JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 JOB = uuid.UUID("00000000-0000-4000-8000-000000000001")
@@ -439,6 +439,7 @@ ADDED = {
     "0010": set(),
     "0011": {"household_sources"},
     "0012": set(),
+    "0013": {"issued_lists", "issued_list_rows"},
 }
 
 

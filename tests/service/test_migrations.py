@@ -34,6 +34,8 @@ TABLES = {
     "idempotency_keys",
     "household_events",
     "household_sources",
+    "issued_lists",
+    "issued_list_rows",
 }
 
 
@@ -49,7 +51,7 @@ def test_upgrade_head_on_an_empty_database_creates_every_table(database_url: str
     assert current_revision(database_url) is None
     upgrade_database(database_url)
     assert _tables(database_url) == TABLES | {"alembic_version"}
-    assert current_revision(database_url) == head_revision() == "0012"
+    assert current_revision(database_url) == head_revision() == "0013"
 
 
 def test_upgrade_is_idempotent(database_url: str) -> None:
@@ -133,6 +135,8 @@ def test_0002_fills_the_report_tables_from_stored_scores_as_the_write_path_does(
         "idempotency_keys",
         "household_events",
         "household_sources",
+        "issued_lists",
+        "issued_list_rows",
     } | {"alembic_version"}
     upgrade_database(database_url)  # 0002 again, now filling the tables from the stored scores
     assert _narrow_rows(database_url, tmp_path) == (latest, runs, scores)

@@ -62,6 +62,6 @@ def test_every_post_body_has_an_example_the_app_accepts(examples_client: TestCli
     order = ["/v1/households:score", "/v1/profiles:score", "/v1/households/{pseudonym}/visits", "/v1/events"]
     assert set(order) <= set(bodies)
     for path in order + sorted(set(bodies) - set(order)):
-        url = path.replace("{pseudonym}", "H000000212")
+        url = path.replace("{pseudonym}", "H000000212").replace("{code}", "990108")
         answer = client.post(url, json=bodies[path], headers=admin)
         assert answer.status_code in (200, 201, 202), (path, answer.text[:500])
