@@ -5,7 +5,7 @@ One check is left out: "schema-valid data is accepted". A household document's J
 tables are lists of rows; the data contract's rules (required columns, codes, dates, one row per key) are checked
 by the contract's validator and answered with 422 naming each violation, which is the documented behaviour.
 
-Cases: `RELAPSE_SCHEMATHESIS_EXAMPLES` per operation (default 400), except `households:score`, which gets a
+Cases: `RELAPSE_SCHEMATHESIS_EXAMPLES` per operation (default 200), except `households:score`, which gets a
 sixteenth of that: hypothesis spends most of such a case building a large JSON document that the contract then
 refuses, and `test_api_schemathesis_documents.py` sends it contract-valid documents instead. The operations are
 dealt round-robin into `SHARES` tests so that pytest-xdist can run them on several workers. Each test counts the
@@ -35,7 +35,7 @@ from service.model_holder import ModelHolder
 from service.tables import Role
 from tests.service.api_support import KEY, bearer, service_settings
 
-EXAMPLES = int(os.environ.get("RELAPSE_SCHEMATHESIS_EXAMPLES", "400"))
+EXAMPLES = int(os.environ.get("RELAPSE_SCHEMATHESIS_EXAMPLES", "200"))
 LARGE_BODIES = {"POST /v1/households:score": max(1, EXAMPLES // 16)}
 SHARES = 3
 # No shrinking: a failure is reported as generated (schemathesis prints a curl line to replay it), because shrinking a
