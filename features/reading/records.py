@@ -7,7 +7,7 @@ Dates become YYYY-MM-DD, numbers and flags plain Python values, and missing cell
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -36,4 +36,4 @@ def _json_values(cells: ExtensionArray) -> list[Any]:
     if isinstance(cells, NumpyExtensionArray):  # floats, NaN where missing (NaN is not equal to itself)
         return [None if value != value else value for value in cells.to_numpy().tolist()]
     # Nullable integers, flags and Arrow-backed text.
-    return cells.to_numpy(dtype=object, na_value=None).tolist()
+    return cells.to_numpy(dtype=object, na_value=cast(Any, None)).tolist()  # pandas types na_value narrowly
