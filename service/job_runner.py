@@ -54,8 +54,9 @@ from scoring.results import RULE_PREFIX
 from scoring.run import Progress, score_partitions
 from service._identifications import count_identifications, store_identification_counts
 from service._runner_lease import RunnerLease
+from service._runner_wake import WakeSignal
 from service.alerts import dispatch, http_post
-from service.db import Database
+from service.db import Database, sqlite_file
 from service.errors import JobStateError, ServiceError
 from service.input_hash import from_profile_hash
 from service.keys import caller_of_key
@@ -70,6 +71,16 @@ from service.tables import Job, JobStatus, utcnow
 log = logging.getLogger(__name__)
 EVERYWHERE: Final = Scope.everything()
 IDLE_WAIT_S: Final = 2.0
+
+
+def _wake_path(database: Database, settings: ServiceSettings) -> Path | None:
+    """The wake file: next to an SQLite database file, else in the data directory (None for an SQLite database in
+    memory, which one process holds)."""
+    url = database.engine.url
+    if url.get_backend_name() == "sqlite":
+        file = sqlite_file(url)
+        return file.with_name(file.name + ".job-runner.wake") if file is not None else None
+    return settings.data_dir / "job-runner.wake"
 
 
 class JobFailed(Exception):
@@ -95,7 +106,7 @@ class JobRunner:
         self.settings = settings
         self.key = key
         self.executor_factory = executor_factory
-        self._wake = threading.Event()
+        self._wake = WakeSignal(_wake_path(database, settings))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lease = RunnerLease(database)
@@ -107,7 +118,8 @@ class JobRunner:
         self._thread.start()
 
     def wake(self) -> None:
-        """A job was queued: look now rather than at the next poll."""
+        """A job was queued or scores were stored: the lease holder, in this process or another of this machine,
+        looks now rather than at its next poll."""
         self._wake.set()
 
     def stop(self, timeout_s: float = 30.0) -> None:
@@ -130,6 +142,7 @@ class JobRunner:
     def _loop(self) -> None:
         requeued = False
         while not self._stop.is_set():
+            seen = self._wake.stamp()  # a wake from now on, during the work below, is not missed
             try:
                 if not self.lease.acquire():  # another process runs the jobs; look again after the wait
                     requeued = False
@@ -144,8 +157,7 @@ class JobRunner:
                 log.exception("job runner: unexpected error; retrying")
                 ran = False
             if not ran:
-                self._wake.wait(IDLE_WAIT_S)
-                self._wake.clear()
+                self._wake.wait(seen, IDLE_WAIT_S)
 
     def dispatch_alerts(self) -> None:
         """Queue and send alerts (service.alerts): only the lease holder does, between jobs."""
