@@ -1,10 +1,16 @@
 """Outcomes close the loop through the real app: households scored → a visit list issued with its design → visits
 recorded from it, some finding need and some not → the next list leaves the visited negatives out and the region
 report shows the first list's hit rate → the exported outcomes become weighted rows of the training period and a
-model is fitted on them."""
+model is fitted on them, in process and through `relapse visits export-outcomes` and `relapse train --outcomes`."""
 # ruff: noqa: F811 — the shared fixtures are imported by name, and tests take them as parameters of that name
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from features.profiles.build import build_profiles
 from features.pseudonyms.ingestion import ingest
+from features.reading.sources import write_sources
 from service.db import Database
 from service.outcomes import export_outcomes
 from service.scope import Scope
@@ -30,7 +37,7 @@ COUNTY = "990101"
 
 
 def test_visits_from_an_issued_list_become_weighted_training_rows(
-    client: TestClient, db: Database, registered: Registered
+    client: TestClient, db: Database, registered: Registered, tmp_path: Path
 ) -> None:
     monitor, official = bearer(db, Role.MONITOR, COUNTY), bearer(db, Role.OFFICIAL, COUNTY)
     profiles = build_profiles(ingest(registered.city, KEY), LIST_DATE)
@@ -89,3 +96,27 @@ def test_visits_from_an_issued_list_become_weighted_training_rows(
     assert weights == pytest.approx(expected) and np.any(weights > 1)
     fit = fit_risk_model(added.snapshots, registered.data.features, split, FAST)
     assert fit.best_iteration >= 1
+
+    # 5. The same through the commands, as a data scientist runs them: the service's outcomes exported to a file,
+    # and `relapse train` on the city's source folder with that file adds them as weighted training rows.
+    folder, exported = tmp_path / "city", tmp_path / "outcomes.parquet"
+    write_sources(registered.city, folder)
+    env = {
+        **os.environ,
+        "RELAPSE_DATA_DIR": str(tmp_path / "data"),
+        "RELAPSE_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+    }
+
+    def relapse(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "relapse", *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr  # the console writes to stderr
+
+    relapse("visits", "export-outcomes", "--region", COUNTY, "--out", str(exported))
+    assert pd.read_parquet(exported)["label"].sum() == len(positives)
+    few = tmp_path / "params.json"
+    few.write_text(json.dumps({"num_iterations": 40}))  # a small model: the rows, not the fit, are under test
+    trained = relapse(
+        "train", "--data", str(folder), "--outcomes", str(exported), "--no-backtest", "--params", str(few)
+    )
+    assert f"visit outcomes: {len(items)} added as weighted training rows" in " ".join(trained.split())
