@@ -30,7 +30,15 @@ from sqlalchemy.orm import Session
 from features.profiles.status import MONITORED
 from service._scores import ScoreView
 from service.errors import InvalidFieldError, NotFoundError
-from service.reports.worklist import MAX_PER_VILLAGE, Capacity, Place, latest_rows, score_views, settled_by_visit
+from service.reports.worklist import (
+    MAX_PER_VILLAGE,
+    Capacity,
+    Place,
+    Row,
+    latest_rows,
+    score_views,
+    settled_by_visit,
+)
 from service.reports.worklist import work_list as ranked_work_list
 from service.scope import Scope
 from service.tables import IssuedList, IssuedListRow, Visit
@@ -73,13 +81,13 @@ class Listed:
 
 
 def _pools(
-    session: Session, scope: Scope, taken: set[str], visits: Mapping[str, Visit]
+    session: Session, scope: Scope, latest: Sequence[Row], taken: set[str], visits: Mapping[str, Visit]
 ) -> dict[str, list[tuple[str, int]]]:
     """Per village, (pseudonym, score id) of the listable households not taken by rank: not monitored, and not
     settled by a visit (the work list's own rule, read only for households whose last visit could settle them)."""
     pools: dict[str, list[tuple[str, int]]] = {}
     settling: list[int] = []
-    for village, pseudonym, score_id, *_, status, _flagged in latest_rows(session, scope):
+    for village, pseudonym, score_id, *_, status, _flagged in latest:
         if status == MONITORED or pseudonym in taken:
             continue
         pools.setdefault(village, []).append((pseudonym, score_id))
@@ -106,15 +114,19 @@ def design(
     share: float,
     seed: int,
     visits: Mapping[str, Visit],
+    latest: Sequence[Row] | None = None,
 ) -> list[Listed]:
     """Each village's list: its `per_village − slots` highest-probability listable households (rank 1 first),
-    then `slots` drawn at random from the rest, highest probability first (module docstring)."""
+    then `slots` drawn at random from the rest, highest probability first (module docstring). `latest` are the
+    scope's `latest_rows` when the caller has read them already."""
     if not 1 <= per_village <= MAX_PER_VILLAGE:
         raise InvalidFieldError("visits_per_village", f"must lie between 1 and {MAX_PER_VILLAGE}")
     slots = exploration_slots(per_village, share)
-    top = ranked_work_list(session, scope, Capacity(1, 1, per_village - slots), places, visits=visits)
+    latest = latest_rows(session, scope) if latest is None else latest
+    capacity = Capacity(1, 1, per_village - slots)
+    top = ranked_work_list(session, scope, capacity, places, visits=visits, rows=latest)
     taken = {row.view.household_pseudonym for village in top.villages for row in village.rows}
-    pools = _pools(session, scope, taken, visits) if slots else {}
+    pools = _pools(session, scope, latest, taken, visits) if slots else {}
     drawn: dict[str, tuple[list[int], float]] = {}
     for code, members in pools.items():
         score_of = dict(members)
@@ -157,12 +169,13 @@ def issue_list(
     """Draw the region's list (`design`), store it with its design and return it; NotFoundError when the region
     has nothing to list. The caller commits."""
     exploration_slots(per_village, share)  # the share is checked before anything is read
-    latest = max((row[4] for row in latest_rows(session, scope)), default=None)
+    scored = latest_rows(session, scope)  # read once: the list's date, its ranked part and its draw pools
+    latest = max((row[4] for row in scored), default=None)
     if latest is None:
         raise NotFoundError("no scored households to list in this region")
     version = _next_version(session, scope.region_prefix, latest)
     seed = default_seed(version) if seed is None else seed
-    listed = design(session, scope, per_village, places, share=share, seed=seed, visits=visits)
+    listed = design(session, scope, per_village, places, share=share, seed=seed, visits=visits, latest=scored)
     if not listed:
         raise NotFoundError("no household in this region can be listed")
     head = IssuedList(

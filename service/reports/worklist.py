@@ -304,19 +304,21 @@ def work_list(
     *,
     listable: Callable[[ScoreView], bool] = lambda view: True,
     visits: Mapping[str, Visit] | None = None,
+    rows: Sequence[Row] | None = None,
 ) -> WorkList:
     """Each village's `capacity.per_village` households with the highest probability (ties by pseudonym), among
     those that can be newly identified (current monitoring objects are counted, never listed) and not settled by
     a visit (`visits`: each household's last standing visit; module docstring).
 
     `listable` leaves further households out after their score is read; the next of the village takes the place.
+    `rows` are the scope's `latest_rows` when the caller has read them already.
     """
     visits = visits or {}
     settled: dict[str, int] = defaultdict(int)
 
     by_village: dict[str, list[Row]] = defaultdict(list)
     monitored: dict[str, int] = defaultdict(int)
-    for row in latest_rows(session, scope):
+    for row in latest_rows(session, scope) if rows is None else rows:
         if row[6] == MONITORED:
             monitored[row[0]] += 1
         else:
