@@ -27,10 +27,9 @@ from sqlalchemy.orm import Session
 
 from service.scope import Scope
 from service.tables import IssuedList, IssuedListRow, Visit
-from service.visits import standing
+from service.visits import NOT_MET, standing
 
 LABELS: Final[dict[str, int]] = {"enrolled": 1, "not_at_risk": 0}
-NOT_VISITED: Final = frozenset({"not_found", "refused", "away"})
 COLUMNS: Final = (
     "household_id",
     "region_code",
@@ -52,7 +51,7 @@ class Outcomes:
 
 
 def _reason(visit: Visit, listed: dict[tuple[str, str], tuple[IssuedList, IssuedListRow]]) -> str | None:
-    if visit.outcome in NOT_VISITED:
+    if visit.outcome in NOT_MET:
         return "household not met (not found, refused, away)"
     if visit.outcome not in LABELS:
         return "already in or out of monitoring"

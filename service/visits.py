@@ -53,6 +53,8 @@ VISITOR_ROLES: Final[dict[str, tuple[str, str]]] = {
 }
 # Outcomes after which the household needs no new visit until new evidence arrives (the work list drops it).
 SETTLED: Final = frozenset({"not_at_risk", "already_monitored", "already_eliminated"})
+# Outcomes of a visit that met nobody: they say nothing about the household (not counted as visited).
+NOT_MET: Final = frozenset({"not_found", "refused", "away"})
 NOTE_MAX_CHARS: Final = 200
 EARLIEST: Final = date(1900, 1, 1)
 
@@ -290,7 +292,7 @@ def hit_rates(session: Session, scope: Scope) -> list[HitRate]:
     latest = latest_visits(session, scope)
     by_list: dict[str, tuple[set[str], set[str]]] = {}
     for visit in latest.values():
-        if visit.list_version is None or visit.outcome in ("not_found", "refused", "away"):
+        if visit.list_version is None or visit.outcome in NOT_MET:
             continue
         visited, enrolled = by_list.setdefault(visit.list_version, (set(), set()))
         visited.add(visit.household_pseudonym)
