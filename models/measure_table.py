@@ -169,9 +169,13 @@ HIGH_MEDICAL_COSTS = _any(
 TARGET_GROUP = _any(  # poverty-alleviated or monitored households (脱贫户, 监测对象)
     Condition("poverty_alleviated", "==", 1.0), Condition("under_monitoring", "==", 1.0)
 )
-# Not a 特困 case: someone in the household can work, or someone is of working age (the `tekun` rule's first two
-# clauses negated; with income below 低保, its third holds wherever 低保 is due).
-NOT_TEKUN_CASE = _any(Condition("no_labour_household", "<", 1.0), Condition("working_age_count", ">", 0.0))
+# Not a 特困 case: the `tekun` rule negated — someone can work, someone is of working age, or the income itself
+# reaches the 低保 standard (低保 may still be due on the income after medical costs, which 特困 does not read).
+NOT_TEKUN_CASE = _any(
+    Condition("no_labour_household", "<", 1.0),
+    Condition("working_age_count", ">", 0.0),
+    Condition("income_pc_yuan", ">=", 1.0, standard=DIBAO_STANDARD),
+)
 ABLE = _any(Condition("labour_capable_count", ">=", 1.0))
 ABLE_OR_WEAK = _any(Condition("labour_capable_count", ">=", 1.0), Condition("weak_labour_count", ">=", 1.0))
 # assumed proxy for idle or under-used labour: fewer members in migrant work than the household's labour capacity

@@ -251,6 +251,8 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("dibao", {"income_pc_yuan": 100.0, "tekun_active": math.nan}, False),
     ("dibao", {"income_pc_yuan": 100.0, "no_labour_household": 1.0, "working_age_count": 0.0}, False),  # 特困 case
     ("dibao", {"income_pc_yuan": 100.0, "no_labour_household": 1.0, "working_age_count": 1.0}, True),
+    # Alone, income above the standard but below it after medical costs: no 特困 case, so 低保 is due.
+    ("dibao", {**ALONE, "income_pc_yuan": STANDARD_2023 + 500, "income_pc_after_medical_yuan": 100.0}, True),
     ("tekun", {**ALONE, "income_pc_yuan": 5_000.0}, True),
     ("tekun", {**ALONE, "income_pc_yuan": 5_000.0, "working_age_count": 1.0}, False),
     ("tekun", {**ALONE, "income_pc_yuan": 5_000.0, "no_labour_household": math.nan}, False),
