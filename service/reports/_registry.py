@@ -4,8 +4,9 @@ The serving model (`service.model_holder.ServingModel`: version, meta, metrics a
 and the MLflow registry the holder loads from, through the MLflow client: the run's `fairness.csv`,
 `backtest.csv` and `reference_distributions.json` (the score distribution on the run's test rows, against which
 the served scores' drift is measured) artifacts and every registered version's tags (`promoted_at`, `gate`,
-`replaced_champion`, `retired_at`, `forced_promotion_reason`, written by `training.registry.promote`). Artifacts
-of a version never change, so they are cached per run; the promotion history is re-read after `HISTORY_TTL_S`.
+`replaced_champion`, `retired_at`, `forced_promotion_reason`, written by `training.registry.promote`), and the
+`monitor.json` of the version's latest `relapse monitor --data` run. Artifacts of a version never change, so they
+are cached per run; the promotion history and the monitor runs are re-read after `HISTORY_TTL_S`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import csv
 import io
 import json
 import logging
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 log = logging.getLogger(__name__)
@@ -77,9 +80,6 @@ class RegistryReader:
             cached = self._artifacts.get(run_id)
         if cached is not None:
             return cached
-        import tempfile
-        from pathlib import Path
-
         from mlflow import MlflowClient
 
         client = MlflowClient(tracking_uri=self.tracking_uri)
@@ -87,9 +87,7 @@ class RegistryReader:
         readable = True
         for name in ("fairness.csv", "backtest.csv", REFERENCE_FILE):
             try:
-                with tempfile.TemporaryDirectory() as tmp:
-                    local = client.download_artifacts(run_id, name, tmp)
-                    texts[name] = Path(local).read_text(encoding="utf-8")
+                texts[name] = _artifact_text(client, run_id, name)
             except Exception as error:  # noqa: BLE001 — a missing artifact is shown as missing
                 log.info("run %s has no %s (%s)", run_id, name, type(error).__name__)
                 texts[name] = None
@@ -114,9 +112,6 @@ class RegistryReader:
             cached = self._monitors.get(version)
             if cached is not None and now - cached[0] < HISTORY_TTL_S:
                 return cached[1]
-        import tempfile
-        from pathlib import Path
-
         from mlflow import MlflowClient
 
         found: dict[str, Any] | None = None
@@ -131,9 +126,7 @@ class RegistryReader:
                 max_results=1,
             )
             if runs:
-                with tempfile.TemporaryDirectory() as tmp:
-                    local = client.download_artifacts(runs[0].info.run_id, MONITOR_FILE, tmp)
-                    loaded = json.loads(Path(local).read_text(encoding="utf-8"))
+                loaded = json.loads(_artifact_text(client, runs[0].info.run_id, MONITOR_FILE))
                 found = loaded if isinstance(loaded, dict) else None
         except Exception as error:  # noqa: BLE001 — the report says no monitor run can be shown
             log.info("no monitor run readable for version %s (%s)", version, type(error).__name__)
@@ -180,3 +173,9 @@ def _version_history(version: Any, aliases: list[str]) -> VersionHistory:
         reason=tags.get("forced_promotion_reason"),
         retired_at=tags.get("retired_at"),
     )
+
+
+def _artifact_text(client: Any, run_id: str, name: str) -> str:
+    """A run's text artifact, downloaded to a temporary folder and read (raises when the run has none)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return Path(client.download_artifacts(run_id, name, tmp)).read_text(encoding="utf-8")
