@@ -14,8 +14,9 @@ Before the clock starts, each sampled household's document is scored once (`hous
 keeps its rows. Households are chosen outside monitoring and without a hospital stay in the year before --as-of:
 one stay with 21,000 yuan out of pocket then raises the single-stay rule, so each household's one event re-scores
 it and produces exactly one alert. Events are sent open-loop on a fixed schedule (the i-th at i / rate seconds)
-by several client threads, so a slow answer does not slow the arrivals. Latency is measured on this machine's
-monotonic clock from sending the POST to the receiver reading the alert's body.
+by 64 sender threads, each with one request open, so a slow answer does not slow the arrivals. Latency is measured
+on this machine's monotonic clock from the time the POST was due to the receiver reading the alert's body; the
+report names how late the busiest sender was (a late sender counts against the service, never for it).
 """
 
 from __future__ import annotations
@@ -118,10 +119,12 @@ def stay(document: dict[str, Any], event_date: str) -> dict[str, Any]:
 
 @dataclass
 class Sent:
-    """Monotonic times of each household's event POST and of its answer."""
+    """Monotonic times each household's event POST was due (on the schedule) and was answered, and how late the
+    busiest sender was."""
 
     at: dict[str, float] = field(default_factory=dict)
     answered: dict[str, float] = field(default_factory=dict)
+    late_ms: float = 0.0
 
 
 def run(server: Server, events: list[dict[str, Any]], rate: float, clients: int, sent: Sent) -> None:
@@ -139,9 +142,13 @@ def run(server: Server, events: list[dict[str, Any]], rate: float, clients: int,
                 i = next(counter, None)
             if i is None:
                 break
-            time.sleep(max(0.0, start + i / rate - time.monotonic()))
+            due = start + i / rate
+            time.sleep(max(0.0, due - time.monotonic()))
             household = events[i]["household_id"]
-            sent.at[household] = time.monotonic()
+            # Latency counts from when the event was due, not when a free sender got to it: a service that falls
+            # behind cannot hide its queue by slowing the senders (coordinated omission).
+            sent.at[household] = due
+            sent.late_ms = max(sent.late_ms, (time.monotonic() - due) * 1000)
             try:
                 answer = _post(connection, "/v1/events", {"events": [events[i]]}, headers)
                 sent.answered[household] = time.monotonic()
@@ -189,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--as-of", default="2025-01-01")
     parser.add_argument("--rate", type=float, default=50.0, help="events per second")
     parser.add_argument("--events", type=int, default=600, help="timed events, one per household")
-    parser.add_argument("--clients", type=int, default=8, help="sender threads")
+    parser.add_argument("--clients", type=int, default=64, help="sender threads (each has one request open)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument(
         "--restart-after",
@@ -234,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  {carried} alerts of events accepted before the kill were delivered after the restart")
         else:
             latency, answers = latencies(receiver, sent)
-    report(latency, answers)
+    report(latency, answers, sent.late_ms)
 
 
 def prepare(server: Server, receiver: Receiver, documents: list[dict[str, Any]], as_of: str) -> None:
@@ -253,7 +260,7 @@ def prepare(server: Server, receiver: Receiver, documents: list[dict[str, Any]],
         raise RuntimeError(f"{len(receiver.arrived)} alerts before any event: the households are not quiet")
 
 
-def report(latency: np.ndarray, answers: np.ndarray) -> None:
+def report(latency: np.ndarray, answers: np.ndarray, late_ms: float) -> None:
     p50, p99 = float(np.percentile(latency, 50)), float(np.percentile(latency, 99))
     ok = "met" if p50 <= TARGET_MS[0] and p99 <= TARGET_MS[1] else "MISSED"
     print(
@@ -262,7 +269,7 @@ def report(latency: np.ndarray, answers: np.ndarray) -> None:
     )
     print(
         f"  event POST → its answer (re-scored, stored): p50 {np.percentile(answers, 50):.0f} ms, "
-        f"p99 {np.percentile(answers, 99):.0f} ms"
+        f"p99 {np.percentile(answers, 99):.0f} ms; the latest POST left {late_ms:.0f} ms after it was due"
     )
 
 

@@ -15,20 +15,22 @@ service").
 A batch changes nothing a request sees: each keeps its caller, region checks, model version, answer and
 errors (`service.scoring.score_requests`), and every decision is stored and audited before any answer of
 the batch leaves. When the transaction fails, each request of the batch gets the error and no score.
+
+The same queue serves pushed department events (`service.event_pushes`): the events of the requests waiting
+together are stored in one transaction and their households rebuilt and re-scored in one pass.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
+from typing import Generic, TypeVar
 
 import anyio
 
-from service.schemas import ScoreResponse
-from service.scoring import ScoreRequest, score_requests
-
-Scorer = Callable[[Sequence[ScoreRequest]], list[ScoreResponse | Exception]]
+Request = TypeVar("Request", bound=Sized)  # its length is its number of rows
+Answer = TypeVar("Answer")
 
 
 def scoring_lane() -> anyio.CapacityLimiter:
@@ -37,13 +39,14 @@ def scoring_lane() -> anyio.CapacityLimiter:
     return anyio.CapacityLimiter(1)
 
 
-class Coalescer:
-    """Collects the requests of one event loop and scores them in batches, one batch at a time."""
+class Coalescer(Generic[Request, Answer]):
+    """Collects the requests of one event loop and scores them in batches, one batch at a time. `scorer` takes a
+    batch and hands back each request's answer or its own error, in order."""
 
     def __init__(
         self,
         max_rows: int,
-        scorer: Scorer = score_requests,
+        scorer: Callable[[Sequence[Request]], Sequence[Answer | Exception]],
         on_pass: Callable[[int], None] | None = None,
         lane: anyio.CapacityLimiter | None = None,
     ) -> None:
@@ -53,24 +56,25 @@ class Coalescer:
         self._scorer = scorer
         self._lane = lane  # the worker's scoring lane (`scoring_lane`), shared with small households:score requests
         self._on_pass = on_pass  # told the number of requests of every pass (the /metrics histogram)
-        self._waiting: deque[tuple[ScoreRequest, asyncio.Future[ScoreResponse]]] = deque()
+        self._waiting: deque[tuple[Request, asyncio.Future[Answer]]] = deque()
         self._draining: asyncio.Task[None] | None = None
 
-    async def score(self, request: ScoreRequest) -> ScoreResponse:
+    async def score(self, request: Request) -> Answer:
         """The request's answer, scored with whatever requests wait with it; its own error raised."""
-        future: asyncio.Future[ScoreResponse] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
         if self._draining is None:
             self._draining = asyncio.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
-        batch: list[tuple[ScoreRequest, asyncio.Future[ScoreResponse]]] = []
+        batch: list[tuple[Request, asyncio.Future[Answer]]] = []
         try:
             while self._waiting:
                 batch = self._next_batch()
                 if not batch:
                     break
+                outcomes: Sequence[Answer | Exception]
                 try:
                     requests = [request for request, _ in batch]
                     outcomes = await anyio.to_thread.run_sync(self._scorer, requests, limiter=self._lane)
@@ -92,10 +96,10 @@ class Coalescer:
                 future.cancel()
             self._waiting.clear()
 
-    def _next_batch(self) -> list[tuple[ScoreRequest, asyncio.Future[ScoreResponse]]]:
+    def _next_batch(self) -> list[tuple[Request, asyncio.Future[Answer]]]:
         """The waiting requests in arrival order, up to `max_rows` rows in all (at least one request, if any
         waits). Requests whose callers went away before scoring began are dropped: nothing was decided."""
-        batch: list[tuple[ScoreRequest, asyncio.Future[ScoreResponse]]] = []
+        batch: list[tuple[Request, asyncio.Future[Answer]]] = []
         rows = 0
         while self._waiting:
             request, future = self._waiting[0]

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -20,6 +21,7 @@ from service._coalescing import Coalescer, scoring_lane
 from service.api_docs import install_api_docs
 from service.db import Database, open_database
 from service.errors import DatabaseUnavailableError
+from service.event_pushes import store_and_rescore
 from service.headers import SecurityHeadersMiddleware
 from service.job_runner import JobRunner, job_executor
 from service.limits import KeyLimits
@@ -44,6 +46,7 @@ from service.routers import (
     visit_lists,
     visits,
 )
+from service.scoring import score_requests
 from service.settings import ServiceSettings, get_settings
 
 log = logging.getLogger(__name__)
@@ -116,7 +119,16 @@ def create_app(
         on_pass = metrics.scoring_passes.observe if metrics is not None else None
         app.state.scoring_lane = scoring_lane() if settings.coalesce_rows else None
         app.state.coalescer = (
-            Coalescer(settings.coalesce_rows, on_pass=on_pass, lane=app.state.scoring_lane)
+            Coalescer(settings.coalesce_rows, score_requests, on_pass=on_pass, lane=app.state.scoring_lane)
+            if settings.coalesce_rows
+            else None
+        )
+        app.state.event_pushes = (
+            Coalescer(
+                settings.coalesce_rows,
+                partial(store_and_rescore, references=app.state.references),
+                lane=app.state.scoring_lane,
+            )
             if settings.coalesce_rows
             else None
         )

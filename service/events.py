@@ -83,10 +83,10 @@ def plain_rows(rows: Sequence[dict[str, Any]], today: date | None = None) -> lis
 
 
 def store_events(
-    session: Session, scope: Scope, rows: Sequence[dict[str, Any]], *, key_id: int | None, today: date | None = None
+    session: Session, scope: Scope, plain: Sequence[dict[str, Any]], *, key_id: int | None
 ) -> list[StoredEvent]:
-    """Validate and store a batch of events of households scored in `scope`, all or none. The caller commits."""
-    plain = plain_rows(rows, today)
+    """Store a batch of events (rows `plain_rows` passed) of households scored in `scope`, all or none; every
+    violation of the service's own rules raised at once. The caller commits."""
     regions = _regions(session, scope, {row["household_id"] for row in plain})
     earlier = {
         event.event_id: event

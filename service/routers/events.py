@@ -9,19 +9,19 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.config import JsonDict
-from sqlalchemy.exc import IntegrityError
 
 from features.contract.codes import EVENT_TYPES
-from service.deps import CallerDep, DatabaseDep, HolderDep, ReferencesDep, RequestIdDep, SettingsDep, get_model
+from service._coalescing import Coalescer
+from service.deps import CallerDep, DatabaseDep, HolderDep, ReferencesDep, RequestIdDep, SettingsDep
 from service.errors import NotFoundError
-from service.events import RESCORED, UNCHANGED, WAITING, StoredEvent, household_events, store_events
-from service.household_sources import Key, append_events, rebuild
+from service.event_pushes import EventPush, Pushed, store_and_rescore
+from service.events import RESCORED, UNCHANGED, WAITING, StoredEvent, household_events, plain_rows
+from service.household_sources import Key
 from service.idempotency import Claim, run_once
 from service.keys import Permission
-from service.model_holder import ServingModel
 from service.paging import MAX_PAGE, CursorQuery, decode_cursor, page_after
 from service.schemas import SCHEMA_MAX_ITEMS, Row, ScoreItem
-from service.scoring import SYNTHETIC_NOTICE, ScoreContext, check_batch, score_profiles
+from service.scoring import SYNTHETIC_NOTICE, check_batch
 from service.tables import HouseholdEvent
 from service.visits import household_region
 
@@ -144,50 +144,31 @@ async def push_events(
     service does not hold waits for its next document."""
     caller.require(Permission.EVENTS)
     check_batch(len(body.events), settings, "events")
+    holder_now = holder.current
+    unavailable = holder.degraded or "no model is loaded"
 
-    def store() -> tuple[list[StoredEvent], set[Key], ServingModel | None]:
-        for attempt in (1, 2):
-            try:
-                with database.session() as session:
-                    results = store_events(session, caller.scope, body.events, key_id=caller.key_id)
-                    fresh = [r.event for r in results if not r.duplicate]
-                    kept = append_events(session, [e.row for e in fresh], [e.region_code for e in fresh])
-                    # Taken before anything commits: without a model, nothing is stored (503) rather than an
-                    # event its household's score never saw.
-                    serving = get_model(holder) if kept else None
-                    return results, kept, serving
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-                # Another request stored one of these event ids at the same moment: the next look finds it.
-        raise AssertionError("unreachable")
-
-    def store_and_score() -> Response:
-        results, kept, serving = store()
-        scores: dict[Key, ScoreItem] = {}
-        if kept and serving is not None:
-            reference = references.current
-            context = ScoreContext(caller, serving, database, settings, request_id)
-            version = reference.label if reference is not None else None
-            with database.read_session() as session:
-                groups = rebuild(session, kept, reference)
-            for group in groups:
-                answer = score_profiles(context, group.profiles, explain=True, context_version=version)
-                scores.update({(item.household_pseudonym, item.region_code): item for item in answer.items})
+    def answer(outcome: Pushed | Exception) -> Response:
+        if isinstance(outcome, Exception):
+            raise outcome
         metrics = getattr(request.app.state, "metrics", None)
         if metrics is not None:
-            for item in scores.values():
+            for item in outcome.scores.values():
                 metrics.scores.labels(item.risk_level).inc()
         runner = getattr(request.app.state, "job_runner", None)
-        if scores and runner is not None:
+        if outcome.scores and runner is not None:
             runner.wake()  # new scores: the alert dispatcher looks now rather than at its next poll
-        response = Response(_PUSHED.dump_json(pushed(results, scores)), status_code=201, media_type="application/json")
-        response.headers["X-Request-ID"] = request_id
-        return response
+        body = _PUSHED.dump_json(pushed(outcome.results, outcome.scores))
+        return Response(body, status_code=201, media_type="application/json", headers={"X-Request-ID": request_id})
 
     async def produce(_: Claim | None) -> Response:
-        # The answer names the new scores, so it is recorded for the Idempotency-Key once they are stored.
-        return await run_in_threadpool(store_and_score)
+        # Every violation of the rows is a 422 before anything waits; the answer names the new scores, so it is
+        # recorded for the Idempotency-Key once they are stored.
+        rows = await run_in_threadpool(plain_rows, body.events)
+        push = EventPush(caller, rows, database, settings, holder_now, request_id, unavailable)
+        queue: Coalescer[EventPush, Pushed] | None = getattr(request.app.state, "event_pushes", None)
+        if queue is not None:
+            return answer(await queue.score(push))
+        return answer((await run_in_threadpool(store_and_rescore, [push], references))[0])
 
     return await run_once(request, caller, database, settings, await request.body(), produce)
 

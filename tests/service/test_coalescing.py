@@ -208,7 +208,7 @@ def test_when_the_database_is_down_every_request_of_the_batch_gets_the_error_and
 
 def test_max_rows_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_rows"):
-        Coalescer(0)
+        Coalescer(0, score_requests)
 
 
 def test_small_household_requests_wait_for_the_scoring_lane_and_large_ones_do_not(
