@@ -139,9 +139,23 @@ def enqueue(session: Session) -> int:
 
 def dispatch(database: Database, post: Post, *, now: datetime | None = None, max_attempts: int = MAX_ATTEMPTS) -> int:
     """One round: queue what is new, then send what is due. Returns the deliveries accepted."""
-    with database.session() as session:
-        enqueue(session)
+    if _anything_new(database):  # the write lock is taken only when there is something to queue
+        with database.session() as session:
+            enqueue(session)
     return deliver_due(database, post, now=now, max_attempts=max_attempts)
+
+
+def _anything_new(database: Database) -> bool:
+    """A score or an ended job stored since the cursor (or no cursor yet): a read, without the write lock."""
+    with database.read_session() as session:
+        cursor = session.get(AlertCursor, 1)
+        if cursor is None:
+            return True
+        newer = select(ScoreRecord.id).where(ScoreRecord.id > cursor.score_id).limit(1)
+        ended = select(Job.id).where(Job.status.in_(FINAL))
+        if cursor.jobs_after is not None:
+            ended = ended.where(Job.updated_at > cursor.jobs_after)
+        return session.scalar(newer) is not None or session.scalar(ended.limit(1)) is not None
 
 
 def _triggers(

@@ -103,7 +103,7 @@ def deliver_due(
     now = now or utcnow()
     attempted = accepted = 0
     while attempted < limit:
-        with database.session() as session:
+        with database.read_session() as session:  # a look only: the round's outcome is written below
             due = list(session.scalars(_due(now).limit(limit - attempted)))
             targets = {
                 s.id: s

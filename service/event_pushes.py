@@ -2,9 +2,10 @@
 transaction for their events, one rebuild of their households and one scoring pass (`service._coalescing`).
 
 A push is one `POST /v1/events` request whose rows the contract's validator has passed (`service.events.plain_rows`).
-Each push is stored in a savepoint of the batch's transaction, so that one push's violation (an unknown household,
-an event id reused with other content) fails that push alone, as if it had come alone; pushes are stored in
-arrival order, so an event id sent by two pushes of one batch is the later one's duplicate. Every household of
+The batch's households and event ids are looked up once; each push is then judged in arrival order against what
+is stored and what the pushes before it stored, so that one push's violation (an unknown household, an event id
+reused with other content) fails that push alone, as if it had come alone, and an event id sent by two pushes of
+one batch is the later one's duplicate. The accepted events are written together. Every household of
 the batch whose rows the service keeps is rebuilt once from its rows (`service.household_sources.rebuild`); each
 push then scores its own households with its own caller, request id and audit entries (`service.scoring`). A
 household pushed twice in one batch is scored once for each push, from the same rows.
@@ -20,13 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.db import Database
-from service.events import StoredEvent, store_events
-from service.household_sources import Key, Rebuilt, append_events, rebuild
+from service.events import StoredEvent, judge, known_for
+from service.household_sources import Key, Rebuilt, append_events, held, rebuild
 from service.keys import Caller
 from service.model_holder import ServingModel
 from service.problems import ModelUnavailableError
@@ -34,6 +34,7 @@ from service.references import ReferenceHolder
 from service.schemas import ScoreItem
 from service.scoring import ScoreContext, ScoreRequest, score_requests
 from service.settings import ServiceSettings
+from service.tables import HouseholdEvent
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,8 @@ def store_and_rescore(pushes: Sequence[EventPush], references: ReferenceHolder) 
     """Each push's answer, or the error it gets, in order; all pushes of one batch share one database."""
     if not pushes:
         return []
-    outcomes: list[Pushed | Exception] = []
-    kept: list[set[Key]] = []
     try:
-        with pushes[0].database.session() as session:
-            for push in pushes:
-                stored = _store(session, push)
-                outcomes.append(stored[0] if isinstance(stored, tuple) else stored)
-                kept.append(stored[1] if isinstance(stored, tuple) else set())
+        outcomes, kept = _store(pushes)
     except Exception as error:  # the transaction failed: nothing of the batch is stored
         return [error] * len(pushes)
     households = set().union(*kept)
@@ -87,13 +82,17 @@ def store_and_rescore(pushes: Sequence[EventPush], references: ReferenceHolder) 
     version = reference.label if reference is not None else None
     requests: list[ScoreRequest] = []
     owners: list[int] = []
+    keys = [_keys(group) for group in groups]
     for k, (push, households_of) in enumerate(zip(pushes, kept, strict=True)):
         if not households_of or push.serving is None:
             continue
         context = ScoreContext(push.caller, push.serving, push.database, push.settings, push.request_id)
-        for group in _groups_of(groups, households_of):
-            requests.append(ScoreRequest(context, group, explain=True, context_version=version))
-            owners.append(k)
+        for group, group_keys in zip(groups, keys, strict=True):
+            mine = [i for i, key in enumerate(group_keys) if key in households_of]
+            if mine:
+                profiles = group.profiles if len(mine) == len(group_keys) else group.profiles.iloc[mine]
+                requests.append(ScoreRequest(context, profiles, explain=True, context_version=version))
+                owners.append(k)
     for k, answer in zip(owners, score_requests(requests), strict=True):
         outcome = outcomes[k]
         if isinstance(outcome, Exception):
@@ -105,34 +104,50 @@ def store_and_rescore(pushes: Sequence[EventPush], references: ReferenceHolder) 
     return outcomes
 
 
-def _store(session: Session, push: EventPush) -> tuple[Pushed, set[Key]] | Exception:
-    """The push's events stored in a savepoint of the batch's transaction, and the households whose kept rows they
-    joined; or the push's error, with nothing of it stored."""
+def _store(pushes: Sequence[EventPush]) -> tuple[list[Pushed | Exception], list[set[Key]]]:
+    """Each push's answer so far (or its error) and the households whose kept rows its events joined, all stored
+    in one transaction. Another worker storing one of the event ids at the same moment makes the transaction fail
+    on the unique id: it is tried again once, and the next look finds that event."""
     for attempt in (1, 2):
         try:
-            with session.begin_nested():
-                results = store_events(session, push.caller.scope, push.rows, key_id=push.caller.key_id)
-                fresh = [r.event for r in results if not r.duplicate]
-                households = append_events(session, [e.row for e in fresh], [e.region_code for e in fresh])
-                if households and push.serving is None:
-                    # Nothing is stored rather than an event its household's score never saw.
-                    raise ModelUnavailableError(push.unavailable)
-                return Pushed(results), households
-        except IntegrityError as error:
-            # Another worker stored one of these event ids at the same moment: the next look finds it.
+            with pushes[0].database.session() as session:
+                return _judge_and_store(session, pushes)
+        except IntegrityError:
             if attempt == 2:
-                return error
-        except Exception as error:
-            return error
+                raise
     raise AssertionError("unreachable")
 
 
-def _groups_of(groups: Sequence[Rebuilt], households: set[Key]) -> list[pd.DataFrame]:
-    """The push's households' profiles, one frame per as-of date."""
-    out = []
-    for group in groups:
-        keys = zip(group.profiles["household_id"].astype(str), group.profiles["region_code"].astype(str), strict=True)
-        mine = [i for i, key in enumerate(keys) if key in households]
-        if mine:
-            out.append(group.profiles.iloc[mine])
-    return out
+def _judge_and_store(session: Session, pushes: Sequence[EventPush]) -> tuple[list[Pushed | Exception], list[set[Key]]]:
+    rows = [row for push in pushes for row in push.rows]
+    known = known_for(session, {row["household_id"] for row in rows}, {row["event_id"] for row in rows})
+    outcomes: list[Pushed | Exception] = []
+    fresh: list[list[HouseholdEvent]] = []
+    for push in pushes:
+        try:
+            results = judge(known, push.caller.scope, push.rows, key_id=push.caller.key_id)
+            new = [r.event for r in results if not r.duplicate]
+            if push.serving is None and held(session, _keys_of(new)):
+                # Nothing is stored rather than an event its household's score never saw.
+                raise ModelUnavailableError(push.unavailable)
+        except Exception as error:  # the push's own: its events are not stored, the others' are
+            outcomes.append(error)
+            fresh.append([])
+            continue
+        known.accept(new)
+        outcomes.append(Pushed(results))
+        fresh.append(new)
+    stored = [event for events in fresh for event in events]
+    session.add_all(stored)
+    session.flush()
+    kept = append_events(session, [e.row for e in stored], [e.region_code for e in stored])
+    return outcomes, [_keys_of(events) & kept for events in fresh]
+
+
+def _keys_of(events: Sequence[HouseholdEvent]) -> set[Key]:
+    return {(event.household_pseudonym, event.region_code) for event in events}
+
+
+def _keys(group: Rebuilt) -> list[Key]:
+    profiles = group.profiles
+    return list(zip(profiles["household_id"].tolist(), profiles["region_code"].tolist(), strict=True))

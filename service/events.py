@@ -82,34 +82,54 @@ def plain_rows(rows: Sequence[dict[str, Any]], today: date | None = None) -> lis
     return json_records(sources.tables["events"])
 
 
-def store_events(
-    session: Session, scope: Scope, plain: Sequence[dict[str, Any]], *, key_id: int | None
-) -> list[StoredEvent]:
-    """Store a batch of events (rows `plain_rows` passed) of households scored in `scope`, all or none; every
-    violation of the service's own rules raised at once. The caller commits."""
-    regions = _regions(session, scope, {row["household_id"] for row in plain})
-    earlier = {
-        event.event_id: event
-        for event in session.scalars(
-            select(HouseholdEvent).where(HouseholdEvent.event_id.in_({row["event_id"] for row in plain}))
-        )
-    }
+@dataclass
+class Known:
+    """What the database holds of a batch's households and event ids, read once for all of its pushes."""
+
+    villages: dict[str, list[str]]  # household → the villages of its latest scores, the latest last
+    events: dict[str, HouseholdEvent]  # event id → the event stored with it (a batch's accepted pushes included)
+
+    def village(self, scope: Scope, household: str) -> str | None:
+        """The village of the household's latest score in `scope`; None when it was not scored there."""
+        return next((v for v in reversed(self.villages.get(household, [])) if scope.contains(v)), None)
+
+    def accept(self, events: Sequence[HouseholdEvent]) -> None:
+        """Stored events count as stored before for the pushes judged after them."""
+        self.events.update((event.event_id, event) for event in events)
+
+
+def known_for(session: Session, households: set[str], event_ids: set[str]) -> Known:
+    villages: dict[str, list[str]] = {}
+    query = (
+        select(LatestScore.household_pseudonym, LatestScore.region_code)
+        .where(LatestScore.household_pseudonym.in_(households))
+        .order_by(LatestScore.as_of, LatestScore.scored_at)
+    )
+    for pseudonym, region in session.execute(query):
+        villages.setdefault(str(pseudonym), []).append(str(region))
+    stored = session.scalars(select(HouseholdEvent).where(HouseholdEvent.event_id.in_(event_ids)))
+    return Known(villages, {event.event_id: event for event in stored})
+
+
+def judge(known: Known, scope: Scope, plain: Sequence[dict[str, Any]], *, key_id: int | None) -> list[StoredEvent]:
+    """A push's events (rows `plain_rows` passed) of households scored in `scope`: each new or a duplicate of one
+    stored before; every violation of the service's own rules raised at once. Nothing is stored here."""
     violations: list[DocumentViolation] = []
     out: list[StoredEvent] = []
     for i, row in enumerate(plain):
-        region = regions.get(row["household_id"])
+        region = known.village(scope, row["household_id"])
         if region is None:
             text = "no household with this id scored in your region"
             violations.append(EventViolation(i, "events", 0, "household_id", "unknown_household", text))
             continue
         digest = _digest(row)
-        known = earlier.get(row["event_id"])
-        if known is not None:
-            if known.digest != digest or not scope.contains(known.region_code):
+        earlier = known.events.get(row["event_id"])
+        if earlier is not None:
+            if earlier.digest != digest or not scope.contains(earlier.region_code):
                 text = "an event with this id was stored before with other content"
                 violations.append(EventViolation(i, "events", 0, "event_id", "event_id_reused", text))
             else:
-                out.append(StoredEvent(known, duplicate=True))
+                out.append(StoredEvent(earlier, duplicate=True))
             continue
         event = HouseholdEvent(
             event_id=row["event_id"],
@@ -124,8 +144,6 @@ def store_events(
         out.append(StoredEvent(event, duplicate=False))
     if violations:
         raise DocumentViolationsError(violations, len(violations))
-    session.add_all(stored.event for stored in out if not stored.duplicate)
-    session.flush()
     return out
 
 
@@ -137,16 +155,6 @@ def household_events(session: Session, scope: Scope, pseudonym: str) -> list[Hou
         .order_by(HouseholdEvent.event_date.desc(), HouseholdEvent.id.desc())
     )
     return list(session.scalars(query))
-
-
-def _regions(session: Session, scope: Scope, households: set[str]) -> dict[str, str]:
-    """Each household's village of its latest score in `scope`; households not scored there are left out."""
-    query = (
-        select(LatestScore.household_pseudonym, LatestScore.region_code)
-        .where(LatestScore.household_pseudonym.in_(households), scope.filter(LatestScore.region_code))
-        .order_by(LatestScore.as_of, LatestScore.scored_at)
-    )
-    return {str(pseudonym): str(region) for pseudonym, region in session.execute(query)}  # the latest wins
 
 
 def _digest(row: dict[str, Any]) -> str:

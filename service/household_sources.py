@@ -96,6 +96,18 @@ def append_events(session: Session, events: Sequence[dict[str, Any]], regions: S
     return set(stored)
 
 
+def held(session: Session, keys: Iterable[Key]) -> set[Key]:
+    """Which of the households have kept rows (their events re-score them)."""
+    keys = list(keys)
+    if not keys:
+        return set()
+    table = HouseholdSources
+    query = select(table.household_pseudonym, table.region_code).where(
+        tuple_(table.household_pseudonym, table.region_code).in_(keys)
+    )
+    return {(str(pseudonym), str(region)) for pseudonym, region in session.execute(query)}
+
+
 def rebuild(session: Session, keys: Iterable[Key], reference: VillageReference | None) -> list[Rebuilt]:
     """The households' profiles built from their stored rows, one group per as-of date."""
     groups: dict[date, list[HouseholdSources]] = {}

@@ -167,7 +167,7 @@ class JobRunner:
     # --- one job --------------------------------------------------------------------------------------------
     def run_next(self) -> bool:
         """Run the oldest queued job this runner can claim to its end (or until stopped); False when none."""
-        with self.database.session() as session:
+        with self.database.read_session() as session:  # a look only: no write lock (the claim takes it)
             queued = list_jobs(session, EVERYWHERE, statuses=[JobStatus.QUEUED], limit=1000)
         for job in reversed(queued):  # list_jobs is newest first
             if self.claim(job.id):
