@@ -30,7 +30,7 @@ from features.contract import codes
 from features.contract.id_numbers import contains_id_number
 from service.errors import InvalidFieldError, NotFoundError
 from service.scope import Scope
-from service.tables import LatestScore, Visit
+from service.tables import IssuedList, IssuedListRow, LatestScore, Visit
 
 # Outcome code → (zh, en). The wording follows the monitoring process: a visit either takes the household into
 # monitoring, finds it not eligible, finds it already in (or already out of) monitoring, or could not be done.
@@ -224,6 +224,7 @@ def record_visit(
         corrected = session.get(Visit, visit.corrects)
         if corrected is None or corrected.household_pseudonym != pseudonym or not scope.contains(corrected.region_code):
             raise InvalidFieldError("corrects", "no visit of this household with this id")
+    _check_listed(session, pseudonym, visit)
     row = Visit(
         household_pseudonym=pseudonym,
         region_code=region,
@@ -245,6 +246,26 @@ def record_visit(
     session.add(row)
     session.flush()
     return row
+
+
+def _check_listed(session: Session, pseudonym: str, visit: VisitIn) -> None:
+    """A visit that names a list the service issued must match it: training weighs its outcome by the household's
+    selection probability on that list (service.outcomes). A version the service did not issue (a printed work
+    list's) is taken as named: assumed, those visits then carry no selection probability."""
+    if visit.list_version is None:
+        return
+    listed = session.scalar(select(IssuedList.id).where(IssuedList.list_version == visit.list_version))
+    if listed is None:
+        return
+    rank = session.scalar(
+        select(IssuedListRow.rank).where(
+            IssuedListRow.list_id == listed, IssuedListRow.household_pseudonym == pseudonym
+        )
+    )
+    if rank is None:
+        raise InvalidFieldError("list_version", "this household is not on that issued list")
+    if visit.list_rank is not None and visit.list_rank != rank:
+        raise InvalidFieldError("list_rank", f"the household is ranked {rank} in its village on that issued list")
 
 
 def household_visits(session: Session, scope: Scope, pseudonym: str) -> list[Visit]:

@@ -72,6 +72,21 @@ def test_visits_from_an_issued_list_become_weighted_training_rows(
         assert answer.status_code == 201, answer.text
     negatives = {i["household_pseudonym"] for i in items} - positives
 
+    # A visit must match the issued list it names: the household's rank there, and the household on it at all
+    # (its outcome is weighed by that list's selection probability). Nothing of a refused visit is stored.
+    listed = items[0]
+    wrong_rank = {"visited_on": "2023-01-21", "visitor_role": "grid_worker", "outcome": "not_at_risk"}
+    wrong_rank |= {"list_version": version, "list_rank": listed["rank"] + 100}
+    refused = client.post(f"/v1/households/{listed['household_pseudonym']}/visits", json=wrong_rank, headers=official)
+    assert refused.status_code == 422 and "list_rank" in refused.text
+    assert f"ranked {listed['rank']}" in refused.text
+    on_list = {i["household_pseudonym"] for i in items}
+    outsider = next(str(h) for h in county["household_id"] if str(h) not in on_list)
+    elsewhere = {**wrong_rank, "list_rank": None}
+    refused = client.post(f"/v1/households/{outsider}/visits", json=elsewhere, headers=official)
+    assert refused.status_code == 422 and "list_version" in refused.text
+    assert client.get(f"/v1/households/{outsider}/visits", headers=official).json()["visits"] == []
+
     # 3. The next list leaves the visited negatives out; the region report counts the first list's hit rate.
     second = client.post(f"/v1/regions/{COUNTY}/visit-lists", json={"visits_per_village": 5}, headers=monitor)
     assert second.status_code == 201, second.text
