@@ -198,6 +198,18 @@ async def on_rate_limited(_: Request, error: Exception) -> JSONResponse:
 
 async def on_http(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400 and isinstance(error.__cause__, UnicodeDecodeError):
+        # FastAPI answers a body that is not UTF-8 with a bare 400, one that is not JSON with a 422: both are an
+        # invalid request body, answered alike with the status the OpenAPI document lists.
+        message = "the body is not JSON in UTF-8"
+        return problem(
+            422,
+            "Invalid request",
+            f"body: {message}",
+            field="body",
+            row=None,
+            errors=[{"field": "body", "row": None, "message": message}],
+        )
     headers = dict(error.headers) if error.headers else None
     return problem(error.status_code, str(error.detail), str(error.detail), headers=headers)
 

@@ -96,6 +96,15 @@ def test_unknown_fields_are_422_naming_field_and_row(
     assert response.status_code == 422 and response.json()["field"] == "pets"
 
 
+def test_a_body_that_is_not_json_in_utf8_is_422_like_any_invalid_body(client: TestClient, db: Database) -> None:
+    headers = bearer(db, Role.MONITOR) | {"Content-Type": "application/json"}
+    for body in (b'{"profiles": [', '{"profiles": ["\u00e9"]}'.encode("latin-1")):  # not JSON; not UTF-8
+        response = client.post("/v1/profiles:score", content=body, headers=headers)
+        assert response.status_code == 422, (body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["field"].startswith("body")
+
+
 def test_oversize_batches_and_bodies_are_refused(
     settings: Any, holder: ModelHolder, db: Database, batch_profiles: pd.DataFrame
 ) -> None:
