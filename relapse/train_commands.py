@@ -178,7 +178,7 @@ def train(
         from training.cross_validation import log_cross_validation
 
         log_cross_validation(folds, outcome.run_id)
-    for note in training_data.notes:
+    for note in [*training_data.notes, *outcome.notes]:
         console.print(f"[yellow]note:[/] {note}")
     name = settings.registered_model
     print_evaluation(outcome.evaluation, title=f"{name} version {outcome.version} (challenger) — test period")

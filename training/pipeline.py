@@ -68,6 +68,7 @@ class TrainOutcome:
     evaluation: Evaluation
     backtest: pd.DataFrame
     model: RiskModel
+    notes: tuple[str, ...] = ()  # what the run noticed beyond the data's own notes (printed by `relapse train`)
 
 
 def catalogue_features() -> tuple[FeatureSpec, ...]:
@@ -184,6 +185,13 @@ def train_and_register(
     }
     fit = fit_model(snapshots, data.features, split, config, meta)
     model = fit.model
+    notes: list[str] = []
+    unused = split.unused_visits(snapshots)
+    if unused:
+        notes.append(
+            f"visit outcomes: {unused} fall on the validation or test date or a purged date and are used nowhere "
+            "(the evaluation keeps to the record labels, which no list chose)"
+        )
 
     report("evaluating", 2, STEPS)
     test_mask = split.test_mask(snapshots).to_numpy()
@@ -216,7 +224,8 @@ def train_and_register(
                 "catalogue_version": data.catalogue_version,
             }
         )
-        mlflow.set_tags({"synthetic_data": str(data.synthetic).lower(), "notes": " | ".join(data.notes)[:5000]})
+        tags = {"synthetic_data": str(data.synthetic).lower(), "notes": " | ".join([*data.notes, *notes])[:5000]}
+        mlflow.set_tags(tags)
         mlflow.log_metrics(evaluation.flat())
         mlflow.log_metrics({f"calibration_brier_{k}": v for k, v in fit.calibrator_scores.items()})
         if champion is not None:
@@ -255,7 +264,7 @@ def train_and_register(
             client.set_model_version_tag(
                 settings.registered_model, version, "synthetic_data", str(data.synthetic).lower()
             )
-        return TrainOutcome(run.info.run_id, version, evaluation, table, model)
+        return TrainOutcome(run.info.run_id, version, evaluation, table, model, tuple(notes))
 
 
 def run_backtest(

@@ -38,6 +38,11 @@ class TimeSplit:
     def test_mask(self, snapshots: pd.DataFrame) -> pd.Series:
         return (snapshots["as_of"] == self.test) & ~visit_rows(snapshots)
 
+    def unused_visits(self, snapshots: pd.DataFrame) -> int:
+        """Visit outcome rows neither trained nor evaluated on: those of the validation or test date (evaluation
+        keeps to the record labels, which no list chose) and of dates the purge leaves out."""
+        return int((visit_rows(snapshots) & ~self.train_mask(snapshots)).sum())
+
     def describe(self) -> dict[str, str]:
         return {
             "train": ",".join(str(t.date()) for t in self.train),

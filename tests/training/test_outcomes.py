@@ -103,6 +103,8 @@ def test_outcomes_never_change_a_record_row_and_stay_out_of_validation_and_test(
     assert not (split.valid_mask(combined) & visits).any() and not (split.test_mask(combined) & visits).any()
     assert (split.train_mask(combined) & visits).sum() == 2  # the outcomes on the training date
     assert split.test_mask(combined).sum() == 3 and split.valid_mask(combined).sum() == 3  # every record row
+    assert split.unused_visits(combined) == 4  # two on the validation date, two on the test date
+    assert TimeSplit((DATES[0], DATES[1]), DATES[1], DATES[2]).unused_visits(combined) == 2
 
 
 def test_a_bad_table_names_its_column_and_row(tmp_path: Path) -> None:
