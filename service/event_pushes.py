@@ -82,17 +82,16 @@ def store_and_rescore(pushes: Sequence[EventPush], references: ReferenceHolder) 
     version = reference.label if reference is not None else None
     requests: list[ScoreRequest] = []
     owners: list[int] = []
-    keys = [_keys(group) for group in groups]
+    # Each profile row's values, read once: a push scores the values of its own households, and pushes of one
+    # pass share one model pass (`score_requests` combines row values).
+    rows = [row for group in groups for row in _row_values(group)]
     for k, (push, households_of) in enumerate(zip(pushes, kept, strict=True)):
         if not households_of or push.serving is None:
             continue
         context = ScoreContext(push.caller, push.serving, push.database, push.settings, push.request_id)
-        for group, group_keys in zip(groups, keys, strict=True):
-            mine = [i for i, key in enumerate(group_keys) if key in households_of]
-            if mine:
-                profiles = group.profiles if len(mine) == len(group_keys) else group.profiles.iloc[mine]
-                requests.append(ScoreRequest(context, profiles, explain=True, context_version=version))
-                owners.append(k)
+        mine = [row for row in rows if (row["household_id"], row["region_code"]) in households_of]
+        requests.append(ScoreRequest(context, mine, explain=True, context_version=version))
+        owners.append(k)
     for k, answer in zip(owners, score_requests(requests), strict=True):
         outcome = outcomes[k]
         if isinstance(outcome, Exception):
@@ -148,6 +147,8 @@ def _keys_of(events: Sequence[HouseholdEvent]) -> set[Key]:
     return {(event.household_pseudonym, event.region_code) for event in events}
 
 
-def _keys(group: Rebuilt) -> list[Key]:
-    profiles = group.profiles
-    return list(zip(profiles["household_id"].tolist(), profiles["region_code"].tolist(), strict=True))
+def _row_values(group: Rebuilt) -> list[dict[str, Any]]:
+    """Each profile's values as its frame row holds them (what `service.scoring` reads from a frame's rows)."""
+    frame = group.profiles
+    rows = (frame.iloc[i] for i in range(len(frame)))
+    return [dict(zip(row.index, row.to_numpy(dtype=object), strict=True)) for row in rows]

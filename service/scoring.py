@@ -114,9 +114,9 @@ def score_requests(requests: Sequence[ScoreRequest]) -> list[ScoreResponse | Exc
 
     Requests are checked one by one (caller, regions, stored values), so one request's bad input fails that
     request only. Each request is answered by the one model version its context holds. When the transaction
-    fails, every request in it gets the error and no score: nothing unaudited leaves. Requests are combined when
-    they hold row values (`profile_values`), or frames of the same columns and types (a frame's values then stay
-    what they were: `_layout`).
+    fails, every request in it gets the error and no score: nothing unaudited leaves. Several requests are
+    only combined when they hold row values (`profile_values`, or a frame's rows as it holds them); a frame is
+    scored alone.
     """
     outcomes: list[ScoreResponse | Exception | None] = [None] * len(requests)
     groups: dict[tuple[object, ...], list[int]] = {}
@@ -126,7 +126,8 @@ def score_requests(requests: Sequence[ScoreRequest]) -> list[ScoreResponse | Exc
         except Exception as error:  # handed to that request, which raises it
             outcomes[k] = error
             continue
-        group = (id(request.context.serving), request.explain, _layout(request.profiles))
+        alone = isinstance(request.profiles, pd.DataFrame)
+        group = ("frame", k) if alone else (id(request.context.serving), request.explain)
         groups.setdefault(group, []).append(k)
     decided: dict[int, tuple[list[ScoreItem], Decisions]] = {}
     for members in groups.values():
@@ -177,14 +178,6 @@ def _check_scope(request: ScoreRequest) -> None:
         caller.scope.require(str(code), row=i)  # from the codes alone: reveals nothing about stored households
 
 
-def _layout(profiles: pd.DataFrame | list[dict[str, Any]]) -> tuple[object, ...]:
-    """What requests scored in one pass must share: row values, or frames whose columns and types are equal (so
-    that joining them changes no value)."""
-    if isinstance(profiles, pd.DataFrame):
-        return ("frame", *zip(profiles.columns, profiles.dtypes, strict=True))
-    return ("rows",)
-
-
 def _by_database(requests: Sequence[ScoreRequest], decided: Mapping[int, Any]) -> dict[Database, list[int]]:
     out: dict[Database, list[int]] = {}
     for k in sorted(decided):
@@ -197,12 +190,7 @@ def _decide(requests: Sequence[ScoreRequest]) -> list[tuple[list[ScoreItem], lis
     request's answer items and the decisions to store, in request order."""
     first = requests[0]
     profiles: pd.DataFrame | list[dict[str, Any]]
-    if len(requests) == 1:
-        profiles = first.profiles
-    elif isinstance(first.profiles, pd.DataFrame):
-        profiles = pd.concat([cast(pd.DataFrame, r.profiles) for r in requests], ignore_index=True)
-    else:
-        profiles = [row for r in requests for row in cast(list, r.profiles)]
+    profiles = first.profiles if len(requests) == 1 else [row for r in requests for row in cast(list, r.profiles)]
     values, x, probabilities, explanations = _predict(first.context.serving, profiles, first.explain)
     flags = _rule_flags(profiles, values)
     versions = [request.context_version for request in requests for _ in range(len(request))]
