@@ -117,10 +117,11 @@ def deliver_due(
         # One transaction records the round: a process that dies before it sends the round again (at least
         # once, under the same ids).
         with database.session() as session:
+            rows = {
+                row.id: row for row in session.scalars(select(Delivery).where(Delivery.id.in_([d.id for d in due])))
+            }
             for delivery, status in zip(due, statuses, strict=True):
-                row = session.get(Delivery, delivery.id)
-                assert row is not None
-                accepted += _record(row, status, targets[delivery.subscription_id], now, max_attempts)
+                accepted += _record(rows[delivery.id], status, targets[delivery.subscription_id], now, max_attempts)
         attempted += len(due)
     return accepted
 
