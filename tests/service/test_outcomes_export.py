@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from relapse.cli import app
 from service.db import Database
+from service.errors import InvalidFieldError
 from service.issued_lists import issue_list
 from service.outcomes import export_outcomes
 from service.scope import Scope
@@ -58,7 +59,9 @@ def test_outcomes_carry_their_label_and_selection_probability(db: Database) -> N
     _visit(db, drawn[1], "enrolled", date(2025, 8, 1), version, **ENROLLED)  # the later visit from the list counts
     _visit(db, "hh0", "already_monitored", date(2025, 8, 1), "other-list")  # already in monitoring: dropped
     unlisted = next(f"hh{i}" for i in range(10) if f"hh{i}" not in listed)
-    _visit(db, unlisted, "not_at_risk", day, version)  # not on the list it names
+    with pytest.raises(InvalidFieldError, match="list_version"):
+        _visit(db, unlisted, "not_at_risk", day, version)  # not on the issued list it names: refused
+    _visit(db, unlisted, "not_at_risk", day, "printed-990101")  # a list the service did not issue
     _visit(db, unlisted, "enrolled", day, None, **ENROLLED)  # no list named
     _visit(db, "hh1", "not_at_risk", date(2025, 6, 1), version)  # before the list's data date
 
