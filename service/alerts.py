@@ -121,9 +121,7 @@ def enqueue(session: Session) -> int:
         cursor.score_id = int(page.cursor)
         if not page.more:
             break
-    ended = select(Job).where(Job.status.in_(FINAL)).order_by(Job.updated_at)
-    if cursor.jobs_after is not None:
-        ended = ended.where(Job.updated_at > cursor.jobs_after)
+    ended = _ended_since(select(Job), cursor).order_by(Job.updated_at)
     for job in session.scalars(ended):
         payload = {
             "event": "job.finished",
@@ -152,10 +150,14 @@ def _anything_new(database: Database) -> bool:
         if cursor is None:
             return True
         newer = select(ScoreRecord.id).where(ScoreRecord.id > cursor.score_id).limit(1)
-        ended = select(Job.id).where(Job.status.in_(FINAL))
-        if cursor.jobs_after is not None:
-            ended = ended.where(Job.updated_at > cursor.jobs_after)
-        return session.scalar(newer) is not None or session.scalar(ended.limit(1)) is not None
+        ended = _ended_since(select(Job.id), cursor).limit(1)
+        return session.scalar(newer) is not None or session.scalar(ended) is not None
+
+
+def _ended_since(query: Any, cursor: AlertCursor) -> Any:
+    """`query` on jobs narrowed to those that ended since the cursor (all that ended, before the first)."""
+    query = query.where(Job.status.in_(FINAL))
+    return query if cursor.jobs_after is None else query.where(Job.updated_at > cursor.jobs_after)
 
 
 def _triggers(

@@ -32,7 +32,7 @@ from service.model_holder import ServingModel
 from service.problems import ModelUnavailableError
 from service.references import ReferenceHolder
 from service.schemas import ScoreItem
-from service.scoring import ScoreContext, ScoreRequest, score_requests
+from service.scoring import ScoreContext, ScoreRequest, row_values, score_requests
 from service.settings import ServiceSettings
 from service.tables import HouseholdEvent
 
@@ -148,7 +148,5 @@ def _keys_of(events: Sequence[HouseholdEvent]) -> set[Key]:
 
 
 def _row_values(group: Rebuilt) -> list[dict[str, Any]]:
-    """Each profile's values as its frame row holds them (what `service.scoring` reads from a frame's rows)."""
     frame = group.profiles
-    rows = (frame.iloc[i] for i in range(len(frame)))
-    return [dict(zip(row.index, row.to_numpy(dtype=object), strict=True)) for row in rows]
+    return [row_values(frame.iloc[i]) for i in range(len(frame))]

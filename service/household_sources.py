@@ -98,14 +98,7 @@ def append_events(session: Session, events: Sequence[dict[str, Any]], regions: S
 
 def held(session: Session, keys: Iterable[Key]) -> set[Key]:
     """Which of the households have kept rows (their events re-score them)."""
-    keys = list(keys)
-    if not keys:
-        return set()
-    table = HouseholdSources
-    query = select(table.household_pseudonym, table.region_code).where(
-        tuple_(table.household_pseudonym, table.region_code).in_(keys)
-    )
-    return {(str(pseudonym), str(region)) for pseudonym, region in session.execute(query)}
+    return {(row.household_pseudonym, row.region_code) for row in _stored(session, keys)}
 
 
 def rebuild(session: Session, keys: Iterable[Key], reference: VillageReference | None) -> list[Rebuilt]:

@@ -218,7 +218,7 @@ def _predict(
         series = [profiles.iloc[i] for i in range(len(profiles))]
         x = model.prepare_rows(profiles, series)
         # Each row's values as plain objects, read once: the rule flags and the answer read them.
-        values = [dict(zip(profile.index, profile.to_numpy(dtype=object), strict=True)) for profile in series]
+        values = [row_values(profile) for profile in series]
         rows = series
     else:
         values = rows = profiles
@@ -233,6 +233,11 @@ def _predict(
         explanations = [None] * len(values)
         probabilities = model.predict_proba(x)
     return values, x, probabilities, explanations
+
+
+def row_values(row: pd.Series) -> dict[str, Any]:
+    """A profile frame row's values as the frame holds them (`frame.iloc[i]`): what scoring reads from a frame."""
+    return dict(zip(row.index, row.to_numpy(dtype=object), strict=True))
 
 
 def _rule_flags(profiles: pd.DataFrame | list[dict[str, Any]], values: list[dict[str, Any]]) -> list[dict[str, bool]]:
