@@ -14,19 +14,28 @@ from one future, so nothing is written twice.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from distributed import Client, Future, LocalCluster
+from distributed import Client, Future, LocalCluster, wait
+
+# How long leaving the executor waits for work nobody collected (a warm-up still building its explainer).
+SETTLE_S = 120.0
 
 
 class DaskExecutor:
-    """`submit` on a `distributed.Client`, in the shape `score_partitions` uses (concurrent.futures-like)."""
+    """`submit` on a `distributed.Client`, in the shape `score_partitions` uses (concurrent.futures-like).
+
+    It holds every future it hands out: a future nobody holds is cancelled by the scheduler, and a worker
+    still running one when the cluster closes logs a traceback on the user's terminal (`settle`)."""
 
     def __init__(self, client: Client) -> None:
         self.client = client
+        self.futures: list[Future] = []
+        self._lock = threading.Lock()  # `warm_up` submits from its own thread
 
     @property
     def workers(self) -> int:
@@ -38,7 +47,21 @@ class DaskExecutor:
         with warnings.catch_warnings():
             # A partition is tens of MB by design; it travels in the task so that a lost worker loses nothing.
             warnings.filterwarnings("ignore", message=".*[Ll]arge (graph|object).*")
-            return self.client.submit(fn, *args, pure=False)
+            future = self.client.submit(fn, *args, pure=False)
+        with self._lock:
+            self.futures = [f for f in self.futures if not f.done()]
+            self.futures.append(future)
+        return future
+
+    def settle(self, failed: bool) -> None:
+        """Before the cluster closes: wait for the work still running (cancel it if the caller failed), so
+        that no worker is mid-task when its scheduler goes away."""
+        with self._lock:
+            running, self.futures = [f for f in self.futures if not f.done()], []
+        if failed:
+            self.client.cancel(running)
+        elif running:
+            wait(running, timeout=SETTLE_S)
 
 
 @contextmanager
@@ -64,7 +87,16 @@ def dask_executor(
             ) as cluster,
             Client(cluster) as client,
         ):
-            yield DaskExecutor(client)
+            yield from _settled(DaskExecutor(client))
         return
     with Client(scheduler) as client:
-        yield DaskExecutor(client)
+        yield from _settled(DaskExecutor(client))
+
+
+def _settled(executor: DaskExecutor) -> Iterator[DaskExecutor]:
+    failed = True
+    try:
+        yield executor
+        failed = False
+    finally:
+        executor.settle(failed)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -64,3 +66,12 @@ def test_dask_executor_needs_exactly_one_target() -> None:
         pass
     with pytest.raises(ValueError, match="either"), dask_executor("tcp://127.0.0.1:1", local_cluster=1):
         pass
+
+
+def test_work_nobody_collected_finishes_before_the_executor_is_left(client: Client, tmp_path: Path) -> None:
+    # A warm-up is submitted and never collected; leaving must not cancel it mid-run (a worker busy with a
+    # cancelled task when its cluster closes prints a traceback on the user's terminal).
+    finished = tmp_path / "finished"
+    with dask_executor(client.scheduler.address) as executor:
+        executor.submit(subprocess.run, ["sh", "-c", f"sleep 1 && touch {finished}"])
+    assert finished.exists()
