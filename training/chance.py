@@ -35,24 +35,28 @@ QUANTILE: Final = 0.95
 ECE_QUANTILE: Final = 0.99
 
 
-def ece_by_chance(p: np.ndarray, *, bins: int = 15, draws: int = DRAWS, seed: int = 0) -> float:
+def ece_by_chance(
+    p: np.ndarray, *, bins: int = 15, draws: int = DRAWS, seed: int = 0, weights: np.ndarray | None = None
+) -> float:
     """The 99th percentile of the ECE of a perfectly calibrated model with probabilities `p` (equal-mass bins,
-    as `training.metrics.expected_calibration_error`), as the draws' order statistic (module docstring)."""
+    as `training.metrics.expected_calibration_error`, weighted as it is), as the draws' order statistic (module
+    docstring). Weights make the level higher: a few heavy rows carry much of each bin."""
     p = np.asarray(p, dtype=float)
     if len(p) == 0:
         return float("nan")
+    w = np.ones(len(p)) if weights is None else np.asarray(weights, dtype=float)
     order = np.argsort(p, kind="stable")
     bin_of = np.empty(len(p), dtype=np.int64)
     for b, chunk in enumerate(np.array_split(order, bins)):
         bin_of[chunk] = b
-    sizes = np.bincount(bin_of, minlength=bins).astype(float)
-    mean_p = np.bincount(bin_of, weights=p, minlength=bins) / np.maximum(sizes, 1)
+    sizes = np.bincount(bin_of, weights=w, minlength=bins)
+    mean_p = np.bincount(bin_of, weights=w * p, minlength=bins) / np.maximum(sizes, 1e-12)
     rng = np.random.default_rng(seed)
     values = np.empty(draws)
     for i in range(draws):
         y = rng.random(len(p)) < p
-        mean_y = np.bincount(bin_of, weights=y, minlength=bins) / np.maximum(sizes, 1)
-        values[i] = float(np.sum(sizes / len(p) * np.abs(mean_y - mean_p)))
+        mean_y = np.bincount(bin_of, weights=w * y, minlength=bins) / np.maximum(sizes, 1e-12)
+        values[i] = float(np.sum(sizes / w.sum() * np.abs(mean_y - mean_p)))
     rank = min(draws, math.ceil(ECE_QUANTILE * (draws + 1)))
     return float(np.sort(values)[rank - 1])
 

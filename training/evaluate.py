@@ -65,14 +65,31 @@ def evaluate(
     *,
     n_boot: int = 200,
     seed: int = 0,
+    weights: np.ndarray | None = None,
 ) -> Evaluation:
+    """The test period's figures. `weights`, for a label observed for some households only (need_12m's inverse
+    probability-of-observation weights), weight the calibration figures — ECE, its interval and chance level,
+    Brier score and base rate — which judge the probabilities against the population the model is calibrated to;
+    the ranking figures stay those of the observed households."""
     y = np.asarray(y, dtype=int)
+    w = None if weights is None else np.asarray(weights, dtype=float)
     metrics = ranking_metrics(y, p)
+    if w is not None:
+        metrics["ece"] = expected_calibration_error(y, p, weights=w)
+        metrics["brier"] = float(np.average((np.asarray(p) - y) ** 2, weights=w))
+        metrics["base_rate"] = float(np.average(y, weights=w))
+    ece_interval = (
+        bootstrap_ci(y, p, expected_calibration_error, n_boot=n_boot, seed=seed)
+        if w is None
+        else bootstrap_ci(
+            y, p, lambda a, b, c: expected_calibration_error(a, b, weights=c), n_boot=n_boot, seed=seed, weights=w
+        )
+    )
     intervals = {
         "pr_auc": bootstrap_ci(y, p, lambda a, b: ranking_metrics(a, b)["pr_auc"], n_boot=n_boot, seed=seed),
         "recall_at_5pct": bootstrap_ci(y, p, lambda a, b: recall_at(a, b, 0.05), n_boot=n_boot, seed=seed),
         "roc_auc": bootstrap_ci(y, p, lambda a, b: ranking_metrics(a, b)["roc_auc"], n_boot=n_boot, seed=seed),
-        "ece": bootstrap_ci(y, p, expected_calibration_error, n_boot=n_boot, seed=seed),
+        "ece": ece_interval,
     }
     rules: dict[str, float] = {}
     lift: dict[str, float] = {}
@@ -85,7 +102,7 @@ def evaluate(
             r = rules[f"recall_at_{pct}pct"]
             lift[f"recall_at_{pct}pct"] = metrics[f"recall_at_{pct}pct"] / r if r else float("nan")
     fairness, gaps = fairness_table(y, p, groups)
-    chance = {"ece": ece_by_chance(p, seed=seed)}
+    chance = {"ece": ece_by_chance(p, seed=seed, weights=w)}
     selected = top_k_mask(p, FAIRNESS_CAPACITY)
     gap_intervals = {}
     for attribute in groups.columns:

@@ -15,15 +15,27 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 CAPACITIES = (0.01, 0.05, 0.10)
 
 
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 15) -> float:
+def expected_calibration_error(
+    y: np.ndarray, p: np.ndarray, bins: int = 15, weights: np.ndarray | None = None
+) -> float:
     """ECE over equal-mass bins: Σ_b (n_b / n) · |mean(y)_b − mean(p)_b|.
 
     Equal-mass bins, because with a few percent positives equal-width bins leave the upper bins almost empty.
+    With `weights` (a label observed for some households only, weighted by the inverse probability of
+    observation), each bin's means and share are weighted: the calibration against the population the rows
+    stand for, which is what a model fitted with those weights is calibrated to.
     """
     y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    w = np.ones(len(p)) if weights is None else np.asarray(weights, dtype=float)
     order = np.argsort(p, kind="stable")
-    chunks = np.array_split(order, bins)
-    return float(sum(len(c) / len(p) * abs(y[c].mean() - p[c].mean()) for c in chunks if len(c)))
+    total = w.sum()
+    return float(
+        sum(
+            w[c].sum() / total * abs(np.average(y[c], weights=w[c]) - np.average(p[c], weights=w[c]))
+            for c in np.array_split(order, bins)
+            if len(c) and w[c].sum() > 0
+        )
+    )
 
 
 def top_k_mask(scores: np.ndarray, share: float) -> np.ndarray:
@@ -66,13 +78,15 @@ def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 def bootstrap_ci(
     y: np.ndarray,
     p: np.ndarray,
-    metric: Callable[[np.ndarray, np.ndarray], float],
+    metric: Callable[..., float],
     *,
     n_boot: int = 200,
     alpha: float = 0.05,
     seed: int = 0,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of a metric over households (resampled with replacement)."""
+    """Percentile bootstrap interval of a metric over households (resampled with replacement); with `weights`,
+    each household keeps its weight and the metric is called as `metric(y, p, weights)`."""
     rng = np.random.default_rng(seed)
     y, p = np.asarray(y), np.asarray(p)
     values = []
@@ -80,6 +94,6 @@ def bootstrap_ci(
         idx = rng.integers(0, len(y), len(y))
         if y[idx].min() == y[idx].max():
             continue
-        values.append(metric(y[idx], p[idx]))
+        values.append(metric(y[idx], p[idx]) if weights is None else metric(y[idx], p[idx], weights[idx]))
     lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)

@@ -126,6 +126,50 @@ def test_random_groups_pass_the_fairness_gate_and_a_real_gap_fails() -> None:
     assert gap > GAP_LIMIT and gap > chance and not passes(gap, GAP_LIMIT, chance)
 
 
+def test_a_model_calibrated_to_the_population_passes_on_a_sample_that_observes_positives_more_often() -> None:
+    """The need label is observed for some households only, more often for those in need; the model is calibrated
+    to the whole population (fitted with inverse-observation weights). Judged on the observed rows unweighted it
+    looks miscalibrated; weighted, the calibration gate passes it as it passes a calibrated model (at least 95 of
+    100 runs), and a model that doubles the risk still fails."""
+    unweighted, judged, doubled = [], [], []
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        p = np.clip(_probabilities(6_000, rng) * 3, 0, 0.95)  # need is commoner than identification
+        y = (rng.random(6_000) < p).astype(int)
+        observed_with = np.where(y == 1, 0.8, 0.25)  # in need: observed more often
+        seen = rng.random(6_000) < observed_with
+        ys, ps, ws = y[seen], p[seen], 1 / observed_with[seen]
+        unweighted.append(passes(expected_calibration_error(ys, ps), ECE_LIMIT, ece_by_chance(ps, seed=seed)))
+        chance = ece_by_chance(ps, seed=seed, weights=ws)
+        judged.append(passes(expected_calibration_error(ys, ps, weights=ws), ECE_LIMIT, chance))
+        twice = np.clip(2 * ps, 0, 1)
+        doubled.append(
+            passes(
+                expected_calibration_error(ys, twice, weights=ws),
+                ECE_LIMIT,
+                ece_by_chance(twice, seed=seed, weights=ws),
+            )
+        )
+    assert np.mean(unweighted) < 0.05
+    assert np.mean(judged) >= 0.95
+    assert np.mean(doubled) < 0.05
+
+
+def test_the_evaluation_weights_its_calibration_figures_only() -> None:
+    p, y, group = _groups_and_labels(1)
+    w = np.random.default_rng(2).uniform(1, 4, len(y))
+    plain = evaluate(y, p, None, pd.DataFrame({"county": group}), n_boot=30).flat()
+    weighted = evaluate(y, p, None, pd.DataFrame({"county": group}), n_boot=30, weights=w).flat()
+    assert weighted["test_ece"] == pytest.approx(expected_calibration_error(y, p, weights=w))
+    assert weighted["test_base_rate"] == pytest.approx(np.average(y, weights=w))
+    assert weighted["test_ece_ci_low"] <= weighted["test_ece"] <= weighted["test_ece_ci_high"] + 1e-12
+    assert weighted["chance_ece"] > plain["chance_ece"]  # fewer effective households
+    assert (
+        weighted["test_pr_auc"] == plain["test_pr_auc"]
+        and weighted["test_recall_at_5pct"] == plain["test_recall_at_5pct"]
+    )
+
+
 def test_the_evaluation_records_the_chance_levels_and_the_ece_interval() -> None:
     p, y, group = _groups_and_labels(1)
     flat = evaluate(y, p, None, pd.DataFrame({"county": group}), n_boot=30).flat()

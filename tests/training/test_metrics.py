@@ -36,6 +36,19 @@ def test_ece_is_zero_for_perfectly_calibrated_bins_and_matches_hand_computation(
     assert expected_calibration_error(y, p, bins=5) == pytest.approx(0.28)
 
 
+def test_weighted_ece_matches_hand_computation_and_equal_weights_change_nothing() -> None:
+    # Two bins of two: (p 0.1, y 1, w 1), (0.1, 0, 3) → weighted mean y 0.25, |0.25 − 0.1| = 0.15, share 4/6;
+    # (0.5, 1, 1), (0.5, 1, 1) → |1 − 0.5| = 0.5, share 2/6. 0.15 · 4/6 + 0.5 · 2/6 = 0.2667.
+    y, p, w = np.array([1, 0, 1, 1]), np.array([0.1, 0.1, 0.5, 0.5]), np.array([1.0, 3.0, 1.0, 1.0])
+    assert expected_calibration_error(y, p, bins=2, weights=w) == pytest.approx(0.15 * 4 / 6 + 0.5 * 2 / 6)
+    assert expected_calibration_error(y, p, bins=2) == pytest.approx(0.5 * 0.4 + 0.5 * 0.5)  # unweighted
+    rng = np.random.default_rng(4)
+    y, p = (rng.random(500) < 0.2).astype(int), rng.random(500)
+    assert expected_calibration_error(y, p, weights=np.full(500, 2.5)) == pytest.approx(
+        expected_calibration_error(y, p)
+    )
+
+
 def test_bootstrap_interval_contains_the_point_estimate_and_is_deterministic() -> None:
     rng = np.random.default_rng(1)
     y = rng.random(2_000) < 0.1
