@@ -26,6 +26,7 @@ import pandas as pd
 
 from models._prepare_rows import frame_rows_matrix, values_matrix
 from models.calibration import IsotonicCalibrator, SigmoidCalibrator, calibrator_from_dict
+from models.outcomes import LEGACY_LABEL
 
 Kind = Literal["number", "count", "flag", "category"]
 FILES = ("booster.txt", "calibrator.json", "spec.json", "meta.json")
@@ -63,6 +64,11 @@ class RiskModel:
     def catalogue_version(self) -> str | None:
         return self.meta.get("catalogue_version")
 
+    @property
+    def label(self) -> str:
+        """The label it was trained on: what its probability estimates (`models.outcomes`)."""
+        return str(self.meta.get("label") or LEGACY_LABEL)
+
     # --- input ----------------------------------------------------------------------------------------
     def prepare(self, profiles: pd.DataFrame) -> np.ndarray:
         """The booster's float matrix: categories as their index in the spec (unknown → missing)."""
@@ -99,7 +105,7 @@ class RiskModel:
         return np.asarray(self.booster.predict(x, raw_score=True, num_threads=1), dtype=float)
 
     def predict_proba(self, profiles: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """Calibrated probability of being newly identified within 12 months."""
+        """Calibrated probability of the model's label (`label`) within its horizon."""
         return self.calibrator.predict(self.margin(profiles))
 
     # --- files ----------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from rich.table import Table
 
+from models.outcomes import LEGACY_LABEL
+from models.outcomes import name as outcome_name
 from relapse._progress import console
 from relapse._registry import registered_model
 
@@ -74,7 +76,7 @@ def explain(
     if sources.synthetic:
         console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     console.print(status_line(profile.iloc[0].to_dict()))
-    print_explanation(result, lang, model_version, as_of_date)
+    print_explanation(result, lang, model_version, as_of_date, model.label)
     if sources.synthetic:
         console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
 
@@ -132,8 +134,8 @@ def status_line(row: Mapping[Any, Any]) -> str:
     line = f"monitoring status 监测状态: [bold]{zh} {en}[/]" + (f" ({'; '.join(details)})" if details else "")
     if status.status == MONITORED:
         line += (
-            "\n[yellow]已是监测对象：下面的概率不是新纳入监测的估计 — already a monitoring object: the probability"
-            " below is not an estimate of a new identification[/]"
+            "\n[yellow]已是监测对象：下面的概率针对未纳入监测的农户，不是对本户的估计 — already a monitoring object:"
+            " the probability below is made for households not under monitoring, not an estimate for this one[/]"
         )
     else:
         zh_type, en_type = MONITORING_TYPES[str(expected_type_row(row))]
@@ -146,11 +148,14 @@ def _pp(points: float, lang: str) -> str:
     return f"{value:+.1f} 个百分点" if lang == "zh" else f"{value:+.1f} pp"
 
 
-def print_explanation(result: HouseholdExplanation, lang: LangChoice, model_version: str, as_of: str) -> None:
+def print_explanation(
+    result: HouseholdExplanation, lang: LangChoice, model_version: str, as_of: str, label: str = LEGACY_LABEL
+) -> None:
+    """`label` is the model's: what its probability estimates (`models.outcomes`)."""
     langs: tuple[Lang, ...] = ("zh", "en") if lang == "both" else (lang,)
     console.print(
         f"[bold]household {result.household_id}[/] — as of {as_of}; model version {model_version}\n"
-        f"risk of identification within 12 months 12个月内被识别为监测对象的概率: [bold]{result.probability:.1%}[/] "
+        f"{outcome_name(label, 'en')} {outcome_name(label, 'zh')}: [bold]{result.probability:.1%}[/] "
         f"(base rate 基准 {result.base_probability:.1%}); "
         f"labour 劳动力: {'有 yes' if result.has_labour else '无 no'}"
     )

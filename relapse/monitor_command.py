@@ -33,7 +33,7 @@ def monitor(
         str | None,
         typer.Option(
             help="Outcome column of --profiles (0/1, yes/no, 是/否); without it, drift only. With --from-service: "
-            "the label built from --labels, identified (default) or need."
+            "the label built from --labels, need or identified (default: each version's own)."
         ),
     ] = None,
     from_service: Annotated[
@@ -83,7 +83,7 @@ def monitor(
             raise ProfileTableError(
                 "--from-service judges the stored scores of every version: drop --profiles, --spec and --version"
             )
-        _monitor_served(settings, since, until, labels, label or "identified", seed)
+        _monitor_served(settings, since, until, labels, label, seed)
         return
     if profiles is None:
         raise ProfileTableError(
@@ -109,7 +109,7 @@ def _monitor_served(
     since: datetime | None,
     until: datetime | None,
     labels: Path | None,
-    label: str,
+    label: str | None,
     seed: int,
 ) -> None:
     """The stored scores of the period, per model version: drift, and realised figures where outcomes are known."""
@@ -125,7 +125,7 @@ def _monitor_served(
     from training.monitor_served import HORIZON_MONTHS, monitor_served
 
     try:
-        kind = resolve_label(label)
+        kind = resolve_label(label) if label is not None else None
     except ValueError as error:
         raise ProfileTableError(f"--label: {error}") from None
     first, last = (None if d is None else d.date() for d in (since, until))

@@ -84,7 +84,8 @@ def household(
     from service.keys import Caller
     from service.reports import Messages, household_report
 
-    context = _with_database(lambda db: household_report(db, Caller.local_operator(), pseudonym, Messages(lang)))
+    label = _served_label()
+    context = _with_database(lambda db: household_report(db, Caller.local_operator(), pseudonym, Messages(lang), label))
     _write("household", context, fmt, out)
 
 
@@ -143,10 +144,20 @@ def region(
         out.write_bytes(data)
         errors.print(f"[green]✓[/] wrote {out} ({out.stat().st_size:,} bytes)")
         return
+    label = _served_label()
     context = _with_database(
-        lambda db: region_report(db, Caller.local_operator(), code, settings, Messages(lang), capacity, share)
+        lambda db: region_report(db, Caller.local_operator(), code, settings, Messages(lang), capacity, share, label)
     )
     _write("region", context, fmt, out)
+
+
+def _served_label() -> str | None:
+    """The label of the model the service serves (what the stored probabilities estimate), from the registry."""
+    from service.reports._registry import RegistryReader
+    from service.settings import get_settings
+
+    settings = get_settings()
+    return RegistryReader(settings.mlflow_uri, settings.model_name).label(settings.model_alias)
 
 
 def _serving() -> Any:

@@ -90,10 +90,10 @@ def train(
     label: Annotated[
         str | None,
         typer.Option(
-            help="Label column of --profiles; otherwise the label to build: identified_12m (identified), "
-            "need_12m (need), income_below_line, eliminated_6m (eliminated: monitoring objects' risk eliminated "
-            "within 6 months) or returned_12m (returned: eliminated households identified again within 12 months). "
-            "Default: identified_12m."
+            help="Label column of --profiles; otherwise the label to build: need_12m (need: in need within 12 "
+            "months, found or not), identified_12m (identified), income_below_line, eliminated_6m (eliminated: "
+            "monitoring objects' risk eliminated within 6 months) or returned_12m (returned: eliminated households "
+            "identified again within 12 months). Default: need_12m."
         ),
     ] = None,
     time: Annotated[str | None, typer.Option(help="Time column of --profiles (date or year).")] = None,

@@ -101,7 +101,7 @@ class MonitoringStatusFields(BaseModel):
 
     `monitoring_status` is `not_monitored` (未纳入监测), `monitored` (已纳入监测: a current monitoring object),
     `eliminated` (已风险消除) or `unknown` (the input could not tell). For a monitored household the probability is
-    not an estimate of its being newly identified (it already is): region summaries list it apart."""
+    no estimate (the model's is made for households not under monitoring): region summaries list it apart."""
 
     monitoring_status: Literal["not_monitored", "monitored", "eliminated", "unknown"] = "unknown"
     monitoring_type: str | None = None  # unstable / marginal / sudden, of the latest identification
@@ -204,8 +204,9 @@ class RiskTypeOut(BaseModel):
 
 
 class ExpectedIdentificationsOut(BaseModel):
-    """Expected new identifications: the sum of probabilities over households that can be newly identified, with
-    a normal-approximation interval of the Poisson-binomial count (docs/api.md)."""
+    """The sum of probabilities over households that can be newly identified, with a normal-approximation interval
+    of the Poisson-binomial count (docs/api.md): expected households in need for a need model (the default),
+    expected new identifications for an identification model (`GET /v1/model`, `meta.label`)."""
 
     expected: float
     low: float

@@ -136,6 +136,8 @@ def test_the_readme_command_line_runs_as_written(tmp_path: Path) -> None:
     members = pd.read_parquet(tmp_path / "city-ingested" / "members.parquet")
     assert len(households) > 1000 and "id_number" not in members and "person_pseudonym" in members
     assert "H000000123" in outputs["explain --household"]
+    # `relapse demo` serves the need model: explain says which probability it shows
+    assert "risk of need within 12 months 12个月内陷入困难的概率" in outputs["explain --household"]
     scores = pd.read_parquet(tmp_path / "scores.parquet")
     assert len(scores) == len(pd.read_parquet(tmp_path / "city" / "households.parquet"))
     assert scores["probability"].between(0, 1).all()

@@ -1,12 +1,13 @@
 """Labelled snapshots: profiles as of several reference dates, each with what happened next (docs/domain.md §7).
 
-Default label "identified_12m": the household is newly identified as a monitoring object within 12 months
-after `as_of` — rows of households already under monitoring on `as_of` are left out, since they cannot be
-newly identified. "need_12m": the household is in need within 12 months after `as_of` as the window's records
+Default label "need_12m": the household is in need within 12 months after `as_of` as the window's records
 show it (training/need_label.py), among households not under monitoring; unobserved households are left out and
 the observed ones carry an inverse probability-of-observation weight (training/observation.py, column
-`weight`). "income_below_line": the per-capita net income of the year in which the horizon ends is below that
-year's monitoring line (households without that income record are left out).
+`weight`). "identified_12m": the household is newly identified as a monitoring object within 12 months after
+`as_of` — who the monitoring process finds, the second output beside need; rows of households already under
+monitoring on `as_of` are left out, since they cannot be newly identified. "income_below_line": the per-capita
+net income of the year in which the horizon ends is below that year's monitoring line (households without that
+income record are left out).
 
 For households already in monitoring, and after (docs/domain.md §17): "eliminated_6m", among current monitoring
 objects on `as_of`, the risk of the open identification is eliminated within 6 months; "returned_12m", among
@@ -40,7 +41,7 @@ LABELS: tuple[Label, ...] = ("identified_12m", "need_12m", "income_below_line", 
 # How far each label looks ahead of `as_of`, in months, where it is not 12.
 LABEL_HORIZONS: dict[str, int] = {"eliminated_6m": 6}
 # The label `relapse train` and `relapse demo` build when none is named.
-DEFAULT_LABEL: Label = "identified_12m"
+DEFAULT_LABEL: Label = "need_12m"
 # Short names accepted on the command line.
 LABEL_ALIASES: dict[str, Label] = {
     "identified": "identified_12m",
@@ -48,17 +49,6 @@ LABEL_ALIASES: dict[str, Label] = {
     "income": "income_below_line",
     "eliminated": "eliminated_6m",
     "returned": "returned_12m",
-}
-# What a model trained on each label ranks households by (the model card's "intended use").
-LABEL_PURPOSES: dict[str, str] = {
-    "identified_12m": "the probability of being newly identified as a monitoring object (防止返贫动态监测) "
-    "within 12 months",
-    "need_12m": "the probability of being in need within 12 months — income after medical costs below the "
-    "monitoring line, a rigid-expenditure trigger or a failed guarantee — whether or not monitoring finds it",
-    "income_below_line": "the probability that the income of the year ahead falls below the monitoring line",
-    "eliminated_6m": "for a current monitoring object, the probability that its risk is eliminated within 6 months",
-    "returned_12m": "for a household whose risk was eliminated, the probability of being identified again within "
-    "12 months",
 }
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from models.outcomes import purpose
 from training.evaluate import Evaluation
-from training.labels import LABEL_PURPOSES
 
 CARD_FILE = "model_card.md"
 LANGS = ("zh", "en")
@@ -52,7 +52,7 @@ BACKTEST_HEADERS: dict[str, tuple[str, str]] = {
     "test_year": ("测试年份", "test year"),
     "train_dates": ("训练参考日数", "training dates"),
     "households": ("户数", "households"),
-    "base_rate": ("基础纳入率", "base rate of identification"),
+    "base_rate": ("基础发生率", "base rate of the label"),
     "roc_auc": ("ROC-AUC", "ROC-AUC"),
     "pr_auc": ("PR-AUC", "PR-AUC"),
     "recall_at_5pct": ("前 5% 召回率", "recall at 5 %"),
@@ -69,23 +69,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "precision": ("前 5% 查准率", "precision at 5 %"),
     "brier": ("Brier 分数", "Brier score"),
     "ece": ("期望校准误差（ECE）", "expected calibration error"),
-    "base_rate": ("基础纳入率", "base rate of identification"),
+    "base_rate": ("基础发生率", "base rate of the label"),
 }
-
-
-# What the score estimates, by label, in Chinese (the English is `training.labels.LABEL_PURPOSES`).
-PURPOSES_ZH: dict[str, str] = {
-    "identified_12m": "在 12 个月内新纳入监测（防止返贫动态监测）的估计概率",
-    "need_12m": "在 12 个月内陷入困难（扣除合规医疗自付后收入低于监测线、刚性支出触发或“三保障”和饮水安全未达标，"
-    "无论是否被发现）的估计概率",
-    "income_below_line": "来年收入低于监测线的估计概率",
-}
-
-
-def _purpose(label: str, lang: str) -> str:
-    if lang == "zh":
-        return PURPOSES_ZH.get(label, f"标签 `{label}` 的估计概率")
-    return LABEL_PURPOSES.get(label, f"the label `{label}`")
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -205,7 +190,7 @@ def _card(
         text["synthetic"] if synthetic else "",
         "",
         text["use_title"],
-        text["use"].format(purpose=_purpose(label, lang), label=label),
+        text["use"].format(purpose=purpose(label, lang), label=label),
         "",
         text["not_for"],
         "",

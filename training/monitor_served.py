@@ -25,8 +25,9 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from features.reading.sources import Sources
+from models.outcomes import LEGACY_LABEL
 from training.drift import Drift, drift_against
-from training.labels import Label, build_snapshots
+from training.labels import LABELS, Label, build_snapshots
 from training.monitor import Realised, log_realised, realised_performance, stored_reference
 from training.settings import TrainingSettings
 from training.tracking import configure
@@ -117,35 +118,48 @@ def monitor_served(
     settings: TrainingSettings,
     scores: pd.DataFrame,
     later: Sources | None,
-    label: Label,
+    label: Label | None,
     *,
     period: str,
     seed: int = 0,
 ) -> list[ServedCheck]:
     """One check per model version among `scores` (`service.served_scores.served_scores`), oldest version first,
-    each logged as a monitor run of its own (tag `monitor_source=service`)."""
+    each logged as a monitor run of its own (tag `monitor_source=service`). Realised figures use `label`, or,
+    when it is None, each version's own (the label it was trained on, `LEGACY_LABEL` for a run without one)."""
     if scores.empty:
         return []
     experiment_id = configure(settings)
     client = MlflowClient()
     name = settings.registered_model
-    known: pd.DataFrame | None = None
+    known: dict[str, pd.DataFrame] = {}  # outcomes by label, built once each
+    done: list[pd.Timestamp] = []
     open_dates: list[pd.Timestamp] = []
     if later is not None:
         dates = sorted(pd.Timestamp(d) for d in pd.to_datetime(scores["as_of"]).unique())
         done, open_dates = complete_dates(dates, later)
-        known = outcomes(later, done, label)
     checks = []
     versions = sorted(scores["model_version"].astype(str).unique(), key=lambda v: (len(v), v))
     for version in versions:
         mine = scores[scores["model_version"].astype(str) == version]
         run_id = _run_of(client, name, version)
-        training = client.get_run(run_id).data.metrics if run_id else {}
-        check = check_version(version, mine, stored_reference(run_id), known, open_dates, training, seed=seed)
+        run = client.get_run(run_id) if run_id else None
+        training = run.data.metrics if run is not None else {}
+        judged = label or _own_label(run)
+        if later is not None and judged is not None and judged not in known:
+            known[judged] = outcomes(later, done, judged)
+        truth = known.get(judged) if judged is not None else None
+        check = check_version(version, mine, stored_reference(run_id), truth, open_dates, training, seed=seed)
         logged = log_realised(check.realised, name, version, f"service scores {period}", experiment_id, check.drift)
         client.set_tag(logged, "monitor_source", "service")
         checks.append(replace(check, run_id=logged))
     return checks
+
+
+def _own_label(run: Any) -> Label | None:
+    """The label a version's training run built (`LEGACY_LABEL` for a run that names none); None for a label from
+    the user's own profile table, which a source folder cannot rebuild."""
+    named = (run.data.params.get("label") if run is not None else None) or LEGACY_LABEL
+    return next((label for label in LABELS if label == named), None)
 
 
 def _run_of(client: MlflowClient, name: str, version: str) -> str | None:

@@ -32,6 +32,7 @@ from training.fit import FitResult, TrainConfig, fit_risk_model
 from training.labels import DEFAULT_LABEL, LABEL_HORIZONS, Label, build_snapshots
 from training.metrics import bootstrap_ci, ranking_metrics, recall_at
 from training.model_card import CARD_FILE, render_model_card
+from training.observation import WEIGHT_COLUMN
 from training.outcomes import MIN_SELECTION_PROBABILITY, OUTCOME_LABELS, OutcomesError, add_outcomes
 from training.registry import CHALLENGER, CHAMPION, alias_version
 from training.settings import DEFAULT_SNAPSHOT_MONTHS, TrainingSettings
@@ -199,7 +200,8 @@ def train_and_register(
     y = test["label"].to_numpy(int)
     p = model.predict_proba(test)
     rules = data.rules[test_mask] if data.rules is not None else None
-    evaluation = evaluate(y, p, rules, data.groups[test_mask], seed=config.seed)
+    weights = test[WEIGHT_COLUMN].to_numpy(dtype=float) if WEIGHT_COLUMN in test else None
+    evaluation = evaluate(y, p, rules, data.groups[test_mask], seed=config.seed, weights=weights)
 
     report("backtest", 3, STEPS)
     table = run_backtest(snapshots, data, config, fit_model) if backtest else pd.DataFrame()

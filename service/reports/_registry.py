@@ -104,6 +104,21 @@ class RegistryReader:
             self._artifacts[run_id] = artifacts
         return artifacts
 
+    def label(self, alias: str) -> str | None:
+        """The label the alias's version was trained on (what its probabilities estimate); None when the alias
+        names no version or the store cannot be read."""
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        try:
+            version = client.get_model_version_by_alias(self.model_name, alias)
+            label = client.get_run(str(version.run_id)).data.params.get("label")
+        except (MlflowException, OSError) as error:
+            log.info("no label for alias %s (%s)", alias, type(error).__name__)
+            return None
+        return str(label) if label else None
+
     def latest_monitor(self, version: str) -> dict[str, Any] | None:
         """The `monitor.json` of the version's latest `relapse monitor --data` run; None when it has none or the
         store cannot be read. Re-read after `HISTORY_TTL_S`: a monitor run may come any time."""

@@ -38,14 +38,16 @@ def require_model_report(caller: Caller) -> None:
         raise PermissionDeniedError(caller.role.value, Permission.REPORTS.value)
 
 
-def household_report(database: Database, caller: Caller, pseudonym: str, m: Messages) -> dict[str, Any]:
-    """404 alike for an unknown household and for one in another region."""
+def household_report(
+    database: Database, caller: Caller, pseudonym: str, m: Messages, label: str | None = None
+) -> dict[str, Any]:
+    """404 alike for an unknown household and for one in another region; `label` is the serving model's."""
     require_reports(caller)
     with database.read_session() as session:
         history = household_history(session, caller.scope, pseudonym, limit=HISTORY_LIMIT)
     if not history:
         raise NotFoundError("no scores for this household in your region")
-    return pages.household_context(history, m, places=reference_places(database))
+    return pages.household_context(history, m, places=reference_places(database), label=label)
 
 
 def capacity_of(
@@ -116,10 +118,11 @@ def region_report(
     m: Messages,
     capacity: Capacity | None = None,
     share: float = DEFAULT_SHARE,
+    label: str | None = None,
 ) -> dict[str, Any]:
     """403 for a region outside the caller's scope (decided from the codes alone). The work list is cut to
     `capacity` per village (default: the deployment's settings); the hidden-need list holds `share` of each
-    county's households."""
+    county's households; `label` is the serving model's, when one is loaded (what its probabilities estimate)."""
     require_reports(caller)
     inner = caller.scope.narrow(code)  # OutOfScopeError before anything is read or cached
     places = reference_places(database)
@@ -131,7 +134,15 @@ def region_report(
         rates = hit_rates(session, inner)
     listed, shown = region_hidden_need(database, caller, code, share, hidden_need_table.PAGE_ROWS)
     context = pages.region_context(
-        data.summary, data.trend, data.model_only, data.rules_only, m, work=work, places=places, hit_rates=rates
+        data.summary,
+        data.trend,
+        data.model_only,
+        data.rules_only,
+        m,
+        work=work,
+        places=places,
+        hit_rates=rates,
+        label=label,
     )
     return context | {"hidden_need": hidden_need_table.context(listed, shown, places, m)}
 

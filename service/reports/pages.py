@@ -18,6 +18,7 @@ from features.profiles.readiness import CONDITIONS as READINESS_CONDITIONS
 from features.profiles.readiness import STATES as READINESS_STATES
 from features.profiles.rules import RULES
 from features.profiles.status import MONITORED, STATUSES
+from models.outcomes import NEED_LABEL
 from models.reasons import reason_names
 from service._scores import ScoreView
 from service._summary import RegionSummary
@@ -134,9 +135,14 @@ def freshness(as_of: date, m: Messages, now: datetime) -> str:
 
 
 def household_context(
-    history: Sequence[ScoreView], m: Messages, now: datetime | None = None, places: Mapping[str, Place] | None = None
+    history: Sequence[ScoreView],
+    m: Messages,
+    now: datetime | None = None,
+    places: Mapping[str, Place] | None = None,
+    label: str | None = None,
 ) -> dict[str, Any]:
-    """The household report of the latest of `history` (newest first, non-empty)."""
+    """The household report of the latest of `history` (newest first, non-empty); `label` is the serving model's,
+    when one is loaded (what its probabilities estimate)."""
     now = now or datetime.now(UTC)
     latest = history[0]
     reasons = reason_items(latest.reasons, m)
@@ -149,7 +155,7 @@ def household_context(
         m.t("household.waterfall_alt", rest=f"{rest:.1f}", total=f"{total:.1f}"),
     )
     # Scores given while the household was a monitoring object estimate nothing for it: left out of the chart
-    # and shown as "—" in the table; the rest were estimates of a new identification when they were made.
+    # and shown as "—" in the table; the rest were estimates for a household not under monitoring.
     ordered = [v for v in reversed(history) if v.newly_identifiable]  # oldest first for the chart
     history_chart = (
         charts.line_chart(
@@ -166,11 +172,12 @@ def household_context(
         "pseudonym": latest.household_pseudonym,
         "status": work_table.status_text(latest, m),
         "expected_type": work_table.expected_type_text(latest, m),
-        # a current monitoring object's probability is no estimate of a new identification: not shown as one
+        # the model's probability is made for households not under monitoring: a current object's is not shown
         "monitored": not latest.newly_identifiable,
         "readiness": readiness_cells(latest.elimination_readiness, m),
         "village": place_title(latest.region_code, places or {}, m),
         "probability": percent(latest.probability),
+        "probability_label": m.t("prob.label_need" if label == NEED_LABEL else "prob.label"),
         "probability_words": probability_words(latest.probability, m),
         "level": latest.level.value,
         "level_text": level_text(latest.level, m),
@@ -257,11 +264,12 @@ def worklist_context(work: WorkList, m: Messages) -> dict[str, Any]:
     }
 
 
-def expected_text(summary: RegionSummary, m: Messages) -> str:
-    """Expected new identifications as a sentence: the sum of probabilities with its interval, whole households."""
+def expected_text(summary: RegionSummary, m: Messages, label: str | None = None) -> str:
+    """The sum of probabilities with its interval, whole households, as a sentence saying what the serving model
+    estimates (`label`): households in need for a need model, else new identifications."""
     expected = summary.expected_identifications
     return m.t(
-        "region.expected_text",
+        "region.expected_text_need" if label == NEED_LABEL else "region.expected_text",
         households=f"{expected.households:,}",
         expected=f"{expected.expected:,.0f}",
         low=f"{math.floor(expected.low):,}",
@@ -335,7 +343,9 @@ def region_context(
     work: WorkList | None = None,
     places: Mapping[str, Place] | None = None,
     hit_rates: Sequence[HitRate] = (),
+    label: str | None = None,
 ) -> dict[str, Any]:
+    """`label`: the serving model's (what its probabilities estimate), when one is loaded."""
     now = now or datetime.now(UTC)
     places = places or {}
     counts = {level.value: summary.by_level.get(level, 0) for level in LEVELS}
@@ -386,7 +396,8 @@ def region_context(
         "by_status": [
             {"text": m.pick(*STATUSES[status]), "count": f"{summary.by_status.get(status, 0):,}"} for status in STATUSES
         ],
-        "expected": expected_text(summary, m),
+        "expected_heading": m.t("region.expected_need" if label == NEED_LABEL else "region.expected"),
+        "expected": expected_text(summary, m, label),
         # Actual counts from the jobs' source data where the service has them, else the scored households' lower bound.
         "past_identifications": [
             {"year": str(year), "count": f"{n:,}"}

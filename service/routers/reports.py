@@ -27,6 +27,7 @@ from service.errors import (
     ServiceError,
 )
 from service.keys import Caller, Permission, verify_key
+from service.model_holder import ModelHolder
 from service.reports import auth, build
 from service.reports._registry import RegistryReader
 from service.reports.hidden_need import DEFAULT_SHARE, MAX_SHARE
@@ -178,19 +179,27 @@ LangQuery = Annotated[str | None, Query(description="zh (default) or en")]
 FormatQuery = Annotated[Format, Query(description="html (default) or pdf")]
 
 
+def _serving_label(holder: ModelHolder) -> str | None:
+    """What the serving model's probabilities estimate (its label); None while no model is loaded."""
+    current = holder.current
+    return current.model.label if current is not None else None
+
+
 @router.get("/household/{pseudonym}", response_class=HTMLResponse)
 def household_page(
     pseudonym: str,
     request: Request,
     database: DatabaseDep,
     settings: SettingsDep,
+    holder: HolderDep,
     lang: LangQuery = None,
     format: FormatQuery = "html",
 ) -> Response:
     """One household: level, probability in words, reasons, rule flags, measures with what-if, history."""
     m = _messages(lang)
     caller, how = _caller(request, database, settings, m.lang)
-    context = _guarded(request, m, lambda: build.household_report(database, caller, pseudonym, m))
+    label = _serving_label(holder)
+    context = _guarded(request, m, lambda: build.household_report(database, caller, pseudonym, m, label))
     if isinstance(context, Response):
         return context
     return _page(request, "household", context, m, how, format, f"household-{pseudonym}")
@@ -205,6 +214,7 @@ def region_page(
     request: Request,
     database: DatabaseDep,
     settings: SettingsDep,
+    holder: HolderDep,
     lang: LangQuery = None,
     format: Annotated[Literal["html", "pdf", "xlsx", "csv"], Query(description="xlsx, csv: the work list")] = "html",
     visits_per_worker: CapacityQuery = None,
@@ -228,7 +238,10 @@ def region_page(
         return _hidden_need_file(request, database, caller, code, share, m, format)
     if format in ("xlsx", "csv"):
         return _work_list_file(request, database, caller, code, capacity, m, format)
-    context = _guarded(request, m, lambda: build.region_report(database, caller, code, settings, m, capacity, share))
+    label = _serving_label(holder)
+    context = _guarded(
+        request, m, lambda: build.region_report(database, caller, code, settings, m, capacity, share, label)
+    )
     if isinstance(context, Response):
         return context
     return _page(request, "region", context, m, how, "pdf" if format == "pdf" else "html", f"region-{code}")

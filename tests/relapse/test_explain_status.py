@@ -15,14 +15,14 @@ def test_a_monitoring_object_is_named_with_its_details_and_the_probability_is_qu
         }
     )
     assert "已纳入监测" in line and "脱贫不稳定户" in line and "因病、因灾-气象灾害" in line and "2023-07-08" in line
-    assert "不是新纳入监测的估计" in line and "not an estimate of a new identification" in line
+    assert "不是对本户的估计" in line and "not an estimate for this one" in line
 
 
 def test_other_statuses_are_said_without_the_warning() -> None:
     eliminated = status_line(
         {"monitoring_status": "eliminated", "elimination_date": "2024-02-01", "elimination_way": "natural"}
     )
-    assert "已风险消除" in eliminated and "2024-02-01" in eliminated and "不是新纳入" not in eliminated
+    assert "已风险消除" in eliminated and "2024-02-01" in eliminated and "不是对本户" not in eliminated
     assert "未纳入监测" in status_line({"monitoring_status": "not_monitored"})
     assert "监测状态未知" in status_line({})  # a profile without the status columns
 

@@ -198,3 +198,8 @@ def test_the_files_and_the_page_show_the_list_county_by_county_with_the_risk_typ
     assert "4 households in 2 counties" in context["hidden_need"]["note"]
     assert "official rule already flags (2, see the rule-flag column)" in context["hidden_need"]["note"]
     assert [c["flagged"] for c in context["hidden_need"]["counties"]] == ["1", "1"]  # listed, not left out
+    # The expected count says what the serving model's probabilities estimate.
+    need = render_page("region", build.region_report(db, operator, "99", settings, ZH, share=0.25, label="need_12m"))
+    identification = render_page("region", build.region_report(db, operator, "99", settings, ZH, share=0.25))
+    assert ZH.t("region.expected_need") in need and "陷入困难（无论是否被发现" in need
+    assert ZH.t("region.expected") in identification and "陷入困难（无论是否被发现" not in identification

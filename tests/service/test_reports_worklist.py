@@ -334,6 +334,15 @@ def test_a_monitoring_objects_page_shows_no_new_identification_probability() -> 
     assert "5.2%" in fresh and "12.3%" in fresh and ZH.t("household.monitored_note") not in fresh
 
 
+def test_the_page_names_what_the_serving_models_probability_estimates() -> None:
+    history = [_view(0.052, date(2025, 7, 1), "not_monitored", 1)]
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    need = render_page("household", pages.household_context(history, ZH, now=now, label="need_12m"))
+    identification = render_page("household", pages.household_context(history, ZH, now=now, label="identified_12m"))
+    assert "一年内陷入困难的估计概率（无论是否被发现）" in need and "一年内新纳入监测的估计概率" not in need
+    assert "一年内新纳入监测的估计概率" in identification and "陷入困难" not in identification
+
+
 def test_each_row_names_the_monitoring_type_the_household_would_enter_as(db: Database) -> None:
     store(
         db,

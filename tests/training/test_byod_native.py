@@ -30,7 +30,7 @@ GROUPS = ["head_gender", "county"]
 def native(tmp_path_factory: pytest.TempPathFactory) -> TrainingData:
     city = tmp_path_factory.mktemp("city")
     simulate_city(CityConfig(households=4_000), seed=11, out_dir=city)
-    return data_from_sources(read_sources(city))  # quarterly snapshots, the identification label
+    return data_from_sources(read_sources(city), label="identified_12m")  # quarterly snapshots
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from training.labels import LabelWindowError, build_snapshots
 
 
 def test_identified_label_on_the_tiny_city() -> None:
-    snapshots = build_snapshots(tiny_sources(), [AS_OF], data_end="2026-01-01")
+    snapshots = build_snapshots(tiny_sources(), [AS_OF], "identified_12m", data_end="2026-01-01")
     # H1 is under monitoring on as_of (its elimination is dated later): it cannot be newly identified.
     assert snapshots["household_id"].tolist() == ["H2", "H3"]
     assert snapshots["label"].tolist() == [1, 0]  # H2 identified 2024-02-01
@@ -24,11 +24,15 @@ def test_identified_label_on_the_tiny_city() -> None:
 
 def test_the_horizon_is_half_open() -> None:
     """H1 was eliminated 2022-02-01 and identified again 2023-06-01: inside [as_of, as_of + 12 months)?"""
-    inside = build_snapshots(tiny_sources(), ["2022-06-02"], data_end="2026-01-01").set_index("household_id")
+    inside = build_snapshots(tiny_sources(), ["2022-06-02"], "identified_12m", data_end="2026-01-01").set_index(
+        "household_id"
+    )
     assert inside["label"].to_dict() == {"H1": 1, "H2": 0, "H3": 0}
-    edge = build_snapshots(tiny_sources(), ["2022-06-01"], data_end="2026-01-01").set_index("household_id")
+    edge = build_snapshots(tiny_sources(), ["2022-06-01"], "identified_12m", data_end="2026-01-01").set_index(
+        "household_id"
+    )
     assert edge.loc["H1", "label"] == 0  # identified exactly 12 months later: outside
-    shorter = build_snapshots(tiny_sources(), ["2023-01-01"], horizon_months=5, data_end="2026-01-01")
+    shorter = build_snapshots(tiny_sources(), ["2023-01-01"], "identified_12m", horizon_months=5, data_end="2026-01-01")
     assert shorter.set_index("household_id").loc["H1", "label"] == 0  # 2023-06-01 is after 5 months
 
 
@@ -50,8 +54,10 @@ def _lines_with(year: int, value: float):  # type: ignore[no-untyped-def]
 
 def test_a_horizon_past_the_data_is_refused() -> None:
     with pytest.raises(LabelWindowError, match="runs past the end of the data"):
-        build_snapshots(tiny_sources(), ["2025-06-01"], data_end="2026-01-01")
-    allowed = build_snapshots(tiny_sources(), ["2025-06-01"], data_end="2026-01-01", allow_incomplete=True)
+        build_snapshots(tiny_sources(), ["2025-06-01"], "identified_12m", data_end="2026-01-01")
+    allowed = build_snapshots(
+        tiny_sources(), ["2025-06-01"], "identified_12m", data_end="2026-01-01", allow_incomplete=True
+    )
     assert allowed["household_id"].tolist() == ["H1", "H3"]  # H2 is under monitoring since 2024-02-01
 
 
@@ -64,7 +70,7 @@ def test_unknown_label_and_no_dates_are_errors() -> None:
 
 def test_snapshots_on_the_city_have_plausible_base_rates() -> None:
     sources = city(2_000, 1)
-    snapshots = build_snapshots(sources, ["2022-01-01", "2023-01-01", "2024-01-01"])
+    snapshots = build_snapshots(sources, ["2022-01-01", "2023-01-01", "2024-01-01"], "identified_12m")
     assert snapshots.groupby("as_of").size().between(1_800, 2_000).all()
     assert (snapshots["under_monitoring"] == 0).all()
     assert 0.005 < snapshots["label"].mean() < 0.06  # docs/domain.md §8: a few percent a year

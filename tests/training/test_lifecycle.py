@@ -204,7 +204,7 @@ def test_a_version_is_evaluated_only_on_the_label_it_was_trained_on(
     from training.reevaluate import evaluate_version, version_label
 
     settings, champion = registry
-    assert version_label(MlflowClient(), settings, champion) == "identified_12m"
-    relabelled = dataclasses.replace(data, label="need_12m")
-    with pytest.raises(ValueError, match="trained on the label 'identified_12m', the data has 'need_12m'"):
+    assert version_label(MlflowClient(), settings, champion) == "need_12m"  # the default label
+    relabelled = dataclasses.replace(data, label="identified_12m")
+    with pytest.raises(ValueError, match="trained on the label 'need_12m', the data has 'identified_12m'"):
         evaluate_version(relabelled, settings, champion)

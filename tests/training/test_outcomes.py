@@ -126,9 +126,9 @@ def test_on_the_tiny_city_an_outcome_takes_the_snapshot_features_and_the_visit_l
     """H3 has no records: not identified, label 0 on records. A visit found it in need: the added row carries the
     visit's label on the features of the snapshot dated before the visit, built from records before that date."""
     dates = [pd.Timestamp("2022-01-01"), pd.Timestamp("2023-01-01"), pd.Timestamp("2024-01-01")]
-    plain = data_from_sources(tiny_sources(), dates)
+    plain = data_from_sources(tiny_sources(), dates, label="identified_12m")
     outcomes = pd.DataFrame([_outcome("H3", "2023-02-01", "2023-03-01", 1, 0.2)])
-    data = data_from_sources(tiny_sources(), dates, outcomes=outcomes)
+    data = data_from_sources(tiny_sources(), dates, label="identified_12m", outcomes=outcomes)
     visits = visit_rows(data.snapshots)
     (row,) = data.snapshots[visits].to_dict("records")
     assert row["label"] == 1 and row[WEIGHT_COLUMN] == pytest.approx(5.0) and row["as_of"] == dates[1]
