@@ -49,6 +49,25 @@ NAMES: Final[dict[str, tuple[str, str]]] = {
 }
 
 
+# label → (high, medium): the probabilities from which a household is high or medium risk, where the operator sets
+# none. Assumed (neither the policy nor its sources fix figures): for identification, with a base rate of about
+# 2 %, 10 % is five times the average risk and 3 % one and a half times; for need, with about 12 % of households
+# in need within a year, high is "more likely than not" and medium "one in five" (on the demo city about the top
+# 5 % and the top 20 % of households not under monitoring).
+LEVEL_THRESHOLDS: Final[dict[str, tuple[float, float]]] = {
+    "identified_12m": (0.10, 0.03),
+    "need_12m": (0.50, 0.20),
+}
+
+
+def level_thresholds(label: str, high: float | None = None, medium: float | None = None) -> tuple[float, float]:
+    """(high, medium) for a model trained on `label`: the operator's where set, else the label's own; a medium
+    above the high is lowered to it (an operator who sets only a low high threshold)."""
+    own_high, own_medium = LEVEL_THRESHOLDS.get(label, LEVEL_THRESHOLDS[LEGACY_LABEL])
+    chosen_high = own_high if high is None else high
+    return chosen_high, min(own_medium if medium is None else medium, chosen_high)
+
+
 def purpose(label: str, lang: str) -> str:
     """What a model trained on `label` ranks households by, in `lang` ("zh" or "en")."""
     zh, en = PURPOSES.get(label, (f"标签 `{label}` 的估计概率", f"the label `{label}`"))

@@ -63,7 +63,7 @@ from service.keys import caller_of_key
 from service.model_holder import ModelHolder
 from service.references import InvalidReferenceError, ReferenceHolder, store_reference
 from service.scope import Scope
-from service.scoring import risk_level
+from service.scoring import risk_level, thresholds
 from service.settings import ServiceSettings
 from service.store import ScoreInput, commit_chunk, committed_chunks, get_job, list_jobs, update_job
 from service.tables import Job, JobStatus, utcnow
@@ -254,6 +254,7 @@ class JobRunner:
             explainer=serving.explainer,
         )
         scope = Scope(region_prefix)
+        levels = thresholds(self.settings, serving.model.label)
         with self.executor_factory() if self.executor_factory is not None else nullcontext() as executor:
             for partition, table in score_partitions(
                 scoring,
@@ -263,7 +264,7 @@ class JobRunner:
                 progress=progress,
                 unit_households=chunk,  # one chunk per unit of work: progress moves
             ):
-                rows = score_inputs(table, self.settings, context_version)
+                rows = score_inputs(table, levels, context_version)
                 with self.database.session() as session:
                     caller_of_key(session, caller.key_id)  # a key revoked mid-job fails it before its next chunk
                     if get_job(session, EVERYWHERE, job_id).status is JobStatus.CANCELLED:
@@ -323,8 +324,9 @@ def _check_scope(partitioned: PartitionedSources, region_prefix: str) -> None:
         )
 
 
-def score_inputs(table: pa.Table, settings: ServiceSettings, context_version: str | None = None) -> list[ScoreInput]:
-    """The rows to store for one result table of `scoring.run` (reasons and measures as JSON objects)."""
+def score_inputs(table: pa.Table, levels: tuple[float, float], context_version: str | None = None) -> list[ScoreInput]:
+    """The rows to store for one result table of `scoring.run` (reasons and measures as JSON objects), with risk
+    levels by `levels` (`service.scoring.thresholds`)."""
     column = {name: table.column(name).to_pylist() for name in table.column_names}  # plain Python, column-wise
     reasons = nested_reasons(column, len(table))
     measures = nested_measures(column, len(table))
@@ -336,7 +338,7 @@ def score_inputs(table: pa.Table, settings: ServiceSettings, context_version: st
             as_of=column["as_of"][i],
             model_version=str(column["model_version"][i]),
             probability=float(probability),
-            level=risk_level(float(probability), settings),
+            level=risk_level(float(probability), levels),
             input_hash=from_profile_hash(str(column["profile_hash"][i])),
             reasons=reasons[i],
             measures=measures[i],

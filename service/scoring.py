@@ -22,6 +22,7 @@ from features.profiles.readiness import readiness_row
 from features.profiles.rules import describe_flags, rule_flags, rule_flags_row
 from features.profiles.status import StatusValueError
 from models.explain import HouseholdExplanation, explain_prepared
+from models.outcomes import level_thresholds
 from models.reasons import with_sentences
 from models.record import nested_status
 from models.risk_model import ROWWISE_MAX, profiles_frame
@@ -63,10 +64,17 @@ class ScoreContext:
     request_id: str | None = None
 
 
-def risk_level(probability: float, settings: ServiceSettings) -> RiskLevel:
-    if probability >= settings.high_threshold:
+def thresholds(settings: ServiceSettings, label: str) -> tuple[float, float]:
+    """(high, medium) for the serving model's label: the deployment's settings where set (`models.outcomes`)."""
+    return level_thresholds(label, settings.high_threshold, settings.medium_threshold)
+
+
+def risk_level(probability: float, levels: tuple[float, float]) -> RiskLevel:
+    """The level of a probability against `thresholds`' (high, medium)."""
+    high, medium = levels
+    if probability >= high:
         return RiskLevel.HIGH
-    if probability >= settings.medium_threshold:
+    if probability >= medium:
         return RiskLevel.MEDIUM
     return RiskLevel.LOW
 
@@ -260,11 +268,12 @@ def _decisions(
 ) -> tuple[list[ScoreItem], list[ScoreInput]]:
     """Each row's answer item and the decision to store with its audit entry."""
     serving, settings = context.serving, context.settings
+    levels = thresholds(settings, serving.model.label)
     items: list[ScoreItem] = []
     records: list[ScoreInput] = []
     for i, (profile, flag_values) in enumerate(zip(values, flags, strict=True)):
         probability = float(probabilities[i])
-        level = risk_level(probability, settings)
+        level = risk_level(probability, levels)
         reasons, measures = _explanation_parts(explanations[i])
         row_flags = cast(pd.Series, flag_values)  # describe_flags reads a row of flags by name only
         as_of = pd.Timestamp(profile["as_of"]).date()

@@ -31,6 +31,7 @@ from training.byod import ProfileTableError
 from training.drift import ACT, WATCH, Drift, drift_against, level
 from training.labels import LABEL_HORIZONS, LABELS, Label, build_snapshots
 from training.monitor import MONITORED, Realised, monitored_version, realised_performance, stored_reference
+from training.observation import WEIGHT_COLUMN
 from training.pipeline import load_registered
 from training.settings import TrainingSettings
 from training.tracking import configure
@@ -136,7 +137,8 @@ def check_date(
     if not window_open:
         y = rows["label"].to_numpy(int)
         if MIN_POSITIVES <= y.sum() < len(y):
-            realised = realised_performance(y, scores, training_metrics, seed=seed)
+            weights = rows[WEIGHT_COLUMN].to_numpy(float) if WEIGHT_COLUMN in rows else None
+            realised = realised_performance(y, scores, training_metrics, seed=seed, weights=weights)
     return DateCheck(day, step, len(rows), drift, realised, window_open)
 
 

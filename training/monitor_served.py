@@ -11,8 +11,8 @@ by whichever versions served in the period. Each version is judged on its own ho
   already under monitoring on that date are left out as at training, and a date whose label window runs past
   the folder's extract date is left out and named (its outcomes are not all known yet).
 
-The need label's observation weights are not applied here: the realised figures count every observed household
-once (assumed; the training figures of a need model are weighted, so they differ in that respect).
+A need model's ECE is weighted with the need label's observation weights, as at training
+(`training.evaluate`); the ranking figures count every observed household once.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from models.outcomes import LEGACY_LABEL
 from training.drift import Drift, drift_against
 from training.labels import LABELS, Label, build_snapshots
 from training.monitor import Realised, log_realised, realised_performance, stored_reference
+from training.observation import WEIGHT_COLUMN
 from training.settings import TrainingSettings
 from training.tracking import configure
 
@@ -69,11 +70,13 @@ def complete_dates(dates: list[pd.Timestamp], sources: Sources) -> tuple[list[pd
 
 
 def outcomes(sources: Sources, dates: list[pd.Timestamp], label: Label) -> pd.DataFrame:
-    """household_id, as_of and the 0/1 `label` of every household eligible for the label as of each date."""
+    """household_id, as_of and the 0/1 `label` of every household eligible for the label as of each date, with
+    the label's observation `weight` where it has one (need_12m)."""
     if not dates:
         return pd.DataFrame({"household_id": [], "as_of": pd.to_datetime([]), "label": []})
     snapshots = build_snapshots(sources, dates, label)
-    frame = snapshots.loc[:, ["household_id", "as_of", "label"]].copy()
+    columns = ["household_id", "as_of", "label", *([WEIGHT_COLUMN] if WEIGHT_COLUMN in snapshots else [])]
+    frame = snapshots.loc[:, columns].copy()
     frame["household_id"] = frame["household_id"].astype(str)
     frame["as_of"] = pd.to_datetime(frame["as_of"])
     return frame
@@ -100,7 +103,9 @@ def check_version(
         labelled = len(joined)
         y = joined["label"].to_numpy(int)
         if labelled and y.min() != y.max():
-            realised = realised_performance(y, joined["probability"].to_numpy(float), training_metrics, seed=seed)
+            weights = joined[WEIGHT_COLUMN].to_numpy(float) if WEIGHT_COLUMN in joined else None
+            p = joined["probability"].to_numpy(float)
+            realised = realised_performance(y, p, training_metrics, seed=seed, weights=weights)
     mine = [str(d.date()) for d in open_dates if d in set(pd.to_datetime(scores["as_of"]))]
     return ServedCheck(
         version,

@@ -20,7 +20,7 @@ AS_OF = pd.Timestamp("2024-01-01")
 
 @lru_cache(maxsize=1)
 def snapshots() -> pd.DataFrame:
-    return build_snapshots(city(2_000, 1), ["2021-01-01", "2022-01-01", "2023-01-01", "2024-01-01"])
+    return build_snapshots(city(2_000, 1), ["2021-01-01", "2022-01-01", "2023-01-01", "2024-01-01"], "identified_12m")
 
 
 @lru_cache(maxsize=2)

@@ -26,6 +26,7 @@ from service.scope import Scope
 from service.tables import Role
 from tests.service.api_support import FAST, KEY, Registered, bearer, rows_of
 from training.fit import fit_risk_model
+from training.labels import build_snapshots
 from training.observation import WEIGHT_COLUMN
 from training.outcomes import add_outcomes, visit_rows
 from training.split import latest_split
@@ -99,17 +100,22 @@ def test_visits_from_an_issued_list_become_weighted_training_rows(
     with db.read_session() as session:
         outcomes = export_outcomes(session, Scope(COUNTY))
     assert len(outcomes.rows) == len(items) and int(outcomes.rows["label"].sum()) == len(positives)
-    snapshots = registered.data.snapshots
-    added = add_outcomes(snapshots, outcomes.rows, 12)
+    # As `training.pipeline.data_from_sources` does for the need label: every household's snapshot is kept, so
+    # that a visit labels one whose records show no outcome; the rows still unlabelled are then left out.
+    dates = sorted(pd.to_datetime(registered.data.snapshots["as_of"]).unique())
+    everyone = build_snapshots(registered.city, dates, registered.data.label, keep_unobserved=True)
+    added = add_outcomes(everyone, outcomes.rows, 12)
+    snapshots = added.snapshots[added.snapshots["label"].notna()].reset_index(drop=True)
+    snapshots["label"] = snapshots["label"].astype(np.int8)
     split = latest_split(snapshots["as_of"], 12)
-    visits = visit_rows(added.snapshots)
+    visits = visit_rows(snapshots)
     assert pd.Timestamp(LIST_DATE) in split.train and added.added == len(items)
-    assert (split.train_mask(added.snapshots) & visits).sum() == len(items)
-    weights = added.snapshots.loc[visits, WEIGHT_COLUMN].to_numpy()
+    assert (split.train_mask(snapshots) & visits).sum() == len(items)
+    weights = snapshots.loc[visits, WEIGHT_COLUMN].to_numpy()
     chance = {i["household_pseudonym"]: i["selection_probability"] for i in items}
-    expected = [1 / chance[h] for h in added.snapshots.loc[visits, "household_id"]]
+    expected = [1 / chance[h] for h in snapshots.loc[visits, "household_id"]]
     assert weights == pytest.approx(expected) and np.any(weights > 1)
-    fit = fit_risk_model(added.snapshots, registered.data.features, split, FAST)
+    fit = fit_risk_model(snapshots, registered.data.features, split, FAST)
     assert fit.best_iteration >= 1
 
     # 5. The same through the commands, as a data scientist runs them: the service's outcomes exported to a file,

@@ -64,7 +64,8 @@ def year_later(tmp_path_factory: pytest.TempPathFactory) -> YearLater:
     first = read_sources(first_folder)
     store = tmp_path_factory.mktemp("store")
     settings = TrainingSettings(data_dir=store)
-    outcome = train_and_register(data_from_sources(first), settings, FAST, backtest=False)
+    # the identification label: its outcome is read straight from the identifications table below
+    outcome = train_and_register(data_from_sources(first, label="identified_12m"), settings, FAST, backtest=False)
     promote(MlflowClient(tracking_uri=settings.tracking_uri), settings, str(outcome.version), force=True, reason="t")
     later_folder = tmp_path_factory.mktemp("city") / "2026"
     extend_city(first_folder, later_folder)
@@ -96,7 +97,7 @@ def test_the_realised_figures_are_sklearns_on_the_households_the_new_year_labels
     # The first extract could not have known them: it ends where the window starts.
     assert (pd.to_datetime(year_later.first["identifications"]["identified_date"]) < YEAR_LATER).all()
 
-    rows = build_snapshots(year_later.later, [YEAR_LATER])
+    rows = build_snapshots(year_later.later, [YEAR_LATER], "identified_12m")
     assert not set(rows["household_id"]) & monitored
     assert set(rows.loc[rows["label"] == 1, "household_id"]) == identified - monitored
     y = rows["label"].to_numpy(int)

@@ -115,7 +115,7 @@ def test_the_champions_stored_test_scores_give_its_training_figures_and_no_drift
     from features.reading.sources import read_sources
 
     later = read_sources(county_folder / "city")
-    checks = {c.version: c for c in monitor_served(registered.settings, scores, later, "identified_12m", period="all")}
+    checks = {c.version: c for c in monitor_served(registered.settings, scores, later, "need_12m", period="all")}
     assert set(checks) == {served.version, "77"}
 
     mine = checks[served.version]
@@ -137,7 +137,19 @@ def test_the_champions_stored_test_scores_give_its_training_figures_and_no_drift
     assert unknown.drift is None and unknown.realised is not None and unknown.labelled == 400
     y = served.test["label"].iloc[:400].to_numpy(int)
     assert unknown.realised.figures["pr_auc"] == pytest.approx(ranking_metrics(y, served.p[:400])["pr_auc"])
-    assert unknown.realised.figures["ece"] == pytest.approx(expected_calibration_error(y, served.p[:400]))
+    weights = served.test["weight"].iloc[:400].to_numpy(float)  # need's observation weights, as at training
+    assert unknown.realised.figures["ece"] == pytest.approx(
+        expected_calibration_error(y, served.p[:400], weights=weights)
+    )
+    assert unknown.realised.figures["ece"] != pytest.approx(expected_calibration_error(y, served.p[:400]))
+
+    # Without a label each version is judged on its own: the champion was trained on need, the default.
+    own = monitor_served(
+        registered.settings, scores[scores["model_version"] == served.version], later, None, period="own"
+    )
+    assert [c.version for c in own] == [served.version] and own[0].realised is not None
+    for metric in ("pr_auc", "recall_at_5pct", "ece"):
+        assert own[0].realised.figures[metric] == pytest.approx(mine.realised.figures[metric], abs=1e-12), metric
 
     client = MlflowClient(tracking_uri=registered.tracking_uri)
     run = client.get_run(mine.run_id)
