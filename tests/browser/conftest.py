@@ -57,7 +57,9 @@ class Service:
     url: str
     official_key: str
     scientist_key: str
-    own_households: list[dict[str, Any]]  # scored items of the official's county, highest probability first
+    # scored items of the official's county that the work list can hold (no current monitoring objects), highest
+    # probability first
+    own_households: list[dict[str, Any]]
     other_household: str  # a scored household of another county
 
 
@@ -105,7 +107,9 @@ def service(
             time.sleep(0.05)
         assert server.started, "the service did not start"
         url = f"http://127.0.0.1:{server.config.port}"
-        own = _score(url, keys["monitor"], batch_profiles, COUNTY, 25)
+        own = [
+            i for i in _score(url, keys["monitor"], batch_profiles, COUNTY, 25) if i["monitoring_status"] != "monitored"
+        ]
         other = _score(url, keys["monitor"], batch_profiles, OTHER_COUNTY, 1)[0]["household_pseudonym"]
         yield Service(url, keys["official"], keys["scientist"], own, other)
     finally:
