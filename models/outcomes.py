@@ -52,8 +52,8 @@ NAMES: Final[dict[str, tuple[str, str]]] = {
 # label → (high, medium): the probabilities from which a household is high or medium risk, where the operator sets
 # none. Assumed (neither the policy nor its sources fix figures): for identification, with a base rate of about
 # 2 %, 10 % is five times the average risk and 3 % one and a half times; for need, with about 12 % of households
-# in need within a year, high is "more likely than not" and medium "one in five" (on the demo city about the top
-# 5 % and the top 20 % of households not under monitoring).
+# in need within a year, high is "more likely than not" and medium "one in five" (on the demo city 4.2 % of the
+# households not under monitoring are high, 18.1 % high or medium).
 LEVEL_THRESHOLDS: Final[dict[str, tuple[float, float]]] = {
     "identified_12m": (0.10, 0.03),
     "need_12m": (0.50, 0.20),
