@@ -317,11 +317,13 @@ def _feature_sentences(
     bits, inverse = np.unique(np.ascontiguousarray(values).view(np.int64), return_inverse=True)
     distinct = bits.view(np.float64)
     missing = _missing(name, lang)
+
+    def filled(v: float) -> str:
+        return "".join(p + (format(v, spec) if field else "") for p, field, spec in template)
+
     texts = np.array(
-        [missing if v != v else "".join(p + (format(v, spec) if field else "") for p, field, spec in template)
-         for v in distinct.tolist()],
-        dtype=object,
-    )  # fmt: skip
+        [missing if v != v else catalogue.grammatical(filled(v), lang) for v in distinct.tolist()], dtype=object
+    )
     return texts[np.asarray(inverse).reshape(-1)]
 
 

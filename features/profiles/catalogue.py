@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from typing import Final, Literal
 
@@ -604,6 +605,11 @@ WORDED: Final[frozenset[str]] = frozenset(
 )
 
 
+# A count of one in an English reason: "1 members", "1 days", "1 business failures" read as the singular. The
+# count stands alone (no digit, comma or point before it), so "21 members" and "0.1 years" are left as they are.
+_ONE: Final = re.compile(r"(?<![\d.,])\b1 (business )?([a-z]+?)s\b")
+
+
 def format_reason(name: str, value: object, lang: Lang = "zh") -> str:
     """The feature's reason sentence with the household's own value filled in, as people read it: education
     and housing grades by name, flags as what they say (a 0 by its own sentence), categories by their label."""
@@ -626,4 +632,10 @@ def format_reason(name: str, value: object, lang: Lang = "zh") -> str:
         position = round(number) - _LEVEL_BASE.get(name, 0)
         word = levels[position][pick] if 0 <= position < len(levels) else f"{number:g}"
         return template.format(value=word)
-    return template.format(value=number)
+    return grammatical(template.format(value=number), lang)
+
+
+def grammatical(text: str, lang: Lang) -> str:
+    """A filled-in reason sentence as people read it: in English, a count of one in the singular. Every road
+    that fills a template in calls it (`format_reason`, the batch's `models.batch`)."""
+    return _ONE.sub(r"1 \1\2", text) if lang == "en" else text

@@ -62,6 +62,13 @@ def test_each_entry_is_complete(item) -> None:  # type: ignore[no-untyped-def]
 def test_reasons_quote_values_with_units() -> None:
     assert format_reason("hospital_oop_12m_yuan", 12_345.6) == "近12个月住院自付 12,346 元"
     assert format_reason("income_to_line", 0.8, "en") == "income is 0.80 × the monitoring line"
+    # a count of one reads in the singular in English; other counts, and Chinese, as written
+    assert format_reason("chronic_count", 1, "en") == "1 member with chronic illness"
+    assert format_reason("chronic_count", 2, "en") == "2 members with chronic illness"
+    assert format_reason("chronic_count", 21, "en") == "21 members with chronic illness"
+    assert format_reason("business_failures_12m", 1, "en") == "1 business failure in 12 months"
+    assert format_reason("identifications_count", 1, "en") == "identified 1 time before"
+    assert format_reason("chronic_count", 1, "zh") == "长期慢性病患者 1 人"
     assert format_reason("income_pc_change_1y", -0.42) == "人均纯收入较前一年变化 -42%"
     assert format_reason("village_type", "former_poor") == "所在村为脱贫村"
     assert (
