@@ -78,18 +78,11 @@ def evaluate(
         metrics["ece"] = expected_calibration_error(y, p, weights=w)
         metrics["brier"] = float(np.average((np.asarray(p) - y) ** 2, weights=w))
         metrics["base_rate"] = float(np.average(y, weights=w))
-    ece_interval = (
-        bootstrap_ci(y, p, expected_calibration_error, n_boot=n_boot, seed=seed)
-        if w is None
-        else bootstrap_ci(
-            y, p, lambda a, b, c: expected_calibration_error(a, b, weights=c), n_boot=n_boot, seed=seed, weights=w
-        )
-    )
     intervals = {
         "pr_auc": bootstrap_ci(y, p, lambda a, b: ranking_metrics(a, b)["pr_auc"], n_boot=n_boot, seed=seed),
         "recall_at_5pct": bootstrap_ci(y, p, lambda a, b: recall_at(a, b, 0.05), n_boot=n_boot, seed=seed),
         "roc_auc": bootstrap_ci(y, p, lambda a, b: ranking_metrics(a, b)["roc_auc"], n_boot=n_boot, seed=seed),
-        "ece": ece_interval,
+        "ece": bootstrap_ci(y, p, expected_calibration_error, n_boot=n_boot, seed=seed, weights=w),
     }
     rules: dict[str, float] = {}
     lift: dict[str, float] = {}

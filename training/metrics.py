@@ -86,7 +86,7 @@ def bootstrap_ci(
     weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of a metric over households (resampled with replacement); with `weights`,
-    each household keeps its weight and the metric is called as `metric(y, p, weights)`."""
+    each household keeps its weight and the metric is called as `metric(y, p, weights=…)`."""
     rng = np.random.default_rng(seed)
     y, p = np.asarray(y), np.asarray(p)
     values = []
@@ -94,6 +94,6 @@ def bootstrap_ci(
         idx = rng.integers(0, len(y), len(y))
         if y[idx].min() == y[idx].max():
             continue
-        values.append(metric(y[idx], p[idx]) if weights is None else metric(y[idx], p[idx], weights[idx]))
+        values.append(metric(y[idx], p[idx]) if weights is None else metric(y[idx], p[idx], weights=weights[idx]))
     lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)

@@ -89,13 +89,14 @@ def realised_performance(
     if y.min() == y.max():
         raise ProfileTableError(f"the labelled rows hold only label {int(y[0])}: performance needs both outcomes")
     w = None if weights is None else np.asarray(weights, dtype=float)
-    scorers = {
-        "pr_auc": lambda a, b, *_: ranking_metrics(a, b)["pr_auc"],
-        "recall_at_5pct": lambda a, b, *_: recall_at(a, b, 0.05),
-        "ece": lambda a, b, *c: expected_calibration_error(a, b, weights=c[0] if c else None),
+    ranking = {
+        "pr_auc": lambda a, b: ranking_metrics(a, b)["pr_auc"],
+        "recall_at_5pct": lambda a, b: recall_at(a, b, 0.05),
     }
-    figures = {m: float(f(y, p, w) if w is not None else f(y, p)) for m, f in scorers.items()}
-    intervals = {m: bootstrap_ci(y, p, f, n_boot=n_boot, seed=seed, weights=w) for m, f in scorers.items()}
+    figures = {m: float(f(y, p)) for m, f in ranking.items()}
+    intervals = {m: bootstrap_ci(y, p, f, n_boot=n_boot, seed=seed) for m, f in ranking.items()}
+    figures["ece"] = expected_calibration_error(y, p, weights=w)
+    intervals["ece"] = bootstrap_ci(y, p, expected_calibration_error, n_boot=n_boot, seed=seed, weights=w)
     nan = float("nan")
     at_training = {m: training_metrics.get(f"test_{m}", nan) for m in MONITORED}
     training_intervals = {

@@ -42,13 +42,19 @@ def percent(p: float) -> str:
     return f"{p * 100:.1f}"
 
 
-def probability_words(p: float, m: Messages) -> str:
-    """A probability as a natural frequency ("about 3 in 10 similar households …")."""
+def for_label(key: str, label: str | None) -> str:
+    """The message key that says what the serving model estimates: a need model's `_need` variant, else the key
+    (an identification model's wording; `label` None when no model is loaded)."""
+    return f"{key}_need" if label == NEED_LABEL else key
+
+
+def probability_words(p: float, m: Messages, label: str | None = None) -> str:
+    """A probability as a natural frequency ("about 3 in 10 similar households …") of what the model estimates."""
     if p >= 0.095:
-        return m.t("prob.words_10", n=max(1, round(p * 10)))
+        return m.t(for_label("prob.words_10", label), n=max(1, round(p * 10)))
     if p >= 0.005:
-        return m.t("prob.words_100", n=max(1, round(p * 100)))
-    return m.t("prob.words_lt1")
+        return m.t(for_label("prob.words_100", label), n=max(1, round(p * 100)))
+    return m.t(for_label("prob.words_lt1", label))
 
 
 def reason_name(reason: Mapping[str, Any], m: Messages) -> str:
@@ -177,8 +183,8 @@ def household_context(
         "readiness": readiness_cells(latest.elimination_readiness, m),
         "village": place_title(latest.region_code, places or {}, m),
         "probability": percent(latest.probability),
-        "probability_label": m.t("prob.label_need" if label == NEED_LABEL else "prob.label"),
-        "probability_words": probability_words(latest.probability, m),
+        "probability_label": m.t(for_label("prob.label", label)),
+        "probability_words": probability_words(latest.probability, m, label),
         "level": latest.level.value,
         "level_text": level_text(latest.level, m),
         "reasons": reasons,
@@ -269,7 +275,7 @@ def expected_text(summary: RegionSummary, m: Messages, label: str | None = None)
     estimates (`label`): households in need for a need model, else new identifications."""
     expected = summary.expected_identifications
     return m.t(
-        "region.expected_text_need" if label == NEED_LABEL else "region.expected_text",
+        for_label("region.expected_text", label),
         households=f"{expected.households:,}",
         expected=f"{expected.expected:,.0f}",
         low=f"{math.floor(expected.low):,}",
@@ -396,7 +402,7 @@ def region_context(
         "by_status": [
             {"text": m.pick(*STATUSES[status]), "count": f"{summary.by_status.get(status, 0):,}"} for status in STATUSES
         ],
-        "expected_heading": m.t("region.expected_need" if label == NEED_LABEL else "region.expected"),
+        "expected_heading": m.t(for_label("region.expected", label)),
         "expected": expected_text(summary, m, label),
         # Actual counts from the jobs' source data where the service has them, else the scored households' lower bound.
         "past_identifications": [

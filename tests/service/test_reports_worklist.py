@@ -340,6 +340,7 @@ def test_the_page_names_what_the_serving_models_probability_estimates() -> None:
     need = render_page("household", pages.household_context(history, ZH, now=now, label="need_12m"))
     identification = render_page("household", pages.household_context(history, ZH, now=now, label="identified_12m"))
     assert "一年内陷入困难的估计概率（无论是否被发现）" in need and "一年内新纳入监测的估计概率" not in need
+    assert ZH.t("prob.words_100_need", n=5) in need and ZH.t("prob.words_100", n=5) in identification
     assert "一年内新纳入监测的估计概率" in identification and "陷入困难" not in identification
 
 

@@ -37,9 +37,9 @@ def test_the_same_probability_reads_as_its_models_label_says(
 
 
 def test_a_model_without_a_label_in_its_metadata_is_an_identification_model() -> None:
-    model = RiskModel.__new__(RiskModel)
-    model.meta = {}
-    assert model.label == LEGACY_LABEL == "identified_12m"
-    model.meta = {"label": "need_12m"}
-    assert model.label == "need_12m"
+    def model(meta: dict[str, str]) -> RiskModel:
+        return RiskModel(booster=None, calibrator=None, features=(), meta=meta)  # type: ignore[arg-type]
+
+    assert model({}).label == LEGACY_LABEL == "identified_12m"
+    assert model({"label": "need_12m"}).label == "need_12m"
     assert name("need_12m", "en") == "risk of need within 12 months" and "陷入困难" in purpose("need_12m", "zh")
