@@ -16,6 +16,9 @@ computed column-wise, so that a million households take seconds rather than a qu
   distinct (those keys, household status);
 - what-if: `models.whatif.what_if_batch`, one vectorised re-score per measure.
 
+Beside the probability, `identification_probability` is that of the model's identification companion (a need
+model's second output, `models.risk_model`), missing for a model without one.
+
 The result has one row per profile with flat columns (`reason1_key`, `reason1_points`, …, `measure1`,
 `measure1_points`, …), which Parquet and CSV carry as they are. The same input and model give the same table.
 """
@@ -73,7 +76,7 @@ DEFAULT_OPTIONS: Final = BatchOptions()
 
 def output_columns(options: BatchOptions = DEFAULT_OPTIONS) -> list[str]:
     """The columns of `explain_batch`'s table, in order (the measure count is bounded by top × per_reason)."""
-    columns = [*ID_COLUMNS, "probability", "margin", "profile_hash"]
+    columns = [*ID_COLUMNS, "probability", "identification_probability", "margin", "profile_hash"]
     return [*columns, *reason_columns(options.top), *measure_columns(options.top * options.per_reason)]
 
 
@@ -110,6 +113,8 @@ def explain_batch(
 
     out: dict[str, Any] = {name: profiles[name].to_numpy() for name in ID_COLUMNS if name in profiles.columns}
     out["probability"] = probability
+    identification = model.identification_proba(x)
+    out["identification_probability"] = np.full(len(x), np.nan) if identification is None else identification
     out["margin"] = margin
     out["profile_hash"] = [h.hex() for h in hashes]
     names = tuple(model.feature_names)
@@ -155,7 +160,7 @@ def explain_batch(
 
 
 def _empty(options: BatchOptions) -> pd.DataFrame:
-    floats = ("probability", "margin")
+    floats = ("probability", "identification_probability", "margin")
     return pd.DataFrame(
         {
             name: pd.Series(

@@ -6,6 +6,12 @@ A RiskModel is a folder of plain files, never a pickle (docs/architecture.md, no
     calibrator.json   the map from raw margin to calibrated probability (models.calibration)
     spec.json         the features, in model column order, with kind, categories and monotone direction
     meta.json         catalogue version, training data fingerprint, metrics, whether the data was synthetic
+    identification/   optional: the companion model of identification (the same four files), beside a need model
+
+A need model may carry its *identification companion*: a model of the same features trained on who the
+monitoring process identifies (`identified_12m`), so that one registered version answers both questions —
+the probability of need, which ranks, and the probability of being identified, the second output — from the
+same matrix. The companion is signed with the model (models.signing) and loaded with it.
 
 The same `prepare` turns a profile table into the booster's matrix for training, evaluation and serving, so
 the model that is evaluated is the model that serves. `prepare_rows` is its row-wise twin for API requests of a
@@ -30,6 +36,7 @@ from models.outcomes import LEGACY_LABEL
 
 Kind = Literal["number", "count", "flag", "category"]
 FILES = ("booster.txt", "calibrator.json", "spec.json", "meta.json")
+COMPANION: Final = "identification"  # the companion's subfolder
 # Up to this many rows a request's profiles are handled row by row (`prepare_rows`, and in the service the profile
 # rows and rule flags); larger ones column by column, where pandas' per-column cost is spread over many rows.
 ROWWISE_MAX: Final = 64
@@ -55,6 +62,8 @@ class RiskModel:
     calibrator: IsotonicCalibrator | SigmoidCalibrator
     features: tuple[FeatureSpec, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+    # The identification companion of a need model (module docstring); None for every other model.
+    identification: RiskModel | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -108,6 +117,10 @@ class RiskModel:
         """Calibrated probability of the model's label (`label`) within its horizon."""
         return self.calibrator.predict(self.margin(profiles))
 
+    def identification_proba(self, x: np.ndarray) -> np.ndarray | None:
+        """The companion's calibrated probability of identification for the prepared matrix `x`; None without."""
+        return None if self.identification is None else self.identification.predict_proba(x)
+
     # --- files ----------------------------------------------------------------------------------------
     def save(self, folder: Path) -> Path:
         folder = Path(folder)
@@ -116,6 +129,8 @@ class RiskModel:
         _write_json(folder / "calibrator.json", self.calibrator.to_dict())
         _write_json(folder / "spec.json", {"features": [asdict(f) for f in self.features]})
         _write_json(folder / "meta.json", self.meta)
+        if self.identification is not None:
+            self.identification.save(folder / COMPANION)
         return folder
 
     @classmethod
@@ -134,7 +149,10 @@ class RiskModel:
             raise ModelSpecError("booster.txt and spec.json name different features")
         calibrator = calibrator_from_dict(json.loads((folder / "calibrator.json").read_text(encoding="utf-8")))
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        return cls(booster, calibrator, features, meta)
+        companion = cls.load(folder / COMPANION) if (folder / COMPANION).is_dir() else None
+        if companion is not None and _matrix_spec(companion.features) != _matrix_spec(features):
+            raise ModelSpecError(f"{COMPANION}/spec.json names other features than the model")
+        return cls(booster, calibrator, features, meta, companion)
 
 
 def prepare_matrix(profiles: pd.DataFrame, features: tuple[FeatureSpec, ...]) -> np.ndarray:
@@ -151,6 +169,11 @@ def prepare_matrix(profiles: pd.DataFrame, features: tuple[FeatureSpec, ...]) ->
         else:
             out[:, j] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy(na_value=np.nan)
     return out
+
+
+def _matrix_spec(features: tuple[FeatureSpec, ...]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """What makes the matrix `prepare` builds: each feature's name, kind and category codes, in order."""
+    return [(f.name, f.kind, f.categories) for f in features]
 
 
 def profiles_frame(values: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

@@ -1,9 +1,10 @@
 """Signed model files: a model's files are parsed only after their digests and an HMAC over them check out.
 
-Training writes `manifest.json` beside the model's files: the SHA-256 digest of each file in `FILES` and an
-HMAC-SHA256 of that list under the operator's model-signing key (`RELAPSE_MODEL_SIGNING_KEY`, or the local key
-file `<data_dir>/secrets/model-signing.key`, created 0600 on first training). The service checks the manifest
-before LightGBM reads a byte of `booster.txt`:
+Training writes `manifest.json` beside the model's files: the SHA-256 digest of each file in `FILES` (and of
+its identification companion's, `identification/…`, when it has one) and an HMAC-SHA256 of that list under the
+operator's model-signing key (`RELAPSE_MODEL_SIGNING_KEY`, or the local key file
+`<data_dir>/secrets/model-signing.key`, created 0600 on first training). The service checks the manifest before
+LightGBM reads a byte of `booster.txt`:
 
 - no manifest, or a manifest without a signature: refused as unsigned;
 - a signature that does not match under the service's key: refused as signed by another key (or tampered);
@@ -28,7 +29,7 @@ from typing import Final
 from pydantic import SecretStr
 
 from features.secret_files import create_secret_file
-from models.risk_model import FILES
+from models.risk_model import COMPANION, FILES
 
 MANIFEST: Final = "manifest.json"
 ALGORITHM: Final = "hmac-sha256"
@@ -76,9 +77,15 @@ def signing_key(data_dir: Path, configured: SecretStr | None = None, *, create: 
     )
 
 
+def model_files(folder: Path) -> tuple[str, ...]:
+    """The model's files, relative to `folder`: its own and, when it has one, its companion's."""
+    companion = tuple(f"{COMPANION}/{name}" for name in FILES) if (Path(folder) / COMPANION).is_dir() else ()
+    return (*FILES, *companion)
+
+
 def digests(folder: Path) -> dict[str, str]:
-    """SHA-256 of each model file present in `folder`, by file name."""
-    return {name: _sha256(folder / name) for name in FILES if (folder / name).is_file()}
+    """SHA-256 of each model file present in `folder`, by file name (a companion's prefixed with its folder)."""
+    return {name: _sha256(folder / name) for name in model_files(folder) if (folder / name).is_file()}
 
 
 def sign_folder(folder: Path, key: SigningKey) -> Path:
@@ -104,10 +111,12 @@ def verify_folder(folder: Path, key: SigningKey) -> None:
         raise ModelIntegrityError(f"the model's manifest uses {manifest.get('algorithm')!r}, expected {ALGORITHM}")
     if not hmac.compare_digest(signature, _signature(files, key)):
         raise ModelIntegrityError("the model's signature does not match this service's model-signing key")
-    unsigned = sorted(set(FILES) - set(files))
+    # A companion the manifest does not name was added after signing; one it names but lacks, removed.
+    expected = set(model_files(folder)) | {name for name in files if name.startswith(f"{COMPANION}/")}
+    unsigned = sorted(expected - set(files))
     if unsigned:
         raise ModelIntegrityError(f"the model's manifest does not cover {', '.join(unsigned)}")
-    for name in FILES:
+    for name in sorted(expected):
         if not (Path(folder) / name).is_file():
             raise ModelIntegrityError(f"the model lacks {name}")
         if not hmac.compare_digest(_sha256(Path(folder) / name), str(files[name])):

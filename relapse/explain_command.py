@@ -73,10 +73,13 @@ def explain(
 
     with console.status("explaining"):
         result = explain_households(model, profile, top=top, lang=lang)[0]
+        identification = model.identification_proba(model.prepare(profile))
     if sources.synthetic:
         console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     console.print(status_line(profile.iloc[0].to_dict()))
-    print_explanation(result, lang, model_version, as_of_date, model.label)
+    print_explanation(
+        result, lang, model_version, as_of_date, model.label, None if identification is None else identification[0]
+    )
     if sources.synthetic:
         console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
 
@@ -149,9 +152,15 @@ def _pp(points: float, lang: str) -> str:
 
 
 def print_explanation(
-    result: HouseholdExplanation, lang: LangChoice, model_version: str, as_of: str, label: str = LEGACY_LABEL
+    result: HouseholdExplanation,
+    lang: LangChoice,
+    model_version: str,
+    as_of: str,
+    label: str = LEGACY_LABEL,
+    identification: float | None = None,
 ) -> None:
-    """`label` is the model's: what its probability estimates (`models.outcomes`)."""
+    """`label` is the model's: what its probability estimates (`models.outcomes`); `identification` the
+    probability of its identification companion, the second output, when it has one."""
     langs: tuple[Lang, ...] = ("zh", "en") if lang == "both" else (lang,)
     console.print(
         f"[bold]household {result.household_id}[/] — as of {as_of}; model version {model_version}\n"
@@ -159,6 +168,11 @@ def print_explanation(
         f"(base rate 基准 {result.base_probability:.1%}); "
         f"labour 劳动力: {'有 yes' if result.has_labour else '无 no'}"
     )
+    if identification is not None:
+        console.print(
+            f"{outcome_name(LEGACY_LABEL, 'en')} {outcome_name(LEGACY_LABEL, 'zh')}: {identification:.1%} "
+            "(the second output: how likely the usual channels find it)"
+        )
     reasons = Table(
         "#", "risk type 风险类型", "points 百分点", *(f"why ({x})" for x in langs), title="reasons 致贫返贫风险原因"
     )

@@ -44,7 +44,7 @@ def result_columns(options: BatchOptions = DEFAULT_OPTIONS) -> list[str]:
 
 def result_schema(options: BatchOptions = DEFAULT_OPTIONS) -> pa.Schema:
     """The fixed Arrow schema of result tables (the same for every partition, whatever it holds)."""
-    floats = {"probability", "margin", *READINESS_NUMBERS}
+    floats = {"probability", "identification_probability", "margin", *READINESS_NUMBERS}
     fields = []
     for name in result_columns(options):
         if name == "as_of" or name in DATE_COLUMNS:

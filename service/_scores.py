@@ -58,6 +58,8 @@ class ScoreInput:
     probability: float
     level: RiskLevel | str
     input_hash: str
+    # The model's identification companion's probability (the second output); None without a companion.
+    identification_probability: float | None = None
     reasons: list[dict[str, Any]] = field(default_factory=list)
     measures: list[dict[str, Any]] = field(default_factory=list)
     rule_flags: dict[str, Any] = field(default_factory=dict)
@@ -97,6 +99,8 @@ class ScoreView:
     expected_monitoring_type: str | None = None
     # A current monitoring object's elimination readiness (features.profiles.readiness); None for the others.
     elimination_readiness: dict[str, Any] | None = None
+    # The probability of identification within 12 months (the second output); None without it.
+    identification_probability: float | None = None
 
     @property
     def newly_identifiable(self) -> bool:
@@ -139,6 +143,7 @@ class ScoreView:
             row.elimination_way,
             row.expected_monitoring_type,
             row.elimination_readiness,
+            row.identification_probability,
         )
 
 
@@ -163,11 +168,11 @@ def _level(value: str, row: int | None) -> RiskLevel:
         raise InvalidFieldError("level", f"must be one of {', '.join(v.value for v in RiskLevel)}", row) from None
 
 
-def _probability(value: object, row: int | None) -> float:
+def _probability(value: object, row: int | None, field: str = "probability") -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidFieldError("probability", "must be a finite number", row)
+        raise InvalidFieldError(field, "must be a finite number", row)
     if not 0.0 <= value <= 1.0:
-        raise InvalidFieldError("probability", "must lie between 0 and 1", row)
+        raise InvalidFieldError(field, "must lie between 0 and 1", row)
     return float(value)
 
 
@@ -237,6 +242,9 @@ def prepare_rows(scope: Scope, rows: Sequence[ScoreInput]) -> list[dict[str, Any
                 "as_of": row.as_of,
                 "model_version": _token(row.model_version, "model_version", 64, i),
                 "probability": _probability(row.probability, i),
+                "identification_probability": None
+                if row.identification_probability is None
+                else _probability(row.identification_probability, i, "identification_probability"),
                 "level": _level(row.level, i),
                 "input_hash": _token(row.input_hash, "input_hash", 128, i),
                 "reasons": _reasons(row.reasons, i),

@@ -340,6 +340,7 @@ def score_inputs(table: pa.Table, levels: tuple[float, float], context_version: 
             probability=float(probability),
             level=risk_level(float(probability), levels),
             input_hash=from_profile_hash(str(column["profile_hash"][i])),
+            identification_probability=_number(column["identification_probability"][i]),
             reasons=reasons[i],
             measures=measures[i],
             rule_flags={name: bool(values[i]) for name, values in flags},
@@ -351,3 +352,8 @@ def score_inputs(table: pa.Table, levels: tuple[float, float], context_version: 
         )
         for i, probability in enumerate(column["probability"])
     ]
+
+
+def _number(cell: object) -> float | None:
+    """A float cell of a result table as stored: missing (None or NaN) as None."""
+    return None if cell is None or cell != cell else float(cell)  # type: ignore[arg-type]

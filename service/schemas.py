@@ -157,6 +157,9 @@ class ScoreItem(MonitoringStatusFields):
     region_code: str
     as_of: date
     probability: float
+    # The second output: the probability that the household is identified as a monitoring object within 12
+    # months (the need model's identification companion); None when the serving model carries none.
+    identification_probability: float | None = None
     risk_level: str
     reasons: list[ReasonOut]
     measures: list[MeasureOut]
@@ -183,6 +186,7 @@ class StoredScore(MonitoringStatusFields):
     scored_at: datetime
     model_version: str
     probability: float
+    identification_probability: float | None = None  # as ScoreItem; None for scores stored before it
     risk_level: str
     reasons: list[dict[str, Any]]
     measures: list[dict[str, Any]]
@@ -265,6 +269,7 @@ class HiddenNeedItem(BaseModel):
     as_of: date
     model_version: str
     probability: float
+    identification_probability: float | None = None  # the chance the usual channels find it within 12 months
     risk_level: str
     monitoring_status: str  # not_monitored, eliminated or unknown (current monitoring objects are never listed)
     expected_monitoring_type: MonitoringTypeOut | None = None

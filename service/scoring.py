@@ -200,10 +200,13 @@ def _decide(requests: Sequence[ScoreRequest]) -> list[tuple[list[ScoreItem], lis
     profiles: pd.DataFrame | list[dict[str, Any]]
     profiles = first.profiles if len(requests) == 1 else [row for r in requests for row in cast(list, r.profiles)]
     values, x, probabilities, explanations = _predict(first.context.serving, profiles, first.explain)
+    identification = first.context.serving.model.identification_proba(x)
     flags = _rule_flags(profiles, values)
     versions = [request.context_version for request in requests for _ in range(len(request))]
     hashes = input_hashes(x)
-    items, records = _decisions(first.context, values, hashes, probabilities, explanations, flags, versions)
+    items, records = _decisions(
+        first.context, values, hashes, (probabilities, identification), explanations, flags, versions
+    )
     parts = []
     start = 0
     for request in requests:
@@ -261,18 +264,21 @@ def _decisions(
     context: ScoreContext,
     values: list[dict[str, Any]],
     hashes: list[str],
-    probabilities: np.ndarray,
+    outputs: tuple[np.ndarray, np.ndarray | None],
     explanations: list[HouseholdExplanation | None],
     flags: list[dict[str, bool]],
     versions: list[str | None],
 ) -> tuple[list[ScoreItem], list[ScoreInput]]:
-    """Each row's answer item and the decision to store with its audit entry."""
+    """Each row's answer item and the decision to store with its audit entry; `outputs` are each row's probability
+    and, when the model has an identification companion, its probability of identification."""
     serving, settings = context.serving, context.settings
+    probabilities, identification = outputs
     levels = thresholds(settings, serving.model.label)
     items: list[ScoreItem] = []
     records: list[ScoreInput] = []
     for i, (profile, flag_values) in enumerate(zip(values, flags, strict=True)):
         probability = float(probabilities[i])
+        identified = None if identification is None else float(identification[i])
         level = risk_level(probability, levels)
         reasons, measures = _explanation_parts(explanations[i])
         row_flags = cast(pd.Series, flag_values)  # describe_flags reads a row of flags by name only
@@ -291,6 +297,7 @@ def _decisions(
             region_code=str(profile["region_code"]),
             as_of=as_of,
             probability=probability,
+            identification_probability=identified,
             risk_level=level.value,
             reasons=reasons,
             measures=measures,
@@ -309,6 +316,7 @@ def _decisions(
                 as_of=as_of,
                 model_version=serving.version,
                 probability=probability,
+                identification_probability=identified,
                 level=level,
                 input_hash=hashes[i],
                 reasons=[reason.model_dump() for reason in reasons],

@@ -197,6 +197,9 @@ class ScoreRecord(Base):
     # A current monitoring object's elimination readiness (features.profiles.readiness), nested as the API gives
     # it; NULL for every other household and for scores stored before the service derived it.
     elimination_readiness: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # The probability of identification within 12 months (the need model's companion, the second output); NULL
+    # where the model carried none and for scores stored before the service gave it.
+    identification_probability: Mapped[float | None] = mapped_column(Float, default=None)
 
 
 class HealthProbe(Base):

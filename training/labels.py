@@ -40,6 +40,9 @@ Label = Literal["identified_12m", "need_12m", "income_below_line", "eliminated_6
 LABELS: tuple[Label, ...] = ("identified_12m", "need_12m", "income_below_line", "eliminated_6m", "returned_12m")
 # How far each label looks ahead of `as_of`, in months, where it is not 12.
 LABEL_HORIZONS: dict[str, int] = {"eliminated_6m": 6}
+# need_12m's rows also carry the identification label (identified_12m) of the same window, every row kept with
+# `keep_unobserved`: what the need model's identification companion is trained on (models.risk_model).
+IDENTIFIED_COLUMN = "identified_12m"
 # The label `relapse train` and `relapse demo` build when none is named.
 DEFAULT_LABEL: Label = "need_12m"
 # Short names accepted on the command line.
@@ -110,6 +113,7 @@ def build_snapshots(
             certain = shown | (identified & income_observed)
             labelled[WEIGHT_COLUMN] = observation_weights(labelled, income_observed, certain)
             labelled["label"] = need["need"]
+            labelled[IDENTIFIED_COLUMN] = identified.astype(np.int8)
             if keep_unobserved:
                 parts.append(labelled)
                 continue

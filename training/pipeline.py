@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import mlflow
@@ -29,7 +30,7 @@ from training.drift import REFERENCE_FILE, reference_distributions
 from training.evaluate import Evaluation, evaluate, rank_scores_as_unit_interval
 from training.fingerprint import data_fingerprint
 from training.fit import FitResult, TrainConfig, fit_risk_model
-from training.labels import DEFAULT_LABEL, LABEL_HORIZONS, Label, build_snapshots
+from training.labels import DEFAULT_LABEL, IDENTIFIED_COLUMN, LABEL_HORIZONS, Label, build_snapshots
 from training.metrics import bootstrap_ci, ranking_metrics, recall_at
 from training.model_card import CARD_FILE, render_model_card
 from training.observation import WEIGHT_COLUMN
@@ -60,6 +61,9 @@ class TrainingData:
     horizon_months: int = 12
     # Folds drawn at random and marked with pseudo dates (training.byod): no time order to describe.
     random_split: bool = False
+    # need_12m: every snapshot row not under monitoring, labelled with identification (`identified_12m`), for the
+    # need model's identification companion (models.risk_model); None for the other labels.
+    identification: pd.DataFrame | None = None
 
 
 @dataclass
@@ -128,21 +132,19 @@ def data_from_sources(
     """
     dates = as_of_dates or default_as_of_dates(sources, snapshot_months)
     notes: list[str] = []
-    if outcomes is None:
-        snapshots = build_snapshots(sources, dates, label)
-    else:
-        if label not in OUTCOME_LABELS:
-            raise OutcomesError(
-                f"visit outcomes label households not under monitoring: use {' or '.join(OUTCOME_LABELS)}"
-            )
-        # need_12m drops the rows whose label is unobserved; a visit can still label such a household.
-        everyone = build_snapshots(sources, dates, label, keep_unobserved=label == "need_12m")
+    if outcomes is not None and label not in OUTCOME_LABELS:
+        raise OutcomesError(f"visit outcomes label households not under monitoring: use {' or '.join(OUTCOME_LABELS)}")
+    # need_12m drops the rows whose label is unobserved; identification and a home visit still label them.
+    everyone = build_snapshots(sources, dates, label, keep_unobserved=label == "need_12m")
+    identification = identification_rows(everyone) if label == "need_12m" else None
+    if outcomes is not None:
         added = add_outcomes(
             everyone, outcomes, LABEL_HORIZONS.get(label, 12), min_probability=min_selection_probability
         )
-        snapshots = added.snapshots[added.snapshots["label"].notna()].reset_index(drop=True)
-        snapshots["label"] = snapshots["label"].astype(np.int8)
+        everyone = added.snapshots
         notes.append(added.note())
+    snapshots = everyone[everyone["label"].notna()].reset_index(drop=True)
+    snapshots["label"] = snapshots["label"].astype(np.int8)
     return TrainingData(
         snapshots=snapshots,
         features=catalogue_features(),
@@ -154,7 +156,15 @@ def data_from_sources(
         feature_groups={f.name: f.group for f in FEATURES},
         horizon_months=LABEL_HORIZONS.get(label, 12),
         notes=notes,
+        identification=identification,
     )
+
+
+def identification_rows(need_snapshots: pd.DataFrame) -> pd.DataFrame:
+    """need_12m snapshots with every row kept, relabelled with identification and unweighted: identification is
+    recorded for every household, so no row is unobserved and none needs an observation weight."""
+    rows = need_snapshots.drop(columns=[WEIGHT_COLUMN, "label"], errors="ignore")
+    return rows.rename(columns={IDENTIFIED_COLUMN: "label"}).reset_index(drop=True)
 
 
 def train_and_register(
@@ -186,6 +196,8 @@ def train_and_register(
     }
     fit = fit_model(snapshots, data.features, split, config, meta)
     model = fit.model
+    companion = _identification_companion(data, split, config, meta, fit_model)
+    model.identification = companion.model if companion is not None else None
     notes: list[str] = []
     unused = split.unused_visits(snapshots)
     if unused:
@@ -230,6 +242,8 @@ def train_and_register(
         mlflow.set_tags(tags)
         mlflow.log_metrics(evaluation.flat())
         mlflow.log_metrics({f"calibration_brier_{k}": v for k, v in fit.calibrator_scores.items()})
+        if companion is not None:
+            mlflow.log_metrics(companion.metrics)
         if champion is not None:
             mlflow.set_tag("compared_with_champion_version", champion)
             mlflow.log_metrics(comparison)
@@ -267,6 +281,26 @@ def train_and_register(
                 settings.registered_model, version, "synthetic_data", str(data.synthetic).lower()
             )
         return TrainOutcome(run.info.run_id, version, evaluation, table, model, tuple(notes))
+
+
+@dataclass(frozen=True)
+class Companion:
+    model: RiskModel
+    metrics: dict[str, float]  # its held-out figures, logged as identification_test_*
+
+
+def _identification_companion(
+    data: TrainingData, split: TimeSplit, config: TrainConfig, meta: dict[str, Any], fit_model: FitModel
+) -> Companion | None:
+    """The need model's identification companion, fitted on the same dates and split, with its held-out figures;
+    None for a model of another label."""
+    rows = data.identification
+    if rows is None:
+        return None
+    fit = fit_model(rows, data.features, split, config, meta | {"label": IDENTIFIED_COLUMN})
+    test = rows[split.test_mask(rows).to_numpy()]
+    y, p = test["label"].to_numpy(int), fit.model.predict_proba(test)
+    return Companion(fit.model, {f"identification_test_{name}": v for name, v in ranking_metrics(y, p).items()})
 
 
 def run_backtest(

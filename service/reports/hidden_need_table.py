@@ -2,7 +2,8 @@
 
 County by county, each county's households in the order of its list, with the columns a grid worker needs at the
 door — place, household number, monitoring status, the monitoring type it would enter as, level, probability,
-the risk types behind it with the household's own values, the eligible measures — and the work list's three blank
+the probability that the usual channels identify it (the second output; a low one is need nobody would find), the
+risk types behind it with the household's own values, the eligible measures — and the work list's three blank
 columns to fill in after the visit. The page and the files share `rows()`, so they agree cell for cell.
 """
 
@@ -26,6 +27,7 @@ COLUMNS: Final = (
     "expected_type",
     "level",
     "probability",
+    "identification",
     "risk_types",
     "rule_flags",
     "measures",
@@ -62,6 +64,9 @@ def rows(listed: Sequence[HiddenNeedRow], m: Messages) -> list[dict[str, str]]:
                 "level": m.t(f"level.{view.level.value}"),
                 "level_key": view.level.value,
                 "probability": f"{view.probability * 100:.1f}%",
+                "identification": "—"
+                if view.identification_probability is None
+                else f"{view.identification_probability * 100:.1f}%",
                 "risk_types": risk_types_text(row, m),
                 "rule_flags": m.join(pages.rule_texts(view.rule_flags, m)) or "—",
                 "measures": m.join(m.pick(str(x.get("zh", "")), str(x.get("en", ""))) for x in view.measures),

@@ -57,6 +57,18 @@ def probability_words(p: float, m: Messages, label: str | None = None) -> str:
     return m.t(for_label("prob.words_lt1", label))
 
 
+def identification_text(view: ScoreView, m: Messages) -> str:
+    """The second output in words: the chance the usual channels identify the household within a year, and, when
+    its need is at least twice as likely, that nobody may find it unless someone looks; empty without it."""
+    found = view.identification_probability
+    if found is None:
+        return ""
+    text = m.t("household.identification", p=percent(found))
+    if view.probability >= 2 * found:
+        text += m.t("household.identification_gap")
+    return text
+
+
 def reason_name(reason: Mapping[str, Any], m: Messages) -> str:
     key = str(reason.get("key", ""))
     zh, en = reason_names(key)
@@ -185,6 +197,7 @@ def household_context(
         "probability": percent(latest.probability),
         "probability_label": m.t(for_label("prob.label", label)),
         "probability_words": probability_words(latest.probability, m, label),
+        "identification": identification_text(latest, m),
         "level": latest.level.value,
         "level_text": level_text(latest.level, m),
         "reasons": reasons,

@@ -25,6 +25,7 @@ def stored_score(view: ScoreView) -> StoredScore:
         scored_at=view.scored_at,
         model_version=view.model_version,
         probability=view.probability,
+        identification_probability=view.identification_probability,
         risk_level=view.level.value,
         reasons=view.reasons,
         measures=view.measures,

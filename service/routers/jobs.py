@@ -354,7 +354,8 @@ def read_results(
 
 
 def result_columns() -> list[str]:
-    columns = ["household_pseudonym", "region_code", "as_of", "probability", "risk_level", *STATUS_FIELDS]
+    columns = ["household_pseudonym", "region_code", "as_of", "probability", "identification_probability"]
+    columns += ["risk_level", *STATUS_FIELDS]
     columns += EXPECTED_TYPE_FIELDS
     columns += READINESS_FIELDS
     columns += ["model_version"]
@@ -368,6 +369,7 @@ def result_row(view: ScoreView) -> dict[str, Any]:
         "region_code": view.region_code,
         "as_of": view.as_of,
         "probability": view.probability,
+        "identification_probability": view.identification_probability,
         "risk_level": view.level.value,
         "model_version": view.model_version,
         "synthetic": view.synthetic,
@@ -423,7 +425,9 @@ def _result_schema() -> pa.Schema:
             kind = pa.timestamp("us")
         elif name == "synthetic":
             kind = pa.bool_()
-        elif name in {"probability", *READINESS_NUMBERS} or name.endswith(("_points", "_probability_after")):
+        elif name in {"probability", "identification_probability", *READINESS_NUMBERS} or name.endswith(
+            ("_points", "_probability_after")
+        ):
             kind = pa.float64()
         else:
             kind = pa.string()

@@ -153,6 +153,7 @@ def _item(row: HiddenNeedRow) -> HiddenNeedItem:
         as_of=view.as_of,
         model_version=view.model_version,
         probability=view.probability,
+        identification_probability=view.identification_probability,
         risk_level=view.level.value,
         monitoring_status=view.monitoring_status,
         expected_monitoring_type=MonitoringTypeOut.of(view.expected_monitoring_type),

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from models.risk_model import FILES
+from models.risk_model import COMPANION, FILES
 from models.signing import MANIFEST, ModelIntegrityError, SigningKey, sign_folder, signing_key, verify_folder
 
 KEY = SigningKey.from_text("model-signing-key-for-tests-0123456789", "test")
@@ -99,3 +99,31 @@ def test_the_local_key_is_created_once_owner_only_and_a_configured_key_wins(tmp_
     with pytest.raises(ModelIntegrityError, match="too short"):
         signing_key(tmp_path, SecretStr("short"))
     assert "x" * 40 not in repr(configured)
+
+
+def test_a_companion_is_signed_with_its_model_and_any_change_to_it_is_refused(tmp_path: Path) -> None:
+    """A need model's identification companion (`identification/`) is covered by the model's one signature:
+    edited, removed or added after signing, the model is refused."""
+    folder = _model_files(tmp_path / "model")
+    _model_files(folder / COMPANION)
+    sign_folder(folder, KEY)
+    verify_folder(folder, KEY)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert sorted(manifest["files"]) == sorted([*FILES, *(f"{COMPANION}/{name}" for name in FILES)])
+
+    calibrator = folder / COMPANION / "calibrator.json"
+    original = calibrator.read_bytes()
+    calibrator.write_bytes(original + b" ")
+    with pytest.raises(ModelIntegrityError, match=f"{COMPANION}/calibrator.json is not the file that was signed"):
+        verify_folder(folder, KEY)
+    calibrator.write_bytes(original)
+
+    (folder / COMPANION / "meta.json").unlink()
+    with pytest.raises(ModelIntegrityError, match=f"lacks {COMPANION}/meta.json"):
+        verify_folder(folder, KEY)
+
+    alone = _model_files(tmp_path / "alone")
+    sign_folder(alone, KEY)
+    _model_files(alone / COMPANION)  # a companion slipped in after signing
+    with pytest.raises(ModelIntegrityError, match=f"does not cover {COMPANION}/booster.txt"):
+        verify_folder(alone, KEY)

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from service.db import create_db_engine
 from service.migrate import current_revision, downgrade_database, head_revision, upgrade_database
 
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013"]
+REVISIONS = [f"{n:04d}" for n in range(1, 15)]
 EARLIER = REVISIONS[:-1]
 JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 JOB = uuid.UUID("00000000-0000-4000-8000-000000000001")
@@ -349,6 +349,7 @@ def test_an_earlier_revision_upgrades_to_head_with_its_rows(database_url: str, r
                 "elimination_date",
                 "expected_monitoring_type",
                 "elimination_readiness",
+                "identification_probability",
             )
             latest = _read(connection, LATEST, "household_pseudonym", "monitoring_status")
             runs = _read(connection, RUNS, "household_pseudonym, as_of", "monitoring_status")
@@ -382,6 +383,7 @@ def test_an_earlier_revision_upgrades_to_head_with_its_rows(database_url: str, r
         elimination_date=None,
         expected_monitoring_type=None,
         elimination_readiness=None,
+        identification_probability=None,
     )
     if revision >= "0003":
         expected_scores[1]["context_version"] = "villages-v1"
@@ -440,6 +442,7 @@ ADDED = {
     "0011": {"household_sources"},
     "0012": set(),
     "0013": {"issued_lists", "issued_list_rows"},
+    "0014": set(),
 }
 
 

@@ -51,7 +51,7 @@ def test_upgrade_head_on_an_empty_database_creates_every_table(database_url: str
     assert current_revision(database_url) is None
     upgrade_database(database_url)
     assert _tables(database_url) == TABLES | {"alembic_version"}
-    assert current_revision(database_url) == head_revision() == "0013"
+    assert current_revision(database_url) == head_revision() == "0014"
 
 
 def test_upgrade_is_idempotent(database_url: str) -> None:

@@ -93,6 +93,7 @@ def _flat(row: pd.Series) -> dict[str, Any]:
     cells = {name: (None if pd.isna(row[name]) else row[name]) for name in STATUS_FIELDS}
     return {
         "probability": float(row["probability"]),
+        "identification": float(row["identification_probability"]),
         "reasons": reasons,
         "measures": measures,
         "status": _status(cells),
@@ -104,6 +105,7 @@ def _flat(row: pd.Series) -> dict[str, Any]:
 def _nested(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "probability": item["probability"],
+        "identification": item["identification_probability"],
         "reasons": [(r["key"], r["points"]) for r in item["reasons"]],
         "measures": [(m["measure"], m["probability_after"]) for m in item["measures"]],
         "status": _status({name: item[name] for name in STATUS_FIELDS}),
@@ -163,6 +165,7 @@ def test_four_roads_give_one_answer_for_every_household(
             _flat(streamed.loc[household]),
         ]
         assert all(answer == answers[0] for answer in answers[1:]), (household, answers)
+        assert 0 <= answers[0]["identification"] <= 1  # the need model's second output, on every road
         statuses.add(answers[0]["status"][0])
         types.add(answers[0]["type"][0])
         # A monitoring object's record lists every elimination condition; no other household's has one.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from models.risk_model import FeatureSpec, RiskModel
+from models.risk_model import COMPANION, FILES, FeatureSpec, ModelSpecError, RiskModel
 from training.fit import TrainConfig, fit_risk_model
 from training.metrics import expected_calibration_error
 from training.split import latest_split, rolling_origin
@@ -105,3 +106,32 @@ def test_saved_model_is_plain_files_and_predicts_identically(snapshots: pd.DataF
     # An unknown category is treated as missing, not as an error.
     odd = test.head(3).assign(industry="unknown")
     assert np.isfinite(loaded.predict_proba(odd)).all()
+
+
+def test_a_companion_is_saved_and_loaded_with_its_model(snapshots: pd.DataFrame, tmp_path: Path) -> None:
+    """A need model's identification companion lives in `identification/` of the model's folder and predicts,
+    loaded, what it predicted before saving; a companion of other features is refused."""
+    split = latest_split(snapshots["as_of"])
+    model = fit_risk_model(snapshots, FEATURES, split, TrainConfig(num_boost_round=60)).model
+    companion = fit_risk_model(snapshots, FEATURES, split, TrainConfig(num_boost_round=30)).model
+    model.identification = companion
+    folder = model.save(tmp_path / "model")
+    assert sorted(p.name for p in (folder / COMPANION).iterdir()) == sorted(FILES)
+    loaded = RiskModel.load(folder)
+    test = snapshots[split.test_mask(snapshots)]
+    x = loaded.prepare(test)
+    assert loaded.identification is not None
+    np.testing.assert_array_equal(loaded.identification_proba(x), companion.predict_proba(test))
+    np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(test))
+    assert RiskModel.load(folder / COMPANION).identification is None
+    assert (
+        model.identification_proba(x) is not None and RiskModel.load(folder / COMPANION).identification_proba(x) is None
+    )
+
+    spec = folder / COMPANION / "spec.json"
+    other = json.loads(spec.read_text())
+    category = next(f for f in other["features"] if f["kind"] == "category")
+    category["categories"] = category["categories"][::-1]  # the same names, another matrix
+    spec.write_text(json.dumps(other))
+    with pytest.raises(ModelSpecError, match="other features than the model"):
+        RiskModel.load(folder)

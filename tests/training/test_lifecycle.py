@@ -208,3 +208,26 @@ def test_a_version_is_evaluated_only_on_the_label_it_was_trained_on(
     relabelled = dataclasses.replace(data, label="identified_12m")
     with pytest.raises(ValueError, match="trained on the label 'need_12m', the data has 'identified_12m'"):
         evaluate_version(relabelled, settings, champion)
+
+
+def test_the_need_champion_carries_the_identification_model_relapse_train_would_fit(
+    data: TrainingData, registry: tuple[TrainingSettings, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The companion is the identification model itself: the model `relapse train --label identified` fits on the
+    same city, dates and split, signed and registered inside the need model's version."""
+    from training.fit import fit_risk_model
+    from training.pipeline import load_registered
+    from training.split import latest_split
+
+    settings, champion = registry
+    model = load_registered(MlflowClient(), settings, champion)
+    assert model.label == "need_12m" and model.identification is not None
+    assert model.identification.label == "identified_12m"
+    city = tmp_path_factory.getbasetemp() / "city0"
+    identified = data_from_sources(read_sources(city), label="identified_12m")
+    split = latest_split(data.snapshots["as_of"], data.horizon_months)
+    reference = fit_risk_model(identified.snapshots, identified.features, split, FAST).model
+    sample = identified.snapshots.tail(500)
+    np.testing.assert_array_equal(model.identification_proba(model.prepare(sample)), reference.predict_proba(sample))
+    run = MlflowClient().get_run(MlflowClient().get_model_version(settings.registered_model, champion).run_id)
+    assert 0.5 < run.data.metrics["identification_test_roc_auc"] <= 1
