@@ -138,9 +138,12 @@ def test_the_readme_command_line_runs_as_written(tmp_path: Path) -> None:
     assert "H000000123" in outputs["explain --household"]
     # `relapse demo` serves the need model: explain says which probability it shows
     assert "risk of need within 12 months 12个月内陷入困难的概率" in outputs["explain --household"]
+    # and, beside it, the second output of the need model's identification companion
+    assert "risk of identification within 12 months 12个月内被识别为监测对象的概率" in outputs["explain --household"]
     scores = pd.read_parquet(tmp_path / "scores.parquet")
     assert len(scores) == len(pd.read_parquet(tmp_path / "city" / "households.parquet"))
     assert scores["probability"].between(0, 1).all()
+    assert scores["identification_probability"].between(0, 1).all()
     profiles = pd.read_parquet(tmp_path / "profiles.parquet")
     assert (pd.to_datetime(profiles["as_of"]) == pd.Timestamp("2024-01-01")).all()
     assert (tmp_path / "best.json").is_file()

@@ -60,8 +60,9 @@ def _city(db: Database) -> None:
                 elimination_date=date(2024, 1, 2),
                 elimination_way="assisted",
             ),
-            score("a3", V1, 0.6),
-            score("a2", V2, 0.6, keys=("income",)),  # a tie with a3: household number decides
+            dataclasses.replace(score("a3", V1, 0.6), identification_probability=0.4),
+            # a tie with a3: household number decides; its identification is far less likely than its need
+            dataclasses.replace(score("a2", V2, 0.6, keys=("income",)), identification_probability=0.0625),
             *(score(f"a{i}", V1, 0.1 - i / 100) for i in range(4, 10)),
             score("b1", V3, 0.7, keys=("02", "household")),
             score("b2", V3, 0.3),
@@ -183,6 +184,8 @@ def test_the_files_and_the_page_show_the_list_county_by_county_with_the_risk_typ
     assert cells[1]["风险类型及依据"] == "因病" and cells[1]["监测状态"].startswith("已风险消除")
     assert cells[2]["风险类型及依据"] == ZH.t("hidden_need.background")
     assert [c["规则提示"] != "—" for c in cells] == [True, False, False, True]
+    # The second output, stored with the score: "—" where the score has none.
+    assert [c["被常规渠道识别的概率"] for c in cells] == ["—", "—", "6.2%", "—"]
     assert all(c["走访日期"] == c["走访结果"] == c["走访人签字"] == "" for c in cells)
     sheet = load_workbook(io.BytesIO(build.hidden_need_file(db, operator, "99", 0.25, ZH, "xlsx"))).active
     assert sheet is not None and sheet.title == "隐性需求清单"

@@ -344,6 +344,54 @@ def test_the_page_names_what_the_serving_models_probability_estimates() -> None:
     assert "一年内新纳入监测的估计概率" in identification and "陷入困难" not in identification
 
 
+def test_the_page_gives_the_second_output_and_says_when_need_is_far_more_likely_than_identification() -> None:
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    pages_of = {
+        found: render_page(
+            "household",
+            pages.household_context(
+                [
+                    dataclasses.replace(
+                        _view(0.30, date(2025, 7, 1), "not_monitored", 1), identification_probability=found
+                    )
+                ],
+                m,
+                now=now,
+                label="need_12m",
+            ),
+        )
+        for m in (ZH,)
+        for found in (0.15, 0.151, None)
+    }
+    assert ZH.t("household.identification", p="15.0") in pages_of[0.15]
+    assert ZH.t("household.identification_gap") in pages_of[0.15]  # 0.30 is twice 0.15
+    assert ZH.t("household.identification", p="15.1") in pages_of[0.151]
+    assert ZH.t("household.identification_gap") not in pages_of[0.151]
+    assert "常规渠道" not in pages_of[None]  # a score without the second output says nothing of it
+    english = pages.household_context(
+        [dataclasses.replace(_view(0.30, date(2025, 7, 1), "not_monitored", 1), identification_probability=0.05)],
+        EN,
+        now=now,
+    )
+    assert english["identification"] == EN.t("household.identification", p="5.0") + EN.t("household.identification_gap")
+
+
+def test_a_stored_score_keeps_its_second_output(db: Database) -> None:
+    clear(db)
+    store(
+        db,
+        [
+            dataclasses.replace(score("i1", VILLAGES[0], 0.3), identification_probability=0.07),
+            score("i2", VILLAGES[0], 0.2),
+        ],
+    )
+    with db.read_session() as session:
+        assert record_view(session, "i1").identification_probability == 0.07
+        assert record_view(session, "i2").identification_probability is None
+    with pytest.raises(InvalidFieldError, match="identification_probability"):
+        store(db, [dataclasses.replace(score("i3", VILLAGES[0], 0.3), identification_probability=1.5)])
+
+
 def test_each_row_names_the_monitoring_type_the_household_would_enter_as(db: Database) -> None:
     store(
         db,
