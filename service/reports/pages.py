@@ -528,6 +528,7 @@ def model_context(
     drift_rows, drift_chart, warnings = _feature_drift(drift, psi_watch, psi_warning, m)
     score = _score_drift(score_drift, psi_watch, psi_warning, m) if score_drift is not None else None
     card, card_lang = model_card_for(serving.info.get("model_card"), m)
+    label = serving.model.label
     return _common(m, serving.synthetic, now) | {
         "title": m.t("model.title", name=name, version=serving.version),
         "version": serving.version,
@@ -538,7 +539,11 @@ def model_context(
         "degraded": degraded,
         "model_card": card,
         "model_card_lang": card_lang,
-        "metrics": _metric_rows(metrics, m),
+        "metrics": _metric_rows(metrics, m, label=label),
+        # the second output: the identification companion's held-out figures, when the model carries one
+        "identification_metrics": _metric_rows(metrics, m, prefix="identification_test_"),
+        "positives_label": m.t(for_label("model.fairness.positives", label)),
+        "observed_label": m.t(for_label("model.fairness.observed", label)),
         "performance_chart": _performance_chart(metrics, m),
         "calibration_chart": _calibration_chart(artifacts.fairness, m),
         "ece": _number(metrics.get("test_ece"), 4),
@@ -555,18 +560,23 @@ def model_context(
     }
 
 
-def _metric_rows(metrics: dict[str, float], m: Messages) -> list[dict[str, str]]:
-    """The test figures of the run beside the official rules' and their intervals."""
+def _metric_rows(
+    metrics: dict[str, float], m: Messages, *, label: str | None = None, prefix: str = "test_"
+) -> list[dict[str, str]]:
+    """The test figures of the run (metrics named `prefix` + metric) beside the official rules' and their
+    intervals; the base rate named by what the model estimates (`label`; an identification companion's is of
+    identification)."""
     rows = []
     for key in METRICS:
-        if f"test_{key}" not in metrics:
+        if f"{prefix}{key}" not in metrics:
             continue
-        low, high = metrics.get(f"test_{key}_ci_low"), metrics.get(f"test_{key}_ci_high")
+        low, high = metrics.get(f"{prefix}{key}_ci_low"), metrics.get(f"{prefix}{key}_ci_high")
+        name = for_label(f"model.metric.{key}", label) if key == "base_rate" else f"model.metric.{key}"
         rows.append(
             {
-                "name": m.t(f"model.metric.{key}"),
-                "value": _number(metrics[f"test_{key}"]),
-                "rules": _number(metrics.get(f"rules_{key}")),
+                "name": m.t(name),
+                "value": _number(metrics[f"{prefix}{key}"]),
+                "rules": _number(metrics.get(f"rules_{key}")) if prefix == "test_" else "—",
                 "interval": f"{_number(low)} – {_number(high)}" if low is not None and high is not None else "—",
             }
         )

@@ -244,6 +244,12 @@ def test_model_report_shows_version_metrics_fairness_and_history(client: TestCli
     assert en["model.fairness.tpr"] in html and en["model.fairness_missing"] not in html
     assert "<td>champion</td>" in html  # the promotion history lists the version's alias
     assert str(escape(en["model.drift_missing"])) in html  # no drift computed in this test
+    # A need model names its base rate and fairness counts as need, and shows its companion's figures.
+    assert en["model.metric.base_rate_need"] in html and en["model.fairness.positives_need"] in html
+    assert en["model.fairness.positives"] not in html.replace(en["model.fairness.positives_need"], "")
+    assert en["model.identification"] in html
+    companion_auc = serving.info["metrics"]["identification_test_roc_auc"]
+    assert f'<td class="num">{companion_auc:.3f}</td>' in html
 
 
 def test_pdf_download(client: TestClient, db: Database) -> None:
