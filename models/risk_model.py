@@ -155,6 +155,13 @@ class RiskModel:
         return cls(booster, calibrator, features, meta, companion)
 
 
+def model_folders(root: Path) -> list[Path]:
+    """The model folders under `root` (a downloaded version, a backup), sorted: each folder with a `booster.txt`
+    that is not the companion of the model in the folder above it."""
+    folders = {path.parent for path in Path(root).rglob("booster.txt")}
+    return sorted(f for f in folders if not (f.name == COMPANION and (f.parent / "booster.txt").is_file()))
+
+
 def prepare_matrix(profiles: pd.DataFrame, features: tuple[FeatureSpec, ...]) -> np.ndarray:
     """Profiles → float64 matrix in spec order. A missing column is an error; missing values stay NaN."""
     absent = [f.name for f in features if f.name not in profiles.columns]

@@ -129,6 +129,7 @@ def _check_keys_absent(secrets: dict[str, bytes], where: Locations, force: bool)
 
 def _check_signed(folder: Path, versions: list[dict[str, Any]], secrets: dict[str, bytes], where: Locations) -> None:
     """Each archived model must pass the check the service makes before loading it, under the key it will use."""
+    from models.risk_model import model_folders
     from models.signing import ModelIntegrityError, SigningKey, verify_folder
 
     if not versions:
@@ -142,14 +143,14 @@ def _check_signed(folder: Path, versions: list[dict[str, Any]], secrets: dict[st
         key_text = where.key_files["model-signing.key"].read_text(encoding="utf-8")
     for entry in versions:
         version = entry["version"]
-        boosters = sorted((folder / entry["folder"]).rglob("booster.txt"))
+        folders = model_folders(folder / entry["folder"])
         try:
             if key_text is None:
                 raise ModelIntegrityError(
                     "no model-signing key to check it with (the backup has none; set RELAPSE_MODEL_SIGNING_KEY)"
                 )
-            if not boosters:
+            if not folders:
                 raise ModelIntegrityError("the backup holds no model files for it")
-            verify_folder(boosters[0].parent, SigningKey.from_text(key_text, "the backup"))
+            verify_folder(folders[0], SigningKey.from_text(key_text, "the backup"))
         except ModelIntegrityError as error:
             raise BackupError(f"model version {version} in the backup is refused: {error}") from None

@@ -27,7 +27,7 @@ from typing import Any
 
 from features.profiles.catalogue import FEATURES, catalogue_version
 from models.reasons import Explainer, default_explainer
-from models.risk_model import RiskModel
+from models.risk_model import RiskModel, model_folders
 from models.signing import ModelIntegrityError, SigningKey, verify_folder
 
 _LATEST = "latest.json"
@@ -74,7 +74,7 @@ class RegistrySource:
         # resolved by the process-wide registry URI, which may name another store.
         source = client.get_model_version_download_uri(self.name, version)
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(into)))
-        folder = next(local.rglob("booster.txt")).parent
+        folder = model_folders(local)[0]
         mv = client.get_model_version(self.name, version)
         info: dict[str, Any] = {"tags": dict(mv.tags), "run_id": mv.run_id}
         if mv.run_id:

@@ -20,8 +20,16 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-from models.risk_model import FILES
-from models.signing import MANIFEST, ModelIntegrityError, SigningKey, digests, sign_folder, verify_folder
+from models.risk_model import FILES, model_folders
+from models.signing import (
+    MANIFEST,
+    ModelIntegrityError,
+    SigningKey,
+    digests,
+    model_files,
+    sign_folder,
+    verify_folder,
+)
 from training.settings import TrainingSettings
 
 
@@ -46,10 +54,10 @@ def unsigned_version(client: MlflowClient, settings: TrainingSettings, version: 
     location = client.get_model_version_download_uri(name, version)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=tmp))
-        boosters = sorted(root.rglob("booster.txt"))
-        if len(boosters) != 1:
-            raise ModelIntegrityError(f"version {version} of {name} holds {len(boosters)} model folders, expected 1")
-        folder = boosters[0].parent
+        folders = model_folders(root)
+        if len(folders) != 1:
+            raise ModelIntegrityError(f"version {version} of {name} holds {len(folders)} model folders, expected 1")
+        folder = folders[0]
         if (folder / MANIFEST).exists():
             raise ModelIntegrityError(
                 f"version {version} of {name} is already signed; a signed version is never re-signed "
@@ -67,7 +75,7 @@ def unsigned_version(client: MlflowClient, settings: TrainingSettings, version: 
             relative=folder.relative_to(root).as_posix(),
             location=location,
             files=digests(folder),
-            sizes={file: (folder / file).stat().st_size for file in FILES},
+            sizes={file: (folder / file).stat().st_size for file in model_files(folder)},
         )
 
 

@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 from features.profiles.catalogue import FEATURES, catalogue_version
 from features.profiles.rules import rule_scores
 from features.reading.sources import Sources
-from models.risk_model import FeatureSpec, RiskModel
+from models.risk_model import FeatureSpec, RiskModel, model_folders
 from models.signing import SigningKey, signing_key, verify_folder
 from training import plots
 from training.drift import REFERENCE_FILE, reference_distributions
@@ -379,7 +379,7 @@ def load_registered(client: MlflowClient, settings: TrainingSettings, version: s
     uri = client.get_model_version_download_uri(settings.registered_model, version)
     with tempfile.TemporaryDirectory() as tmp:
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
-        folder = next(Path(local).rglob("booster.txt")).parent
+        folder = model_folders(Path(local))[0]
         verify_folder(folder, model_signing_key(settings))
         return RiskModel.load(folder)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.risk_model import COMPANION, FILES, FeatureSpec, ModelSpecError, RiskModel
+from models.risk_model import COMPANION, FILES, FeatureSpec, ModelSpecError, RiskModel, model_folders
 from training.fit import TrainConfig, fit_risk_model
 from training.metrics import expected_calibration_error
 from training.split import latest_split, rolling_origin
@@ -117,6 +117,7 @@ def test_a_companion_is_saved_and_loaded_with_its_model(snapshots: pd.DataFrame,
     model.identification = companion
     folder = model.save(tmp_path / "model")
     assert sorted(p.name for p in (folder / COMPANION).iterdir()) == sorted(FILES)
+    assert model_folders(tmp_path) == [folder]  # the companion is part of its model, not a model of its own
     loaded = RiskModel.load(folder)
     test = snapshots[split.test_mask(snapshots)]
     x = loaded.prepare(test)

@@ -31,9 +31,14 @@ FAST = TrainConfig(num_boost_round=150, early_stopping_rounds=30)
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> TrainingData:
-    city = tmp_path_factory.mktemp("city")
-    simulate_city(CityConfig(households=6_000), seed=5, out_dir=city)
+def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("city")
+    simulate_city(CityConfig(households=6_000), seed=5, out_dir=folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def data(city: Path) -> TrainingData:
     return data_from_sources(read_sources(city))
 
 
@@ -211,7 +216,7 @@ def test_a_version_is_evaluated_only_on_the_label_it_was_trained_on(
 
 
 def test_the_need_champion_carries_the_identification_model_relapse_train_would_fit(
-    data: TrainingData, registry: tuple[TrainingSettings, str], tmp_path_factory: pytest.TempPathFactory
+    data: TrainingData, registry: tuple[TrainingSettings, str], city: Path
 ) -> None:
     """The companion is the identification model itself: the model `relapse train --label identified` fits on the
     same city, dates and split, signed and registered inside the need model's version."""
@@ -223,7 +228,6 @@ def test_the_need_champion_carries_the_identification_model_relapse_train_would_
     model = load_registered(MlflowClient(), settings, champion)
     assert model.label == "need_12m" and model.identification is not None
     assert model.identification.label == "identified_12m"
-    city = tmp_path_factory.getbasetemp() / "city0"
     identified = data_from_sources(read_sources(city), label="identified_12m")
     split = latest_split(data.snapshots["as_of"], data.horizon_months)
     reference = fit_risk_model(identified.snapshots, identified.features, split, FAST).model
