@@ -8,11 +8,11 @@ Targets: 1,000,000 households in ≤ 120 s and ≤ 6 GB on 2 cores; a re-run aft
     python -m benchmarks.scoring_bench --households 1000000 --modes pool --rerun --baseline 0  # as relapse score does
 
 Cities are generated once and cached under `$RELAPSE_DATA_DIR/bench/` (as for the profiles benchmark); the
-model is trained once as `relapse train` trains it (`fit_risk_model`, latest time split, seed 1) on the
-20,000-household bench city and cached there as a RiskModel folder. Each run is a child process doing what
-`relapse score` does without the registry: read and partition the source tables (`PartitionedSources`),
-validate, pseudonymise, build profiles, score, explain (3 reasons, 6 measures with what-if, zh/en sentences)
-and write Parquet (`scoring`). A sampler thread adds up the resident memory and CPU time of the
+model is trained once as `relapse train` trains it (`fit_risk_model`, latest time split, seed 1, the need model
+and its identification companion) on the 20,000-household bench city and cached there as a RiskModel folder.
+Each run is a child process doing what `relapse score` does without the registry: read and partition the source
+tables (`PartitionedSources`), validate, pseudonymise, build profiles, score, explain (3 reasons, 6 measures with
+what-if, zh/en sentences) and write Parquet (`scoring`). A sampler thread adds up the resident memory and CPU time of the
 child and every process under it (LocalCluster workers included), so peak memory is the whole job's.
 
 `--rerun` changes 10 % of the households (their income records: +1,000 yuan local wages; households
@@ -140,8 +140,9 @@ def bench_root() -> Path:
 
 
 def bench_model(seed: int = 1) -> Path:
-    """The bench RiskModel folder, trained once like `relapse train` on the 20,000-household bench city."""
-    folder = bench_root() / f"scoring-model-{MODEL_HOUSEHOLDS}-seed{seed}"
+    """The bench RiskModel folder, trained once like `relapse train` on the 20,000-household bench city: the need
+    model with its identification companion, whose probability every result row carries."""
+    folder = bench_root() / f"scoring-model-{MODEL_HOUSEHOLDS}-seed{seed}-with-identification"
     if (folder / "booster.txt").is_file():
         return folder
     from benchmarks.profiles_bench import city_folder
@@ -152,7 +153,10 @@ def bench_model(seed: int = 1) -> Path:
 
     data = data_from_sources(read_sources(city_folder(MODEL_HOUSEHOLDS, seed)))
     split = latest_split(data.snapshots["as_of"])
-    fit_risk_model(data.snapshots, data.features, split, TrainConfig(seed=seed)).model.save(folder)
+    model = fit_risk_model(data.snapshots, data.features, split, TrainConfig(seed=seed)).model
+    if data.identification is not None:
+        model.identification = fit_risk_model(data.identification, data.features, split, TrainConfig(seed=seed)).model
+    model.save(folder)
     return folder
 
 
