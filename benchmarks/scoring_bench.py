@@ -12,8 +12,8 @@ model is trained once as `relapse train` trains it (`fit_risk_model`, latest tim
 and its identification companion) on the 20,000-household bench city and cached there as a RiskModel folder.
 Each run is a child process doing what `relapse score` does without the registry: read and partition the source
 tables (`PartitionedSources`), validate, pseudonymise, build profiles, score, explain (3 reasons, 6 measures with
-what-if, zh/en sentences) and write Parquet (`scoring`). A sampler thread adds up the resident memory and CPU time of the
-child and every process under it (LocalCluster workers included), so peak memory is the whole job's.
+what-if, zh/en sentences) and write Parquet (`scoring`). A sampler thread adds up the resident memory and CPU time
+of the child and every process under it (LocalCluster workers included), so peak memory is the whole job's.
 
 `--rerun` changes 10 % of the households (their income records: +1,000 yuan local wages; households
 without income records stay unchanged) in a copy of the city and scores it again with the first run's file
