@@ -59,12 +59,13 @@ def probability_words(p: float, m: Messages, label: str | None = None) -> str:
 
 def identification_text(view: ScoreView, m: Messages) -> str:
     """The second output in words: the chance the usual channels identify the household within a year, and, when
-    its need is at least twice as likely, that nobody may find it unless someone looks; empty without it."""
+    its risk level is medium or high and its need at least twice as likely, that nobody may find it unless someone
+    looks; empty without it."""
     found = view.identification_probability
     if found is None:
         return ""
     text = m.t("household.identification", p=percent(found))
-    if view.probability >= 2 * found:
+    if view.level != RiskLevel.LOW and view.probability >= 2 * found:
         text += m.t("household.identification_gap")
     return text
 

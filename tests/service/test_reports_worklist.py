@@ -368,6 +368,11 @@ def test_the_page_gives_the_second_output_and_says_when_need_is_far_more_likely_
     assert ZH.t("household.identification", p="15.1") in pages_of[0.151]
     assert ZH.t("household.identification_gap") not in pages_of[0.151]
     assert "常规渠道" not in pages_of[None]  # a score without the second output says nothing of it
+    low = dataclasses.replace(
+        _view(0.30, date(2025, 7, 1), "not_monitored", 1), level=RiskLevel.LOW, identification_probability=0.01
+    )
+    quiet = pages.household_context([low], ZH, now=now, label="need_12m")["identification"]
+    assert quiet == ZH.t("household.identification", p="1.0")  # a low-risk household is not sent to the door
     english = pages.household_context(
         [dataclasses.replace(_view(0.30, date(2025, 7, 1), "not_monitored", 1), identification_probability=0.05)],
         EN,
