@@ -140,12 +140,14 @@ def render_model_card(
     catalogue_version: str | None,
     own_data: str | None = None,
     random_split: bool = False,
+    companion: dict[str, float] | None = None,
 ) -> str:
     """The card in Chinese, then in English, each section opened by its `SECTION` line.
 
     `own_data` is the registered name of a model trained on a user's own profile table (`relapse train
     --profiles`): its card then claims nothing about the monitoring programme or the official rules, which that
-    data need not be about. `random_split`: the folds were drawn at random, so no dates are shown for them."""
+    data need not be about. `random_split`: the folds were drawn at random, so no dates are shown for them.
+    `companion`: the test figures of the model's identification companion (`identification_test_*`), if any."""
     args: dict[str, Any] = {
         "evaluation": evaluation,
         "fingerprint": fingerprint,
@@ -156,6 +158,7 @@ def render_model_card(
         "catalogue_version": catalogue_version,
         "own_data": own_data,
         "random_split": random_split,
+        "companion": companion,
     }
     return "\n".join(SECTION.format(lang=lang) + "\n" + _card(lang, **args) for lang in LANGS)
 
@@ -172,6 +175,7 @@ def _card(
     catalogue_version: str | None,
     own_data: str | None,
     random_split: bool,
+    companion: dict[str, float] | None,
 ) -> str:
     m, ci = evaluation.metrics, evaluation.intervals
     nan = float("nan")
@@ -221,6 +225,8 @@ def _card(
         f"| {_word('ece', lang)} | {m['ece']:.4f} | | | |",
         f"| {_word('base_rate', lang)} | {_pct(m['base_rate'])} | | | |",
         "",
+        _companion_line(companion, text),
+        "",
         text["backtest_title"],
         markdown_table(_backtest(backtest, lang)) if len(backtest) else text["not_run"],
         "",
@@ -240,6 +246,16 @@ def _card(
         "```",
     ]
     return "\n".join(line for line in lines if line is not None) + "\n"
+
+
+def _companion_line(figures: dict[str, float] | None, text: dict[str, str]) -> str:
+    """The second output's test figures in one sentence; empty for a model without a companion."""
+    if not figures:
+        return ""
+    get = {name.removeprefix("identification_test_"): value for name, value in figures.items()}
+    return text["companion"].format(
+        roc=get["roc_auc"], pr=get["pr_auc"], recall=get["recall_at_5pct"], ece=get["ece"], base=_pct(get["base_rate"])
+    )
 
 
 _EN: dict[str, str] = {
@@ -263,6 +279,10 @@ _EN: dict[str, str] = {
     "hash": "- Content hash `{hash}…`; feature catalogue version `{version}`.",
     "performance_title": "## Performance on the test period",
     "performance_head": "| metric | model | 95 % bootstrap interval | official rules | model ÷ rules |",
+    "companion": "**Second output.** The version carries an identification companion — the same features, dates "
+    "and split, trained on `identified_12m` (who the monitoring process identifies) — whose probability every "
+    "answer gives beside this one. On the test period: ROC-AUC {roc:.3f}, PR-AUC {pr:.3f}, recall at 5 % "
+    "{recall:.3f}, ECE {ece:.4f}, base rate {base}.",
     "backtest_title": "## Backtest (rolling origin)",
     "not_run": "(not run)",
     "fairness_title": "## Fairness",
@@ -297,6 +317,9 @@ _ZH: dict[str, str] = {
     "hash": "- 数据内容哈希 `{hash}…`；特征目录版本 `{version}`。",
     "performance_title": "## 测试期表现",
     "performance_head": "| 指标 | 模型 | 95% 自助法区间 | 现行规则 | 模型 ÷ 规则 |",
+    "companion": "**第二输出。**本版本附带识别模型（特征、日期和划分相同，标签为 `identified_12m`，即被监测程序识别），"
+    "每个结果在本模型的概率旁给出其概率。测试期：ROC-AUC {roc:.3f}，PR-AUC {pr:.3f}，前 5% 召回率 {recall:.3f}，"
+    "ECE {ece:.4f}，基础识别率 {base}。",
     "backtest_title": "## 回测（滚动起点）",
     "not_run": "（未运行）",
     "fairness_title": "## 公平性",

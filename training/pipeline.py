@@ -270,6 +270,7 @@ def train_and_register(
             catalogue_version=data.catalogue_version,
             own_data=None if data.catalogue_version else settings.registered_model,
             random_split=data.random_split,
+            companion=companion.metrics if companion is not None else None,
         )
         mlflow.log_text(card, CARD_FILE)
         report("registering", 7, STEPS)

@@ -39,7 +39,7 @@ FAIRNESS = pd.DataFrame(
 BACKTEST = pd.DataFrame({"test_year": [2024.0], "train_dates": [9.0], "households": [11493.0], "pr_auc": [0.164]})
 
 
-def card(backtest: pd.DataFrame | None = None) -> str:
+def card(backtest: pd.DataFrame | None = None, companion: dict[str, float] | None = None) -> str:
     evaluation = Evaluation(
         metrics=METRICS,
         intervals={"roc_auc": (0.78, 0.84), "pr_auc": (0.1, 0.14), "recall_at_5pct": (0.25, 0.35)},
@@ -62,7 +62,19 @@ def card(backtest: pd.DataFrame | None = None) -> str:
         backtest=pd.DataFrame() if backtest is None else backtest,
         label="identified_12m",
         catalogue_version="7",
+        companion=companion,
     )
+
+
+def test_a_need_models_card_gives_its_companions_figures_in_both_languages() -> None:
+    figures = {"roc_auc": 0.8605, "pr_auc": 0.1594, "recall_at_5pct": 0.5218, "ece": 0.0016, "base_rate": 0.0169}
+    text = card(companion={f"identification_test_{k}": v for k, v in figures.items()})
+    zh, _ = model_card_for(text, Messages("zh"))
+    en, _ = model_card_for(text, Messages("en"))
+    assert zh is not None and en is not None
+    assert "ROC-AUC 0.861，PR-AUC 0.159，前 5% 召回率 0.522，ECE 0.0016" in zh
+    assert "ROC-AUC 0.861, PR-AUC 0.159, recall at 5 % 0.522, ECE 0.0016" in en
+    assert "Second output" not in (model_card_for(card(), Messages("en"))[0] or "")  # no companion, no line
 
 
 def test_the_card_has_a_chinese_and_an_english_section() -> None:
