@@ -317,7 +317,7 @@ _ZH: dict[str, str] = {
     "hash": "- 数据内容哈希 `{hash}…`；特征目录版本 `{version}`。",
     "performance_title": "## 测试期表现",
     "performance_head": "| 指标 | 模型 | 95% 自助法区间 | 现行规则 | 模型 ÷ 规则 |",
-    "companion": "**第二输出。**本版本附带识别模型（特征、日期和划分相同，标签为 `identified_12m`，即被监测程序识别），"
+    "companion": "**第二输出。**本版本附带识别模型（特征、日期和划分相同，标签为 `identified_12m`，即新纳入监测），"
     "每个结果在本模型的概率旁给出其概率。测试期：ROC-AUC {roc:.3f}，PR-AUC {pr:.3f}，前 5% 召回率 {recall:.3f}，"
     "ECE {ece:.4f}，基础识别率 {base}。",
     "backtest_title": "## 回测（滚动起点）",

@@ -185,7 +185,7 @@ def test_the_files_and_the_page_show_the_list_county_by_county_with_the_risk_typ
     assert cells[2]["风险类型及依据"] == ZH.t("hidden_need.background")
     assert [c["规则提示"] != "—" for c in cells] == [True, False, False, True]
     # The second output, stored with the score: "—" where the score has none.
-    assert [c["被常规渠道识别的概率"] for c in cells] == ["—", "—", "6.2%", "—"]
+    assert [c["经常规渠道纳入监测的概率"] for c in cells] == ["—", "—", "6.2%", "—"]
     assert all(c["走访日期"] == c["走访结果"] == c["走访人签字"] == "" for c in cells)
     sheet = load_workbook(io.BytesIO(build.hidden_need_file(db, operator, "99", 0.25, ZH, "xlsx"))).active
     assert sheet is not None and sheet.title == "隐性需求清单"
