@@ -343,6 +343,7 @@ def test_every_measure_has_a_hand_computed_yes_and_no() -> None:
     assert {(code, expected) for code, _, expected in CASES} == {(m.code, e) for m in MEASURE_LIST for e in (1, 0)}
 
 
+@pytest.mark.slow  # about 10 s on 2 cores: outside `make test-fast`
 @settings(max_examples=300, deadline=None)
 @given(
     profile=generated_profiles(),
@@ -373,6 +374,7 @@ def test_no_ineligible_or_received_measure_is_ever_proposed(
     assert all(k not in RISK_TYPE_KEYS for k in first_keys[min(background, default=len(first_keys)) :])
 
 
+@pytest.mark.slow  # about 10 s on 2 cores: outside `make test-fast`
 @settings(max_examples=200, deadline=None)
 @given(profile=generated_profiles(), blank=st.lists(st.sampled_from(sorted(BY_NAME)), min_size=1, max_size=6))
 def test_a_missing_value_never_makes_a_household_eligible(profile: dict[str, Any], blank: list[str]) -> None:
@@ -381,6 +383,7 @@ def test_a_missing_value_never_makes_a_household_eligible(profile: dict[str, Any
         assert eligible(profile, item) or not eligible(missing, item), (item.code, blank)
 
 
+@pytest.mark.slow  # about 10 s on 2 cores: outside `make test-fast`
 @settings(max_examples=40, deadline=None)
 @given(
     rows=st.lists(generated_profiles(), min_size=1, max_size=12),

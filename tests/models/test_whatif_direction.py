@@ -57,6 +57,7 @@ def test_every_feature_a_measure_sets_has_a_direction_the_measure_follows() -> N
             assert lowers, (item.code, effect)
 
 
+@pytest.mark.slow  # about 10 s on 2 cores: outside `make test-fast`
 @settings(max_examples=40, deadline=None)  # each example applies every measure to up to 8 rows
 @given(rows=st.lists(generated_profiles(), min_size=1, max_size=8))
 def test_every_feature_a_what_if_changes_moves_the_way_that_lowers_risk(rows: list[dict[str, Any]]) -> None:

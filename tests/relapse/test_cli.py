@@ -23,6 +23,7 @@ def _run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(RELAPSE), *args], capture_output=True, text=True, env=env, timeout=300, check=False)
 
 
+@pytest.mark.slow  # about 10 s on 2 cores: outside `make test-fast`
 def test_a_bad_cell_in_bring_your_own_profiles_is_one_line_with_exit_code_2(tmp_path: Path) -> None:
     frame = pd.read_csv(MESSY_PROFILES, dtype=str, keep_default_na=False)
     frame.loc[5, "income_per_capita_yuan"] = "12k"
@@ -89,6 +90,7 @@ def test_numba_caches_its_kernels_in_the_owner_only_data_folder(tmp_path: Path) 
     assert folder.stat().st_mode & 0o777 == 0o700
 
 
+@pytest.mark.slow  # about 10 s on 2 cores: outside `make test-fast`
 def test_train_seed_drives_the_split_of_bring_your_own_profiles(tmp_path: Path) -> None:
     """Without --time the split is random; `--seed` is the seed it is drawn with (the note says which)."""
     args = ("train", "--profiles", str(MESSY_PROFILES), "--spec", str(MESSY_SPEC), "--label", "relapsed")

@@ -44,6 +44,7 @@ def scores(n: int, seed: int, signal: float) -> tuple[np.ndarray, np.ndarray]:
     return y, p
 
 
+@pytest.mark.slow  # about 10 s on 2 cores: outside `make test-fast`
 def test_realised_figures_are_sklearns_and_the_verdict_needs_disjoint_intervals() -> None:
     y, p = scores(2_000, 1, signal=0.5)
     training = {"test_pr_auc": 0.3, "test_pr_auc_ci_low": 0.25, "test_pr_auc_ci_high": 0.35}
