@@ -15,6 +15,9 @@ It also carries the monitoring type the household would enter as (`features.prof
 recorded one of a current monitoring object: nested, `expected_monitoring_type` is an object {code, zh, en} or null;
 flat, it is three columns (`EXPECTED_TYPE_FIELDS`): the code and its two names.
 
+Every record carries `identification_probability` beside `probability`: the need model's second output (its
+identification companion, `models.risk_model`), a number in both encodings, null (empty flat) without one.
+
 A current monitoring object's record also carries its elimination readiness (`features.profiles.readiness`):
 nested, `elimination_readiness` is {ready, met, conditions: [{key, zh, en, state, value}]} or null for every other
 household; flat, it is `readiness_ready` (1/0), `readiness_met` (a count) and, per condition, `readiness_<key>`
@@ -165,12 +168,16 @@ def nested_readiness(cells: Mapping[str, Any]) -> dict[str, Any] | None:
         state = cells.get(name)
         if state not in READINESS_STATES:
             raise ValueError(f"{name} must be one of {', '.join(READINESS_STATES)}")
-        value = cells.get(f"{name}_value")
-        number = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+        number = optional_number(cells.get(f"{name}_value"))
         conditions.append(
             {"key": condition.key, "zh": condition.zh, "en": condition.en, "state": state, "value": number}
         )
     return {"ready": bool(ready), "met": int(cells["readiness_met"]), "conditions": conditions}
+
+
+def optional_number(cell: Any) -> float | None:
+    """A flat number cell in the nested form: a missing marker (None, NaN) is None."""
+    return None if cell is None or (isinstance(cell, float) and math.isnan(cell)) else float(cell)
 
 
 def _ranks(columns: Mapping[str, Any], prefix: str, field: str) -> list[int]:

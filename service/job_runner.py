@@ -48,6 +48,7 @@ from models.record import (
     nested_readiness,
     nested_reasons,
     nested_status,
+    optional_number,
 )
 from scoring.job import ScoringJob
 from scoring.results import RULE_PREFIX
@@ -340,7 +341,7 @@ def score_inputs(table: pa.Table, levels: tuple[float, float], context_version: 
             probability=float(probability),
             level=risk_level(float(probability), levels),
             input_hash=from_profile_hash(str(column["profile_hash"][i])),
-            identification_probability=_number(column["identification_probability"][i]),
+            identification_probability=optional_number(column["identification_probability"][i]),
             reasons=reasons[i],
             measures=measures[i],
             rule_flags={name: bool(values[i]) for name, values in flags},
@@ -352,8 +353,3 @@ def score_inputs(table: pa.Table, levels: tuple[float, float], context_version: 
         )
         for i, probability in enumerate(column["probability"])
     ]
-
-
-def _number(cell: object) -> float | None:
-    """A float cell of a result table as stored: missing (None or NaN) as None."""
-    return None if cell is None or cell != cell else float(cell)  # type: ignore[arg-type]

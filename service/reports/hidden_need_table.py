@@ -63,10 +63,8 @@ def rows(listed: Sequence[HiddenNeedRow], m: Messages) -> list[dict[str, str]]:
                 "expected_type": work_table.expected_type_text(view, m),
                 "level": m.t(f"level.{view.level.value}"),
                 "level_key": view.level.value,
-                "probability": f"{view.probability * 100:.1f}%",
-                "identification": "—"
-                if view.identification_probability is None
-                else f"{view.identification_probability * 100:.1f}%",
+                "probability": _percent(view.probability),
+                "identification": _percent(view.identification_probability),
                 "risk_types": risk_types_text(row, m),
                 "rule_flags": m.join(pages.rule_texts(view.rule_flags, m)) or "—",
                 "measures": m.join(m.pick(str(x.get("zh", "")), str(x.get("en", ""))) for x in view.measures),
@@ -74,6 +72,10 @@ def rows(listed: Sequence[HiddenNeedRow], m: Messages) -> list[dict[str, str]]:
             }
         )
     return out
+
+
+def _percent(p: float | None) -> str:
+    return "—" if p is None else f"{p * 100:.1f}%"
 
 
 def note(listed: HiddenNeedList, m: Messages) -> str:

@@ -26,6 +26,7 @@ from models.record import (
     nested_readiness,
     nested_reasons,
     nested_status,
+    optional_number,
     reason_columns,
 )
 from service.schemas import MeasureOut, MonitoringStatusFields, MonitoringTypeOut, ReadinessOut, ReasonOut
@@ -152,3 +153,9 @@ def test_a_household_without_readiness_has_empty_flat_cells_and_a_bad_state_name
     cells[f"readiness_{READINESS_CONDITIONS[0].key}"] = "maybe"
     with pytest.raises(ValueError, match=f"readiness_{READINESS_CONDITIONS[0].key} must be one of"):
         nested_readiness(cells)
+
+
+def test_a_missing_number_cell_is_none_in_the_nested_form() -> None:
+    """`identification_probability` and readiness values: empty flat cells (None, NaN) are null nested."""
+    assert optional_number(None) is None and optional_number(float("nan")) is None
+    assert optional_number(0.25) == 0.25 and optional_number(0) == 0.0 and isinstance(optional_number(1), float)
