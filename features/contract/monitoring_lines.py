@@ -101,6 +101,9 @@ class YearProvinceTable:
     def lookup(self, years: np.ndarray, provinces: np.ndarray) -> np.ndarray:
         """Vectorised `value`; NaN where the year is missing (NaN)."""
         years = np.asarray(years, dtype=float)
+        if len(years) <= _FEW:  # a household or a few: `value` per row costs less than factorising them
+            rows = zip(years.tolist(), provinces, strict=True)
+            return np.array([np.nan if y != y else self.value(int(y), _province(p)) for y, p in rows], dtype=float)
         province_codes, province_names = pd.factorize(pd.Series(provinces, dtype=object), use_na_sentinel=False)
         out = np.full(len(years), np.nan)
         known = ~np.isnan(years)
@@ -121,6 +124,10 @@ class YearProvinceTable:
         merged = {k: dict(v) for k, v in self.provinces.items()}
         merged.setdefault(province, {}).update(values)
         return YearProvinceTable(self.name, dict(self.national), merged, self.missing_year)
+
+
+# Up to this many rows, `lookup` resolves each row on its own.
+_FEW: Final = 16
 
 
 def _province(name: object) -> str | None:

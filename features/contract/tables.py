@@ -10,6 +10,7 @@ rows whose time column is before D (docs/architecture.md, non-negotiable 1).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Final, Literal
 
 from features.contract import codes
@@ -50,14 +51,19 @@ class Table:
     notes: tuple[str, ...] = field(default=())
 
     def column(self, name: str) -> Column:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise KeyError(f"{self.name} has no column {name!r}")
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"{self.name} has no column {name!r}") from None
 
-    @property
+    # Cached: the one-household road reads these a hundred times per request.
+    @cached_property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @cached_property
+    def _by_name(self) -> dict[str, Column]:
+        return {c.name: c for c in reversed(self.columns)}  # reversed: the first of a repeated name wins
 
 
 def _yuan(name: str, zh: str, en: str, *, nullable: bool = True) -> Column:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 from pandas.api.internals import create_dataframe_from_blocks
 
 from features.contract.monitoring_lines import YearProvinceTable, default_monitoring_lines
@@ -33,7 +34,7 @@ from features.profiles._members import member_features
 from features.profiles._monitoring import monitoring_features, monitoring_status_columns
 from features.profiles._shocks import shock_features
 from features.profiles.catalogue import FEATURES, META_COLUMNS, Feature
-from features.reading.frames import column_block
+from features.reading.frames import column_block, column_index
 from features.reading.sources import Sources
 
 Progress = Callable[[str, int, int], None]
@@ -69,8 +70,9 @@ def build_profiles(
     member_columns, members = member_features(ctx, table(sources, "members"), table(sources, "member_status"), events)
     columns.update(member_columns)
     report(STEPS[1], 1, len(STEPS))
-    place, meta = place_features(ctx, households, table(sources, "villages"))
-    provinces = meta["province_code"].to_numpy(dtype=object)
+    place, place_meta = place_features(ctx, households, table(sources, "villages"))
+    meta: dict[str, pd.Series | np.ndarray | ExtensionArray] = dict(place_meta)
+    provinces = place_meta["province_code"].to_numpy(dtype=object)
     income, income_meta = income_features(ctx, table(sources, "income"), provinces, lines)
     columns.update(income)
     report(STEPS[2], 2, len(STEPS))
@@ -88,7 +90,7 @@ def build_profiles(
     columns.update(monitoring_features(ctx, households, identifications))
     status = monitoring_status_columns(ctx, identifications)
     # Text as pandas' `str` whatever it holds (all missing included), so one household's frame types as a city's.
-    meta |= {name: pd.Series(v, dtype=None if v.dtype.kind == "M" else "str") for name, v in status.items()}
+    meta |= {name: v if v.dtype.kind == "M" else pd.array(v, dtype="str") for name, v in status.items()}
     report(STEPS[5], 5, len(STEPS))
     columns.update(housing_features(ctx, table(sources, "housing_checks"), table(sources, "water_checks"), members))
     columns.update(place)
@@ -167,7 +169,7 @@ def feature_dtype(item: Feature) -> object:
 def _assemble(
     ids: pd.Series,
     as_of: pd.Timestamp,
-    meta: dict[str, pd.Series],
+    meta: dict[str, pd.Series | np.ndarray | ExtensionArray],
     income_meta: Columns,
     columns: Columns,
 ) -> pd.DataFrame:
@@ -183,7 +185,7 @@ def _assemble(
     # most of the cost of a one-household profile, and it saves a copy of the whole table in a batch.
     blocks: list[tuple[Any, np.ndarray]] = []
     for name, values in (("household_id", ids), *meta.items()):
-        blocks.append((column_block(values.reset_index(drop=True)), np.array([where[name]])))
+        blocks.append((column_block(values), np.array([where[name]])))  # a block ignores the Series' index
     stamp = np.full((1, n), as_of.to_datetime64()).astype("datetime64[ns]")
     blocks.append((stamp, np.array([where["as_of"]])))
     numeric: list[tuple[list[str], Columns, type[np.generic]]] = [(list(income_meta), income_meta, np.float64)]
@@ -198,7 +200,7 @@ def _assemble(
         if item.kind == "category":
             codes = columns.pop(item.name).astype(np.int64)
             blocks.append((pd.Categorical.from_codes(codes, dtype=_category_dtype(item)), np.array([where[item.name]])))
-    return create_dataframe_from_blocks(blocks, pd.RangeIndex(n), pd.Index(order))
+    return create_dataframe_from_blocks(blocks, pd.RangeIndex(n), column_index(tuple(order)))
 
 
 @cache

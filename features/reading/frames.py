@@ -7,6 +7,7 @@ request: ~10 tables of ~10 columns) it adds up to more than the work on the valu
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -36,4 +37,11 @@ def frame_of(columns: Mapping[str, pd.Series | np.ndarray | ExtensionArray], ind
     blocks = [
         (column_block(values, copy=True), np.array([position])) for position, values in enumerate(columns.values())
     ]
-    return create_dataframe_from_blocks(blocks, index, pd.Index(list(columns)))
+    return create_dataframe_from_blocks(blocks, index, column_index(tuple(columns)))
+
+
+@lru_cache(maxsize=1024)
+def column_index(names: tuple[str, ...]) -> pd.Index:
+    """The column labels as an Index, built once per list of names: a text Index costs ~30 µs to infer and
+    validate, and small frames repeat the same few lists. An Index is immutable, so frames can share one."""
+    return pd.Index(list(names))

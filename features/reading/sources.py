@@ -40,7 +40,7 @@ Format = Literal["parquet", "csv"]
 def empty_frame(table: Table) -> pd.DataFrame:
     """A table without rows: every contract column, with its dtype (a copy the caller may change)."""
     if TABLES.get(table.name) is table:
-        return _contract_empty_frame(table.name).copy()
+        return _contract_empty_frame(table.name).copy(deep=False)  # copy-on-write keeps the cached frame intact
     return _build_empty_frame(table)
 
 
