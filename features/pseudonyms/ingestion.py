@@ -20,6 +20,7 @@ from features.contract.tables import DROPPED_AT_INGESTION, TABLES
 from features.contract.violations import WITHHELD, Reason, Violation
 from features.errors import PseudonymKeyError, SourceDataError
 from features.pseudonyms.keys import PseudonymKey, load_key, pseudonym, pseudonymise
+from features.reading.frames import column_arrays, frame_of
 from features.reading.sources import Sources, coerce_sources, read_sources
 from features.validation.report import DEFAULT_MAX_PER_KIND, validate_sources
 
@@ -51,15 +52,15 @@ def _pseudonymise_members(members: pd.DataFrame, key: PseudonymKey | None) -> pd
     if "id_number" not in members.columns:
         return members  # ingested before
     ids = members["id_number"]
+    if len(ids) <= _SMALL_ROWS and key is not None:
+        small = _pseudonymise_few(ids.tolist(), members, key)
+        if small is not None:
+            return small
     out = _without(members, ["id_number"])
     if ids.isna().all():
         return out  # nothing to pseudonymise; pseudonyms from an earlier ingestion are kept as they are
     if key is None:
         raise PseudonymKeyError("members hold ID numbers but no pseudonym key was given")
-    if len(ids) <= _SMALL_ROWS:
-        small = _pseudonymise_few(ids.tolist(), out, key)
-        if small is not None:
-            return small
     malformed, bad_checksum = check_id_numbers(ids)
     invalid = int(malformed.sum() + bad_checksum.sum())
     if invalid:
@@ -89,19 +90,23 @@ def _without(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 _SMALL_ROWS: Final = 64
 
 
-def _pseudonymise_few(ids: list[object], out: pd.DataFrame, key: PseudonymKey) -> pd.DataFrame | None:
-    """`_pseudonymise_members` for a few members whose IDs are all valid or missing; None if any is not
-    (the vectorised path then reports every invalid ID)."""
+def _pseudonymise_few(ids: list[object], members: pd.DataFrame, key: PseudonymKey) -> pd.DataFrame | None:
+    """`_pseudonymise_members` for a few members with at least one ID, all valid; None otherwise (the
+    vectorised path then reports every invalid ID, or keeps the table when there is no ID)."""
+    if all(value is pd.NA for value in ids):
+        return None
     if not all(value is pd.NA or (isinstance(value, str) and valid_id_number(value)) for value in ids):
         return None
     pseudonyms = [None if value is pd.NA else pseudonym(str(value), key) for value in ids]
     versions = [None if value is pd.NA else key.version for value in ids]
-    if "person_pseudonym" in out.columns:  # rows without an ID keep an earlier ingestion's pseudonym
-        pseudonyms = _filled(pseudonyms, out["person_pseudonym"])
-        versions = _filled(versions, out["pseudonym_key_version"])
-    out["person_pseudonym"] = _strings(pseudonyms)
-    out["pseudonym_key_version"] = _strings(versions)
-    return out
+    columns = column_arrays(members)
+    del columns["id_number"]
+    if "person_pseudonym" in columns:  # rows without an ID keep an earlier ingestion's pseudonym
+        pseudonyms = _filled(pseudonyms, members["person_pseudonym"])
+        versions = _filled(versions, members["pseudonym_key_version"])
+    columns["person_pseudonym"] = _strings(pseudonyms)
+    columns["pseudonym_key_version"] = _strings(versions)
+    return frame_of(columns, members.index)  # one frame, built once: a third of the cost of two assignments
 
 
 def _strings(values: list[str | None]) -> ArrowStringArray:

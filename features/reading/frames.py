@@ -45,3 +45,12 @@ def column_index(names: tuple[str, ...]) -> pd.Index:
     """The column labels as an Index, built once per list of names: a text Index costs ~30 µs to infer and
     validate, and small frames repeat the same few lists. An Index is immutable, so frames can share one."""
     return pd.Index(list(names))
+
+
+def column_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray | ExtensionArray]:
+    """Each column's values as a fresh array (a copy: a frame built on them shares nothing with `frame`), read
+    without making a Series per column. For small frames; with repeated names the last such column wins."""
+    get = getattr(frame, "_get_column_array", None)  # pandas' own accessor; without it, each Series' array
+    if get is None:
+        return {name: frame.iloc[:, i].array.copy() for i, name in enumerate(frame.columns)}
+    return {name: get(i).copy() for i, name in enumerate(frame.columns)}
