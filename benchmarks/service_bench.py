@@ -202,7 +202,11 @@ def _wait_ready(port: int, path: str, process: subprocess.Popen[bytes], log: Pat
 
 @contextmanager
 def our_service(
-    tracking_uri: str, folder: Path, workers: int, settings_env: dict[str, str] | None = None
+    tracking_uri: str,
+    folder: Path,
+    workers: int,
+    settings_env: dict[str, str] | None = None,
+    checkout: Path | None = None,
 ) -> Iterator[Server]:
     from models.signing import signing_key
     from service.db import open_database
@@ -234,11 +238,13 @@ def our_service(
     # Started as operators start it: `relapse serve` (migrations, keys, then uvicorn with N worker processes).
     command = [sys.executable, "-m", "relapse", "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers)]
+    # From `checkout` (another release's working tree), `-m relapse` imports that tree's packages: its cwd comes
+    # first on the path.
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=checkout)
     try:
         _wait_ready(port, "/health/ready", process, log)
-        yield Server("ours", port, process, {"Authorization": f"Bearer {key}"})
+        yield Server("ours" if checkout is None else str(checkout), port, process, {"Authorization": f"Bearer {key}"})
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -347,6 +353,50 @@ def run_phase(server: Server, path: str, bodies: list[bytes], requests: int, cli
     )
 
 
+def interleaved(servers: list[Server], path: str, bodies: list[bytes], requests: int) -> list[np.ndarray]:
+    """Server-side ms of `requests` POSTs to each server from one client that sends each body to every server in
+    turn, the order alternating: on a machine whose speed drifts from minute to minute (a shared virtual machine),
+    both releases see the same machine, request by request."""
+    headers = [{"Content-Type": "application/json", **server.headers} for server in servers]
+    connections = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=60) for server in servers]
+    out: list[list[float]] = [[] for _ in servers]
+    for i in range(requests):
+        order = range(len(servers)) if i % 2 == 0 else reversed(range(len(servers)))
+        for k in order:
+            connections[k].request("POST", path, body=bodies[i % len(bodies)], headers=headers[k])
+            response = connections[k].getresponse()
+            payload = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{servers[k].name} {path}: {response.status}: {payload[:500]!r}")
+            timing = response.getheader("Server-Timing") or ""
+            out[k].append(float(timing.split("dur=")[1].split(",")[0].split(";")[0]))
+    for connection in connections:
+        connection.close()
+    return [np.array(values) for values in out]
+
+
+def side_by_side(tracking_uri: str, bodies: Bodies, args: argparse.Namespace) -> None:
+    """This checkout and `--against` (another release's tree) served at once, one client interleaving requests."""
+    other = Path(args.against).resolve()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        our_service(tracking_uri, Path(tmp) / "this", args.workers) as this,
+        our_service(tracking_uri, Path(tmp) / "other", args.workers, checkout=other) as that,
+    ):
+        print(f"  one client, requests interleaved between this checkout and {other}; server-side ms:")
+        for endpoint, endpoint_bodies in (("profiles:score", bodies.profiles), ("households:score", bodies.households)):
+            path = f"/v1/{endpoint}"
+            interleaved([this, that], path, endpoint_bodies, min(len(endpoint_bodies), 100))  # warm both
+            mine, theirs = interleaved([this, that], path, endpoint_bodies, args.requests // 4)
+            ratio = float(np.median(mine / theirs))
+            print(
+                f"    {endpoint:<17} p50 {np.median(mine):6.2f} vs {np.median(theirs):6.2f}  p90 "
+                f"{np.percentile(mine, 90):6.2f} vs {np.percentile(theirs, 90):6.2f}  median ratio of pairs "
+                f"{ratio:.3f} ({len(mine)} pairs)",
+                flush=True,
+            )
+
+
 def http_floor_ms(server: Server, requests: int) -> float:
     """Server CPU per `GET /health/live` from one client: what uvicorn, routing and the middleware cost a request
     that does no work (the part of every request's budget no scoring change can remove)."""
@@ -393,6 +443,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="--compare RELAPSE_COALESCE_ROWS=0,64: with and without the scoring lane",
     )
+    parser.add_argument(
+        "--against",
+        metavar="CHECKOUT",
+        help="another release's working tree (e.g. a `git worktree` of the previous release): both served at once, "
+        "one client interleaving requests, the same registered model",
+    )
     args = parser.parse_args(argv)
     if args.compare_coalescing:
         args.compare = "RELAPSE_COALESCE_ROWS=0,64"
@@ -412,6 +468,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.compare:
         compare(tracking_uri, bodies, args, variable, values)
+        return
+    if args.against:
+        side_by_side(tracking_uri, bodies, args)
         return
     with tempfile.TemporaryDirectory() as tmp, our_service(tracking_uri, Path(tmp), args.workers) as ours:
         warm = min(len(bodies.profiles), 200)

@@ -113,7 +113,8 @@ def explain_batch(
 
     out: dict[str, Any] = {name: profiles[name].to_numpy() for name in ID_COLUMNS if name in profiles.columns}
     out["probability"] = probability
-    identification = model.identification_proba(x)
+    statuses = profiles["monitoring_status"].tolist() if "monitoring_status" in profiles.columns else None
+    identification = model.identification_proba(x, statuses)
     out["identification_probability"] = np.full(len(x), np.nan) if identification is None else identification
     out["margin"] = margin
     out["profile_hash"] = [h.hex() for h in hashes]

@@ -30,6 +30,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from features.profiles.status import MONITORED
 from models._prepare_rows import frame_rows_matrix, values_matrix
 from models.calibration import IsotonicCalibrator, SigmoidCalibrator, calibrator_from_dict
 from models.outcomes import LEGACY_LABEL
@@ -117,9 +118,17 @@ class RiskModel:
         """Calibrated probability of the model's label (`label`) within its horizon."""
         return self.calibrator.predict(self.margin(profiles))
 
-    def identification_proba(self, x: np.ndarray) -> np.ndarray | None:
-        """The companion's calibrated probability of identification for the prepared matrix `x`; None without."""
-        return None if self.identification is None else self.identification.predict_proba(x)
+    def identification_proba(self, x: np.ndarray, statuses: Sequence[object] | None = None) -> np.ndarray | None:
+        """The companion's calibrated probability of identification for the prepared matrix `x`; None without.
+
+        NaN for a household whose monitoring status (`statuses`, one per row) says it is under monitoring: it cannot
+        be newly identified, and the companion learned only from households that were not."""
+        if self.identification is None:
+            return None
+        found = self.identification.predict_proba(x)
+        if statuses is not None:
+            found[[status == MONITORED for status in statuses]] = np.nan
+        return found
 
     # --- files ----------------------------------------------------------------------------------------
     def save(self, folder: Path) -> Path:

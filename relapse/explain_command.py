@@ -73,7 +73,7 @@ def explain(
 
     with console.status("explaining"):
         result = explain_households(model, profile, top=top, lang=lang)[0]
-        identification = model.identification_proba(model.prepare(profile))
+        identification = model.identification_proba(model.prepare(profile), profile["monitoring_status"].tolist())
     if sources.synthetic:
         console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     console.print(status_line(profile.iloc[0].to_dict()))
@@ -168,7 +168,7 @@ def print_explanation(
         f"(base rate 基准 {result.base_probability:.1%}); "
         f"labour 劳动力: {'有 yes' if result.has_labour else '无 no'}"
     )
-    if identification is not None:
+    if identification is not None and identification == identification:  # NaN: under monitoring already
         console.print(
             f"{outcome_name(LEGACY_LABEL, 'en')} {outcome_name(LEGACY_LABEL, 'zh')}: {identification:.1%} "
             "(the second output: how likely the usual channels find it)"

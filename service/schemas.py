@@ -158,7 +158,8 @@ class ScoreItem(MonitoringStatusFields):
     as_of: date
     probability: float
     # The second output: the probability that the household is identified as a monitoring object within 12
-    # months (the need model's identification companion); None when the serving model carries none.
+    # months (the need model's identification companion); None when the serving model carries none and for a
+    # household under monitoring (it cannot be newly identified).
     identification_probability: float | None = None
     risk_level: str
     reasons: list[ReasonOut]

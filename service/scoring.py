@@ -200,7 +200,7 @@ def _decide(requests: Sequence[ScoreRequest]) -> list[tuple[list[ScoreItem], lis
     profiles: pd.DataFrame | list[dict[str, Any]]
     profiles = first.profiles if len(requests) == 1 else [row for r in requests for row in cast(list, r.profiles)]
     values, x, probabilities, explanations = _predict(first.context.serving, profiles, first.explain)
-    identification = first.context.serving.model.identification_proba(x)
+    identification = first.context.serving.model.identification_proba(x, [v.get("monitoring_status") for v in values])
     flags = _rule_flags(profiles, values)
     versions = [request.context_version for request in requests for _ in range(len(request))]
     hashes = input_hashes(x)
@@ -278,7 +278,7 @@ def _decisions(
     records: list[ScoreInput] = []
     for i, (profile, flag_values) in enumerate(zip(values, flags, strict=True)):
         probability = float(probabilities[i])
-        identified = None if identification is None else float(identification[i])
+        identified = None if identification is None or np.isnan(identification[i]) else float(identification[i])
         level = risk_level(probability, levels)
         reasons, measures = _explanation_parts(explanations[i])
         row_flags = cast(pd.Series, flag_values)  # describe_flags reads a row of flags by name only

@@ -7,13 +7,19 @@ request: ~10 tables of ~10 columns) it adds up to more than the work on the valu
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pandas.api.extensions import ExtensionArray
 from pandas.api.internals import create_dataframe_from_blocks
+from pandas.arrays import ArrowStringArray
+
+# pandas' default text dtype ("str"): Arrow-backed, NaN for missing.
+_STR = pd.api.types.pandas_dtype("str")
 
 
 def column_block(values: pd.Series | np.ndarray | ExtensionArray, *, copy: bool = False) -> Any:
@@ -54,3 +60,12 @@ def column_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray | ExtensionArray]
     if get is None:
         return {name: frame.iloc[:, i].array.copy() for i, name in enumerate(frame.columns)}
     return {name: get(i).copy() for i, name in enumerate(frame.columns)}
+
+
+def str_array(values: np.ndarray) -> ExtensionArray:
+    """`pd.array(values, dtype="str")` for text and missing values, made straight from Arrow at a fifth of the
+    cost (one household's status columns); other values take pandas' own conversion."""
+    if getattr(_STR, "storage", None) == "pyarrow":
+        with suppress(pa.ArrowInvalid, pa.ArrowTypeError):
+            return ArrowStringArray(pa.array(values, pa.large_string(), from_pandas=True), dtype=_STR)  # type: ignore[call-arg]  # the stubs lag pandas 3
+    return pd.array(values, dtype="str")

@@ -75,7 +75,7 @@ def rows(listed: Sequence[HiddenNeedRow], m: Messages) -> list[dict[str, str]]:
 
 
 def _percent(p: float | None) -> str:
-    return "—" if p is None else f"{p * 100:.1f}%"
+    return "—" if p is None else f"{pages.percent(p)}%"
 
 
 def note(listed: HiddenNeedList, m: Messages) -> str:

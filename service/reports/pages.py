@@ -39,6 +39,12 @@ DRIFT_CHART_FEATURES: Final = 12
 
 
 def percent(p: float) -> str:
+    """A probability in percent, one decimal. A probability short of certainty never reads "100.0" or "0.0": an
+    official takes those for certainty, so it reads ">99.9" or "<0.1"."""
+    if 0.0 < p < 0.0005:
+        return "<0.1"
+    if 0.9995 <= p < 1.0:
+        return ">99.9"
     return f"{p * 100:.1f}"
 
 
@@ -49,11 +55,12 @@ def for_label(key: str, label: str | None) -> str:
 
 
 def probability_words(p: float, m: Messages, label: str | None = None) -> str:
-    """A probability as a natural frequency ("about 3 in 10 similar households …") of what the model estimates."""
-    if p >= 0.095:
+    """A probability as a natural frequency ("about 3 in 10 similar households …") of what the model estimates.
+    Never "10 in 10" or "100 in 100": from 95 % on it is counted in hundreds, at most 99 (no certainty)."""
+    if 0.095 <= p < 0.95:
         return m.t(for_label("prob.words_10", label), n=max(1, round(p * 10)))
     if p >= 0.005:
-        return m.t(for_label("prob.words_100", label), n=max(1, round(p * 100)))
+        return m.t(for_label("prob.words_100", label), n=min(99, max(1, round(p * 100))))
     return m.t(for_label("prob.words_lt1", label))
 
 

@@ -93,7 +93,7 @@ def _flat(row: pd.Series) -> dict[str, Any]:
     cells = {name: (None if pd.isna(row[name]) else row[name]) for name in STATUS_FIELDS}
     return {
         "probability": float(row["probability"]),
-        "identification": float(row["identification_probability"]),
+        "identification": None if pd.isna(row["identification_probability"]) else row["identification_probability"],
         "reasons": reasons,
         "measures": measures,
         "status": _status(cells),
@@ -165,7 +165,10 @@ def test_four_roads_give_one_answer_for_every_household(
             _flat(streamed.loc[household]),
         ]
         assert all(answer == answers[0] for answer in answers[1:]), (household, answers)
-        assert 0 <= answers[0]["identification"] <= 1  # the need model's second output, on every road
+        # The need model's second output, on every road; none for a household already under monitoring.
+        found = answers[0]["identification"]
+        assert (found is None) == (answers[0]["status"][0] == "monitored")
+        assert found is None or 0 <= found <= 1
         statuses.add(answers[0]["status"][0])
         types.add(answers[0]["type"][0])
         # A monitoring object's record lists every elimination condition; no other household's has one.

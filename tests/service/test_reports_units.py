@@ -14,7 +14,7 @@ from service.errors import AuthenticationError
 from service.reports import auth, charts
 from service.reports.drift import compare, current_shares, psi, reference_histogram, status
 from service.reports.i18n import LANGS, MESSAGES_DIR, Messages, UnknownLanguageError, catalogue, parse_lang
-from service.reports.pages import probability_words, reason_items
+from service.reports.pages import percent, probability_words, reason_items
 
 pytestmark = pytest.mark.xdist_group("reports")
 REPORTS = Path(__file__).parents[2] / "service" / "reports"
@@ -63,7 +63,9 @@ def test_parse_lang_refuses_others() -> None:
     ("p", "zh", "en"),
     [
         (0.30, "约每 10 户有 3 户", "About 3 in 10"),
-        (0.96, "约每 10 户有 10 户", "About 10 in 10"),
+        (0.94, "约每 10 户有 9 户", "About 9 in 10"),
+        (0.96, "约每 100 户有 96 户", "About 96 in 100"),  # never "10 in 10": that reads as certainty
+        (0.9999, "约每 100 户有 99 户", "About 99 in 100"),
         (0.10, "约每 10 户有 1 户", "About 1 in 10"),
         (0.04, "约每 100 户有 4 户", "About 4 in 100"),
         (0.006, "约每 100 户有 1 户", "About 1 in 100"),
@@ -73,6 +75,23 @@ def test_parse_lang_refuses_others() -> None:
 def test_probability_in_words(p: float, zh: str, en: str) -> None:
     assert zh in probability_words(p, Messages("zh"))
     assert probability_words(p, Messages("en")).startswith(en)
+
+
+@pytest.mark.parametrize(
+    ("p", "shown"),
+    [
+        (0.0, "0.0"),
+        (0.0004, "<0.1"),
+        (0.0006, "0.1"),
+        (0.123, "12.3"),
+        (0.9994, "99.9"),
+        (0.9995, ">99.9"),
+        (0.99999, ">99.9"),
+        (1.0, "100.0"),
+    ],
+)
+def test_a_probability_short_of_certainty_never_reads_as_certain(p: float, shown: str) -> None:
+    assert percent(p) == shown
 
 
 def test_psi_by_hand() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.isotonic import IsotonicRegression
 
 from models.risk_model import COMPANION, FILES, FeatureSpec, ModelSpecError, RiskModel, model_folders
 from training.fit import TrainConfig, fit_risk_model
@@ -123,6 +124,13 @@ def test_a_companion_is_saved_and_loaded_with_its_model(snapshots: pd.DataFrame,
     x = loaded.prepare(test)
     assert loaded.identification is not None
     np.testing.assert_array_equal(loaded.identification_proba(x), companion.predict_proba(test))
+    # A household under monitoring cannot be newly identified: no second output for it, whatever else it is.
+    statuses = ["monitored", "not_monitored", "eliminated", "unknown", None] * (len(x) // 5) + [None] * (len(x) % 5)
+    masked = loaded.identification_proba(x, statuses)
+    assert masked is not None
+    monitored = np.array([s == "monitored" for s in statuses])
+    assert np.isnan(masked[monitored]).all()
+    np.testing.assert_array_equal(masked[~monitored], companion.predict_proba(test)[~monitored])
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(test))
     assert RiskModel.load(folder / COMPANION).identification is None
     assert (
@@ -136,3 +144,27 @@ def test_a_companion_is_saved_and_loaded_with_its_model(snapshots: pd.DataFrame,
     spec.write_text(json.dumps(other))
     with pytest.raises(ModelSpecError, match="other features than the model"):
         RiskModel.load(folder)
+
+
+def test_isotonic_steps_claim_no_certainty_and_stay_non_decreasing() -> None:
+    from training.fit import _isotonic
+
+    # Three groups of margins with known rates: 2,000 households at 0 %, 1,000 at 30 %, and a top step of 30
+    # households all in need, where plain isotonic regression answers 100 %.
+    margin = np.concatenate([np.linspace(-5, -3, 2_000), np.linspace(-1, 0, 1_000), np.linspace(2, 3, 30)])
+    y = np.concatenate([np.zeros(2_000), np.arange(1_000) % 10 < 3, np.ones(30)]).astype(float)
+    # The middle group alternates in order, so that isotonic regression pools it into one step.
+    y[2_000:3_000] = np.random.default_rng(0).permutation(y[2_000:3_000])
+    cal = _isotonic(margin, y, np.ones(len(y)))
+    top = float(cal.predict(np.array([3.0]))[0])
+    assert top == pytest.approx(30.5 / 31)  # Jeffreys: (30 + ½) / (30 + 1), hand-computed
+    # Every step, against plain isotonic regression's steps counted by hand: (in need + ½) / (households + 1).
+    plain = IsotonicRegression(out_of_bounds="clip").fit(margin, y).predict(margin)
+    for rate in np.unique(plain):
+        step = plain == rate
+        expected = (y[step].sum() + 0.5) / (step.sum() + 1)
+        assert cal.predict(margin[step]) == pytest.approx(np.full(step.sum(), expected))
+    assert np.all(np.diff(cal.y) >= 0)
+    # A step with few households cannot end above a larger one after it: the steps are pooled again.
+    small_top = _isotonic(np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 1.0, 1.0, 1.0]), np.array([1.0, 50, 50, 1]))
+    assert np.all(np.diff(small_top.y) >= 0) and max(small_top.y) < 1.0
