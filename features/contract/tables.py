@@ -56,7 +56,7 @@ class Table:
         except KeyError:
             raise KeyError(f"{self.name} has no column {name!r}") from None
 
-    # Cached: the one-household road reads these a hundred times per request.
+    # Cached: one household's road reads them for every column of every table it checks.
     @cached_property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)

@@ -122,7 +122,7 @@ def _numbers(cells: list[Any], *, integer: bool) -> tuple[np.ndarray | Extension
     if not integer:
         return floats, None
     if all(cell is None or type(cell) is int for cell in cells):
-        # What `pd.array(cells, dtype="Int64")` gives, from the floats already parsed, at a sixth of its cost.
+        # What `pd.array(cells, dtype="Int64")` gives, from the floats already parsed: no second pass over the cells.
         missing = np.isnan(floats)
         return IntegerArray(np.where(missing, 0, floats).astype(np.int64), missing), None
     # Fractions in an integer column are unparsed cells, as the frame path finds them.

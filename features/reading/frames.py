@@ -48,8 +48,8 @@ def frame_of(columns: Mapping[str, pd.Series | np.ndarray | ExtensionArray], ind
 
 @lru_cache(maxsize=1024)
 def column_index(names: tuple[str, ...]) -> pd.Index:
-    """The column labels as an Index, built once per list of names: a text Index costs ~30 µs to infer and
-    validate, and small frames repeat the same few lists. An Index is immutable, so frames can share one."""
+    """The column labels as an Index, built once per list of names: inferring and validating a text Index is a
+    fixed cost per frame, and small frames repeat the same few lists. An Index is immutable, so frames can share one."""
     return pd.Index(list(names))
 
 
@@ -63,8 +63,8 @@ def column_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray | ExtensionArray]
 
 
 def str_array(values: np.ndarray) -> ExtensionArray:
-    """`pd.array(values, dtype="str")` for text and missing values, made straight from Arrow at a fifth of the
-    cost (one household's status columns); other values take pandas' own conversion."""
+    """`pd.array(values, dtype="str")` for text and missing values, made straight from Arrow without pandas'
+    inference of each value (one household's status columns); other values take pandas' own conversion."""
     if getattr(_STR, "storage", None) == "pyarrow":
         with suppress(pa.ArrowInvalid, pa.ArrowTypeError):
             return ArrowStringArray(pa.array(values, pa.large_string(), from_pandas=True), dtype=_STR)  # type: ignore[call-arg]  # the stubs lag pandas 3
