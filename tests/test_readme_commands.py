@@ -143,7 +143,10 @@ def test_the_readme_command_line_runs_as_written(tmp_path: Path) -> None:
     scores = pd.read_parquet(tmp_path / "scores.parquet")
     assert len(scores) == len(pd.read_parquet(tmp_path / "city" / "households.parquet"))
     assert scores["probability"].between(0, 1).all()
-    assert scores["identification_probability"].between(0, 1).all()
+    # The second output, for every household but those already under monitoring (none can be newly identified).
+    monitored = scores["monitoring_status"] == "monitored"
+    assert monitored.any() and scores.loc[monitored, "identification_probability"].isna().all()
+    assert scores.loc[~monitored, "identification_probability"].between(0, 1).all()
     profiles = pd.read_parquet(tmp_path / "profiles.parquet")
     assert (pd.to_datetime(profiles["as_of"]) == pd.Timestamp("2024-01-01")).all()
     assert (tmp_path / "best.json").is_file()
