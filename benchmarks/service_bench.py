@@ -2,6 +2,7 @@
 
     python -m benchmarks.service_bench                  # one uvicorn worker, `relapse serve`'s default
     python -m benchmarks.service_bench --workers 2      # `relapse serve --workers 2`: two worker processes
+    python -m benchmarks.service_bench --workers 2 --against /tmp/previous   # this release beside another's tree
 
 Targets, server-side (request arrival → response, in the server process, read from the `Server-Timing` header
 the metrics middleware sets): `POST /v1/profiles:score` for one household with explanations p50 ≤ 5 ms,
