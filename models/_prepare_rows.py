@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.profiles.catalogue import FEATURES
+from features.reading.frames import column_index
 
 _FEATURE_KINDS: Final = {f.name: f.kind == "category" for f in FEATURES}  # name → whether a category
 
@@ -46,7 +47,7 @@ def frame_rows_matrix(
     Numpy numeric columns and string categories convert from the rows' values; other dtypes (nullable
     integers, object or text numbers, …) are left to `prepare`, which defines their conversion.
     """
-    positions = profiles.columns.get_indexer(pd.Index([f.name for f in features]))
+    positions = profiles.columns.get_indexer(column_index(tuple(f.name for f in features)))
     if (positions < 0).any():
         return None
     dtypes = profiles.dtypes.tolist()

@@ -7,6 +7,7 @@ wherever they appear. Everything downstream calls `load_sources`.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Final
 
@@ -42,6 +43,7 @@ def ingest(sources: Sources, key: PseudonymKey | None) -> Sources:
     return Sources(tables, dict(sources.manifest), warnings=list(sources.warnings), coerced=True)
 
 
+@cache
 def withheld_columns(table: str) -> tuple[str, ...]:
     """The columns of `table` that ingestion drops, or replaces by a pseudonym (`id_number`)."""
     personal = (c.name for c in TABLES[table].columns if c.personal)
