@@ -33,7 +33,7 @@ class FeedPage:
 def parse_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
-    if not cursor.isdigit() or len(cursor) > 18:
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:  # "¹" and "١" are digits too
         raise InvalidFieldError("cursor", "is not a cursor this feed gave")
     return int(cursor)
 

@@ -169,7 +169,7 @@ class RegistryReader:
         for alias, version in aliases.items():
             by_version.setdefault(str(version), []).append(alias)
         items = [_version_history(v, by_version.get(str(v.version), [])) for v in versions]
-        items.sort(key=lambda v: int(v.version) if v.version.isdigit() else 0, reverse=True)
+        items.sort(key=lambda v: int(v.version) if v.version.isascii() and v.version.isdigit() else 0, reverse=True)
         with self._lock:
             self._history = (now, items)
         return items

@@ -50,4 +50,7 @@ def test_pages_follow_storage_order_and_a_later_poll_sees_only_what_is_new(
     other, _ = _all_pages(client, bearer(db, Role.OFFICIAL, OTHER_COUNTY), None, limit=50)
     assert other == []  # another county's key sees none of them
     assert client.get("/v1/scores", params={"cursor": "x1"}, headers=reader).json()["field"] == "cursor"
+    for digits in ("¹", "١٢", "１"):  # digits to `str.isdigit`, not to `int` or to this feed (found by schemathesis)
+        refused = client.get("/v1/scores", params={"cursor": digits}, headers=reader)
+        assert refused.status_code == 422 and refused.json()["field"] == "cursor", refused.text
     assert client.get("/v1/scores", headers=bearer(db, Role.SCIENTIST)).status_code == 403
