@@ -326,7 +326,7 @@ def run_phase(server: Server, path: str, bodies: list[bytes], requests: int, cli
                 break
             timing = response.getheader("Server-Timing")
             if timing:
-                mine_server.append(float(timing.split("dur=")[1].split(",")[0].split(";")[0]))
+                mine_server.append(server_ms(timing))
         connection.close()
         with lock:
             server_ms.extend(mine_server)
@@ -354,6 +354,11 @@ def run_phase(server: Server, path: str, bodies: list[bytes], requests: int, cli
     )
 
 
+def server_ms(timing: str) -> float:
+    """The app's duration from a `Server-Timing: app;dur=…` header (service.metrics sets it)."""
+    return float(timing.split("dur=")[1].split(",")[0].split(";")[0])
+
+
 def interleaved(servers: list[Server], path: str, bodies: list[bytes], requests: int) -> list[np.ndarray]:
     """Server-side ms of `requests` POSTs to each server from one client that sends each body to every server in
     turn, the order alternating: on a machine whose speed drifts from minute to minute (a shared virtual machine),
@@ -369,8 +374,7 @@ def interleaved(servers: list[Server], path: str, bodies: list[bytes], requests:
             payload = response.read()
             if response.status != 200:
                 raise RuntimeError(f"{servers[k].name} {path}: {response.status}: {payload[:500]!r}")
-            timing = response.getheader("Server-Timing") or ""
-            out[k].append(float(timing.split("dur=")[1].split(",")[0].split(";")[0]))
+            out[k].append(server_ms(response.getheader("Server-Timing") or ""))
     for connection in connections:
         connection.close()
     return [np.array(values) for values in out]

@@ -8,6 +8,7 @@ the registry's champion (or `--version`). `--faithfulness` prints the faithfulne
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -168,7 +169,7 @@ def print_explanation(
         f"(base rate 基准 {result.base_probability:.1%}); "
         f"labour 劳动力: {'有 yes' if result.has_labour else '无 no'}"
     )
-    if identification is not None and identification == identification:  # NaN: under monitoring already
+    if identification is not None and not math.isnan(identification):  # NaN: under monitoring already
         console.print(
             f"{outcome_name(LEGACY_LABEL, 'en')} {outcome_name(LEGACY_LABEL, 'zh')}: {identification:.1%} "
             "(the second output: how likely the usual channels find it)"

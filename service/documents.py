@@ -18,9 +18,9 @@ from typing import Any, Final
 
 import pandas as pd
 
-from features.contract.tables import HOUSEHOLD_TABLES, PSEUDONYM_COLUMNS, TABLES
+from features.contract.tables import HOUSEHOLD_TABLES, PSEUDONYM_COLUMNS, TABLES, withheld_columns
 from features.profiles.build import build_profiles
-from features.pseudonyms.ingestion import ingest, withheld_columns
+from features.pseudonyms.ingestion import ingest
 from features.pseudonyms.keys import PseudonymKey
 from features.reading.sources import Sources, coerce_records
 from features.validation.report import ValidationReport, Violation, describe_reason, validate_sources

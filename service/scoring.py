@@ -24,7 +24,7 @@ from features.profiles.status import StatusValueError
 from models.explain import HouseholdExplanation, explain_prepared
 from models.outcomes import level_thresholds
 from models.reasons import with_sentences
-from models.record import nested_status
+from models.record import nested_status, optional_number
 from models.risk_model import ROWWISE_MAX, profiles_frame
 from service.db import Database
 from service.errors import InvalidFieldError
@@ -278,7 +278,7 @@ def _decisions(
     records: list[ScoreInput] = []
     for i, (profile, flag_values) in enumerate(zip(values, flags, strict=True)):
         probability = float(probabilities[i])
-        identified = None if identification is None or np.isnan(identification[i]) else float(identification[i])
+        identified = None if identification is None else optional_number(identification[i])
         level = risk_level(probability, levels)
         reasons, measures = _explanation_parts(explanations[i])
         row_flags = cast(pd.Series, flag_values)  # describe_flags reads a row of flags by name only

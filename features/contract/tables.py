@@ -10,7 +10,7 @@ rows whose time column is before D (docs/architecture.md, non-negotiable 1).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Final, Literal
 
 from features.contract import codes
@@ -395,3 +395,11 @@ HOUSEHOLD_TABLES: Final = tuple(name for name, t in TABLES.items() if "household
 # Columns that replace a personal column at ingestion (see features.pseudonyms.keys).
 PSEUDONYM_COLUMNS: Final = ("person_pseudonym", "pseudonym_key_version")
 DROPPED_AT_INGESTION: Final = ("name",)
+
+
+@cache
+def withheld_columns(table: str) -> tuple[str, ...]:
+    """The columns of `table` that ingestion drops (`DROPPED_AT_INGESTION`), or replaces by a pseudonym (its
+    personal columns, `id_number`): no table after ingestion holds them, so nothing downstream may read them."""
+    personal = (c.name for c in TABLES[table].columns if c.personal)
+    return tuple(dict.fromkeys((*DROPPED_AT_INGESTION, *personal)))

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from features.contract.dtypes import pandas_dtype
-from features.contract.tables import DROPPED_AT_INGESTION, TABLES, Column
+from features.contract.tables import TABLES, withheld_columns
 from features.profiles._keys import KeyIndex, day_number
 from features.reading.sources import Sources, empty_frame
 
@@ -72,17 +72,12 @@ def table(sources: Sources | Mapping[str, pd.DataFrame], name: str) -> pd.DataFr
     frame = sources[name] if isinstance(sources, Sources) else sources.get(name)
     if frame is None:
         return empty_frame(TABLES[name])
-    absent = [c for c in _read_columns(name) if c.name not in frame.columns]
+    # Columns ingestion withholds (ID numbers, names) never reach a profile: no all-missing stand-ins for them.
+    withheld = withheld_columns(name)
+    absent = [c for c in TABLES[name].columns if c.name not in frame.columns and c.name not in withheld]
     if not absent:
         return frame
     return frame.assign(**{c.name: pd.Series(None, index=frame.index, dtype=pandas_dtype(c)) for c in absent})
-
-
-@cache
-def _read_columns(name: str) -> tuple[Column, ...]:
-    """The columns of a table profiles may read: every contract column but those ingestion withholds (ID numbers
-    and names never reach a profile, so a table without them needs no all-missing stand-ins)."""
-    return tuple(c for c in TABLES[name].columns if not c.personal and c.name not in DROPPED_AT_INGESTION)
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray, *, positive: bool = True) -> np.ndarray:

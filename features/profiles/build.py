@@ -34,7 +34,7 @@ from features.profiles._members import member_features
 from features.profiles._monitoring import monitoring_features, monitoring_status_columns
 from features.profiles._shocks import shock_features
 from features.profiles.catalogue import FEATURES, META_COLUMNS, Feature
-from features.reading.frames import column_block, column_index, str_array
+from features.reading.frames import column_block, column_index, text_array
 from features.reading.sources import Sources
 
 Progress = Callable[[str, int, int], None]
@@ -90,7 +90,7 @@ def build_profiles(
     columns.update(monitoring_features(ctx, households, identifications))
     status = monitoring_status_columns(ctx, identifications)
     # Text as pandas' `str` whatever it holds (all missing included), so one household's frame types as a city's.
-    meta |= {name: v if v.dtype.kind == "M" else str_array(v) for name, v in status.items()}
+    meta |= {name: v if v.dtype.kind == "M" else text_array(v) for name, v in status.items()}
     report(STEPS[5], 5, len(STEPS))
     columns.update(housing_features(ctx, table(sources, "housing_checks"), table(sources, "water_checks"), members))
     columns.update(place)

@@ -7,21 +7,18 @@ wherever they appear. Everything downstream calls `load_sources`.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-from pandas.arrays import ArrowStringArray
 
 from features.contract.id_numbers import check_id_numbers, valid_id_number
-from features.contract.tables import DROPPED_AT_INGESTION, TABLES
+from features.contract.tables import withheld_columns
 from features.contract.violations import WITHHELD, Reason, Violation
 from features.errors import PseudonymKeyError, SourceDataError
 from features.pseudonyms.keys import PseudonymKey, load_key, pseudonym, pseudonymise
-from features.reading.frames import column_arrays, frame_of
+from features.reading.frames import column_arrays, frame_of, text_array
 from features.reading.sources import Sources, coerce_sources, read_sources
 from features.validation.report import DEFAULT_MAX_PER_KIND, validate_sources
 
@@ -41,13 +38,6 @@ def ingest(sources: Sources, key: PseudonymKey | None) -> Sources:
             frame = _pseudonymise_members(frame, key)
         tables[name] = frame
     return Sources(tables, dict(sources.manifest), warnings=list(sources.warnings), coerced=True)
-
-
-@cache
-def withheld_columns(table: str) -> tuple[str, ...]:
-    """The columns of `table` that ingestion drops, or replaces by a pseudonym (`id_number`)."""
-    personal = (c.name for c in TABLES[table].columns if c.personal)
-    return tuple(dict.fromkeys((*DROPPED_AT_INGESTION, *personal)))
 
 
 def _pseudonymise_members(members: pd.DataFrame, key: PseudonymKey | None) -> pd.DataFrame:
@@ -107,14 +97,9 @@ def _pseudonymise_few(ids: list[object], members: pd.DataFrame, key: PseudonymKe
     if "person_pseudonym" in columns:  # rows without an ID keep an earlier ingestion's pseudonym
         pseudonyms = _filled(pseudonyms, members["person_pseudonym"])
         versions = _filled(versions, members["pseudonym_key_version"])
-    columns["person_pseudonym"] = _strings(pseudonyms)
-    columns["pseudonym_key_version"] = _strings(versions)
+    columns["person_pseudonym"] = text_array(pseudonyms, "string")
+    columns["pseudonym_key_version"] = text_array(versions, "string")
     return frame_of(columns, members.index)  # built once: each column assignment would copy the frame's blocks
-
-
-def _strings(values: list[str | None]) -> ArrowStringArray:
-    """`pd.array(values, dtype="string")`, built from Arrow directly, without pandas' inference of each value."""
-    return ArrowStringArray(pa.array(values, pa.large_string()))
 
 
 def _filled(values: list[str | None], earlier: pd.Series) -> list[str | None]:

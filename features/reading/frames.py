@@ -6,7 +6,7 @@ request: ~10 tables of ~10 columns) it adds up to more than the work on the valu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from functools import lru_cache
 from typing import Any
@@ -17,9 +17,6 @@ import pyarrow as pa
 from pandas.api.extensions import ExtensionArray
 from pandas.api.internals import create_dataframe_from_blocks
 from pandas.arrays import ArrowStringArray
-
-# pandas' default text dtype ("str"): Arrow-backed, NaN for missing.
-_STR = pd.api.types.pandas_dtype("str")
 
 
 def column_block(values: pd.Series | np.ndarray | ExtensionArray, *, copy: bool = False) -> Any:
@@ -53,19 +50,30 @@ def column_index(names: tuple[str, ...]) -> pd.Index:
     return pd.Index(list(names))
 
 
+def column_array(frame: pd.DataFrame, position: int) -> Any:
+    """The values of the column at `position` without building a Series: at a few rows, making a Series per column
+    costs more than the work on it. `_get_column_array` is pandas' own accessor; without it, the Series' array."""
+    get = getattr(frame, "_get_column_array", None)
+    return get(position) if get is not None else frame.iloc[:, position].array
+
+
 def column_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray | ExtensionArray]:
     """Each column's values as a fresh array (a copy: a frame built on them shares nothing with `frame`), read
     without making a Series per column. For small frames; with repeated names the last such column wins."""
-    get = getattr(frame, "_get_column_array", None)  # pandas' own accessor; without it, each Series' array
-    if get is None:
-        return {name: frame.iloc[:, i].array.copy() for i, name in enumerate(frame.columns)}
-    return {name: get(i).copy() for i, name in enumerate(frame.columns)}
+    return {name: column_array(frame, i).copy() for i, name in enumerate(frame.columns)}
 
 
-def str_array(values: np.ndarray) -> ExtensionArray:
-    """`pd.array(values, dtype="str")` for text and missing values, made straight from Arrow without pandas'
-    inference of each value (one household's status columns); other values take pandas' own conversion."""
-    if getattr(_STR, "storage", None) == "pyarrow":
+def text_array(values: Sequence[object] | np.ndarray, dtype: str = "str") -> ExtensionArray:
+    """`pd.array(values, dtype=dtype)` for a text dtype ("str", or "string" with <NA>) of text and missing values,
+    made straight from Arrow without pandas' inference of each value (one household's columns); other values take
+    pandas' own conversion."""
+    target = _text_dtype(dtype)
+    if getattr(target, "storage", None) == "pyarrow":
         with suppress(pa.ArrowInvalid, pa.ArrowTypeError):
-            return ArrowStringArray(pa.array(values, pa.large_string(), from_pandas=True), dtype=_STR)  # type: ignore[call-arg]  # the stubs lag pandas 3
-    return pd.array(values, dtype="str")
+            return ArrowStringArray(pa.array(values, pa.large_string(), from_pandas=True), dtype=target)  # type: ignore[call-arg]  # the stubs lag pandas 3
+    return pd.array(values, dtype=target)
+
+
+@lru_cache(maxsize=4)
+def _text_dtype(dtype: str) -> Any:
+    return pd.api.types.pandas_dtype(dtype)

@@ -25,6 +25,7 @@ import pyarrow as pa
 from features.contract.id_numbers import id_check_character
 from features.contract.tables import CODES_SEPARATOR, TABLES, Column, Table
 from features.contract.violations import WITHHELD, Reason, Violation
+from features.reading.frames import column_array
 from features.reading.sources import Sources
 from features.validation._column_checks import EXCLUSIVE_CODES
 from features.validation._row_rules import FUTURE_ALLOWED, MEMBER_DATES, REQUIRED_BY_EVENT_TYPE, SPELL_TABLES
@@ -90,13 +91,11 @@ class _Cells:
 
 
 def _column_array(frame: pd.DataFrame, name: str) -> Any:
-    """A column's values without building a Series: at a few rows, making a Series per column costs more than
-    every check on it. `_get_column_array` is pandas' own accessor for this; without it, the Series' array."""
+    """A column's values by name (`column_array`), without building a Series."""
     position = frame.columns.get_loc(name)  # a hash lookup; listing a text Index costs more
     if not isinstance(position, int):  # a repeated name: the last such column, as `Collector.column` reads it
         position = int(np.arange(len(frame.columns))[position][-1])
-    get = getattr(frame, "_get_column_array", None)
-    return get(position) if get is not None else frame.iloc[:, position].array
+    return column_array(frame, position)
 
 
 def _plain_cells(values: Any, column: Column) -> list[Any]:

@@ -7,16 +7,16 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from features.reading.frames import column_arrays, column_index, frame_of, str_array
+from features.reading.frames import column_arrays, column_index, frame_of, text_array
 
 CELLS = st.one_of(st.none(), st.just(np.nan), st.text(max_size=8), st.integers(-5, 5), st.floats(allow_nan=False))
 
 
-@given(st.lists(CELLS, max_size=6))
-def test_str_array_is_pandas_text_array(cells: list[object]) -> None:
+@given(st.lists(CELLS, max_size=6), st.sampled_from(["str", "string"]))
+def test_text_array_is_pandas_text_array(cells: list[object], dtype: str) -> None:
     values = np.array(cells, dtype=object)
-    expected = pd.array(values, dtype="str")
-    got = str_array(values)
+    expected = pd.array(values, dtype=dtype)
+    got = text_array(values, dtype)
     assert got.dtype == expected.dtype
     assert got.equals(expected)
 
